@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VhostUserMaster: the vhost-user front-end, which shares its virtqueues with a back-end. */
+#pragma once
+
+#if !defined(__VHOST_GLIB_INSIDE__) && !defined(VHOST_GLIB_COMPILATION)
+#error "Only <vhost-glib/vhost-glib.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+#include <vhost-glib/vhost-types.h>
+#include <vhost-glib/vhost-backend.h>
+
+G_BEGIN_DECLS
+
+#define VHOST_TYPE_USER_MASTER (vhost_user_master_get_type ())
+VHOST_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (VhostUserMaster, vhost_user_master, VHOST, USER_MASTER, GObject)
+
+VHOST_AVAILABLE_IN_ALL
+VhostUserMaster *vhost_user_master_new (const char *path);
+VHOST_AVAILABLE_IN_ALL
+VhostUserMaster *vhost_user_master_new_for_fd (gint fd);
+
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_connect (VhostUserMaster *master,
+                                    GCancellable *cancellable,
+                                    GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_connect_async (VhostUserMaster *master,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_connect_finish (VhostUserMaster *master,
+                                           GAsyncResult *result,
+                                           GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_close (VhostUserMaster *master);
+
+VHOST_AVAILABLE_IN_ALL
+const char *vhost_user_master_get_socket_path (VhostUserMaster *master);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_connected (VhostUserMaster *master);
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_user_master_get_acked_features (VhostUserMaster *master);
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_user_master_get_acked_protocol_features (VhostUserMaster *master);
+
+VHOST_AVAILABLE_IN_ALL
+GBytes *vhost_user_master_send_request (VhostUserMaster *master,
+                                        VhostUserRequest request,
+                                        GBytes *payload,
+                                        GUnixFDList *fds,
+                                        GUnixFDList **out_fds,
+                                        GCancellable *cancellable,
+                                        GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_send_request_async (VhostUserMaster *master,
+                                           VhostUserRequest request,
+                                           GBytes *payload,
+                                           GUnixFDList *fds,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+GBytes *vhost_user_master_send_request_finish (VhostUserMaster *master,
+                                               GAsyncResult *result,
+                                               GUnixFDList **out_fds,
+                                               GError **error);
+
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_protocol_features (VhostUserMaster *master,
+                                                  guint64 *features,
+                                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_protocol_features (VhostUserMaster *master,
+                                                  guint64 features,
+                                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_queue_num (VhostUserMaster *master,
+                                          guint64 *num,
+                                          GError **error);
+VHOST_AVAILABLE_IN_ALL
+GBytes *vhost_user_master_get_config (VhostUserMaster *master,
+                                      guint offset,
+                                      guint size,
+                                      guint flags,
+                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_config (VhostUserMaster *master,
+                                       guint offset,
+                                       GBytes *data,
+                                       guint flags,
+                                       GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_vring_enable (VhostUserMaster *master,
+                                             guint index,
+                                             gboolean enable,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+gint vhost_user_master_get_inflight_fd (VhostUserMaster *master,
+                                        guint num_queues,
+                                        guint queue_size,
+                                        guint64 *mmap_size,
+                                        guint64 *mmap_offset,
+                                        GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_inflight_fd (VhostUserMaster *master,
+                                            gint fd,
+                                            guint64 mmap_size,
+                                            guint64 mmap_offset,
+                                            guint num_queues,
+                                            guint queue_size,
+                                            GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_max_mem_slots (VhostUserMaster *master,
+                                              guint64 *slots,
+                                              GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_add_mem_region (VhostUserMaster *master,
+                                           VhostMemoryRegion *region,
+                                           GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_remove_mem_region (VhostUserMaster *master,
+                                              VhostMemoryRegion *region,
+                                              GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_status (VhostUserMaster *master,
+                                       guint8 status,
+                                       GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_status (VhostUserMaster *master,
+                                       guint8 *status,
+                                       GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_reset_device (VhostUserMaster *master,
+                                         GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_device_state_fd (VhostUserMaster *master,
+                                                guint direction,
+                                                guint phase,
+                                                gint fd,
+                                                gint *out_fd,
+                                                GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_check_device_state (VhostUserMaster *master,
+                                               GError **error);
+VHOST_AVAILABLE_IN_ALL
+gint vhost_user_master_get_shared_object (VhostUserMaster *master,
+                                          GBytes *uuid,
+                                          GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_send_rarp (VhostUserMaster *master,
+                                      const guint8 *mac,
+                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_net_set_mtu (VhostUserMaster *master,
+                                        guint mtu,
+                                        GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_vring_endian (VhostUserMaster *master,
+                                             guint index,
+                                             gboolean big_endian,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_iotlb_msg (VhostUserMaster *master,
+                                      guint64 iova,
+                                      guint64 size,
+                                      guint64 uaddr,
+                                      guint perm,
+                                      guint type,
+                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_vring_kick (VhostUserMaster *master,
+                                       guint index,
+                                       GError **error);
+
+G_END_DECLS
