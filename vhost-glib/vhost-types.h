@@ -42,6 +42,7 @@ GQuark vhost_error_quark (void);
  * @VHOST_ERROR_IO: a system call failed on the socket or a file descriptor.
  * @VHOST_ERROR_BROKEN: the object is in a state where the request is not valid
  *   (for example a second connection while one is being served).
+ * @VHOST_ERROR_TIMED_OUT: the peer did not answer within the object's timeout.
  *
  * Error codes of the %VHOST_ERROR domain. Messages name the request (or the system
  * call) and, where there is one, the errno text.
@@ -59,6 +60,7 @@ typedef enum {
   VHOST_ERROR_REJECTED = 9,
   VHOST_ERROR_IO = 10,
   VHOST_ERROR_BROKEN = 11,
+  VHOST_ERROR_TIMED_OUT = 12,
 } VhostError;
 
 /**

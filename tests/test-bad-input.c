@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Bad input from a raw peer: to VhostUserSlave from a raw front-end socket, to VhostUserMaster from a raw back-end. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test-support.h"
+#include "vhost-glib/protocol/vhost-user-protocol.h"
+
+/* Write bytes with fds attached to the first byte. */
+static void
+raw_send (int sock, const void *data, gsize len, const int *fds, guint n_fds)
+{
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE (sizeof (int) * 16)];
+  } control;
+  struct iovec iov = { (void *) data, len };
+  struct msghdr mh = { 0 };
+
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (n_fds > 0)
+    {
+      struct cmsghdr *cmsg;
+
+      g_assert_cmpuint (n_fds, <=, 16);
+      memset (&control, 0, sizeof control);
+      mh.msg_control = control.buf;
+      mh.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+      cmsg = CMSG_FIRSTHDR (&mh);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+      memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+    }
+  g_assert_cmpint (sendmsg (sock, &mh, MSG_NOSIGNAL), ==, (gssize) len);
+}
+
+static gsize
+build (guint8 *buf, guint32 request, guint32 flags, guint32 size, const void *payload, gsize payload_len)
+{
+  VhostUserHeader hdr = { request, flags, size };
+
+  memcpy (buf, &hdr, sizeof hdr);
+  if (payload_len > 0)
+    memcpy (buf + sizeof hdr, payload, payload_len);
+  return sizeof hdr + payload_len;
+}
+
+/* Each case writes something bad to a slave. `fd_kind` says which fds go with it. */
+typedef enum {
+  FDS_NONE,
+  FDS_EVENTFDS,     /* n_fds eventfds */
+  FDS_MEMFD_SMALL,  /* one memfd of 4096 bytes */
+  FDS_PIPE,         /* the read end of a pipe */
+} FdKind;
+
+typedef struct
+{
+  const char *name;
+  guint32 request;
+  guint32 flags;
+  guint32 size;             /* the header's size field */
+  guint8 payload[300];
+  gsize payload_len;        /* bytes actually written after the header */
+  gsize truncate_to;        /* if non-zero, write only this many bytes in all */
+  FdKind fd_kind;
+  guint n_fds;
+  gboolean negotiate;       /* SET_FEATURES/SET_PROTOCOL_FEATURES first */
+  VhostError code;
+  const char *message;      /* a part of the error message */
+} SlaveCase;
+
+#define V VHOST_USER_VERSION
+
+static SlaveCase slave_cases[] = {
+  { "truncated-header", VHOST_USER_GET_FEATURES, V, 0, { 0 }, 0, 7, FDS_NONE, 0, FALSE, VHOST_ERROR_PROTOCOL, "Truncated" },
+  { "size-over-limit", VHOST_USER_SET_FEATURES, V, 100000, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_MESSAGE_SIZE, "SET_FEATURES" },
+  { "size-wrong", VHOST_USER_SET_FEATURES, V, 4, { 0 }, 4, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_MESSAGE_SIZE, "SET_FEATURES" },
+  { "size-wrong-state", VHOST_USER_SET_VRING_NUM, V, 12, { 0 }, 12, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_MESSAGE_SIZE, "SET_VRING_NUM" },
+  { "too-few-fds", VHOST_USER_SET_VRING_KICK, V, 8, { 0 }, 8, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_FDS, "SET_VRING_KICK" },
+  { "too-many-fds", VHOST_USER_SET_OWNER, V, 0, { 0 }, 0, 0, FDS_EVENTFDS, 3, FALSE, VHOST_ERROR_FDS, "SET_OWNER" },
+  { "far-too-many-fds", VHOST_USER_SET_OWNER, V, 0, { 0 }, 0, 0, FDS_EVENTFDS, 12, FALSE, VHOST_ERROR_FDS, "SET_OWNER" },
+  { "unknown-request", 99, V, 0, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_UNKNOWN_REQUEST, "99" },
+  { "no-version", VHOST_USER_GET_FEATURES, 0, 0, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_PROTOCOL, "GET_FEATURES" },
+  { "reply-flag", VHOST_USER_GET_FEATURES, V | VHOST_USER_FLAG_REPLY, 0, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_PROTOCOL, "GET_FEATURES" },
+  { "vring-index", VHOST_USER_SET_VRING_NUM, V, 8, { 5, 0, 0, 0, 0, 1, 0, 0 }, 8, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_INVALID_ARGUMENT, "SET_VRING_NUM" },
+  { "vring-index-wire", VHOST_USER_SET_VRING_ADDR, V, 40, { 0, 1, 0, 0 }, 40, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_INVALID_ARGUMENT, "SET_VRING_ADDR" },
+  { "regions-overlap", VHOST_USER_SET_MEM_TABLE, V, 8 + 64, { 0 }, 8 + 64, 0, FDS_EVENTFDS, 2, FALSE, VHOST_ERROR_INVALID_ARGUMENT, "SET_MEM_TABLE" },
+  { "region-overflow", VHOST_USER_SET_MEM_TABLE, V, 8 + 32, { 0 }, 8 + 32, 0, FDS_EVENTFDS, 1, FALSE, VHOST_ERROR_INVALID_ARGUMENT, "SET_MEM_TABLE" },
+  { "region-not-mappable", VHOST_USER_SET_MEM_TABLE, V, 8 + 32, { 0 }, 8 + 32, 0, FDS_PIPE, 1, FALSE, VHOST_ERROR_MAP_FAILED, "SET_MEM_TABLE" },
+  { "region-beyond-file", VHOST_USER_SET_MEM_TABLE, V, 8 + 32, { 0 }, 8 + 32, 0, FDS_MEMFD_SMALL, 1, FALSE, VHOST_ERROR_MAP_FAILED, "SET_MEM_TABLE" },
+  { "hangup-mid-message", VHOST_USER_SET_VRING_ADDR, V, 40, { 0 }, 40, 12 + 17, FDS_NONE, 0, FALSE, VHOST_ERROR_DISCONNECTED, "SET_VRING_ADDR" },
+  { "not-negotiated", VHOST_USER_GET_STATUS, V, 0, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_NOT_SUPPORTED, "GET_STATUS" },
+};
+
+static void
+fill_regions (SlaveCase *c)
+{
+  VhostUserMemoryWire *memory = (VhostUserMemoryWire *) c->payload;
+
+  if (g_str_equal (c->name, "regions-overlap"))
+    {
+      memory->nregions = 2;
+      memory->regions[0] = (VhostUserRegionWire) { 0, 0x10000, 0x7f0000000000, 0 };
+      memory->regions[1] = (VhostUserRegionWire) { 0x8000, 0x10000, 0x7f1000000000, 0 };
+    }
+  else if (g_str_equal (c->name, "region-overflow"))
+    {
+      memory->nregions = 1;
+      memory->regions[0] = (VhostUserRegionWire) { 0, 0x10000, 0x7f0000000000, G_MAXUINT64 - 0x100 };
+    }
+  else if (g_str_has_prefix (c->name, "region-"))
+    {
+      memory->nregions = 1;
+      memory->regions[0] = (VhostUserRegionWire) { 0, 0x100000, 0x7f0000000000, 0 };
+    }
+}
+
+static void
+wait_disconnect (VhostUserSlave *slave, gpointer data)
+{
+  /* Runs in the slave's thread: let it work until the connection is gone. */
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+
+  while (VHOST_TEST_DEVICE (slave)->disconnects == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+}
+
+static void
+test_slave_case (gconstpointer data)
+{
+  SlaveCase *c = (SlaveCase *) data;
+  gint fds_before = vhost_test_count_open_fds ();
+  VhostTestSlaveThread *thread;
+  VhostTestDevice *device;
+  int sv[2], fds[16];
+  guint8 buf[512];
+  gsize len;
+  char byte;
+
+  fill_regions (c);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], NULL, NULL);
+  device = VHOST_TEST_DEVICE (vhost_test_slave_thread_get_slave (thread));
+  device->num_queues = 2;
+
+  for (guint i = 0; i < c->n_fds; i++)
+    {
+      if (c->fd_kind == FDS_EVENTFDS)
+        fds[i] = eventfd (0, EFD_CLOEXEC);
+      else if (c->fd_kind == FDS_MEMFD_SMALL)
+        fds[i] = vhost_test_memfd (4096);
+      else
+        {
+          int p[2];
+
+          g_assert_cmpint (pipe2 (p, O_CLOEXEC), ==, 0);
+          close (p[1]);
+          fds[i] = p[0];
+        }
+      g_assert_cmpint (fds[i], >=, 0);
+    }
+
+  len = build (buf, c->request, c->flags, c->size, c->payload, c->payload_len);
+  if (c->truncate_to > 0)
+    len = c->truncate_to;
+  raw_send (sv[1], buf, len, fds, c->n_fds);
+  for (guint i = 0; i < c->n_fds; i++)
+    close (fds[i]);
+  if (c->truncate_to > 0)
+    shutdown (sv[1], SHUT_WR);
+
+  vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
+  g_assert_cmpuint (device->disconnects, ==, 1);
+  g_assert_error (device->disconnect_error, VHOST_ERROR, c->code);
+  if (strstr (device->disconnect_error->message, c->message) == NULL)
+    g_error ("'%s' does not name '%s'", device->disconnect_error->message, c->message);
+  g_assert_false (vhost_user_slave_get_connected (VHOST_USER_SLAVE (device)));
+
+  /* The slave closed its end cleanly: we read end-of-file, no reply. */
+  g_assert_cmpint (read (sv[1], &byte, 1), ==, 0);
+  close (sv[1]);
+  vhost_test_slave_thread_free (thread);
+  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+}
+
+/* Bad replies from a raw back-end to VhostUserMaster. The reply is written before
+ * the request, so the master reads it as soon as it sends. */
+typedef gboolean (*MasterCall) (VhostUserMaster *master, GError **error);
+
+static gboolean
+call_get_features (VhostUserMaster *m, GError **error)
+{
+  guint64 f;
+  return vhost_backend_get_features (VHOST_BACKEND (m), &f, error);
+}
+
+static gboolean
+call_get_vring_base (VhostUserMaster *m, GError **error)
+{
+  guint base;
+  return vhost_backend_get_vring_base (VHOST_BACKEND (m), 1, &base, error);
+}
+
+static gboolean
+call_get_inflight (VhostUserMaster *m, GError **error)
+{
+  int fd = vhost_user_master_get_inflight_fd (m, 1, 128, NULL, NULL, error);
+
+  if (fd >= 0)
+    close (fd);
+  return fd >= 0;
+}
+
+typedef struct
+{
+  const char *name;
+  guint64 protocol_features;   /* set on the master before (a SET is answered by nobody: no reply) */
+  MasterCall call;
+  guint32 request;
+  guint32 flags;
+  guint32 size;
+  guint8 payload[64];
+  gsize payload_len;
+  gsize truncate_to;
+  FdKind fd_kind;
+  guint n_fds;
+  VhostError code;
+  const char *message;
+} MasterCase;
+
+#define R (VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY)
+
+static MasterCase master_cases[] = {
+  { "truncated-header", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 8, { 0 }, 0, 5, FDS_NONE, 0, VHOST_ERROR_PROTOCOL, "Truncated" },
+  { "size-over-limit", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 65536, { 0 }, 0, 0, FDS_NONE, 0, VHOST_ERROR_MESSAGE_SIZE, "GET_FEATURES" },
+  { "size-wrong", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 4, { 0 }, 4, 0, FDS_NONE, 0, VHOST_ERROR_MESSAGE_SIZE, "GET_FEATURES" },
+  { "too-many-fds", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 8, { 0 }, 8, 0, FDS_EVENTFDS, 2, VHOST_ERROR_FDS, "GET_FEATURES" },
+  { "far-too-many-fds", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 8, { 0 }, 8, 0, FDS_EVENTFDS, 11, VHOST_ERROR_FDS, "" },
+  { "too-few-fds", VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, call_get_inflight, VHOST_USER_GET_INFLIGHT_FD, R, 24, { 0 }, 24, 0, FDS_NONE, 0, VHOST_ERROR_FDS, "GET_INFLIGHT_FD" },
+  { "unknown-request", 0, call_get_features, 77, R, 8, { 0 }, 8, 0, FDS_NONE, 0, VHOST_ERROR_UNKNOWN_REQUEST, "77" },
+  { "other-request", 0, call_get_features, VHOST_USER_GET_PROTOCOL_FEATURES, R, 8, { 0 }, 8, 0, FDS_NONE, 0, VHOST_ERROR_PROTOCOL, "GET_FEATURES" },
+  { "no-version", 0, call_get_features, VHOST_USER_GET_FEATURES, VHOST_USER_FLAG_REPLY, 8, { 0 }, 8, 0, FDS_NONE, 0, VHOST_ERROR_PROTOCOL, "GET_FEATURES" },
+  { "no-reply-flag", 0, call_get_features, VHOST_USER_GET_FEATURES, VHOST_USER_VERSION, 8, { 0 }, 8, 0, FDS_NONE, 0, VHOST_ERROR_PROTOCOL, "GET_FEATURES" },
+  { "vring-index", 0, call_get_vring_base, VHOST_USER_GET_VRING_BASE, R, 8, { 3, 0, 0, 0, 7, 0, 0, 0 }, 8, 0, FDS_NONE, 0, VHOST_ERROR_INVALID_ARGUMENT, "GET_VRING_BASE" },
+  { "region-not-mappable", VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, call_get_inflight, VHOST_USER_GET_INFLIGHT_FD, R, 24, { 0, 0, 1, 0, 0, 0, 0, 0 }, 24, 0, FDS_MEMFD_SMALL, 1, VHOST_ERROR_MAP_FAILED, "GET_INFLIGHT_FD" },
+  { "region-overflow", VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, call_get_inflight, VHOST_USER_GET_INFLIGHT_FD, R, 24, { 0, 0x10, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 24, 0, FDS_MEMFD_SMALL, 1, VHOST_ERROR_INVALID_ARGUMENT, "GET_INFLIGHT_FD" },
+  { "hangup-mid-message", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 8, { 0 }, 8, 12 + 3, FDS_NONE, 0, VHOST_ERROR_DISCONNECTED, "GET_FEATURES" },
+  { "hangup", 0, call_get_features, VHOST_USER_GET_FEATURES, R, 8, { 0 }, 8, 0xffff, FDS_NONE, 0, VHOST_ERROR_DISCONNECTED, "closed" },
+};
+
+static void
+on_master_disconnected (VhostUserMaster *master, GError *error, GError **out)
+{
+  g_assert_null (*out);
+  *out = g_error_copy (error);
+}
+
+static void
+test_master_case (gconstpointer data)
+{
+  const MasterCase *c = data;
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(GError) error = NULL;
+  GError *signalled = NULL;
+  int sv[2], fds[16];
+  guint8 buf[256];
+  gsize len;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_signal_connect (master, "disconnected", G_CALLBACK (on_master_disconnected), &signalled);
+  if (c->protocol_features != 0)
+    g_assert_true (vhost_user_master_set_protocol_features (master, c->protocol_features, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < c->n_fds; i++)
+    fds[i] = c->fd_kind == FDS_MEMFD_SMALL ? vhost_test_memfd (4096) : eventfd (0, EFD_CLOEXEC);
+  len = build (buf, c->request, c->flags, c->size, c->payload, c->payload_len);
+  if (c->truncate_to == 0xffff)
+    len = 0;
+  else if (c->truncate_to > 0)
+    len = c->truncate_to;
+  if (len > 0)
+    raw_send (sv[0], buf, len, fds, c->n_fds);
+  for (guint i = 0; i < c->n_fds; i++)
+    close (fds[i]);
+  if (c->truncate_to > 0)
+    shutdown (sv[0], SHUT_WR);
+
+  g_assert_false (c->call (master, &error));
+  g_assert_error (error, VHOST_ERROR, c->code);
+  if (strstr (error->message, c->message) == NULL)
+    g_error ("'%s' does not name '%s'", error->message, c->message);
+  g_assert_false (vhost_user_master_get_connected (master));
+  g_assert_nonnull (signalled);
+  g_assert_cmpint (signalled->code, ==, c->code);
+  g_clear_error (&signalled);
+
+  /* Later calls fail at once. */
+  g_clear_error (&error);
+  g_assert_false (vhost_backend_set_owner (VHOST_BACKEND (master), &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
+
+  close (sv[0]);
+  g_clear_object (&master);
+  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+}
+
+/* A back-end that never answers: the master's timeout ends the call. */
+static void
+test_master_timeout (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(GError) error = NULL;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_object_set (master, "timeout", 200, NULL);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_false (vhost_backend_get_features (VHOST_BACKEND (master), NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_TIMED_OUT);
+  g_assert_false (vhost_user_master_get_connected (master));
+  close (sv[0]);
+  g_clear_object (&master);
+  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+}
+
+/* Bad back-end requests on the back-end request channel. */
+static void
+test_master_backend_channel (gconstpointer data)
+{
+  guint32 request = GPOINTER_TO_UINT (data);
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(GError) error = NULL;
+  GError *signalled = NULL;
+  int sv[2], backend = -1;
+  guint8 buf[128];
+  VhostUserMsg msg;
+  guint64 ack = 0;
+  gsize len;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_signal_connect (master, "disconnected", G_CALLBACK (on_master_disconnected), &signalled);
+  /* Answer the SET_BACKEND_REQ_FD's acknowledgement in advance, then collect the fd. */
+  len = build (buf, VHOST_USER_SET_BACKEND_REQ_FD, R, 8, &ack, 8);
+  raw_send (sv[0], buf, len, NULL, 0);
+  g_assert_true (vhost_user_master_set_protocol_features (master,
+                                                          VHOST_USER_PROTOCOL_F_BACKEND_REQ |
+                                                            VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                                                            VHOST_USER_PROTOCOL_F_HOST_NOTIFIER |
+                                                            VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD,
+                                                          &error));
+  g_assert_no_error (error);
+  {
+    union {
+      struct cmsghdr align;
+      char buf[CMSG_SPACE (sizeof (int))];
+    } control;
+    struct iovec iov = { buf, sizeof buf };
+    struct msghdr mh = { 0 };
+    gsize got = 0;
+
+    /* SET_PROTOCOL_FEATURES (20 bytes) then SET_BACKEND_REQ_FD (12 bytes, one fd). */
+    while (got < 32)
+      {
+        gssize n;
+
+        iov.iov_base = buf + got;
+        iov.iov_len = 32 - got;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = control.buf;
+        mh.msg_controllen = sizeof control.buf;
+        n = recvmsg (sv[0], &mh, MSG_CMSG_CLOEXEC);
+        g_assert_cmpint (n, >, 0);
+        if (CMSG_FIRSTHDR (&mh) != NULL)
+          memcpy (&backend, CMSG_DATA (CMSG_FIRSTHDR (&mh)), sizeof (int));
+        got += n;
+      }
+  }
+  g_assert_cmpint (backend, >=, 0);
+
+  vhost_user_msg_init (&msg, request, 0);
+  if (request == VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG)
+    {
+      msg.hdr.size = sizeof (VhostUserVringAreaWire);
+      msg.payload.area.u64 = 0;
+      msg.payload.area.size = 4096;
+      msg.payload.area.offset = G_MAXUINT64 - 100;
+      len = build (buf, request, VHOST_USER_VERSION, msg.hdr.size, &msg.payload, msg.hdr.size);
+      {
+        int fd = vhost_test_memfd (4096);
+
+        raw_send (backend, buf, len, &fd, 1);
+        close (fd);
+      }
+    }
+  else
+    {
+      len = build (buf, request, VHOST_USER_VERSION, 0, NULL, 0);
+      raw_send (backend, buf, len, NULL, 0);
+    }
+  while (signalled == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_error (signalled, VHOST_ERROR,
+                  request == VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG ? VHOST_ERROR_INVALID_ARGUMENT
+                                                                        : VHOST_ERROR_UNKNOWN_REQUEST);
+  g_clear_error (&signalled);
+  g_assert_false (vhost_user_master_get_connected (master));
+  close (backend);
+  close (sv[0]);
+  g_clear_object (&master);
+  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (slave_cases); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vhost/bad-input/to-slave/", slave_cases[i].name, NULL);
+      g_test_add_data_func (path, &slave_cases[i], test_slave_case);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (master_cases); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vhost/bad-input/to-master/", master_cases[i].name, NULL);
+      g_test_add_data_func (path, &master_cases[i], test_master_case);
+    }
+  g_test_add_func ("/vhost/bad-input/to-master/timeout", test_master_timeout);
+  g_test_add_data_func ("/vhost/bad-input/to-master/backend-unknown-request", GUINT_TO_POINTER (42),
+                        test_master_backend_channel);
+  g_test_add_data_func ("/vhost/bad-input/to-master/backend-area-overflow",
+                        GUINT_TO_POINTER (VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG), test_master_backend_channel);
+  return g_test_run ();
+}

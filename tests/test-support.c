@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared test helpers: fd counting, a configurable test device, and a slave served from its own thread. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "test-support.h"
+
+gint
+vhost_test_count_open_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+  gint count = 0;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.')
+      count++;
+  closedir (dir);
+  return count - 1; /* the directory's own fd */
+}
+
+int
+vhost_test_memfd (gsize size)
+{
+  int fd = memfd_create ("vhost-test", MFD_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, size), ==, 0);
+  return fd;
+}
+
+static void
+record_free (VhostTestRecord *record)
+{
+  g_bytes_unref (record->payload);
+  if (record->fd >= 0)
+    close (record->fd);
+  g_free (record);
+}
+
+G_DEFINE_FINAL_TYPE (VhostTestDevice, vhost_test_device, VHOST_TYPE_USER_SLAVE)
+
+static guint64
+test_get_features (VhostUserSlave *slave)
+{
+  return VHOST_TEST_DEVICE (slave)->features;
+}
+
+static guint64
+test_get_protocol_features (VhostUserSlave *slave)
+{
+  return VHOST_TEST_DEVICE (slave)->protocol_features;
+}
+
+static guint
+test_get_num_queues (VhostUserSlave *slave)
+{
+  return VHOST_TEST_DEVICE (slave)->num_queues;
+}
+
+static GBytes *
+test_get_config (VhostUserSlave *slave, guint offset, guint size, GError **error)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (slave);
+
+  if (offset > sizeof self->config || size > sizeof self->config - offset)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "GET_CONFIG: out of range");
+      return NULL;
+    }
+  return g_bytes_new (self->config + offset, size);
+}
+
+static gboolean
+test_set_config (VhostUserSlave *slave, guint offset, GBytes *data, guint flags, GError **error)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (slave);
+  gsize size = g_bytes_get_size (data);
+
+  if (!self->config_writable || offset > sizeof self->config || size > sizeof self->config - offset)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "SET_CONFIG: refused");
+      return FALSE;
+    }
+  memcpy (self->config + offset, g_bytes_get_data (data, NULL), size);
+  return TRUE;
+}
+
+static void
+test_vring_state_changed (VhostUserSlave *slave, guint index, gboolean started, gboolean enabled)
+{
+  VHOST_TEST_DEVICE (slave)->vring_changes++;
+}
+
+static void
+test_reset (VhostUserSlave *slave)
+{
+  VHOST_TEST_DEVICE (slave)->resets++;
+}
+
+/* Device requests: record them, and answer with what a real device would. */
+static gboolean
+test_device_request (VhostUserSlave *slave,
+                     VhostUserRequest request,
+                     GBytes *payload,
+                     GUnixFDList *fds,
+                     GBytes **reply,
+                     GUnixFDList **reply_fds,
+                     GError **error)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (slave);
+  VhostTestRecord *record = g_new0 (VhostTestRecord, 1);
+  guint64 zero = 0;
+
+  record->request = request;
+  record->payload = g_bytes_ref (payload);
+  record->n_fds = g_unix_fd_list_get_length (fds);
+  record->fd = record->n_fds > 0 ? g_unix_fd_list_get (fds, 0, NULL) : -1;
+  g_ptr_array_add (self->records, record);
+
+  switch (request)
+    {
+    case VHOST_USER_GET_SHARED_OBJECT:
+      *reply = g_bytes_new (&zero, sizeof zero);
+      *reply_fds = g_unix_fd_list_new ();
+      {
+        int fd = vhost_test_memfd (4096);
+        g_assert_cmpint (pwrite (fd, "shared", 6, 0), ==, 6);
+        g_unix_fd_list_append (*reply_fds, fd, NULL);
+        close (fd);
+      }
+      return TRUE;
+    case VHOST_USER_CREATE_CRYPTO_SESSION:
+      *reply = g_bytes_ref (payload);
+      return TRUE;
+    case VHOST_USER_POSTCOPY_ADVISE:
+      *reply = g_bytes_new (NULL, 0);
+      *reply_fds = g_unix_fd_list_new ();
+      {
+        int fd = vhost_test_memfd (16);
+        g_unix_fd_list_append (*reply_fds, fd, NULL);
+        close (fd);
+      }
+      return TRUE;
+    case VHOST_USER_IOTLB_MSG:
+    case VHOST_USER_POSTCOPY_END:
+    case VHOST_USER_CHECK_DEVICE_STATE:
+    case VHOST_USER_SET_DEVICE_STATE_FD:
+      {
+        guint64 status = 0;
+
+        if (request == VHOST_USER_SET_DEVICE_STATE_FD)
+          status = 1u << 8; /* no fd of its own: use the front-end's */
+        *reply = g_bytes_new (&status, sizeof status);
+      }
+      return TRUE;
+    default:
+      return TRUE;
+    }
+}
+
+static void
+test_handled_cb (VhostUserSlave *slave, VhostUserRequest request, const GError *error, gpointer data)
+{
+  guint code = request;
+
+  g_array_append_val (VHOST_TEST_DEVICE (slave)->handled, code);
+}
+
+static void
+test_disconnected_cb (VhostUserSlave *slave, const GError *error, gpointer data)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (slave);
+
+  g_clear_error (&self->disconnect_error);
+  self->disconnect_error = g_error_copy (error);
+  self->disconnects++;
+}
+
+static void
+vhost_test_device_init (VhostTestDevice *self)
+{
+  self->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | 0x3;
+  self->protocol_features = G_MAXUINT64;
+  self->num_queues = 4;
+  for (guint i = 0; i < sizeof self->config; i++)
+    self->config[i] = i * 3 + 1;
+  self->records = g_ptr_array_new_with_free_func ((GDestroyNotify) record_free);
+  self->handled = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_signal_connect (self, "request-handled", G_CALLBACK (test_handled_cb), NULL);
+  g_signal_connect (self, "disconnected", G_CALLBACK (test_disconnected_cb), NULL);
+}
+
+static void
+vhost_test_device_finalize (GObject *object)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (object);
+
+  g_ptr_array_unref (self->records);
+  g_array_unref (self->handled);
+  g_clear_error (&self->disconnect_error);
+  G_OBJECT_CLASS (vhost_test_device_parent_class)->finalize (object);
+}
+
+static void
+vhost_test_device_class_init (VhostTestDeviceClass *klass)
+{
+  VhostUserSlaveClass *slave_class = VHOST_USER_SLAVE_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = vhost_test_device_finalize;
+  slave_class->get_features = test_get_features;
+  slave_class->get_protocol_features = test_get_protocol_features;
+  slave_class->get_num_queues = test_get_num_queues;
+  slave_class->get_config = test_get_config;
+  slave_class->set_config = test_set_config;
+  slave_class->vring_state_changed = test_vring_state_changed;
+  slave_class->reset = test_reset;
+  slave_class->device_request = test_device_request;
+}
+
+VhostTestDevice *
+vhost_test_device_new (void)
+{
+  return g_object_new (VHOST_TYPE_TEST_DEVICE, NULL);
+}
+
+VhostTestRecord *
+vhost_test_device_find (VhostTestDevice *device, VhostUserRequest request)
+{
+  for (guint i = device->records->len; i > 0; i--)
+    {
+      VhostTestRecord *record = g_ptr_array_index (device->records, i - 1);
+
+      if (record->request == request)
+        return record;
+    }
+  return NULL;
+}
+
+struct _VhostTestSlaveThread
+{
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  GMutex mutex;
+  GCond cond;
+  gboolean ready;
+  GType type;
+  int fd;
+  void (*setup) (VhostUserSlave *slave, gpointer data);
+  gpointer setup_data;
+  VhostUserSlave *slave;
+};
+
+static gpointer
+slave_thread_main (gpointer data)
+{
+  VhostTestSlaveThread *t = data;
+
+  g_main_context_push_thread_default (t->context);
+  t->slave = g_object_new (t->type, NULL);
+  if (t->setup != NULL)
+    t->setup (t->slave, t->setup_data);
+  if (t->fd >= 0)
+    g_assert_true (vhost_user_slave_serve_fd (t->slave, t->fd, NULL));
+  g_mutex_lock (&t->mutex);
+  t->ready = TRUE;
+  g_cond_signal (&t->cond);
+  g_mutex_unlock (&t->mutex);
+
+  g_main_loop_run (t->loop);
+
+  vhost_user_slave_close (t->slave);
+  g_clear_object (&t->slave);
+  while (g_main_context_iteration (t->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (t->context);
+  return NULL;
+}
+
+VhostTestSlaveThread *
+vhost_test_slave_thread_new (GType type, int fd, void (*setup) (VhostUserSlave *slave, gpointer data), gpointer data)
+{
+  VhostTestSlaveThread *t = g_new0 (VhostTestSlaveThread, 1);
+
+  t->context = g_main_context_new ();
+  t->loop = g_main_loop_new (t->context, FALSE);
+  g_mutex_init (&t->mutex);
+  g_cond_init (&t->cond);
+  t->type = type;
+  t->fd = fd;
+  t->setup = setup;
+  t->setup_data = data;
+  t->thread = g_thread_new ("test-slave", slave_thread_main, t);
+  g_mutex_lock (&t->mutex);
+  while (!t->ready)
+    g_cond_wait (&t->cond, &t->mutex);
+  g_mutex_unlock (&t->mutex);
+  return t;
+}
+
+VhostUserSlave *
+vhost_test_slave_thread_get_slave (VhostTestSlaveThread *t)
+{
+  return t->slave;
+}
+
+typedef struct
+{
+  VhostTestSlaveThread *thread;
+  void (*func) (VhostUserSlave *slave, gpointer data);
+  gpointer data;
+  gboolean done;
+} RunData;
+
+static gboolean
+run_in_thread_cb (gpointer user_data)
+{
+  RunData *run = user_data;
+
+  run->func (run->thread->slave, run->data);
+  g_mutex_lock (&run->thread->mutex);
+  run->done = TRUE;
+  g_cond_broadcast (&run->thread->cond);
+  g_mutex_unlock (&run->thread->mutex);
+  g_main_context_wakeup (NULL);
+  return G_SOURCE_REMOVE;
+}
+
+void
+vhost_test_slave_thread_run (VhostTestSlaveThread *t, void (*func) (VhostUserSlave *slave, gpointer data), gpointer data)
+{
+  RunData run = { t, func, data, FALSE };
+
+  g_main_context_invoke (t->context, run_in_thread_cb, &run);
+  g_mutex_lock (&t->mutex);
+  while (!run.done)
+    g_cond_wait (&t->cond, &t->mutex);
+  g_mutex_unlock (&t->mutex);
+}
+
+void
+vhost_test_slave_thread_run_iterating (VhostTestSlaveThread *t,
+                                       void (*func) (VhostUserSlave *slave, gpointer data),
+                                       gpointer data)
+{
+  RunData run = { t, func, data, FALSE };
+  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  gboolean done = FALSE;
+
+  g_main_context_invoke (t->context, run_in_thread_cb, &run);
+  while (!done)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_mutex_lock (&t->mutex);
+      done = run.done;
+      g_mutex_unlock (&t->mutex);
+      if (!done)
+        g_usleep (200);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+    }
+}
+
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+vhost_test_slave_thread_free (VhostTestSlaveThread *t)
+{
+  g_main_context_invoke (t->context, quit_cb, t->loop);
+  g_thread_join (t->thread);
+  g_main_loop_unref (t->loop);
+  g_main_context_unref (t->context);
+  g_mutex_clear (&t->mutex);
+  g_cond_clear (&t->cond);
+  g_free (t);
+}
+
+static gboolean
+timeout_flag_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+vhost_test_wait_for_flag (gboolean *flag, guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  GSource *source = g_timeout_source_new (timeout_ms);
+
+  g_source_set_callback (source, timeout_flag_cb, &timed_out, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  while (!*flag && !timed_out)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+  g_source_destroy (source);
+  g_source_unref (source);
+  g_assert_false (timed_out);
+}

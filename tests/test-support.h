@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared test helpers: fd counting, a configurable test device, and a slave served from its own thread. */
+#pragma once
+
+#include <vhost-glib/vhost-glib.h>
+#include "vhost-glib/vhost-user-slave-private.h"
+
+G_BEGIN_DECLS
+
+/* The number of open file descriptors of this process (entries of /proc/self/fd). */
+gint vhost_test_count_open_fds (void);
+
+/* A memfd of `size` bytes. */
+int vhost_test_memfd (gsize size);
+
+/* VhostTestDevice: a VhostUserSlave whose answers are set by the test, and which
+ * records the device-specific requests it receives. */
+#define VHOST_TYPE_TEST_DEVICE (vhost_test_device_get_type ())
+G_DECLARE_FINAL_TYPE (VhostTestDevice, vhost_test_device, VHOST, TEST_DEVICE, VhostUserSlave)
+
+typedef struct
+{
+  VhostUserRequest request;
+  GBytes *payload;       /* (owned) */
+  guint n_fds;
+  int fd;                /* (owned) a duplicate of the first fd, or -1 */
+} VhostTestRecord;
+
+struct _VhostTestDevice
+{
+  VhostUserSlave parent_instance;
+
+  guint64 features;
+  guint64 protocol_features;
+  guint num_queues;
+  gboolean config_writable;
+  guint8 config[64];
+  GPtrArray *records;    /* (element-type VhostTestRecord) device requests seen */
+  GArray *handled;       /* (element-type guint) every request code handled */
+  guint resets;
+  guint vring_changes;
+  GError *disconnect_error;
+  guint disconnects;
+};
+
+VhostTestDevice *vhost_test_device_new (void);
+/* The last record of `request`, or NULL. */
+VhostTestRecord *vhost_test_device_find (VhostTestDevice *device, VhostUserRequest request);
+
+/* A slave running on its own thread and GMainContext. */
+typedef struct _VhostTestSlaveThread VhostTestSlaveThread;
+
+/* Start a thread, create `device` there (g_object_new (type)), let `setup` run in
+ * that thread (it may be NULL), and serve `fd` if fd >= 0. */
+VhostTestSlaveThread *vhost_test_slave_thread_new (GType type,
+                                                   int fd,
+                                                   void (*setup) (VhostUserSlave *slave, gpointer data),
+                                                   gpointer data);
+VhostUserSlave *vhost_test_slave_thread_get_slave (VhostTestSlaveThread *thread);
+/* Run `func` in the slave's thread and wait for it. */
+void vhost_test_slave_thread_run (VhostTestSlaveThread *thread,
+                                  void (*func) (VhostUserSlave *slave, gpointer data),
+                                  gpointer data);
+/* Run `func` in the slave's thread while this thread iterates the thread-default
+ * context (so that a front-end living here can answer back-end requests). */
+void vhost_test_slave_thread_run_iterating (VhostTestSlaveThread *thread,
+                                            void (*func) (VhostUserSlave *slave, gpointer data),
+                                            gpointer data);
+/* Stop the loop, drop the slave in its thread, join. */
+void vhost_test_slave_thread_free (VhostTestSlaveThread *thread);
+
+/* Iterate the thread-default context until `*flag` is set, failing after `timeout_ms`. */
+void vhost_test_wait_for_flag (gboolean *flag, guint timeout_ms);
+
+G_END_DECLS

@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VhostBackend: the interface of the control plane that vhost-user, kernel vhost and vDPA share. */
+#include "vhost-backend.h"
+
+/**
+ * SECTION:vhost-backend
+ * @title: VhostBackend
+ * @short_description: the control plane shared by every vhost data plane
+ *
+ * #VhostBackend is the set of requests that the vhost-user protocol, the kernel's
+ * vhost ioctls and vDPA have in common: features, ownership, the memory table,
+ * the dirty log, and each virtqueue's size, addresses, base index and kick, call
+ * and error eventfds. A front-end written against #VhostBackend drives any of them.
+ *
+ * Every call is synchronous and reports failures as a #GError in the
+ * %VHOST_ERROR domain. File descriptors passed in are borrowed: the caller keeps
+ * ownership, and an implementation duplicates what it keeps. A file descriptor
+ * of -1 for a kick, call or error eventfd means "none" (the back-end polls, or
+ * does not notify).
+ */
+
+G_DEFINE_INTERFACE (VhostBackend, vhost_backend, G_TYPE_OBJECT)
+
+static void
+vhost_backend_default_init (VhostBackendInterface *iface)
+{
+}
+
+#define BACKEND_CALL(backend, vfunc, ...)                                           \
+  G_STMT_START                                                                      \
+  {                                                                                 \
+    VhostBackendInterface *iface_;                                                  \
+    g_return_val_if_fail (VHOST_IS_BACKEND (backend), FALSE);                       \
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                  \
+    iface_ = VHOST_BACKEND_GET_IFACE (backend);                                     \
+    g_return_val_if_fail (iface_->vfunc != NULL, FALSE);                            \
+    return iface_->vfunc (backend, __VA_ARGS__);                                    \
+  }                                                                                 \
+  G_STMT_END
+
+/**
+ * vhost_backend_get_features:
+ * @backend: a #VhostBackend
+ * @features: (out): the virtio features the device offers
+ * @error: return location for a #GError
+ *
+ * Reads the virtio features the device offers (GET_FEATURES).
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_backend_get_features (VhostBackend *backend, guint64 *features, GError **error)
+{
+  BACKEND_CALL (backend, get_features, features, error);
+}
+
+/**
+ * vhost_backend_set_features:
+ * @backend: a #VhostBackend
+ * @features: the features the driver accepted
+ * @error: return location for a #GError
+ *
+ * Tells the device which features were negotiated (SET_FEATURES).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_features (VhostBackend *backend, guint64 features, GError **error)
+{
+  BACKEND_CALL (backend, set_features, features, error);
+}
+
+/**
+ * vhost_backend_set_owner:
+ * @backend: a #VhostBackend
+ * @error: return location for a #GError
+ *
+ * Makes the caller the owner of the device, which starts a session (SET_OWNER).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_owner (VhostBackend *backend, GError **error)
+{
+  BACKEND_CALL (backend, set_owner, error);
+}
+
+/**
+ * vhost_backend_reset_owner:
+ * @backend: a #VhostBackend
+ * @error: return location for a #GError
+ *
+ * Gives up ownership of the device (RESET_OWNER). The vhost-user specification
+ * deprecates this request; back-ends disable their rings.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_reset_owner (VhostBackend *backend, GError **error)
+{
+  BACKEND_CALL (backend, reset_owner, error);
+}
+
+/**
+ * vhost_backend_set_mem_table:
+ * @backend: a #VhostBackend
+ * @regions: (array length=n_regions): the memory regions
+ * @n_regions: the number of regions
+ * @error: return location for a #GError
+ *
+ * Replaces the device's table of guest memory (SET_MEM_TABLE). The regions' file
+ * descriptors are borrowed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_mem_table (VhostBackend *backend,
+                             VhostMemoryRegion **regions,
+                             guint n_regions,
+                             GError **error)
+{
+  BACKEND_CALL (backend, set_mem_table, regions, n_regions, error);
+}
+
+/**
+ * vhost_backend_set_log_base:
+ * @backend: a #VhostBackend
+ * @base: for kernel vhost, the address of the log in the caller's memory; for
+ *   vhost-user, the offset of the log in @fd
+ * @size: the size of the log in bytes
+ * @fd: the shared memory that holds the log (vhost-user), or -1
+ * @error: return location for a #GError
+ *
+ * Sets the dirty page log, one bit per 4 KiB page of guest memory (SET_LOG_BASE).
+ * @fd is borrowed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_log_base (VhostBackend *backend,
+                            guint64 base,
+                            guint64 size,
+                            gint fd,
+                            GError **error)
+{
+  BACKEND_CALL (backend, set_log_base, base, size, fd, error);
+}
+
+/**
+ * vhost_backend_set_log_fd:
+ * @backend: a #VhostBackend
+ * @fd: an eventfd the device signals when it wrote to the log, or -1
+ * @error: return location for a #GError
+ *
+ * Sets the log notification eventfd (SET_LOG_FD). @fd is borrowed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_log_fd (VhostBackend *backend, gint fd, GError **error)
+{
+  BACKEND_CALL (backend, set_log_fd, fd, error);
+}
+
+/**
+ * vhost_backend_set_vring_num:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @num: the number of descriptors in the queue
+ * @error: return location for a #GError
+ *
+ * Sets the size of a queue (SET_VRING_NUM).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_num (VhostBackend *backend, guint index, guint num, GError **error)
+{
+  BACKEND_CALL (backend, set_vring_num, index, num, error);
+}
+
+/**
+ * vhost_backend_set_vring_addr:
+ * @backend: a #VhostBackend
+ * @addr: the addresses of the queue's rings
+ * @error: return location for a #GError
+ *
+ * Sets where a queue's descriptor table, available ring and used ring are
+ * (SET_VRING_ADDR).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_addr (VhostBackend *backend, VhostVringAddr *addr, GError **error)
+{
+  BACKEND_CALL (backend, set_vring_addr, addr, error);
+}
+
+/**
+ * vhost_backend_set_vring_base:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @base: the next available index the device processes (for packed rings, the
+ *   index and the wrap counter as the specification encodes them)
+ * @error: return location for a #GError
+ *
+ * Sets where the device resumes processing a queue (SET_VRING_BASE).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_base (VhostBackend *backend, guint index, guint base, GError **error)
+{
+  BACKEND_CALL (backend, set_vring_base, index, base, error);
+}
+
+/**
+ * vhost_backend_get_vring_base:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @base: (out): the next available index the device would process
+ * @error: return location for a #GError
+ *
+ * Stops a queue and reads where it stopped (GET_VRING_BASE).
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_backend_get_vring_base (VhostBackend *backend, guint index, guint *base, GError **error)
+{
+  BACKEND_CALL (backend, get_vring_base, index, base, error);
+}
+
+/**
+ * vhost_backend_set_vring_kick:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @fd: the eventfd the driver signals when it adds buffers, or -1 to make the
+ *   device poll
+ * @error: return location for a #GError
+ *
+ * Sets a queue's kick eventfd (SET_VRING_KICK), which starts the queue on a
+ * vhost-user back-end. @fd is borrowed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_kick (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  BACKEND_CALL (backend, set_vring_kick, index, fd, error);
+}
+
+/**
+ * vhost_backend_set_vring_call:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @fd: the eventfd the device signals when it used buffers, or -1
+ * @error: return location for a #GError
+ *
+ * Sets a queue's call eventfd (SET_VRING_CALL). @fd is borrowed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_call (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  BACKEND_CALL (backend, set_vring_call, index, fd, error);
+}
+
+/**
+ * vhost_backend_set_vring_err:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @fd: the eventfd the device signals on an error in the queue, or -1
+ * @error: return location for a #GError
+ *
+ * Sets a queue's error eventfd (SET_VRING_ERR). @fd is borrowed.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_err (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  BACKEND_CALL (backend, set_vring_err, index, fd, error);
+}

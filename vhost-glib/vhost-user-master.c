@@ -1,0 +1,1957 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VhostUserMaster: the vhost-user front-end, every front-end request, and the back-end request channel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gio/gunixsocketaddress.h>
+
+#include "vhost-user-master.h"
+#include "vhost-enum-types.h"
+#include "vhost-user-channel-private.h"
+
+/**
+ * SECTION:vhost-user-master
+ * @title: VhostUserMaster
+ * @short_description: the vhost-user front-end
+ *
+ * #VhostUserMaster is the front-end of the vhost-user protocol: the side that
+ * owns the virtqueues and shares them, with the guest memory they live in, with a
+ * back-end process over a unix socket. (The specification once called the two
+ * sides "master" and "slave"; it now says "front-end" and "back-end". The class
+ * names keep the old words; the documentation uses the new ones.)
+ *
+ * A master connects to a back-end's socket path (vhost_user_master_new() and
+ * vhost_user_master_connect() or vhost_user_master_connect_async()) or adopts a
+ * connected socket (vhost_user_master_new_for_fd()). It implements #VhostBackend
+ * for the requests that every vhost data plane shares, and has a method for each
+ * other front-end request of the specification. A request that depends on a
+ * protocol feature fails with %VHOST_ERROR_NOT_SUPPORTED, without being sent,
+ * unless that feature was negotiated with vhost_user_master_set_protocol_features().
+ * Once %VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated, every request that has no
+ * reply of its own asks for an acknowledgement, so a failure in the back-end is
+ * reported by the call that caused it.
+ *
+ * The methods are synchronous: each writes its request and reads the reply
+ * directly from the socket, with a time limit (#VhostUserMaster:timeout). Back-end
+ * requests that arrive while a call waits are dispatched at once, so a back-end
+ * that needs an answer before it replies cannot deadlock the front-end. A
+ * main-loop application that must never block uses
+ * vhost_user_master_send_request_async(), which sends any request and completes
+ * on the thread-default #GMainContext of the caller.
+ *
+ * When %VHOST_USER_PROTOCOL_F_BACKEND_REQ is negotiated, the master creates the
+ * back-end request channel (a socketpair, one end sent with SET_BACKEND_REQ_FD)
+ * and watches it on the #GMainContext that was the thread-default one when the
+ * master was created. Back-end requests become signals: #VhostUserMaster::config-changed,
+ * #VhostUserMaster::host-notifier, #VhostUserMaster::iotlb-message,
+ * #VhostUserMaster::vring-call, #VhostUserMaster::vring-err,
+ * #VhostUserMaster::shared-object-add, #VhostUserMaster::shared-object-remove and
+ * #VhostUserMaster::shared-object-lookup.
+ *
+ * A master must be used from the thread that owns its #GMainContext.
+ */
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct _VhostUserMaster
+{
+  GObject parent_instance;
+
+  char *socket_path;               /* (owned) (nullable) */
+  int adopted_fd;                  /* (owned) a socket given to new_for_fd, until connect */
+  GMainContext *context;           /* (owned) */
+  VhostUserChannel *channel;       /* (owned) (nullable) the front-end's socket */
+  VhostUserChannel *backend;       /* (owned) (nullable) the back-end request channel */
+  guint64 offered_features;
+  guint64 acked_features;
+  guint64 acked_protocol_features;
+  guint timeout_ms;
+};
+
+static void vhost_user_master_backend_iface_init (VhostBackendInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (VhostUserMaster, vhost_user_master, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (VHOST_TYPE_BACKEND,
+                                                      vhost_user_master_backend_iface_init))
+
+enum {
+  PROP_0,
+  PROP_SOCKET_PATH,
+  PROP_CONNECTED,
+  PROP_ACKED_FEATURES,
+  PROP_ACKED_PROTOCOL_FEATURES,
+  PROP_TIMEOUT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_DISCONNECTED,
+  SIGNAL_CONFIG_CHANGED,
+  SIGNAL_HOST_NOTIFIER,
+  SIGNAL_IOTLB_MESSAGE,
+  SIGNAL_VRING_CALL,
+  SIGNAL_VRING_ERR,
+  SIGNAL_SHARED_OBJECT_ADD,
+  SIGNAL_SHARED_OBJECT_REMOVE,
+  SIGNAL_SHARED_OBJECT_LOOKUP,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+master_drop_connection (VhostUserMaster *self)
+{
+  gboolean was_connected = self->channel != NULL;
+
+  if (self->channel != NULL)
+    vhost_user_channel_set_companion (self->channel, NULL);
+  g_clear_pointer (&self->backend, vhost_user_channel_unref);
+  g_clear_pointer (&self->channel, vhost_user_channel_unref);
+  if (was_connected)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+}
+
+static void
+master_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user_data)
+{
+  VhostUserMaster *self = user_data;
+  GError *copy = g_error_copy (error);
+
+  g_object_ref (self);
+  master_drop_connection (self);
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, copy);
+  g_error_free (copy);
+  g_object_unref (self);
+}
+
+static void
+backend_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user_data)
+{
+  VhostUserMaster *self = user_data;
+
+  /* A broken back-end request channel ends the session, as it does in QEMU. */
+  if (self->channel != NULL)
+    master_closed_cb (self->channel, error, self);
+}
+
+/* Back-end requests, dispatched on the master's main context (or inside a sync call). */
+static void
+backend_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_data)
+{
+  VhostUserMaster *self = user_data;
+  guint64 status = 0;
+
+  g_object_ref (self);
+  switch (msg->hdr.request)
+    {
+    case VHOST_USER_BACKEND_IOTLB_MSG:
+      g_signal_emit (self, signals[SIGNAL_IOTLB_MESSAGE], 0, msg->payload.iotlb.iova,
+                     msg->payload.iotlb.size, msg->payload.iotlb.uaddr,
+                     (guint) msg->payload.iotlb.perm, (guint) msg->payload.iotlb.type);
+      break;
+    case VHOST_USER_BACKEND_CONFIG_CHANGE_MSG:
+      g_signal_emit (self, signals[SIGNAL_CONFIG_CHANGED], 0);
+      break;
+    case VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG:
+      {
+        const VhostUserVringAreaWire *area = &msg->payload.area;
+        gint fd = (area->u64 & VHOST_USER_VRING_NOFD_MASK) ? -1 : msg->fds[0];
+
+        if ((fd >= 0 && area->offset + area->size < area->offset) ||
+            (area->u64 & ~(guint64) (VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) != 0)
+          {
+            GError *error = g_error_new (VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                                         "VRING_HOST_NOTIFIER_MSG: bad area (u64 0x%" G_GINT64_MODIFIER
+                                         "x, offset %" G_GUINT64_FORMAT ", size %" G_GUINT64_FORMAT ")",
+                                         area->u64, area->offset, area->size);
+            vhost_user_channel_reply_status (channel, msg, 1);
+            master_closed_cb (self->channel, error, self);
+            g_error_free (error);
+            g_object_unref (self);
+            return;
+          }
+        g_signal_emit (self, signals[SIGNAL_HOST_NOTIFIER], 0,
+                       (guint) (area->u64 & VHOST_USER_VRING_IDX_MASK), fd, area->size, area->offset);
+      }
+      break;
+    case VHOST_USER_BACKEND_VRING_CALL:
+      g_signal_emit (self, signals[SIGNAL_VRING_CALL], 0, msg->payload.state.index);
+      break;
+    case VHOST_USER_BACKEND_VRING_ERR:
+      g_signal_emit (self, signals[SIGNAL_VRING_ERR], 0, msg->payload.state.index);
+      break;
+    case VHOST_USER_BACKEND_SHARED_OBJECT_ADD:
+    case VHOST_USER_BACKEND_SHARED_OBJECT_REMOVE:
+      {
+        g_autoptr(GBytes) uuid = g_bytes_new (msg->payload.shared.uuid, VHOST_USER_UUID_SIZE);
+
+        g_signal_emit (self,
+                       signals[msg->hdr.request == VHOST_USER_BACKEND_SHARED_OBJECT_ADD
+                                 ? SIGNAL_SHARED_OBJECT_ADD : SIGNAL_SHARED_OBJECT_REMOVE],
+                       0, uuid);
+      }
+      break;
+    case VHOST_USER_BACKEND_SHARED_OBJECT_LOOKUP:
+      {
+        g_autoptr(GBytes) uuid = g_bytes_new (msg->payload.shared.uuid, VHOST_USER_UUID_SIZE);
+        VhostUserMsg reply;
+        gint fd = -1;
+
+        g_signal_emit (self, signals[SIGNAL_SHARED_OBJECT_LOOKUP], 0, uuid, &fd);
+        vhost_user_msg_init_reply_u64 (&reply, msg, fd >= 0 ? 0 : ENOENT);
+        if (fd >= 0)
+          reply.fds[reply.n_fds++] = fd;
+        vhost_user_channel_send (channel, &reply);
+        g_object_unref (self);
+        return;
+      }
+    default:
+      status = 1;
+      break;
+    }
+  vhost_user_channel_reply_status (channel, msg, status);
+  g_object_unref (self);
+}
+
+static gboolean
+master_check (VhostUserMaster *self, guint32 request, GError **error)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, request);
+
+  if (self->channel == NULL || !vhost_user_channel_is_open (self->channel))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED, "%s: not connected",
+                   vhost_user_request_name (VHOST_USER_CHANNEL_FRONTEND, request));
+      return FALSE;
+    }
+  if (info == NULL)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_UNKNOWN_REQUEST, "Unknown request code %u", request);
+      return FALSE;
+    }
+  if (info->needs_protocol_feature != 0 &&
+      (self->acked_protocol_features & info->needs_protocol_feature) == 0)
+    {
+      g_autoptr(GFlagsClass) klass = g_type_class_ref (VHOST_TYPE_USER_PROTOCOL_FEATURES);
+      GFlagsValue *value = g_flags_get_first_value (klass, (guint) info->needs_protocol_feature);
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "%s needs the protocol feature %s, which was not negotiated", info->name,
+                   value != NULL ? value->value_nick : "?");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Send a request and wait for its reply (if any); NEED_REPLY is set when REPLY_ACK is on. */
+static gboolean
+master_call (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg **reply, GError **error)
+{
+  const VhostUserRequestInfo *info;
+
+  if (!master_check (self, msg->hdr.request, error))
+    return FALSE;
+  info = vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request);
+  if ((self->acked_protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK) &&
+      (info->reply == VHOST_USER_REPLY_ACK_ONLY ||
+       (info->reply == VHOST_USER_REPLY_IF_FEATURE && !(self->acked_protocol_features & info->reply_feature))))
+    msg->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+  return vhost_user_channel_call (self->channel, msg, reply, NULL, error);
+}
+
+static gboolean
+master_call_simple (VhostUserMaster *self, VhostUserRequest request, GError **error)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init (&msg, request, 0);
+  return master_call (self, &msg, NULL, error);
+}
+
+static gboolean
+master_call_u64 (VhostUserMaster *self, VhostUserRequest request, guint64 value, GError **error)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init_u64 (&msg, request, value);
+  return master_call (self, &msg, NULL, error);
+}
+
+static gboolean
+master_call_state (VhostUserMaster *self, VhostUserRequest request, guint index, guint num, GError **error)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init_state (&msg, request, index, num);
+  return master_call (self, &msg, NULL, error);
+}
+
+static gboolean
+master_call_with_fd (VhostUserMaster *self, VhostUserMsg *msg, gint fd, GError **error)
+{
+  if (fd >= 0)
+    msg->fds[msg->n_fds++] = fd;
+  return master_call (self, msg, NULL, error);
+}
+
+/* A request whose reply is a u64: the value, or a status when `status_name` is set. */
+static gboolean
+master_call_get_u64 (VhostUserMaster *self, VhostUserMsg *msg, guint64 *value, const char *status_name,
+                     GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+
+  if (!master_call (self, msg, &reply, error))
+    return FALSE;
+  if (status_name != NULL && reply->payload.u64 != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
+                   "%s: the back-end answered failure (status %" G_GUINT64_FORMAT ")", status_name,
+                   reply->payload.u64);
+      return FALSE;
+    }
+  if (value != NULL)
+    *value = reply->payload.u64;
+  return TRUE;
+}
+
+static gboolean
+master_get_u64 (VhostUserMaster *self, VhostUserRequest request, guint64 *value, GError **error)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init (&msg, request, 0);
+  return master_call_get_u64 (self, &msg, value, NULL, error);
+}
+
+static void
+master_set_channel (VhostUserMaster *self, int fd)
+{
+  self->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_REQUESTER,
+                                          self->context, NULL, master_closed_cb, self);
+  vhost_user_channel_set_timeout (self->channel, self->timeout_ms);
+  self->acked_features = 0;
+  self->acked_protocol_features = 0;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+}
+
+static void
+vhost_user_master_init (VhostUserMaster *self)
+{
+  self->adopted_fd = -1;
+  self->timeout_ms = DEFAULT_TIMEOUT_MS;
+  self->context = g_main_context_ref_thread_default ();
+}
+
+static void
+vhost_user_master_dispose (GObject *object)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (object);
+
+  if (self->channel != NULL)
+    {
+      vhost_user_channel_set_companion (self->channel, NULL);
+      vhost_user_channel_close (self->channel);
+    }
+  if (self->backend != NULL)
+    vhost_user_channel_close (self->backend);
+  g_clear_pointer (&self->backend, vhost_user_channel_unref);
+  g_clear_pointer (&self->channel, vhost_user_channel_unref);
+  if (self->adopted_fd >= 0)
+    {
+      close (self->adopted_fd);
+      self->adopted_fd = -1;
+    }
+  G_OBJECT_CLASS (vhost_user_master_parent_class)->dispose (object);
+}
+
+static void
+vhost_user_master_finalize (GObject *object)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (object);
+
+  g_free (self->socket_path);
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (vhost_user_master_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_master_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (object);
+
+  switch (prop_id)
+    {
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, self->socket_path);
+      break;
+    case PROP_CONNECTED:
+      g_value_set_boolean (value, vhost_user_master_get_connected (self));
+      break;
+    case PROP_ACKED_FEATURES:
+      g_value_set_uint64 (value, self->acked_features);
+      break;
+    case PROP_ACKED_PROTOCOL_FEATURES:
+      g_value_set_uint64 (value, self->acked_protocol_features);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_master_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (object);
+
+  switch (prop_id)
+    {
+    case PROP_SOCKET_PATH:
+      self->socket_path = g_value_dup_string (value);
+      break;
+    case PROP_TIMEOUT:
+      if (self->timeout_ms != g_value_get_uint (value))
+        {
+          self->timeout_ms = g_value_get_uint (value);
+          if (self->channel != NULL)
+            vhost_user_channel_set_timeout (self->channel, self->timeout_ms);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static gint
+shared_object_lookup_default (VhostUserMaster *self, GBytes *uuid)
+{
+  return -1;
+}
+
+static void
+vhost_user_master_class_init (VhostUserMasterClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vhost_user_master_dispose;
+  object_class->finalize = vhost_user_master_finalize;
+  object_class->get_property = vhost_user_master_get_property;
+  object_class->set_property = vhost_user_master_set_property;
+
+  /**
+   * VhostUserMaster:socket-path:
+   *
+   * The path of the back-end's listening socket, or %NULL for a master made
+   * with vhost_user_master_new_for_fd().
+   */
+  properties[PROP_SOCKET_PATH] =
+    g_param_spec_string ("socket-path", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostUserMaster:connected:
+   *
+   * Whether the master has a connection to a back-end.
+   */
+  properties[PROP_CONNECTED] =
+    g_param_spec_boolean ("connected", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserMaster:acked-features:
+   *
+   * The virtio features last set with vhost_backend_set_features().
+   */
+  properties[PROP_ACKED_FEATURES] =
+    g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserMaster:acked-protocol-features:
+   *
+   * The protocol features last set with vhost_user_master_set_protocol_features(),
+   * a mask of #VhostUserProtocolFeatures.
+   */
+  properties[PROP_ACKED_PROTOCOL_FEATURES] =
+    g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserMaster:timeout:
+   *
+   * How long, in milliseconds, a synchronous request waits for its reply before
+   * the connection is closed with %VHOST_ERROR_TIMED_OUT; 0 waits without limit.
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, DEFAULT_TIMEOUT_MS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VhostUserMaster::disconnected:
+   * @master: the #VhostUserMaster
+   * @error: why the connection ended
+   *
+   * Emitted when the connection ends for any reason other than
+   * vhost_user_master_close(): the back-end hung up, sent a bad message, or did
+   * not answer in time.
+   */
+  signals[SIGNAL_DISCONNECTED] =
+    g_signal_new ("disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_ERROR);
+  /**
+   * VhostUserMaster::config-changed:
+   * @master: the #VhostUserMaster
+   *
+   * The back-end says its configuration space changed (CONFIG_CHANGE_MSG).
+   */
+  signals[SIGNAL_CONFIG_CHANGED] =
+    g_signal_new ("config-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+  /**
+   * VhostUserMaster::host-notifier:
+   * @master: the #VhostUserMaster
+   * @index: the queue index
+   * @fd: the file descriptor to map the notification area from, or -1 to remove
+   *   the queue's host notifier; borrowed: duplicate it to keep it
+   * @size: the size of the area
+   * @offset: the offset of the area in @fd
+   *
+   * The back-end sets or removes a queue's host notifier (VRING_HOST_NOTIFIER_MSG).
+   */
+  signals[SIGNAL_HOST_NOTIFIER] =
+    g_signal_new ("host-notifier", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 4, G_TYPE_UINT, G_TYPE_INT, G_TYPE_UINT64, G_TYPE_UINT64);
+  /**
+   * VhostUserMaster::iotlb-message:
+   * @master: the #VhostUserMaster
+   * @iova: the I/O virtual address
+   * @size: the size of the range
+   * @uaddr: the user address
+   * @perm: the access that failed or is asked for (1 read, 2 write, 3 both)
+   * @type: the message type (1 miss, 4 access fail)
+   *
+   * The back-end reports an IOTLB miss or access failure (IOTLB_MSG).
+   */
+  signals[SIGNAL_IOTLB_MESSAGE] =
+    g_signal_new ("iotlb-message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 5, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT);
+  /**
+   * VhostUserMaster::vring-call:
+   * @master: the #VhostUserMaster
+   * @index: the queue index
+   *
+   * An in-band call: the back-end used buffers of queue @index (VRING_CALL).
+   */
+  signals[SIGNAL_VRING_CALL] =
+    g_signal_new ("vring-call", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * VhostUserMaster::vring-err:
+   * @master: the #VhostUserMaster
+   * @index: the queue index
+   *
+   * An in-band error notification for queue @index (VRING_ERR).
+   */
+  signals[SIGNAL_VRING_ERR] =
+    g_signal_new ("vring-err", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_UINT);
+  /**
+   * VhostUserMaster::shared-object-add:
+   * @master: the #VhostUserMaster
+   * @uuid: the 16-byte UUID of the object
+   *
+   * The back-end exports a shared object (SHARED_OBJECT_ADD).
+   */
+  signals[SIGNAL_SHARED_OBJECT_ADD] =
+    g_signal_new ("shared-object-add", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_BYTES);
+  /**
+   * VhostUserMaster::shared-object-remove:
+   * @master: the #VhostUserMaster
+   * @uuid: the 16-byte UUID of the object
+   *
+   * The back-end withdraws a shared object (SHARED_OBJECT_REMOVE).
+   */
+  signals[SIGNAL_SHARED_OBJECT_REMOVE] =
+    g_signal_new ("shared-object-remove", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_BYTES);
+  /**
+   * VhostUserMaster::shared-object-lookup:
+   * @master: the #VhostUserMaster
+   * @uuid: the 16-byte UUID of the object
+   *
+   * The back-end asks for the file descriptor of a shared object
+   * (SHARED_OBJECT_LOOKUP). The first handler that returns a file descriptor
+   * answers; the master sends a duplicate, and the handler keeps its own.
+   *
+   * Returns: a file descriptor, or -1 if the object is unknown
+   */
+  signals[SIGNAL_SHARED_OBJECT_LOOKUP] =
+    g_signal_new_class_handler ("shared-object-lookup", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (shared_object_lookup_default),
+                                g_signal_accumulator_first_wins, NULL, NULL, G_TYPE_INT, 1, G_TYPE_BYTES);
+}
+
+/**
+ * vhost_user_master_new:
+ * @path: the path of the back-end's listening unix socket
+ *
+ * Creates a front-end for the back-end listening on @path. Nothing is connected
+ * until vhost_user_master_connect() or vhost_user_master_connect_async().
+ *
+ * Returns: (transfer full): a new #VhostUserMaster
+ */
+VhostUserMaster *
+vhost_user_master_new (const char *path)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  return g_object_new (VHOST_TYPE_USER_MASTER, "socket-path", path, NULL);
+}
+
+/**
+ * vhost_user_master_new_for_fd:
+ * @fd: a connected unix stream socket
+ *
+ * Creates a front-end on a socket that is already connected to a back-end. The
+ * master takes ownership of @fd; vhost_user_master_connect() starts using it.
+ *
+ * Returns: (transfer full): a new #VhostUserMaster
+ */
+VhostUserMaster *
+vhost_user_master_new_for_fd (gint fd)
+{
+  VhostUserMaster *self;
+
+  g_return_val_if_fail (fd >= 0, NULL);
+  self = g_object_new (VHOST_TYPE_USER_MASTER, NULL);
+  self->adopted_fd = fd;
+  return self;
+}
+
+static gboolean
+master_begin_connect (VhostUserMaster *self, GError **error)
+{
+  if (self->channel != NULL && vhost_user_channel_is_open (self->channel))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "Already connected");
+      return FALSE;
+    }
+  master_drop_connection (self);
+  if (self->socket_path == NULL && self->adopted_fd < 0)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED,
+                           "The socket given to vhost_user_master_new_for_fd() was already used");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+master_finish_connect (VhostUserMaster *self, GSocketConnection *connection, GError **error)
+{
+  int fd = fcntl (g_socket_get_fd (g_socket_connection_get_socket (connection)), F_DUPFD_CLOEXEC, 3);
+
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Connecting to %s: %s", self->socket_path,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  master_set_channel (self, fd);
+  return TRUE;
+}
+
+static GError *
+master_connect_error (VhostUserMaster *self, GError *error)
+{
+  GError *result = g_error_new (VHOST_ERROR, VHOST_ERROR_IO, "Connecting to %s: %s",
+                                self->socket_path, error->message);
+  g_error_free (error);
+  return result;
+}
+
+/**
+ * vhost_user_master_connect:
+ * @master: a #VhostUserMaster
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Connects to the back-end's socket, or starts using the socket given to
+ * vhost_user_master_new_for_fd(). Connecting a unix socket does not wait for the
+ * back-end to accept, so this returns at once.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_connect (VhostUserMaster *master, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!master_begin_connect (master, error))
+    return FALSE;
+  if (master->socket_path == NULL)
+    {
+      master_set_channel (master, master->adopted_fd);
+      master->adopted_fd = -1;
+      return TRUE;
+    }
+  client = g_socket_client_new ();
+  address = g_unix_socket_address_new (master->socket_path);
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local_error);
+  if (connection == NULL)
+    {
+      g_propagate_error (error, master_connect_error (master, local_error));
+      return FALSE;
+    }
+  return master_finish_connect (master, connection, error);
+}
+
+static void
+master_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  VhostUserMaster *self = g_task_get_source_object (task);
+  g_autoptr(GSocketConnection) connection = NULL;
+  GError *error = NULL;
+
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (connection == NULL)
+    g_task_return_error (task, master_connect_error (self, error));
+  else if (!master_finish_connect (self, connection, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * vhost_user_master_connect_async:
+ * @master: a #VhostUserMaster
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the connection is made or has failed
+ * @user_data: data for @callback
+ *
+ * Connects to the back-end without blocking. @callback runs on the thread-default
+ * #GMainContext of the caller; it calls vhost_user_master_connect_finish().
+ */
+void
+vhost_user_master_connect_async (VhostUserMaster *master,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_IS_USER_MASTER (master));
+
+  task = g_task_new (master, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_user_master_connect_async);
+  if (!master_begin_connect (master, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (master->socket_path == NULL)
+    {
+      master_set_channel (master, master->adopted_fd);
+      master->adopted_fd = -1;
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  client = g_socket_client_new ();
+  address = g_unix_socket_address_new (master->socket_path);
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address), cancellable, master_connect_cb,
+                                 g_steal_pointer (&task));
+}
+
+/**
+ * vhost_user_master_connect_finish:
+ * @master: a #VhostUserMaster
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_master_connect_async().
+ *
+ * Returns: %TRUE if the master is connected
+ */
+gboolean
+vhost_user_master_connect_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, master), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vhost_user_master_connect_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * vhost_user_master_close:
+ * @master: a #VhostUserMaster
+ *
+ * Closes the connection and the back-end request channel. Pending requests fail
+ * with %VHOST_ERROR_DISCONNECTED. #VhostUserMaster::disconnected is not emitted.
+ */
+void
+vhost_user_master_close (VhostUserMaster *master)
+{
+  g_return_if_fail (VHOST_IS_USER_MASTER (master));
+  if (master->channel != NULL)
+    {
+      vhost_user_channel_set_companion (master->channel, NULL);
+      vhost_user_channel_close (master->channel);
+    }
+  if (master->backend != NULL)
+    vhost_user_channel_close (master->backend);
+  master_drop_connection (master);
+}
+
+/**
+ * vhost_user_master_get_socket_path:
+ * @master: a #VhostUserMaster
+ *
+ * Returns: (nullable): the back-end's socket path, or %NULL
+ */
+const char *
+vhost_user_master_get_socket_path (VhostUserMaster *master)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  return master->socket_path;
+}
+
+/**
+ * vhost_user_master_get_connected:
+ * @master: a #VhostUserMaster
+ *
+ * Returns: whether @master is connected to a back-end
+ */
+gboolean
+vhost_user_master_get_connected (VhostUserMaster *master)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master->channel != NULL && vhost_user_channel_is_open (master->channel);
+}
+
+/**
+ * vhost_user_master_get_acked_features:
+ * @master: a #VhostUserMaster
+ *
+ * Returns: the virtio features last set with vhost_backend_set_features()
+ */
+guint64
+vhost_user_master_get_acked_features (VhostUserMaster *master)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), 0);
+  return master->acked_features;
+}
+
+/**
+ * vhost_user_master_get_acked_protocol_features:
+ * @master: a #VhostUserMaster
+ *
+ * Returns: the protocol features last set with
+ *   vhost_user_master_set_protocol_features()
+ */
+guint64
+vhost_user_master_get_acked_protocol_features (VhostUserMaster *master)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), 0);
+  return master->acked_protocol_features;
+}
+
+/* Build a request from the generic API's arguments. */
+static gboolean
+master_build_request (VhostUserMaster *self,
+                      VhostUserRequest request,
+                      GBytes *payload,
+                      GUnixFDList *fds,
+                      VhostUserMsg *msg,
+                      GError **error)
+{
+  gsize size = payload != NULL ? g_bytes_get_size (payload) : 0;
+  gint n_fds = fds != NULL ? g_unix_fd_list_get_length (fds) : 0;
+
+  if (!master_check (self, request, error))
+    return FALSE;
+  if (size > VHOST_USER_MAX_PAYLOAD || n_fds > (gint) VHOST_USER_MAX_FDS)
+    {
+      g_set_error (error, VHOST_ERROR, size > VHOST_USER_MAX_PAYLOAD ? VHOST_ERROR_MESSAGE_SIZE : VHOST_ERROR_FDS,
+                   "%s: %" G_GSIZE_FORMAT " bytes and %d fds are more than a message carries",
+                   vhost_user_request_get_name (request), size, n_fds);
+      return FALSE;
+    }
+  vhost_user_msg_init (msg, request, size);
+  if (size > 0)
+    memcpy (msg->payload.bytes, g_bytes_get_data (payload, NULL), size);
+  if (n_fds > 0)
+    memcpy (msg->fds, g_unix_fd_list_peek_fds (fds, NULL), n_fds * sizeof (int));
+  msg->n_fds = n_fds;
+  if (!vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, msg, error))
+    {
+      msg->n_fds = 0;
+      return FALSE;
+    }
+  if ((self->acked_protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK) &&
+      vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, request)->reply == VHOST_USER_REPLY_ACK_ONLY)
+    msg->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+  return TRUE;
+}
+
+static GBytes *
+master_reply_to_bytes (VhostUserMsg *reply, GUnixFDList **out_fds)
+{
+  GBytes *bytes;
+
+  if (out_fds != NULL)
+    *out_fds = NULL;
+  if (reply == NULL)
+    return g_bytes_new (NULL, 0);
+  bytes = g_bytes_new (reply->payload.bytes, reply->hdr.size);
+  if (out_fds != NULL && reply->n_fds > 0)
+    {
+      *out_fds = g_unix_fd_list_new_from_array (reply->fds, reply->n_fds);
+      reply->n_fds = 0;
+    }
+  vhost_user_msg_free (reply);
+  return bytes;
+}
+
+/**
+ * vhost_user_master_send_request:
+ * @master: a #VhostUserMaster
+ * @request: the request
+ * @payload: (nullable): the payload, in the wire format of the specification
+ * @fds: (nullable): the file descriptors to send with it (duplicated)
+ * @out_fds: (out) (optional) (nullable) (transfer full): the file descriptors of the reply
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends any front-end request, as the specification lays it out, and waits for
+ * the reply it calls for. The request is validated first, as a back-end would.
+ * A REPLY_ACK status is checked and gives an empty reply.
+ *
+ * Returns: (transfer full): the payload of the reply, empty if there is none
+ */
+GBytes *
+vhost_user_master_send_request (VhostUserMaster *master,
+                                VhostUserRequest request,
+                                GBytes *payload,
+                                GUnixFDList *fds,
+                                GUnixFDList **out_fds,
+                                GCancellable *cancellable,
+                                GError **error)
+{
+  VhostUserMsg msg;
+  VhostUserMsg *reply = NULL;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  if (!master_build_request (master, request, payload, fds, &msg, error) ||
+      !vhost_user_channel_call (master->channel, &msg, &reply, cancellable, error))
+    return NULL;
+  return master_reply_to_bytes (reply, out_fds);
+}
+
+static void
+master_send_request_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  VhostUserChannel *channel = g_task_get_task_data (task);
+  VhostUserMsg *reply = NULL;
+  GError *error = NULL;
+
+  if (!vhost_user_channel_call_finish (channel, result, &reply, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) vhost_user_msg_free);
+}
+
+/**
+ * vhost_user_master_send_request_async:
+ * @master: a #VhostUserMaster
+ * @request: the request
+ * @payload: (nullable): the payload, in the wire format of the specification
+ * @fds: (nullable): the file descriptors to send with it (duplicated)
+ * @cancellable: (nullable): a #GCancellable; a cancelled request completes when
+ *   its reply arrives or the connection ends
+ * @callback: (scope async): called with the reply
+ * @user_data: data for @callback
+ *
+ * Sends any front-end request without blocking. The request is written from
+ * the master's #GMainContext and @callback runs on the thread-default context of
+ * the caller once the reply has arrived (at once for a request without a reply).
+ * Requests are answered in the order they are sent.
+ */
+void
+vhost_user_master_send_request_async (VhostUserMaster *master,
+                                      VhostUserRequest request,
+                                      GBytes *payload,
+                                      GUnixFDList *fds,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  VhostUserMsg msg;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_IS_USER_MASTER (master));
+  task = g_task_new (master, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_user_master_send_request_async);
+  if (!master_build_request (master, request, payload, fds, &msg, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_set_task_data (task, vhost_user_channel_ref (master->channel),
+                        (GDestroyNotify) vhost_user_channel_unref);
+  vhost_user_channel_call_async (master->channel, &msg, cancellable, master_send_request_cb,
+                                 g_steal_pointer (&task));
+}
+
+/**
+ * vhost_user_master_send_request_finish:
+ * @master: a #VhostUserMaster
+ * @result: the #GAsyncResult given to the callback
+ * @out_fds: (out) (optional) (nullable) (transfer full): the file descriptors of the reply
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_master_send_request_async().
+ *
+ * Returns: (transfer full): the payload of the reply, empty if there is none
+ */
+GBytes *
+vhost_user_master_send_request_finish (VhostUserMaster *master,
+                                       GAsyncResult *result,
+                                       GUnixFDList **out_fds,
+                                       GError **error)
+{
+  VhostUserMsg *reply;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, master), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vhost_user_master_send_request_async, NULL);
+  reply = g_task_propagate_pointer (G_TASK (result), &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  return master_reply_to_bytes (reply, out_fds);
+}
+
+/**
+ * vhost_user_master_get_protocol_features:
+ * @master: a #VhostUserMaster
+ * @features: (out): the protocol features the back-end offers, a mask of
+ *   #VhostUserProtocolFeatures
+ * @error: return location for a #GError
+ *
+ * Reads the protocol features the back-end offers (GET_PROTOCOL_FEATURES). Only
+ * valid when the back-end offers %VHOST_VIRTIO_F_PROTOCOL_FEATURES.
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_user_master_get_protocol_features (VhostUserMaster *master, guint64 *features, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_get_u64 (master, VHOST_USER_GET_PROTOCOL_FEATURES, features, error);
+}
+
+/**
+ * vhost_user_master_set_protocol_features:
+ * @master: a #VhostUserMaster
+ * @features: the protocol features to use, a mask of #VhostUserProtocolFeatures
+ * @error: return location for a #GError
+ *
+ * Sets the protocol features both sides use (SET_PROTOCOL_FEATURES). Features
+ * the library does not implement are an error. When @features has
+ * %VHOST_USER_PROTOCOL_F_BACKEND_REQ, the back-end request channel is set up too
+ * (SET_BACKEND_REQ_FD).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_set_protocol_features (VhostUserMaster *master, guint64 features, GError **error)
+{
+  VhostUserMsg msg;
+  int sv[2];
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  if (features & ~VHOST_USER_PROTOCOL_FEATURES_SUPPORTED)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "SET_PROTOCOL_FEATURES: features 0x%" G_GINT64_MODIFIER "x are not implemented",
+                   features & ~VHOST_USER_PROTOCOL_FEATURES_SUPPORTED);
+      return FALSE;
+    }
+  if (!master_call_u64 (master, VHOST_USER_SET_PROTOCOL_FEATURES, features, error))
+    return FALSE;
+  if (master->acked_protocol_features != features)
+    {
+      master->acked_protocol_features = features;
+      g_object_notify_by_pspec (G_OBJECT (master), properties[PROP_ACKED_PROTOCOL_FEATURES]);
+    }
+  vhost_user_channel_set_protocol_features (master->channel, features);
+
+  vhost_user_channel_set_companion (master->channel, NULL);
+  g_clear_pointer (&master->backend, vhost_user_channel_unref);
+  if (!(features & VHOST_USER_PROTOCOL_F_BACKEND_REQ))
+    return TRUE;
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "SET_BACKEND_REQ_FD: socketpair: %s", g_strerror (errsv));
+      return FALSE;
+    }
+  master->backend = vhost_user_channel_new (sv[0], VHOST_USER_CHANNEL_BACKEND, VHOST_USER_CHANNEL_RESPONDER,
+                                            master->context, backend_request_cb, backend_closed_cb, master);
+  vhost_user_channel_set_protocol_features (master->backend, features);
+  vhost_user_channel_set_companion (master->channel, master->backend);
+  vhost_user_msg_init (&msg, VHOST_USER_SET_BACKEND_REQ_FD, 0);
+  msg.fds[msg.n_fds++] = sv[1];
+  if (!master_call (master, &msg, NULL, error))
+    {
+      close (sv[1]);
+      vhost_user_channel_set_companion (master->channel, NULL);
+      g_clear_pointer (&master->backend, vhost_user_channel_unref);
+      return FALSE;
+    }
+  close (sv[1]);
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_get_queue_num:
+ * @master: a #VhostUserMaster
+ * @num: (out): the largest number of queues the back-end supports
+ * @error: return location for a #GError
+ *
+ * Reads how many queues the back-end supports (GET_QUEUE_NUM). Needs
+ * %VHOST_USER_PROTOCOL_F_MQ.
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_user_master_get_queue_num (VhostUserMaster *master, guint64 *num, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_get_u64 (master, VHOST_USER_GET_QUEUE_NUM, num, error);
+}
+
+/**
+ * vhost_user_master_get_config:
+ * @master: a #VhostUserMaster
+ * @offset: the offset in the device's configuration space
+ * @size: how many bytes to read, at most 256
+ * @flags: 0, or 1 for a read made for live migration
+ * @error: return location for a #GError
+ *
+ * Reads the device's configuration space (GET_CONFIG). Needs
+ * %VHOST_USER_PROTOCOL_F_CONFIG. A back-end that cannot answer gives
+ * %VHOST_ERROR_REJECTED.
+ *
+ * Returns: (transfer full): @size bytes of configuration space
+ */
+GBytes *
+vhost_user_master_get_config (VhostUserMaster *master, guint offset, guint size, guint flags, GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "GET_CONFIG: size %u is not between 1 and %u", size, VHOST_USER_MAX_CONFIG_SIZE);
+      return NULL;
+    }
+  vhost_user_msg_init (&msg, VHOST_USER_GET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + size);
+  msg.payload.config.offset = offset;
+  msg.payload.config.size = size;
+  msg.payload.config.flags = flags;
+  memset (msg.payload.config.region, 0, size);
+  if (!master_call (master, &msg, &reply, error))
+    return NULL;
+  if (reply->hdr.size == 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
+                   "GET_CONFIG: the back-end could not read %u bytes at offset %u", size, offset);
+      return NULL;
+    }
+  if (reply->payload.config.offset != offset || reply->payload.config.size != size)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                   "GET_CONFIG: asked for %u bytes at %u, the reply has %u bytes at %u", size, offset,
+                   reply->payload.config.size, reply->payload.config.offset);
+      vhost_user_master_close (master);
+      return NULL;
+    }
+  return g_bytes_new (reply->payload.config.region, size);
+}
+
+/**
+ * vhost_user_master_set_config:
+ * @master: a #VhostUserMaster
+ * @offset: the offset in the device's configuration space
+ * @data: the bytes to write, at most 256
+ * @flags: 0, or 1 for a write made for live migration
+ * @error: return location for a #GError
+ *
+ * Writes the device's configuration space (SET_CONFIG). Needs
+ * %VHOST_USER_PROTOCOL_F_CONFIG.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_set_config (VhostUserMaster *master, guint offset, GBytes *data, guint flags, GError **error)
+{
+  VhostUserMsg msg;
+  gsize size;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  size = g_bytes_get_size (data);
+  if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "SET_CONFIG: size %" G_GSIZE_FORMAT " is not between 1 and %u", size, VHOST_USER_MAX_CONFIG_SIZE);
+      return FALSE;
+    }
+  vhost_user_msg_init (&msg, VHOST_USER_SET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + size);
+  msg.payload.config.offset = offset;
+  msg.payload.config.size = size;
+  msg.payload.config.flags = flags;
+  memcpy (msg.payload.config.region, g_bytes_get_data (data, NULL), size);
+  return master_call (master, &msg, NULL, error);
+}
+
+/**
+ * vhost_user_master_set_vring_enable:
+ * @master: a #VhostUserMaster
+ * @index: the queue index
+ * @enable: whether the back-end may process the queue
+ * @error: return location for a #GError
+ *
+ * Enables or disables a queue (SET_VRING_ENABLE). Only valid once
+ * %VHOST_VIRTIO_F_PROTOCOL_FEATURES was acked.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_set_vring_enable (VhostUserMaster *master, guint index, gboolean enable, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  if (!(master->acked_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                           "SET_VRING_ENABLE needs the feature PROTOCOL_FEATURES, which was not acked");
+      return FALSE;
+    }
+  return master_call_state (master, VHOST_USER_SET_VRING_ENABLE, index, enable ? 1 : 0, error);
+}
+
+static gboolean
+check_fd_covers (const char *what, int fd, guint64 offset, guint64 size, GError **error)
+{
+  struct stat st;
+
+  if (offset + size < offset)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "%s: offset %" G_GUINT64_FORMAT " plus size %" G_GUINT64_FORMAT " overflows", what, offset, size);
+      return FALSE;
+    }
+  if (fstat (fd, &st) < 0 || (guint64) st.st_size < offset + size)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED,
+                   "%s: the file descriptor does not hold %" G_GUINT64_FORMAT " bytes at offset %" G_GUINT64_FORMAT,
+                   what, size, offset);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_get_inflight_fd:
+ * @master: a #VhostUserMaster
+ * @num_queues: the number of queues to track
+ * @queue_size: the size of each queue
+ * @mmap_size: (out) (optional): the size of the tracking area
+ * @mmap_offset: (out) (optional): the offset of the tracking area in the returned fd
+ * @error: return location for a #GError
+ *
+ * Asks the back-end for the shared memory in which it tracks requests in flight
+ * (GET_INFLIGHT_FD). Needs %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD.
+ *
+ * Returns: a file descriptor the caller owns, or -1 on error
+ */
+gint
+vhost_user_master_get_inflight_fd (VhostUserMaster *master,
+                                   guint num_queues,
+                                   guint queue_size,
+                                   guint64 *mmap_size,
+                                   guint64 *mmap_offset,
+                                   GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+  gint fd;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
+  vhost_user_msg_init (&msg, VHOST_USER_GET_INFLIGHT_FD, sizeof (VhostUserInflightWire));
+  msg.payload.inflight.num_queues = num_queues;
+  msg.payload.inflight.queue_size = queue_size;
+  if (!master_call (master, &msg, &reply, error))
+    return -1;
+  if (!check_fd_covers ("GET_INFLIGHT_FD", reply->fds[0], reply->payload.inflight.mmap_offset,
+                        reply->payload.inflight.mmap_size, error))
+    return -1;
+  if (mmap_size != NULL)
+    *mmap_size = reply->payload.inflight.mmap_size;
+  if (mmap_offset != NULL)
+    *mmap_offset = reply->payload.inflight.mmap_offset;
+  fd = reply->fds[0];
+  reply->fds[0] = -1;
+  reply->n_fds = 0;
+  return fd;
+}
+
+/**
+ * vhost_user_master_set_inflight_fd:
+ * @master: a #VhostUserMaster
+ * @fd: the tracking area, as vhost_user_master_get_inflight_fd() gave it (borrowed)
+ * @mmap_size: the size of the tracking area
+ * @mmap_offset: the offset of the tracking area in @fd
+ * @num_queues: the number of queues
+ * @queue_size: the size of each queue
+ * @error: return location for a #GError
+ *
+ * Gives the tracking area back to a back-end, after it restarted
+ * (SET_INFLIGHT_FD). Needs %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_set_inflight_fd (VhostUserMaster *master,
+                                   gint fd,
+                                   guint64 mmap_size,
+                                   guint64 mmap_offset,
+                                   guint num_queues,
+                                   guint queue_size,
+                                   GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  g_return_val_if_fail (fd >= 0, FALSE);
+  vhost_user_msg_init (&msg, VHOST_USER_SET_INFLIGHT_FD, sizeof (VhostUserInflightWire));
+  msg.payload.inflight.mmap_size = mmap_size;
+  msg.payload.inflight.mmap_offset = mmap_offset;
+  msg.payload.inflight.num_queues = num_queues;
+  msg.payload.inflight.queue_size = queue_size;
+  return master_call_with_fd (master, &msg, fd, error);
+}
+
+/**
+ * vhost_user_master_get_max_mem_slots:
+ * @master: a #VhostUserMaster
+ * @slots: (out): how many memory regions the back-end accepts
+ * @error: return location for a #GError
+ *
+ * Reads how many memory regions the back-end can map (GET_MAX_MEM_SLOTS). Needs
+ * %VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS.
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_user_master_get_max_mem_slots (VhostUserMaster *master, guint64 *slots, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_get_u64 (master, VHOST_USER_GET_MAX_MEM_SLOTS, slots, error);
+}
+
+static void
+region_to_wire (VhostMemoryRegion *region, VhostUserRegionWire *wire)
+{
+  wire->guest_phys_addr = vhost_memory_region_get_guest_phys_addr (region);
+  wire->memory_size = vhost_memory_region_get_size (region);
+  wire->userspace_addr = vhost_memory_region_get_userspace_addr (region);
+  wire->mmap_offset = vhost_memory_region_get_mmap_offset (region);
+}
+
+static gboolean
+master_mem_reg (VhostUserMaster *self, VhostUserRequest request, VhostMemoryRegion *region, GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (self), FALSE);
+  g_return_val_if_fail (region != NULL, FALSE);
+  vhost_user_msg_init (&msg, request, sizeof (VhostUserMemRegWire));
+  msg.payload.mem_reg.padding = 0;
+  region_to_wire (region, &msg.payload.mem_reg.region);
+  if (!vhost_user_regions_validate (&msg.payload.mem_reg.region, 1, vhost_user_request_get_name (request), error))
+    return FALSE;
+  if (request == VHOST_USER_ADD_MEM_REG && vhost_memory_region_get_fd (region) < 0)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_FDS, "ADD_MEM_REG: the region has no file descriptor");
+      return FALSE;
+    }
+  return master_call_with_fd (self, &msg,
+                              request == VHOST_USER_ADD_MEM_REG ? vhost_memory_region_get_fd (region) : -1,
+                              error);
+}
+
+/**
+ * vhost_user_master_add_mem_region:
+ * @master: a #VhostUserMaster
+ * @region: the region to add; it must have a file descriptor
+ * @error: return location for a #GError
+ *
+ * Adds one region to the back-end's memory table (ADD_MEM_REG). Needs
+ * %VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_add_mem_region (VhostUserMaster *master, VhostMemoryRegion *region, GError **error)
+{
+  return master_mem_reg (master, VHOST_USER_ADD_MEM_REG, region, error);
+}
+
+/**
+ * vhost_user_master_remove_mem_region:
+ * @master: a #VhostUserMaster
+ * @region: the region to remove, identified by its guest address, user address and size
+ * @error: return location for a #GError
+ *
+ * Removes one region from the back-end's memory table (REM_MEM_REG). Needs
+ * %VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_remove_mem_region (VhostUserMaster *master, VhostMemoryRegion *region, GError **error)
+{
+  return master_mem_reg (master, VHOST_USER_REM_MEM_REG, region, error);
+}
+
+/**
+ * vhost_user_master_set_status:
+ * @master: a #VhostUserMaster
+ * @status: the virtio device status byte
+ * @error: return location for a #GError
+ *
+ * Sets the device status (SET_STATUS). Needs %VHOST_USER_PROTOCOL_F_STATUS.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_set_status (VhostUserMaster *master, guint8 status, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_call_u64 (master, VHOST_USER_SET_STATUS, status, error);
+}
+
+/**
+ * vhost_user_master_get_status:
+ * @master: a #VhostUserMaster
+ * @status: (out): the virtio device status byte
+ * @error: return location for a #GError
+ *
+ * Reads the device status (GET_STATUS). Needs %VHOST_USER_PROTOCOL_F_STATUS.
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_user_master_get_status (VhostUserMaster *master, guint8 *status, GError **error)
+{
+  guint64 value;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  if (!master_get_u64 (master, VHOST_USER_GET_STATUS, &value, error))
+    return FALSE;
+  if (value > G_MAXUINT8)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                   "GET_STATUS: status 0x%" G_GINT64_MODIFIER "x does not fit in a byte", value);
+      return FALSE;
+    }
+  if (status != NULL)
+    *status = value;
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_reset_device:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Resets the device to its initial state (RESET_DEVICE). Needs
+ * %VHOST_USER_PROTOCOL_F_RESET_DEVICE.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_reset_device (VhostUserMaster *master, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_call_simple (master, VHOST_USER_RESET_DEVICE, error);
+}
+
+/**
+ * vhost_user_master_set_device_state_fd:
+ * @master: a #VhostUserMaster
+ * @direction: 0 to save the state (the back-end writes it), 1 to load it
+ * @phase: the migration phase; 0 (stopped) is the only one defined
+ * @fd: the pipe end the back-end reads or writes (borrowed)
+ * @out_fd: (out) (optional): a file descriptor the back-end wants used instead, or -1
+ * @error: return location for a #GError
+ *
+ * Starts a transfer of the device's internal state (SET_DEVICE_STATE_FD). Needs
+ * %VHOST_USER_PROTOCOL_F_DEVICE_STATE.
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_user_master_set_device_state_fd (VhostUserMaster *master,
+                                       guint direction,
+                                       guint phase,
+                                       gint fd,
+                                       gint *out_fd,
+                                       GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  g_return_val_if_fail (fd >= 0, FALSE);
+  if (out_fd != NULL)
+    *out_fd = -1;
+  vhost_user_msg_init (&msg, VHOST_USER_SET_DEVICE_STATE_FD, sizeof (VhostUserDeviceStateWire));
+  msg.payload.device_state.direction = direction;
+  msg.payload.device_state.phase = phase;
+  msg.fds[msg.n_fds++] = fd;
+  if (!master_call (master, &msg, &reply, error))
+    return FALSE;
+  if ((reply->payload.u64 & 0xff) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
+                   "SET_DEVICE_STATE_FD: the back-end answered failure (status %u)",
+                   (guint) (reply->payload.u64 & 0xff));
+      return FALSE;
+    }
+  if (reply->n_fds > 0 && out_fd != NULL)
+    {
+      *out_fd = reply->fds[0];
+      reply->fds[0] = -1;
+      reply->n_fds = 0;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_check_device_state:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Asks whether the back-end finished a state transfer successfully
+ * (CHECK_DEVICE_STATE). Needs %VHOST_USER_PROTOCOL_F_DEVICE_STATE.
+ *
+ * Returns: %TRUE if it did
+ */
+gboolean
+vhost_user_master_check_device_state (VhostUserMaster *master, GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  vhost_user_msg_init (&msg, VHOST_USER_CHECK_DEVICE_STATE, 0);
+  return master_call_get_u64 (master, &msg, NULL, "CHECK_DEVICE_STATE", error);
+}
+
+static gboolean
+uuid_to_wire (const char *what, GBytes *uuid, VhostUserSharedWire *wire, GError **error)
+{
+  if (uuid == NULL || g_bytes_get_size (uuid) != VHOST_USER_UUID_SIZE)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: a UUID has %u bytes", what,
+                   VHOST_USER_UUID_SIZE);
+      return FALSE;
+    }
+  memcpy (wire->uuid, g_bytes_get_data (uuid, NULL), VHOST_USER_UUID_SIZE);
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_get_shared_object:
+ * @master: a #VhostUserMaster
+ * @uuid: the 16-byte UUID of the object
+ * @error: return location for a #GError
+ *
+ * Asks the back-end for the file descriptor of a shared object it exported
+ * (GET_SHARED_OBJECT). Needs %VHOST_USER_PROTOCOL_F_SHARED_OBJECT.
+ *
+ * Returns: a file descriptor the caller owns, or -1 on error
+ */
+gint
+vhost_user_master_get_shared_object (VhostUserMaster *master, GBytes *uuid, GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+  gint fd;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
+  vhost_user_msg_init (&msg, VHOST_USER_GET_SHARED_OBJECT, sizeof (VhostUserSharedWire));
+  if (!uuid_to_wire ("GET_SHARED_OBJECT", uuid, &msg.payload.shared, error) ||
+      !master_call (master, &msg, &reply, error))
+    return -1;
+  if (reply->payload.u64 != 0 || reply->n_fds == 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
+                   "GET_SHARED_OBJECT: the back-end has no such object (status %" G_GUINT64_FORMAT ")",
+                   reply->payload.u64);
+      return -1;
+    }
+  fd = reply->fds[0];
+  reply->fds[0] = -1;
+  reply->n_fds = 0;
+  return fd;
+}
+
+/**
+ * vhost_user_master_send_rarp:
+ * @master: a #VhostUserMaster
+ * @mac: (array fixed-size=6): the guest's MAC address
+ * @error: return location for a #GError
+ *
+ * Asks a net back-end to broadcast a RARP for @mac after a migration
+ * (SEND_RARP). Needs %VHOST_USER_PROTOCOL_F_RARP.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_send_rarp (VhostUserMaster *master, const guint8 *mac, GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  g_return_val_if_fail (mac != NULL, FALSE);
+  vhost_user_msg_init_u64 (&msg, VHOST_USER_SEND_RARP, 0);
+  memcpy (&msg.payload.u64, mac, 6);
+  return master_call (master, &msg, NULL, error);
+}
+
+/**
+ * vhost_user_master_net_set_mtu:
+ * @master: a #VhostUserMaster
+ * @mtu: the MTU
+ * @error: return location for a #GError
+ *
+ * Sets the MTU of a net back-end (NET_SET_MTU). Needs
+ * %VHOST_USER_PROTOCOL_F_NET_MTU.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_net_set_mtu (VhostUserMaster *master, guint mtu, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_call_u64 (master, VHOST_USER_NET_SET_MTU, mtu, error);
+}
+
+/**
+ * vhost_user_master_set_vring_endian:
+ * @master: a #VhostUserMaster
+ * @index: the queue index
+ * @big_endian: whether the legacy queue is big-endian
+ * @error: return location for a #GError
+ *
+ * Sets the byte order of a legacy queue (SET_VRING_ENDIAN). Needs
+ * %VHOST_USER_PROTOCOL_F_CROSS_ENDIAN.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_set_vring_endian (VhostUserMaster *master, guint index, gboolean big_endian, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_call_state (master, VHOST_USER_SET_VRING_ENDIAN, index, big_endian ? 1 : 0, error);
+}
+
+/**
+ * vhost_user_master_iotlb_msg:
+ * @master: a #VhostUserMaster
+ * @iova: the I/O virtual address
+ * @size: the size of the range
+ * @uaddr: the user address it maps to
+ * @perm: the access allowed (1 read, 2 write, 3 both)
+ * @type: the message type (2 update, 3 invalidate)
+ * @error: return location for a #GError
+ *
+ * Updates or invalidates an entry of the back-end's IOTLB (IOTLB_MSG), for
+ * devices with %VHOST_VIRTIO_F_ACCESS_PLATFORM.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_iotlb_msg (VhostUserMaster *master,
+                             guint64 iova,
+                             guint64 size,
+                             guint64 uaddr,
+                             guint perm,
+                             guint type,
+                             GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  vhost_user_msg_init (&msg, VHOST_USER_IOTLB_MSG, sizeof (VhostUserIotlbWire));
+  memset (&msg.payload.iotlb, 0, sizeof msg.payload.iotlb);
+  msg.payload.iotlb.iova = iova;
+  msg.payload.iotlb.size = size;
+  msg.payload.iotlb.uaddr = uaddr;
+  msg.payload.iotlb.perm = perm;
+  msg.payload.iotlb.type = type;
+  return master_call_get_u64 (master, &msg, NULL, "IOTLB_MSG", error);
+}
+
+/**
+ * vhost_user_master_vring_kick:
+ * @master: a #VhostUserMaster
+ * @index: the queue index
+ * @error: return location for a #GError
+ *
+ * Kicks a queue in-band (VRING_KICK). Needs
+ * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_vring_kick (VhostUserMaster *master, guint index, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_call_state (master, VHOST_USER_VRING_KICK, index, 0, error);
+}
+
+/* VhostBackend */
+
+static gboolean
+master_backend_get_features (VhostBackend *backend, guint64 *features, GError **error)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
+
+  if (!master_get_u64 (self, VHOST_USER_GET_FEATURES, &self->offered_features, error))
+    return FALSE;
+  if (features != NULL)
+    *features = self->offered_features;
+  return TRUE;
+}
+
+static gboolean
+master_backend_set_features (VhostBackend *backend, guint64 features, GError **error)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
+
+  if (!master_call_u64 (self, VHOST_USER_SET_FEATURES, features, error))
+    return FALSE;
+  if (self->acked_features != features)
+    {
+      self->acked_features = features;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_FEATURES]);
+    }
+  return TRUE;
+}
+
+static gboolean
+master_backend_set_owner (VhostBackend *backend, GError **error)
+{
+  return master_call_simple (VHOST_USER_MASTER (backend), VHOST_USER_SET_OWNER, error);
+}
+
+static gboolean
+master_backend_reset_owner (VhostBackend *backend, GError **error)
+{
+  return master_call_simple (VHOST_USER_MASTER (backend), VHOST_USER_RESET_OWNER, error);
+}
+
+static gboolean
+master_backend_set_mem_table (VhostBackend *backend, VhostMemoryRegion **regions, guint n_regions, GError **error)
+{
+  VhostUserMsg msg;
+
+  if (n_regions == 0 || n_regions > VHOST_USER_MAX_REGIONS)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "SET_MEM_TABLE: %u regions; a message carries 1 to %u", n_regions, VHOST_USER_MAX_REGIONS);
+      return FALSE;
+    }
+  vhost_user_msg_init (&msg, VHOST_USER_SET_MEM_TABLE, 8 + n_regions * sizeof (VhostUserRegionWire));
+  msg.payload.memory.nregions = n_regions;
+  msg.payload.memory.padding = 0;
+  for (guint i = 0; i < n_regions; i++)
+    {
+      if (vhost_memory_region_get_fd (regions[i]) < 0)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_FDS, "SET_MEM_TABLE: region %u has no file descriptor", i);
+          return FALSE;
+        }
+      region_to_wire (regions[i], &msg.payload.memory.regions[i]);
+      msg.fds[msg.n_fds++] = vhost_memory_region_get_fd (regions[i]);
+    }
+  if (!vhost_user_regions_validate (msg.payload.memory.regions, n_regions, "SET_MEM_TABLE", error))
+    return FALSE;
+  return master_call (VHOST_USER_MASTER (backend), &msg, NULL, error);
+}
+
+static gboolean
+master_backend_set_log_base (VhostBackend *backend, guint64 base, guint64 size, gint fd, GError **error)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+
+  vhost_user_msg_init (&msg, VHOST_USER_SET_LOG_BASE, sizeof (VhostUserLogWire));
+  msg.payload.log.mmap_size = size;
+  msg.payload.log.mmap_offset = base;
+  if (fd >= 0)
+    msg.fds[msg.n_fds++] = fd;
+  if (!master_call (self, &msg, &reply, error))
+    return FALSE;
+  if (reply != NULL && reply->payload.u64 != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
+                   "SET_LOG_BASE: the back-end answered failure (status %" G_GUINT64_FORMAT ")", reply->payload.u64);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+master_backend_set_log_fd (VhostBackend *backend, gint fd, GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (fd >= 0, FALSE);
+  vhost_user_msg_init (&msg, VHOST_USER_SET_LOG_FD, 0);
+  return master_call_with_fd (VHOST_USER_MASTER (backend), &msg, fd, error);
+}
+
+static gboolean
+master_backend_set_vring_num (VhostBackend *backend, guint index, guint num, GError **error)
+{
+  return master_call_state (VHOST_USER_MASTER (backend), VHOST_USER_SET_VRING_NUM, index, num, error);
+}
+
+static gboolean
+master_backend_set_vring_addr (VhostBackend *backend, VhostVringAddr *addr, GError **error)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init (&msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
+  msg.payload.addr.index = vhost_vring_addr_get_index (addr);
+  msg.payload.addr.flags = vhost_vring_addr_get_flags (addr);
+  msg.payload.addr.desc_user_addr = vhost_vring_addr_get_desc_user_addr (addr);
+  msg.payload.addr.used_user_addr = vhost_vring_addr_get_used_user_addr (addr);
+  msg.payload.addr.avail_user_addr = vhost_vring_addr_get_avail_user_addr (addr);
+  msg.payload.addr.log_guest_addr = vhost_vring_addr_get_log_guest_addr (addr);
+  return master_call (VHOST_USER_MASTER (backend), &msg, NULL, error);
+}
+
+static gboolean
+master_backend_set_vring_base (VhostBackend *backend, guint index, guint base, GError **error)
+{
+  return master_call_state (VHOST_USER_MASTER (backend), VHOST_USER_SET_VRING_BASE, index, base, error);
+}
+
+static gboolean
+master_backend_get_vring_base (VhostBackend *backend, guint index, guint *base, GError **error)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+
+  vhost_user_msg_init_state (&msg, VHOST_USER_GET_VRING_BASE, index, 0);
+  if (!master_call (self, &msg, &reply, error))
+    return FALSE;
+  if (reply->payload.state.index != index)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "GET_VRING_BASE: asked for vring %u, the reply is for vring %u", index,
+                   reply->payload.state.index);
+      vhost_user_master_close (self);
+      return FALSE;
+    }
+  if (base != NULL)
+    *base = reply->payload.state.num;
+  return TRUE;
+}
+
+static gboolean
+master_set_vring_fd (VhostUserMaster *self, VhostUserRequest request, guint index, gint fd, GError **error)
+{
+  VhostUserMsg msg;
+
+  if (index > VHOST_USER_VRING_IDX_MASK)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: vring index %u is over %u",
+                   vhost_user_request_get_name (request), index, VHOST_USER_VRING_IDX_MASK);
+      return FALSE;
+    }
+  vhost_user_msg_init_u64 (&msg, request, index | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0));
+  return master_call_with_fd (self, &msg, fd, error);
+}
+
+static gboolean
+master_backend_set_vring_kick (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  return master_set_vring_fd (VHOST_USER_MASTER (backend), VHOST_USER_SET_VRING_KICK, index, fd, error);
+}
+
+static gboolean
+master_backend_set_vring_call (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  return master_set_vring_fd (VHOST_USER_MASTER (backend), VHOST_USER_SET_VRING_CALL, index, fd, error);
+}
+
+static gboolean
+master_backend_set_vring_err (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  return master_set_vring_fd (VHOST_USER_MASTER (backend), VHOST_USER_SET_VRING_ERR, index, fd, error);
+}
+
+static void
+vhost_user_master_backend_iface_init (VhostBackendInterface *iface)
+{
+  iface->get_features = master_backend_get_features;
+  iface->set_features = master_backend_set_features;
+  iface->set_owner = master_backend_set_owner;
+  iface->reset_owner = master_backend_reset_owner;
+  iface->set_mem_table = master_backend_set_mem_table;
+  iface->set_log_base = master_backend_set_log_base;
+  iface->set_log_fd = master_backend_set_log_fd;
+  iface->set_vring_num = master_backend_set_vring_num;
+  iface->set_vring_addr = master_backend_set_vring_addr;
+  iface->set_vring_base = master_backend_set_vring_base;
+  iface->get_vring_base = master_backend_get_vring_base;
+  iface->set_vring_kick = master_backend_set_vring_kick;
+  iface->set_vring_call = master_backend_set_vring_call;
+  iface->set_vring_err = master_backend_set_vring_err;
+}

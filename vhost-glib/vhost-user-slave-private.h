@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Private accessors of VhostUserSlave for the data plane and the tests. */
+#pragma once
+
+#include "vhost-user-slave.h"
+
+G_BEGIN_DECLS
+
+/* The host address of `len` bytes of guest memory at `guest_addr`, or NULL if they are
+ * not inside one mapped region. */
+gpointer vhost_user_slave_translate (VhostUserSlave *slave, guint64 guest_addr, gsize len);
+/* The kick, call or err fd of a queue (`which` is SET_VRING_KICK, _CALL or _ERR), or -1. */
+int vhost_user_slave_get_vring_fd (VhostUserSlave *slave, guint index, VhostUserRequest which);
+gboolean vhost_user_slave_has_log (VhostUserSlave *slave);
+
+G_END_DECLS
