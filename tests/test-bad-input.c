@@ -176,7 +176,7 @@ test_slave_case (gconstpointer data)
 
   vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
   g_assert_cmpuint (device->disconnects, ==, 1);
-  g_assert_error (device->disconnect_error, VHOST_ERROR, c->code);
+  g_assert_error (device->disconnect_error, VHOST_ERROR, (gint) c->code);
   if (strstr (device->disconnect_error->message, c->message) == NULL)
     g_error ("'%s' does not name '%s'", device->disconnect_error->message, c->message);
   g_assert_false (vhost_user_slave_get_connected (VHOST_USER_SLAVE (device)));
@@ -185,7 +185,7 @@ test_slave_case (gconstpointer data)
   g_assert_cmpint (read (sv[1], &byte, 1), ==, 0);
   close (sv[1]);
   vhost_test_slave_thread_free (thread);
-  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+  vhost_test_assert_fd_count (fds_before);
 }
 
 /* Bad replies from a raw back-end to VhostUserMaster. The reply is written before
@@ -295,7 +295,7 @@ test_master_case (gconstpointer data)
     shutdown (sv[0], SHUT_WR);
 
   g_assert_false (c->call (master, &error));
-  g_assert_error (error, VHOST_ERROR, c->code);
+  g_assert_error (error, VHOST_ERROR, (gint) c->code);
   if (strstr (error->message, c->message) == NULL)
     g_error ("'%s' does not name '%s'", error->message, c->message);
   g_assert_false (vhost_user_master_get_connected (master));
@@ -310,7 +310,7 @@ test_master_case (gconstpointer data)
 
   close (sv[0]);
   g_clear_object (&master);
-  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+  vhost_test_assert_fd_count (fds_before);
 }
 
 /* A back-end that never answers: the master's timeout ends the call. */
@@ -331,7 +331,7 @@ test_master_timeout (void)
   g_assert_false (vhost_user_master_get_connected (master));
   close (sv[0]);
   g_clear_object (&master);
-  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+  vhost_test_assert_fd_count (fds_before);
 }
 
 /* Bad back-end requests on the back-end request channel. */
@@ -415,20 +415,20 @@ test_master_backend_channel (gconstpointer data)
   while (signalled == NULL)
     g_main_context_iteration (NULL, TRUE);
   g_assert_error (signalled, VHOST_ERROR,
-                  request == VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG ? VHOST_ERROR_INVALID_ARGUMENT
-                                                                        : VHOST_ERROR_UNKNOWN_REQUEST);
+                  (gint) (request == VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG ? VHOST_ERROR_INVALID_ARGUMENT
+                                                                                 : VHOST_ERROR_UNKNOWN_REQUEST));
   g_clear_error (&signalled);
   g_assert_false (vhost_user_master_get_connected (master));
   close (backend);
   close (sv[0]);
   g_clear_object (&master);
-  g_assert_cmpint (vhost_test_count_open_fds (), ==, fds_before);
+  vhost_test_assert_fd_count (fds_before);
 }
 
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
+  vhost_test_init (&argc, &argv);
 
   for (guint i = 0; i < G_N_ELEMENTS (slave_cases); i++)
     {

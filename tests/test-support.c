@@ -8,6 +8,16 @@
 
 #include "test-support.h"
 
+void
+vhost_test_init (int *argc, char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  g_main_context_default ();
+  /* GTask's type creates GLib's worker context (an eventfd) the first time. */
+  g_type_class_unref (g_type_class_ref (G_TYPE_TASK));
+  g_type_class_unref (g_type_class_ref (G_TYPE_SOCKET_CLIENT));
+}
+
 gint
 vhost_test_count_open_fds (void)
 {
@@ -21,6 +31,28 @@ vhost_test_count_open_fds (void)
       count++;
   closedir (dir);
   return count - 1; /* the directory's own fd */
+}
+
+void
+vhost_test_assert_fd_count (gint expected)
+{
+  g_autoptr(GString) list = NULL;
+  GDir *dir;
+  const char *name;
+
+  if (vhost_test_count_open_fds () == expected)
+    return;
+  list = g_string_new (NULL);
+  dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      g_string_append_printf (list, " %s->%s", name, target != NULL ? target : "?");
+    }
+  g_dir_close (dir);
+  g_error ("expected %d open fds, have %d:%s", expected, vhost_test_count_open_fds () - 1, list->str);
 }
 
 int

@@ -7,8 +7,15 @@
 
 G_BEGIN_DECLS
 
+/* g_test_init(), and the process-wide objects that hold fds for good (the default
+ * main context's wakeup fd) created up front, so that fd counts in tests are exact. */
+void vhost_test_init (int *argc, char ***argv);
+
 /* The number of open file descriptors of this process (entries of /proc/self/fd). */
 gint vhost_test_count_open_fds (void);
+
+/* Assert that the process has `expected` open fds; on failure, list them. */
+void vhost_test_assert_fd_count (gint expected);
 
 /* A memfd of `size` bytes. */
 int vhost_test_memfd (gsize size);

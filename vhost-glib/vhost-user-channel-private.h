@@ -49,6 +49,8 @@ void vhost_user_channel_unref (VhostUserChannel *channel);
 /* Close the socket, fail pending calls with VHOST_ERROR_DISCONNECTED, drop callbacks. */
 void vhost_user_channel_close (VhostUserChannel *channel);
 gboolean vhost_user_channel_is_open (VhostUserChannel *channel);
+/* Close because the peer misbehaved: like a bad message, the closed callback gets `error`. */
+void vhost_user_channel_fail (VhostUserChannel *channel, const GError *error);
 
 /* The negotiated protocol features, which decide when replies are expected. */
 void vhost_user_channel_set_protocol_features (VhostUserChannel *channel, guint64 features);

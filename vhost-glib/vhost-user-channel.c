@@ -54,6 +54,7 @@ struct _VhostUserChannel
 };
 
 static void channel_close_internal (VhostUserChannel *channel, GError *error);
+static void channel_shutdown (VhostUserChannel *channel, GError *error);
 static void channel_start_input (VhostUserChannel *channel);
 static gboolean channel_flush (VhostUserChannel *channel);
 
@@ -170,11 +171,19 @@ vhost_user_channel_unref (VhostUserChannel *channel)
 {
   if (channel == NULL || !g_atomic_ref_count_dec (&channel->ref_count))
     return;
-  vhost_user_channel_close (channel);
+  channel->request_func = NULL;
+  channel->closed_func = NULL;
+  channel_shutdown (channel, NULL);
   vhost_user_msg_free (channel->in_msg);
   g_clear_error (&channel->close_error);
   g_main_context_unref (channel->context);
   g_free (channel);
+}
+
+void
+vhost_user_channel_fail (VhostUserChannel *channel, const GError *error)
+{
+  channel_close_internal (channel, g_error_copy (error));
 }
 
 gboolean
@@ -215,8 +224,10 @@ vhost_user_channel_close (VhostUserChannel *channel)
   channel_close_internal (channel, NULL);
 }
 
+/* Close the socket and fail what is pending. Takes `error`. Callers that may run
+ * with the last reference held elsewhere go through channel_close_internal(). */
 static void
-channel_close_internal (VhostUserChannel *channel, GError *error)
+channel_shutdown (VhostUserChannel *channel, GError *error)
 {
   VhostUserChannelClosedFunc closed_func = channel->closed_func;
   PendingCall *call;
@@ -244,7 +255,6 @@ channel_close_internal (VhostUserChannel *channel, GError *error)
                                        : g_error_new_literal (VHOST_ERROR, VHOST_ERROR_DISCONNECTED,
                                                               "The connection was closed");
 
-  vhost_user_channel_ref (channel);
   while ((call = g_queue_pop_head (&channel->pending)) != NULL)
     {
       call->error = g_error_copy (channel->close_error);
@@ -256,6 +266,13 @@ channel_close_internal (VhostUserChannel *channel, GError *error)
       closed_func (channel, error, channel->user_data);
     }
   g_clear_error (&error);
+}
+
+static void
+channel_close_internal (VhostUserChannel *channel, GError *error)
+{
+  vhost_user_channel_ref (channel);
+  channel_shutdown (channel, error);
   vhost_user_channel_unref (channel);
 }
 

@@ -219,6 +219,15 @@ backend_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_
   g_object_unref (self);
 }
 
+/* The back-end sent something wrong: end the session with a GError, as for a bad message. */
+static void
+master_fail (VhostUserMaster *self, GError *local_error, GError **error)
+{
+  if (self->channel != NULL)
+    vhost_user_channel_fail (self->channel, local_error);
+  g_propagate_error (error, local_error);
+}
+
 static gboolean
 master_check (VhostUserMaster *self, guint32 request, GError **error)
 {
@@ -1198,10 +1207,11 @@ vhost_user_master_get_config (VhostUserMaster *master, guint offset, guint size,
     }
   if (reply->payload.config.offset != offset || reply->payload.config.size != size)
     {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
-                   "GET_CONFIG: asked for %u bytes at %u, the reply has %u bytes at %u", size, offset,
-                   reply->payload.config.size, reply->payload.config.offset);
-      vhost_user_master_close (master);
+      master_fail (master,
+                   g_error_new (VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                                "GET_CONFIG: asked for %u bytes at %u, the reply has %u bytes at %u", size, offset,
+                                reply->payload.config.size, reply->payload.config.offset),
+                   error);
       return NULL;
     }
   return g_bytes_new (reply->payload.config.region, size);
@@ -1312,6 +1322,7 @@ vhost_user_master_get_inflight_fd (VhostUserMaster *master,
                                    GError **error)
 {
   g_autoptr(VhostUserMsg) reply = NULL;
+  GError *local_error = NULL;
   VhostUserMsg msg;
   gint fd;
 
@@ -1322,8 +1333,11 @@ vhost_user_master_get_inflight_fd (VhostUserMaster *master,
   if (!master_call (master, &msg, &reply, error))
     return -1;
   if (!check_fd_covers ("GET_INFLIGHT_FD", reply->fds[0], reply->payload.inflight.mmap_offset,
-                        reply->payload.inflight.mmap_size, error))
-    return -1;
+                        reply->payload.inflight.mmap_size, &local_error))
+    {
+      master_fail (master, local_error, error);
+      return -1;
+    }
   if (mmap_size != NULL)
     *mmap_size = reply->payload.inflight.mmap_size;
   if (mmap_offset != NULL)
@@ -1893,10 +1907,11 @@ master_backend_get_vring_base (VhostBackend *backend, guint index, guint *base, 
     return FALSE;
   if (reply->payload.state.index != index)
     {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                   "GET_VRING_BASE: asked for vring %u, the reply is for vring %u", index,
-                   reply->payload.state.index);
-      vhost_user_master_close (self);
+      master_fail (self,
+                   g_error_new (VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                                "GET_VRING_BASE: asked for vring %u, the reply is for vring %u", index,
+                                reply->payload.state.index),
+                   error);
       return FALSE;
     }
   if (base != NULL)

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The vhost-user wire format: the table of requests and the validation of every message. */
+#include <string.h>
+#include <unistd.h>
+
+#include "vhost-user-protocol.h"
+
+#define P(x) ((guint64) VHOST_USER_PROTOCOL_F_##x)
+
+/* One row per request: payload and fds of the request, when it gets a reply and what
+ * the reply carries, the protocol feature that decides the reply (IF_FEATURE), and
+ * the protocol feature the request depends on. */
+static const VhostUserRequestInfo frontend_requests[] = {
+#define R(code, pl, fd, rep, rpl, rfd, rfeat, needs) \
+  [VHOST_USER_##code] = { VHOST_USER_##code, #code, VHOST_USER_PAYLOAD_##pl, VHOST_USER_FDS_##fd, \
+                          VHOST_USER_REPLY_##rep, VHOST_USER_PAYLOAD_##rpl, VHOST_USER_FDS_##rfd, rfeat, needs }
+  R (GET_FEATURES, NONE, NONE, ALWAYS, U64, NONE, 0, 0),
+  R (SET_FEATURES, U64, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_OWNER, NONE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (RESET_OWNER, NONE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_MEM_TABLE, MEMORY, REGIONS, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_LOG_BASE, LOG, AT_MOST_ONE, IF_FEATURE, U64, NONE, P (LOG_SHMFD), P (LOG_SHMFD)),
+  R (SET_LOG_FD, NONE, ONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_VRING_NUM, STATE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_VRING_ADDR, ADDR, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_VRING_BASE, STATE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (GET_VRING_BASE, STATE, NONE, ALWAYS, STATE, NONE, 0, 0),
+  R (SET_VRING_KICK, U64, VRING, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_VRING_CALL, U64, VRING, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SET_VRING_ERR, U64, VRING, ACK_ONLY, NONE, NONE, 0, 0),
+  R (GET_PROTOCOL_FEATURES, NONE, NONE, ALWAYS, U64, NONE, 0, 0),
+  R (SET_PROTOCOL_FEATURES, U64, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (GET_QUEUE_NUM, NONE, NONE, ALWAYS, U64, NONE, 0, P (MQ)),
+  R (SET_VRING_ENABLE, STATE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (SEND_RARP, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (RARP)),
+  R (NET_SET_MTU, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (NET_MTU)),
+  R (SET_BACKEND_REQ_FD, NONE, ONE, ACK_ONLY, NONE, NONE, 0, P (BACKEND_REQ)),
+  R (IOTLB_MSG, IOTLB, NONE, ALWAYS, U64, NONE, 0, 0),
+  R (SET_VRING_ENDIAN, STATE, NONE, ACK_ONLY, NONE, NONE, 0, P (CROSS_ENDIAN)),
+  R (GET_CONFIG, CONFIG, NONE, ALWAYS, CONFIG, NONE, 0, P (CONFIG)),
+  R (SET_CONFIG, CONFIG, NONE, ACK_ONLY, NONE, NONE, 0, P (CONFIG)),
+  R (CREATE_CRYPTO_SESSION, OPAQUE, NONE, ALWAYS, OPAQUE, NONE, 0, P (CRYPTO_SESSION)),
+  R (CLOSE_CRYPTO_SESSION, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (CRYPTO_SESSION)),
+  R (POSTCOPY_ADVISE, NONE, NONE, ALWAYS, NONE, ONE, 0, P (PAGEFAULT)),
+  R (POSTCOPY_LISTEN, NONE, NONE, ACK_ONLY, NONE, NONE, 0, P (PAGEFAULT)),
+  R (POSTCOPY_END, NONE, NONE, ALWAYS, U64, NONE, 0, P (PAGEFAULT)),
+  R (GET_INFLIGHT_FD, INFLIGHT, NONE, ALWAYS, INFLIGHT, ONE, 0, P (INFLIGHT_SHMFD)),
+  R (SET_INFLIGHT_FD, INFLIGHT, ONE, ACK_ONLY, NONE, NONE, 0, P (INFLIGHT_SHMFD)),
+  R (GPU_SET_SOCKET, NONE, ONE, ACK_ONLY, NONE, NONE, 0, 0),
+  R (RESET_DEVICE, NONE, NONE, ACK_ONLY, NONE, NONE, 0, P (RESET_DEVICE)),
+  R (VRING_KICK, STATE, NONE, ACK_ONLY, NONE, NONE, 0, P (INBAND_NOTIFICATIONS)),
+  R (GET_MAX_MEM_SLOTS, NONE, NONE, ALWAYS, U64, NONE, 0, P (CONFIGURE_MEM_SLOTS)),
+  R (ADD_MEM_REG, MEM_REG, ONE, ACK_ONLY, NONE, NONE, 0, P (CONFIGURE_MEM_SLOTS)),
+  R (REM_MEM_REG, MEM_REG, AT_MOST_ONE, ACK_ONLY, NONE, NONE, 0, P (CONFIGURE_MEM_SLOTS)),
+  R (SET_STATUS, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (STATUS)),
+  R (GET_STATUS, NONE, NONE, ALWAYS, U64, NONE, 0, P (STATUS)),
+  R (GET_SHARED_OBJECT, SHARED, NONE, ALWAYS, U64, AT_MOST_ONE, 0, P (SHARED_OBJECT)),
+  R (SET_DEVICE_STATE_FD, DEVICE_STATE, ONE, ALWAYS, U64, DEVICE_STATE, 0, P (DEVICE_STATE)),
+  R (CHECK_DEVICE_STATE, NONE, NONE, ALWAYS, U64, NONE, 0, P (DEVICE_STATE)),
+#undef R
+};
+
+static const VhostUserRequestInfo backend_requests[] = {
+#define R(code, pl, fd, rep, rpl, rfd, needs) \
+  [VHOST_USER_BACKEND_##code] = { VHOST_USER_BACKEND_##code, #code, VHOST_USER_PAYLOAD_##pl, VHOST_USER_FDS_##fd, \
+                                  VHOST_USER_REPLY_##rep, VHOST_USER_PAYLOAD_##rpl, VHOST_USER_FDS_##rfd, 0, needs }
+  R (IOTLB_MSG, IOTLB, NONE, ACK_ONLY, NONE, NONE, 0),
+  R (CONFIG_CHANGE_MSG, NONE, NONE, ACK_ONLY, NONE, NONE, P (CONFIG)),
+  R (VRING_HOST_NOTIFIER_MSG, AREA, AREA, ACK_ONLY, NONE, NONE, P (HOST_NOTIFIER)),
+  R (VRING_CALL, STATE, NONE, ACK_ONLY, NONE, NONE, P (INBAND_NOTIFICATIONS)),
+  R (VRING_ERR, STATE, NONE, ACK_ONLY, NONE, NONE, P (INBAND_NOTIFICATIONS)),
+  R (SHARED_OBJECT_ADD, SHARED, NONE, ACK_ONLY, NONE, NONE, P (SHARED_OBJECT)),
+  R (SHARED_OBJECT_REMOVE, SHARED, NONE, ACK_ONLY, NONE, NONE, P (SHARED_OBJECT)),
+  R (SHARED_OBJECT_LOOKUP, SHARED, NONE, ALWAYS, U64, AT_MOST_ONE, P (SHARED_OBJECT)),
+#undef R
+};
+
+const VhostUserRequestInfo *
+vhost_user_request_info (VhostUserChannelKind channel, guint32 request)
+{
+  const VhostUserRequestInfo *table = channel == VHOST_USER_CHANNEL_FRONTEND ? frontend_requests : backend_requests;
+  guint n = channel == VHOST_USER_CHANNEL_FRONTEND ? G_N_ELEMENTS (frontend_requests) : G_N_ELEMENTS (backend_requests);
+
+  if (request == 0 || request >= n || table[request].name == NULL)
+    return NULL;
+  return &table[request];
+}
+
+const char *
+vhost_user_request_name (VhostUserChannelKind channel, guint32 request)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info (channel, request);
+
+  return info != NULL ? info->name : "UNKNOWN";
+}
+
+gboolean
+vhost_user_request_expects_reply (VhostUserChannelKind channel, const VhostUserMsg *msg, guint64 protocol_features)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info (channel, msg->hdr.request);
+
+  if (info == NULL)
+    return FALSE;
+  if (info->reply == VHOST_USER_REPLY_ALWAYS)
+    return TRUE;
+  if (info->reply == VHOST_USER_REPLY_IF_FEATURE && (protocol_features & info->reply_feature))
+    return TRUE;
+  return (msg->hdr.flags & VHOST_USER_FLAG_NEED_REPLY) && (protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK);
+}
+
+static const char *
+header_name (VhostUserChannelKind channel, guint32 request)
+{
+  return vhost_user_request_info (channel, request) != NULL ? vhost_user_request_name (channel, request)
+                                                           : "Message";
+}
+
+gboolean
+vhost_user_header_validate (VhostUserChannelKind channel, const VhostUserHeader *hdr, GError **error)
+{
+  const char *name = header_name (channel, hdr->request);
+
+  if ((hdr->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s (code %u): flags 0x%x do not carry version %u",
+                   name, hdr->request, hdr->flags, VHOST_USER_VERSION);
+      return FALSE;
+    }
+  if (hdr->flags & ~VHOST_USER_FLAGS_KNOWN)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s (code %u): unknown flags 0x%x", name,
+                   hdr->request, hdr->flags & ~VHOST_USER_FLAGS_KNOWN);
+      return FALSE;
+    }
+  if (hdr->size > VHOST_USER_MAX_PAYLOAD)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MESSAGE_SIZE, "%s (code %u): payload size %u is over the limit of %u",
+                   name, hdr->request, hdr->size, VHOST_USER_MAX_PAYLOAD);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_size (const char *name, guint32 size, guint32 expected, GError **error)
+{
+  if (size != expected)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MESSAGE_SIZE, "%s: payload size %u, expected %u", name, size,
+                   expected);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_vring_index (const char *name, guint32 index, GError **error)
+{
+  if (index >= VHOST_USER_MAX_QUEUES)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: vring index %u out of range", name, index);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The payload: its size for its kind, and the bounds of what is inside. */
+static gboolean
+validate_payload (const char *name, VhostUserPayloadKind kind, gboolean is_reply, const VhostUserMsg *msg,
+                  GError **error)
+{
+  guint32 size = msg->hdr.size;
+  const VhostUserPayload *p = &msg->payload;
+
+  switch (kind)
+    {
+    case VHOST_USER_PAYLOAD_NONE:
+      return check_size (name, size, 0, error);
+    case VHOST_USER_PAYLOAD_U64:
+      return check_size (name, size, sizeof (guint64), error);
+    case VHOST_USER_PAYLOAD_STATE:
+      return check_size (name, size, sizeof (VhostUserVringState), error) &&
+             check_vring_index (name, p->state.index, error);
+    case VHOST_USER_PAYLOAD_ADDR:
+      return check_size (name, size, sizeof (VhostUserVringAddrWire), error) &&
+             check_vring_index (name, p->addr.index, error);
+    case VHOST_USER_PAYLOAD_MEMORY:
+      if (size < 8)
+        return check_size (name, size, 8, error);
+      if (p->memory.nregions == 0 || p->memory.nregions > VHOST_USER_MAX_REGIONS)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: %u regions; a message carries 1 to %u",
+                       name, p->memory.nregions, VHOST_USER_MAX_REGIONS);
+          return FALSE;
+        }
+      /* QEMU, DPDK and libvhost-user all send exactly the regions in use. */
+      return check_size (name, size, 8 + p->memory.nregions * sizeof (VhostUserRegionWire), error) &&
+             vhost_user_regions_validate (p->memory.regions, p->memory.nregions, name, error);
+    case VHOST_USER_PAYLOAD_MEM_REG:
+      return check_size (name, size, sizeof (VhostUserMemRegWire), error) &&
+             vhost_user_regions_validate (&p->mem_reg.region, 1, name, error);
+    case VHOST_USER_PAYLOAD_LOG:
+      return check_size (name, size, sizeof (VhostUserLogWire), error);
+    case VHOST_USER_PAYLOAD_IOTLB:
+      return check_size (name, size, sizeof (VhostUserIotlbWire), error);
+    case VHOST_USER_PAYLOAD_CONFIG:
+      /* A GET_CONFIG reply of size 0 is how a back-end says it failed. */
+      if (is_reply && size == 0)
+        return TRUE;
+      if (size < VHOST_USER_CONFIG_HDR_SIZE)
+        return check_size (name, size, VHOST_USER_CONFIG_HDR_SIZE, error);
+      if (p->config.size > VHOST_USER_MAX_CONFIG_SIZE)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_MESSAGE_SIZE, "%s: config size %u is over the limit of %u",
+                       name, p->config.size, VHOST_USER_MAX_CONFIG_SIZE);
+          return FALSE;
+        }
+      return check_size (name, size, VHOST_USER_CONFIG_HDR_SIZE + p->config.size, error);
+    case VHOST_USER_PAYLOAD_AREA:
+      return check_size (name, size, sizeof (VhostUserVringAreaWire), error);
+    case VHOST_USER_PAYLOAD_INFLIGHT:
+      return check_size (name, size, sizeof (VhostUserInflightWire), error);
+    case VHOST_USER_PAYLOAD_SHARED:
+      return check_size (name, size, sizeof (VhostUserSharedWire), error);
+    case VHOST_USER_PAYLOAD_DEVICE_STATE:
+      return check_size (name, size, sizeof (VhostUserDeviceStateWire), error);
+    case VHOST_USER_PAYLOAD_OPAQUE:
+      if (size == 0)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_MESSAGE_SIZE, "%s: empty payload", name);
+          return FALSE;
+        }
+      return TRUE;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* The fds: how many the message must carry, given its payload. */
+static gboolean
+validate_fds (const char *name, VhostUserFdsKind kind, const VhostUserMsg *msg, GError **error)
+{
+  guint min = 0, max = 0;
+
+  switch (kind)
+    {
+    case VHOST_USER_FDS_NONE:
+      break;
+    case VHOST_USER_FDS_ONE:
+      min = max = 1;
+      break;
+    case VHOST_USER_FDS_REGIONS:
+      min = max = msg->payload.memory.nregions;
+      break;
+    case VHOST_USER_FDS_VRING:
+      if (msg->payload.u64 & ~(guint64) (VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK))
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: unknown bits in 0x%" G_GINT64_MODIFIER "x",
+                       name, msg->payload.u64);
+          return FALSE;
+        }
+      min = max = (msg->payload.u64 & VHOST_USER_VRING_NOFD_MASK) ? 0 : 1;
+      break;
+    case VHOST_USER_FDS_AREA:
+      min = max = (msg->payload.area.u64 & VHOST_USER_VRING_NOFD_MASK) ? 0 : 1;
+      break;
+    case VHOST_USER_FDS_DEVICE_STATE:
+      min = max = (msg->payload.u64 & VHOST_USER_DEVICE_STATE_NOFD) ? 0 : 1;
+      break;
+    case VHOST_USER_FDS_AT_MOST_ONE:
+      max = 1;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (msg->n_fds < min || msg->n_fds > max)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_FDS, "%s: %u file descriptors, expected %s%u", name, msg->n_fds,
+                   min == max ? "" : "at most ", max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+vhost_user_request_validate (VhostUserChannelKind channel, const VhostUserMsg *msg, GError **error)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info (channel, msg->hdr.request);
+
+  if (!vhost_user_header_validate (channel, &msg->hdr, error))
+    return FALSE;
+  if (info == NULL)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_UNKNOWN_REQUEST, "Unknown %s request code %u",
+                   channel == VHOST_USER_CHANNEL_FRONTEND ? "front-end" : "back-end", msg->hdr.request);
+      return FALSE;
+    }
+  if (msg->hdr.flags & VHOST_USER_FLAG_REPLY)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s: a request with the reply flag set", info->name);
+      return FALSE;
+    }
+  return validate_payload (info->name, info->payload, FALSE, msg, error) &&
+         validate_fds (info->name, info->fds, msg, error);
+}
+
+gboolean
+vhost_user_reply_validate (VhostUserChannelKind channel, guint32 request, gboolean ack, const VhostUserMsg *msg,
+                           GError **error)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info (channel, request);
+  const char *name = info != NULL ? info->name : "UNKNOWN";
+
+  g_return_val_if_fail (info != NULL, FALSE);
+  if (!vhost_user_header_validate (channel, &msg->hdr, error))
+    return FALSE;
+  if (!(msg->hdr.flags & VHOST_USER_FLAG_REPLY))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s: the reply lacks the reply flag", name);
+      return FALSE;
+    }
+  if (msg->hdr.request != request)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s: the reply is for request %s (code %u)", name,
+                   vhost_user_request_name (channel, msg->hdr.request), msg->hdr.request);
+      return FALSE;
+    }
+  if (ack)
+    return validate_payload (name, VHOST_USER_PAYLOAD_U64, TRUE, msg, error) &&
+           validate_fds (name, VHOST_USER_FDS_NONE, msg, error);
+  /* A failed GET_INFLIGHT_FD has no fd to send: only a full reply must carry it. */
+  return validate_payload (name, info->reply_payload, TRUE, msg, error) &&
+         validate_fds (name, info->reply_fds, msg, error);
+}
+
+gboolean
+vhost_user_regions_validate (const VhostUserRegionWire *regions, guint n_regions, const char *what, GError **error)
+{
+  for (guint i = 0; i < n_regions; i++)
+    {
+      const VhostUserRegionWire *r = &regions[i];
+
+      if (r->memory_size == 0)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: region %u has size 0", what, i);
+          return FALSE;
+        }
+      if (r->guest_phys_addr + r->memory_size < r->guest_phys_addr ||
+          r->userspace_addr + r->memory_size < r->userspace_addr ||
+          r->mmap_offset + r->memory_size < r->mmap_offset)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                       "%s: region %u: an address or offset plus the size %" G_GUINT64_FORMAT " overflows", what, i,
+                       r->memory_size);
+          return FALSE;
+        }
+      for (guint j = 0; j < i; j++)
+        {
+          const VhostUserRegionWire *o = &regions[j];
+
+          if (r->guest_phys_addr < o->guest_phys_addr + o->memory_size &&
+              o->guest_phys_addr < r->guest_phys_addr + r->memory_size)
+            {
+              g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "%s: region %u overlaps region %u in guest physical addresses", what, i, j);
+              return FALSE;
+            }
+          if (r->userspace_addr < o->userspace_addr + o->memory_size &&
+              o->userspace_addr < r->userspace_addr + r->memory_size)
+            {
+              g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "%s: region %u overlaps region %u in user addresses", what, i, j);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+void
+vhost_user_msg_init (VhostUserMsg *msg, guint32 request, guint32 size)
+{
+  msg->hdr.request = request;
+  msg->hdr.flags = VHOST_USER_VERSION;
+  msg->hdr.size = size;
+  memset (msg->payload.bytes, 0, MIN (size, VHOST_USER_MAX_PAYLOAD));
+  for (guint i = 0; i < VHOST_USER_MAX_FDS; i++)
+    msg->fds[i] = -1;
+  msg->n_fds = 0;
+}
+
+void
+vhost_user_msg_init_u64 (VhostUserMsg *msg, guint32 request, guint64 value)
+{
+  vhost_user_msg_init (msg, request, sizeof (guint64));
+  msg->payload.u64 = value;
+}
+
+void
+vhost_user_msg_init_state (VhostUserMsg *msg, guint32 request, guint32 index, guint32 num)
+{
+  vhost_user_msg_init (msg, request, sizeof (VhostUserVringState));
+  msg->payload.state.index = index;
+  msg->payload.state.num = num;
+}
+
+void
+vhost_user_msg_init_reply (VhostUserMsg *msg, const VhostUserMsg *request, guint32 size)
+{
+  vhost_user_msg_init (msg, request->hdr.request, size);
+  msg->hdr.flags |= VHOST_USER_FLAG_REPLY;
+}
+
+void
+vhost_user_msg_init_reply_u64 (VhostUserMsg *msg, const VhostUserMsg *request, guint64 value)
+{
+  vhost_user_msg_init_reply (msg, request, sizeof (guint64));
+  msg->payload.u64 = value;
+}
+
+void
+vhost_user_msg_close_fds (VhostUserMsg *msg)
+{
+  for (guint i = 0; i < msg->n_fds; i++)
+    if (msg->fds[i] >= 0)
+      close (msg->fds[i]);
+  for (guint i = 0; i < VHOST_USER_MAX_FDS; i++)
+    msg->fds[i] = -1;
+  msg->n_fds = 0;
+}
