@@ -64,7 +64,7 @@ typedef struct
   guint32 request;
   guint32 flags;
   guint32 size;             /* the header's size field */
-  guint8 payload[300];
+  guint8 payload[304] __attribute__ ((aligned (8)));
   gsize payload_len;        /* bytes actually written after the header */
   gsize truncate_to;        /* if non-zero, write only this many bytes in all */
   FdKind fd_kind;
@@ -224,7 +224,7 @@ typedef struct
   guint32 request;
   guint32 flags;
   guint32 size;
-  guint8 payload[64];
+  guint8 payload[64] __attribute__ ((aligned (8)));
   gsize payload_len;
   gsize truncate_to;
   FdKind fd_kind;

@@ -624,7 +624,8 @@ handle_device_request (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replie
                        info->name);
           return FALSE;
         }
-      memcpy (reply.payload.bytes, g_bytes_get_data (reply_bytes, NULL), size);
+      if (size > 0)
+        memcpy (reply.payload.bytes, g_bytes_get_data (reply_bytes, NULL), size);
       reply.hdr.size = size;
     }
   if (reply_fds != NULL)
@@ -633,7 +634,8 @@ handle_device_request (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replie
 
       if (n > (gint) VHOST_USER_MAX_FDS)
         n = VHOST_USER_MAX_FDS;
-      memcpy (reply.fds, g_unix_fd_list_peek_fds (reply_fds, NULL), n * sizeof (int));
+      if (n > 0)
+        memcpy (reply.fds, g_unix_fd_list_peek_fds (reply_fds, NULL), n * sizeof (int));
       reply.n_fds = n;
     }
   if (!vhost_user_reply_validate (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request, FALSE, &reply, error))
