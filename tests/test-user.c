@@ -891,7 +891,7 @@ client_setup (VhostUserSlave *slave, gpointer data)
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (vhost_user_slave_connect (slave, data, NULL, &error));
+  g_assert_true (vhost_user_slave_connect_to (slave, data, NULL, &error));
   g_assert_no_error (error);
 }
 

@@ -24,7 +24,7 @@
  * called it the "slave"; it now says "back-end".) It listens on a socket path
  * (vhost_user_slave_listen()), serves a socket that is already connected
  * (vhost_user_slave_serve_fd()), or connects out to a front-end that listens
- * (vhost_user_slave_connect()). One front-end is served at a time; when it goes
+ * (vhost_user_slave_connect_to()). One front-end is served at a time; when it goes
  * away, a listening slave accepts the next one.
  *
  * The slave decodes and validates every request, keeps the negotiated state
@@ -1042,7 +1042,7 @@ vhost_user_slave_serve_fd (VhostUserSlave *slave, gint fd, GError **error)
 }
 
 /**
- * vhost_user_slave_connect:
+ * vhost_user_slave_connect_to:
  * @slave: a #VhostUserSlave
  * @path: the path of a front-end's listening unix socket
  * @cancellable: (nullable): a #GCancellable
@@ -1053,7 +1053,7 @@ vhost_user_slave_serve_fd (VhostUserSlave *slave, gint fd, GError **error)
  * Returns: %TRUE on success
  */
 gboolean
-vhost_user_slave_connect (VhostUserSlave *slave, const char *path, GCancellable *cancellable, GError **error)
+vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GSocketClient) client = NULL;
   g_autoptr(GSocketAddress) address = NULL;

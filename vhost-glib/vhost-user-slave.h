@@ -86,7 +86,7 @@ gboolean vhost_user_slave_serve_fd (VhostUserSlave *slave,
                                     gint fd,
                                     GError **error);
 VHOST_AVAILABLE_IN_ALL
-gboolean vhost_user_slave_connect (VhostUserSlave *slave,
+gboolean vhost_user_slave_connect_to (VhostUserSlave *slave,
                                    const char *path,
                                    GCancellable *cancellable,
                                    GError **error);
