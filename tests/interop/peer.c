@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A harness for tests against real peers: temp dirs, peer processes with logs, sockets to wait for. */
+#include <signal.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+#include "peer.h"
+
+struct _VhostPeer
+{
+  GSubprocess *process;
+  char *name;
+  char *log_path;
+};
+
+char *
+vhost_peer_make_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("vhost-peer-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+vhost_peer_remove_dir (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        vhost_peer_remove_dir (path);
+      else
+        g_unlink (path);
+    }
+  g_dir_close (d);
+  g_rmdir (dir);
+}
+
+VhostPeer *
+vhost_peer_start (const char *dir, const char *name, const char *package, const char *const *argv)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autofree char *program = g_find_program_in_path (argv[0]);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *command = g_strjoinv (" ", (char **) argv);
+  VhostPeer *peer;
+
+  if (program == NULL)
+    g_error ("%s is not installed: apt-get install %s (.ci/install-deps.sh does)", argv[0], package);
+  peer = g_new0 (VhostPeer, 1);
+  peer->name = g_strdup (name);
+  peer->log_path = g_strdup_printf ("%s/%s.log", dir, name);
+  g_subprocess_launcher_set_stdout_file_path (launcher, peer->log_path);
+  g_subprocess_launcher_take_stderr_fd (launcher, -1);
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_test_message ("starting %s: %s", name, command);
+  peer->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  return peer;
+}
+
+char *
+vhost_peer_get_log (VhostPeer *peer)
+{
+  char *contents = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (peer->log_path, &contents, &length, NULL))
+    return g_strdup ("");
+  /* DPDK writes NUL bytes into its log. */
+  for (gsize i = 0; i < length; i++)
+    if (contents[i] == '\0')
+      contents[i] = ' ';
+  return contents;
+}
+
+void
+vhost_peer_wait_for_socket (VhostPeer *peer, const char *path, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+  struct stat st;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      if (g_lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
+        return;
+      /* The identifier is NULL once GLib has reaped the peer. */
+      if (g_subprocess_get_identifier (peer->process) == NULL)
+        break;
+      g_usleep (50 * 1000);
+    }
+  {
+    g_autofree char *log = vhost_peer_get_log (peer);
+
+    g_error ("%s did not create %s within %u ms; its log:\n%s", peer->name, path, timeout_ms, log);
+  }
+}
+
+static gboolean
+wait_timeout_cb (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+gboolean
+vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  gboolean exited = FALSE, timed_out = FALSE;
+  GSource *timeout;
+
+  g_main_context_push_thread_default (context);
+  g_subprocess_wait_async (peer->process, NULL, wait_cb, &exited);
+  timeout = g_timeout_source_new (timeout_ms);
+  g_source_set_callback (timeout, wait_timeout_cb, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  while (!exited && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+  /* Let a pending wait callback run before the context goes. */
+  while (!exited && g_main_context_pending (context))
+    g_main_context_iteration (context, FALSE);
+  g_main_context_pop_thread_default (context);
+  if (exited && exit_status != NULL)
+    *exit_status = g_subprocess_get_if_exited (peer->process) ? g_subprocess_get_exit_status (peer->process) : -1;
+  return exited;
+}
+
+void
+vhost_peer_free (VhostPeer *peer)
+{
+  if (peer == NULL)
+    return;
+  if (g_subprocess_get_identifier (peer->process) != NULL)
+    {
+      g_subprocess_send_signal (peer->process, SIGTERM);
+      if (!vhost_peer_wait_exit (peer, 10000, NULL))
+        {
+          g_subprocess_force_exit (peer->process);
+          g_subprocess_wait (peer->process, NULL, NULL);
+        }
+    }
+  if (g_test_failed ())
+    {
+      g_autofree char *log = vhost_peer_get_log (peer);
+
+      g_printerr ("--- log of %s ---\n%s\n---\n", peer->name, log);
+    }
+  g_object_unref (peer->process);
+  g_free (peer->name);
+  g_free (peer->log_path);
+  g_free (peer);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A harness for tests against real peers: temp dirs, peer processes with logs, sockets to wait for. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VhostPeer VhostPeer;
+
+/* A fresh private directory for one test; removed with its contents by vhost_peer_free(). */
+char *vhost_peer_make_dir (void);
+
+/* Start `argv` (argv[0] looked up in PATH; failing with the package to install if it is
+ * missing) with stdout and stderr to `dir`/`name`.log and stdin a pipe kept open. */
+VhostPeer *vhost_peer_start (const char *dir, const char *name, const char *package, const char *const *argv);
+
+/* Wait until `path` exists as a socket, up to `timeout_ms`; fails the test (printing the
+ * peer's log) if it does not, or if the peer exits first. */
+void vhost_peer_wait_for_socket (VhostPeer *peer, const char *path, guint timeout_ms);
+
+/* The peer's log so far. */
+char *vhost_peer_get_log (VhostPeer *peer);
+
+/* Wait up to `timeout_ms` for the peer to exit by itself; TRUE if it did, with its status. */
+gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status);
+
+/* SIGTERM, then SIGKILL after a bound; always reaps; prints the log if the test failed. */
+void vhost_peer_free (VhostPeer *peer);
+
+/* Remove a directory tree made by vhost_peer_make_dir(). */
+void vhost_peer_remove_dir (const char *dir);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostPeer, vhost_peer_free)
+
+G_END_DECLS
