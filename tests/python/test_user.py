@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# A Vhost.UserMaster talks to a Vhost.UserSlave subclass written in Python, over a socketpair.
+import gc
+import os
+import socket
+import struct
+import threading
+
+import pytest
+import gi
+
+gi.require_version("Vhost", "1.0")
+from gi.repository import Gio, GLib, GObject, Vhost  # noqa: E402
+
+# GLib creates a few fds once per process (the default main context's wakeup fd, the
+# worker context that GTask's type sets up): create them before any test counts fds.
+GLib.MainContext.default()
+GObject.type_class_ref(Gio.Task)
+
+CONFIG = bytes((i * 7 + 3) % 256 for i in range(60))
+DEVICE_FEATURES = (1 << 32) | (1 << 6) | (1 << 9)
+
+
+class PyBlk(Vhost.UserSlave):
+    """A device written in Python: features, protocol features, queues and config space."""
+
+    def do_get_features(self):
+        return DEVICE_FEATURES
+
+    def do_get_protocol_features(self):
+        return int(Vhost.UserProtocolFeatures.MQ | Vhost.UserProtocolFeatures.CONFIG
+                   | Vhost.UserProtocolFeatures.REPLY_ACK | Vhost.UserProtocolFeatures.STATUS)
+
+    def do_get_num_queues(self):
+        return 3
+
+    def do_get_config(self, offset, size):
+        if offset + size > len(CONFIG):
+            raise GLib.Error.new_literal(Vhost.error_quark(), "outside the config space",
+                                         int(Vhost.Error.INVALID_ARGUMENT))
+        return GLib.Bytes.new(CONFIG[offset:offset + size])
+
+
+class SlaveThread:
+    """Runs a slave on its own thread and GMainContext, serving one end of a socketpair."""
+
+    def __init__(self, sock):
+        self.ready = threading.Event()
+        self.requests = []
+        self.sock = sock
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def _run(self):
+        context = GLib.MainContext.new()
+        context.push_thread_default()
+        self.slave = PyBlk()
+        GObject.Object.connect(self.slave, "request-handled",
+                               lambda s, request, error: self.requests.append(request))
+        self.slave.serve_fd(self.sock.detach())
+        self.loop = GLib.MainLoop.new(context, False)
+        self.ready.set()
+        self.loop.run()
+        self.slave.close()
+        del self.slave
+        context.pop_thread_default()
+        del self.loop
+
+    def stop(self):
+        self.loop.quit()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def open_fds():
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def pair():
+    before = open_fds()
+    a, b = socket.socketpair()
+    slave = SlaveThread(a)
+    master = Vhost.UserMaster.new_for_fd(b.detach())
+    master.connect(None)
+    yield master, slave
+    master.close()
+    del master
+    slave.stop()
+    assert open_fds() == before
+
+
+def test_negotiate_and_read_config(pair):
+    m, slave = pair
+    assert m.props.connected
+    features = m.get_features()
+    assert features == DEVICE_FEATURES | (1 << Vhost.VirtioFeature.PROTOCOL_FEATURES)
+    m.set_features(features)
+    assert m.props.acked_features == features
+    m.set_owner()
+
+    offered = m.get_protocol_features()
+    assert Vhost.UserProtocolFeatures(offered) == (Vhost.UserProtocolFeatures.MQ | Vhost.UserProtocolFeatures.CONFIG
+                                                   | Vhost.UserProtocolFeatures.REPLY_ACK
+                                                   | Vhost.UserProtocolFeatures.STATUS)
+    m.set_protocol_features(offered)
+    assert m.get_acked_protocol_features() == offered
+    assert m.get_queue_num() == 3
+
+    config = m.get_config(0, 60, 0)
+    assert isinstance(config, GLib.Bytes)
+    assert config.get_data() == CONFIG
+    assert m.get_config(10, 8, 0).get_data() == CONFIG[10:18]
+    capacity, = struct.unpack_from("<Q", m.get_config(0, 8, 0).get_data())
+    assert capacity == struct.unpack_from("<Q", CONFIG)[0]
+
+    m.set_status(0x0f)
+    assert m.get_status() == 0x0f
+    assert Vhost.UserRequest.GET_CONFIG in slave.requests
+
+
+def test_config_error_from_python_device(pair):
+    m, _ = pair
+    m.set_protocol_features(int(Vhost.UserProtocolFeatures.CONFIG))
+    with pytest.raises(GLib.Error) as info:
+        m.get_config(56, 8, 0)
+    assert info.value.domain == "vhost-error-quark"
+    assert info.value.code == int(Vhost.Error.REJECTED)
+    assert "GET_CONFIG" in info.value.message
+    # The session goes on after a refused GET_CONFIG.
+    assert m.get_config(0, 4, 0).get_data() == CONFIG[:4]
+
+
+def test_feature_not_negotiated(pair):
+    m, _ = pair
+    m.set_protocol_features(0)
+    with pytest.raises(GLib.Error) as info:
+        m.get_queue_num()
+    assert info.value.code == int(Vhost.Error.NOT_SUPPORTED)
+
+
+def test_async_request(pair):
+    m, _ = pair
+    loop = GLib.MainLoop()
+    results = []
+
+    def done(master, result):
+        results.append(master.send_request_finish(result))
+        loop.quit()
+
+    m.send_request_async(Vhost.UserRequest.GET_FEATURES, None, None, None, done)
+    loop.run()
+    (payload, fds), = results
+    assert struct.unpack("<Q", payload.get_data())[0] & DEVICE_FEATURES == DEVICE_FEATURES
+    assert fds is None
+
+
+def test_connect_to_missing_socket():
+    m = Vhost.UserMaster.new("/nonexistent/vhost.sock")
+    with pytest.raises(GLib.Error) as info:
+        m.connect(None)
+    assert info.value.code == int(Vhost.Error.IO)
+    assert "/nonexistent/vhost.sock" in info.value.message
+    assert not m.props.connected
