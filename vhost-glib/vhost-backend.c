@@ -19,6 +19,12 @@
  * does not notify).
  */
 
+/**
+ * VhostBackend:
+ *
+ * An object that implements the shared vhost control plane.
+ */
+
 G_DEFINE_INTERFACE (VhostBackend, vhost_backend, G_TYPE_OBJECT)
 
 static void

@@ -11,6 +11,11 @@
 
 G_BEGIN_DECLS
 
+/**
+ * VHOST_TYPE_BACKEND:
+ *
+ * The #GType of the #VhostBackend interface.
+ */
 #define VHOST_TYPE_BACKEND (vhost_backend_get_type ())
 VHOST_AVAILABLE_IN_ALL
 G_DECLARE_INTERFACE (VhostBackend, vhost_backend, VHOST, BACKEND, GObject)

@@ -19,6 +19,13 @@
  * and #VhostVringAddr, that describe guest memory and virtqueue rings.
  */
 
+/**
+ * vhost_error_quark:
+ *
+ * The quark of the %VHOST_ERROR domain.
+ *
+ * Returns: the error domain
+ */
 G_DEFINE_QUARK (vhost-error-quark, vhost_error)
 
 struct _VhostMemoryRegion
@@ -68,6 +75,8 @@ vhost_memory_region_new (guint64 guest_phys_addr,
  * vhost_memory_region_ref:
  * @region: a #VhostMemoryRegion
  *
+ * Takes a reference.
+ *
  * Returns: (transfer full): @region, with one more reference
  */
 VhostMemoryRegion *
@@ -100,6 +109,8 @@ vhost_memory_region_unref (VhostMemoryRegion *region)
  * vhost_memory_region_get_guest_phys_addr:
  * @region: a #VhostMemoryRegion
  *
+ * Gets the guest physical address of the region's first byte.
+ *
  * Returns: the guest physical address of the region's first byte
  */
 guint64
@@ -111,6 +122,8 @@ vhost_memory_region_get_guest_phys_addr (VhostMemoryRegion *region)
 /**
  * vhost_memory_region_get_size:
  * @region: a #VhostMemoryRegion
+ *
+ * Gets the size of the region in bytes.
  *
  * Returns: the size of the region in bytes
  */
@@ -124,6 +137,8 @@ vhost_memory_region_get_size (VhostMemoryRegion *region)
  * vhost_memory_region_get_userspace_addr:
  * @region: a #VhostMemoryRegion
  *
+ * Gets the front-end's virtual address of the region's first byte.
+ *
  * Returns: the front-end's virtual address of the region's first byte
  */
 guint64
@@ -136,6 +151,8 @@ vhost_memory_region_get_userspace_addr (VhostMemoryRegion *region)
  * vhost_memory_region_get_fd:
  * @region: a #VhostMemoryRegion
  *
+ * Gets the region's file descriptor, owned by @region, or -1.
+ *
  * Returns: the region's file descriptor, owned by @region, or -1
  */
 gint
@@ -147,6 +164,8 @@ vhost_memory_region_get_fd (VhostMemoryRegion *region)
 /**
  * vhost_memory_region_get_mmap_offset:
  * @region: a #VhostMemoryRegion
+ *
+ * Gets the offset of the region's first byte in its file descriptor.
  *
  * Returns: the offset of the region's first byte in its file descriptor
  */
@@ -206,6 +225,8 @@ vhost_vring_addr_new (guint index,
  * vhost_vring_addr_ref:
  * @addr: a #VhostVringAddr
  *
+ * Takes a reference.
+ *
  * Returns: (transfer full): @addr, with one more reference
  */
 VhostVringAddr *
@@ -234,6 +255,8 @@ vhost_vring_addr_unref (VhostVringAddr *addr)
  * vhost_vring_addr_get_index:
  * @addr: a #VhostVringAddr
  *
+ * Gets the queue index.
+ *
  * Returns: the queue index
  */
 guint
@@ -245,6 +268,8 @@ vhost_vring_addr_get_index (VhostVringAddr *addr)
 /**
  * vhost_vring_addr_get_flags:
  * @addr: a #VhostVringAddr
+ *
+ * Gets the flags.
  *
  * Returns: the flags
  */
@@ -258,6 +283,8 @@ vhost_vring_addr_get_flags (VhostVringAddr *addr)
  * vhost_vring_addr_get_desc_user_addr:
  * @addr: a #VhostVringAddr
  *
+ * Gets the front-end's address of the descriptor table.
+ *
  * Returns: the front-end's address of the descriptor table
  */
 guint64
@@ -269,6 +296,8 @@ vhost_vring_addr_get_desc_user_addr (VhostVringAddr *addr)
 /**
  * vhost_vring_addr_get_used_user_addr:
  * @addr: a #VhostVringAddr
+ *
+ * Gets the front-end's address of the used ring.
  *
  * Returns: the front-end's address of the used ring
  */
@@ -282,6 +311,8 @@ vhost_vring_addr_get_used_user_addr (VhostVringAddr *addr)
  * vhost_vring_addr_get_avail_user_addr:
  * @addr: a #VhostVringAddr
  *
+ * Gets the front-end's address of the available ring.
+ *
  * Returns: the front-end's address of the available ring
  */
 guint64
@@ -293,6 +324,8 @@ vhost_vring_addr_get_avail_user_addr (VhostVringAddr *addr)
 /**
  * vhost_vring_addr_get_log_guest_addr:
  * @addr: a #VhostVringAddr
+ *
+ * Gets the guest physical address of the used ring, for dirty logging.
  *
  * Returns: the guest physical address of the used ring, for dirty logging
  */
@@ -325,6 +358,45 @@ vhost_user_request_get_name (VhostUserRequest request)
  * Returns the name of @request as the specification spells it, without the
  * `VHOST_USER_BACKEND_` prefix, such as "CONFIG_CHANGE_MSG"; "UNKNOWN" for a code
  * the specification does not define.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Takes a reference.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Gets a static string.
+ *
+ *
+ * Takes a reference.
  *
  * Returns: (transfer none): a static string
  */

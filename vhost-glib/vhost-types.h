@@ -107,6 +107,8 @@ typedef enum {
  * VHOST_FEATURE_MASK:
  * @bit: a feature bit number, such as %VHOST_VIRTIO_F_VERSION_1
  *
+ * Turns a feature bit number into a mask.
+ *
  * Returns: the #guint64 mask with only @bit set.
  */
 #define VHOST_FEATURE_MASK(bit) (G_GUINT64_CONSTANT (1) << (bit))

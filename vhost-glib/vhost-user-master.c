@@ -56,6 +56,12 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 
+/**
+ * VhostUserMaster:
+ *
+ * A vhost-user front-end. All its fields are private.
+ */
+
 struct _VhostUserMaster
 {
   GObject parent_instance;
@@ -834,6 +840,8 @@ vhost_user_master_close (VhostUserMaster *master)
  * vhost_user_master_get_socket_path:
  * @master: a #VhostUserMaster
  *
+ * Gets the back-end's socket path, or %NULL.
+ *
  * Returns: (nullable): the back-end's socket path, or %NULL
  */
 const char *
@@ -846,6 +854,8 @@ vhost_user_master_get_socket_path (VhostUserMaster *master)
 /**
  * vhost_user_master_get_connected:
  * @master: a #VhostUserMaster
+ *
+ * Tells whether @master is connected to a back-end.
  *
  * Returns: whether @master is connected to a back-end
  */
@@ -860,6 +870,8 @@ vhost_user_master_get_connected (VhostUserMaster *master)
  * vhost_user_master_get_acked_features:
  * @master: a #VhostUserMaster
  *
+ * Gets the virtio features last set with vhost_backend_set_features().
+ *
  * Returns: the virtio features last set with vhost_backend_set_features()
  */
 guint64
@@ -872,6 +884,8 @@ vhost_user_master_get_acked_features (VhostUserMaster *master)
 /**
  * vhost_user_master_get_acked_protocol_features:
  * @master: a #VhostUserMaster
+ *
+ * Gets the protocol features last set with vhost_user_master_set_protocol_features().
  *
  * Returns: the protocol features last set with
  *   vhost_user_master_set_protocol_features()
@@ -1755,6 +1769,18 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
  *
  * Kicks a queue in-band (VRING_KICK). Needs
  * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS.
+ *
+ *
+ * Gets %TRUE on success.
+ *
+ *
+ * Gets %TRUE on success.
+ *
+ *
+ * Gets %TRUE on success.
+ *
+ *
+ * Gets %TRUE on success.
  *
  * Returns: %TRUE on success
  */

@@ -13,6 +13,11 @@
 
 G_BEGIN_DECLS
 
+/**
+ * VHOST_TYPE_USER_MASTER:
+ *
+ * The #GType of #VhostUserMaster.
+ */
 #define VHOST_TYPE_USER_MASTER (vhost_user_master_get_type ())
 VHOST_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE (VhostUserMaster, vhost_user_master, VHOST, USER_MASTER, GObject)

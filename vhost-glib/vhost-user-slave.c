@@ -46,6 +46,12 @@
  * there. Use it from the thread that owns that context.
  */
 
+/**
+ * VhostUserSlave:
+ *
+ * A vhost-user back-end. All its fields are private.
+ */
+
 #define DEFAULT_MAX_QUEUE_SIZE 1024
 #define MAX_MEM_SLOTS 256
 
@@ -1136,6 +1142,8 @@ vhost_user_slave_set_config_space (VhostUserSlave *slave, GBytes *config)
  * vhost_user_slave_get_connected:
  * @slave: a #VhostUserSlave
  *
+ * Tells whether a front-end is connected.
+ *
  * Returns: whether a front-end is connected
  */
 gboolean
@@ -1148,6 +1156,8 @@ vhost_user_slave_get_connected (VhostUserSlave *slave)
 /**
  * vhost_user_slave_get_acked_features:
  * @slave: a #VhostUserSlave
+ *
+ * Gets the virtio features the front-end set, 0 before SET_FEATURES.
  *
  * Returns: the virtio features the front-end set, 0 before SET_FEATURES
  */
@@ -1162,6 +1172,8 @@ vhost_user_slave_get_acked_features (VhostUserSlave *slave)
  * vhost_user_slave_get_acked_protocol_features:
  * @slave: a #VhostUserSlave
  *
+ * Gets the protocol features the front-end set.
+ *
  * Returns: the protocol features the front-end set
  */
 guint64
@@ -1175,6 +1187,8 @@ vhost_user_slave_get_acked_protocol_features (VhostUserSlave *slave)
  * vhost_user_slave_get_status:
  * @slave: a #VhostUserSlave
  *
+ * Gets the virtio device status the front-end last set.
+ *
  * Returns: the virtio device status the front-end last set
  */
 guint8
@@ -1187,6 +1201,8 @@ vhost_user_slave_get_status (VhostUserSlave *slave)
 /**
  * vhost_user_slave_get_n_regions:
  * @slave: a #VhostUserSlave
+ *
+ * Gets how many guest memory regions are mapped.
  *
  * Returns: how many guest memory regions are mapped
  */
@@ -1504,6 +1520,21 @@ vhost_user_slave_shared_object_remove (VhostUserSlave *slave, GBytes *uuid, GErr
  *
  * Asks the front-end for the file descriptor of a shared object
  * (SHARED_OBJECT_LOOKUP). Needs %VHOST_USER_PROTOCOL_F_SHARED_OBJECT.
+ *
+ *
+ * Gets a file descriptor the caller owns, or -1 on error.
+ *
+ *
+ * Gets a file descriptor the caller owns, or -1 on error.
+ *
+ *
+ * Gets a file descriptor the caller owns, or -1 on error.
+ *
+ *
+ * Gets a file descriptor the caller owns, or -1 on error.
+ *
+ *
+ * Gets a file descriptor the caller owns, or -1 on error.
  *
  * Returns: a file descriptor the caller owns, or -1 on error
  */

@@ -12,6 +12,11 @@
 
 G_BEGIN_DECLS
 
+/**
+ * VHOST_TYPE_USER_SLAVE:
+ *
+ * The #GType of #VhostUserSlave.
+ */
 #define VHOST_TYPE_USER_SLAVE (vhost_user_slave_get_type ())
 VHOST_AVAILABLE_IN_ALL
 G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, GObject)
