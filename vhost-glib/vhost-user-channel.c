@@ -54,6 +54,13 @@ struct _VhostUserChannel
 };
 
 static void channel_close_internal (VhostUserChannel *channel, GError *error);
+
+/* The error code for a failed recvmsg() or sendmsg(). */
+static VhostError
+errno_to_code (int errsv)
+{
+  return (errsv == EPIPE || errsv == ECONNRESET) ? VHOST_ERROR_DISCONNECTED : VHOST_ERROR_IO;
+}
 static void channel_shutdown (VhostUserChannel *channel, GError *error);
 static void channel_start_input (VhostUserChannel *channel);
 static gboolean channel_flush (VhostUserChannel *channel);
@@ -395,8 +402,7 @@ channel_process_input (VhostUserChannel *channel)
           if (errsv == EAGAIN || errsv == EWOULDBLOCK)
             break;
           channel_close_internal (channel,
-                                  g_error_new (VHOST_ERROR,
-                                               errsv == ECONNRESET ? VHOST_ERROR_DISCONNECTED : VHOST_ERROR_IO,
+                                  g_error_new (VHOST_ERROR, errno_to_code (errsv),
                                                "Receiving a message failed: %s", g_strerror (errsv)));
           break;
         }
@@ -547,9 +553,7 @@ channel_flush (VhostUserChannel *channel)
           if (errsv == EAGAIN || errsv == EWOULDBLOCK)
             break;
           channel_close_internal (channel,
-                                  g_error_new (VHOST_ERROR,
-                                               (errsv == EPIPE || errsv == ECONNRESET) ? VHOST_ERROR_DISCONNECTED
-                                                                                       : VHOST_ERROR_IO,
+                                  g_error_new (VHOST_ERROR, errno_to_code (errsv),
                                                "%s: sending failed: %s",
                                                vhost_user_request_name (channel->kind, ((VhostUserHeader *) buf->data)->request),
                                                g_strerror (errsv)));

@@ -1338,7 +1338,6 @@ vhost_user_master_get_inflight_fd (VhostUserMaster *master,
   g_autoptr(VhostUserMsg) reply = NULL;
   GError *local_error = NULL;
   VhostUserMsg msg;
-  gint fd;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
   vhost_user_msg_init (&msg, VHOST_USER_GET_INFLIGHT_FD, sizeof (VhostUserInflightWire));
@@ -1356,10 +1355,7 @@ vhost_user_master_get_inflight_fd (VhostUserMaster *master,
     *mmap_size = reply->payload.inflight.mmap_size;
   if (mmap_offset != NULL)
     *mmap_offset = reply->payload.inflight.mmap_offset;
-  fd = reply->fds[0];
-  reply->fds[0] = -1;
-  reply->n_fds = 0;
-  return fd;
+  return vhost_user_msg_take_fd (reply, 0);
 }
 
 /**
@@ -1586,12 +1582,8 @@ vhost_user_master_set_device_state_fd (VhostUserMaster *master,
                    (guint) (reply->payload.u64 & 0xff));
       return FALSE;
     }
-  if (reply->n_fds > 0 && out_fd != NULL)
-    {
-      *out_fd = reply->fds[0];
-      reply->fds[0] = -1;
-      reply->n_fds = 0;
-    }
+  if (out_fd != NULL)
+    *out_fd = vhost_user_msg_take_fd (reply, 0);
   return TRUE;
 }
 
@@ -1644,7 +1636,6 @@ vhost_user_master_get_shared_object (VhostUserMaster *master, GBytes *uuid, GErr
 {
   g_autoptr(VhostUserMsg) reply = NULL;
   VhostUserMsg msg;
-  gint fd;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
   vhost_user_msg_init (&msg, VHOST_USER_GET_SHARED_OBJECT, sizeof (VhostUserSharedWire));
@@ -1658,10 +1649,7 @@ vhost_user_master_get_shared_object (VhostUserMaster *master, GBytes *uuid, GErr
                    reply->payload.u64);
       return -1;
     }
-  fd = reply->fds[0];
-  reply->fds[0] = -1;
-  reply->n_fds = 0;
-  return fd;
+  return vhost_user_msg_take_fd (reply, 0);
 }
 
 /**
@@ -1751,13 +1739,7 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
   VhostUserMsg msg;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
-  vhost_user_msg_init (&msg, VHOST_USER_IOTLB_MSG, sizeof (VhostUserIotlbWire));
-  memset (&msg.payload.iotlb, 0, sizeof msg.payload.iotlb);
-  msg.payload.iotlb.iova = iova;
-  msg.payload.iotlb.size = size;
-  msg.payload.iotlb.uaddr = uaddr;
-  msg.payload.iotlb.perm = perm;
-  msg.payload.iotlb.type = type;
+  vhost_user_msg_init_iotlb (&msg, VHOST_USER_IOTLB_MSG, iova, size, uaddr, perm, type);
   return master_call_get_u64 (master, &msg, NULL, "IOTLB_MSG", error);
 }
 

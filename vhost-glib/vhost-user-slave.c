@@ -161,17 +161,6 @@ close_fd (int *fd)
   *fd = -1;
 }
 
-/* Take fd slot `i` of a message. */
-static int
-msg_take_fd (VhostUserMsg *msg, guint i)
-{
-  int fd = i < msg->n_fds ? msg->fds[i] : -1;
-
-  if (i < msg->n_fds)
-    msg->fds[i] = -1;
-  return fd;
-}
-
 static void
 region_unmap (SlaveRegion *region)
 {
@@ -457,7 +446,7 @@ handle_vring_fd (VhostUserSlave *self, VhostUserMsg *msg, GError **error)
   if (!check_vring_index (self, name, index, error))
     return FALSE;
   vring = &priv->vrings[index];
-  fd = (msg->payload.u64 & VHOST_USER_VRING_NOFD_MASK) ? -1 : msg_take_fd (msg, 0);
+  fd = (msg->payload.u64 & VHOST_USER_VRING_NOFD_MASK) ? -1 : vhost_user_msg_take_fd (msg, 0);
   switch (msg->hdr.request)
     {
     case VHOST_USER_SET_VRING_KICK:
@@ -585,7 +574,7 @@ handle_set_inflight_fd (VhostUserSlave *self, VhostUserMsg *msg, GError **error)
       return FALSE;
     }
   close_fd (&priv->inflight_fd);
-  priv->inflight_fd = msg_take_fd (msg, 0);
+  priv->inflight_fd = vhost_user_msg_take_fd (msg, 0);
   return TRUE;
 }
 
@@ -764,7 +753,7 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
 
     case VHOST_USER_SET_LOG_FD:
       close_fd (&priv->log_call_fd);
-      priv->log_call_fd = msg_take_fd (msg, 0);
+      priv->log_call_fd = vhost_user_msg_take_fd (msg, 0);
       return TRUE;
 
     case VHOST_USER_SET_VRING_NUM:
@@ -835,7 +824,7 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
 
     case VHOST_USER_SET_BACKEND_REQ_FD:
       g_clear_pointer (&priv->backend, vhost_user_channel_unref);
-      priv->backend = vhost_user_channel_new (msg_take_fd (msg, 0), VHOST_USER_CHANNEL_BACKEND,
+      priv->backend = vhost_user_channel_new (vhost_user_msg_take_fd (msg, 0), VHOST_USER_CHANNEL_BACKEND,
                                               VHOST_USER_CHANNEL_REQUESTER, priv->context, NULL,
                                               backend_closed_cb, self);
       vhost_user_channel_set_protocol_features (priv->backend, priv->acked_protocol_features);
@@ -1404,13 +1393,7 @@ vhost_user_slave_send_iotlb_msg (VhostUserSlave *slave,
   VhostUserMsg msg;
 
   g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
-  vhost_user_msg_init (&msg, VHOST_USER_BACKEND_IOTLB_MSG, sizeof (VhostUserIotlbWire));
-  memset (&msg.payload.iotlb, 0, sizeof msg.payload.iotlb);
-  msg.payload.iotlb.iova = iova;
-  msg.payload.iotlb.size = size;
-  msg.payload.iotlb.uaddr = uaddr;
-  msg.payload.iotlb.perm = perm;
-  msg.payload.iotlb.type = type;
+  vhost_user_msg_init_iotlb (&msg, VHOST_USER_BACKEND_IOTLB_MSG, iova, size, uaddr, perm, type);
   return slave_backend_call (slave, &msg, NULL, error);
 }
 
@@ -1542,7 +1525,6 @@ gint
 vhost_user_slave_shared_object_lookup (VhostUserSlave *slave, GBytes *uuid, GError **error)
 {
   g_autoptr(VhostUserMsg) reply = NULL;
-  gint fd;
 
   if (!slave_shared_object (slave, VHOST_USER_BACKEND_SHARED_OBJECT_LOOKUP, uuid, &reply, error))
     return -1;
@@ -1553,10 +1535,7 @@ vhost_user_slave_shared_object_lookup (VhostUserSlave *slave, GBytes *uuid, GErr
                    reply->payload.u64);
       return -1;
     }
-  fd = reply->fds[0];
-  reply->fds[0] = -1;
-  reply->n_fds = 0;
-  return fd;
+  return vhost_user_msg_take_fd (reply, 0);
 }
 
 /* Defaults of the virtual functions. */

@@ -419,6 +419,28 @@ vhost_user_msg_init_reply_u64 (VhostUserMsg *msg, const VhostUserMsg *request, g
 }
 
 void
+vhost_user_msg_init_iotlb (VhostUserMsg *msg, guint32 request, guint64 iova, guint64 size, guint64 uaddr,
+                           guint8 perm, guint8 type)
+{
+  vhost_user_msg_init (msg, request, sizeof (VhostUserIotlbWire));
+  msg->payload.iotlb.iova = iova;
+  msg->payload.iotlb.size = size;
+  msg->payload.iotlb.uaddr = uaddr;
+  msg->payload.iotlb.perm = perm;
+  msg->payload.iotlb.type = type;
+}
+
+int
+vhost_user_msg_take_fd (VhostUserMsg *msg, guint i)
+{
+  int fd = i < msg->n_fds ? msg->fds[i] : -1;
+
+  if (i < msg->n_fds)
+    msg->fds[i] = -1;
+  return fd;
+}
+
+void
 vhost_user_msg_close_fds (VhostUserMsg *msg)
 {
   for (guint i = 0; i < msg->n_fds; i++)

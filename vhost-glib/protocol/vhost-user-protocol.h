@@ -270,6 +270,12 @@ vhost_user_msg_wire_size (const VhostUserMsg *msg)
   return VHOST_USER_HDR_SIZE + msg->hdr.size;
 }
 
+void vhost_user_msg_init_iotlb (VhostUserMsg *msg, guint32 request, guint64 iova, guint64 size, guint64 uaddr,
+                                guint8 perm, guint8 type);
+
+/* Take fd slot `i` out of the message (the slot becomes -1); -1 if there is none. */
+int vhost_user_msg_take_fd (VhostUserMsg *msg, guint i);
+
 void vhost_user_msg_close_fds (VhostUserMsg *msg);
 
 G_END_DECLS
