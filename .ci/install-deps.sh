@@ -10,7 +10,7 @@ packages=(
   python3 python3-gi python3-pytest
   valgrind
   qemu-system-x86 qemu-utils
-  dpdk
+  dpdk librte-net-vhost23 librte-mempool-ring23
 )
 
 missing=()
@@ -23,7 +23,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 log=$(mktemp)
-if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; } >"$log" 2>&1; then
   cat "$log"
   echo "install-deps: apt-get failed for: ${missing[*]}" >&2
   exit 1
