@@ -289,3 +289,73 @@ vhost_backend_set_vring_err (VhostBackend *backend, guint index, gint fd, GError
 {
   BACKEND_CALL (backend, set_vring_err, index, fd, error);
 }
+
+/* For the calls a data plane may lack: a missing implementation is NOT_SUPPORTED. */
+#define BACKEND_CALL_OPTIONAL(backend, vfunc, name, ...)                             \
+  G_STMT_START                                                                      \
+  {                                                                                 \
+    VhostBackendInterface *iface_;                                                  \
+    g_return_val_if_fail (VHOST_IS_BACKEND (backend), FALSE);                       \
+    g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                  \
+    iface_ = VHOST_BACKEND_GET_IFACE (backend);                                     \
+    if (iface_->vfunc == NULL)                                                      \
+      {                                                                             \
+        g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,                 \
+                     "%s: %s does not support it", name, G_OBJECT_TYPE_NAME (backend)); \
+        return FALSE;                                                               \
+      }                                                                             \
+    return iface_->vfunc (backend, __VA_ARGS__);                                    \
+  }                                                                                 \
+  G_STMT_END
+
+/**
+ * vhost_backend_set_vring_enable:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @enable: whether the device may process the queue
+ * @error: return location for a #GError
+ *
+ * Enables or disables a queue (SET_VRING_ENABLE). Back-ends without the notion
+ * fail with %VHOST_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_vring_enable (VhostBackend *backend, guint index, gboolean enable, GError **error)
+{
+  BACKEND_CALL_OPTIONAL (backend, set_vring_enable, "SET_VRING_ENABLE", index, enable, error);
+}
+
+/**
+ * vhost_backend_set_status:
+ * @backend: a #VhostBackend
+ * @status: the device status, a combination of #VhostVirtioStatus bits
+ * @error: return location for a #GError
+ *
+ * Sets the virtio device status (SET_STATUS). Back-ends without it fail with
+ * %VHOST_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_set_status (VhostBackend *backend, guint8 status, GError **error)
+{
+  BACKEND_CALL_OPTIONAL (backend, set_status, "SET_STATUS", status, error);
+}
+
+/**
+ * vhost_backend_get_status:
+ * @backend: a #VhostBackend
+ * @status: (out): the device status
+ * @error: return location for a #GError
+ *
+ * Reads the virtio device status (GET_STATUS). Back-ends without it fail with
+ * %VHOST_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_backend_get_status (VhostBackend *backend, guint8 *status, GError **error)
+{
+  BACKEND_CALL_OPTIONAL (backend, get_status, "GET_STATUS", status, error);
+}

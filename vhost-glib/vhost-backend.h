@@ -37,8 +37,11 @@ G_DECLARE_INTERFACE (VhostBackend, vhost_backend, VHOST, BACKEND, GObject)
  * @set_vring_kick: implements vhost_backend_set_vring_kick().
  * @set_vring_call: implements vhost_backend_set_vring_call().
  * @set_vring_err: implements vhost_backend_set_vring_err().
+ * @set_vring_enable: implements vhost_backend_set_vring_enable(); optional.
+ * @set_status: implements vhost_backend_set_status(); optional.
+ * @get_status: implements vhost_backend_get_status(); optional.
  *
- * The virtual functions of #VhostBackend. Every one is required. File
+ * The virtual functions of #VhostBackend. All but the optional ones are required. File
  * descriptors passed in are borrowed: an implementation duplicates what it keeps.
  */
 struct _VhostBackendInterface
@@ -66,9 +69,12 @@ struct _VhostBackendInterface
   gboolean (*set_vring_kick) (VhostBackend *backend, guint index, gint fd, GError **error);
   gboolean (*set_vring_call) (VhostBackend *backend, guint index, gint fd, GError **error);
   gboolean (*set_vring_err) (VhostBackend *backend, guint index, gint fd, GError **error);
+  gboolean (*set_vring_enable) (VhostBackend *backend, guint index, gboolean enable, GError **error);
+  gboolean (*set_status) (VhostBackend *backend, guint8 status, GError **error);
+  gboolean (*get_status) (VhostBackend *backend, guint8 *status, GError **error);
 
   /*< private >*/
-  gpointer padding[12];
+  gpointer padding[9];
 };
 
 VHOST_AVAILABLE_IN_ALL
@@ -106,5 +112,11 @@ VHOST_AVAILABLE_IN_ALL
 gboolean vhost_backend_set_vring_call (VhostBackend *backend, guint index, gint fd, GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_backend_set_vring_err (VhostBackend *backend, guint index, gint fd, GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_backend_set_vring_enable (VhostBackend *backend, guint index, gboolean enable, GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_backend_set_status (VhostBackend *backend, guint8 status, GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_backend_get_status (VhostBackend *backend, guint8 *status, GError **error);
 
 G_END_DECLS

@@ -9,6 +9,8 @@
 #include <vhost-glib/vhost-types.h>
 #include <vhost-glib/vhost-backend.h>
 #include <vhost-glib/vhost-user-master.h>
+#include <vhost-glib/vhost-virtqueue.h>
 #include <vhost-glib/vhost-user-slave.h>
+#include <vhost-glib/vhost-driver.h>
 
 #undef __VHOST_GLIB_INSIDE__

@@ -43,6 +43,7 @@ GQuark vhost_error_quark (void);
  * @VHOST_ERROR_BROKEN: the object is in a state where the request is not valid
  *   (for example a second connection while one is being served).
  * @VHOST_ERROR_TIMED_OUT: the peer did not answer within the object's timeout.
+ * @VHOST_ERROR_NO_SPACE: a queue has no room for the buffers.
  *
  * Error codes of the %VHOST_ERROR domain. Messages name the request (or the system
  * call) and, where there is one, the errno text.
@@ -61,7 +62,29 @@ typedef enum {
   VHOST_ERROR_IO = 10,
   VHOST_ERROR_BROKEN = 11,
   VHOST_ERROR_TIMED_OUT = 12,
+  VHOST_ERROR_NO_SPACE = 13,
 } VhostError;
+
+/**
+ * VhostVirtioStatus:
+ * @VHOST_VIRTIO_STATUS_ACKNOWLEDGE: the driver found the device.
+ * @VHOST_VIRTIO_STATUS_DRIVER: the driver knows how to drive it.
+ * @VHOST_VIRTIO_STATUS_DRIVER_OK: the driver is ready.
+ * @VHOST_VIRTIO_STATUS_FEATURES_OK: the features are negotiated.
+ * @VHOST_VIRTIO_STATUS_NEEDS_RESET: the device hit an error it cannot recover from.
+ * @VHOST_VIRTIO_STATUS_FAILED: the driver gave up on the device.
+ *
+ * The bits of the virtio device status byte (SET_STATUS, GET_STATUS).
+ */
+typedef enum /*< flags >*/
+{
+  VHOST_VIRTIO_STATUS_ACKNOWLEDGE = 1 << 0,
+  VHOST_VIRTIO_STATUS_DRIVER = 1 << 1,
+  VHOST_VIRTIO_STATUS_DRIVER_OK = 1 << 2,
+  VHOST_VIRTIO_STATUS_FEATURES_OK = 1 << 3,
+  VHOST_VIRTIO_STATUS_NEEDS_RESET = 1 << 6,
+  VHOST_VIRTIO_STATUS_FAILED = 1 << 7,
+} VhostVirtioStatus;
 
 /**
  * VhostVirtioFeature:

@@ -1960,9 +1960,30 @@ master_backend_set_vring_err (VhostBackend *backend, guint index, gint fd, GErro
   return master_set_vring_fd (VHOST_USER_MASTER (backend), VHOST_USER_SET_VRING_ERR, index, fd, error);
 }
 
+static gboolean
+master_backend_set_vring_enable (VhostBackend *backend, guint index, gboolean enable, GError **error)
+{
+  return vhost_user_master_set_vring_enable (VHOST_USER_MASTER (backend), index, enable, error);
+}
+
+static gboolean
+master_backend_set_status (VhostBackend *backend, guint8 status, GError **error)
+{
+  return vhost_user_master_set_status (VHOST_USER_MASTER (backend), status, error);
+}
+
+static gboolean
+master_backend_get_status (VhostBackend *backend, guint8 *status, GError **error)
+{
+  return vhost_user_master_get_status (VHOST_USER_MASTER (backend), status, error);
+}
+
 static void
 vhost_user_master_backend_iface_init (VhostBackendInterface *iface)
 {
+  iface->set_vring_enable = master_backend_set_vring_enable;
+  iface->set_status = master_backend_set_status;
+  iface->get_status = master_backend_get_status;
   iface->get_features = master_backend_get_features;
   iface->set_features = master_backend_set_features;
   iface->set_owner = master_backend_set_owner;

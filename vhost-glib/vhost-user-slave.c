@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <gio/gunixsocketaddress.h>
@@ -13,6 +14,7 @@
 #include "vhost-enum-types.h"
 #include "vhost-user-channel-private.h"
 #include "vhost-user-slave-private.h"
+#include "vhost-virtqueue-private.h"
 
 /**
  * SECTION:vhost-user-slave
@@ -70,6 +72,7 @@ typedef struct
   guint base;
   VhostUserVringAddrWire addr;
   gboolean addr_set;
+  gboolean base_set;             /* base is to be applied when the ring next starts */
   int kick_fd;                   /* (owned) */
   int call_fd;                   /* (owned) */
   int err_fd;                    /* (owned) */
@@ -110,6 +113,11 @@ typedef struct
   gsize log_map_size;
   int log_call_fd;               /* (owned) */
   int inflight_fd;               /* (owned) */
+
+  VhostMem *mem;                 /* (owned) the regions as the rings see them; rebuilt while queues are stopped */
+  GPtrArray *queues;             /* (element-type VhostVirtqueue) (owned) */
+  GHashTable *workers;           /* (owned) worker group → VhostWorker */
+  guint busy_poll_us;
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -142,6 +150,14 @@ G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
  *
  * Returns: %TRUE on success
  */
+
+enum {
+  PROP_0,
+  PROP_BUSY_POLL_US,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 enum {
   SIGNAL_DISCONNECTED,
@@ -190,11 +206,228 @@ vring_stop_notify (VhostUserSlave *self, guint index, gboolean started, gboolean
   VHOST_USER_SLAVE_GET_CLASS (self)->vring_state_changed (self, index, started, enabled);
 }
 
+/* The data plane. Requests that change what a ring sees (memory, features, log,
+ * vring settings, status) are handled with every queue stopped: stopping a queue
+ * waits until its worker is outside it, so nothing reads a region while it is
+ * unmapped or a ring while it is reconfigured. The queues that should run are
+ * then started again from the new state. */
+static void
+slave_stop_queues (VhostUserSlave *self)
+{
+  VhostUserSlavePrivate *priv = PRIV (self);
+
+  for (guint i = 0; i < priv->queues->len; i++)
+    {
+      VhostVirtqueue *queue = g_ptr_array_index (priv->queues, i);
+
+      if (!vhost_virtqueue_get_running (queue))
+        continue;
+      vhost_virtqueue_stop (queue);
+      if (i < priv->n_vrings && !priv->vrings[i].base_set)
+        priv->vrings[i].base = vhost_ring_get_base (vhost_virtqueue_get_ring (queue));
+    }
+}
+
+static VhostWorker *
+slave_get_worker (VhostUserSlave *self, guint group)
+{
+  VhostUserSlavePrivate *priv = PRIV (self);
+  VhostWorker *worker = g_hash_table_lookup (priv->workers, GUINT_TO_POINTER (group));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+
+  if (worker != NULL)
+    return worker;
+  name = g_strdup_printf ("vhost-worker-%u", group);
+  worker = vhost_worker_new (name, &error);
+  if (worker == NULL)
+    {
+      g_warning ("%s", error->message);
+      return NULL;
+    }
+  vhost_worker_set_poll_us (worker, priv->busy_poll_us);
+  g_hash_table_insert (priv->workers, GUINT_TO_POINTER (group), worker);
+  return worker;
+}
+
+static void
+slave_rebuild_mem (VhostUserSlavePrivate *priv)
+{
+  VhostMem *mem = priv->mem;
+
+  mem->n_regions = priv->regions->len;
+  for (guint i = 0; i < priv->regions->len; i++)
+    {
+      SlaveRegion *region = &g_array_index (priv->regions, SlaveRegion, i);
+
+      mem->regions[i].gpa = region->wire.guest_phys_addr;
+      mem->regions[i].size = region->wire.memory_size;
+      mem->regions[i].uaddr = region->wire.userspace_addr;
+      mem->regions[i].hva = region->map + region->wire.mmap_offset;
+    }
+  mem->log = priv->log_map;
+  mem->log_size = priv->log_map_size;
+}
+
+static void
+slave_start_queues (VhostUserSlave *self)
+{
+  VhostUserSlavePrivate *priv = PRIV (self);
+  guint64 features = priv->acked_features;
+
+  slave_rebuild_mem (priv);
+  for (guint i = 0; i < priv->n_vrings; i++)
+    {
+      SlaveVring *vring = &priv->vrings[i];
+      VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (self, i);
+      VhostRing *ring;
+      VhostWorker *worker = NULL;
+
+      if (!vring->started || !vring->enabled || vring->num == 0 || !vring->addr_set || vring->kick_fd < 0 ||
+          priv->mem->n_regions == 0 || vhost_virtqueue_get_running (queue))
+        continue;
+      ring = vhost_virtqueue_get_ring (queue);
+      ring->mem = priv->mem;
+      ring->num = vring->num;
+      ring->packed = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED)) != 0;
+      ring->event_idx = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX)) != 0;
+      ring->indirect = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC)) != 0;
+      ring->log_all = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL)) != 0;
+      ring->desc_uaddr = vring->addr.desc_user_addr;
+      ring->avail_uaddr = vring->addr.avail_user_addr;
+      ring->used_uaddr = vring->addr.used_user_addr;
+      ring->call_fd = vring->call_fd;
+      if (vring->base_set)
+        {
+          vhost_ring_set_base (ring, vring->base);
+          vring->base_set = FALSE;
+        }
+      if (vhost_virtqueue_get_dispatch (queue) == VHOST_VIRTQUEUE_DISPATCH_WORKER)
+        worker = slave_get_worker (self, vhost_virtqueue_get_worker_group (queue));
+      vhost_virtqueue_start (queue, worker, vring->kick_fd);
+    }
+}
+
+static gboolean
+request_changes_queues (guint request)
+{
+  switch (request)
+    {
+    case VHOST_USER_SET_FEATURES:
+    case VHOST_USER_RESET_OWNER:
+    case VHOST_USER_SET_MEM_TABLE:
+    case VHOST_USER_ADD_MEM_REG:
+    case VHOST_USER_REM_MEM_REG:
+    case VHOST_USER_SET_LOG_BASE:
+    case VHOST_USER_SET_VRING_NUM:
+    case VHOST_USER_SET_VRING_ADDR:
+    case VHOST_USER_SET_VRING_BASE:
+    case VHOST_USER_GET_VRING_BASE:
+    case VHOST_USER_SET_VRING_KICK:
+    case VHOST_USER_SET_VRING_CALL:
+    case VHOST_USER_SET_VRING_ERR:
+    case VHOST_USER_SET_VRING_ENABLE:
+    case VHOST_USER_VRING_KICK:
+    case VHOST_USER_RESET_DEVICE:
+    case VHOST_USER_SET_STATUS:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* A queue's driver broke the ring rules: tell the front-end. */
+static void
+queue_broken_cb (VhostVirtqueue *queue, GError *error, VhostUserSlave *self)
+{
+  VhostUserSlavePrivate *priv = PRIV (self);
+  guint index = vhost_virtqueue_get_index (queue);
+
+  if (priv->acked_protocol_features & VHOST_USER_PROTOCOL_F_STATUS)
+    priv->status |= VHOST_VIRTIO_STATUS_NEEDS_RESET;
+  if (index < priv->n_vrings && priv->vrings[index].err_fd >= 0)
+    eventfd_write (priv->vrings[index].err_fd, 1);
+}
+
+/**
+ * vhost_user_slave_get_virtqueue:
+ * @slave: a #VhostUserSlave
+ * @index: a queue index, below what #VhostUserSlaveClass.get_num_queues returns
+ *
+ * Gets one of the device's queues, to set how it is processed. The queue objects
+ * live as long as the slave and serve every connection in turn.
+ *
+ * Returns: (transfer none): the queue
+ */
+VhostVirtqueue *
+vhost_user_slave_get_virtqueue (VhostUserSlave *slave, guint index)
+{
+  VhostUserSlavePrivate *priv;
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), NULL);
+  g_return_val_if_fail (index < VHOST_USER_MAX_QUEUES, NULL);
+
+  priv = PRIV (slave);
+  while (priv->queues->len <= index)
+    {
+      VhostVirtqueue *queue = vhost_virtqueue_new (priv->queues->len, priv->context);
+
+      g_signal_connect_object (queue, "broken", G_CALLBACK (queue_broken_cb), slave, 0);
+      g_ptr_array_add (priv->queues, queue);
+    }
+  return g_ptr_array_index (priv->queues, index);
+}
+
+/**
+ * vhost_user_slave_set_busy_poll_us:
+ * @slave: a #VhostUserSlave
+ * @usec: how long a worker keeps polling its queues after the last work, in
+ *   microseconds; 0 to sleep on the kick eventfds at once
+ *
+ * Sets #VhostUserSlave:busy-poll-us.
+ */
+void
+vhost_user_slave_set_busy_poll_us (VhostUserSlave *slave, guint usec)
+{
+  VhostUserSlavePrivate *priv;
+  GHashTableIter iter;
+  gpointer worker;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+
+  priv = PRIV (slave);
+  if (priv->busy_poll_us == usec)
+    return;
+  priv->busy_poll_us = usec;
+  g_hash_table_iter_init (&iter, priv->workers);
+  while (g_hash_table_iter_next (&iter, NULL, &worker))
+    vhost_worker_set_poll_us (worker, usec);
+  g_object_notify_by_pspec (G_OBJECT (slave), properties[PROP_BUSY_POLL_US]);
+}
+
+/**
+ * vhost_user_slave_get_busy_poll_us:
+ * @slave: a #VhostUserSlave
+ *
+ * Gets the value of #VhostUserSlave:busy-poll-us.
+ *
+ * Returns: #VhostUserSlave:busy-poll-us
+ */
+guint
+vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave)
+{
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), 0);
+  return PRIV (slave)->busy_poll_us;
+}
+
 static void
 slave_reset_vrings (VhostUserSlave *self)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
 
+  slave_stop_queues (self);
+  for (guint i = 0; i < priv->queues->len; i++)
+    vhost_ring_init (vhost_virtqueue_get_ring (g_ptr_array_index (priv->queues, i)), i);
   for (guint i = 0; i < priv->n_vrings; i++)
     {
       SlaveVring *vring = &priv->vrings[i];
@@ -770,6 +1003,7 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
       if (!check_vring_index (self, "SET_VRING_BASE", msg->payload.state.index, error))
         return FALSE;
       priv->vrings[msg->payload.state.index].base = msg->payload.state.num;
+      priv->vrings[msg->payload.state.index].base_set = TRUE;
       return TRUE;
 
     case VHOST_USER_GET_VRING_BASE:
@@ -879,8 +1113,16 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
   g_autoptr(GError) error = NULL;
   gboolean replied = FALSE;
 
+  gboolean changes_queues = request_changes_queues (msg->hdr.request);
+  gboolean ok;
+
   g_object_ref (self);
-  if (slave_handle (self, msg, &replied, &error))
+  if (changes_queues)
+    slave_stop_queues (self);
+  ok = slave_handle (self, msg, &replied, &error);
+  if (changes_queues && PRIV (self)->channel != NULL)
+    slave_start_queues (self);
+  if (ok)
     {
       if (!replied)
         vhost_user_channel_reply_status (channel, msg, 0);
@@ -1627,12 +1869,21 @@ vhost_user_slave_init (VhostUserSlave *self)
   priv->regions = g_array_new (FALSE, TRUE, sizeof (SlaveRegion));
   priv->log_call_fd = -1;
   priv->inflight_fd = -1;
+  priv->mem = g_new0 (VhostMem, 1);
+  priv->queues = g_ptr_array_new_with_free_func (g_object_unref);
+  priv->workers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) vhost_worker_free);
 }
 
 static void
 vhost_user_slave_dispose (GObject *object)
 {
-  vhost_user_slave_close (VHOST_USER_SLAVE (object));
+  VhostUserSlave *self = VHOST_USER_SLAVE (object);
+  VhostUserSlavePrivate *priv = PRIV (self);
+
+  vhost_user_slave_close (self);
+  slave_stop_queues (self);
+  g_hash_table_remove_all (priv->workers);
+  g_ptr_array_set_size (priv->queues, 0);
   G_OBJECT_CLASS (vhost_user_slave_parent_class)->dispose (object);
 }
 
@@ -1643,8 +1894,37 @@ vhost_user_slave_finalize (GObject *object)
 
   g_clear_pointer (&priv->config, g_bytes_unref);
   g_array_unref (priv->regions);
+  g_ptr_array_unref (priv->queues);
+  g_hash_table_unref (priv->workers);
+  g_free (priv->mem);
   g_main_context_unref (priv->context);
   G_OBJECT_CLASS (vhost_user_slave_parent_class)->finalize (object);
+}
+
+static void
+vhost_user_slave_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_BUSY_POLL_US:
+      g_value_set_uint (value, PRIV (VHOST_USER_SLAVE (object))->busy_poll_us);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_user_slave_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_BUSY_POLL_US:
+      vhost_user_slave_set_busy_poll_us (VHOST_USER_SLAVE (object), g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -1654,6 +1934,8 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
 
   object_class->dispose = vhost_user_slave_dispose;
   object_class->finalize = vhost_user_slave_finalize;
+  object_class->get_property = vhost_user_slave_get_property;
+  object_class->set_property = vhost_user_slave_set_property;
 
   klass->get_features = slave_real_get_features;
   klass->get_protocol_features = slave_real_get_protocol_features;
@@ -1665,6 +1947,18 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   klass->vring_state_changed = slave_real_vring_state_changed;
   klass->reset = slave_real_reset;
   klass->device_request = slave_real_device_request;
+
+  /**
+   * VhostUserSlave:busy-poll-us:
+   *
+   * How long, in microseconds, a queue worker keeps polling its rings after the
+   * last work before it sleeps on the kick eventfds again. Polling costs a CPU but
+   * saves the wake-ups; 0 (the default) never polls.
+   */
+  properties[PROP_BUSY_POLL_US] =
+    g_param_spec_uint ("busy-poll-us", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
    * VhostUserSlave::disconnected:

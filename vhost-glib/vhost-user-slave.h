@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 #include <vhost-glib/vhost-types.h>
+#include <vhost-glib/vhost-virtqueue.h>
 
 G_BEGIN_DECLS
 
@@ -97,6 +98,15 @@ gboolean vhost_user_slave_connect_to (VhostUserSlave *slave,
                                    GError **error);
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_close (VhostUserSlave *slave);
+
+VHOST_AVAILABLE_IN_ALL
+VhostVirtqueue *vhost_user_slave_get_virtqueue (VhostUserSlave *slave,
+                                                guint index);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_set_busy_poll_us (VhostUserSlave *slave,
+                                        guint usec);
+VHOST_AVAILABLE_IN_ALL
+guint vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave);
 
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_set_config_space (VhostUserSlave *slave,

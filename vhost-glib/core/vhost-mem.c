@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Guest memory: translation of front-end addresses and dirty-page logging. */
+#include "vhost-mem.h"
+
+void *
+vhost_mem_uaddr_to_hva (const VhostMem *mem, guint64 uaddr, guint64 len)
+{
+  for (guint i = 0; i < mem->n_regions; i++)
+    {
+      const VhostMemRegion *r = &mem->regions[i];
+      guint64 off = uaddr - r->uaddr;
+
+      if (uaddr >= r->uaddr && off < r->size && len <= r->size - off)
+        return r->hva + off;
+    }
+  return NULL;
+}
+
+static void
+log_pages (const VhostMem *mem, guint64 gpa, guint64 len)
+{
+  guint64 first = gpa / VHOST_LOG_PAGE;
+  guint64 last = (gpa + len - 1) / VHOST_LOG_PAGE;
+
+  for (guint64 page = first; page <= last; page++)
+    {
+      if (page / 8 >= mem->log_size)
+        return; /* the log does not cover this page: nothing to mark */
+      __atomic_fetch_or (&mem->log[page / 8], (guint8) (1u << (page % 8)), __ATOMIC_RELAXED);
+    }
+}
+
+void
+vhost_mem_log_write (const VhostMem *mem, const void *hva, guint64 len)
+{
+  const guint8 *p = hva;
+
+  if (mem->log == NULL || len == 0)
+    return;
+  /* A range can cross from one region into the next one in our address space only
+   * if they are adjacent there, so walk region by region. */
+  while (len > 0)
+    {
+      guint i;
+
+      for (i = 0; i < mem->n_regions; i++)
+        {
+          const VhostMemRegion *r = &mem->regions[i];
+          guint64 off = (guint64) (p - r->hva);
+
+          if (p >= r->hva && off < r->size)
+            {
+              guint64 n = MIN (len, r->size - off);
+
+              log_pages (mem, r->gpa + off, n);
+              p += n;
+              len -= n;
+              break;
+            }
+        }
+      if (i == mem->n_regions)
+        return;
+    }
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The device side of a split or packed virtqueue: pop chains, push them back, event suppression. */
+#pragma once
+
+#include <sys/uio.h>
+#include <linux/virtio_ring.h>
+#include <glib.h>
+
+#include "vhost-mem.h"
+#include "vhost-glib/vhost-virtqueue.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  /* Configuration, set while the ring is stopped. */
+  const VhostMem *mem;
+  guint index;
+  guint num;
+  gboolean packed;
+  gboolean event_idx;
+  gboolean indirect;
+  gboolean log_all;
+  guint64 desc_uaddr;
+  guint64 avail_uaddr; /* packed: the driver event suppression area */
+  guint64 used_uaddr;  /* packed: the device event suppression area */
+  int call_fd;         /* (not owned) -1 for none */
+
+  /* Mapped by vhost_ring_map(). */
+  struct vring_desc *desc;
+  struct vring_avail *avail;
+  struct vring_used *used;
+  struct vring_packed_desc *pdesc;
+  struct vring_packed_desc_event *driver_event;
+  struct vring_packed_desc_event *device_event;
+
+  /* Ring state. */
+  guint16 last_avail;
+  gboolean avail_wrap;
+  guint16 used_idx;
+  gboolean used_wrap;
+  gboolean used_from_ring; /* take used_idx from the used ring at the next map (split) */
+  guint16 signalled_used;
+  gboolean signalled_valid;
+  guint16 n_pending;       /* pushed but not yet published */
+  guint16 pending_head;    /* packed: the first unpublished used slot... */
+  guint16 pending_flags;   /* ...and the flags it gets when published */
+  guint unsignalled;       /* published since the last notification decision */
+
+  gboolean broken;
+  char error[200];
+} VhostRing;
+
+void vhost_ring_init (VhostRing *ring, guint index);
+void vhost_ring_set_base (VhostRing *ring, guint32 base);
+guint32 vhost_ring_get_base (const VhostRing *ring);
+gboolean vhost_ring_map (VhostRing *ring);
+
+int vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov, guint max_iov);
+void vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len);
+void vhost_ring_flush (VhostRing *ring);
+gboolean vhost_ring_should_notify (VhostRing *ring);
+gboolean vhost_ring_notify (VhostRing *ring);
+gboolean vhost_ring_has_avail (VhostRing *ring);
+void vhost_ring_set_kicks (VhostRing *ring, gboolean enable);
+void vhost_ring_fail (VhostRing *ring, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+G_END_DECLS

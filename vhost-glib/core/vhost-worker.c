@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Ring worker threads. The control thread changes a worker's set of queues only while
+ * the worker is paused, so the worker's loop reads that set without a lock. */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "vhost-worker.h"
+#include "vhost-glib/vhost-types.h"
+
+#define MAX_EVENTS 16
+
+struct _VhostWorker
+{
+  GThread *thread;     /* (owned) */
+  int epoll_fd;        /* (owned) */
+  int control_fd;      /* (owned) eventfd that wakes the loop for pause and quit */
+  GPtrArray *items;    /* (element-type VhostWorkerItem) (not owned) changed only while paused */
+  guint poll_us;       /* changed only while paused */
+
+  GMutex mutex;
+  GCond cond;
+  guint pause_count;   /* (locked by mutex) */
+  gboolean paused;     /* (locked by mutex) the loop waits */
+  gboolean quit;       /* (locked by mutex) */
+  gint pause_requested; /* (atomic) a cheap check for the busy-poll loop */
+};
+
+static void
+drain (int fd)
+{
+  eventfd_t value;
+
+  while (eventfd_read (fd, &value) < 0 && errno == EINTR)
+    ;
+}
+
+/* Wait here while the control thread holds the worker paused. Returns FALSE to quit. */
+static gboolean
+worker_check_control (VhostWorker *w)
+{
+  gboolean quit;
+
+  g_mutex_lock (&w->mutex);
+  while (w->pause_count > 0 && !w->quit)
+    {
+      w->paused = TRUE;
+      g_cond_broadcast (&w->cond);
+      g_cond_wait (&w->cond, &w->mutex);
+    }
+  w->paused = FALSE;
+  quit = w->quit;
+  g_mutex_unlock (&w->mutex);
+  return !quit;
+}
+
+/* Arm every queue before sleeping; TRUE if one of them already has work. */
+static gboolean
+worker_arm_all (VhostWorker *w)
+{
+  gboolean pending = FALSE;
+
+  for (guint i = 0; i < w->items->len; i++)
+    {
+      VhostWorkerItem *item = g_ptr_array_index (w->items, i);
+
+      pending |= item->arm (item);
+    }
+  return pending;
+}
+
+static gpointer
+worker_thread (gpointer data)
+{
+  VhostWorker *w = data;
+  struct epoll_event events[MAX_EVENTS];
+  gint64 idle_since = 0;
+  gboolean run_all = TRUE; /* call every queue, kicked or not */
+  gboolean polling = FALSE;
+
+  for (;;)
+    {
+      int n = epoll_wait (w->epoll_fd, events, MAX_EVENTS, run_all || polling ? 0 : -1);
+      gboolean poll = w->poll_us > 0;
+      gboolean more = FALSE;
+
+      if (n < 0 && errno != EINTR)
+        {
+          g_critical ("vhost worker: epoll_wait: %s", g_strerror (errno));
+          break;
+        }
+      if (g_atomic_int_get (&w->pause_requested))
+        {
+          drain (w->control_fd);
+          if (!worker_check_control (w))
+            break;
+          /* Queues may have changed, or have buffers that came without a kick. */
+          run_all = TRUE;
+          continue;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          VhostWorkerItem *item = events[i].data.ptr;
+
+          if (item == NULL)
+            drain (w->control_fd);
+          else
+            {
+              drain (item->kick_fd);
+              if (!run_all && !polling)
+                more |= item->func (item, poll);
+            }
+        }
+      if (run_all || polling)
+        for (guint i = 0; i < w->items->len; i++)
+          {
+            VhostWorkerItem *item = g_ptr_array_index (w->items, i);
+
+            more |= item->func (item, poll);
+          }
+      run_all = FALSE;
+      if (!poll)
+        {
+          /* A queue that stopped at its budget goes round again without a kick. */
+          run_all = more;
+          polling = FALSE;
+          continue;
+        }
+      /* Busy polling: go round until no queue has had work for poll_us, then re-arm
+       * the notifications and sleep. */
+      polling = TRUE; /* a queue was called: its notifications are off now */
+      if (more)
+        idle_since = 0;
+      else if (idle_since == 0)
+        idle_since = g_get_monotonic_time ();
+      else if (g_get_monotonic_time () - idle_since >= w->poll_us)
+        {
+          polling = worker_arm_all (w);
+          idle_since = 0;
+        }
+    }
+  return NULL;
+}
+
+VhostWorker *
+vhost_worker_new (const char *name, GError **error)
+{
+  VhostWorker *w = g_new0 (VhostWorker, 1);
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+  w->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  w->control_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w->epoll_fd < 0 || w->control_fd < 0 || epoll_ctl (w->epoll_fd, EPOLL_CTL_ADD, w->control_fd, &ev) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Cannot create a ring worker: %s", g_strerror (errsv));
+      if (w->epoll_fd >= 0)
+        close (w->epoll_fd);
+      if (w->control_fd >= 0)
+        close (w->control_fd);
+      g_free (w);
+      return NULL;
+    }
+  w->items = g_ptr_array_new ();
+  g_mutex_init (&w->mutex);
+  g_cond_init (&w->cond);
+  w->thread = g_thread_new (name, worker_thread, w);
+  return w;
+}
+
+static void
+worker_wake (VhostWorker *w)
+{
+  while (eventfd_write (w->control_fd, 1) < 0 && errno == EINTR)
+    ;
+}
+
+void
+vhost_worker_free (VhostWorker *w)
+{
+  if (w == NULL)
+    return;
+  g_mutex_lock (&w->mutex);
+  w->quit = TRUE;
+  g_atomic_int_set (&w->pause_requested, 1);
+  g_cond_broadcast (&w->cond);
+  g_mutex_unlock (&w->mutex);
+  worker_wake (w);
+  g_thread_join (w->thread);
+  for (guint i = 0; i < w->items->len; i++)
+    ((VhostWorkerItem *) g_ptr_array_index (w->items, i))->worker = NULL;
+  g_ptr_array_unref (w->items);
+  close (w->epoll_fd);
+  close (w->control_fd);
+  g_mutex_clear (&w->mutex);
+  g_cond_clear (&w->cond);
+  g_free (w);
+}
+
+/* Returns once the worker is outside every queue's code, and keeps it there until
+ * the matching vhost_worker_resume(). Pauses nest. */
+void
+vhost_worker_pause (VhostWorker *w)
+{
+  g_mutex_lock (&w->mutex);
+  if (w->pause_count++ == 0)
+    {
+      g_atomic_int_set (&w->pause_requested, 1);
+      worker_wake (w);
+    }
+  while (!w->paused)
+    g_cond_wait (&w->cond, &w->mutex);
+  g_mutex_unlock (&w->mutex);
+}
+
+void
+vhost_worker_resume (VhostWorker *w)
+{
+  g_mutex_lock (&w->mutex);
+  g_assert (w->pause_count > 0);
+  if (--w->pause_count == 0)
+    {
+      g_atomic_int_set (&w->pause_requested, 0);
+      g_cond_broadcast (&w->cond);
+    }
+  g_mutex_unlock (&w->mutex);
+}
+
+void
+vhost_worker_set_poll_us (VhostWorker *w, guint poll_us)
+{
+  vhost_worker_pause (w);
+  w->poll_us = poll_us;
+  vhost_worker_resume (w);
+}
+
+gboolean
+vhost_worker_attach (VhostWorker *w, VhostWorkerItem *item, GError **error)
+{
+  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = item };
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (item->worker == NULL, FALSE);
+  vhost_worker_pause (w);
+  if (item->kick_fd >= 0 && epoll_ctl (w->epoll_fd, EPOLL_CTL_ADD, item->kick_fd, &ev) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Cannot watch a kick eventfd: %s", g_strerror (errsv));
+      ok = FALSE;
+    }
+  else
+    {
+      g_ptr_array_add (w->items, item);
+      item->worker = w;
+    }
+  /* On resume the worker looks at every queue once: buffers may have been made
+   * available before the kick fd was watched. */
+  vhost_worker_resume (w);
+  return ok;
+}
+
+void
+vhost_worker_detach (VhostWorkerItem *item)
+{
+  VhostWorker *w = item->worker;
+
+  if (w == NULL)
+    return;
+  vhost_worker_pause (w);
+  if (item->kick_fd >= 0)
+    epoll_ctl (w->epoll_fd, EPOLL_CTL_DEL, item->kick_fd, NULL);
+  g_ptr_array_remove (w->items, item);
+  item->worker = NULL;
+  vhost_worker_resume (w);
+}
+
+guint
+vhost_worker_get_n_items (VhostWorker *w)
+{
+  return w->items->len;
+}

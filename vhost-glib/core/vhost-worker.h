@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Ring worker threads: epoll on kick eventfds, optional bounded busy polling, quiesce and resume. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VhostWorker VhostWorker;
+typedef struct _VhostWorkerItem VhostWorkerItem;
+
+/* Process the queue behind @item. With @poll FALSE (a kick arrived, no busy polling)
+ * process until the ring is empty with driver notifications re-armed; with @poll TRUE
+ * leave notifications off. Returns TRUE if there was work. */
+typedef gboolean (*VhostWorkerFunc) (VhostWorkerItem *item, gboolean poll);
+/* Re-arm driver notifications before the worker sleeps; TRUE if work is already pending. */
+typedef gboolean (*VhostWorkerArmFunc) (VhostWorkerItem *item);
+
+struct _VhostWorkerItem
+{
+  int kick_fd;               /* (not owned) */
+  VhostWorkerFunc func;
+  VhostWorkerArmFunc arm;
+  gpointer data;
+  VhostWorker *worker;       /* the worker it is attached to, or NULL */
+};
+
+VhostWorker *vhost_worker_new (const char *name, GError **error);
+void vhost_worker_free (VhostWorker *worker);
+void vhost_worker_set_poll_us (VhostWorker *worker, guint poll_us);
+void vhost_worker_pause (VhostWorker *worker);
+void vhost_worker_resume (VhostWorker *worker);
+gboolean vhost_worker_attach (VhostWorker *worker, VhostWorkerItem *item, GError **error);
+void vhost_worker_detach (VhostWorkerItem *item);
+guint vhost_worker_get_n_items (VhostWorker *worker);
+
+G_END_DECLS

@@ -1,0 +1,900 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VhostVirtqueue: the device side of one queue, in a worker thread or on the main context. */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <glib-unix.h>
+
+#include "vhost-virtqueue-private.h"
+#include "vhost-enum-types.h"
+#include "vhost-types.h"
+
+/**
+ * SECTION:vhost-virtqueue
+ * @title: VhostVirtqueue
+ * @short_description: a device-side virtqueue
+ *
+ * A #VhostVirtqueue is one queue of a device served by #VhostUserSlave
+ * (vhost_user_slave_get_virtqueue()). The slave starts and stops it as the
+ * front-end configures it; the device only processes it.
+ *
+ * In the default dispatch mode, %VHOST_VIRTQUEUE_DISPATCH_WORKER, the queue runs in
+ * a worker thread that sleeps on the kick eventfd (or busy-polls, see
+ * #VhostUserSlave:busy-poll-us), and calls the #VhostVirtqueueHandler set with
+ * vhost_virtqueue_set_handler(). The handler pops chains with vhost_virtqueue_pop()
+ * as iovecs into guest memory, without copying, and pushes them back with
+ * vhost_virtqueue_push(). Nothing on that path allocates, takes a lock or touches
+ * a main loop. Queues with the same worker group (vhost_virtqueue_set_worker_group())
+ * share a thread.
+ *
+ * In %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode, for bindings, the kicks arrive as
+ * #VhostVirtqueue::kick on the slave's #GMainContext, where
+ * vhost_virtqueue_pop_request() and vhost_virtqueue_push_request() give the chains
+ * as #VhostVirtqueueRequest objects.
+ *
+ * Every index, address and length read from the rings is checked. A driver that
+ * breaks the rules (a descriptor loop, a buffer outside guest memory, a chain
+ * longer than the queue...) breaks the queue: it stops, #VhostVirtqueue::broken
+ * names what was wrong, and the slave tells the front-end (NEEDS_RESET in the
+ * device status when STATUS was negotiated, and the vring's error eventfd).
+ */
+
+/**
+ * VhostVirtqueue:
+ *
+ * A device-side virtqueue. All its fields are private.
+ */
+
+struct _VhostVirtqueueRequest
+{
+  gatomicrefcount ref_count;
+  VhostVirtqueueElement element;
+  struct iovec iov[];
+};
+
+struct _VhostVirtqueue
+{
+  GObject parent_instance;
+
+  GMainContext *context;            /* (owned) */
+  VhostRing ring;                   /* owned by the worker while running */
+  VhostWorkerItem item;
+  VhostWorker *worker;              /* (nullable) (not owned) while running in a worker */
+  GSource *kick_source;             /* (owned) (nullable) while running on the main context */
+  GSource *again_source;            /* (owned) (nullable) */
+  gboolean running;
+  gboolean kicks_on;
+  guint generation;                 /* (atomic) bumped on every start, so stale reports are dropped */
+  gint broken_reported;             /* (atomic) */
+
+  VhostVirtqueueHandler handler;
+  gpointer handler_data;
+  GDestroyNotify handler_notify;
+  VhostVirtqueueDispatch dispatch;
+  guint worker_group;
+  struct iovec *scratch;            /* (owned) for pop_request */
+};
+
+G_DEFINE_FINAL_TYPE (VhostVirtqueue, vhost_virtqueue, G_TYPE_OBJECT)
+G_DEFINE_BOXED_TYPE (VhostVirtqueueRequest, vhost_virtqueue_request, vhost_virtqueue_request_ref,
+                     vhost_virtqueue_request_unref)
+
+enum {
+  PROP_0,
+  PROP_INDEX,
+  PROP_SIZE,
+  PROP_RUNNING,
+  PROP_DISPATCH,
+  PROP_WORKER_GROUP,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  SIGNAL_KICK,
+  SIGNAL_BROKEN,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+#define BUDGET 8 /* rounds of a non-polling handler before yielding to the worker */
+
+static void
+vhost_virtqueue_init (VhostVirtqueue *self)
+{
+}
+
+static void
+vhost_virtqueue_dispose (GObject *object)
+{
+  VhostVirtqueue *self = VHOST_VIRTQUEUE (object);
+
+  vhost_virtqueue_stop (self);
+  if (self->handler_notify != NULL)
+    self->handler_notify (self->handler_data);
+  self->handler = NULL;
+  self->handler_notify = NULL;
+  G_OBJECT_CLASS (vhost_virtqueue_parent_class)->dispose (object);
+}
+
+static void
+vhost_virtqueue_finalize (GObject *object)
+{
+  VhostVirtqueue *self = VHOST_VIRTQUEUE (object);
+
+  g_main_context_unref (self->context);
+  g_free (self->scratch);
+  G_OBJECT_CLASS (vhost_virtqueue_parent_class)->finalize (object);
+}
+
+static void
+vhost_virtqueue_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VhostVirtqueue *self = VHOST_VIRTQUEUE (object);
+
+  switch (prop_id)
+    {
+    case PROP_INDEX:
+      g_value_set_uint (value, self->ring.index);
+      break;
+    case PROP_SIZE:
+      g_value_set_uint (value, self->ring.num);
+      break;
+    case PROP_RUNNING:
+      g_value_set_boolean (value, self->running);
+      break;
+    case PROP_DISPATCH:
+      g_value_set_enum (value, self->dispatch);
+      break;
+    case PROP_WORKER_GROUP:
+      g_value_set_uint (value, self->worker_group);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_virtqueue_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  VhostVirtqueue *self = VHOST_VIRTQUEUE (object);
+
+  switch (prop_id)
+    {
+    case PROP_DISPATCH:
+      vhost_virtqueue_set_dispatch (self, g_value_get_enum (value));
+      break;
+    case PROP_WORKER_GROUP:
+      vhost_virtqueue_set_worker_group (self, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vhost_virtqueue_dispose;
+  object_class->finalize = vhost_virtqueue_finalize;
+  object_class->get_property = vhost_virtqueue_get_property;
+  object_class->set_property = vhost_virtqueue_set_property;
+
+  /**
+   * VhostVirtqueue:index:
+   *
+   * The queue's index in its device.
+   */
+  properties[PROP_INDEX] = g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0,
+                                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostVirtqueue:size:
+   *
+   * The queue size the front-end set (SET_VRING_NUM), or 0.
+   */
+  properties[PROP_SIZE] = g_param_spec_uint ("size", NULL, NULL, 0, 32768, 0,
+                                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostVirtqueue:running:
+   *
+   * Whether the queue is being processed.
+   */
+  properties[PROP_RUNNING] = g_param_spec_boolean ("running", NULL, NULL, FALSE,
+                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
+                                                     G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostVirtqueue:dispatch:
+   *
+   * Where the queue's kicks are handled. Takes effect the next time the queue starts.
+   */
+  properties[PROP_DISPATCH] = g_param_spec_enum ("dispatch", NULL, NULL, VHOST_TYPE_VIRTQUEUE_DISPATCH,
+                                                 VHOST_VIRTQUEUE_DISPATCH_WORKER,
+                                                 G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                   G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostVirtqueue:worker-group:
+   *
+   * The worker thread the queue runs in: queues with the same group share one.
+   * Defaults to the queue's index (one thread per queue). Takes effect the next
+   * time the queue starts.
+   */
+  properties[PROP_WORKER_GROUP] = g_param_spec_uint ("worker-group", NULL, NULL, 0, G_MAXUINT, 0,
+                                                     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                       G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * VhostVirtqueue::kick:
+   * @queue: the #VhostVirtqueue
+   *
+   * In %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode: the driver made buffers
+   * available. Pop them with vhost_virtqueue_pop_request() until it returns %NULL
+   * and push them back; the queue publishes them and notifies the driver after the
+   * signal.
+   */
+  signals[SIGNAL_KICK] = g_signal_new ("kick", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                       NULL, G_TYPE_NONE, 0);
+  /**
+   * VhostVirtqueue::broken:
+   * @queue: the #VhostVirtqueue
+   * @error: what the driver did wrong, in the %VHOST_ERROR domain
+   *
+   * The driver broke the rules of the ring and the queue stopped. Emitted once,
+   * on the slave's #GMainContext.
+   */
+  signals[SIGNAL_BROKEN] = g_signal_new ("broken", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                         NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+VhostVirtqueue *
+vhost_virtqueue_new (guint index, GMainContext *context)
+{
+  VhostVirtqueue *self = g_object_new (VHOST_TYPE_VIRTQUEUE, NULL);
+
+  self->context = g_main_context_ref (context);
+  vhost_ring_init (&self->ring, index);
+  self->worker_group = index;
+  self->item.kick_fd = -1;
+  self->item.data = self;
+  return self;
+}
+
+VhostRing *
+vhost_virtqueue_get_ring (VhostVirtqueue *self)
+{
+  g_return_val_if_fail (!self->running, NULL);
+  return &self->ring;
+}
+
+typedef struct
+{
+  VhostVirtqueue *queue; /* (owned) */
+  guint generation;
+} BrokenReport;
+
+static gboolean
+report_broken_cb (gpointer data)
+{
+  BrokenReport *report = data;
+  VhostVirtqueue *self = report->queue;
+  g_autoptr(GError) error = NULL;
+
+  if (report->generation != (guint) g_atomic_int_get (&self->generation) || !self->running)
+    return G_SOURCE_REMOVE;
+  vhost_virtqueue_stop (self);
+  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->ring.error);
+  g_warning ("The driver broke a queue: %s", error->message);
+  g_signal_emit (self, signals[SIGNAL_BROKEN], 0, error);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+broken_report_free (gpointer data)
+{
+  BrokenReport *report = data;
+
+  g_object_unref (report->queue);
+  g_free (report);
+}
+
+/* Called where the ring broke (a worker or the main context): report it once, on the context. */
+static void
+report_broken (VhostVirtqueue *self)
+{
+  BrokenReport *report;
+
+  if (!g_atomic_int_compare_and_exchange (&self->broken_reported, 0, 1))
+    return;
+  report = g_new (BrokenReport, 1);
+  report->queue = g_object_ref (self);
+  report->generation = g_atomic_int_get (&self->generation);
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, report_broken_cb, report, broken_report_free);
+}
+
+static void
+set_kicks (VhostVirtqueue *self, gboolean on)
+{
+  if (self->kicks_on != on)
+    {
+      vhost_ring_set_kicks (&self->ring, on);
+      self->kicks_on = on;
+    }
+}
+
+/* Publish what the handler pushed and notify the driver. */
+static void
+publish (VhostVirtqueue *self)
+{
+  vhost_ring_flush (&self->ring);
+  vhost_ring_notify (&self->ring);
+  if (self->ring.broken)
+    report_broken (self);
+}
+
+/* The worker's entry point: see VhostWorkerFunc. */
+static gboolean
+queue_process (VhostWorkerItem *item, gboolean poll)
+{
+  VhostVirtqueue *self = item->data;
+  VhostRing *ring = &self->ring;
+
+  for (guint round = 0; round < BUDGET; round++)
+    {
+      if (!vhost_ring_has_avail (ring))
+        {
+          if (ring->broken)
+            return FALSE;
+          if (poll || round > 0)
+            return round > 0 && poll;
+          /* A kick without work: make sure notifications are on, then look again. */
+          set_kicks (self, TRUE);
+          if (!vhost_ring_has_avail (ring))
+            return FALSE;
+        }
+      set_kicks (self, FALSE);
+      if (self->handler != NULL)
+        self->handler (self, self->handler_data);
+      publish (self);
+      if (ring->broken)
+        return FALSE;
+      if (poll)
+        return TRUE;
+      set_kicks (self, TRUE);
+      if (!vhost_ring_has_avail (ring))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+queue_arm (VhostWorkerItem *item)
+{
+  VhostVirtqueue *self = item->data;
+
+  set_kicks (self, TRUE);
+  if (!vhost_ring_has_avail (&self->ring))
+    return FALSE;
+  set_kicks (self, FALSE);
+  return TRUE;
+}
+
+static gboolean again_cb (gpointer data);
+
+/* Main-context dispatch: one round of kick signal, publish, re-arm. */
+static void
+queue_dispatch_main (VhostVirtqueue *self)
+{
+  g_object_ref (self);
+  set_kicks (self, FALSE);
+  g_signal_emit (self, signals[SIGNAL_KICK], 0);
+  if (self->running)
+    {
+      publish (self);
+      set_kicks (self, TRUE);
+      if (!self->ring.broken && vhost_ring_has_avail (&self->ring) && self->again_source == NULL)
+        {
+          /* More came in meanwhile: go round again from the loop, not recursively. */
+          self->again_source = g_idle_source_new ();
+          g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
+          g_source_set_callback (self->again_source, again_cb, self, NULL);
+          g_source_attach (self->again_source, self->context);
+        }
+    }
+  g_object_unref (self);
+}
+
+static gboolean
+again_cb (gpointer data)
+{
+  VhostVirtqueue *self = data;
+
+  g_clear_pointer (&self->again_source, g_source_unref);
+  queue_dispatch_main (self);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+kick_cb (gint fd, GIOCondition condition, gpointer data)
+{
+  eventfd_t value;
+
+  while (eventfd_read (fd, &value) < 0 && errno == EINTR)
+    ;
+  queue_dispatch_main (data);
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
+{
+  g_return_val_if_fail (!self->running, FALSE);
+
+  if (!vhost_ring_map (&self->ring))
+    return FALSE;
+  g_atomic_int_inc (&self->generation);
+  g_atomic_int_set (&self->broken_reported, 0);
+  self->kicks_on = FALSE;
+  vhost_ring_set_kicks (&self->ring, FALSE);
+  self->running = TRUE;
+  self->item.kick_fd = kick_fd;
+  self->item.func = queue_process;
+  self->item.arm = queue_arm;
+  if (self->dispatch == VHOST_VIRTQUEUE_DISPATCH_WORKER && worker != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!vhost_worker_attach (worker, &self->item, &error))
+        {
+          vhost_ring_fail (&self->ring, "%s", error->message);
+          self->running = FALSE;
+          return FALSE;
+        }
+      self->worker = worker;
+    }
+  else
+    {
+      if (kick_fd >= 0)
+        {
+          self->kick_source = g_unix_fd_source_new (kick_fd, G_IO_IN);
+          g_source_set_name (self->kick_source, "[vhost-glib] virtqueue kick");
+          g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) kick_cb, self, NULL);
+          g_source_attach (self->kick_source, self->context);
+        }
+      /* Buffers may already be waiting. */
+      self->again_source = g_idle_source_new ();
+      g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
+      g_source_set_callback (self->again_source, again_cb, self, NULL);
+      g_source_attach (self->again_source, self->context);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+  return TRUE;
+}
+
+void
+vhost_virtqueue_stop (VhostVirtqueue *self)
+{
+  if (!self->running)
+    return;
+  if (self->worker != NULL)
+    vhost_worker_detach (&self->item);
+  self->worker = NULL;
+  if (self->kick_source != NULL)
+    g_source_destroy (self->kick_source);
+  g_clear_pointer (&self->kick_source, g_source_unref);
+  if (self->again_source != NULL)
+    g_source_destroy (self->again_source);
+  g_clear_pointer (&self->again_source, g_source_unref);
+  /* Whatever was pushed is published; a stopped queue keeps no half-written state. */
+  if (!self->ring.broken)
+    publish (self);
+  self->running = FALSE;
+  self->item.kick_fd = -1;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+}
+
+/**
+ * vhost_virtqueue_get_index:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets the queue's index in its device.
+ *
+ * Returns: the queue's index in its device
+ */
+guint
+vhost_virtqueue_get_index (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), 0);
+  return queue->ring.index;
+}
+
+/**
+ * vhost_virtqueue_get_size:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets the queue size the front-end set, or 0.
+ *
+ * Returns: the queue size the front-end set, or 0
+ */
+guint
+vhost_virtqueue_get_size (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), 0);
+  return queue->ring.num;
+}
+
+/**
+ * vhost_virtqueue_get_running:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets whether the queue is being processed.
+ *
+ * Returns: whether the queue is being processed
+ */
+gboolean
+vhost_virtqueue_get_running (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  return queue->running;
+}
+
+/**
+ * vhost_virtqueue_get_broken:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets whether the driver broke the queue (until the front-end sets it up again).
+ *
+ * Returns: whether the driver broke the queue (until the front-end sets it up again)
+ */
+gboolean
+vhost_virtqueue_get_broken (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  return queue->ring.broken;
+}
+
+/**
+ * vhost_virtqueue_set_handler: (skip)
+ * @queue: a #VhostVirtqueue
+ * @handler: (nullable): the function that processes the queue in its worker thread
+ * @user_data: data for @handler
+ * @notify: (nullable): frees @user_data
+ *
+ * Sets the function that processes the queue in %VHOST_VIRTQUEUE_DISPATCH_WORKER
+ * mode. Call it while the queue is not running (for example from the device's
+ * instance init).
+ */
+void
+vhost_virtqueue_set_handler (VhostVirtqueue *queue,
+                             VhostVirtqueueHandler handler,
+                             gpointer user_data,
+                             GDestroyNotify notify)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+  g_return_if_fail (!queue->running);
+
+  if (queue->handler_notify != NULL)
+    queue->handler_notify (queue->handler_data);
+  queue->handler = handler;
+  queue->handler_data = user_data;
+  queue->handler_notify = notify;
+}
+
+/**
+ * vhost_virtqueue_set_dispatch:
+ * @queue: a #VhostVirtqueue
+ * @dispatch: where the queue's kicks are handled
+ *
+ * Chooses between a worker thread and the main context. Takes effect the next
+ * time the queue starts.
+ */
+void
+vhost_virtqueue_set_dispatch (VhostVirtqueue *queue, VhostVirtqueueDispatch dispatch)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+
+  if (queue->dispatch == dispatch)
+    return;
+  queue->dispatch = dispatch;
+  g_object_notify_by_pspec (G_OBJECT (queue), properties[PROP_DISPATCH]);
+}
+
+/**
+ * vhost_virtqueue_get_dispatch:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets where the queue's kicks are handled.
+ *
+ * Returns: where the queue's kicks are handled
+ */
+VhostVirtqueueDispatch
+vhost_virtqueue_get_dispatch (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), VHOST_VIRTQUEUE_DISPATCH_WORKER);
+  return queue->dispatch;
+}
+
+/**
+ * vhost_virtqueue_set_worker_group:
+ * @queue: a #VhostVirtqueue
+ * @group: the worker thread's number
+ *
+ * Queues with the same group run in the same worker thread. Takes effect the next
+ * time the queue starts.
+ */
+void
+vhost_virtqueue_set_worker_group (VhostVirtqueue *queue, guint group)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+
+  if (queue->worker_group == group)
+    return;
+  queue->worker_group = group;
+  g_object_notify_by_pspec (G_OBJECT (queue), properties[PROP_WORKER_GROUP]);
+}
+
+/**
+ * vhost_virtqueue_get_worker_group:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets the queue's worker group.
+ *
+ * Returns: the queue's worker group
+ */
+guint
+vhost_virtqueue_get_worker_group (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), 0);
+  return queue->worker_group;
+}
+
+/**
+ * vhost_virtqueue_pop: (skip)
+ * @queue: a #VhostVirtqueue
+ * @element: (out caller-allocates): the chain
+ * @iov: (array length=max_iov): storage for the chain's iovecs
+ * @max_iov: the length of @iov
+ *
+ * Takes the next available chain. Call it from the queue's handler (or, in
+ * main-context mode, from #VhostVirtqueue::kick). A chain that needs more than
+ * @max_iov iovecs breaks the queue.
+ *
+ * Returns: %TRUE if a chain was popped; %FALSE if none is available or the queue
+ *   is broken
+ */
+gboolean
+vhost_virtqueue_pop (VhostVirtqueue *queue, VhostVirtqueueElement *element, struct iovec *iov, guint max_iov)
+{
+  return vhost_ring_pop (&queue->ring, element, iov, max_iov) > 0;
+}
+
+/**
+ * vhost_virtqueue_push: (skip)
+ * @queue: a #VhostVirtqueue
+ * @element: a chain popped from @queue
+ * @len: how many bytes the device wrote into the chain's writable buffers
+ *
+ * Gives a chain back to the driver. The used entry is published (and the driver
+ * notified) when the handler returns, or by vhost_virtqueue_notify().
+ */
+void
+vhost_virtqueue_push (VhostVirtqueue *queue, const VhostVirtqueueElement *element, guint32 len)
+{
+  vhost_ring_push (&queue->ring, element, len);
+}
+
+/**
+ * vhost_virtqueue_notify:
+ * @queue: a #VhostVirtqueue
+ *
+ * Publishes the chains pushed so far and signals the driver's call eventfd if the
+ * driver asked for it (VIRTIO_F_EVENT_IDX aware). Call it from the queue's thread.
+ *
+ * Returns: %TRUE if the driver was signalled
+ */
+gboolean
+vhost_virtqueue_notify (VhostVirtqueue *queue)
+{
+  gboolean notified;
+
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  vhost_ring_flush (&queue->ring);
+  notified = vhost_ring_notify (&queue->ring);
+  if (queue->ring.broken)
+    report_broken (queue);
+  return notified;
+}
+
+/**
+ * vhost_virtqueue_pop_request:
+ * @queue: a #VhostVirtqueue
+ * @error: return location for a #GError
+ *
+ * Takes the next available chain as a #VhostVirtqueueRequest, for
+ * %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode. The request refers to guest memory
+ * until it is pushed back with vhost_virtqueue_push_request().
+ *
+ * Returns: (transfer full) (nullable): the request; %NULL with no error when none
+ *   is available, %NULL with @error set when the queue is broken or not running
+ */
+VhostVirtqueueRequest *
+vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
+{
+  VhostVirtqueueRequest *request;
+  VhostVirtqueueElement element;
+  int r;
+
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), NULL);
+
+  if (!queue->running)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->ring.index);
+      return NULL;
+    }
+  if (queue->scratch == NULL)
+    queue->scratch = g_new (struct iovec, VHOST_VIRTQUEUE_MAX_IOV);
+  r = vhost_ring_pop (&queue->ring, &element, queue->scratch, VHOST_VIRTQUEUE_MAX_IOV);
+  if (r == 0)
+    return NULL;
+  if (r < 0)
+    {
+      report_broken (queue);
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, queue->ring.error);
+      return NULL;
+    }
+  request = g_malloc (sizeof *request + (element.n_out + element.n_in) * sizeof (struct iovec));
+  g_atomic_ref_count_init (&request->ref_count);
+  request->element = element;
+  memcpy (request->iov, queue->scratch, (element.n_out + element.n_in) * sizeof (struct iovec));
+  request->element.iov = request->iov;
+  return request;
+}
+
+/**
+ * vhost_virtqueue_push_request:
+ * @queue: a #VhostVirtqueue
+ * @request: a request popped from @queue
+ * @len: how many bytes the device wrote
+ *
+ * Gives a request back to the driver; see vhost_virtqueue_push().
+ */
+void
+vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *request, guint32 len)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+  g_return_if_fail (request != NULL);
+
+  if (queue->running)
+    vhost_ring_push (&queue->ring, &request->element, len);
+}
+
+/**
+ * vhost_virtqueue_request_ref:
+ * @request: a #VhostVirtqueueRequest
+ *
+ * Takes a reference to @request.
+ *
+ * Returns: (transfer full): @request
+ */
+VhostVirtqueueRequest *
+vhost_virtqueue_request_ref (VhostVirtqueueRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  g_atomic_ref_count_inc (&request->ref_count);
+  return request;
+}
+
+/**
+ * vhost_virtqueue_request_unref:
+ * @request: (transfer full): a #VhostVirtqueueRequest
+ *
+ * Drops a reference.
+ */
+void
+vhost_virtqueue_request_unref (VhostVirtqueueRequest *request)
+{
+  g_return_if_fail (request != NULL);
+  if (g_atomic_ref_count_dec (&request->ref_count))
+    g_free (request);
+}
+
+/**
+ * vhost_virtqueue_request_get_id:
+ * @request: a #VhostVirtqueueRequest
+ *
+ * Gets the chain's id (head index or buffer id).
+ *
+ * Returns: the chain's id (head index or buffer id)
+ */
+guint16
+vhost_virtqueue_request_get_id (VhostVirtqueueRequest *request)
+{
+  g_return_val_if_fail (request != NULL, 0);
+  return request->element.id;
+}
+
+/**
+ * vhost_virtqueue_request_read:
+ * @request: a #VhostVirtqueueRequest
+ *
+ * Copies the chain's readable buffers, in order.
+ *
+ * Returns: (transfer full): the bytes the driver gave the device
+ */
+GBytes *
+vhost_virtqueue_request_read (VhostVirtqueueRequest *request)
+{
+  GByteArray *array = g_byte_array_new ();
+
+  g_return_val_if_fail (request != NULL, NULL);
+  for (guint i = 0; i < request->element.n_out; i++)
+    g_byte_array_append (array, request->iov[i].iov_base, request->iov[i].iov_len);
+  return g_byte_array_free_to_bytes (array);
+}
+
+/**
+ * vhost_virtqueue_request_get_writable_size:
+ * @request: a #VhostVirtqueueRequest
+ *
+ * Gets how many bytes the device may write into the chain.
+ *
+ * Returns: how many bytes the device may write into the chain
+ */
+gsize
+vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request)
+{
+  gsize size = 0;
+
+  g_return_val_if_fail (request != NULL, 0);
+  for (guint i = request->element.n_out; i < request->element.n_out + request->element.n_in; i++)
+    size += request->iov[i].iov_len;
+  return size;
+}
+
+/**
+ * vhost_virtqueue_request_write:
+ * @request: a #VhostVirtqueueRequest
+ * @offset: where to write, counted in the chain's writable bytes
+ * @data: what to write
+ * @error: return location for a #GError
+ *
+ * Copies @data into the chain's writable buffers.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT if the
+ *   buffers are too short
+ */
+gboolean
+vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBytes *data, GError **error)
+{
+  gsize size;
+  const guint8 *p = g_bytes_get_data (data, &size);
+
+  g_return_val_if_fail (request != NULL, FALSE);
+  if (offset > vhost_virtqueue_request_get_writable_size (request) ||
+      size > vhost_virtqueue_request_get_writable_size (request) - offset)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "Writing %" G_GSIZE_FORMAT " bytes at %" G_GSIZE_FORMAT " overflows the chain's %" G_GSIZE_FORMAT
+                   " writable bytes", size, offset, vhost_virtqueue_request_get_writable_size (request));
+      return FALSE;
+    }
+  for (guint i = request->element.n_out; i < request->element.n_out + request->element.n_in && size > 0; i++)
+    {
+      gsize len = request->iov[i].iov_len;
+
+      if (offset >= len)
+        {
+          offset -= len;
+          continue;
+        }
+      len = MIN (len - offset, size);
+      memcpy ((guint8 *) request->iov[i].iov_base + offset, p, len);
+      p += len;
+      size -= len;
+      offset = 0;
+    }
+  return TRUE;
+}
