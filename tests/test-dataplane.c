@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* End to end: VhostDriver → VhostUserMaster → socket → VhostUserSlave with an echo device, every ring layout. */
+#include <poll.h>
 #include <string.h>
+#include <linux/virtio_ring.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -262,6 +265,468 @@ test_echo (gconstpointer data)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* A driver that writes its split ring by hand, to break the rules. Guest memory:
+ * region 0 at gpa 0 holds the ring and good buffers, region 1 at RAW_R1 more
+ * buffers; both come from one memfd. */
+#define RAW_NUM 8
+#define RAW_R0 0x0
+#define RAW_R1 0x100000
+#define RAW_RSIZE 0x10000
+#define RAW_BUF 0x8000 /* a good buffer in region 0 */
+
+typedef struct
+{
+  gint fds_before;
+  VhostTestSlaveThread *thread;
+  VhostUserSlave *slave;      /* (unowned) lives in the thread */
+  VhostUserMaster *master;
+  int memfd;
+  guint8 *mem;                /* both regions, back to back in our mapping */
+  int kick, call, err;
+  struct vring_desc *desc;
+  struct vring_avail *avail;
+  struct vring_used *used;
+  guint16 avail_idx;
+} Raw;
+
+static gint raw_broken;       /* (atomic) broken signals seen */
+static gint raw_popped;       /* (atomic) chains the device popped */
+
+static void
+count_handler (VhostVirtqueue *queue, gpointer user_data)
+{
+  VhostVirtqueueElement elem;
+  struct iovec iov[16];
+
+  while (vhost_virtqueue_pop (queue, &elem, iov, G_N_ELEMENTS (iov)))
+    {
+      g_atomic_int_inc (&raw_popped);
+      vhost_virtqueue_push (queue, &elem, 0);
+    }
+}
+
+static void
+broken_cb (VhostVirtqueue *queue, GError *error, gpointer user_data)
+{
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
+  g_test_message ("broken: %s", error->message);
+  g_atomic_int_inc (&raw_broken);
+}
+
+static void
+setup_raw (VhostUserSlave *slave, gpointer data)
+{
+  VhostTestDevice *device = VHOST_TEST_DEVICE (slave);
+  VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
+
+  device->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
+                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
+  device->num_queues = 1;
+  vhost_virtqueue_set_handler (queue, count_handler, NULL, NULL);
+  g_signal_connect (queue, "broken", G_CALLBACK (broken_cb), NULL);
+}
+
+static guint64
+raw_uaddr (Raw *r, guint64 gpa)
+{
+  /* region 1 follows region 0 in our mapping and in the memfd */
+  return (guint64) (guintptr) r->mem + (gpa >= RAW_R1 ? gpa - RAW_R1 + RAW_RSIZE : gpa);
+}
+
+static void
+raw_setup (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostMemoryRegion) r0 = NULL;
+  g_autoptr(VhostMemoryRegion) r1 = NULL;
+  g_autoptr(VhostVringAddr) addr = NULL;
+  VhostMemoryRegion *regions[2];
+  guint64 features;
+  int sv[2];
+
+  g_atomic_int_set (&raw_broken, 0);
+  g_atomic_int_set (&raw_popped, 0);
+  r->fds_before = vhost_test_count_open_fds ();
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  r->thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_raw, NULL);
+  r->slave = vhost_test_slave_thread_get_slave (r->thread);
+  r->master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (r->master, NULL, &error));
+  g_assert_no_error (error);
+
+  r->memfd = vhost_test_memfd (2 * RAW_RSIZE);
+  r->mem = mmap (NULL, 2 * RAW_RSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
+  g_assert_true (r->mem != MAP_FAILED);
+  r->desc = (struct vring_desc *) r->mem;
+  r->avail = (struct vring_avail *) (r->mem + 0x1000);
+  r->used = (struct vring_used *) (r->mem + 0x2000);
+  r->kick = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  r->call = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  r->err = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (r->master), &features, &error));
+  g_assert_true (vhost_user_master_set_protocol_features (r->master,
+                                                          VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                                                            VHOST_USER_PROTOCOL_F_STATUS |
+                                                            VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
+                                                          &error));
+  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (r->master), &error));
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (r->master), features, &error));
+  r0 = vhost_memory_region_new (RAW_R0, RAW_RSIZE, raw_uaddr (r, RAW_R0), r->memfd, 0);
+  r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
+  regions[0] = r0;
+  regions[1] = r1;
+  g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (r->master), regions, 2, &error));
+  addr = vhost_vring_addr_new (0, 0, raw_uaddr (r, 0), raw_uaddr (r, 0x2000), raw_uaddr (r, 0x1000), 0x2000);
+  g_assert_true (vhost_backend_set_vring_num (VHOST_BACKEND (r->master), 0, RAW_NUM, &error));
+  g_assert_true (vhost_backend_set_vring_base (VHOST_BACKEND (r->master), 0, 0, &error));
+  g_assert_true (vhost_backend_set_vring_addr (VHOST_BACKEND (r->master), addr, &error));
+  g_assert_true (vhost_backend_set_vring_kick (VHOST_BACKEND (r->master), 0, r->kick, &error));
+  g_assert_true (vhost_backend_set_vring_call (VHOST_BACKEND (r->master), 0, r->call, &error));
+  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (r->master), 0, r->err, &error));
+  g_assert_true (vhost_backend_set_vring_enable (VHOST_BACKEND (r->master), 0, TRUE, &error));
+  g_assert_true (vhost_backend_set_status (VHOST_BACKEND (r->master), 0xf, &error));
+  g_assert_no_error (error);
+}
+
+static void
+raw_teardown (Raw *r, gconstpointer data)
+{
+  g_clear_object (&r->master);
+  vhost_test_slave_thread_free (r->thread);
+  munmap (r->mem, 2 * RAW_RSIZE);
+  close (r->memfd);
+  close (r->kick);
+  close (r->call);
+  close (r->err);
+  vhost_test_assert_fd_count (r->fds_before);
+}
+
+static void
+raw_desc (Raw *r, guint i, guint64 addr, guint32 len, guint16 flags, guint16 next)
+{
+  r->desc[i] = (struct vring_desc) { .addr = addr, .len = len, .flags = flags, .next = next };
+}
+
+/* Make chain `head` available and kick. */
+static void
+raw_publish (Raw *r, guint16 head)
+{
+  r->avail->ring[r->avail_idx % RAW_NUM] = head;
+  r->avail_idx++;
+  __atomic_store_n (&r->avail->idx, r->avail_idx, __ATOMIC_RELEASE);
+  eventfd_write (r->kick, 1);
+}
+
+static gboolean
+fd_readable (int fd, int timeout_ms)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+  return poll (&pfd, 1, timeout_ms) == 1;
+}
+
+static void
+raw_drain (int fd)
+{
+  eventfd_t value;
+
+  g_assert_cmpint (eventfd_read (fd, &value), ==, 0);
+}
+
+/* A good chain goes through: the device is alive before the bad one. */
+static void
+raw_good_chain (Raw *r)
+{
+  gint before = g_atomic_int_get (&raw_popped);
+
+  raw_desc (r, 0, RAW_BUF, 64, VRING_DESC_F_NEXT, 1);
+  raw_desc (r, 1, RAW_R1 + 0x100, 64, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 0);
+  g_assert_true (fd_readable (r->call, 5000));
+  raw_drain (r->call);
+  g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before + 1);
+  g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, r->avail_idx);
+}
+
+/* The device must have broken the queue: the error eventfd fires, the status says
+ * NEEDS_RESET, the signal came, and nothing more is processed. */
+static void
+raw_assert_broken (Raw *r)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 status = 0;
+  guint16 used_before = __atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE);
+  gint popped = g_atomic_int_get (&raw_popped);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  g_assert_true (fd_readable (r->err, 5000));
+  while (g_atomic_int_get (&raw_broken) == 0 && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (g_atomic_int_get (&raw_broken), ==, 1);
+  g_assert_true (vhost_user_master_get_status (r->master, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (status & VHOST_VIRTIO_STATUS_NEEDS_RESET, ==, VHOST_VIRTIO_STATUS_NEEDS_RESET);
+  /* A good chain now stays unprocessed. */
+  raw_desc (r, 2, RAW_BUF, 64, 0, 0);
+  raw_publish (r, 2);
+  g_assert_false (fd_readable (r->call, 200));
+  g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, popped);
+  g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, used_before);
+}
+
+typedef void (*RawBreak) (Raw *r);
+
+static void
+break_loop (Raw *r)
+{
+  raw_desc (r, 3, RAW_BUF, 16, VRING_DESC_F_NEXT, 4);
+  raw_desc (r, 4, RAW_BUF, 16, VRING_DESC_F_NEXT, 3);
+  raw_publish (r, 3);
+}
+
+static void
+break_too_long (Raw *r)
+{
+  /* Through every descriptor, then past the table. */
+  for (guint i = 0; i < RAW_NUM; i++)
+    raw_desc (r, i, RAW_BUF, 16, VRING_DESC_F_NEXT, i + 1);
+  raw_publish (r, 0);
+}
+
+static void
+break_nested_indirect (Raw *r)
+{
+  struct vring_desc *table = (struct vring_desc *) (r->mem + 0x3000);
+
+  table[0] = (struct vring_desc) { .addr = 0x3100, .len = 32, .flags = VRING_DESC_F_INDIRECT };
+  raw_desc (r, 3, 0x3000, 16, VRING_DESC_F_INDIRECT, 0);
+  raw_publish (r, 3);
+}
+
+static void
+break_indirect_empty (Raw *r)
+{
+  raw_desc (r, 3, 0x3000, 0, VRING_DESC_F_INDIRECT, 0);
+  raw_publish (r, 3);
+}
+
+static void
+break_indirect_odd (Raw *r)
+{
+  raw_desc (r, 3, 0x3000, 24, VRING_DESC_F_INDIRECT, 0);
+  raw_publish (r, 3);
+}
+
+static void
+break_outside (Raw *r)
+{
+  raw_desc (r, 3, 0x50000, 64, 0, 0); /* between the regions */
+  raw_publish (r, 3);
+}
+
+static void
+break_wrap (Raw *r)
+{
+  raw_desc (r, 3, G_MAXUINT64 - 0x10, 0x100, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 3);
+}
+
+static void
+break_past_region_end (Raw *r)
+{
+  raw_desc (r, 3, RAW_R1 + RAW_RSIZE - 0x10, 0x20, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 3);
+}
+
+static void
+break_avail_jump (Raw *r)
+{
+  raw_desc (r, 3, RAW_BUF, 16, 0, 0);
+  r->avail_idx += RAW_NUM + 1;
+  __atomic_store_n (&r->avail->idx, r->avail_idx, __ATOMIC_RELEASE);
+  eventfd_write (r->kick, 1);
+}
+
+static void
+break_head_out_of_range (Raw *r)
+{
+  raw_publish (r, RAW_NUM + 3);
+}
+
+static void
+test_raw_break (Raw *r, gconstpointer data)
+{
+  RawBreak func = (RawBreak) data;
+
+  raw_good_chain (r);
+  func (r);
+  raw_assert_broken (r);
+}
+
+/* REM_MEM_REG under a running queue: the queue is quiesced while the region goes,
+ * and a chain that still points into it breaks the queue instead of touching it. */
+static void
+test_raw_region_removed (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostMemoryRegion) r1 = NULL;
+
+  raw_good_chain (r);
+  r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
+  g_assert_true (vhost_user_master_remove_mem_region (r->master, r1, &error));
+  g_assert_no_error (error);
+  /* Region 0 still works. */
+  raw_desc (r, 0, RAW_BUF, 64, 0, 0);
+  raw_publish (r, 0);
+  g_assert_true (fd_readable (r->call, 5000));
+  raw_drain (r->call);
+  g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, 2);
+  /* Region 1 is gone. */
+  raw_desc (r, 1, RAW_R1 + 0x100, 64, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 1);
+  raw_assert_broken (r);
+}
+
+/* After a broken queue the front-end can set the ring up again: GET_VRING_BASE, a
+ * fresh SET_VRING_BASE and kick fd, and the device processes chains again. */
+static void
+test_raw_recover (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint base = 0;
+  int kick;
+
+  raw_good_chain (r);
+  break_loop (r);
+  raw_assert_broken (r);
+  g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (r->master), 0, &base, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (base, ==, 1); /* the good chain; the broken one is not consumed */
+  r->avail_idx = 0;
+  r->avail->idx = 0;
+  r->used->idx = 0;
+  g_assert_true (vhost_backend_set_vring_base (VHOST_BACKEND (r->master), 0, 0, &error));
+  kick = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_assert_true (vhost_backend_set_vring_kick (VHOST_BACKEND (r->master), 0, kick, &error));
+  g_assert_no_error (error);
+  close (r->kick);
+  r->kick = kick;
+  raw_good_chain (r);
+}
+
+/* Main-context dispatch, as bindings use it: the kick is a signal on the slave's
+ * context and requests are popped, filled and pushed there. */
+static void
+kick_cb (VhostVirtqueue *queue, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostVirtqueueRequest *request;
+
+  while ((request = vhost_virtqueue_pop_request (queue, &error)) != NULL)
+    {
+      g_autoptr(GBytes) in = vhost_virtqueue_request_read (request);
+      gsize size;
+      const guint8 *p = g_bytes_get_data (in, &size);
+      g_autofree guint8 *reversed = g_malloc (size);
+      g_autoptr(GBytes) out = NULL;
+
+      for (gsize i = 0; i < size; i++)
+        reversed[i] = p[size - 1 - i];
+      out = g_bytes_new (reversed, size);
+      g_assert_cmpuint (vhost_virtqueue_request_get_writable_size (request), >=, size);
+      g_assert_true (vhost_virtqueue_request_write (request, 0, out, &error));
+      /* Writing past the end is refused. */
+      g_assert_false (vhost_virtqueue_request_write (request, vhost_virtqueue_request_get_writable_size (request),
+                                                     out, NULL));
+      vhost_virtqueue_push_request (queue, request, size);
+      vhost_virtqueue_request_unref (request);
+    }
+  g_assert_no_error (error);
+}
+
+static void
+setup_main_context (VhostUserSlave *slave, gpointer data)
+{
+  VhostTestDevice *device = VHOST_TEST_DEVICE (slave);
+  VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
+
+  device->features = device_features ();
+  device->num_queues = 1;
+  vhost_virtqueue_set_dispatch (queue, VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT);
+  g_signal_connect (queue, "kick", G_CALLBACK (kick_cb), NULL);
+}
+
+typedef struct
+{
+  guint completed;
+  guint8 *out, *in;
+  gsize len;
+} WatchState;
+
+static void
+completion_cb (VhostDriver *driver, guint queue, guint64 tag, guint len, gpointer user_data)
+{
+  WatchState *state = user_data;
+
+  g_assert_cmpuint (len, ==, state->len);
+  for (gsize i = 0; i < len; i++)
+    g_assert_cmpuint (state->in[i], ==, state->out[len - 1 - i]);
+  g_assert_cmpuint (tag, ==, state->completed);
+  state->completed++;
+}
+
+static void
+test_main_context_dispatch (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  VhostTestSlaveThread *thread;
+  WatchState state = { 0 };
+  guint64 out_addr, in_addr;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_main_context, NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (driver, 1, 16, device_features (), &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_alloc (driver, 4096, &out_addr, &error));
+  g_assert_true (vhost_driver_alloc (driver, 4096, &in_addr, &error));
+  state.out = vhost_driver_get_host_address (driver, out_addr, 4096);
+  state.in = vhost_driver_get_host_address (driver, in_addr, 4096);
+  vhost_driver_watch (driver, 0, completion_cb, &state, NULL);
+
+  /* One request at a time, each checked by the callback. */
+  for (guint i = 0; i < 200; i++)
+    {
+      VhostDriverBuffer out = { out_addr, 0 }, in = { in_addr, 4096 };
+
+      state.len = out.len = g_test_rand_int_range (1, 4097);
+      for (gsize j = 0; j < state.len; j++)
+        state.out[j] = g_test_rand_int ();
+      g_assert_true (vhost_driver_submit (driver, 0, &out, 1, &in, 1, i, &error));
+      g_assert_no_error (error);
+      vhost_driver_kick (driver, 0);
+      while (state.completed == i)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (state.completed, ==, 200);
+  g_assert_true (vhost_driver_stop (driver, &error));
+  /* A packed ring of 16, 200 one-descriptor (indirect) chains: 12 wraps, then 8. */
+  g_assert_true (vhost_driver_get_acked_features (driver) & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED));
+  g_assert_cmphex (vhost_driver_get_vring_base (driver, 0), ==, 8 | 0x8000);
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -282,5 +747,35 @@ main (int argc, char **argv)
                               config->indirect ? "indirect" : "direct", config->n_queues);
       g_test_add_data_func_full (path, config, test_echo, g_free);
     }
+
+  {
+    static const struct
+    {
+      const char *name;
+      RawBreak func;
+    } breaks[] = {
+      { "loop", break_loop },
+      { "chain-longer-than-queue", break_too_long },
+      { "indirect-in-indirect", break_nested_indirect },
+      { "indirect-empty", break_indirect_empty },
+      { "indirect-not-multiple-of-16", break_indirect_odd },
+      { "outside-regions", break_outside },
+      { "wraps-past-2^64", break_wrap },
+      { "past-region-end", break_past_region_end },
+      { "avail-index-jump", break_avail_jump },
+      { "head-out-of-range", break_head_out_of_range },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (breaks); i++)
+      {
+        g_autofree char *path = g_strdup_printf ("/vhost/dataplane/malicious/%s", breaks[i].name);
+
+        g_test_add (path, Raw, breaks[i].func, raw_setup, test_raw_break, raw_teardown);
+      }
+  }
+  g_test_add ("/vhost/dataplane/malicious/region-removed", Raw, NULL, raw_setup, test_raw_region_removed,
+              raw_teardown);
+  g_test_add ("/vhost/dataplane/malicious/recover", Raw, NULL, raw_setup, test_raw_recover, raw_teardown);
+  g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   return g_test_run ();
 }

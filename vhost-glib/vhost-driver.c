@@ -1221,7 +1221,7 @@ watch_cb (gint fd, GIOCondition condition, gpointer user_data)
         }
       if (q->func != NULL && r < 0)
         {
-          g_warning ("Queue %u: the device used a chain that was not in flight; no longer watching it", data->queue);
+          g_message ("Queue %u: the device used a chain that was not in flight; no longer watching it", data->queue);
           queue_unwatch (q);
           break;
         }

@@ -220,11 +220,7 @@ slave_stop_queues (VhostUserSlave *self)
     {
       VhostVirtqueue *queue = g_ptr_array_index (priv->queues, i);
 
-      if (!vhost_virtqueue_get_running (queue))
-        continue;
       vhost_virtqueue_stop (queue);
-      if (i < priv->n_vrings && !priv->vrings[i].base_set)
-        priv->vrings[i].base = vhost_ring_get_base (vhost_virtqueue_get_ring (queue));
     }
 }
 
@@ -1019,6 +1015,10 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
         vhost_user_msg_init_reply (&reply, msg, sizeof (VhostUserVringState));
         reply.payload.state.index = index;
         reply.payload.state.num = priv->vrings[index].base;
+        /* A ring that ran since the last SET_VRING_BASE (even one the driver broke)
+         * knows where it stopped; the queues are stopped at this point. */
+        if (index < priv->queues->len && !priv->vrings[index].base_set)
+          reply.payload.state.num = vhost_ring_get_base (vhost_virtqueue_get_ring (g_ptr_array_index (priv->queues, index)));
         vhost_user_channel_send (priv->channel, &reply);
         return TRUE;
       }

@@ -287,7 +287,7 @@ report_broken_cb (gpointer data)
     return G_SOURCE_REMOVE;
   vhost_virtqueue_stop (self);
   error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->ring.error);
-  g_warning ("The driver broke a queue: %s", error->message);
+  g_message ("The driver broke a queue: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_BROKEN], 0, error);
   return G_SOURCE_REMOVE;
 }
