@@ -89,8 +89,20 @@ vhost_ring_map (VhostRing *ring)
 
   if (ring->broken)
     return FALSE;
+  if (num == 0 || num > 32768)
+    {
+      vhost_ring_fail (ring, "a queue size of %u", ring->num);
+      return FALSE;
+    }
   if (ring->packed)
     {
+      /* The base comes from the front-end, or from a run with another size. */
+      if (ring->last_avail >= num || ring->used_idx >= num)
+        {
+          vhost_ring_fail (ring, "the packed ring position %u is outside a queue of %u",
+                           MAX (ring->last_avail, ring->used_idx), ring->num);
+          return FALSE;
+        }
       ring->pdesc = map_area (ring, "descriptor ring", ring->desc_uaddr, 16 * num, 16);
       ring->driver_event = map_area (ring, "driver event area", ring->avail_uaddr, 4, 4);
       ring->device_event = map_area (ring, "device event area", ring->used_uaddr, 4, 4);
@@ -382,10 +394,11 @@ log_element (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
 void
 vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
 {
-  gboolean log = ring->log_all && ring->mem->log != NULL;
+  gboolean log;
 
   if (ring->broken)
     return;
+  log = ring->log_all && ring->mem->log != NULL;
   if (log)
     log_element (ring, elem, len);
   if (!ring->packed)
@@ -439,8 +452,12 @@ vhost_ring_flush (VhostRing *ring)
         vhost_mem_log_write (ring->mem, &ring->used->idx, sizeof ring->used->idx);
     }
   else
-    __atomic_store_n (&ring->pdesc[ring->pending_head].flags, GUINT16_TO_LE (ring->pending_flags),
-                      __ATOMIC_RELEASE);
+    {
+      __atomic_store_n (&ring->pdesc[ring->pending_head].flags, GUINT16_TO_LE (ring->pending_flags),
+                        __ATOMIC_RELEASE);
+      if (ring->log_all && ring->mem->log != NULL)
+        vhost_mem_log_write (ring->mem, &ring->pdesc[ring->pending_head], sizeof *ring->pdesc);
+    }
   ring->unsignalled += ring->n_pending;
   ring->n_pending = 0;
 }

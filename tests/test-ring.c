@@ -1,0 +1,1734 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The device side of split and packed virtqueues against a hostile driver: rings written by hand into plain memory. */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "test-support.h"
+#include "vhost-glib/core/vhost-ring.h"
+
+/* Two regions, adjacent in guest physical addresses, apart in our address space. */
+#define REGION_SIZE 0x10000
+#define GPA0 G_GUINT64_CONSTANT (0x10000)
+#define GPA1 G_GUINT64_CONSTANT (0x20000)
+#define UADDR0 G_GUINT64_CONSTANT (0x7000000000)
+#define UADDR1 G_GUINT64_CONSTANT (0x7000010000)
+
+/* Where things go in region 0 (offsets). The used ring has a page of its own
+ * (gpa page 0x15) so that the dirty-log tests can tell it apart. */
+#define DESC_OFF 0x0000
+#define AVAIL_OFF 0x0800
+#define USED_OFF 0x5000
+#define TABLE_GPA (GPA0 + 0x6000)          /* indirect tables */
+#define BUF_GPA(n) (GPA0 + 0x8000 + (n) * 0x100) /* data buffers */
+
+#define F_NEXT VRING_DESC_F_NEXT
+#define F_WRITE VRING_DESC_F_WRITE
+#define F_INDIRECT VRING_DESC_F_INDIRECT
+#define F_AVAIL ((guint16) (1u << VRING_PACKED_DESC_F_AVAIL))
+#define F_USED ((guint16) (1u << VRING_PACKED_DESC_F_USED))
+
+#define MAX_IOV 64
+
+typedef struct
+{
+  guint8 *buf[2];   /* the regions: exactly REGION_SIZE bytes each */
+  VhostMem mem;
+  VhostRing ring;
+  guint16 avail_idx; /* split driver: the next avail->idx */
+  guint16 next;      /* packed driver: the next descriptor to make available... */
+  gboolean wrap;     /* ...and its wrap counter */
+  VhostVirtqueueElement elem;
+  struct iovec iov[MAX_IOV];
+} Fixture;
+
+/* A ring over fresh zeroed memory, configured but not mapped. */
+static Fixture *
+fixture_new (gboolean packed, guint num, gboolean indirect)
+{
+  Fixture *fx = g_new0 (Fixture, 1);
+
+  fx->buf[0] = g_malloc0 (REGION_SIZE);
+  fx->buf[1] = g_malloc0 (REGION_SIZE);
+  fx->mem.n_regions = 2;
+  fx->mem.regions[0] = (VhostMemRegion) { GPA0, REGION_SIZE, UADDR0, fx->buf[0] };
+  fx->mem.regions[1] = (VhostMemRegion) { GPA1, REGION_SIZE, UADDR1, fx->buf[1] };
+  vhost_ring_init (&fx->ring, 0);
+  fx->ring.mem = &fx->mem;
+  fx->ring.num = num;
+  fx->ring.packed = packed;
+  fx->ring.indirect = indirect;
+  fx->ring.desc_uaddr = UADDR0 + DESC_OFF;
+  fx->ring.avail_uaddr = UADDR0 + AVAIL_OFF;
+  fx->ring.used_uaddr = UADDR0 + USED_OFF;
+  fx->ring.call_fd = -1;
+  fx->wrap = TRUE;
+  return fx;
+}
+
+static void
+fixture_map (Fixture *fx)
+{
+  g_assert_true (vhost_ring_map (&fx->ring));
+  g_assert_false (fx->ring.broken);
+}
+
+/* A mapped ring. */
+static Fixture *
+fixture_new_mapped (gboolean packed, guint num, gboolean indirect)
+{
+  Fixture *fx = fixture_new (packed, num, indirect);
+
+  fixture_map (fx);
+  return fx;
+}
+
+static void
+fixture_free (Fixture *fx)
+{
+  g_free (fx->mem.log);
+  g_free (fx->buf[0]);
+  g_free (fx->buf[1]);
+  g_free (fx);
+}
+
+/* Our address of guest physical address @gpa. */
+static guint8 *
+hva (Fixture *fx, guint64 gpa)
+{
+  if (gpa >= GPA0 && gpa < GPA0 + REGION_SIZE)
+    return fx->buf[0] + (gpa - GPA0);
+  g_assert_true (gpa >= GPA1 && gpa < GPA1 + REGION_SIZE);
+  return fx->buf[1] + (gpa - GPA1);
+}
+
+static struct vring_desc *
+split_desc (Fixture *fx)
+{
+  return (struct vring_desc *) (fx->buf[0] + DESC_OFF);
+}
+
+static struct vring_avail *
+split_avail (Fixture *fx)
+{
+  return (struct vring_avail *) (fx->buf[0] + AVAIL_OFF);
+}
+
+static struct vring_used *
+split_used (Fixture *fx)
+{
+  return (struct vring_used *) (fx->buf[0] + USED_OFF);
+}
+
+static struct vring_packed_desc *
+packed_desc (Fixture *fx)
+{
+  return (struct vring_packed_desc *) (fx->buf[0] + DESC_OFF);
+}
+
+static void
+set_desc (struct vring_desc *d, guint64 addr, guint32 len, guint16 flags, guint16 next)
+{
+  d->addr = addr;
+  d->len = len;
+  d->flags = flags;
+  d->next = next;
+}
+
+/* Split driver: make the chain at @head available. */
+static void
+split_publish (Fixture *fx, guint16 head)
+{
+  struct vring_avail *avail = split_avail (fx);
+
+  avail->ring[fx->avail_idx % fx->ring.num] = head;
+  fx->avail_idx++;
+  __atomic_store_n (&avail->idx, fx->avail_idx, __ATOMIC_RELEASE);
+}
+
+typedef struct
+{
+  guint64 addr;
+  guint32 len;
+  guint16 id;
+  guint16 flags; /* F_NEXT, F_WRITE, F_INDIRECT; the avail/used bits are added */
+} PDesc;
+
+static void
+set_pdesc (struct vring_packed_desc *d, const PDesc *p)
+{
+  d->addr = p->addr;
+  d->len = p->len;
+  d->id = p->id;
+  d->flags = p->flags;
+}
+
+/* Packed driver: make @n descriptors available from the driver's position on, the
+ * head's flags written last. */
+static void
+packed_publish (Fixture *fx, const PDesc *chain, guint n)
+{
+  struct vring_packed_desc *ring = packed_desc (fx);
+  guint16 head = fx->next, head_flags = 0;
+
+  for (guint j = 0; j < n; j++)
+    {
+      struct vring_packed_desc *d = &ring[fx->next];
+      guint16 flags = chain[j].flags | (fx->wrap ? F_AVAIL : F_USED);
+
+      d->addr = chain[j].addr;
+      d->len = chain[j].len;
+      d->id = chain[j].id;
+      if (j == 0)
+        head_flags = flags;
+      else
+        d->flags = flags;
+      if (++fx->next == fx->ring.num)
+        {
+          fx->next = 0;
+          fx->wrap = !fx->wrap;
+        }
+    }
+  __atomic_store_n (&ring[head].flags, head_flags, __ATOMIC_RELEASE);
+}
+
+static int
+pop (Fixture *fx, guint max_iov)
+{
+  return vhost_ring_pop (&fx->ring, &fx->elem, fx->iov, max_iov);
+}
+
+static void
+assert_iov (Fixture *fx, guint i, guint64 gpa, gsize len)
+{
+  g_assert_true (fx->iov[i].iov_base == (void *) hva (fx, gpa));
+  g_assert_cmpuint (fx->iov[i].iov_len, ==, len);
+}
+
+/* A broken ring stays broken and looks at guest memory no more. */
+static void
+assert_stays_broken (Fixture *fx)
+{
+  g_autofree char *error = g_strdup (fx->ring.error);
+  g_autofree guint8 *copy0 = g_memdup2 (fx->buf[0], REGION_SIZE);
+  g_autofree guint8 *copy1 = g_memdup2 (fx->buf[1], REGION_SIZE);
+  VhostRing blind = fx->ring;
+  VhostVirtqueueElement elem = { 0x1234, 0x5678, 77, 88, NULL };
+
+  /* A copy whose every pointer to memory faults if followed. */
+  blind.mem = NULL;
+  blind.desc = NULL;
+  blind.avail = NULL;
+  blind.used = NULL;
+  blind.pdesc = NULL;
+  blind.driver_event = NULL;
+  blind.device_event = NULL;
+  blind.log_all = FALSE;
+  g_assert_cmpint (vhost_ring_pop (&blind, &elem, fx->iov, MAX_IOV), ==, -1);
+  g_assert_cmpuint (elem.id, ==, 0x1234);
+  g_assert_cmpuint (elem.n_descs, ==, 0x5678);
+  g_assert_cmpuint (elem.n_out, ==, 77);
+  g_assert_cmpuint (elem.n_in, ==, 88);
+  g_assert_null (elem.iov);
+  g_assert_false (vhost_ring_has_avail (&blind));
+  vhost_ring_push (&blind, &fx->elem, 16);
+  vhost_ring_flush (&blind);
+  g_assert_false (vhost_ring_should_notify (&blind));
+  vhost_ring_set_kicks (&blind, TRUE);
+  g_assert_false (vhost_ring_map (&blind));
+
+  /* And the real one. */
+  g_assert_false (vhost_ring_map (&fx->ring));
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, -1);
+  g_assert_false (vhost_ring_has_avail (&fx->ring));
+  vhost_ring_push (&fx->ring, &fx->elem, 16);
+  vhost_ring_flush (&fx->ring);
+  vhost_ring_set_kicks (&fx->ring, TRUE);
+  vhost_ring_set_kicks (&fx->ring, FALSE);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  g_assert_false (vhost_ring_notify (&fx->ring));
+  g_assert_true (fx->ring.broken);
+  g_assert_cmpstr (fx->ring.error, ==, error);
+  g_assert_cmpmem (fx->buf[0], REGION_SIZE, copy0, REGION_SIZE);
+  g_assert_cmpmem (fx->buf[1], REGION_SIZE, copy1, REGION_SIZE);
+}
+
+static void
+assert_error (Fixture *fx, const char *message)
+{
+  g_assert_true (fx->ring.broken);
+  g_test_message ("error: %s", fx->ring.error);
+  g_assert_true (g_str_has_prefix (fx->ring.error, "vring 0: "));
+  g_assert_nonnull (strstr (fx->ring.error, message));
+}
+
+/* Pop, expect the ring to break with @message, and check that it stays broken. */
+static void
+assert_pop_breaks (Fixture *fx, guint max_iov, const char *message)
+{
+  g_autofree guint8 *copy0 = g_memdup2 (fx->buf[0], REGION_SIZE);
+  g_autofree guint8 *copy1 = g_memdup2 (fx->buf[1], REGION_SIZE);
+
+  g_assert_cmpint (pop (fx, max_iov), ==, -1);
+  assert_error (fx, message);
+  /* Popping writes nothing to guest memory, even when it fails. */
+  g_assert_cmpmem (fx->buf[0], REGION_SIZE, copy0, REGION_SIZE);
+  g_assert_cmpmem (fx->buf[1], REGION_SIZE, copy1, REGION_SIZE);
+  assert_stays_broken (fx);
+}
+
+/* Good paths: split. */
+
+static void
+test_split_empty (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+
+  g_assert_false (vhost_ring_has_avail (&fx->ring));
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+  vhost_ring_flush (&fx->ring);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  g_assert_cmpuint (split_used (fx)->idx, ==, 0);
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+static void
+test_split_chain (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  struct vring_desc *desc = split_desc (fx);
+  struct vring_used *used = split_used (fx);
+
+  set_desc (&desc[5], BUF_GPA (0), 0x10, F_NEXT, 2);
+  set_desc (&desc[2], BUF_GPA (1), 0x20, F_NEXT, 7);
+  set_desc (&desc[7], BUF_GPA (2), 0x80, F_WRITE, 0);
+  split_publish (fx, 5);
+  g_assert_true (vhost_ring_has_avail (&fx->ring));
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.id, ==, 5);
+  g_assert_cmpuint (fx->elem.n_out, ==, 2);
+  g_assert_cmpuint (fx->elem.n_in, ==, 1);
+  g_assert_true (fx->elem.iov == fx->iov);
+  assert_iov (fx, 0, BUF_GPA (0), 0x10);
+  assert_iov (fx, 1, BUF_GPA (1), 0x20);
+  assert_iov (fx, 2, BUF_GPA (2), 0x80);
+  g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, 1);
+  g_assert_false (vhost_ring_has_avail (&fx->ring));
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+
+  vhost_ring_push (&fx->ring, &fx->elem, 0x42);
+  /* Written, but not published before the flush. */
+  g_assert_cmpuint (used->ring[0].id, ==, 5);
+  g_assert_cmpuint (used->ring[0].len, ==, 0x42);
+  g_assert_cmpuint (used->idx, ==, 0);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (used->idx, ==, 1);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+/* Several chains popped, pushed out of order, published by one flush. */
+static void
+test_split_batch (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  struct vring_desc *desc = split_desc (fx);
+  struct vring_used *used = split_used (fx);
+  VhostVirtqueueElement elems[3];
+  struct iovec iovs[3][4];
+
+  for (guint i = 0; i < 3; i++)
+    {
+      set_desc (&desc[i], BUF_GPA (i), 0x10 + i, F_WRITE, 0);
+      split_publish (fx, i);
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpint (vhost_ring_pop (&fx->ring, &elems[i], iovs[i], 4), ==, 1);
+      g_assert_cmpuint (elems[i].id, ==, i);
+      g_assert_cmpuint (elems[i].n_in, ==, 1);
+      g_assert_true (iovs[i][0].iov_base == (void *) hva (fx, BUF_GPA (i)));
+    }
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+  vhost_ring_push (&fx->ring, &elems[2], 2);
+  vhost_ring_push (&fx->ring, &elems[0], 0);
+  vhost_ring_push (&fx->ring, &elems[1], 1);
+  g_assert_cmpuint (used->idx, ==, 0);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (used->idx, ==, 3);
+  g_assert_cmpuint (used->ring[0].id, ==, 2);
+  g_assert_cmpuint (used->ring[1].id, ==, 0);
+  g_assert_cmpuint (used->ring[2].id, ==, 1);
+  g_assert_cmpuint (used->ring[2].len, ==, 1);
+  fixture_free (fx);
+}
+
+/* The 16-bit indices wrap; the used index is taken from the ring after set_base. */
+static void
+test_split_index_wrap (void)
+{
+  Fixture *fx = fixture_new (FALSE, 8, FALSE);
+  struct vring_desc *desc = split_desc (fx);
+  struct vring_used *used = split_used (fx);
+
+  used->idx = 0xfffd;
+  fx->avail_idx = 0xfffe;
+  vhost_ring_set_base (&fx->ring, 0xfffe);
+  fixture_map (fx);
+  g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, 0xfffe);
+  for (guint round = 0; round < 20; round++)
+    {
+      guint16 head = round % 8;
+
+      set_desc (&desc[head], BUF_GPA (head), 0x10, F_WRITE, 0);
+      split_publish (fx, head);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      g_assert_cmpuint (fx->elem.id, ==, head);
+      vhost_ring_push (&fx->ring, &fx->elem, round);
+      vhost_ring_flush (&fx->ring);
+      g_assert_cmpuint (used->idx, ==, (guint16) (0xfffd + round + 1));
+      g_assert_cmpuint (used->ring[(guint16) (0xfffd + round) % 8].id, ==, head);
+      g_assert_cmpuint (used->ring[(guint16) (0xfffd + round) % 8].len, ==, round);
+      g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, (guint16) (0xfffe + round + 1));
+    }
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+static void
+test_split_span_regions (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+
+  set_desc (&split_desc (fx)[0], GPA1 - 0x100, 0x200, F_WRITE, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.n_out, ==, 0);
+  g_assert_cmpuint (fx->elem.n_in, ==, 2);
+  g_assert_true (fx->iov[0].iov_base == (void *) (fx->buf[0] + REGION_SIZE - 0x100));
+  g_assert_cmpuint (fx->iov[0].iov_len, ==, 0x100);
+  g_assert_true (fx->iov[1].iov_base == (void *) fx->buf[1]);
+  g_assert_cmpuint (fx->iov[1].iov_len, ==, 0x100);
+  fixture_free (fx);
+}
+
+/* Buffers right up to the last byte of memory, and empty ones, are fine. */
+static void
+test_split_edges (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  struct vring_desc *desc = split_desc (fx);
+
+  set_desc (&desc[0], GPA1 + REGION_SIZE - 0x10, 0x10, F_NEXT, 1);
+  set_desc (&desc[1], 0xdead00000000, 0, F_NEXT, 2); /* empty: no iovec, not translated */
+  set_desc (&desc[2], GPA0, 1, F_WRITE, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.n_out, ==, 1);
+  g_assert_cmpuint (fx->elem.n_in, ==, 1);
+  assert_iov (fx, 0, GPA1 + REGION_SIZE - 0x10, 0x10);
+  assert_iov (fx, 1, GPA0, 1);
+  fixture_free (fx);
+}
+
+static void
+test_split_indirect (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, TRUE);
+  struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
+
+  /* The table may be as long as the queue; its next fields index the table. */
+  set_desc (&table[0], BUF_GPA (0), 0x10, F_NEXT, 2);
+  set_desc (&table[2], BUF_GPA (1), 0x20, F_NEXT | F_WRITE, 1);
+  set_desc (&table[1], BUF_GPA (2), 0x30, F_WRITE, 0);
+  set_desc (&split_desc (fx)[4], TABLE_GPA, 3 * 16, F_INDIRECT, 0);
+  split_publish (fx, 4);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.id, ==, 4);
+  g_assert_cmpuint (fx->elem.n_out, ==, 1);
+  g_assert_cmpuint (fx->elem.n_in, ==, 2);
+  assert_iov (fx, 0, BUF_GPA (0), 0x10);
+  assert_iov (fx, 1, BUF_GPA (1), 0x20);
+  assert_iov (fx, 2, BUF_GPA (2), 0x30);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x50);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (split_used (fx)->idx, ==, 1);
+  g_assert_cmpuint (split_used (fx)->ring[0].id, ==, 4);
+  g_assert_cmpuint (split_used (fx)->ring[0].len, ==, 0x50);
+
+  /* A table of exactly num descriptors. */
+  for (guint i = 0; i < 8; i++)
+    set_desc (&table[i], BUF_GPA (i), 0x10, i < 7 ? F_NEXT : 0, i + 1);
+  set_desc (&split_desc (fx)[0], TABLE_GPA, 8 * 16, F_INDIRECT, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.n_out, ==, 8);
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+/* A chain of exactly num descriptors is not a loop. */
+static void
+test_split_full_chain (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+
+  for (guint i = 0; i < 8; i++)
+    set_desc (&split_desc (fx)[i], BUF_GPA (i), 0x10, i < 7 ? F_NEXT : F_WRITE, i + 1);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.n_out, ==, 7);
+  g_assert_cmpuint (fx->elem.n_in, ==, 1);
+  fixture_free (fx);
+}
+
+static void
+push_flush_one (Fixture *fx, guint16 head)
+{
+  set_desc (&split_desc (fx)[head], BUF_GPA (head), 0x10, F_WRITE, 0);
+  split_publish (fx, head);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x10);
+  vhost_ring_flush (&fx->ring);
+}
+
+static void
+test_split_event_idx (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  struct vring_avail *avail = split_avail (fx);
+  guint16 *used_event = &avail->ring[8];
+
+  fx->ring.event_idx = TRUE;
+  /* The device ignores the flags with event idx. */
+  avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  *used_event = 100;
+
+  /* The first decision has nothing to compare with: notify. */
+  push_flush_one (fx, 0); /* used 0 -> 1 */
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+
+  /* The driver wants a notification once entry 5 is used: not yet. */
+  *used_event = 5;
+  push_flush_one (fx, 1); /* 1 -> 2 */
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+
+  /* Entry 2 is the one this push writes: notify. */
+  *used_event = 2;
+  push_flush_one (fx, 2); /* 2 -> 3 */
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+
+  /* A batch 3 -> 6 passes entry 5. */
+  *used_event = 5;
+  for (guint i = 3; i < 6; i++)
+    {
+      set_desc (&split_desc (fx)[i], BUF_GPA (i), 0x10, F_WRITE, 0);
+      split_publish (fx, i);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      vhost_ring_push (&fx->ring, &fx->elem, 0x10);
+    }
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (split_used (fx)->idx, ==, 6);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+
+  /* An event behind: 6 -> 7 does not pass entry 3. */
+  *used_event = 3;
+  push_flush_one (fx, 6);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+
+  /* ... but an event right at the old index does: 7 -> 8 writes entry 7. */
+  *used_event = 7;
+  push_flush_one (fx, 7);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+
+  /* set_kicks writes avail_event after the used ring. */
+  vhost_ring_set_kicks (&fx->ring, TRUE);
+  g_assert_cmpuint (*(guint16 *) &split_used (fx)->ring[8], ==, 8);
+  fixture_free (fx);
+}
+
+static void
+test_split_no_interrupt (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  int efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+  eventfd_t value;
+
+  g_assert_cmpint (efd, >=, 0);
+  fx->ring.call_fd = efd;
+  split_avail (fx)->ring[8] = 0; /* used_event: must be ignored without event idx */
+
+  split_avail (fx)->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  push_flush_one (fx, 0);
+  g_assert_false (vhost_ring_notify (&fx->ring));
+  g_assert_cmpint (eventfd_read (efd, &value), ==, -1);
+  g_assert_cmpint (errno, ==, EAGAIN);
+
+  split_avail (fx)->flags = 0;
+  push_flush_one (fx, 1);
+  g_assert_true (vhost_ring_notify (&fx->ring));
+  g_assert_cmpint (eventfd_read (efd, &value), ==, 0);
+  g_assert_cmpuint (value, ==, 1);
+  /* Nothing new since. */
+  g_assert_false (vhost_ring_notify (&fx->ring));
+
+  split_avail (fx)->flags = VRING_AVAIL_F_NO_INTERRUPT;
+  push_flush_one (fx, 2);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  split_avail (fx)->flags = 0;
+  push_flush_one (fx, 3);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  close (efd);
+  fixture_free (fx);
+}
+
+static void
+test_split_kicks (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+
+  vhost_ring_set_kicks (&fx->ring, FALSE);
+  g_assert_cmpuint (split_used (fx)->flags, ==, VRING_USED_F_NO_NOTIFY);
+  vhost_ring_set_kicks (&fx->ring, TRUE);
+  g_assert_cmpuint (split_used (fx)->flags, ==, 0);
+  fixture_free (fx);
+}
+
+/* Good paths: packed. */
+
+static void
+test_packed_chain (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
+  struct vring_packed_desc *ring = packed_desc (fx);
+  const PDesc chain[] = {
+    { BUF_GPA (0), 0x10, 0xaaaa, F_NEXT },
+    { BUF_GPA (1), 0x20, 0x1234, F_WRITE },
+  };
+
+  g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, 0x8000);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+
+  /* Not available while the head is not. */
+  set_pdesc (&ring[1], &chain[1]);
+  ring[1].flags |= F_AVAIL;
+  g_assert_false (vhost_ring_has_avail (&fx->ring));
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+  /* Both bits set is not available in wrap 1 either. */
+  set_pdesc (&ring[0], &chain[0]);
+  ring[0].flags |= F_AVAIL | F_USED;
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+
+  packed_publish (fx, chain, 2);
+  g_assert_true (vhost_ring_has_avail (&fx->ring));
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.id, ==, 0x1234); /* the last descriptor's */
+  g_assert_cmpuint (fx->elem.n_descs, ==, 2);
+  g_assert_cmpuint (fx->elem.n_out, ==, 1);
+  g_assert_cmpuint (fx->elem.n_in, ==, 1);
+  assert_iov (fx, 0, BUF_GPA (0), 0x10);
+  assert_iov (fx, 1, BUF_GPA (1), 0x20);
+  g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, 0x8000 | 2);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+
+  vhost_ring_push (&fx->ring, &fx->elem, 0x20);
+  /* The head of a batch is published by the flush. */
+  g_assert_cmpuint (ring[0].flags, ==, F_NEXT | F_AVAIL);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (ring[0].id, ==, 0x1234);
+  g_assert_cmpuint (ring[0].len, ==, 0x20);
+  g_assert_cmpuint (ring[0].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[0].addr, ==, BUF_GPA (0)); /* untouched */
+  /* The device skips the chain's other descriptor. */
+  g_assert_cmpuint (ring[1].flags, ==, F_WRITE | F_AVAIL);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+/* Chains of several lengths around a ring of 4, many times: the wrap counters of
+ * both sides, the used flags, the base. */
+static void
+test_packed_wrap (void)
+{
+  static const guint lengths[] = { 1, 2, 3, 1, 3, 2, 4, 1, 1, 3, 3, 2, 4, 4, 1 };
+  Fixture *fx = fixture_new_mapped (TRUE, 4, FALSE);
+  struct vring_packed_desc *ring = packed_desc (fx);
+  gboolean seen_wrap[2] = { FALSE, FALSE };
+
+  for (guint round = 0; round < G_N_ELEMENTS (lengths); round++)
+    {
+      guint k = lengths[round];
+      guint16 head = fx->next;
+      gboolean head_wrap = fx->wrap;
+      PDesc chain[4];
+
+      for (guint j = 0; j < k; j++)
+        chain[j] = (PDesc) { BUF_GPA (j), 0x10 * (j + 1), round + 100, j + 1 < k ? F_NEXT : F_WRITE };
+      packed_publish (fx, chain, k);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      g_assert_cmpuint (fx->elem.id, ==, round + 100);
+      g_assert_cmpuint (fx->elem.n_descs, ==, k);
+      g_assert_cmpuint (fx->elem.n_out, ==, k - 1);
+      g_assert_cmpuint (fx->elem.n_in, ==, 1);
+      for (guint j = 0; j < k; j++)
+        assert_iov (fx, j, BUF_GPA (j), 0x10 * (j + 1));
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+      g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, fx->next | ((guint32) fx->wrap << 15));
+      seen_wrap[fx->wrap] = TRUE;
+
+      vhost_ring_push (&fx->ring, &fx->elem, round);
+      vhost_ring_flush (&fx->ring);
+      g_assert_cmpuint (ring[head].id, ==, round + 100);
+      g_assert_cmpuint (ring[head].len, ==, round);
+      g_assert_cmpuint (ring[head].flags, ==, head_wrap ? F_AVAIL | F_USED : 0);
+      g_assert_cmpuint (fx->ring.used_idx, ==, fx->next);
+      g_assert_cmpint (fx->ring.used_wrap, ==, fx->wrap);
+    }
+  g_assert_true (seen_wrap[0]);
+  g_assert_true (seen_wrap[1]);
+
+  /* The base carries the wrap counter into a restarted ring. */
+  {
+    guint32 base = vhost_ring_get_base (&fx->ring);
+    PDesc one = { BUF_GPA (0), 0x10, 9, 0 };
+
+    vhost_ring_init (&fx->ring, 0);
+    fx->ring.mem = &fx->mem;
+    fx->ring.num = 4;
+    fx->ring.packed = TRUE;
+    fx->ring.desc_uaddr = UADDR0 + DESC_OFF;
+    fx->ring.avail_uaddr = UADDR0 + AVAIL_OFF;
+    fx->ring.used_uaddr = UADDR0 + USED_OFF;
+    vhost_ring_set_base (&fx->ring, base);
+    fixture_map (fx);
+    g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, base);
+    g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+    packed_publish (fx, &one, 1);
+    g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+    g_assert_cmpuint (fx->elem.id, ==, 9);
+  }
+  fixture_free (fx);
+}
+
+/* Several chains pushed then one flush: the head is published last. */
+static void
+test_packed_batch (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
+  struct vring_packed_desc *ring = packed_desc (fx);
+  VhostVirtqueueElement elems[3];
+  struct iovec iovs[3][4];
+
+  for (guint i = 0; i < 3; i++)
+    {
+      PDesc d = { BUF_GPA (i), 0x10, 50 + i, F_WRITE };
+
+      packed_publish (fx, &d, 1);
+    }
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (vhost_ring_pop (&fx->ring, &elems[i], iovs[i], 4), ==, 1);
+  vhost_ring_push (&fx->ring, &elems[1], 1);
+  vhost_ring_push (&fx->ring, &elems[0], 0);
+  vhost_ring_push (&fx->ring, &elems[2], 2);
+  g_assert_cmpuint (ring[0].flags, ==, F_WRITE | F_AVAIL); /* not yet */
+  g_assert_cmpuint (ring[1].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[2].flags, ==, F_AVAIL | F_USED);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (ring[0].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[0].id, ==, 51);
+  g_assert_cmpuint (ring[1].id, ==, 50);
+  g_assert_cmpuint (ring[2].id, ==, 52);
+  fixture_free (fx);
+}
+
+static void
+test_packed_indirect (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, TRUE);
+  struct vring_packed_desc *table = (struct vring_packed_desc *) hva (fx, TABLE_GPA);
+  const PDesc entries[] = {
+    /* Flags other than WRITE mean nothing in a packed table: it is read in order. */
+    { BUF_GPA (0), 0x10, 0, 0 },
+    { BUF_GPA (1), 0x20, 0, F_NEXT },
+    { GPA1 - 0x10, 0x30, 0, F_WRITE },
+  };
+  const PDesc head = { TABLE_GPA, 3 * 16, 77, F_INDIRECT };
+
+  for (guint i = 0; i < 3; i++)
+    set_pdesc (&table[i], &entries[i]);
+  packed_publish (fx, &head, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.id, ==, 77);
+  g_assert_cmpuint (fx->elem.n_descs, ==, 1);
+  g_assert_cmpuint (fx->elem.n_out, ==, 2);
+  g_assert_cmpuint (fx->elem.n_in, ==, 2);
+  assert_iov (fx, 0, BUF_GPA (0), 0x10);
+  assert_iov (fx, 1, BUF_GPA (1), 0x20);
+  assert_iov (fx, 2, GPA1 - 0x10, 0x10);
+  assert_iov (fx, 3, GPA1, 0x20);
+  g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, 0x8000 | 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x30);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (packed_desc (fx)[0].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (packed_desc (fx)[0].id, ==, 77);
+  g_assert_cmpuint (packed_desc (fx)[0].len, ==, 0x30);
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+static void
+test_packed_notify (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 4, FALSE);
+  struct vring_packed_desc_event *driver_event = (struct vring_packed_desc_event *) (fx->buf[0] + AVAIL_OFF);
+  struct vring_packed_desc_event *device_event = (struct vring_packed_desc_event *) (fx->buf[0] + USED_OFF);
+  PDesc d = { BUF_GPA (0), 0x10, 1, F_WRITE };
+
+  driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 1);
+  vhost_ring_flush (&fx->ring);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+
+  driver_event->flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 1);
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+
+  /* Kicks. */
+  vhost_ring_set_kicks (&fx->ring, FALSE);
+  g_assert_cmpuint (device_event->flags, ==, VRING_PACKED_EVENT_FLAG_DISABLE);
+  vhost_ring_set_kicks (&fx->ring, TRUE);
+  g_assert_cmpuint (device_event->flags, ==, VRING_PACKED_EVENT_FLAG_ENABLE);
+  fx->ring.event_idx = TRUE;
+  vhost_ring_set_kicks (&fx->ring, TRUE);
+  g_assert_cmpuint (device_event->flags, ==, VRING_PACKED_EVENT_FLAG_DESC);
+  g_assert_cmpuint (device_event->off_wrap, ==, 2 | 0x8000);
+
+  /* Event idx: the device is at 2 (wrap 1); notify once descriptor 3 is used. */
+  driver_event->flags = VRING_PACKED_EVENT_FLAG_DESC;
+  driver_event->off_wrap = 3 | 0x8000;
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 1); /* writes 2 */
+  vhost_ring_flush (&fx->ring);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 1); /* writes 3, wraps */
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  /* Now at 0 (wrap 0): descriptor 1 of this lap. */
+  driver_event->off_wrap = 1;
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 1); /* writes 0 */
+  vhost_ring_flush (&fx->ring);
+  g_assert_false (vhost_ring_should_notify (&fx->ring));
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 1); /* writes 1 */
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
+/* SET_VRING_BASE comes from the front-end: a packed base past the ring must not
+ * become an index into it. */
+static void
+test_packed_base_outside (void)
+{
+  Fixture *fx = fixture_new (TRUE, 8, FALSE);
+  gboolean mapped;
+
+  vhost_ring_set_base (&fx->ring, 0x8000 | 100);
+  mapped = vhost_ring_map (&fx->ring);
+  g_assert_false (mapped);
+  g_assert_true (fx->ring.broken);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, -1);
+  fixture_free (fx);
+}
+
+/* The same index from the ring's own state: stopped at 6 of 8, restarted with a
+ * size of 4 and no new base. */
+static void
+test_packed_num_shrunk (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
+  const PDesc d = { BUF_GPA (0), 0x10, 1, F_WRITE };
+  gboolean mapped;
+
+  for (guint i = 0; i < 6; i++)
+    {
+      packed_publish (fx, &d, 1);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      vhost_ring_push (&fx->ring, &fx->elem, 0);
+      vhost_ring_flush (&fx->ring);
+    }
+  fx->ring.num = 4;
+  mapped = vhost_ring_map (&fx->ring);
+  g_assert_false (mapped);
+  g_assert_true (fx->ring.broken);
+  fixture_free (fx);
+}
+
+/* Bad paths: pop breaks the ring. */
+
+typedef struct
+{
+  const char *path;
+  gboolean packed;
+  gboolean indirect; /* VIRTIO_F_INDIRECT_DESC negotiated */
+  guint max_iov;
+  void (*setup) (Fixture *fx);
+  const char *message;
+} BadCase;
+
+static void
+split_one (Fixture *fx, guint64 addr, guint32 len, guint16 flags)
+{
+  set_desc (&split_desc (fx)[0], addr, len, flags, 0);
+  split_publish (fx, 0);
+}
+
+static void
+packed_one (Fixture *fx, guint64 addr, guint32 len, guint16 flags)
+{
+  PDesc d = { addr, len, 0, flags };
+
+  packed_publish (fx, &d, 1);
+}
+
+static void
+one (Fixture *fx, guint64 addr, guint32 len, guint16 flags)
+{
+  if (fx->ring.packed)
+    packed_one (fx, addr, len, flags);
+  else
+    split_one (fx, addr, len, flags);
+}
+
+static void
+setup_split_loop (Fixture *fx)
+{
+  set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+  set_desc (&split_desc (fx)[1], BUF_GPA (1), 0x10, F_NEXT, 0);
+  split_publish (fx, 0);
+}
+
+static void
+setup_split_self_loop (Fixture *fx)
+{
+  set_desc (&split_desc (fx)[3], BUF_GPA (0), 0x10, F_NEXT | F_WRITE, 3);
+  split_publish (fx, 3);
+}
+
+/* Through all 8 descriptors, then back to the first. */
+static void
+setup_split_long_loop (Fixture *fx)
+{
+  for (guint i = 0; i < 8; i++)
+    set_desc (&split_desc (fx)[i], BUF_GPA (i), 0x10, F_NEXT, (i + 1) % 8);
+  split_publish (fx, 0);
+}
+
+/* Through all 8 descriptors, then to index 8. */
+static void
+setup_split_next_outside (Fixture *fx)
+{
+  for (guint i = 0; i < 8; i++)
+    set_desc (&split_desc (fx)[i], BUF_GPA (i), 0x10, F_NEXT, i + 1);
+  split_publish (fx, 0);
+}
+
+static void
+setup_split_next_far (Fixture *fx)
+{
+  set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, F_NEXT, 0xffff);
+  split_publish (fx, 0);
+}
+
+static void
+indirect_head (Fixture *fx, guint32 len, guint16 extra_flags)
+{
+  one (fx, TABLE_GPA, len, F_INDIRECT | extra_flags);
+}
+
+static void
+setup_split_indirect_in_indirect (Fixture *fx)
+{
+  struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
+
+  set_desc (&table[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+  set_desc (&table[1], TABLE_GPA, 2 * 16, F_INDIRECT, 0);
+  indirect_head (fx, 2 * 16, 0);
+}
+
+static void
+setup_packed_indirect_in_indirect (Fixture *fx)
+{
+  struct vring_packed_desc *table = (struct vring_packed_desc *) hva (fx, TABLE_GPA);
+
+  set_pdesc (&table[0], &(PDesc) { BUF_GPA (0), 0x10, 0, 0 });
+  set_pdesc (&table[1], &(PDesc) { TABLE_GPA, 2 * 16, 0, F_INDIRECT });
+  indirect_head (fx, 2 * 16, 0);
+}
+
+static void
+setup_indirect_empty (Fixture *fx)
+{
+  indirect_head (fx, 0, 0);
+}
+
+static void
+setup_indirect_24 (Fixture *fx)
+{
+  indirect_head (fx, 24, 0);
+}
+
+/* A table of 3 good readable descriptors, its length given by the head. */
+static void
+fill_table (Fixture *fx)
+{
+  if (fx->ring.packed)
+    {
+      struct vring_packed_desc *table = (struct vring_packed_desc *) hva (fx, TABLE_GPA);
+
+      for (guint i = 0; i < 3; i++)
+        set_pdesc (&table[i], &(PDesc) { BUF_GPA (i), 0x10, 0, 0 });
+    }
+  else
+    {
+      struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
+
+      for (guint i = 0; i < 3; i++)
+        set_desc (&table[i], BUF_GPA (i), 0x10, i < 2 ? F_NEXT : 0, i + 1);
+    }
+}
+
+static void
+setup_indirect_good (Fixture *fx)
+{
+  fill_table (fx);
+  indirect_head (fx, 3 * 16, 0);
+}
+
+static void
+setup_indirect_with_next (Fixture *fx)
+{
+  fill_table (fx);
+  if (fx->ring.packed)
+    {
+      const PDesc chain[] = { { TABLE_GPA, 3 * 16, 0, F_INDIRECT | F_NEXT }, { BUF_GPA (5), 0x10, 0, 0 } };
+
+      packed_publish (fx, chain, 2);
+    }
+  else
+    {
+      set_desc (&split_desc (fx)[0], TABLE_GPA, 3 * 16, F_INDIRECT | F_NEXT, 1);
+      set_desc (&split_desc (fx)[1], BUF_GPA (5), 0x10, 0, 0);
+      split_publish (fx, 0);
+    }
+}
+
+static void
+setup_indirect_after_direct (Fixture *fx)
+{
+  fill_table (fx);
+  if (fx->ring.packed)
+    {
+      const PDesc chain[] = { { BUF_GPA (5), 0x10, 0, F_NEXT }, { TABLE_GPA, 3 * 16, 0, F_INDIRECT } };
+
+      packed_publish (fx, chain, 2);
+    }
+  else
+    {
+      set_desc (&split_desc (fx)[0], BUF_GPA (5), 0x10, F_NEXT, 1);
+      set_desc (&split_desc (fx)[1], TABLE_GPA, 3 * 16, F_INDIRECT, 0);
+      split_publish (fx, 0);
+    }
+}
+
+static void
+setup_indirect_too_long (Fixture *fx)
+{
+  indirect_head (fx, 9 * 16, 0);
+}
+
+static void
+setup_indirect_huge (Fixture *fx)
+{
+  indirect_head (fx, 0xfffffff0, 0);
+}
+
+static void
+setup_indirect_outside (Fixture *fx)
+{
+  one (fx, 0x40000, 3 * 16, F_INDIRECT);
+}
+
+static void
+setup_indirect_spans_regions (Fixture *fx)
+{
+  one (fx, GPA1 - 16, 2 * 16, F_INDIRECT);
+}
+
+static void
+setup_indirect_wraps (Fixture *fx)
+{
+  one (fx, G_GUINT64_CONSTANT (0xfffffffffffffff0), 2 * 16, F_INDIRECT);
+}
+
+static void
+setup_split_indirect_loop (Fixture *fx)
+{
+  struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
+
+  set_desc (&table[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+  set_desc (&table[1], BUF_GPA (1), 0x10, F_NEXT, 2);
+  set_desc (&table[2], BUF_GPA (2), 0x10, F_NEXT, 0);
+  indirect_head (fx, 3 * 16, 0);
+}
+
+static void
+setup_split_indirect_next_outside (Fixture *fx)
+{
+  struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
+
+  /* In the queue's range, not in the table's. */
+  set_desc (&table[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+  set_desc (&table[1], BUF_GPA (1), 0x10, F_NEXT, 5);
+  indirect_head (fx, 2 * 16, 0);
+}
+
+static void
+setup_indirect_bad_buffer (Fixture *fx)
+{
+  fill_table (fx);
+  if (fx->ring.packed)
+    ((struct vring_packed_desc *) hva (fx, TABLE_GPA))[1].addr = 0x40000;
+  else
+    ((struct vring_desc *) hva (fx, TABLE_GPA))[1].addr = 0x40000;
+  indirect_head (fx, 3 * 16, 0);
+}
+
+static void
+setup_indirect_readable_after_writable (Fixture *fx)
+{
+  fill_table (fx);
+  if (fx->ring.packed)
+    ((struct vring_packed_desc *) hva (fx, TABLE_GPA))[0].flags = F_WRITE;
+  else
+    ((struct vring_desc *) hva (fx, TABLE_GPA))[0].flags = F_WRITE | F_NEXT;
+  indirect_head (fx, 3 * 16, 0);
+}
+
+static void
+setup_buffer_outside (Fixture *fx)
+{
+  one (fx, 0x40000, 0x10, 0);
+}
+
+static void
+setup_buffer_below (Fixture *fx)
+{
+  one (fx, GPA0 - 0x100, 0x200, F_WRITE);
+}
+
+static void
+setup_buffer_wraps (Fixture *fx)
+{
+  one (fx, G_GUINT64_CONSTANT (0xffffffffffffff00), 0x200, 0);
+}
+
+static void
+setup_buffer_past_region1 (Fixture *fx)
+{
+  one (fx, GPA1 + REGION_SIZE - 0x100, 0x200, F_WRITE);
+}
+
+static void
+setup_buffer_huge (Fixture *fx)
+{
+  one (fx, GPA0, 0xffffffff, F_WRITE);
+}
+
+/* A bad buffer after good ones in the same chain. */
+static void
+setup_buffer_outside_late (Fixture *fx)
+{
+  if (fx->ring.packed)
+    {
+      const PDesc chain[] = {
+        { BUF_GPA (0), 0x10, 0, F_NEXT },
+        { BUF_GPA (1), 0x10, 0, F_NEXT | F_WRITE },
+        { 0x40000, 0x10, 0, F_WRITE },
+      };
+
+      packed_publish (fx, chain, 3);
+    }
+  else
+    {
+      set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+      set_desc (&split_desc (fx)[1], BUF_GPA (1), 0x10, F_NEXT | F_WRITE, 2);
+      set_desc (&split_desc (fx)[2], 0x40000, 0x10, F_WRITE, 0);
+      split_publish (fx, 0);
+    }
+}
+
+static void
+setup_readable_after_writable (Fixture *fx)
+{
+  if (fx->ring.packed)
+    {
+      const PDesc chain[] = { { BUF_GPA (0), 0x10, 0, F_NEXT | F_WRITE }, { BUF_GPA (1), 0x10, 0, 0 } };
+
+      packed_publish (fx, chain, 2);
+    }
+  else
+    {
+      set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, F_NEXT | F_WRITE, 1);
+      set_desc (&split_desc (fx)[1], BUF_GPA (1), 0x10, 0, 0);
+      split_publish (fx, 0);
+    }
+}
+
+/* Three buffers, for max_iov 2. */
+static void
+setup_three (Fixture *fx)
+{
+  if (fx->ring.packed)
+    {
+      const PDesc chain[] = {
+        { BUF_GPA (0), 0x10, 0, F_NEXT },
+        { BUF_GPA (1), 0x10, 0, F_NEXT },
+        { BUF_GPA (2), 0x10, 0, F_WRITE },
+      };
+
+      packed_publish (fx, chain, 3);
+    }
+  else
+    {
+      set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+      set_desc (&split_desc (fx)[1], BUF_GPA (1), 0x10, F_NEXT, 2);
+      set_desc (&split_desc (fx)[2], BUF_GPA (2), 0x10, F_WRITE, 0);
+      split_publish (fx, 0);
+    }
+}
+
+/* One descriptor that spans the two regions: two iovecs, for max_iov 1. */
+static void
+setup_spanning (Fixture *fx)
+{
+  one (fx, GPA1 - 0x100, 0x200, F_WRITE);
+}
+
+static void
+setup_split_avail_jump (Fixture *fx)
+{
+  set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, 0, 0);
+  split_avail (fx)->idx = 8 + 1;
+}
+
+static void
+setup_split_avail_backwards (Fixture *fx)
+{
+  set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, 0, 0);
+  split_avail (fx)->idx = 0xffff;
+}
+
+static void
+setup_split_head_outside (Fixture *fx)
+{
+  split_publish (fx, 8);
+}
+
+static void
+setup_split_head_far (Fixture *fx)
+{
+  split_publish (fx, 0xffff);
+}
+
+/* All 8 descriptors available, all with NEXT. */
+static void
+setup_packed_too_long (Fixture *fx)
+{
+  PDesc chain[8];
+
+  for (guint i = 0; i < 8; i++)
+    chain[i] = (PDesc) { BUF_GPA (i), 0x10, i, F_NEXT };
+  packed_publish (fx, chain, 8);
+}
+
+/* The same after the ring has turned: the chain starts mid-ring in wrap 1 and runs
+ * into wrap 0. */
+static void
+setup_packed_too_long_wrapped (Fixture *fx)
+{
+  PDesc chain[8];
+  const PDesc d = { BUF_GPA (0), 0x10, 0, F_WRITE };
+
+  for (guint i = 0; i < 5; i++)
+    {
+      packed_publish (fx, &d, 1);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      vhost_ring_push (&fx->ring, &fx->elem, 0);
+      vhost_ring_flush (&fx->ring);
+    }
+  for (guint i = 0; i < 8; i++)
+    chain[i] = (PDesc) { BUF_GPA (i), 0x10, i, F_NEXT };
+  packed_publish (fx, chain, 8);
+}
+
+static const BadCase bad_cases[] = {
+  /* Loops and chains too long. */
+  { "/vhost/ring/split/loop", FALSE, FALSE, MAX_IOV, setup_split_loop, "a loop" },
+  { "/vhost/ring/split/self-loop", FALSE, FALSE, MAX_IOV, setup_split_self_loop, "longer than its table (8): a loop" },
+  { "/vhost/ring/split/long-loop", FALSE, FALSE, MAX_IOV, setup_split_long_loop, "longer than its table (8): a loop" },
+  { "/vhost/ring/split/next-outside", FALSE, FALSE, MAX_IOV, setup_split_next_outside,
+    "next index 8 is outside its table (8)" },
+  { "/vhost/ring/split/next-far", FALSE, FALSE, MAX_IOV, setup_split_next_far,
+    "next index 65535 is outside its table (8)" },
+  { "/vhost/ring/packed/too-long", TRUE, FALSE, MAX_IOV, setup_packed_too_long,
+    "a descriptor chain longer than the queue (8)" },
+  { "/vhost/ring/packed/too-long-wrapped", TRUE, FALSE, MAX_IOV, setup_packed_too_long_wrapped,
+    "a descriptor chain longer than the queue (8)" },
+
+  /* Indirect tables. */
+  { "/vhost/ring/split/indirect/in-indirect", FALSE, TRUE, MAX_IOV, setup_split_indirect_in_indirect,
+    "an indirect table inside an indirect table" },
+  { "/vhost/ring/packed/indirect/in-indirect", TRUE, TRUE, MAX_IOV, setup_packed_indirect_in_indirect,
+    "an indirect table inside an indirect table" },
+  { "/vhost/ring/split/indirect/empty", FALSE, TRUE, MAX_IOV, setup_indirect_empty,
+    "an indirect table of 0 bytes (not a positive multiple of 16)" },
+  { "/vhost/ring/packed/indirect/empty", TRUE, TRUE, MAX_IOV, setup_indirect_empty,
+    "an indirect table of 0 bytes (not a positive multiple of 16)" },
+  { "/vhost/ring/split/indirect/len-24", FALSE, TRUE, MAX_IOV, setup_indirect_24,
+    "an indirect table of 24 bytes (not a positive multiple of 16)" },
+  { "/vhost/ring/packed/indirect/len-24", TRUE, TRUE, MAX_IOV, setup_indirect_24,
+    "an indirect table of 24 bytes (not a positive multiple of 16)" },
+  { "/vhost/ring/split/indirect/not-negotiated", FALSE, FALSE, MAX_IOV, setup_indirect_good,
+    "VIRTIO_F_INDIRECT_DESC was not negotiated" },
+  { "/vhost/ring/packed/indirect/not-negotiated", TRUE, FALSE, MAX_IOV, setup_indirect_good,
+    "VIRTIO_F_INDIRECT_DESC was not negotiated" },
+  { "/vhost/ring/split/indirect/with-next", FALSE, TRUE, MAX_IOV, setup_indirect_with_next,
+    "an indirect descriptor that is not alone in its chain" },
+  { "/vhost/ring/packed/indirect/with-next", TRUE, TRUE, MAX_IOV, setup_indirect_with_next,
+    "an indirect descriptor that is not alone in its chain" },
+  { "/vhost/ring/split/indirect/after-direct", FALSE, TRUE, MAX_IOV, setup_indirect_after_direct,
+    "an indirect descriptor that is not alone in its chain" },
+  { "/vhost/ring/packed/indirect/after-direct", TRUE, TRUE, MAX_IOV, setup_indirect_after_direct,
+    "an indirect descriptor that is not alone in its chain" },
+  { "/vhost/ring/split/indirect/too-long", FALSE, TRUE, MAX_IOV, setup_indirect_too_long,
+    "an indirect table of 9 descriptors, longer than the queue (8)" },
+  { "/vhost/ring/packed/indirect/too-long", TRUE, TRUE, MAX_IOV, setup_indirect_too_long,
+    "an indirect table of 9 descriptors, longer than the queue (8)" },
+  { "/vhost/ring/split/indirect/huge", FALSE, TRUE, MAX_IOV, setup_indirect_huge, "longer than the queue (8)" },
+  { "/vhost/ring/packed/indirect/huge", TRUE, TRUE, MAX_IOV, setup_indirect_huge, "longer than the queue (8)" },
+  { "/vhost/ring/split/indirect/outside", FALSE, TRUE, MAX_IOV, setup_indirect_outside,
+    "the indirect table at 0x40000 (48 bytes) is not inside one region of guest memory" },
+  { "/vhost/ring/packed/indirect/outside", TRUE, TRUE, MAX_IOV, setup_indirect_outside,
+    "the indirect table at 0x40000 (48 bytes) is not inside one region of guest memory" },
+  { "/vhost/ring/split/indirect/spans-regions", FALSE, TRUE, MAX_IOV, setup_indirect_spans_regions,
+    "the indirect table at 0x1fff0 (32 bytes) is not inside one region of guest memory" },
+  { "/vhost/ring/packed/indirect/spans-regions", TRUE, TRUE, MAX_IOV, setup_indirect_spans_regions,
+    "the indirect table at 0x1fff0 (32 bytes) is not inside one region of guest memory" },
+  { "/vhost/ring/split/indirect/wraps", FALSE, TRUE, MAX_IOV, setup_indirect_wraps,
+    "is not inside one region of guest memory" },
+  { "/vhost/ring/split/indirect/loop", FALSE, TRUE, MAX_IOV, setup_split_indirect_loop,
+    "a descriptor chain longer than its table (3): a loop" },
+  { "/vhost/ring/split/indirect/next-outside", FALSE, TRUE, MAX_IOV, setup_split_indirect_next_outside,
+    "next index 5 is outside its table (2)" },
+  { "/vhost/ring/split/indirect/bad-buffer", FALSE, TRUE, MAX_IOV, setup_indirect_bad_buffer,
+    "the buffer at 0x40000 (16 bytes) is not inside guest memory" },
+  { "/vhost/ring/packed/indirect/bad-buffer", TRUE, TRUE, MAX_IOV, setup_indirect_bad_buffer,
+    "the buffer at 0x40000 (16 bytes) is not inside guest memory" },
+  { "/vhost/ring/split/indirect/readable-after-writable", FALSE, TRUE, MAX_IOV,
+    setup_indirect_readable_after_writable, "a readable descriptor follows a writable one" },
+  { "/vhost/ring/packed/indirect/readable-after-writable", TRUE, TRUE, MAX_IOV,
+    setup_indirect_readable_after_writable, "a readable descriptor follows a writable one" },
+  { "/vhost/ring/split/indirect/too-many-iovecs", FALSE, TRUE, 2, setup_indirect_good,
+    "a descriptor chain needs more than 2 iovecs" },
+  { "/vhost/ring/packed/indirect/too-many-iovecs", TRUE, TRUE, 2, setup_indirect_good,
+    "a descriptor chain needs more than 2 iovecs" },
+
+  /* Buffers. */
+  { "/vhost/ring/split/buffer/outside", FALSE, FALSE, MAX_IOV, setup_buffer_outside,
+    "the buffer at 0x40000 (16 bytes) is not inside guest memory" },
+  { "/vhost/ring/packed/buffer/outside", TRUE, FALSE, MAX_IOV, setup_buffer_outside,
+    "the buffer at 0x40000 (16 bytes) is not inside guest memory" },
+  { "/vhost/ring/split/buffer/below", FALSE, FALSE, MAX_IOV, setup_buffer_below,
+    "the buffer at 0xff00 (512 bytes) is not inside guest memory" },
+  { "/vhost/ring/split/buffer/wraps", FALSE, FALSE, MAX_IOV, setup_buffer_wraps,
+    "the buffer at 0xffffffffffffff00 (512 bytes) wraps past 2^64" },
+  { "/vhost/ring/packed/buffer/wraps", TRUE, FALSE, MAX_IOV, setup_buffer_wraps,
+    "the buffer at 0xffffffffffffff00 (512 bytes) wraps past 2^64" },
+  { "/vhost/ring/split/buffer/past-region", FALSE, FALSE, MAX_IOV, setup_buffer_past_region1,
+    "the buffer at 0x30000 (256 bytes) is not inside guest memory" },
+  { "/vhost/ring/packed/buffer/past-region", TRUE, FALSE, MAX_IOV, setup_buffer_past_region1,
+    "the buffer at 0x30000 (256 bytes) is not inside guest memory" },
+  { "/vhost/ring/split/buffer/huge", FALSE, FALSE, MAX_IOV, setup_buffer_huge, "is not inside guest memory" },
+  { "/vhost/ring/split/buffer/outside-late", FALSE, FALSE, MAX_IOV, setup_buffer_outside_late,
+    "the buffer at 0x40000 (16 bytes) is not inside guest memory" },
+  { "/vhost/ring/packed/buffer/outside-late", TRUE, FALSE, MAX_IOV, setup_buffer_outside_late,
+    "the buffer at 0x40000 (16 bytes) is not inside guest memory" },
+  { "/vhost/ring/split/readable-after-writable", FALSE, FALSE, MAX_IOV, setup_readable_after_writable,
+    "a readable descriptor follows a writable one" },
+  { "/vhost/ring/packed/readable-after-writable", TRUE, FALSE, MAX_IOV, setup_readable_after_writable,
+    "a readable descriptor follows a writable one" },
+  { "/vhost/ring/split/too-many-iovecs", FALSE, FALSE, 2, setup_three, "a descriptor chain needs more than 2 iovecs" },
+  { "/vhost/ring/packed/too-many-iovecs", TRUE, FALSE, 2, setup_three, "a descriptor chain needs more than 2 iovecs" },
+  { "/vhost/ring/split/too-many-iovecs-spanning", FALSE, FALSE, 1, setup_spanning,
+    "a descriptor chain needs more than 1 iovecs" },
+  { "/vhost/ring/split/no-iovecs", FALSE, FALSE, 0, setup_three, "a descriptor chain needs more than 0 iovecs" },
+
+  /* The available ring. */
+  { "/vhost/ring/split/avail-jump", FALSE, FALSE, MAX_IOV, setup_split_avail_jump,
+    "the available index jumped from 0 to 9, more than the queue size 8" },
+  { "/vhost/ring/split/avail-backwards", FALSE, FALSE, MAX_IOV, setup_split_avail_backwards,
+    "the available index jumped from 0 to 65535" },
+  { "/vhost/ring/split/head-outside", FALSE, FALSE, MAX_IOV, setup_split_head_outside,
+    "the available ring names descriptor 8 of a queue of 8" },
+  { "/vhost/ring/split/head-far", FALSE, FALSE, MAX_IOV, setup_split_head_far,
+    "the available ring names descriptor 65535 of a queue of 8" },
+};
+
+static void
+test_bad (gconstpointer data)
+{
+  const BadCase *c = data;
+  Fixture *fx = fixture_new_mapped (c->packed, 8, c->indirect);
+
+  c->setup (fx);
+  assert_pop_breaks (fx, c->max_iov, c->message);
+  fixture_free (fx);
+}
+
+/* A chain of exactly 8 avail entries is fine, the 9th is a jump. */
+static void
+test_split_avail_full (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+
+  for (guint i = 0; i < 8; i++)
+    {
+      set_desc (&split_desc (fx)[i], BUF_GPA (i), 0x10, 0, 0);
+      split_publish (fx, i);
+    }
+  for (guint i = 0; i < 8; i++)
+    {
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      g_assert_cmpuint (fx->elem.id, ==, i);
+    }
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+  /* The driver may reuse entries the device has not given back yet only by
+   * breaking the protocol, but the device can only tell by the index. */
+  split_avail (fx)->idx = 8 + 9;
+  assert_pop_breaks (fx, MAX_IOV, "the available index jumped from 8 to 17");
+  fixture_free (fx);
+}
+
+/* Ring areas outside memory. */
+
+typedef struct
+{
+  const char *path;
+  gboolean packed;
+  guint num;
+  guint64 desc, avail, used;
+  const char *message;
+} MapCase;
+
+#define D0 (UADDR0 + DESC_OFF)
+#define A0 (UADDR0 + AVAIL_OFF)
+#define U0 (UADDR0 + USED_OFF)
+
+static const MapCase map_cases[] = {
+  { "/vhost/ring/map/split/desc-outside", FALSE, 8, G_GUINT64_CONSTANT (0x6000000000), A0, U0,
+    "the descriptor table at 0x6000000000 (128 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/split/desc-is-a-gpa", FALSE, 8, GPA0, A0, U0,
+    "the descriptor table at 0x10000 (128 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/split/desc-below", FALSE, 8, UADDR0 - 0x10, A0, U0,
+    "the descriptor table at 0x6ffffffff0 (128 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/split/desc-misaligned", FALSE, 8, UADDR0 + 8, A0, U0,
+    "the descriptor table at 0x7000000008 is not 16-byte aligned" },
+  { "/vhost/ring/map/split/desc-too-big", FALSE, 32768, D0, A0, U0,
+    "the descriptor table at 0x7000000000 (524288 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/split/desc-wraps", FALSE, 8, G_GUINT64_CONSTANT (0xfffffffffffffff0), A0, U0,
+    "is not inside guest memory" },
+  { "/vhost/ring/map/split/avail-misaligned", FALSE, 8, D0, A0 + 1, U0,
+    "the available ring at 0x7000000801 is not 2-byte aligned" },
+  { "/vhost/ring/map/split/avail-past-region", FALSE, 8, D0, UADDR1 + REGION_SIZE - 4, U0,
+    "the available ring at 0x700001fffc (22 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/split/used-misaligned", FALSE, 8, D0, A0, U0 + 2,
+    "the used ring at 0x7000005002 is not 4-byte aligned" },
+  { "/vhost/ring/map/split/used-spans-regions", FALSE, 8, D0, A0, UADDR1 - 0x20,
+    "the used ring at 0x700000ffe0 (70 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/split/used-event-past-region", FALSE, 8, D0, A0, UADDR1 + REGION_SIZE - 68,
+    "the used ring at 0x700001ffbc (70 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/packed/desc-outside", TRUE, 8, G_GUINT64_CONSTANT (0x6000000000), A0, U0,
+    "the descriptor ring at 0x6000000000 (128 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/packed/desc-misaligned", TRUE, 8, UADDR0 + 4, A0, U0,
+    "the descriptor ring at 0x7000000004 is not 16-byte aligned" },
+  { "/vhost/ring/map/packed/desc-spans-regions", TRUE, 8, UADDR1 - 0x40, A0, U0,
+    "the descriptor ring at 0x700000ffc0 (128 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/packed/driver-event-misaligned", TRUE, 8, D0, A0 + 2, U0,
+    "the driver event area at 0x7000000802 is not 4-byte aligned" },
+  { "/vhost/ring/map/packed/driver-event-outside", TRUE, 8, D0, UADDR1 + REGION_SIZE, U0,
+    "the driver event area at 0x7000020000 (4 bytes) is not inside guest memory" },
+  { "/vhost/ring/map/packed/device-event-outside", TRUE, 8, D0, A0, UADDR1 + REGION_SIZE,
+    "the device event area at 0x7000020000 (4 bytes) is not inside guest memory" },
+};
+
+static void
+test_map_bad (gconstpointer data)
+{
+  const MapCase *c = data;
+  Fixture *fx = fixture_new (c->packed, c->num, FALSE);
+
+  fx->ring.desc_uaddr = c->desc;
+  fx->ring.avail_uaddr = c->avail;
+  fx->ring.used_uaddr = c->used;
+  g_assert_false (vhost_ring_map (&fx->ring));
+  assert_error (fx, c->message);
+  assert_stays_broken (fx);
+  fixture_free (fx);
+}
+
+/* Rings at the very ends of the regions are fine. */
+static void
+test_map_edges (void)
+{
+  Fixture *fx = fixture_new (FALSE, 8, FALSE);
+
+  fx->ring.desc_uaddr = UADDR1 + REGION_SIZE - 128;
+  fx->ring.avail_uaddr = UADDR0 + REGION_SIZE - 22;
+  fx->ring.used_uaddr = UADDR0;
+  fixture_map (fx);
+  fixture_free (fx);
+
+  fx = fixture_new (TRUE, 8, FALSE);
+  fx->ring.desc_uaddr = UADDR1 + REGION_SIZE - 128;
+  fx->ring.avail_uaddr = UADDR0 + REGION_SIZE - 4;
+  fx->ring.used_uaddr = UADDR1 + REGION_SIZE - 4;
+  fixture_map (fx);
+  fixture_free (fx);
+}
+
+/* The dirty log. */
+
+#define LOG_SIZE 8 /* bytes: pages 0 to 0x3f, guest memory ends at page 0x2f */
+
+static gboolean
+log_bit (Fixture *fx, guint64 page)
+{
+  g_assert_cmpuint (page / 8, <, fx->mem.log_size);
+  return (fx->mem.log[page / 8] >> (page % 8)) & 1;
+}
+
+static guint
+log_count (Fixture *fx)
+{
+  guint n = 0;
+
+  for (guint64 i = 0; i < fx->mem.log_size; i++)
+    n += __builtin_popcount (fx->mem.log[i]);
+  return n;
+}
+
+static void
+log_clear (Fixture *fx)
+{
+  memset (fx->mem.log, 0, fx->mem.log_size);
+}
+
+static void
+test_log_split (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  struct vring_desc *desc = split_desc (fx);
+
+  fx->mem.log = g_malloc0 (LOG_SIZE);
+  fx->mem.log_size = LOG_SIZE;
+  fx->ring.log_all = TRUE;
+
+  set_desc (&desc[0], 0x11000, 0x100, F_NEXT, 1); /* read by the device: not logged */
+  set_desc (&desc[1], 0x12000, 0x2000, F_WRITE, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (log_count (fx), ==, 0);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x2000);
+  g_assert_true (log_bit (fx, 0x12));
+  g_assert_true (log_bit (fx, 0x13));
+  g_assert_false (log_bit (fx, 0x11));
+  g_assert_false (log_bit (fx, 0x14));
+  g_assert_false (log_bit (fx, 0x10)); /* the descriptor table and available ring */
+  g_assert_true (log_bit (fx, 0x15));  /* the used element */
+  g_assert_cmpuint (log_count (fx), ==, 3);
+  log_clear (fx);
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (log_bit (fx, 0x15)); /* the used index */
+  g_assert_cmpuint (log_count (fx), ==, 1);
+
+  /* Only what the device says it wrote. */
+  log_clear (fx);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x800);
+  g_assert_true (log_bit (fx, 0x12));
+  g_assert_false (log_bit (fx, 0x13));
+  g_assert_cmpuint (log_count (fx), ==, 2);
+  vhost_ring_flush (&fx->ring);
+
+  /* Nothing written, nothing but the used ring logged. */
+  log_clear (fx);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (log_count (fx), ==, 1);
+  g_assert_true (log_bit (fx, 0x15));
+
+  /* A write across the two regions: the pages of both. */
+  log_clear (fx);
+  set_desc (&desc[2], GPA1 - 0x100, 0x200, F_WRITE, 0);
+  split_publish (fx, 2);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpuint (fx->elem.n_in, ==, 2);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x200);
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (log_bit (fx, 0x1f));
+  g_assert_true (log_bit (fx, 0x20));
+  g_assert_false (log_bit (fx, 0x21));
+  g_assert_cmpuint (log_count (fx), ==, 3);
+
+  /* Without log_all, nothing. */
+  log_clear (fx);
+  fx->ring.log_all = FALSE;
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x2000);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (log_count (fx), ==, 0);
+  fixture_free (fx);
+}
+
+static void
+test_log_packed (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
+  const PDesc chain[] = { { 0x11000, 0x100, 0, F_NEXT }, { 0x12000, 0x2000, 3, F_WRITE } };
+
+  fx->mem.log = g_malloc0 (LOG_SIZE);
+  fx->mem.log_size = LOG_SIZE;
+  fx->ring.log_all = TRUE;
+  packed_publish (fx, chain, 2);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x1001);
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (log_bit (fx, 0x10)); /* the used descriptor */
+  g_assert_false (log_bit (fx, 0x11));
+  g_assert_true (log_bit (fx, 0x12));
+  g_assert_true (log_bit (fx, 0x13));
+  g_assert_cmpuint (log_count (fx), ==, 3);
+  fixture_free (fx);
+}
+
+/* The front-end may collect (and clear) the log at any moment. A packed ring
+ * publishes the head of a batch at the flush, so the flush must mark its page
+ * again, after the write. */
+static void
+test_log_packed_flush (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
+  const PDesc d = { 0x12000, 0x100, 3, F_WRITE };
+
+  fx->mem.log = g_malloc0 (LOG_SIZE);
+  fx->mem.log_size = LOG_SIZE;
+  fx->ring.log_all = TRUE;
+  packed_publish (fx, &d, 1);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x100);
+  g_assert_true (log_bit (fx, 0x10));
+  log_clear (fx); /* a sync: the page is copied with the head not yet used */
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (packed_desc (fx)[0].flags, ==, F_AVAIL | F_USED);
+  g_assert_true (log_bit (fx, 0x10));
+  fixture_free (fx);
+}
+
+/* A log too short for guest memory: pages past it are not marked, and nothing is
+ * written past it (ASan checks). */
+static void
+test_log_short (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+
+  fx->mem.log = g_malloc0 (3); /* pages 0 to 0x17 */
+  fx->mem.log_size = 3;
+  fx->ring.log_all = TRUE;
+  set_desc (&split_desc (fx)[0], 0x17000, 0x2000, F_WRITE, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x2000);
+  vhost_ring_flush (&fx->ring);
+  g_assert_true (log_bit (fx, 0x17));
+  g_assert_true (log_bit (fx, 0x15));
+  g_assert_cmpuint (log_count (fx), ==, 2);
+
+  set_desc (&split_desc (fx)[0], GPA1 + 0x1000, 0x10, F_WRITE, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x10);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (log_count (fx), ==, 2);
+  fixture_free (fx);
+}
+
+int
+main (int argc, char **argv)
+{
+  vhost_test_init (&argc, &argv);
+
+  g_test_add_func ("/vhost/ring/split/empty", test_split_empty);
+  g_test_add_func ("/vhost/ring/split/chain", test_split_chain);
+  g_test_add_func ("/vhost/ring/split/batch", test_split_batch);
+  g_test_add_func ("/vhost/ring/split/index-wrap", test_split_index_wrap);
+  g_test_add_func ("/vhost/ring/split/span-regions", test_split_span_regions);
+  g_test_add_func ("/vhost/ring/split/edges", test_split_edges);
+  g_test_add_func ("/vhost/ring/split/full-chain", test_split_full_chain);
+  g_test_add_func ("/vhost/ring/split/avail-full", test_split_avail_full);
+  g_test_add_func ("/vhost/ring/split/indirect/good", test_split_indirect);
+  g_test_add_func ("/vhost/ring/split/event-idx", test_split_event_idx);
+  g_test_add_func ("/vhost/ring/split/no-interrupt", test_split_no_interrupt);
+  g_test_add_func ("/vhost/ring/split/kicks", test_split_kicks);
+  g_test_add_func ("/vhost/ring/packed/chain", test_packed_chain);
+  g_test_add_func ("/vhost/ring/packed/wrap", test_packed_wrap);
+  g_test_add_func ("/vhost/ring/packed/batch", test_packed_batch);
+  g_test_add_func ("/vhost/ring/packed/indirect/good", test_packed_indirect);
+  g_test_add_func ("/vhost/ring/packed/notify", test_packed_notify);
+  g_test_add_func ("/vhost/ring/packed/base-outside", test_packed_base_outside);
+  g_test_add_func ("/vhost/ring/packed/num-shrunk", test_packed_num_shrunk);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++)
+    g_test_add_data_func (bad_cases[i].path, &bad_cases[i], test_bad);
+  for (guint i = 0; i < G_N_ELEMENTS (map_cases); i++)
+    g_test_add_data_func (map_cases[i].path, &map_cases[i], test_map_bad);
+  g_test_add_func ("/vhost/ring/map/edges", test_map_edges);
+  g_test_add_func ("/vhost/ring/log/split", test_log_split);
+  g_test_add_func ("/vhost/ring/log/packed", test_log_packed);
+  g_test_add_func ("/vhost/ring/log/packed-flush", test_log_packed_flush);
+  g_test_add_func ("/vhost/ring/log/short", test_log_short);
+  return g_test_run ();
+}
