@@ -10,7 +10,8 @@ packages=(
   python3 python3-gi python3-pytest
   valgrind
   qemu-system-x86 qemu-utils
-  dpdk librte-net-vhost23 librte-mempool-ring23
+  linux-image-amd64 busybox-static cpio xz-utils kmod
+  dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23
 )
 
 missing=()

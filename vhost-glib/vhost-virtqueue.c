@@ -344,29 +344,35 @@ queue_process (VhostWorkerItem *item, gboolean poll)
 
   for (guint round = 0; round < BUDGET; round++)
     {
+      guint32 before;
+
       if (!vhost_ring_has_avail (ring))
         {
-          if (ring->broken)
+          if (poll)
             return FALSE;
-          if (poll || round > 0)
-            return round > 0 && poll;
-          /* A kick without work: make sure notifications are on, then look again. */
+          /* Sleep only with kicks on and the ring seen empty after that. */
           set_kicks (self, TRUE);
           if (!vhost_ring_has_avail (ring))
             return FALSE;
         }
       set_kicks (self, FALSE);
+      before = vhost_ring_get_base (ring);
       if (self->handler != NULL)
         self->handler (self, self->handler_data);
       publish (self);
       if (ring->broken)
         return FALSE;
+      if (vhost_ring_get_base (ring) == before)
+        {
+          /* The handler left the chains there (an RX queue waiting for data):
+           * it is called again at the next kick. */
+          set_kicks (self, TRUE);
+          return FALSE;
+        }
       if (poll)
         return TRUE;
-      set_kicks (self, TRUE);
-      if (!vhost_ring_has_avail (ring))
-        return FALSE;
     }
+  /* Out of budget with work left: the worker calls again without a kick. */
   return TRUE;
 }
 

@@ -144,6 +144,15 @@ vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
 }
 
 void
+vhost_peer_close_stdin (VhostPeer *peer)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_close (g_subprocess_get_stdin_pipe (peer->process), NULL, &error);
+  g_assert_no_error (error);
+}
+
+void
 vhost_peer_free (VhostPeer *peer)
 {
   if (peer == NULL)

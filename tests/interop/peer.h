@@ -25,6 +25,9 @@ char *vhost_peer_get_log (VhostPeer *peer);
 /* Wait up to `timeout_ms` for the peer to exit by itself; TRUE if it did, with its status. */
 gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status);
 
+/* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
+void vhost_peer_close_stdin (VhostPeer *peer);
+
 /* SIGTERM, then SIGKILL after a bound; always reaps; prints the log if the test failed. */
 void vhost_peer_free (VhostPeer *peer);
 

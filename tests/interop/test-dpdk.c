@@ -1,9 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* VhostUserMaster against DPDK testpmd's vhost PMD: features, owner, protocol features, queues. */
+/* DPDK testpmd as a peer: its vhost PMD against VhostUserMaster and VhostDriver, its virtio_user PMD against a VhostUserSlave. */
+#include <string.h>
 #include <unistd.h>
+#include <linux/virtio_net.h>
 
 #include "test-support.h"
 #include "peer.h"
+#include "net-echo.h"
+
+#define RXQ 0
+#define TXQ 1
 
 static void
 test_dpdk_vhost_pmd (void)
@@ -68,10 +74,226 @@ test_dpdk_vhost_pmd (void)
   vhost_peer_remove_dir (dir);
 }
 
+/* testpmd's command line for one vhost-user port: its vhost PMD as the back-end
+ * (`vdev` net_vhost0) or its virtio_user PMD as the front-end (net_virtio_user0). */
+static GStrv
+testpmd_argv (const char *vdev, const char *mode, gboolean tx_first)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autofree char *prefix = g_strdup_printf ("--file-prefix=vhost-glib-test-%d-%s", getpid (), mode);
+  g_autofree char *forward = g_strdup_printf ("--forward-mode=%s", mode);
+  /* --no-huge: DPDK backs its heap with one memfd, which needs no hugepage setup. */
+  const char *args[] = { "dpdk-testpmd", "--lcores", "0@0,1@1", prefix, "--no-pci", "--no-huge", "-m", "512",
+                         "--vdev", vdev, "--", forward, "--auto-start", "--nb-cores=1", "--total-num-mbufs=8192",
+                         NULL };
+
+  g_strv_builder_addv (builder, args);
+  if (tx_first)
+    g_strv_builder_add (builder, "--tx-first");
+  return g_strv_builder_end (builder);
+}
+
+/* A test frame: the header's 12 bytes, then Ethernet with a sequence number and
+ * a pattern derived from it. */
+#define FRAME_LEN 300
+#define HDR_LEN sizeof (struct virtio_net_hdr_mrg_rxbuf)
+
+static const guint8 mac_a[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x01 };
+static const guint8 mac_b[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x02 };
+
+static void
+make_frame (guint8 *p, guint seq)
+{
+  memset (p, 0, HDR_LEN);
+  p += HDR_LEN;
+  memcpy (p, mac_a, 6);
+  memcpy (p + 6, mac_b, 6);
+  p[12] = 0x88;
+  p[13] = 0xb5; /* local experimental ethertype */
+  memcpy (p + 14, &seq, 4);
+  for (guint i = 18; i < FRAME_LEN; i++)
+    p[i] = (guint8) (seq * 7 + i);
+}
+
+/* VhostDriver is the guest: frames sent on TX come back on RX from testpmd's
+ * macswap forwarding, with the MAC addresses swapped and the rest intact. */
+static void
+test_dpdk_driver_macswap (gconstpointer data)
+{
+  gboolean packed = GPOINTER_TO_INT (data);
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "vhost-net.sock", NULL);
+  g_autofree char *vdev = g_strdup_printf ("net_vhost0,iface=%s,queues=1", sock);
+  g_auto(GStrv) argv = testpmd_argv (vdev, "macswap", FALSE);
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(GError) error = NULL;
+  const guint n_frames = 500, n_rx = 64;
+  guint64 rx_addr[64], tx_addr;
+  guint received = 0, sent = 0, tx_done = 0;
+  gboolean seen[500] = { FALSE };
+  gint fds_before;
+  VhostPeer *peer;
+
+  peer = vhost_peer_start (dir, "testpmd", "dpdk", (const char *const *) argv);
+  vhost_peer_wait_for_socket (peer, sock, 60000);
+  fds_before = vhost_test_count_open_fds ();
+
+  master = vhost_user_master_new (sock);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_no_error (error);
+  driver = vhost_driver_new (VHOST_BACKEND (master), 4 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (driver, 2, 256,
+                                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
+                                       VHOST_FEATURE_MASK (VIRTIO_NET_F_MRG_RXBUF) |
+                                       VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
+                                       (packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0),
+                                     &error));
+  g_assert_no_error (error);
+  g_assert_cmpint ((vhost_driver_get_acked_features (driver) & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED)) != 0,
+                   ==, packed);
+
+  /* Receive buffers first, then frames one by one (testpmd forwards each). */
+  for (guint i = 0; i < n_rx; i++)
+    {
+      VhostDriverBuffer in;
+
+      g_assert_true (vhost_driver_alloc (driver, 2048, &rx_addr[i], &error));
+      in = (VhostDriverBuffer) { rx_addr[i], 2048 };
+      g_assert_true (vhost_driver_submit (driver, RXQ, NULL, 0, &in, 1, i, &error));
+      g_assert_no_error (error);
+    }
+  vhost_driver_kick (driver, RXQ);
+  g_assert_true (vhost_driver_alloc (driver, 64 * (HDR_LEN + FRAME_LEN), &tx_addr, &error));
+
+  while (received < n_frames)
+    {
+      guint64 tag;
+      guint len;
+
+      /* Up to 32 frames in flight. */
+      while (sent < n_frames && sent - received < 32)
+        {
+          guint64 addr = tx_addr + (sent % 64) * (HDR_LEN + FRAME_LEN);
+          /* The header and the frame as two buffers. */
+          VhostDriverBuffer out[2] = { { addr, HDR_LEN }, { addr + HDR_LEN, FRAME_LEN } };
+
+          make_frame (vhost_driver_get_host_address (driver, addr, HDR_LEN + FRAME_LEN), sent);
+          g_assert_true (vhost_driver_submit (driver, TXQ, out, 2, NULL, 0, sent, &error));
+          g_assert_no_error (error);
+          sent++;
+        }
+      vhost_driver_kick (driver, TXQ);
+      while (vhost_driver_reap (driver, TXQ, &tag, &len, &error))
+        tx_done++;
+      g_assert_no_error (error);
+      if (!vhost_driver_reap (driver, RXQ, &tag, &len, &error))
+        {
+          g_assert_no_error (error);
+          if (!vhost_driver_wait (driver, RXQ, 20000, &error))
+            {
+              g_autofree char *log = vhost_peer_get_log (peer);
+
+              g_error ("%u of %u frames came back (%s); testpmd's log:\n%s", received, n_frames, error->message, log);
+            }
+          continue;
+        }
+      {
+        const guint8 *p = vhost_driver_get_host_address (driver, rx_addr[tag], 2048);
+        guint seq;
+        guint8 expected[HDR_LEN + FRAME_LEN];
+        VhostDriverBuffer in = { rx_addr[tag], 2048 };
+
+        g_assert_cmpuint (len, ==, HDR_LEN + FRAME_LEN);
+        memcpy (&seq, p + HDR_LEN + 14, 4);
+        g_assert_cmpuint (seq, <, n_frames);
+        g_assert_false (seen[seq]);
+        seen[seq] = TRUE;
+        make_frame (expected, seq);
+        /* macswap: destination and source exchanged. */
+        g_assert_cmpmem (p + HDR_LEN, 6, mac_b, 6);
+        g_assert_cmpmem (p + HDR_LEN + 6, 6, mac_a, 6);
+        g_assert_cmpmem (p + HDR_LEN + 12, FRAME_LEN - 12, expected + HDR_LEN + 12, FRAME_LEN - 12);
+        received++;
+        g_assert_true (vhost_driver_submit (driver, RXQ, NULL, 0, &in, 1, tag, &error));
+        g_assert_no_error (error);
+        vhost_driver_kick (driver, RXQ);
+      }
+    }
+  g_assert_cmpuint (received, ==, n_frames);
+  g_assert_true (vhost_driver_stop (driver, &error));
+  g_assert_no_error (error);
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  vhost_test_assert_fd_count (fds_before);
+  vhost_peer_free (peer);
+  vhost_peer_remove_dir (dir);
+}
+
+/* testpmd's virtio_user PMD is the guest and our echo device the back-end: it
+ * sends a burst first (--tx-first) and forwards whatever comes back, so frames
+ * circle; its final statistics and the device's counter must agree that they did. */
+static void
+test_dpdk_virtio_user_echo (gconstpointer data)
+{
+  gboolean packed = GPOINTER_TO_INT (data);
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "vhost-net.sock", NULL);
+  g_autofree char *vdev = g_strdup_printf ("net_virtio_user0,path=%s,queues=1%s", sock, packed ? ",packed_vq=1" : "");
+  g_auto(GStrv) argv = testpmd_argv (vdev, "io", TRUE);
+  g_autoptr(VhostTestNetEcho) echo = g_object_new (VHOST_TYPE_TEST_NET_ECHO, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(GRegex) regex = NULL;
+  g_autoptr(GMatchInfo) match = NULL;
+  guint64 rx_packets = 0;
+  gint64 deadline;
+  VhostPeer *peer;
+  int status = -1;
+
+  g_assert_true (vhost_user_slave_listen (VHOST_USER_SLAVE (echo), sock, &error));
+  g_assert_no_error (error);
+  peer = vhost_peer_start (dir, "testpmd", "dpdk", (const char *const *) argv);
+  /* Let frames circle for a while (the slave's control plane runs on this context). */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (g_atomic_int_get (&echo->echoed) < 100000 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+  g_assert_cmpint (g_atomic_int_get (&echo->echoed), >=, 100000);
+  vhost_peer_close_stdin (peer);
+  while (!vhost_peer_wait_exit (peer, 100, &status) && g_get_monotonic_time () < deadline + 30 * G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpint (status, ==, 0);
+
+  /* "RX-packets: N" in the final "Forward statistics for port 0". */
+  log = vhost_peer_get_log (peer);
+  regex = g_regex_new ("Forward statistics for port 0.*?RX-packets: *([0-9]+)", G_REGEX_DOTALL, 0, NULL);
+  if (!g_regex_match (regex, log, 0, &match))
+    g_error ("no port statistics in testpmd's log:\n%s", log);
+  rx_packets = g_ascii_strtoull (g_match_info_fetch (match, 1), NULL, 10);
+  g_test_message ("testpmd received %" G_GUINT64_FORMAT " frames; the device echoed %d, dropped %d", rx_packets,
+                  g_atomic_int_get (&echo->echoed), g_atomic_int_get (&echo->dropped));
+  g_assert_cmpuint (rx_packets, >=, 100000);
+  g_assert_cmpuint (rx_packets, <=, (guint64) g_atomic_int_get (&echo->echoed));
+  g_assert_cmphex (vhost_user_slave_get_acked_features (VHOST_USER_SLAVE (echo)) &
+                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED),
+                   ==, packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0);
+  vhost_peer_free (peer);
+  vhost_peer_remove_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   vhost_test_init (&argc, &argv);
   g_test_add_func ("/vhost/interop/dpdk/vhost-pmd", test_dpdk_vhost_pmd);
+  g_test_add_data_func ("/vhost/interop/dpdk/vhost-pmd-macswap/split", GINT_TO_POINTER (FALSE),
+                        test_dpdk_driver_macswap);
+  g_test_add_data_func ("/vhost/interop/dpdk/vhost-pmd-macswap/packed", GINT_TO_POINTER (TRUE),
+                        test_dpdk_driver_macswap);
+  g_test_add_data_func ("/vhost/interop/dpdk/virtio-user-echo/split", GINT_TO_POINTER (FALSE),
+                        test_dpdk_virtio_user_echo);
+  g_test_add_data_func ("/vhost/interop/dpdk/virtio-user-echo/packed", GINT_TO_POINTER (TRUE),
+                        test_dpdk_virtio_user_echo);
   return g_test_run ();
 }
