@@ -342,6 +342,10 @@ queue_process (VhostWorkerItem *item, gboolean poll)
   VhostVirtqueue *self = item->data;
   VhostRing *ring = &self->ring;
 
+  /* A queue without a handler (an RX queue that another queue's handler fills)
+   * keeps its kicks suppressed and is never woken. */
+  if (self->handler == NULL)
+    return FALSE;
   for (guint round = 0; round < BUDGET; round++)
     {
       guint32 before;
@@ -381,6 +385,8 @@ queue_arm (VhostWorkerItem *item)
 {
   VhostVirtqueue *self = item->data;
 
+  if (self->handler == NULL)
+    return FALSE;
   set_kicks (self, TRUE);
   if (!vhost_ring_has_avail (&self->ring))
     return FALSE;
@@ -571,7 +577,9 @@ vhost_virtqueue_get_broken (VhostVirtqueue *queue)
  *
  * Sets the function that processes the queue in %VHOST_VIRTQUEUE_DISPATCH_WORKER
  * mode. Call it while the queue is not running (for example from the device's
- * instance init).
+ * instance init). A queue without a handler is never woken and asks the driver
+ * not to kick it; the handler of another queue in the same worker group may pop
+ * from it (a network device's receive queue, filled as frames arrive).
  */
 void
 vhost_virtqueue_set_handler (VhostVirtqueue *queue,

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* 4 KiB random-read IOPS and kick-to-completion latency: vhost-glib's VhostUserSlave against qemu-storage-daemon. */
+#include <stdio.h>
+#include <string.h>
+#include <linux/virtio_blk.h>
+
+#include "bench-common.h"
+
+#define BLOCK 4096
+#define CAPACITY (G_GUINT64_CONSTANT (1) << 30)
+
+static gint seconds = 5;
+static gint busy_poll_us = 50;
+
+typedef struct
+{
+  double iops;
+  double mean_us, p50_us, p99_us;
+} Result;
+
+typedef struct
+{
+  GMainContext *context;
+  GMainLoop *loop;
+  BenchBlkNull *device;
+  const char *socket_path;
+  GMutex mutex;
+  GCond cond;
+  gboolean ready;
+} Server;
+
+static gpointer
+server_thread (gpointer data)
+{
+  Server *server = data;
+  g_autoptr(GError) error = NULL;
+
+  g_main_context_push_thread_default (server->context);
+  server->device = bench_blk_null_new (CAPACITY);
+  vhost_user_slave_set_busy_poll_us (VHOST_USER_SLAVE (server->device), busy_poll_us);
+  if (!vhost_user_slave_listen (VHOST_USER_SLAVE (server->device), server->socket_path, &error))
+    g_error ("%s", error->message);
+  g_mutex_lock (&server->mutex);
+  server->ready = TRUE;
+  g_cond_signal (&server->cond);
+  g_mutex_unlock (&server->mutex);
+  g_main_loop_run (server->loop);
+  g_clear_object (&server->device);
+  g_main_context_pop_thread_default (server->context);
+  return NULL;
+}
+
+static int
+compare_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+submit (VhostDriver *driver, guint64 hdr, guint64 data, guint tag)
+{
+  struct virtio_blk_outhdr *h = vhost_driver_get_host_address (driver, hdr, 17);
+  VhostDriverBuffer out = { hdr, 16 };
+  VhostDriverBuffer in[2] = { { data, BLOCK }, { hdr + 16, 1 } };
+  g_autoptr(GError) error = NULL;
+
+  h->type = VIRTIO_BLK_T_IN;
+  h->ioprio = 0;
+  h->sector = (guint64) g_random_int_range (0, CAPACITY / BLOCK) * (BLOCK / 512);
+  if (!vhost_driver_submit (driver, 0, &out, 1, in, 2, tag, &error))
+    g_error ("%s", error->message);
+}
+
+/* The same VhostDriver front-end for both back-ends: random 4 KiB reads with
+ * `depth` in flight for `seconds`, reaping by polling. */
+static Result
+run (const char *socket_path, guint depth)
+{
+  g_autoptr(VhostUserMaster) master = vhost_user_master_new (socket_path);
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) latencies = g_array_new (FALSE, FALSE, sizeof (double));
+  guint64 hdr[64], data[64];
+  gint64 started[64], start, end, completed = 0;
+  Result result = { 0 };
+
+  if (!vhost_user_master_connect (master, NULL, &error) ||
+      (driver = vhost_driver_new (VHOST_BACKEND (master), 16 * 1024 * 1024, &error)) == NULL ||
+      !vhost_driver_start (driver, 1, 128,
+                           VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
+                             VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
+                             VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC),
+                           &error))
+    g_error ("%s: %s", socket_path, error->message);
+  for (guint i = 0; i < depth; i++)
+    if (!vhost_driver_alloc (driver, 64, &hdr[i], &error) || !vhost_driver_alloc (driver, BLOCK, &data[i], &error))
+      g_error ("%s", error->message);
+
+  start = g_get_monotonic_time ();
+  end = start + seconds * G_USEC_PER_SEC;
+  for (guint i = 0; i < depth; i++)
+    {
+      submit (driver, hdr[i], data[i], i);
+      started[i] = start;
+    }
+  vhost_driver_kick (driver, 0);
+  for (;;)
+    {
+      guint64 tag;
+      guint len;
+      gboolean any = FALSE;
+      gint64 now;
+
+      while (vhost_driver_reap (driver, 0, &tag, &len, &error))
+        {
+          now = g_get_monotonic_time ();
+          if (*(guint8 *) vhost_driver_get_host_address (driver, hdr[tag] + 16, 1) != VIRTIO_BLK_S_OK)
+            g_error ("a read failed");
+          if (latencies->len < 4000000)
+            {
+              double us = now - started[tag];
+
+              g_array_append_val (latencies, us);
+            }
+          completed++;
+          if (now < end)
+            {
+              submit (driver, hdr[tag], data[tag], tag);
+              started[tag] = g_get_monotonic_time ();
+              any = TRUE;
+            }
+        }
+      if (error != NULL)
+        g_error ("%s", error->message);
+      if (any)
+        vhost_driver_kick (driver, 0);
+      if (g_get_monotonic_time () >= end && vhost_driver_get_in_flight (driver, 0) == 0)
+        break;
+    }
+  result.iops = completed / ((g_get_monotonic_time () - start) / 1e6);
+  g_array_sort (latencies, compare_double);
+  for (guint i = 0; i < latencies->len; i++)
+    result.mean_us += g_array_index (latencies, double, i) / latencies->len;
+  result.p50_us = g_array_index (latencies, double, latencies->len / 2);
+  result.p99_us = g_array_index (latencies, double, latencies->len * 99 / 100);
+  if (!vhost_driver_stop (driver, &error))
+    g_error ("%s", error->message);
+  return result;
+}
+
+int
+main (int argc, char **argv)
+{
+  const GOptionEntry entries[] = {
+    { "seconds", 's', 0, G_OPTION_ARG_INT, &seconds, "Seconds per run (default 5)", "N" },
+    { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us, "vhost-glib's worker busy-poll interval (default 50)",
+      "US" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) options = g_option_context_new ("- vhost-user-blk IOPS: vhost-glib against qemu-storage-daemon");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = bench_make_dir ();
+  g_autofree char *qsd_sock = g_build_filename (dir, "qsd.sock", NULL);
+  g_autofree char *our_sock = g_build_filename (dir, "vhost-glib.sock", NULL);
+  g_autofree char *blockdev = g_strdup_printf ("driver=null-co,node-name=d,size=%" G_GUINT64_FORMAT, CAPACITY);
+  g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
+                                             "writable=on", qsd_sock);
+  const char *qsd_argv[] = { "qemu-storage-daemon", "--blockdev", blockdev, "--export", export, NULL };
+  const guint depths[] = { 1, 32 };
+  Server server = { 0 };
+  GThread *thread;
+  BenchPeer *qsd;
+
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 2;
+    }
+
+  qsd = bench_peer_start (dir, "qemu-storage-daemon", qsd_argv);
+  bench_peer_wait_for_socket (qsd, qsd_sock, 30000);
+  server.context = g_main_context_new ();
+  server.loop = g_main_loop_new (server.context, FALSE);
+  server.socket_path = our_sock;
+  g_mutex_init (&server.mutex);
+  g_cond_init (&server.cond);
+  thread = g_thread_new ("bench-server", server_thread, &server);
+  g_mutex_lock (&server.mutex);
+  while (!server.ready)
+    g_cond_wait (&server.cond, &server.mutex);
+  g_mutex_unlock (&server.mutex);
+
+  printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
+  printf ("# vhost-glib: null device, worker busy-poll %d us; qemu-storage-daemon: null-co\n", busy_poll_us);
+  printf ("%-6s %-22s %12s %10s %10s %10s\n", "depth", "back-end", "IOPS", "mean us", "p50 us", "p99 us");
+  for (guint i = 0; i < G_N_ELEMENTS (depths); i++)
+    {
+      Result theirs = run (qsd_sock, depths[i]);
+      Result ours = run (our_sock, depths[i]);
+
+      printf ("%-6u %-22s %12.0f %10.1f %10.1f %10.1f\n", depths[i], "qemu-storage-daemon", theirs.iops,
+              theirs.mean_us, theirs.p50_us, theirs.p99_us);
+      printf ("%-6u %-22s %12.0f %10.1f %10.1f %10.1f\n", depths[i], "vhost-glib", ours.iops, ours.mean_us,
+              ours.p50_us, ours.p99_us);
+      printf ("%-6u ratio vhost-glib/qsd: IOPS %.2f, mean latency %.2f\n", depths[i], ours.iops / theirs.iops,
+              ours.mean_us / theirs.mean_us);
+    }
+
+  g_main_loop_quit (server.loop);
+  g_thread_join (thread);
+  g_main_loop_unref (server.loop);
+  g_main_context_unref (server.context);
+  bench_peer_stop (qsd, 10000);
+  bench_remove_dir (dir);
+  return 0;
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the benchmarks share: peer processes with logs, waiting for sockets, CPU pinning, a null virtio-blk device. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <linux/virtio_blk.h>
+#include <glib/gstdio.h>
+
+#include "bench-common.h"
+
+char *
+bench_make_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("vhost-bench-XXXXXX", &error);
+
+  if (dir == NULL)
+    g_error ("%s", error->message);
+  return dir;
+}
+
+void
+bench_remove_dir (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_dir_close (d);
+  g_rmdir (dir);
+}
+
+BenchPeer *
+bench_peer_start (const char *dir, const char *name, const char *const *argv)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *program = g_find_program_in_path (argv[0]);
+  g_autoptr(GError) error = NULL;
+  BenchPeer *peer;
+
+  if (program == NULL)
+    g_error ("%s is not installed (.ci/install-deps.sh installs it)", argv[0]);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  peer = g_new0 (BenchPeer, 1);
+  peer->log_path = g_strdup_printf ("%s/%s.log", dir, name);
+  g_subprocess_launcher_set_stdout_file_path (launcher, peer->log_path);
+  peer->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  if (peer->process == NULL)
+    g_error ("%s: %s", argv[0], error->message);
+  return peer;
+}
+
+char *
+bench_peer_get_log (BenchPeer *peer)
+{
+  char *contents = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (peer->log_path, &contents, &length, NULL))
+    return g_strdup ("");
+  for (gsize i = 0; i < length; i++)
+    if (contents[i] == '\0')
+      contents[i] = ' ';
+  return contents;
+}
+
+void
+bench_peer_wait_for_socket (BenchPeer *peer, const char *path, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+  struct stat st;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      if (g_lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
+        return;
+      g_usleep (50 * 1000);
+    }
+  {
+    g_autofree char *log = bench_peer_get_log (peer);
+
+    g_error ("no socket %s after %u ms; the peer's log:\n%s", path, timeout_ms, log);
+  }
+}
+
+void
+bench_peer_stop (BenchPeer *peer, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  g_output_stream_close (g_subprocess_get_stdin_pipe (peer->process), NULL, NULL);
+  g_subprocess_send_signal (peer->process, SIGINT);
+  while (g_subprocess_get_identifier (peer->process) != NULL && g_get_monotonic_time () < deadline)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+  if (g_subprocess_get_identifier (peer->process) != NULL)
+    g_subprocess_force_exit (peer->process);
+  g_subprocess_wait (peer->process, NULL, NULL);
+  g_object_unref (peer->process);
+  g_free (peer->log_path);
+  g_free (peer);
+}
+
+void
+bench_pin_to_cpu (guint cpu)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (cpu, &set);
+  if (sched_setaffinity (0, sizeof set, &set) < 0)
+    g_warning ("cannot pin to CPU %u: %s", cpu, g_strerror (errno));
+}
+
+struct _BenchBlkNull
+{
+  VhostUserSlave parent_instance;
+};
+
+G_DEFINE_FINAL_TYPE (BenchBlkNull, bench_blk_null, VHOST_TYPE_USER_SLAVE)
+
+static void
+null_handler (VhostVirtqueue *queue, gpointer user_data)
+{
+  VhostVirtqueueElement elem;
+  struct iovec iov[130];
+
+  while (vhost_virtqueue_pop (queue, &elem, iov, G_N_ELEMENTS (iov)))
+    {
+      guint32 in_len = 0;
+      struct iovec *status;
+
+      for (guint i = elem.n_out; i < elem.n_out + elem.n_in; i++)
+        in_len += iov[i].iov_len;
+      if (elem.n_in == 0)
+        {
+          vhost_virtqueue_push (queue, &elem, 0);
+          continue;
+        }
+      /* The status is the last writable byte. */
+      status = &iov[elem.n_out + elem.n_in - 1];
+      ((guint8 *) status->iov_base)[status->iov_len - 1] = VIRTIO_BLK_S_OK;
+      vhost_virtqueue_push (queue, &elem, in_len);
+    }
+}
+
+static guint64
+null_get_features (VhostUserSlave *slave)
+{
+  return VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
+         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) |
+         VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_FLUSH);
+}
+
+static void
+bench_blk_null_init (BenchBlkNull *self)
+{
+  vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), 0), null_handler, NULL, NULL);
+}
+
+static void
+bench_blk_null_class_init (BenchBlkNullClass *klass)
+{
+  VHOST_USER_SLAVE_CLASS (klass)->get_features = null_get_features;
+}
+
+BenchBlkNull *
+bench_blk_null_new (guint64 capacity_bytes)
+{
+  BenchBlkNull *self = g_object_new (BENCH_TYPE_BLK_NULL, NULL);
+  struct virtio_blk_config config = { 0 };
+  g_autoptr(GBytes) bytes = NULL;
+
+  config.capacity = capacity_bytes / 512;
+  config.blk_size = 512;
+  bytes = g_bytes_new (&config, sizeof config);
+  vhost_user_slave_set_config_space (VHOST_USER_SLAVE (self), bytes);
+  return self;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the benchmarks share: peer processes with logs, waiting for sockets, CPU pinning, a null virtio-blk device. */
+#pragma once
+
+#include <gio/gio.h>
+#include <vhost-glib/vhost-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  GSubprocess *process;
+  char *log_path;
+} BenchPeer;
+
+/* A private temporary directory, removed (with its files) by bench_remove_dir(). */
+char *bench_make_dir (void);
+void bench_remove_dir (const char *dir);
+
+/* Start argv with stdout and stderr into dir/name.log and stdin a pipe; exits the
+ * benchmark with a message if argv[0] is not installed. */
+BenchPeer *bench_peer_start (const char *dir, const char *name, const char *const *argv);
+void bench_peer_wait_for_socket (BenchPeer *peer, const char *path, guint timeout_ms);
+/* The log so far, NUL bytes replaced. */
+char *bench_peer_get_log (BenchPeer *peer);
+/* Close stdin and wait up to timeout_ms for the peer to exit; then SIGKILL. */
+void bench_peer_stop (BenchPeer *peer, guint timeout_ms);
+
+/* Pin the calling thread (and the threads it creates later) to one CPU. */
+void bench_pin_to_cpu (guint cpu);
+
+/* A virtio-blk device that completes every request at once without touching
+ * storage, like qemu-storage-daemon's null-co: reads return the buffer as it was. */
+#define BENCH_TYPE_BLK_NULL (bench_blk_null_get_type ())
+G_DECLARE_FINAL_TYPE (BenchBlkNull, bench_blk_null, BENCH, BLK_NULL, VhostUserSlave)
+
+BenchBlkNull *bench_blk_null_new (guint64 capacity_bytes);
+
+G_END_DECLS
