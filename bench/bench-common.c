@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <linux/virtio_blk.h>
 #include <glib/gstdio.h>
@@ -39,6 +40,13 @@ bench_remove_dir (const char *dir)
   g_rmdir (dir);
 }
 
+/* A peer dies with the benchmark, even when it aborts. */
+static void
+child_setup (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 BenchPeer *
 bench_peer_start (const char *dir, const char *name, const char *const *argv)
 {
@@ -53,6 +61,7 @@ bench_peer_start (const char *dir, const char *name, const char *const *argv)
   peer = g_new0 (BenchPeer, 1);
   peer->log_path = g_strdup_printf ("%s/%s.log", dir, name);
   g_subprocess_launcher_set_stdout_file_path (launcher, peer->log_path);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
   peer->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   if (peer->process == NULL)
     g_error ("%s: %s", argv[0], error->message);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A harness for tests against real peers: temp dirs, peer processes with logs, sockets to wait for. */
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
@@ -44,6 +45,13 @@ vhost_peer_remove_dir (const char *dir)
   g_rmdir (dir);
 }
 
+/* A peer dies with the test process, even when an assertion aborts it. */
+static void
+child_setup (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 VhostPeer *
 vhost_peer_start (const char *dir, const char *name, const char *package, const char *const *argv)
 {
@@ -61,6 +69,7 @@ vhost_peer_start (const char *dir, const char *name, const char *package, const 
   g_subprocess_launcher_set_stdout_file_path (launcher, peer->log_path);
   g_subprocess_launcher_take_stderr_fd (launcher, -1);
   g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
   g_test_message ("starting %s: %s", name, command);
   peer->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
