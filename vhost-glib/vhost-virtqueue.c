@@ -335,6 +335,17 @@ publish (VhostVirtqueue *self)
     report_broken (self);
 }
 
+/* Whether chains are available; a ring found broken on the way is reported. */
+static gboolean
+queue_has_avail (VhostVirtqueue *self)
+{
+  if (vhost_ring_has_avail (&self->ring))
+    return TRUE;
+  if (self->ring.broken)
+    report_broken (self);
+  return FALSE;
+}
+
 /* The worker's entry point: see VhostWorkerFunc. */
 static gboolean
 queue_process (VhostWorkerItem *item, gboolean poll)
@@ -350,13 +361,13 @@ queue_process (VhostWorkerItem *item, gboolean poll)
     {
       guint32 before;
 
-      if (!vhost_ring_has_avail (ring))
+      if (!queue_has_avail (self))
         {
           if (poll)
             return FALSE;
           /* Sleep only with kicks on and the ring seen empty after that. */
           set_kicks (self, TRUE);
-          if (!vhost_ring_has_avail (ring))
+          if (!queue_has_avail (self))
             return FALSE;
         }
       set_kicks (self, FALSE);
@@ -388,7 +399,7 @@ queue_arm (VhostWorkerItem *item)
   if (self->handler == NULL)
     return FALSE;
   set_kicks (self, TRUE);
-  if (!vhost_ring_has_avail (&self->ring))
+  if (!queue_has_avail (self))
     return FALSE;
   set_kicks (self, FALSE);
   return TRUE;
@@ -407,7 +418,7 @@ queue_dispatch_main (VhostVirtqueue *self)
     {
       publish (self);
       set_kicks (self, TRUE);
-      if (!self->ring.broken && vhost_ring_has_avail (&self->ring) && self->again_source == NULL)
+      if (!self->ring.broken && queue_has_avail (self) && self->again_source == NULL)
         {
           /* More came in meanwhile: go round again from the loop, not recursively. */
           self->again_source = g_idle_source_new ();

@@ -102,7 +102,10 @@ vhost_test_net_echo_init (VhostTestNetEcho *self)
   self->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VIRTIO_NET_F_MRG_RXBUF) |
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) |
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
-                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
+                   /* Frames go back in the order they came, into receive buffers in the
+                    * order they were given. */
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
   /* Both queues in one worker: the transmit handler fills receive buffers. */
   vhost_virtqueue_set_worker_group (vhost_user_slave_get_virtqueue (slave, RXQ), 0);
   vhost_virtqueue_set_worker_group (vhost_user_slave_get_virtqueue (slave, TXQ), 0);

@@ -46,7 +46,7 @@ vhost_ring_set_base (VhostRing *ring, guint32 base)
     }
   else
     {
-      ring->last_avail = ring->used_idx = base;
+      ring->last_avail = ring->used_idx = ring->shadow_avail = base;
       ring->used_from_ring = TRUE;
     }
   ring->signalled_valid = FALSE;
@@ -265,20 +265,34 @@ split_walk (VhostRing *ring, guint16 head, Walk *walk)
   return 1;
 }
 
-static int
-split_pop (VhostRing *ring, Walk *walk)
+/* Whether the available ring holds chains past last_avail. The driver's index is
+ * read only when the copy from the last read is used up: that cache line is the
+ * one the driver writes most. */
+static gboolean
+split_has_avail (VhostRing *ring)
 {
-  guint16 avail_idx = GUINT16_FROM_LE (__atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE));
-  guint16 head;
+  guint16 avail_idx;
 
-  if (avail_idx == ring->last_avail)
-    return 0;
+  if (ring->shadow_avail != ring->last_avail)
+    return TRUE;
+  avail_idx = GUINT16_FROM_LE (__atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE));
   if ((guint16) (avail_idx - ring->last_avail) > ring->num)
     {
       vhost_ring_fail (ring, "the available index jumped from %u to %u, more than the queue size %u", ring->last_avail,
                        avail_idx, ring->num);
-      return -1;
+      return FALSE;
     }
+  ring->shadow_avail = avail_idx;
+  return avail_idx != ring->last_avail;
+}
+
+static int
+split_pop (VhostRing *ring, Walk *walk)
+{
+  guint16 head;
+
+  if (!split_has_avail (ring))
+    return ring->broken ? -1 : 0;
   head = GUINT16_FROM_LE (READ_ONCE (ring->avail->ring[ring->last_avail % ring->num]));
   if (split_walk (ring, head, walk) < 0)
     return -1;
@@ -528,7 +542,7 @@ vhost_ring_has_avail (VhostRing *ring)
   if (ring->packed)
     return packed_is_avail (GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[ring->last_avail].flags, __ATOMIC_ACQUIRE)),
                             ring->avail_wrap);
-  return GUINT16_FROM_LE (__atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE)) != ring->last_avail;
+  return split_has_avail (ring);
 }
 
 void

@@ -36,6 +36,7 @@ typedef struct
 
   /* Ring state. */
   guint16 last_avail;
+  guint16 shadow_avail;    /* split: the driver's avail index as last read */
   gboolean avail_wrap;
   guint16 used_idx;
   gboolean used_wrap;
