@@ -300,8 +300,13 @@ count_handler (VhostVirtqueue *queue, gpointer user_data)
 
   while (vhost_virtqueue_pop (queue, &elem, iov, G_N_ELEMENTS (iov)))
     {
+      guint32 written = 0;
+
+      /* Claims to have written every writable byte (the dirty-log test looks). */
+      for (guint i = elem.n_out; i < elem.n_out + elem.n_in; i++)
+        written += iov[i].iov_len;
       g_atomic_int_inc (&raw_popped);
-      vhost_virtqueue_push (queue, &elem, 0);
+      vhost_virtqueue_push (queue, &elem, written);
     }
 }
 
@@ -320,7 +325,8 @@ setup_raw (VhostUserSlave *slave, gpointer data)
   VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
 
   device->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
-                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
+                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
+                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
   device->num_queues = 1;
   vhost_virtqueue_set_handler (queue, count_handler, NULL, NULL);
   g_signal_connect (queue, "broken", G_CALLBACK (broken_cb), NULL);
@@ -368,9 +374,12 @@ raw_setup (Raw *r, gconstpointer data)
   g_assert_true (vhost_user_master_set_protocol_features (r->master,
                                                           VHOST_USER_PROTOCOL_F_REPLY_ACK |
                                                             VHOST_USER_PROTOCOL_F_STATUS |
+                                                            VHOST_USER_PROTOCOL_F_LOG_SHMFD |
                                                             VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
                                                           &error));
   g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (r->master), &error));
+  /* Dirty logging is turned on by the test that wants it. */
+  features &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
   g_assert_true (vhost_backend_set_features (VHOST_BACKEND (r->master), features, &error));
   r0 = vhost_memory_region_new (RAW_R0, RAW_RSIZE, raw_uaddr (r, RAW_R0), r->memfd, 0);
   r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
@@ -588,6 +597,44 @@ test_raw_region_removed (Raw *r, gconstpointer data)
   raw_assert_broken (r);
 }
 
+/* Migration: with VHOST_F_LOG_ALL and a log (at a non-zero offset in its memfd),
+ * the device marks the pages it writes, and the used ring's page. */
+static void
+test_raw_dirty_log (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 features = 0;
+  int log_fd = vhost_test_memfd (2 * 4096);
+  guint8 *log;
+
+  log = mmap (NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, log_fd, 0);
+  g_assert_true (log != MAP_FAILED);
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (r->master), &features, &error));
+  g_assert_true (vhost_backend_set_log_base (VHOST_BACKEND (r->master), 4096, 4096, log_fd, &error));
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (r->master),
+                                             vhost_user_master_get_acked_features (r->master) |
+                                               VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL),
+                                             &error));
+  g_assert_no_error (error);
+  /* A chain whose writable buffer spans guest pages 0x101 and 0x102 (region 1). */
+  raw_desc (r, 0, RAW_BUF, 64, VRING_DESC_F_NEXT, 1);
+  raw_desc (r, 1, RAW_R1 + 0x1f00, 0x200, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 0);
+  g_assert_true (fd_readable (r->call, 5000));
+  raw_drain (r->call);
+  /* Pages 0x101 and 0x102 (the buffer) and 2 (the used ring): bits in bytes 32 and 0. */
+  g_assert_cmphex (log[4096 + 32], ==, (1 << 1) | (1 << 2));
+  g_assert_cmphex (log[4096 + 0], ==, 1 << 2);
+  for (guint i = 1; i < 4096; i++)
+    if (i != 32)
+      g_assert_cmpuint (log[4096 + i], ==, 0);
+  /* Nothing before the log's offset was touched. */
+  for (guint i = 0; i < 4096; i++)
+    g_assert_cmpuint (log[i], ==, 0);
+  munmap (log, 2 * 4096);
+  close (log_fd);
+}
+
 /* After a broken queue the front-end can set the ring up again: GET_VRING_BASE, a
  * fresh SET_VRING_BASE and kick fd, and the device processes chains again. */
 static void
@@ -776,6 +823,7 @@ main (int argc, char **argv)
   g_test_add ("/vhost/dataplane/malicious/region-removed", Raw, NULL, raw_setup, test_raw_region_removed,
               raw_teardown);
   g_test_add ("/vhost/dataplane/malicious/recover", Raw, NULL, raw_setup, test_raw_recover, raw_teardown);
+  g_test_add ("/vhost/dataplane/dirty-log", Raw, NULL, raw_setup, test_raw_dirty_log, raw_teardown);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   return g_test_run ();
 }

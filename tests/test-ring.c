@@ -7,6 +7,8 @@
 
 #include "test-support.h"
 #include "vhost-glib/core/vhost-ring.h"
+#include "vhost-glib/core/vhost-driver-ring.h"
+#include "vhost-glib/core/vhost-worker.h"
 
 /* Two regions, adjacent in guest physical addresses, apart in our address space. */
 #define REGION_SIZE 0x10000
@@ -1697,6 +1699,95 @@ test_log_short (void)
   fixture_free (fx);
 }
 
+/* With event idx, a device that leaves a chain in the ring (a handler that
+ * declined it) and turns kicks back on is still kicked for the next chain: the
+ * event index points past what is already there. The driver side is the
+ * library's own driver ring. */
+static void
+test_event_idx_after_declined (gconstpointer data)
+{
+  gboolean packed = GPOINTER_TO_INT (data);
+  guint8 *m = g_malloc0 (1 << 16);
+  VhostMem mem = { 1, { { 0, 1 << 16, 0x40000000, m } } };
+  VhostDriverRing d = { 0 };
+  VhostDriverRingBuffer b = { 0x8000, 64 };
+  VhostRing r;
+
+  if (packed)
+    {
+      d.pdesc = (void *) m;
+      d.driver_event = (void *) (m + 0x1000);
+      d.device_event = (void *) (m + 0x2000);
+    }
+  else
+    {
+      d.desc = (void *) m;
+      d.avail = (void *) (m + 0x1000);
+      d.used = (void *) (m + 0x2000);
+    }
+  vhost_driver_ring_init (&d, 8, packed, TRUE, FALSE);
+  vhost_ring_init (&r, 0);
+  r.mem = &mem;
+  r.num = 8;
+  r.packed = packed;
+  r.event_idx = TRUE;
+  r.desc_uaddr = 0x40000000;
+  r.avail_uaddr = 0x40001000;
+  r.used_uaddr = 0x40002000;
+  vhost_ring_set_base (&r, packed ? 0x8000 : 0);
+  g_assert_true (vhost_ring_map (&r));
+  g_assert_false (vhost_ring_set_kicks (&r, TRUE));
+  g_assert_cmpint (vhost_driver_ring_add (&d, &b, 1, NULL, 0, 1), ==, 0);
+  g_assert_true (vhost_driver_ring_kick_needed (&d));
+  /* The device sees the chain, leaves it, and asks for kicks again. */
+  g_assert_true (vhost_ring_has_avail (&r));
+  vhost_ring_set_kicks (&r, FALSE);
+  g_assert_false (vhost_ring_set_kicks (&r, TRUE));
+  g_assert_cmpint (vhost_driver_ring_add (&d, &b, 1, NULL, 0, 2), ==, 0);
+  g_assert_true (vhost_driver_ring_kick_needed (&d));
+  vhost_driver_ring_clear (&d);
+  g_free (m);
+}
+
+static gboolean
+idle_item (VhostWorkerItem *item, gboolean poll)
+{
+  return FALSE;
+}
+
+static gboolean
+idle_arm (VhostWorkerItem *item)
+{
+  return FALSE;
+}
+
+/* Pause and resume back to back, as the slave does around every request that
+ * changes the queues, with kicks and no busy polling: the pause must never wait
+ * on a worker that went back to sleep (a lost control wake-up). */
+static void
+test_worker_pause_resume (void)
+{
+  g_autoptr(GError) error = NULL;
+  VhostWorker *w = vhost_worker_new ("test-worker", &error);
+  VhostWorkerItem item = { -1, idle_item, idle_arm, NULL, NULL };
+  int kick = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+  g_assert_no_error (error);
+  vhost_worker_set_poll_us (w, 0);
+  item.kick_fd = kick;
+  g_assert_true (vhost_worker_attach (w, &item, &error));
+  for (guint i = 0; i < 200000; i++)
+    {
+      if (i % 7 == 0)
+        eventfd_write (kick, 1);
+      vhost_worker_pause (w);
+      vhost_worker_resume (w);
+    }
+  vhost_worker_detach (&item);
+  vhost_worker_free (w);
+  close (kick);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1730,5 +1821,10 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/log/packed", test_log_packed);
   g_test_add_func ("/vhost/ring/log/packed-flush", test_log_packed_flush);
   g_test_add_func ("/vhost/ring/log/short", test_log_short);
+  g_test_add_data_func ("/vhost/ring/split/event-idx-after-declined", GINT_TO_POINTER (FALSE),
+                        test_event_idx_after_declined);
+  g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),
+                        test_event_idx_after_declined);
+  g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   return g_test_run ();
 }

@@ -187,6 +187,13 @@ alloc_aligned (VhostDriver *self, gsize size, gsize align, guint64 *addr, GError
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "Cannot allocate 0 bytes");
       return FALSE;
     }
+  if (size > self->memory_size)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NO_SPACE,
+                   "%" G_GSIZE_FORMAT " bytes do not fit in %" G_GUINT64_FORMAT " bytes of driver memory", size,
+                   self->memory_size);
+      return FALSE;
+    }
   size = (size + ALLOC_ALIGN - 1) & ~(guint64) (ALLOC_ALIGN - 1);
   for (guint i = 0; i < self->free_extents->len; i++)
     {

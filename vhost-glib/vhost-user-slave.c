@@ -109,7 +109,9 @@ typedef struct
   guint n_vrings;
   guint max_queue_size;
 
-  guint8 *log_map;               /* (owned) (nullable) */
+  guint8 *log_map;               /* (owned) (nullable) the mapping, from file offset 0 */
+  guint8 *log_area;              /* (nullable) the log itself, at its mmap_offset in log_map */
+  guint64 log_area_size;
   gsize log_map_size;
   int log_call_fd;               /* (owned) */
   int inflight_fd;               /* (owned) */
@@ -213,17 +215,42 @@ vring_stop_notify (VhostUserSlave *self, guint index, gboolean started, gboolean
  * waits until its worker is outside it, so nothing reads a region while it is
  * unmapped or a ring while it is reconfigured. The queues that should run are
  * then started again from the new state. */
+/* Hold every worker outside its handlers: a handler may use the other queues of
+ * its worker group, so none of them may change while it runs. Pauses nest, so
+ * the stops and starts in between may pause again. */
+static GPtrArray *
+slave_pause_workers (VhostUserSlavePrivate *priv)
+{
+  GPtrArray *paused = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer worker;
+
+  g_hash_table_iter_init (&iter, priv->workers);
+  while (g_hash_table_iter_next (&iter, NULL, &worker))
+    {
+      vhost_worker_pause (worker);
+      g_ptr_array_add (paused, worker);
+    }
+  return paused;
+}
+
+static void
+slave_resume_workers (GPtrArray *paused)
+{
+  for (guint i = 0; i < paused->len; i++)
+    vhost_worker_resume (g_ptr_array_index (paused, i));
+  g_ptr_array_unref (paused);
+}
+
 static void
 slave_stop_queues (VhostUserSlave *self)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
+  GPtrArray *paused = slave_pause_workers (priv);
 
   for (guint i = 0; i < priv->queues->len; i++)
-    {
-      VhostVirtqueue *queue = g_ptr_array_index (priv->queues, i);
-
-      vhost_virtqueue_stop (queue);
-    }
+    vhost_virtqueue_stop (g_ptr_array_index (priv->queues, i));
+  slave_resume_workers (paused);
 }
 
 static VhostWorker *
@@ -263,8 +290,8 @@ slave_rebuild_mem (VhostUserSlavePrivate *priv)
       mem->regions[i].uaddr = region->wire.userspace_addr;
       mem->regions[i].hva = region->map + region->wire.mmap_offset;
     }
-  mem->log = priv->log_map;
-  mem->log_size = priv->log_map_size;
+  mem->log = priv->log_area;
+  mem->log_size = priv->log_area_size;
 }
 
 static void
@@ -272,6 +299,7 @@ slave_start_queues (VhostUserSlave *self)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
   guint64 features = priv->acked_features;
+  GPtrArray *paused = slave_pause_workers (priv);
 
   slave_rebuild_mem (priv);
   for (guint i = 0; i < priv->n_vrings; i++)
@@ -304,6 +332,7 @@ slave_start_queues (VhostUserSlave *self)
         worker = slave_get_worker (self, vhost_virtqueue_get_worker_group (queue));
       vhost_virtqueue_start (queue, worker, vring->kick_fd);
     }
+  slave_resume_workers (paused);
 }
 
 static gboolean
@@ -446,6 +475,8 @@ slave_clear_log (VhostUserSlavePrivate *priv)
     munmap (priv->log_map, priv->log_map_size);
   priv->log_map = NULL;
   priv->log_map_size = 0;
+  priv->log_area = NULL;
+  priv->log_area_size = 0;
   close_fd (&priv->log_call_fd);
 }
 
@@ -662,6 +693,8 @@ handle_set_log_base (VhostUserSlave *self, VhostUserMsg *msg, GError **error)
   slave_clear_log (priv);
   priv->log_map = map.map;
   priv->log_map_size = map.map_size;
+  priv->log_area = map.map + log->mmap_offset;
+  priv->log_area_size = log->mmap_size;
   return TRUE;
 }
 

@@ -283,7 +283,9 @@ report_broken_cb (gpointer data)
   VhostVirtqueue *self = report->queue;
   g_autoptr(GError) error = NULL;
 
-  if (report->generation != (guint) g_atomic_int_get (&self->generation) || !self->running)
+  /* A report from before the queue was set up again is stale; a queue stopped
+   * since (by a request that came first) is still broken and is reported. */
+  if (report->generation != (guint) g_atomic_int_get (&self->generation))
     return G_SOURCE_REMOVE;
   vhost_virtqueue_stop (self);
   error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->ring.error);
@@ -306,23 +308,34 @@ static void
 report_broken (VhostVirtqueue *self)
 {
   BrokenReport *report;
+  GSource *source;
 
   if (!g_atomic_int_compare_and_exchange (&self->broken_reported, 0, 1))
     return;
   report = g_new (BrokenReport, 1);
   report->queue = g_object_ref (self);
   report->generation = g_atomic_int_get (&self->generation);
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, report_broken_cb, report, broken_report_free);
+  /* Always through a source: g_main_context_invoke() would run the callback
+   * right here, in the worker, if it could acquire the context. */
+  source = g_idle_source_new ();
+  g_source_set_name (source, "[vhost-glib] virtqueue broken");
+  g_source_set_callback (source, report_broken_cb, report, broken_report_free);
+  g_source_attach (source, self->context);
+  g_source_unref (source);
 }
 
-static void
+/* TRUE if new chains arrived while kicks were being turned on. */
+static gboolean
 set_kicks (VhostVirtqueue *self, gboolean on)
 {
+  gboolean more = FALSE;
+
   if (self->kicks_on != on)
     {
-      vhost_ring_set_kicks (&self->ring, on);
+      more = vhost_ring_set_kicks (&self->ring, on);
       self->kicks_on = on;
     }
+  return more;
 }
 
 /* Publish what the handler pushed and notify the driver. */
@@ -380,9 +393,8 @@ queue_process (VhostWorkerItem *item, gboolean poll)
       if (vhost_ring_get_base (ring) == before)
         {
           /* The handler left the chains there (an RX queue waiting for data):
-           * it is called again at the next kick. */
-          set_kicks (self, TRUE);
-          return FALSE;
+           * it is called again at the next kick, or now if more came. */
+          return set_kicks (self, TRUE);
         }
       if (poll)
         return TRUE;
@@ -456,10 +468,14 @@ vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
 {
   g_return_val_if_fail (!self->running, FALSE);
 
-  if (!vhost_ring_map (&self->ring))
-    return FALSE;
   g_atomic_int_inc (&self->generation);
   g_atomic_int_set (&self->broken_reported, 0);
+  if (!vhost_ring_map (&self->ring))
+    {
+      /* Rings outside guest memory, or a ring the driver broke before. */
+      report_broken (self);
+      return FALSE;
+    }
   self->kicks_on = FALSE;
   vhost_ring_set_kicks (&self->ring, FALSE);
   self->running = TRUE;
@@ -500,10 +516,17 @@ vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
 void
 vhost_virtqueue_stop (VhostVirtqueue *self)
 {
+  VhostWorker *worker = self->worker;
+
   if (!self->running)
     return;
-  if (self->worker != NULL)
-    vhost_worker_detach (&self->item);
+  /* The worker stays paused until the queue is marked stopped: the handler of
+   * another queue of the group may look at this one. */
+  if (worker != NULL)
+    {
+      vhost_worker_pause (worker);
+      vhost_worker_detach (&self->item);
+    }
   self->worker = NULL;
   if (self->kick_source != NULL)
     g_source_destroy (self->kick_source);
@@ -516,6 +539,8 @@ vhost_virtqueue_stop (VhostVirtqueue *self)
     publish (self);
   self->running = FALSE;
   self->item.kick_fd = -1;
+  if (worker != NULL)
+    vhost_worker_resume (worker);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
 }
 
@@ -740,7 +765,9 @@ vhost_virtqueue_notify (VhostVirtqueue *queue)
  *
  * Takes the next available chain as a #VhostVirtqueueRequest, for
  * %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode. The request refers to guest memory
- * until it is pushed back with vhost_virtqueue_push_request().
+ * until it is pushed back with vhost_virtqueue_push_request(). Push it back before
+ * returning to the main loop, or at least before the front-end can change the
+ * memory table or disconnect: the buffers are not valid after that.
  *
  * Returns: (transfer full) (nullable): the request; %NULL with no error when none
  *   is available, %NULL with @error set when the queue is broken or not running

@@ -50,8 +50,9 @@ vhost_driver_ring_init (VhostDriverRing *ring, guint num, gboolean packed, gbool
     {
       memset (ring->desc, 0, 16 * (gsize) num);
       memset (ring->avail, 0, 6 + 2 * (gsize) num);
-      for (guint i = 0; i + 1 < num; i++)
-        ring->desc[i].next = GUINT16_TO_LE (i + 1);
+      ring->next = g_new (guint16, num);
+      for (guint i = 0; i < num; i++)
+        ring->next[i] = (i + 1) % num;
     }
 }
 
@@ -61,6 +62,7 @@ vhost_driver_ring_clear (VhostDriverRing *ring)
   g_clear_pointer (&ring->chain_len, g_free);
   g_clear_pointer (&ring->tags, g_free);
   g_clear_pointer (&ring->free_ids, g_free);
+  g_clear_pointer (&ring->next, g_free);
 }
 
 guint
@@ -128,7 +130,7 @@ split_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
       d->addr = GUINT64_TO_LE (fill_indirect (ring, head, out, n_out, in, n_in));
       d->len = GUINT32_TO_LE (n * 16);
       d->flags = GUINT16_TO_LE (VRING_DESC_F_INDIRECT);
-      i = GUINT16_FROM_LE (d->next);
+      i = ring->next[head];
     }
   else
     for (guint j = 0; j < n; j++)
@@ -139,8 +141,9 @@ split_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
         d->addr = GUINT64_TO_LE (b->addr);
         d->len = GUINT32_TO_LE (b->len);
         d->flags = GUINT16_TO_LE (buffer_flags (j >= n_out, j + 1 < n));
+        d->next = GUINT16_TO_LE (ring->next[i]);
         last = i;
-        i = GUINT16_FROM_LE (d->next);
+        i = ring->next[i];
       }
   (void) last;
   ring->free_head = i;
@@ -269,8 +272,8 @@ split_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len)
   /* Put the chain back on the free list. */
   i = id;
   for (guint j = 1; j < ring->chain_len[id]; j++)
-    i = GUINT16_FROM_LE (ring->desc[i].next);
-  ring->desc[i].next = GUINT16_TO_LE (ring->free_head);
+    i = ring->next[i];
+  ring->next[i] = ring->free_head;
   ring->free_head = id;
   ring->n_free += ring->chain_len[id];
   ring->chain_len[id] = 0;

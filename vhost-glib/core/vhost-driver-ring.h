@@ -43,6 +43,8 @@ typedef struct
   guint16 *free_ids;     /* packed: stack of free buffer ids */
   guint16 n_free_ids;
   guint16 *chain_len;    /* per head/id: ring descriptors the chain takes */
+  guint16 *next;         /* split: the free list and chains, kept here since the
+                          * device can write the descriptor table */
   guint64 *tags;         /* per head/id: the caller's tag */
 } VhostDriverRing;
 

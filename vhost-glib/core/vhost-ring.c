@@ -545,33 +545,59 @@ vhost_ring_has_avail (VhostRing *ring)
   return split_has_avail (ring);
 }
 
-void
+/* With event idx, kicks are asked for from the first chain the driver has not
+ * made available yet: everything already there will be seen by the has-avail
+ * check that follows, even chains a handler chose to leave. */
+gboolean
 vhost_ring_set_kicks (VhostRing *ring, gboolean enable)
 {
+  gboolean more = FALSE;
+
   if (ring->broken)
-    return;
+    return FALSE;
   if (ring->packed)
     {
       guint16 flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+      guint pos = ring->last_avail;
+      gboolean wrap = ring->avail_wrap;
 
       if (enable && ring->event_idx)
         {
-          ring->device_event->off_wrap = GUINT16_TO_LE (ring->last_avail | ((guint16) ring->avail_wrap << 15));
+          for (guint i = 0; i < ring->num && packed_is_avail (GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[pos].flags,
+                                                                                                 __ATOMIC_ACQUIRE)),
+                                                               wrap);
+               i++)
+            if (++pos == ring->num)
+              {
+                pos = 0;
+                wrap = !wrap;
+              }
+          ring->device_event->off_wrap = GUINT16_TO_LE (pos | ((guint16) wrap << 15));
           flags = VRING_PACKED_EVENT_FLAG_DESC;
         }
       else if (enable)
         flags = VRING_PACKED_EVENT_FLAG_ENABLE;
       __atomic_store_n (&ring->device_event->flags, GUINT16_TO_LE (flags), __ATOMIC_RELEASE);
+      __atomic_thread_fence (__ATOMIC_SEQ_CST);
+      if (enable && ring->event_idx)
+        more = packed_is_avail (GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[pos].flags, __ATOMIC_ACQUIRE)), wrap);
+      return more;
     }
-  else if (ring->event_idx)
+  if (ring->event_idx)
     {
       /* avail_event sits after the used ring; leaving it behind suppresses kicks. */
       if (enable)
-        __atomic_store_n ((guint16 *) &ring->used->ring[ring->num], GUINT16_TO_LE (ring->last_avail),
-                          __ATOMIC_RELEASE);
+        {
+          guint16 idx = __atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE);
+
+          __atomic_store_n ((guint16 *) &ring->used->ring[ring->num], idx, __ATOMIC_RELEASE);
+          __atomic_thread_fence (__ATOMIC_SEQ_CST);
+          more = __atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE) != idx;
+        }
+      return more;
     }
-  else
-    __atomic_store_n (&ring->used->flags, GUINT16_TO_LE (enable ? 0 : VRING_USED_F_NO_NOTIFY), __ATOMIC_RELEASE);
+  __atomic_store_n (&ring->used->flags, GUINT16_TO_LE (enable ? 0 : VRING_USED_F_NO_NOTIFY), __ATOMIC_RELEASE);
   /* The caller looks at the ring again after this: order that read after our store. */
   __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  return FALSE;
 }

@@ -63,7 +63,9 @@ void vhost_ring_flush (VhostRing *ring);
 gboolean vhost_ring_should_notify (VhostRing *ring);
 gboolean vhost_ring_notify (VhostRing *ring);
 gboolean vhost_ring_has_avail (VhostRing *ring);
-void vhost_ring_set_kicks (VhostRing *ring, gboolean enable);
+/* Ask the driver for kicks, or not. With event idx, TRUE when chains arrived
+ * past the point the kicks were asked from, while asking. */
+gboolean vhost_ring_set_kicks (VhostRing *ring, gboolean enable);
 void vhost_ring_fail (VhostRing *ring, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 G_END_DECLS

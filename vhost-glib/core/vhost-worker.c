@@ -94,28 +94,30 @@ worker_thread (gpointer data)
           g_critical ("vhost worker: epoll_wait: %s", g_strerror (errno));
           break;
         }
+      /* Drain first, then look at the pause flag: a pause requested after the
+       * look leaves its write on the control fd for the next epoll_wait. */
+      for (int i = 0; i < n; i++)
+        {
+          VhostWorkerItem *item = events[i].data.ptr;
+
+          drain (item == NULL ? w->control_fd : item->kick_fd);
+        }
       if (g_atomic_int_get (&w->pause_requested))
         {
-          drain (w->control_fd);
           if (!worker_check_control (w))
             break;
           /* Queues may have changed, or have buffers that came without a kick. */
           run_all = TRUE;
           continue;
         }
-      for (int i = 0; i < n; i++)
-        {
-          VhostWorkerItem *item = events[i].data.ptr;
+      if (!run_all && !polling)
+        for (int i = 0; i < n; i++)
+          {
+            VhostWorkerItem *item = events[i].data.ptr;
 
-          if (item == NULL)
-            drain (w->control_fd);
-          else
-            {
-              drain (item->kick_fd);
-              if (!run_all && !polling)
-                more |= item->func (item, poll);
-            }
-        }
+            if (item != NULL)
+              more |= item->func (item, poll);
+          }
       if (run_all || polling)
         for (guint i = 0; i < w->items->len; i++)
           {
