@@ -21,38 +21,10 @@ typedef struct
   double mean_us, p50_us, p99_us;
 } Result;
 
-typedef struct
+static VhostUserSlave *
+create_blk (gpointer data)
 {
-  GMainContext *context;
-  GMainLoop *loop;
-  BenchBlkNull *device;
-  const char *socket_path;
-  GMutex mutex;
-  GCond cond;
-  gboolean ready;
-} Server;
-
-static gpointer
-server_thread (gpointer data)
-{
-  Server *server = data;
-  g_autoptr(GError) error = NULL;
-
-  /* The device's threads (this one and the workers it starts) on CPU 1. */
-  bench_pin_to_cpu (1);
-  g_main_context_push_thread_default (server->context);
-  server->device = bench_blk_null_new (CAPACITY);
-  vhost_user_slave_set_busy_poll_us (VHOST_USER_SLAVE (server->device), busy_poll_us);
-  if (!vhost_user_slave_listen (VHOST_USER_SLAVE (server->device), server->socket_path, &error))
-    g_error ("%s", error->message);
-  g_mutex_lock (&server->mutex);
-  server->ready = TRUE;
-  g_cond_signal (&server->cond);
-  g_mutex_unlock (&server->mutex);
-  g_main_loop_run (server->loop);
-  g_clear_object (&server->device);
-  g_main_context_pop_thread_default (server->context);
-  return NULL;
+  return VHOST_USER_SLAVE (bench_blk_null_new (CAPACITY));
 }
 
 static int
@@ -216,8 +188,7 @@ main (int argc, char **argv)
   const char *qsd_argv[] = { "taskset", "-c", "1", "qemu-storage-daemon", "--blockdev", blockdev, "--export", export,
                              NULL };
   const guint depths[] = { 1, 32 };
-  Server server = { 0 };
-  GThread *thread;
+  BenchServer *server;
   BenchPeer *qsd;
 
   g_option_context_add_main_entries (options, entries, NULL);
@@ -231,16 +202,7 @@ main (int argc, char **argv)
 
   qsd = bench_peer_start (dir, "qemu-storage-daemon", qsd_argv);
   bench_peer_wait_for_socket (qsd, qsd_sock, 30000);
-  server.context = g_main_context_new ();
-  server.loop = g_main_loop_new (server.context, FALSE);
-  server.socket_path = our_sock;
-  g_mutex_init (&server.mutex);
-  g_cond_init (&server.cond);
-  thread = g_thread_new ("bench-server", server_thread, &server);
-  g_mutex_lock (&server.mutex);
-  while (!server.ready)
-    g_cond_wait (&server.cond, &server.mutex);
-  g_mutex_unlock (&server.mutex);
+  server = bench_server_start (our_sock, 1, busy_poll_us, create_blk, NULL);
   bench_pin_to_cpu (0);
 
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
@@ -258,10 +220,7 @@ main (int argc, char **argv)
               ours.mean_us / theirs.mean_us);
     }
 
-  g_main_loop_quit (server.loop);
-  g_thread_join (thread);
-  g_main_loop_unref (server.loop);
-  g_main_context_unref (server.context);
+  bench_server_stop (server);
   bench_peer_stop (qsd, 10000);
   bench_remove_dir (dir);
   return 0;

@@ -132,6 +132,93 @@ bench_pin_to_cpu (guint cpu)
     g_warning ("cannot pin to CPU %u: %s", cpu, g_strerror (errno));
 }
 
+struct _BenchServer
+{
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  VhostUserSlave *slave;
+  char *socket_path;
+  guint cpu;
+  guint busy_poll_us;
+  BenchServerCreate create;
+  gpointer data;
+  GMutex mutex;
+  GCond cond;
+  gboolean ready;
+};
+
+static gpointer
+server_thread (gpointer data)
+{
+  BenchServer *server = data;
+  g_autoptr(GError) error = NULL;
+
+  bench_pin_to_cpu (server->cpu);
+  g_main_context_push_thread_default (server->context);
+  server->slave = server->create (server->data);
+  vhost_user_slave_set_busy_poll_us (server->slave, server->busy_poll_us);
+  if (!vhost_user_slave_listen (server->slave, server->socket_path, &error))
+    g_error ("%s", error->message);
+  g_mutex_lock (&server->mutex);
+  server->ready = TRUE;
+  g_cond_signal (&server->cond);
+  g_mutex_unlock (&server->mutex);
+  g_main_loop_run (server->loop);
+  g_clear_object (&server->slave);
+  g_main_context_pop_thread_default (server->context);
+  return NULL;
+}
+
+BenchServer *
+bench_server_start (const char *socket_path, guint cpu, guint busy_poll_us, BenchServerCreate create, gpointer data)
+{
+  BenchServer *server = g_new0 (BenchServer, 1);
+
+  server->context = g_main_context_new ();
+  server->loop = g_main_loop_new (server->context, FALSE);
+  server->socket_path = g_strdup (socket_path);
+  server->cpu = cpu;
+  server->busy_poll_us = busy_poll_us;
+  server->create = create;
+  server->data = data;
+  g_mutex_init (&server->mutex);
+  g_cond_init (&server->cond);
+  server->thread = g_thread_new ("bench-server", server_thread, server);
+  g_mutex_lock (&server->mutex);
+  while (!server->ready)
+    g_cond_wait (&server->cond, &server->mutex);
+  g_mutex_unlock (&server->mutex);
+  return server;
+}
+
+VhostUserSlave *
+bench_server_get_slave (BenchServer *server)
+{
+  return server->slave;
+}
+
+static gboolean
+quit_cb (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
+}
+
+void
+bench_server_stop (BenchServer *server)
+{
+  /* Quit from inside the loop: a quit before it runs would be lost. */
+  g_main_context_invoke (server->context, quit_cb, server->loop);
+  g_thread_join (server->thread);
+  g_main_loop_unref (server->loop);
+  g_main_context_unref (server->context);
+  g_mutex_clear (&server->mutex);
+  g_cond_clear (&server->cond);
+  g_free (server->socket_path);
+  g_free (server);
+}
+
 struct _BenchBlkNull
 {
   VhostUserSlave parent_instance;

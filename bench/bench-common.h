@@ -29,6 +29,16 @@ void bench_peer_stop (BenchPeer *peer, guint timeout_ms);
 /* Pin the calling thread (and the threads it creates later) to one CPU. */
 void bench_pin_to_cpu (guint cpu);
 
+/* A device served from a thread of its own, pinned to `cpu` with the workers it
+ * starts: `create` makes the slave in that thread; it listens on `socket_path`. */
+typedef struct _BenchServer BenchServer;
+typedef VhostUserSlave *(*BenchServerCreate) (gpointer data);
+
+BenchServer *bench_server_start (const char *socket_path, guint cpu, guint busy_poll_us, BenchServerCreate create,
+                                 gpointer data);
+VhostUserSlave *bench_server_get_slave (BenchServer *server);
+void bench_server_stop (BenchServer *server);
+
 /* A virtio-blk device that completes every request at once without touching
  * storage, like qemu-storage-daemon's null-co: reads return the buffer as it was. */
 #define BENCH_TYPE_BLK_NULL (bench_blk_null_get_type ())

@@ -57,7 +57,10 @@ class SlaveThread:
         self.slave = PyReverse()
         self.slave.serve_fd(self.sock.detach())
         self.loop = GLib.MainLoop.new(context, False)
-        self.ready.set()
+        # Ready once the loop runs: a quit() before run() would be lost.
+        started = GLib.idle_source_new()
+        started.set_callback(lambda *args: self.ready.set() or GLib.SOURCE_REMOVE)
+        started.attach(context)
         self.loop.run()
         self.handled = self.slave.handled
         self.slave.close()

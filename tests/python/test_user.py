@@ -60,7 +60,10 @@ class SlaveThread:
                                lambda s, request, error: self.requests.append(request))
         self.slave.serve_fd(self.sock.detach())
         self.loop = GLib.MainLoop.new(context, False)
-        self.ready.set()
+        # Ready once the loop runs: a quit() before run() would be lost.
+        started = GLib.idle_source_new()
+        started.set_callback(lambda *args: self.ready.set() or GLib.SOURCE_REMOVE)
+        started.attach(context)
         self.loop.run()
         self.slave.close()
         del self.slave
