@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Runs every test suite of vhost-glib from a fresh build: installs what the tests need, builds
-# (with the gtk-doc reference), runs `meson test`, then the unit suites again in an
+# (with the gtk-doc reference), runs `meson test`, then the C suites again in an
 # AddressSanitizer/UndefinedBehaviorSanitizer build, and ends with "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,10 +51,11 @@ else
   failed=$((failed + 1)) status=1
 fi
 
-# The same unit and bad-input suites under ASan and UBSan (introspection does not load with libasan).
-if build _build_asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled -Dinterop_tests=false; then
+# The C suites again under ASan and UBSan, the real peers included (introspection, and
+# with it the Python suite, does not load with libasan).
+if build _build_asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C _build_asan --suite unit --print-errorlogs --num-processes 2 || status=1
+    meson test -C _build_asan --suite unit --suite interop --print-errorlogs --num-processes 2 || status=1
   count _build_asan/meson-logs/testlog.json
 else
   failed=$((failed + 1)) status=1

@@ -181,6 +181,10 @@ vhost_peer_free (VhostPeer *peer)
 
       g_printerr ("--- log of %s ---\n%s\n---\n", peer->name, log);
     }
+  /* Close our end of its stdin now: the GSubprocess itself may live on a little
+   * in GLib's child-watch machinery, and fd counts must not depend on when. */
+  if (!g_output_stream_is_closed (g_subprocess_get_stdin_pipe (peer->process)))
+    g_output_stream_close (g_subprocess_get_stdin_pipe (peer->process), NULL, NULL);
   g_object_unref (peer->process);
   g_free (peer->name);
   g_free (peer->log_path);

@@ -329,7 +329,11 @@ test_dpdk_virtio_user_echo (gconstpointer data)
   regex = g_regex_new ("Forward statistics for port 0.*?RX-packets: *([0-9]+)", G_REGEX_DOTALL, 0, NULL);
   if (!g_regex_match (regex, log, 0, &match))
     g_error ("no port statistics in testpmd's log:\n%s", log);
-  rx_packets = g_ascii_strtoull (g_match_info_fetch (match, 1), NULL, 10);
+  {
+    g_autofree char *count = g_match_info_fetch (match, 1);
+
+    rx_packets = g_ascii_strtoull (count, NULL, 10);
+  }
   g_test_message ("testpmd received %" G_GUINT64_FORMAT " frames; the device echoed %d, dropped %d", rx_packets,
                   g_atomic_int_get (&echo->echoed), g_atomic_int_get (&echo->dropped));
   g_assert_cmpuint (rx_packets, >=, 100000);
