@@ -12,6 +12,8 @@
 static gint seconds = 5;
 static gint busy_poll_us = 1000;
 static gint rounds = 3;
+static gboolean only_ours;
+static gboolean only_packed;
 
 static VhostUserSlave *
 create_echo (gpointer data)
@@ -87,6 +89,8 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "seconds", 's', 0, G_OPTION_ARG_INT, &seconds, "Seconds per run (default 5)", "N" },
     { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Runs per back-end, alternating (default 3, at most 16)", "N" },
+    { "only-vhost-glib", 0, 0, G_OPTION_ARG_NONE, &only_ours, "Skip DPDK's back-end (for profiling)", NULL },
+    { "only-packed", 0, 0, G_OPTION_ARG_NONE, &only_packed, "Skip the split ring", NULL },
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us, "vhost-glib's worker busy-poll interval (default 1000)",
       "US" },
     { NULL }
@@ -120,7 +124,7 @@ main (int argc, char **argv)
   printf ("# (worker on CPU 1, busy-poll %d us); median Rx-pps of each %d s run, median of %d alternating runs\n",
           busy_poll_us, seconds, rounds);
   printf ("%-7s %16s %16s %8s\n", "ring", "DPDK vhost pps", "vhost-glib pps", "ratio");
-  for (int packed = 0; packed <= 1; packed++)
+  for (int packed = only_packed ? 1 : 0; packed <= 1; packed++)
     {
       double theirs[16], ours[16];
 
@@ -129,12 +133,16 @@ main (int argc, char **argv)
       g_atomic_int_set (&VHOST_TEST_NET_ECHO (bench_server_get_slave (server))->dropped, 0);
       for (gint round = 0; round < rounds; round++)
         {
-          BenchPeer *be = bench_peer_start (dir, packed ? "dpdk-vhost-packed" : "dpdk-vhost-split", be_argv);
+          theirs[round] = 1;
+          if (!only_ours)
+            {
+              BenchPeer *be = bench_peer_start (dir, packed ? "dpdk-vhost-packed" : "dpdk-vhost-split", be_argv);
 
-          bench_peer_wait_for_socket (be, dpdk_sock, 60000);
-          theirs[round] = run_front_end (dir, dpdk_sock, packed, "dpdk");
-          bench_peer_stop (be, 10000);
-          g_unlink (dpdk_sock);
+              bench_peer_wait_for_socket (be, dpdk_sock, 60000);
+              theirs[round] = run_front_end (dir, dpdk_sock, packed, "dpdk");
+              bench_peer_stop (be, 10000);
+              g_unlink (dpdk_sock);
+            }
           ours[round] = run_front_end (dir, our_sock, packed, "vhost-glib");
           printf ("#   %s round %d: DPDK %.0f, vhost-glib %.0f\n", packed ? "packed" : "split", round + 1,
                   theirs[round], ours[round]);

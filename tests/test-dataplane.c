@@ -672,7 +672,7 @@ kick_cb (VhostVirtqueue *queue, gpointer user_data)
 
   while ((request = vhost_virtqueue_pop_request (queue, &error)) != NULL)
     {
-      g_autoptr(GBytes) in = vhost_virtqueue_request_read (request);
+      g_autoptr(GBytes) in = vhost_virtqueue_request_read (request, &error);
       gsize size;
       const guint8 *p = g_bytes_get_data (in, &size);
       g_autofree guint8 *reversed = g_malloc (size);
@@ -686,7 +686,7 @@ kick_cb (VhostVirtqueue *queue, gpointer user_data)
       /* Writing past the end is refused. */
       g_assert_false (vhost_virtqueue_request_write (request, vhost_virtqueue_request_get_writable_size (request),
                                                      out, NULL));
-      vhost_virtqueue_push_request (queue, request, size);
+      g_assert_true (vhost_virtqueue_push_request (queue, request, size, &error));
       vhost_virtqueue_request_unref (request);
     }
   g_assert_no_error (error);
@@ -774,6 +774,95 @@ test_main_context_dispatch (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* A binding that holds a request while the front-end replaces the memory table:
+ * the request's buffers are gone, and reading, writing or pushing it says so. */
+static VhostVirtqueueRequest *held_request;
+static gint held;
+
+static void
+hold_cb (VhostVirtqueue *queue, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (held_request == NULL)
+    held_request = vhost_virtqueue_pop_request (queue, &error);
+  g_assert_no_error (error);
+  if (held_request != NULL)
+    g_atomic_int_set (&held, 1);
+}
+
+static void
+setup_hold (VhostUserSlave *slave, gpointer data)
+{
+  VhostTestDevice *device = VHOST_TEST_DEVICE (slave);
+  VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
+
+  device->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1);
+  device->num_queues = 1;
+  vhost_virtqueue_set_dispatch (queue, VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT);
+  g_signal_connect (queue, "kick", G_CALLBACK (hold_cb), NULL);
+}
+
+static void
+use_stale_request (VhostUserSlave *slave, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("x", 1);
+
+  g_assert_null (vhost_virtqueue_request_read (held_request, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_false (vhost_virtqueue_request_write (held_request, 0, bytes, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_false (vhost_virtqueue_push_request (vhost_user_slave_get_virtqueue (slave, 0), held_request, 1, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
+  g_clear_pointer (&held_request, vhost_virtqueue_request_unref);
+}
+
+static void
+test_request_outlives_memory (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(VhostMemoryRegion) region = NULL;
+  VhostTestSlaveThread *thread;
+  VhostDriverBuffer out;
+  guint64 addr;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_hold, NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (driver, 1, 16, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  g_assert_true (vhost_driver_alloc (driver, 64, &addr, &error));
+  g_assert_no_error (error);
+  out = (VhostDriverBuffer) { addr, 64 };
+  g_assert_true (vhost_driver_submit (driver, 0, &out, 1, NULL, 0, 1, &error));
+  vhost_driver_kick (driver, 0);
+  for (guint i = 0; i < 5000 && !g_atomic_int_get (&held); i++)
+    g_usleep (1000);
+  g_assert_cmpint (g_atomic_int_get (&held), ==, 1);
+
+  /* The front-end sends the memory table again: the old mappings go. */
+  region = vhost_memory_region_new (0, 1024 * 1024, (guint64) (guintptr) vhost_driver_get_host_address (driver, 0, 1),
+                                    vhost_driver_get_memory_fd (driver), 0);
+  g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (master), &region, 1, &error));
+  g_assert_no_error (error);
+  vhost_test_slave_thread_run (thread, use_stale_request, NULL);
+
+  g_clear_pointer (&region, vhost_memory_region_unref);
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -825,5 +914,6 @@ main (int argc, char **argv)
   g_test_add ("/vhost/dataplane/malicious/recover", Raw, NULL, raw_setup, test_raw_recover, raw_teardown);
   g_test_add ("/vhost/dataplane/dirty-log", Raw, NULL, raw_setup, test_raw_dirty_log, raw_teardown);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
+  g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);
   return g_test_run ();
 }

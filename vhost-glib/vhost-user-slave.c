@@ -119,6 +119,7 @@ typedef struct
   VhostMem *mem;                 /* (owned) the regions as the rings see them; rebuilt while queues are stopped */
   GPtrArray *queues;             /* (element-type VhostVirtqueue) (owned) */
   GHashTable *workers;           /* (owned) worker group → VhostWorker */
+  guint mem_epoch;               /* bumped whenever guest memory is unmapped */
   guint busy_poll_us;
 } VhostUserSlavePrivate;
 
@@ -189,12 +190,24 @@ region_unmap (SlaveRegion *region)
   region->map = NULL;
 }
 
+/* Guest memory went away: requests that bindings still hold become stale. */
+static void
+slave_memory_unmapped (VhostUserSlavePrivate *priv)
+{
+  priv->mem_epoch++;
+  for (guint i = 0; i < priv->queues->len; i++)
+    vhost_virtqueue_set_mem_epoch (g_ptr_array_index (priv->queues, i), priv->mem_epoch);
+}
+
 static void
 slave_clear_regions (VhostUserSlavePrivate *priv)
 {
+  if (priv->regions->len == 0)
+    return;
   for (guint i = 0; i < priv->regions->len; i++)
     region_unmap (&g_array_index (priv->regions, SlaveRegion, i));
   g_array_set_size (priv->regions, 0);
+  slave_memory_unmapped (priv);
 }
 
 static void
@@ -399,6 +412,7 @@ vhost_user_slave_get_virtqueue (VhostUserSlave *slave, guint index)
     {
       VhostVirtqueue *queue = vhost_virtqueue_new (priv->queues->len, priv->context);
 
+      vhost_virtqueue_set_mem_epoch (queue, priv->mem_epoch);
       g_signal_connect_object (queue, "broken", G_CALLBACK (queue_broken_cb), slave, 0);
       g_ptr_array_add (priv->queues, queue);
     }
@@ -658,6 +672,7 @@ handle_rem_mem_reg (VhostUserSlave *self, VhostUserMsg *msg, GError **error)
         {
           region_unmap (region);
           g_array_remove_index (priv->regions, i);
+          slave_memory_unmapped (priv);
           return TRUE;
         }
     }

@@ -14,6 +14,9 @@ VhostRing *vhost_virtqueue_get_ring (VhostVirtqueue *queue);
 /* Start processing: map the ring and attach it to @worker (or to the main context
  * in that dispatch mode). Takes no ownership of @kick_fd. FALSE if the ring is broken. */
 gboolean vhost_virtqueue_start (VhostVirtqueue *queue, VhostWorker *worker, int kick_fd);
+/* The slave's count of guest-memory unmappings: requests popped under an older
+ * one refer to memory that is gone. */
+void vhost_virtqueue_set_mem_epoch (VhostVirtqueue *queue, guint epoch);
 /* Stop processing; on return no handler runs and the ring state is final. */
 void vhost_virtqueue_stop (VhostVirtqueue *queue);
 

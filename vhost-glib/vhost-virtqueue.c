@@ -48,6 +48,8 @@
 struct _VhostVirtqueueRequest
 {
   gatomicrefcount ref_count;
+  VhostVirtqueue *queue;            /* (owned) */
+  guint mem_epoch;                  /* the queue's memory epoch when it was popped */
   VhostVirtqueueElement element;
   struct iovec iov[];
 };
@@ -73,6 +75,7 @@ struct _VhostVirtqueue
   VhostVirtqueueDispatch dispatch;
   guint worker_group;
   struct iovec *scratch;            /* (owned) for pop_request */
+  guint mem_epoch;                  /* see vhost_virtqueue_set_mem_epoch() */
 };
 
 G_DEFINE_FINAL_TYPE (VhostVirtqueue, vhost_virtqueue, G_TYPE_OBJECT)
@@ -261,6 +264,25 @@ vhost_virtqueue_new (guint index, GMainContext *context)
   self->item.kick_fd = -1;
   self->item.data = self;
   return self;
+}
+
+void
+vhost_virtqueue_set_mem_epoch (VhostVirtqueue *self, guint epoch)
+{
+  self->mem_epoch = epoch;
+}
+
+/* Whether a request still refers to mapped guest memory. */
+static gboolean
+request_check (VhostVirtqueueRequest *request, GError **error)
+{
+  if (request->mem_epoch == request->queue->mem_epoch)
+    return TRUE;
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+               "vring %u: the request's buffers are gone (the front-end changed or dropped guest memory since it "
+               "was popped)",
+               request->queue->ring.index);
+  return FALSE;
 }
 
 VhostRing *
@@ -765,9 +787,9 @@ vhost_virtqueue_notify (VhostVirtqueue *queue)
  *
  * Takes the next available chain as a #VhostVirtqueueRequest, for
  * %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode. The request refers to guest memory
- * until it is pushed back with vhost_virtqueue_push_request(). Push it back before
- * returning to the main loop, or at least before the front-end can change the
- * memory table or disconnect: the buffers are not valid after that.
+ * until it is pushed back with vhost_virtqueue_push_request(). If the front-end
+ * changes the memory table or disconnects before that, the request's buffers are
+ * gone: reading, writing or pushing it then fails with %VHOST_ERROR_BROKEN.
  *
  * Returns: (transfer full) (nullable): the request; %NULL with no error when none
  *   is available, %NULL with @error set when the queue is broken or not running
@@ -799,6 +821,8 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
     }
   request = g_malloc (sizeof *request + (element.n_out + element.n_in) * sizeof (struct iovec));
   g_atomic_ref_count_init (&request->ref_count);
+  request->queue = g_object_ref (queue);
+  request->mem_epoch = queue->mem_epoch;
   request->element = element;
   memcpy (request->iov, queue->scratch, (element.n_out + element.n_in) * sizeof (struct iovec));
   request->element.iov = request->iov;
@@ -810,17 +834,28 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
  * @queue: a #VhostVirtqueue
  * @request: a request popped from @queue
  * @len: how many bytes the device wrote
+ * @error: return location for a #GError
  *
  * Gives a request back to the driver; see vhost_virtqueue_push().
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_BROKEN if the queue
+ *   stopped or its guest memory went away since the request was popped
  */
-void
-vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *request, guint32 len)
+gboolean
+vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *request, guint32 len, GError **error)
 {
-  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
-  g_return_if_fail (request != NULL);
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  g_return_val_if_fail (request != NULL && request->queue == queue, FALSE);
 
-  if (queue->running)
-    vhost_ring_push (&queue->ring, &request->element, len);
+  if (!request_check (request, error))
+    return FALSE;
+  if (!queue->running)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->ring.index);
+      return FALSE;
+    }
+  vhost_ring_push (&queue->ring, &request->element, len);
+  return TRUE;
 }
 
 /**
@@ -850,7 +885,10 @@ vhost_virtqueue_request_unref (VhostVirtqueueRequest *request)
 {
   g_return_if_fail (request != NULL);
   if (g_atomic_ref_count_dec (&request->ref_count))
-    g_free (request);
+    {
+      g_object_unref (request->queue);
+      g_free (request);
+    }
 }
 
 /**
@@ -871,17 +909,24 @@ vhost_virtqueue_request_get_id (VhostVirtqueueRequest *request)
 /**
  * vhost_virtqueue_request_read:
  * @request: a #VhostVirtqueueRequest
+ * @error: return location for a #GError
  *
  * Copies the chain's readable buffers, in order.
  *
- * Returns: (transfer full): the bytes the driver gave the device
+ * Returns: (transfer full) (nullable): the bytes the driver gave the device, or
+ *   %NULL with %VHOST_ERROR_BROKEN if guest memory went away since the request
+ *   was popped
  */
 GBytes *
-vhost_virtqueue_request_read (VhostVirtqueueRequest *request)
+vhost_virtqueue_request_read (VhostVirtqueueRequest *request, GError **error)
 {
-  GByteArray *array = g_byte_array_new ();
+  GByteArray *array;
 
   g_return_val_if_fail (request != NULL, NULL);
+
+  if (!request_check (request, error))
+    return NULL;
+  array = g_byte_array_new ();
   for (guint i = 0; i < request->element.n_out; i++)
     g_byte_array_append (array, request->iov[i].iov_base, request->iov[i].iov_len);
   return g_byte_array_free_to_bytes (array);
@@ -916,7 +961,8 @@ vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request)
  * Copies @data into the chain's writable buffers.
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT if the
- *   buffers are too short
+ *   buffers are too short, %VHOST_ERROR_BROKEN if guest memory went away since
+ *   the request was popped
  */
 gboolean
 vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBytes *data, GError **error)
@@ -925,6 +971,8 @@ vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBy
   const guint8 *p = g_bytes_get_data (data, &size);
 
   g_return_val_if_fail (request != NULL, FALSE);
+  if (!request_check (request, error))
+    return FALSE;
   if (offset > vhost_virtqueue_request_get_writable_size (request) ||
       size > vhost_virtqueue_request_get_writable_size (request) - offset)
     {

@@ -74,7 +74,8 @@ void vhost_virtqueue_request_unref (VhostVirtqueueRequest *request);
 VHOST_AVAILABLE_IN_ALL
 guint16 vhost_virtqueue_request_get_id (VhostVirtqueueRequest *request);
 VHOST_AVAILABLE_IN_ALL
-GBytes *vhost_virtqueue_request_read (VhostVirtqueueRequest *request);
+GBytes *vhost_virtqueue_request_read (VhostVirtqueueRequest *request,
+                                      GError **error);
 VHOST_AVAILABLE_IN_ALL
 gsize vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request);
 VHOST_AVAILABLE_IN_ALL
@@ -144,9 +145,10 @@ VHOST_AVAILABLE_IN_ALL
 VhostVirtqueueRequest *vhost_virtqueue_pop_request (VhostVirtqueue *queue,
                                                     GError **error);
 VHOST_AVAILABLE_IN_ALL
-void vhost_virtqueue_push_request (VhostVirtqueue *queue,
-                                   VhostVirtqueueRequest *request,
-                                   guint32 len);
+gboolean vhost_virtqueue_push_request (VhostVirtqueue *queue,
+                                       VhostVirtqueueRequest *request,
+                                       guint32 len,
+                                       GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostVirtqueueRequest, vhost_virtqueue_request_unref)
 
