@@ -12,6 +12,17 @@
 
 #define MAX_EVENTS 16
 
+/* A polling round found nothing: let a sibling hardware thread run meanwhile. */
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
 struct _VhostWorker
 {
   GThread *thread;     /* (owned) */
@@ -138,7 +149,7 @@ worker_thread (gpointer data)
       polling = TRUE; /* a queue was called: its notifications are off now */
       if (more)
         idle_since = 0, idle_rounds = 0;
-      else if (idle_rounds++ % 64 != 0)
+      else if (cpu_relax (), idle_rounds++ % 64 != 0)
         ; /* read the clock every 64 idle rounds only */
       else if (idle_since == 0)
         idle_since = g_get_monotonic_time ();
