@@ -119,7 +119,7 @@ split_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
   guint n = n_out + n_in;
   gboolean use_indirect = ring->indirect && n > 1 && n <= ring->max_indirect;
   guint needed = use_indirect ? 1 : n;
-  guint16 head = ring->free_head, i = head, last = head;
+  guint16 head = ring->free_head, i = head;
 
   if (ring->n_free < needed || n == 0)
     return -ENOSPC;
@@ -142,10 +142,8 @@ split_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
         d->len = GUINT32_TO_LE (b->len);
         d->flags = GUINT16_TO_LE (buffer_flags (j >= n_out, j + 1 < n));
         d->next = GUINT16_TO_LE (ring->next[i]);
-        last = i;
         i = ring->next[i];
       }
-  (void) last;
   ring->free_head = i;
   ring->n_free -= needed;
   ring->n_added++; /* split event suppression counts available-ring entries */
