@@ -14,6 +14,10 @@ void vhost_test_init (int *argc, char ***argv);
 /* The number of open file descriptors of this process (entries of /proc/self/fd). */
 gint vhost_test_count_open_fds (void);
 
+/* Wait (up to 2 s) until GLib has let go of the fds it keeps for child processes
+ * that exited (a pidfd, a wait context): they close in its worker thread, later. */
+void vhost_test_settle_fds (void);
+
 /* Assert that the process has `expected` open fds; on failure, list them. */
 void vhost_test_assert_fd_count (gint expected);
 

@@ -805,7 +805,10 @@ negotiate (VhostDriver *self, guint64 wanted, GError **error)
 
   if (!vhost_backend_get_features (self->backend, &offered, error))
     return FALSE;
-  self->acked_features = offered & (wanted | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES));
+  /* IN_ORDER lets a device give back a run of buffers with one used entry; the
+   * driver does not take completions that way, so it never acks it. */
+  self->acked_features = offered & (wanted | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)) &
+                         ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
   if (VHOST_IS_USER_MASTER (self->backend) && has_feature (self->acked_features, VHOST_VIRTIO_F_PROTOCOL_FEATURES))
     {
       VhostUserMaster *master = VHOST_USER_MASTER (self->backend);
@@ -874,7 +877,8 @@ start_queue (VhostDriver *self, guint index, GError **error)
  * @features: the virtio features the driver wants, as a mask of
  *   VHOST_FEATURE_MASK() bits; the device's offer limits them. The ring layout
  *   follows %VHOST_VIRTIO_F_RING_PACKED, %VHOST_VIRTIO_F_RING_EVENT_IDX and
- *   %VHOST_VIRTIO_F_RING_INDIRECT_DESC as negotiated.
+ *   %VHOST_VIRTIO_F_RING_INDIRECT_DESC as negotiated. %VHOST_VIRTIO_F_IN_ORDER is
+ *   never acked.
  * @error: return location for a #GError
  *
  * Brings the device up: negotiates features (and vhost-user protocol features),

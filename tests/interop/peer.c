@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "peer.h"
+#include "test-support.h"
 
 struct _VhostPeer
 {
@@ -189,4 +190,5 @@ vhost_peer_free (VhostPeer *peer)
   g_free (peer->name);
   g_free (peer->log_path);
   g_free (peer);
+  vhost_test_settle_fds ();
 }
