@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The README's first command: installs the dependencies, builds vhost-glib, and shows what it does
-# so far: a Python front-end (Vhost.UserMaster) probes qemu-storage-daemon's vhost-user-blk export.
+# so far: Python front-ends probe qemu-storage-daemon's vhost-user-blk export, then write and read
+# blocks through it with Vhost.Driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -34,3 +35,7 @@ for _ in $(seq 100); do [ -S "$work/blk.sock" ] && break; sleep 0.1; done
 echo "== bindings/python/examples/probe.py (PyGObject, Vhost.UserMaster)"
 GI_TYPELIB_PATH="$root/_build_demo/vhost-glib" LD_LIBRARY_PATH="$root/_build_demo/vhost-glib" \
   /usr/bin/python3 "$root/bindings/python/examples/probe.py" "$work/blk.sock"
+
+echo "== bindings/python/examples/blk-io.py (Vhost.UserMaster + Vhost.Driver: writes and reads blocks)"
+GI_TYPELIB_PATH="$root/_build_demo/vhost-glib" LD_LIBRARY_PATH="$root/_build_demo/vhost-glib" \
+  /usr/bin/python3 "$root/bindings/python/examples/blk-io.py" "$work/blk.sock"
