@@ -1788,6 +1788,119 @@ test_worker_pause_resume (void)
   close (kick);
 }
 
+/* A random address: mostly near the regions' edges and inside them, sometimes
+ * anywhere at all. */
+static guint64
+random_addr (GRand *rand)
+{
+  static const guint64 anchors[] = { GPA0, GPA1, GPA1 + REGION_SIZE, 0, G_MAXUINT64, TABLE_GPA };
+  guint64 base = anchors[g_rand_int_range (rand, 0, G_N_ELEMENTS (anchors))];
+
+  if (g_rand_int_range (rand, 0, 8) == 0)
+    return ((guint64) g_rand_int (rand) << 32) | g_rand_int (rand);
+  return base + g_rand_int_range (rand, -64, REGION_SIZE + 64);
+}
+
+static void
+random_desc_fields (GRand *rand, guint64 *addr, guint32 *len, guint16 *flags, guint16 *next, guint num)
+{
+  *addr = random_addr (rand);
+  *len = g_rand_int_range (rand, 0, 8) == 0 ? g_rand_int (rand) : (guint32) g_rand_int_range (rand, 0, 0x300);
+  *flags = g_rand_int_range (rand, 0, 8) == 0 ? (guint16) g_rand_int (rand)
+                                               : (guint16) g_rand_int_range (rand, 0, 8); /* NEXT/WRITE/INDIRECT */
+  *next = g_rand_int_range (rand, 0, 4) == 0 ? (guint16) g_rand_int (rand) : (guint16) g_rand_int_range (rand, 0, num);
+}
+
+/* Rings full of random descriptors, avail entries, indirect tables and flags,
+ * round after round: the device pops what it can and pushes it back, or breaks
+ * the ring; every iovec it hands out lies inside a region (and ASan watches
+ * every access). */
+static void
+test_random_rings (gconstpointer data)
+{
+  gboolean packed = GPOINTER_TO_INT (data);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  guint broken = 0, popped = 0;
+
+  for (guint round = 0; round < 3000; round++)
+    {
+      guint num = 1u << g_rand_int_range (rand, 0, 6);
+      Fixture *fx = fixture_new_mapped (packed, num, g_rand_boolean (rand));
+      VhostVirtqueueElement elem;
+      struct iovec iov[16];
+      struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
+      int r = 1;
+
+      for (guint i = 0; i < 64; i++)
+        {
+          guint64 addr;
+          guint32 len;
+          guint16 flags, next;
+
+          random_desc_fields (rand, &addr, &len, &flags, &next, num);
+          table[i] = (struct vring_desc) { addr, len, flags, next };
+        }
+      for (guint i = 0; i < num; i++)
+        {
+          guint64 addr;
+          guint32 len;
+          guint16 flags, next;
+
+          random_desc_fields (rand, &addr, &len, &flags, &next, num);
+          if (g_rand_boolean (rand))
+            addr = TABLE_GPA + 16 * g_rand_int_range (rand, 0, 4), len = 16 * g_rand_int_range (rand, 0, 5);
+          if (packed)
+            {
+              flags &= VRING_DESC_F_NEXT | VRING_DESC_F_WRITE | VRING_DESC_F_INDIRECT;
+              if (g_rand_int_range (rand, 0, 4) != 0)
+                flags |= F_AVAIL;
+              else if (g_rand_boolean (rand))
+                flags |= F_USED;
+              packed_desc (fx)[i] = (struct vring_packed_desc) { addr, len, next, flags };
+            }
+          else
+            {
+              split_desc (fx)[i] = (struct vring_desc) { addr, len, flags, next };
+              split_avail (fx)->ring[i] = g_rand_int_range (rand, 0, 8) == 0 ? (guint16) g_rand_int (rand)
+                                                                             : (guint16) g_rand_int_range (rand, 0, num);
+            }
+        }
+      if (!packed)
+        split_avail (fx)->idx = g_rand_int_range (rand, 0, 8) == 0 ? (guint16) g_rand_int (rand)
+                                                                   : (guint16) g_rand_int_range (rand, 0, num + 1);
+      for (guint i = 0; i < 2 * num && r > 0; i++)
+        {
+          r = vhost_ring_pop (&fx->ring, &elem, iov, G_N_ELEMENTS (iov));
+          if (r <= 0)
+            break;
+          popped++;
+          for (guint j = 0; j < elem.n_out + elem.n_in; j++)
+            {
+              guint8 *base = iov[j].iov_base;
+              gboolean inside = (base >= fx->buf[0] && base + iov[j].iov_len <= fx->buf[0] + REGION_SIZE) ||
+                                (base >= fx->buf[1] && base + iov[j].iov_len <= fx->buf[1] + REGION_SIZE);
+
+              g_assert_true (inside);
+              if (iov[j].iov_len > 0)
+                (void) *(volatile guint8 *) &base[iov[j].iov_len - 1]; /* touch: ASan checks */
+            }
+          vhost_ring_push (&fx->ring, &elem, g_rand_int_range (rand, 0, 0x400));
+          vhost_ring_flush (&fx->ring);
+        }
+      if (fx->ring.broken)
+        {
+          broken++;
+          g_assert_cmpint (vhost_ring_pop (&fx->ring, &elem, iov, G_N_ELEMENTS (iov)), ==, -1);
+          g_assert_true (g_str_has_prefix (fx->ring.error, "vring 0: "));
+        }
+      fixture_free (fx);
+    }
+  g_test_message ("%u rings broken, %u chains popped", broken, popped);
+  /* Both outcomes must have happened, or the generator tests nothing. */
+  g_assert_cmpuint (broken, >, 100);
+  g_assert_cmpuint (popped, >, 100);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1826,5 +1939,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),
                         test_event_idx_after_declined);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
+  g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
+  g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);
   return g_test_run ();
 }
