@@ -376,6 +376,7 @@ raw_setup (Raw *r, gconstpointer data)
                                                           VHOST_USER_PROTOCOL_F_REPLY_ACK |
                                                             VHOST_USER_PROTOCOL_F_STATUS |
                                                             VHOST_USER_PROTOCOL_F_LOG_SHMFD |
+                                                            VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |
                                                             VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
                                                           &error));
   g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (r->master), &error));
@@ -596,6 +597,34 @@ test_raw_region_removed (Raw *r, gconstpointer data)
   raw_desc (r, 1, RAW_R1 + 0x100, 64, VRING_DESC_F_WRITE, 0);
   raw_publish (r, 1);
   raw_assert_broken (r);
+}
+
+/* SET_VRING_KICK without an fd asks for polling: chains are processed with no
+ * kick at all, and in-band kicks (VRING_KICK) are taken too. */
+static void
+test_raw_polled (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  raw_good_chain (r);
+  g_assert_true (vhost_backend_set_vring_kick (VHOST_BACKEND (r->master), 0, -1, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    {
+      raw_desc (r, 0, RAW_BUF, 64, 0, 0);
+      r->avail->ring[r->avail_idx % RAW_NUM] = 0;
+      r->avail_idx++;
+      __atomic_store_n (&r->avail->idx, r->avail_idx, __ATOMIC_RELEASE);
+      if (i == 2)
+        {
+          g_assert_true (vhost_user_master_vring_kick (r->master, 0, &error));
+          g_assert_no_error (error);
+        }
+      g_assert_true (fd_readable (r->call, 5000));
+      raw_drain (r->call);
+      g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, r->avail_idx);
+    }
+  g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, 4);
 }
 
 /* Migration: with VHOST_F_LOG_ALL and a log (at a non-zero offset in its memfd),
@@ -914,6 +943,7 @@ main (int argc, char **argv)
               raw_teardown);
   g_test_add ("/vhost/dataplane/malicious/recover", Raw, NULL, raw_setup, test_raw_recover, raw_teardown);
   g_test_add ("/vhost/dataplane/dirty-log", Raw, NULL, raw_setup, test_raw_dirty_log, raw_teardown);
+  g_test_add ("/vhost/dataplane/polled-ring", Raw, NULL, raw_setup, test_raw_polled, raw_teardown);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);
   return g_test_run ();

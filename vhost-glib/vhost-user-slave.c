@@ -322,7 +322,8 @@ slave_start_queues (VhostUserSlave *self)
       VhostRing *ring;
       VhostWorker *worker = NULL;
 
-      if (!vring->started || !vring->enabled || vring->num == 0 || !vring->addr_set || vring->kick_fd < 0 ||
+      /* A ring without a kick fd is polled (SET_VRING_KICK with the invalid-fd flag). */
+      if (!vring->started || !vring->enabled || vring->num == 0 || !vring->addr_set ||
           priv->mem->n_regions == 0 || vhost_virtqueue_get_running (queue))
         continue;
       ring = vhost_virtqueue_get_ring (queue);
@@ -367,7 +368,6 @@ request_changes_queues (guint request)
     case VHOST_USER_SET_VRING_CALL:
     case VHOST_USER_SET_VRING_ERR:
     case VHOST_USER_SET_VRING_ENABLE:
-    case VHOST_USER_VRING_KICK:
     case VHOST_USER_RESET_DEVICE:
     case VHOST_USER_SET_STATUS:
       return TRUE;
@@ -1101,10 +1101,22 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
       }
 
     case VHOST_USER_VRING_KICK:
-      if (!check_vring_index (self, "VRING_KICK", msg->payload.state.index, error))
-        return FALSE;
-      vring_stop_notify (self, msg->payload.state.index, TRUE, priv->vrings[msg->payload.state.index].enabled);
-      return TRUE;
+      {
+        guint index = msg->payload.state.index;
+
+        if (!check_vring_index (self, "VRING_KICK", index, error))
+          return FALSE;
+        /* The first in-band kick starts the ring; later ones only wake it. */
+        if (!priv->vrings[index].started)
+          {
+            slave_stop_queues (self);
+            vring_stop_notify (self, index, TRUE, priv->vrings[index].enabled);
+            slave_start_queues (self);
+          }
+        else if (index < priv->queues->len)
+          vhost_virtqueue_kick (g_ptr_array_index (priv->queues, index));
+        return TRUE;
+      }
 
     case VHOST_USER_SET_BACKEND_REQ_FD:
       g_clear_pointer (&priv->backend, vhost_user_channel_unref);

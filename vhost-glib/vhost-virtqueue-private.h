@@ -17,6 +17,8 @@ gboolean vhost_virtqueue_start (VhostVirtqueue *queue, VhostWorker *worker, int 
 /* The slave's count of guest-memory unmappings: requests popped under an older
  * one refer to memory that is gone. */
 void vhost_virtqueue_set_mem_epoch (VhostVirtqueue *queue, guint epoch);
+/* An in-band kick (VRING_KICK): wake whatever processes the queue. */
+void vhost_virtqueue_kick (VhostVirtqueue *queue);
 /* Stop processing; on return no handler runs and the ring state is final. */
 void vhost_virtqueue_stop (VhostVirtqueue *queue);
 

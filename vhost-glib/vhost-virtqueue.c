@@ -485,6 +485,36 @@ kick_cb (gint fd, GIOCondition condition, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+poll_cb (gpointer data)
+{
+  VhostVirtqueue *self = data;
+
+  if (queue_has_avail (self))
+    queue_dispatch_main (self);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+vhost_virtqueue_kick (VhostVirtqueue *self)
+{
+  if (!self->running)
+    return;
+  if (self->item.kick_fd >= 0)
+    {
+      while (eventfd_write (self->item.kick_fd, 1) < 0 && errno == EINTR)
+        ;
+    }
+  else if (self->dispatch == VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT && self->again_source == NULL)
+    {
+      self->again_source = g_idle_source_new ();
+      g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
+      g_source_set_callback (self->again_source, again_cb, self, NULL);
+      g_source_attach (self->again_source, self->context);
+    }
+  /* A worker polls a queue without a kick fd all the time. */
+}
+
 gboolean
 vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
 {
@@ -523,8 +553,15 @@ vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
           self->kick_source = g_unix_fd_source_new (kick_fd, G_IO_IN);
           g_source_set_name (self->kick_source, "[vhost-glib] virtqueue kick");
           g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) kick_cb, self, NULL);
-          g_source_attach (self->kick_source, self->context);
         }
+      else
+        {
+          /* No kick fd: the front-end asked for polling (or kicks in-band). */
+          self->kick_source = g_timeout_source_new (1);
+          g_source_set_name (self->kick_source, "[vhost-glib] virtqueue poll");
+          g_source_set_callback (self->kick_source, poll_cb, self, NULL);
+        }
+      g_source_attach (self->kick_source, self->context);
       /* Buffers may already be waiting. */
       self->again_source = g_idle_source_new ();
       g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");

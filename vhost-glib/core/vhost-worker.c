@@ -30,6 +30,7 @@ struct _VhostWorker
   int control_fd;      /* (owned) eventfd that wakes the loop for pause and quit */
   GPtrArray *items;    /* (element-type VhostWorkerItem) (not owned) changed only while paused */
   guint poll_us;       /* changed only while paused */
+  guint n_pollers;     /* items without a kick fd: polled all the time; changed only while paused */
 
   GMutex mutex;
   GCond cond;
@@ -97,7 +98,7 @@ worker_thread (gpointer data)
       /* While busy polling, the kicks are off and pause requests show in the
        * atomic flag: no system call per round. */
       int n = polling ? 0 : epoll_wait (w->epoll_fd, events, MAX_EVENTS, run_all ? 0 : -1);
-      gboolean poll = w->poll_us > 0;
+      gboolean poll = w->poll_us > 0 || w->n_pollers > 0;
       gboolean more = FALSE;
 
       if (n < 0 && errno != EINTR)
@@ -153,7 +154,7 @@ worker_thread (gpointer data)
         ; /* read the clock every 64 idle rounds only */
       else if (idle_since == 0)
         idle_since = g_get_monotonic_time ();
-      else if (g_get_monotonic_time () - idle_since >= w->poll_us)
+      else if (w->n_pollers == 0 && g_get_monotonic_time () - idle_since >= w->poll_us)
         {
           polling = worker_arm_all (w);
           idle_since = 0;
@@ -274,6 +275,8 @@ vhost_worker_attach (VhostWorker *w, VhostWorkerItem *item, GError **error)
     {
       g_ptr_array_add (w->items, item);
       item->worker = w;
+      if (item->kick_fd < 0)
+        w->n_pollers++; /* no kicks will come: poll it */
     }
   /* On resume the worker looks at every queue once: buffers may have been made
    * available before the kick fd was watched. */
@@ -291,6 +294,8 @@ vhost_worker_detach (VhostWorkerItem *item)
   vhost_worker_pause (w);
   if (item->kick_fd >= 0)
     epoll_ctl (w->epoll_fd, EPOLL_CTL_DEL, item->kick_fd, NULL);
+  else
+    w->n_pollers--;
   g_ptr_array_remove (w->items, item);
   item->worker = NULL;
   vhost_worker_resume (w);
