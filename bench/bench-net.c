@@ -58,7 +58,9 @@ run_front_end (const char *dir, const char *socket_path, gboolean packed, const 
 {
   g_autofree char *vdev = g_strdup_printf ("net_virtio_user0,path=%s,queues=1%s", socket_path,
                                            packed ? ",packed_vq=1" : "");
-  g_autofree char *name = g_strdup_printf ("front-end-%s-%s", label, packed ? "packed" : "split");
+  static guint runs;
+  /* A log of its own per run: the peer's log file is read while it runs. */
+  g_autofree char *name = g_strdup_printf ("front-end-%s-%s-%u", label, packed ? "packed" : "split", ++runs);
   const char *argv[] = { "dpdk-testpmd", "--lcores", "0@1,1@0", "--file-prefix=vhost-bench-fe", "--no-pci",
                          "--no-huge", "-m", "512", "--vdev", vdev, "--", "--forward-mode=io", "--auto-start",
                          "--nb-cores=1", "--tx-first", "--total-num-mbufs=8192", "--stats-period", "1", NULL };

@@ -316,6 +316,9 @@ packed_pop (VhostRing *ring, Walk *walk)
 
   if (!packed_is_avail (flags, wrap))
     return 0;
+  /* The next chains' descriptors (the next cache line): on their way meanwhile. */
+  if (ring->num >= 8)
+    __builtin_prefetch (&ring->pdesc[i + 4 < ring->num ? i + 4 : i + 4 - ring->num]);
   for (;;)
     {
       const struct vring_packed_desc *d = &ring->pdesc[i];
