@@ -1000,6 +1000,13 @@ setup_indirect_24 (Fixture *fx)
   indirect_head (fx, 24, 0);
 }
 
+/* A table whose descriptors would straddle their natural alignment. */
+static void
+setup_indirect_misaligned (Fixture *fx)
+{
+  one (fx, TABLE_GPA + 4, 32, F_INDIRECT);
+}
+
 /* A table of 3 good readable descriptors, its length given by the head. */
 static void
 fill_table (Fixture *fx)
@@ -1317,6 +1324,10 @@ static const BadCase bad_cases[] = {
     "an indirect table of 0 bytes (not a positive multiple of 16)" },
   { "/vhost/ring/packed/indirect/empty", TRUE, TRUE, MAX_IOV, setup_indirect_empty,
     "an indirect table of 0 bytes (not a positive multiple of 16)" },
+  { "/vhost/ring/split/indirect/misaligned", FALSE, TRUE, MAX_IOV, setup_indirect_misaligned,
+    "is not 8-byte aligned" },
+  { "/vhost/ring/packed/indirect/misaligned", TRUE, TRUE, MAX_IOV, setup_indirect_misaligned,
+    "is not 8-byte aligned" },
   { "/vhost/ring/split/indirect/len-24", FALSE, TRUE, MAX_IOV, setup_indirect_24,
     "an indirect table of 24 bytes (not a positive multiple of 16)" },
   { "/vhost/ring/packed/indirect/len-24", TRUE, TRUE, MAX_IOV, setup_indirect_24,

@@ -202,6 +202,12 @@ map_indirect (VhostRing *ring, guint64 addr, guint32 len, guint *n)
                        addr, len);
       return NULL;
     }
+  /* An array of descriptors (8-byte fields): read in place, it must be aligned. */
+  if ((guintptr) table % 8 != 0)
+    {
+      vhost_ring_fail (ring, "the indirect table at 0x%" G_GINT64_MODIFIER "x is not 8-byte aligned", addr);
+      return NULL;
+    }
   *n = len / 16;
   return table;
 }
