@@ -227,10 +227,11 @@ vring_stop_notify (VhostUserSlave *self, guint index, gboolean started, gboolean
  * vring settings, status) are handled with every queue stopped: stopping a queue
  * waits until its worker is outside it, so nothing reads a region while it is
  * unmapped or a ring while it is reconfigured. The queues that should run are
- * then started again from the new state. */
-/* Hold every worker outside its handlers: a handler may use the other queues of
- * its worker group, so none of them may change while it runs. Pauses nest, so
- * the stops and starts in between may pause again. */
+ * then started again from the new state.
+ *
+ * Every worker is held outside its handlers meanwhile: a handler may use the
+ * other queues of its worker group, so none of them may change while it runs.
+ * Pauses nest, so the stops and starts in between may pause again. */
 static GPtrArray *
 slave_pause_workers (VhostUserSlavePrivate *priv)
 {
@@ -350,10 +351,13 @@ slave_start_queues (VhostUserSlave *self)
 }
 
 static gboolean
-request_changes_queues (guint request)
+request_changes_queues (VhostUserSlavePrivate *priv, const VhostUserMsg *msg)
 {
-  switch (request)
+  switch (msg->hdr.request)
     {
+    case VHOST_USER_VRING_KICK:
+      /* The first in-band kick starts the ring; later ones only wake it. */
+      return msg->payload.state.index < priv->n_vrings && !priv->vrings[msg->payload.state.index].started;
     case VHOST_USER_SET_FEATURES:
     case VHOST_USER_RESET_OWNER:
     case VHOST_USER_SET_MEM_TABLE:
@@ -1106,13 +1110,9 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
 
         if (!check_vring_index (self, "VRING_KICK", index, error))
           return FALSE;
-        /* The first in-band kick starts the ring; later ones only wake it. */
+        /* Starting the ring takes a restart (see request_changes_queues()). */
         if (!priv->vrings[index].started)
-          {
-            slave_stop_queues (self);
-            vring_stop_notify (self, index, TRUE, priv->vrings[index].enabled);
-            slave_start_queues (self);
-          }
+          vring_stop_notify (self, index, TRUE, priv->vrings[index].enabled);
         else if (index < priv->queues->len)
           vhost_virtqueue_kick (g_ptr_array_index (priv->queues, index));
         return TRUE;
@@ -1174,8 +1174,7 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
   const VhostUserRequestInfo *info = vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request);
   g_autoptr(GError) error = NULL;
   gboolean replied = FALSE;
-
-  gboolean changes_queues = request_changes_queues (msg->hdr.request);
+  gboolean changes_queues = request_changes_queues (PRIV (self), msg);
   gboolean ok;
 
   g_object_ref (self);

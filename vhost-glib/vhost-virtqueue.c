@@ -439,7 +439,7 @@ queue_arm (VhostWorkerItem *item)
   return TRUE;
 }
 
-static gboolean again_cb (gpointer data);
+static void schedule_again (VhostVirtqueue *self);
 
 /* Main-context dispatch: one round of kick signal, publish, re-arm. */
 static void
@@ -452,14 +452,9 @@ queue_dispatch_main (VhostVirtqueue *self)
     {
       publish (self);
       set_kicks (self, TRUE);
-      if (!self->ring.broken && queue_has_avail (self) && self->again_source == NULL)
-        {
-          /* More came in meanwhile: go round again from the loop, not recursively. */
-          self->again_source = g_idle_source_new ();
-          g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
-          g_source_set_callback (self->again_source, again_cb, self, NULL);
-          g_source_attach (self->again_source, self->context);
-        }
+      /* More came in meanwhile: go round again from the loop, not recursively. */
+      if (!self->ring.broken && queue_has_avail (self))
+        schedule_again (self);
     }
   g_object_unref (self);
 }
@@ -472,6 +467,18 @@ again_cb (gpointer data)
   g_clear_pointer (&self->again_source, g_source_unref);
   queue_dispatch_main (self);
   return G_SOURCE_REMOVE;
+}
+
+/* Main-context dispatch: one more round from the loop, unless one is pending. */
+static void
+schedule_again (VhostVirtqueue *self)
+{
+  if (self->again_source != NULL)
+    return;
+  self->again_source = g_idle_source_new ();
+  g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
+  g_source_set_callback (self->again_source, again_cb, self, NULL);
+  g_source_attach (self->again_source, self->context);
 }
 
 static gboolean
@@ -505,13 +512,8 @@ vhost_virtqueue_kick (VhostVirtqueue *self)
       while (eventfd_write (self->item.kick_fd, 1) < 0 && errno == EINTR)
         ;
     }
-  else if (self->dispatch == VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT && self->again_source == NULL)
-    {
-      self->again_source = g_idle_source_new ();
-      g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
-      g_source_set_callback (self->again_source, again_cb, self, NULL);
-      g_source_attach (self->again_source, self->context);
-    }
+  else if (self->dispatch == VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT)
+    schedule_again (self);
   /* A worker polls a queue without a kick fd all the time. */
 }
 
@@ -563,10 +565,7 @@ vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
         }
       g_source_attach (self->kick_source, self->context);
       /* Buffers may already be waiting. */
-      self->again_source = g_idle_source_new ();
-      g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
-      g_source_set_callback (self->again_source, again_cb, self, NULL);
-      g_source_attach (self->again_source, self->context);
+      schedule_again (self);
     }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
   return TRUE;
