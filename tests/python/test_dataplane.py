@@ -2,12 +2,12 @@
 # The data plane from Python: a device that handles its queue on the main context, and a VhostDriver.
 import os
 import socket
-import threading
 
 import gi
 
 gi.require_version("Vhost", "1.0")
 from gi.repository import GLib, GObject, Vhost  # noqa: E402
+from slave_thread import SlaveThread  # noqa: E402
 
 VERSION_1 = 1 << 32
 INDIRECT = 1 << 28
@@ -43,35 +43,12 @@ class PyReverse(Vhost.UserSlave):
             self.handled += 1
 
 
-class SlaveThread:
-    def __init__(self, sock):
-        self.ready = threading.Event()
-        self.sock = sock
-        self.thread = threading.Thread(target=self._run)
-        self.thread.start()
-        assert self.ready.wait(10)
+class ReverseThread(SlaveThread):
+    def make_slave(self):
+        return PyReverse()
 
-    def _run(self):
-        context = GLib.MainContext.new()
-        context.push_thread_default()
-        self.slave = PyReverse()
-        self.slave.serve_fd(self.sock.detach())
-        self.loop = GLib.MainLoop.new(context, False)
-        # Ready once the loop runs: a quit() before run() would be lost.
-        started = GLib.idle_source_new()
-        started.set_callback(lambda *args: self.ready.set() or GLib.SOURCE_REMOVE)
-        started.attach(context)
-        self.loop.run()
-        self.handled = self.slave.handled
-        self.slave.close()
-        del self.slave
-        context.pop_thread_default()
-        del self.loop
-
-    def stop(self):
-        self.loop.quit()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
+    def slave_done(self, slave):
+        self.handled = slave.handled
 
 
 def buffer(addr, length):
@@ -83,7 +60,7 @@ def buffer(addr, length):
 
 def run_reverse(features):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    thread = SlaveThread(theirs)
+    thread = ReverseThread(theirs)
     master = Vhost.UserMaster.new_for_fd(ours.detach())
     master.connect(None)
     driver = Vhost.Driver.new(master, 1024 * 1024)

@@ -4,13 +4,13 @@ import gc
 import os
 import socket
 import struct
-import threading
 
 import pytest
 import gi
 
 gi.require_version("Vhost", "1.0")
 from gi.repository import Gio, GLib, GObject, Vhost  # noqa: E402
+from slave_thread import SlaveThread  # noqa: E402
 
 # GLib creates a few fds once per process (the default main context's wakeup fd, the
 # worker context that GTask's type sets up): create them before any test counts fds.
@@ -41,39 +41,18 @@ class PyBlk(Vhost.UserSlave):
         return GLib.Bytes.new(CONFIG[offset:offset + size])
 
 
-class SlaveThread:
-    """Runs a slave on its own thread and GMainContext, serving one end of a socketpair."""
+class BlkThread(SlaveThread):
+    """A PyBlk served from its own thread; `requests` lists what it handled."""
 
     def __init__(self, sock):
-        self.ready = threading.Event()
         self.requests = []
-        self.sock = sock
-        self.thread = threading.Thread(target=self._run)
-        self.thread.start()
-        assert self.ready.wait(10)
+        super().__init__(sock)
 
-    def _run(self):
-        context = GLib.MainContext.new()
-        context.push_thread_default()
-        self.slave = PyBlk()
-        GObject.Object.connect(self.slave, "request-handled",
+    def make_slave(self):
+        slave = PyBlk()
+        GObject.Object.connect(slave, "request-handled",
                                lambda s, request, error: self.requests.append(request))
-        self.slave.serve_fd(self.sock.detach())
-        self.loop = GLib.MainLoop.new(context, False)
-        # Ready once the loop runs: a quit() before run() would be lost.
-        started = GLib.idle_source_new()
-        started.set_callback(lambda *args: self.ready.set() or GLib.SOURCE_REMOVE)
-        started.attach(context)
-        self.loop.run()
-        self.slave.close()
-        del self.slave
-        context.pop_thread_default()
-        del self.loop
-
-    def stop(self):
-        self.loop.quit()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
+        return slave
 
 
 def open_fds():
@@ -85,7 +64,7 @@ def open_fds():
 def pair():
     before = open_fds()
     a, b = socket.socketpair()
-    slave = SlaveThread(a)
+    slave = BlkThread(a)
     master = Vhost.UserMaster.new_for_fd(b.detach())
     master.connect(None)
     yield master, slave
