@@ -10,6 +10,22 @@
 
 #define IMAGE_SIZE (64 * 1024 * 1024 + 7 * 512)
 
+/* qemu-storage-daemon exporting `image` (raw) as vhost-user-blk with two queues on
+ * `sock`; returns once the socket is there. */
+static VhostPeer *
+start_qsd (const char *dir, const char *image, const char *sock)
+{
+  g_autofree char *file = g_strdup_printf ("driver=file,node-name=f,filename=%s", image);
+  g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
+                                             "writable=on,num-queues=2", sock);
+  const char *argv[] = { "qemu-storage-daemon", "--blockdev", file, "--blockdev", "driver=raw,node-name=d,file=f",
+                         "--export", export, NULL };
+  VhostPeer *peer = vhost_peer_start (dir, "qemu-storage-daemon", "qemu-utils", argv);
+
+  vhost_peer_wait_for_socket (peer, sock, 30000);
+  return peer;
+}
+
 static void
 test_qsd_blk_export (void)
 {
@@ -17,11 +33,6 @@ test_qsd_blk_export (void)
   g_autofree char *dir = vhost_peer_make_dir ();
   g_autofree char *sock = g_build_filename (dir, "vhost-blk.sock", NULL);
   g_autofree char *image = g_build_filename (dir, "disk.img", NULL);
-  g_autofree char *file = g_strdup_printf ("driver=file,node-name=f,filename=%s", image);
-  g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
-                                             "writable=on,num-queues=2", sock);
-  const char *argv[] = { "qemu-storage-daemon", "--blockdev", file, "--blockdev", "driver=raw,node-name=d,file=f",
-                         "--export", export, NULL };
   g_autoptr(VhostUserMaster) master = NULL;
   g_autoptr(GBytes) config = NULL;
   g_autoptr(GError) error = NULL;
@@ -34,8 +45,7 @@ test_qsd_blk_export (void)
   g_assert_cmpint (ftruncate (fileno (f), IMAGE_SIZE), ==, 0);
   fclose (f);
 
-  peer = vhost_peer_start (dir, "qemu-storage-daemon", "qemu-utils", argv);
-  vhost_peer_wait_for_socket (peer, sock, 30000);
+  peer = start_qsd (dir, image, sock);
   fds_before = vhost_test_count_open_fds ();
 
   master = vhost_user_master_new (sock);
@@ -148,11 +158,6 @@ test_qsd_blk_io (void)
   g_autofree char *dir = vhost_peer_make_dir ();
   g_autofree char *sock = g_build_filename (dir, "vhost-blk.sock", NULL);
   g_autofree char *image = g_build_filename (dir, "disk.img", NULL);
-  g_autofree char *file = g_strdup_printf ("driver=file,node-name=f,filename=%s", image);
-  g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
-                                             "writable=on,num-queues=2", sock);
-  const char *argv[] = { "qemu-storage-daemon", "--blockdev", file, "--blockdev", "driver=raw,node-name=d,file=f",
-                         "--export", export, NULL };
   const guint n_blocks = IO_IMAGE_SIZE / IO_BLOCK;
   g_autofree guint8 *expected = g_malloc (IO_IMAGE_SIZE);
   g_autofree guint8 *written = g_malloc0 (n_blocks);
@@ -168,8 +173,7 @@ test_qsd_blk_io (void)
   for (gsize i = 0; i < IO_IMAGE_SIZE; i += 4)
     *(guint32 *) (expected + i) = g_test_rand_int ();
   g_assert_true (g_file_set_contents (image, (const char *) expected, IO_IMAGE_SIZE, &error));
-  peer = vhost_peer_start (dir, "qemu-storage-daemon", "qemu-utils", argv);
-  vhost_peer_wait_for_socket (peer, sock, 30000);
+  peer = start_qsd (dir, image, sock);
   fds_before = vhost_test_count_open_fds ();
 
   master = vhost_user_master_new (sock);
