@@ -460,6 +460,15 @@ raw_good_chain (Raw *r)
   g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, r->avail_idx);
 }
 
+static void
+assert_queue_broken (VhostUserSlave *slave, gpointer data)
+{
+  VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
+
+  g_assert_true (vhost_virtqueue_get_broken (queue));
+  g_assert_false (vhost_virtqueue_get_running (queue));
+}
+
 /* The device must have broken the queue: the error eventfd fires, the status says
  * NEEDS_RESET, the signal came, and nothing more is processed. */
 static void
@@ -475,6 +484,7 @@ raw_assert_broken (Raw *r)
   while (g_atomic_int_get (&raw_broken) == 0 && g_get_monotonic_time () < deadline)
     g_usleep (1000);
   g_assert_cmpint (g_atomic_int_get (&raw_broken), ==, 1);
+  vhost_test_slave_thread_run (r->thread, assert_queue_broken, NULL);
   g_assert_true (vhost_user_master_get_status (r->master, &status, &error));
   g_assert_no_error (error);
   g_assert_cmphex (status & VHOST_VIRTIO_STATUS_NEEDS_RESET, ==, VHOST_VIRTIO_STATUS_NEEDS_RESET);

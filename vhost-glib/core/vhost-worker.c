@@ -301,8 +301,3 @@ vhost_worker_detach (VhostWorkerItem *item)
   vhost_worker_resume (w);
 }
 
-guint
-vhost_worker_get_n_items (VhostWorker *w)
-{
-  return w->items->len;
-}

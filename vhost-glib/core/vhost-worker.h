@@ -32,6 +32,5 @@ void vhost_worker_pause (VhostWorker *worker);
 void vhost_worker_resume (VhostWorker *worker);
 gboolean vhost_worker_attach (VhostWorker *worker, VhostWorkerItem *item, GError **error);
 void vhost_worker_detach (VhostWorkerItem *item);
-guint vhost_worker_get_n_items (VhostWorker *worker);
 
 G_END_DECLS
