@@ -1780,7 +1780,7 @@ test_worker_pause_resume (void)
 {
   g_autoptr(GError) error = NULL;
   VhostWorker *w = vhost_worker_new ("test-worker", &error);
-  VhostWorkerItem item = { -1, idle_item, idle_arm, NULL, NULL };
+  VhostWorkerItem item = { .kick_fd = -1, .event_fd = -1, .func = idle_item, .arm = idle_arm };
   int kick = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   g_assert_no_error (error);

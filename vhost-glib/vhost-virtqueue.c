@@ -72,6 +72,10 @@ struct _VhostVirtqueue
   VhostVirtqueueHandler handler;
   gpointer handler_data;
   GDestroyNotify handler_notify;
+  VhostVirtqueueHandler drain;
+  gpointer drain_data;
+  GDestroyNotify drain_notify;
+  gboolean declined;                /* the handler left the available chains there */
   VhostVirtqueueDispatch dispatch;
   guint worker_group;
   struct iovec *scratch;            /* (owned) for pop_request */
@@ -115,10 +119,8 @@ vhost_virtqueue_dispose (GObject *object)
   VhostVirtqueue *self = VHOST_VIRTQUEUE (object);
 
   vhost_virtqueue_stop (self);
-  if (self->handler_notify != NULL)
-    self->handler_notify (self->handler_data);
-  self->handler = NULL;
-  self->handler_notify = NULL;
+  vhost_virtqueue_set_handler (self, NULL, NULL, NULL);
+  vhost_virtqueue_set_drain_handler (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (vhost_virtqueue_parent_class)->dispose (object);
 }
 
@@ -262,6 +264,7 @@ vhost_virtqueue_new (guint index, GMainContext *context)
   vhost_ring_init (&self->ring, index);
   self->worker_group = index;
   self->item.kick_fd = -1;
+  self->item.event_fd = -1;
   self->item.data = self;
   return self;
 }
@@ -381,13 +384,17 @@ queue_has_avail (VhostVirtqueue *self)
   return FALSE;
 }
 
-/* The worker's entry point: see VhostWorkerFunc. */
+/* The worker's entry point: see VhostWorkerFunc. The handler runs when chains are
+ * available, when the event fd fired, and in every polling round of a queue with an
+ * event fd (so that it can look for completions without a system call). */
 static gboolean
 queue_process (VhostWorkerItem *item, gboolean poll)
 {
   VhostVirtqueue *self = item->data;
   VhostRing *ring = &self->ring;
+  gboolean event = item->event_pending || (poll && item->event_fd >= 0);
 
+  item->event_pending = FALSE;
   /* A queue without a handler (an RX queue that another queue's handler fills)
    * keeps its kicks suppressed and is never woken. */
   if (self->handler == NULL)
@@ -395,8 +402,9 @@ queue_process (VhostWorkerItem *item, gboolean poll)
   for (guint round = 0; round < BUDGET; round++)
     {
       guint32 before;
+      gboolean avail = queue_has_avail (self), worked;
 
-      if (!queue_has_avail (self))
+      if (!avail && !event)
         {
           if (poll)
             return FALSE;
@@ -405,19 +413,23 @@ queue_process (VhostWorkerItem *item, gboolean poll)
           if (!queue_has_avail (self))
             return FALSE;
         }
+      event = FALSE;
       set_kicks (self, FALSE);
       before = vhost_ring_get_base (ring);
-      if (self->handler != NULL)
-        self->handler (self, self->handler_data);
+      self->handler (self, self->handler_data);
+      worked = vhost_ring_get_base (ring) != before || ring->n_pending > 0;
       publish (self);
       if (ring->broken)
         return FALSE;
-      if (vhost_ring_get_base (ring) == before)
+      if (!worked)
         {
-          /* The handler left the chains there (an RX queue waiting for data):
-           * it is called again at the next kick, or now if more came. */
-          return set_kicks (self, TRUE);
+          /* The handler left the chains there (an RX queue waiting for data, a
+           * device at its limit of requests in flight): it is called again at the
+           * next kick or event, or now if more came. */
+          self->declined = avail;
+          return poll ? FALSE : set_kicks (self, TRUE);
         }
+      self->declined = FALSE;
       if (poll)
         return TRUE;
     }
@@ -433,7 +445,8 @@ queue_arm (VhostWorkerItem *item)
   if (self->handler == NULL)
     return FALSE;
   set_kicks (self, TRUE);
-  if (!queue_has_avail (self))
+  /* Chains the handler declined wait for a kick or an event. */
+  if (self->declined || !queue_has_avail (self))
     return FALSE;
   set_kicks (self, FALSE);
   return TRUE;
@@ -592,9 +605,13 @@ vhost_virtqueue_stop (VhostVirtqueue *self)
   if (self->again_source != NULL)
     g_source_destroy (self->again_source);
   g_clear_pointer (&self->again_source, g_source_unref);
-  /* Whatever was pushed is published; a stopped queue keeps no half-written state. */
+  /* The device gives back what it holds, and whatever was pushed is published: a
+   * stopped queue keeps no half-written state. */
+  if (self->drain != NULL && !self->ring.broken)
+    self->drain (self, self->drain_data);
   if (!self->ring.broken)
     publish (self);
+  self->declined = FALSE;
   self->running = FALSE;
   self->item.kick_fd = -1;
   if (worker != NULL)
@@ -692,6 +709,88 @@ vhost_virtqueue_set_handler (VhostVirtqueue *queue,
 }
 
 /**
+ * vhost_virtqueue_set_drain_handler:
+ * @queue: a #VhostVirtqueue
+ * @handler: (nullable) (scope notified) (closure user_data): gives back the chains
+ *   the device holds
+ * @user_data: data for @handler
+ * @notify: (nullable): frees @user_data
+ *
+ * Sets the function that runs before a running queue stops: when the front-end
+ * changes the memory table or a vring, asks for its base, resets the device or
+ * goes away. A device that keeps chains past its handler's return (asynchronous
+ * I/O) must push them all there: wait for their I/O to finish, then
+ * vhost_virtqueue_push() each one. After @handler returns, the ring's state is
+ * final and guest memory may be unmapped.
+ *
+ * @handler runs in the thread that stops the queue (the slave's #GMainContext),
+ * while the queue's worker is paused: it may use everything the queue's handler
+ * uses, without locks.
+ */
+void
+vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
+                                   VhostVirtqueueHandler handler,
+                                   gpointer user_data,
+                                   GDestroyNotify notify)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+  g_return_if_fail (!queue->running || handler == NULL);
+
+  if (queue->drain_notify != NULL)
+    queue->drain_notify (queue->drain_data);
+  queue->drain = handler;
+  queue->drain_data = user_data;
+  queue->drain_notify = notify;
+}
+
+/**
+ * vhost_virtqueue_set_event_fd:
+ * @queue: a #VhostVirtqueue
+ * @fd: a file descriptor, or -1 for none
+ * @error: return location for a #GError
+ *
+ * Makes @fd wake the queue's handler in its worker thread, besides the kicks: the
+ * completion eventfd or the io_uring of a device with asynchronous I/O, the TAP
+ * of a network device's receive queue. @fd is watched edge-triggered and never
+ * read by the library: the handler is called once when it becomes readable, and
+ * need not consume everything; what is left does not call it again until more
+ * arrives or the queue is kicked. While the worker busy-polls, the handler of a
+ * queue with an event fd is called in every polling round, so it should check its
+ * source without blocking.
+ *
+ * The handler then runs whether or not chains are available. The fd is not
+ * owned: keep it open until it is replaced or the queue is finalized. Only
+ * %VHOST_VIRTQUEUE_DISPATCH_WORKER mode watches it. Call it from the slave's
+ * #GMainContext, running or not.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set if @fd cannot be watched
+ */
+gboolean
+vhost_virtqueue_set_event_fd (VhostVirtqueue *queue, gint fd, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  g_return_val_if_fail (fd >= -1, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return vhost_worker_set_event_fd (&queue->item, fd, error);
+}
+
+/**
+ * vhost_virtqueue_get_event_fd:
+ * @queue: a #VhostVirtqueue
+ *
+ * Gets the file descriptor set with vhost_virtqueue_set_event_fd().
+ *
+ * Returns: the event fd, or -1
+ */
+gint
+vhost_virtqueue_get_event_fd (VhostVirtqueue *queue)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), -1);
+  return queue->item.event_fd;
+}
+
+/**
  * vhost_virtqueue_set_dispatch:
  * @queue: a #VhostVirtqueue
  * @dispatch: where the queue's kicks are handled
@@ -777,6 +876,22 @@ gboolean
 vhost_virtqueue_pop (VhostVirtqueue *queue, VhostVirtqueueElement *element, struct iovec *iov, guint max_iov)
 {
   return vhost_ring_pop (&queue->ring, element, iov, max_iov) > 0;
+}
+
+/**
+ * vhost_virtqueue_unpop: (skip)
+ * @queue: a #VhostVirtqueue
+ * @element: the chain popped last from @queue, not pushed
+ *
+ * Gives a chain back to the available ring, for a device that cannot use it yet
+ * (a received frame larger than the buffers popped so far). Several chains go
+ * back in the reverse order of their popping. The handler is then called again at
+ * the next kick or event, not at once.
+ */
+void
+vhost_virtqueue_unpop (VhostVirtqueue *queue, const VhostVirtqueueElement *element)
+{
+  vhost_ring_unpop (&queue->ring, element);
 }
 
 /**

@@ -131,10 +131,25 @@ void vhost_virtqueue_set_handler (VhostVirtqueue *queue,
                                   GDestroyNotify notify);
 
 VHOST_AVAILABLE_IN_ALL
+void vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
+                                        VhostVirtqueueHandler handler,
+                                        gpointer user_data,
+                                        GDestroyNotify notify);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_virtqueue_set_event_fd (VhostVirtqueue *queue,
+                                       gint fd,
+                                       GError **error);
+VHOST_AVAILABLE_IN_ALL
+gint vhost_virtqueue_get_event_fd (VhostVirtqueue *queue);
+
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_virtqueue_pop (VhostVirtqueue *queue,
                               VhostVirtqueueElement *element,
                               struct iovec *iov,
                               guint max_iov);
+VHOST_AVAILABLE_IN_ALL
+void vhost_virtqueue_unpop (VhostVirtqueue *queue,
+                            const VhostVirtqueueElement *element);
 VHOST_AVAILABLE_IN_ALL
 void vhost_virtqueue_push (VhostVirtqueue *queue,
                            const VhostVirtqueueElement *element,

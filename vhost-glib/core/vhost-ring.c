@@ -401,6 +401,24 @@ vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov,
   return ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk);
 }
 
+void
+vhost_ring_unpop (VhostRing *ring, const VhostVirtqueueElement *elem)
+{
+  if (ring->broken)
+    return;
+  if (!ring->packed)
+    {
+      ring->last_avail--;
+      return;
+    }
+  if (ring->last_avail < elem->n_descs)
+    {
+      ring->last_avail += ring->num;
+      ring->avail_wrap = !ring->avail_wrap;
+    }
+  ring->last_avail -= elem->n_descs;
+}
+
 /* Log the device's writes: the first @len bytes of the chain's writable buffers. */
 static void
 log_element (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)

@@ -58,6 +58,8 @@ guint32 vhost_ring_get_base (const VhostRing *ring);
 gboolean vhost_ring_map (VhostRing *ring);
 
 int vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov, guint max_iov);
+/* Give back the last chain popped (not pushed); chains go back in reverse order. */
+void vhost_ring_unpop (VhostRing *ring, const VhostVirtqueueElement *elem);
 void vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len);
 void vhost_ring_flush (VhostRing *ring);
 gboolean vhost_ring_should_notify (VhostRing *ring);

@@ -40,6 +40,20 @@ struct _VhostWorker
   gint pause_requested; /* (atomic) a cheap check for the busy-poll loop */
 };
 
+/* The epoll data of an item's fds: the item's address, with the low bit set for its
+ * event fd. The control fd has 0. */
+static inline guint64
+watch_tag (VhostWorkerItem *item, gboolean event)
+{
+  return (guint64) (guintptr) item | (event ? 1 : 0);
+}
+
+static inline VhostWorkerItem *
+watch_item (guint64 tag)
+{
+  return (VhostWorkerItem *) (guintptr) (tag & ~(guint64) 1);
+}
+
 static void
 drain (int fd)
 {
@@ -110,9 +124,14 @@ worker_thread (gpointer data)
        * look leaves its write on the control fd for the next epoll_wait. */
       for (int i = 0; i < n; i++)
         {
-          VhostWorkerItem *item = events[i].data.ptr;
+          VhostWorkerItem *item = watch_item (events[i].data.u64);
 
-          drain (item == NULL ? w->control_fd : item->kick_fd);
+          if (item == NULL)
+            drain (w->control_fd);
+          else if (events[i].data.u64 & 1)
+            item->event_pending = TRUE; /* not ours to read */
+          else
+            drain (item->kick_fd);
         }
       if (g_atomic_int_get (&w->pause_requested))
         {
@@ -125,7 +144,7 @@ worker_thread (gpointer data)
       if (!run_all && !polling)
         for (int i = 0; i < n; i++)
           {
-            VhostWorkerItem *item = events[i].data.ptr;
+            VhostWorkerItem *item = watch_item (events[i].data.u64);
 
             if (item != NULL)
               more |= item->func (item, poll);
@@ -167,7 +186,7 @@ VhostWorker *
 vhost_worker_new (const char *name, GError **error)
 {
   VhostWorker *w = g_new0 (VhostWorker, 1);
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+  struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
 
   w->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   w->control_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -256,10 +275,27 @@ vhost_worker_set_poll_us (VhostWorker *w, guint poll_us)
   vhost_worker_resume (w);
 }
 
+static gboolean
+watch_event_fd (VhostWorker *w, VhostWorkerItem *item, int fd, GError **error)
+{
+  struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = watch_tag (item, TRUE) };
+
+  if (fd >= 0 && epoll_ctl (w->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Cannot watch event fd %d: %s", fd, g_strerror (errsv));
+      return FALSE;
+    }
+  /* It may have become readable before: let the queue look once. */
+  item->event_pending = fd >= 0;
+  return TRUE;
+}
+
 gboolean
 vhost_worker_attach (VhostWorker *w, VhostWorkerItem *item, GError **error)
 {
-  struct epoll_event ev = { .events = EPOLLIN, .data.ptr = item };
+  struct epoll_event ev = { .events = EPOLLIN, .data.u64 = watch_tag (item, FALSE) };
   gboolean ok = TRUE;
 
   g_return_val_if_fail (item->worker == NULL, FALSE);
@@ -269,6 +305,12 @@ vhost_worker_attach (VhostWorker *w, VhostWorkerItem *item, GError **error)
       int errsv = errno;
 
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Cannot watch a kick eventfd: %s", g_strerror (errsv));
+      ok = FALSE;
+    }
+  else if (!watch_event_fd (w, item, item->event_fd, error))
+    {
+      if (item->kick_fd >= 0)
+        epoll_ctl (w->epoll_fd, EPOLL_CTL_DEL, item->kick_fd, NULL);
       ok = FALSE;
     }
   else
@@ -296,8 +338,33 @@ vhost_worker_detach (VhostWorkerItem *item)
     epoll_ctl (w->epoll_fd, EPOLL_CTL_DEL, item->kick_fd, NULL);
   else
     w->n_pollers--;
+  if (item->event_fd >= 0)
+    epoll_ctl (w->epoll_fd, EPOLL_CTL_DEL, item->event_fd, NULL);
   g_ptr_array_remove (w->items, item);
   item->worker = NULL;
   vhost_worker_resume (w);
 }
 
+
+gboolean
+vhost_worker_set_event_fd (VhostWorkerItem *item, int fd, GError **error)
+{
+  VhostWorker *w = item->worker;
+  gboolean ok = TRUE;
+
+  if (w == NULL)
+    {
+      item->event_fd = fd;
+      return TRUE;
+    }
+  vhost_worker_pause (w);
+  if (item->event_fd >= 0)
+    epoll_ctl (w->epoll_fd, EPOLL_CTL_DEL, item->event_fd, NULL);
+  item->event_fd = -1;
+  if (watch_event_fd (w, item, fd, error))
+    item->event_fd = fd;
+  else
+    ok = FALSE;
+  vhost_worker_resume (w);
+  return ok;
+}

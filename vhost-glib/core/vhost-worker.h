@@ -18,7 +18,9 @@ typedef gboolean (*VhostWorkerArmFunc) (VhostWorkerItem *item);
 
 struct _VhostWorkerItem
 {
-  int kick_fd;               /* (not owned) */
+  int kick_fd;               /* (not owned) drained by the worker */
+  int event_fd;              /* (not owned) watched edge-triggered, never read; -1 for none */
+  gboolean event_pending;    /* set by the worker when event_fd fired, cleared by func */
   VhostWorkerFunc func;
   VhostWorkerArmFunc arm;
   gpointer data;
@@ -32,5 +34,7 @@ void vhost_worker_pause (VhostWorker *worker);
 void vhost_worker_resume (VhostWorker *worker);
 gboolean vhost_worker_attach (VhostWorker *worker, VhostWorkerItem *item, GError **error);
 void vhost_worker_detach (VhostWorkerItem *item);
+/* Change the item's event fd, attached or not. */
+gboolean vhost_worker_set_event_fd (VhostWorkerItem *item, int fd, GError **error);
 
 G_END_DECLS

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the back-end programs share: the vhost-user back-end program conventions, signals,
+ * logging and exit codes. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+
+#include "tool-common.h"
+
+static const char *
+program_name (void)
+{
+  const char *name = g_get_prgname ();
+
+  return name != NULL ? name : "vhost-tool";
+}
+
+int
+vhost_tool_fail (int exit_code, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("%s: %s\n", program_name (), message);
+  return exit_code;
+}
+
+int
+vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEntry *entries,
+                  VhostToolOptions *options)
+{
+  const GOptionEntry common[] = {
+    { "socket-path", 's', 0, G_OPTION_ARG_FILENAME, &options->socket_path,
+      "Listen for the front-end on the UNIX socket PATH (incompatible with --fd)", "PATH" },
+    { "fd", 0, 0, G_OPTION_ARG_INT, &options->fd,
+      "Serve the front-end on the connected UNIX socket FD (incompatible with --socket-path)", "FD" },
+    { "print-capabilities", 0, 0, G_OPTION_ARG_NONE, &options->print_capabilities,
+      "Print the back-end's capabilities as JSON and exit", NULL },
+    { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &options->busy_poll_us,
+      "Poll the rings for US microseconds after the last request before sleeping (0: never poll)", "US" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Log debug messages", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *basename = g_path_get_basename ((*argv)[0]);
+
+  g_set_prgname (basename);
+  options->fd = -1;
+  options->busy_poll_us = -1;
+  context = g_option_context_new (NULL);
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, common, NULL);
+  if (entries != NULL)
+    g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "%s (try --help)", error->message);
+  if (*argc > 1)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "unexpected argument '%s' (try --help)", (*argv)[1]);
+  if (options->verbose)
+    g_log_set_debug_enabled (TRUE);
+  return -1;
+}
+
+int
+vhost_tool_check (const VhostToolOptions *options)
+{
+  if (options->socket_path != NULL && options->fd >= 0)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--socket-path and --fd cannot be used together");
+  if (options->socket_path == NULL && options->fd < 0)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--socket-path or --fd is required (try --help)");
+  if (options->busy_poll_us < -1)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--busy-poll-us must not be negative");
+  return -1;
+}
+
+void
+vhost_tool_print_capabilities (const char *type, const char *const *features)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, type);
+  json_builder_set_member_name (builder, "features");
+  json_builder_begin_array (builder);
+  for (guint i = 0; features != NULL && features[i] != NULL; i++)
+    json_builder_add_string_value (builder, features[i]);
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  int exit_code;
+} RunState;
+
+static gboolean
+on_signal (gpointer data)
+{
+  RunState *state = data;
+
+  g_message ("Shutting down on a signal");
+  g_main_loop_quit (state->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_disconnected (VhostUserSlave *slave, const GError *error, gpointer data)
+{
+  RunState *state = data;
+
+  if (error != NULL)
+    g_message ("The front-end went away: %s", error->message);
+  else
+    g_message ("The front-end went away");
+  g_main_loop_quit (state->loop);
+}
+
+int
+vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (g_main_context_get_thread_default (), FALSE);
+  RunState state = { loop, VHOST_TOOL_EXIT_OK };
+  guint sigint, sigterm;
+  gulong handler = 0;
+
+  signal (SIGPIPE, SIG_IGN);
+  if (options->busy_poll_us >= 0)
+    vhost_user_slave_set_busy_poll_us (slave, options->busy_poll_us);
+  if (options->socket_path != NULL)
+    {
+      if (!vhost_user_slave_listen (slave, options->socket_path, &error))
+        return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
+      g_message ("Listening on %s", options->socket_path);
+    }
+  else
+    {
+      if (!vhost_user_slave_serve_fd (slave, options->fd, &error))
+        return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--fd=%d: %s", options->fd, error->message);
+      /* A connection of our own: nothing to accept afterwards. */
+      handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
+    }
+  sigint = g_unix_signal_add (SIGINT, on_signal, &state);
+  sigterm = g_unix_signal_add (SIGTERM, on_signal, &state);
+  g_main_loop_run (loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  if (handler != 0)
+    g_signal_handler_disconnect (slave, handler);
+  vhost_user_slave_close (slave);
+  return state.exit_code;
+}
+
+gboolean
+vhost_tool_parse_size (const char *text, guint64 *size, GError **error)
+{
+  static const char suffixes[] = "KMGT";
+  guint64 value;
+  char *end;
+  const char *s;
+
+  errno = 0;
+  if (text == NULL || !g_ascii_isdigit (text[0]) || ((value = g_ascii_strtoull (text, &end, 10)), errno != 0))
+    goto bad;
+  if (*end != '\0')
+    {
+      if ((s = strchr (suffixes, g_ascii_toupper (*end))) == NULL || end[1] != '\0')
+        goto bad;
+      for (const char *p = suffixes; p <= s; p++)
+        {
+          if (value > G_MAXUINT64 / 1024)
+            goto bad;
+          value *= 1024;
+        }
+    }
+  *size = value;
+  return TRUE;
+
+bad:
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "'%s' is not a size (a number of bytes, with an optional K, M, G or T suffix)", text);
+  return FALSE;
+}

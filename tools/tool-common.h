@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What the back-end programs share: the vhost-user back-end program conventions
+ * (--socket-path, --fd, --print-capabilities), signals, logging and exit codes. */
+#pragma once
+
+#include <vhost-glib/vhost-glib.h>
+
+G_BEGIN_DECLS
+
+/* Exit codes of every tool. */
+#define VHOST_TOOL_EXIT_OK 0      /* success, or shut down by SIGINT or SIGTERM */
+#define VHOST_TOOL_EXIT_FAILURE 1 /* a run-time error: an image, a socket, a device */
+#define VHOST_TOOL_EXIT_USAGE 2   /* a bad command line */
+
+typedef struct
+{
+  char *socket_path;           /* --socket-path: listen here */
+  int fd;                      /* --fd: serve this connected socket; -1 if not given */
+  gboolean print_capabilities; /* --print-capabilities */
+  gboolean verbose;            /* --verbose: debug messages */
+  int busy_poll_us;            /* --busy-poll-us; -1: the library's default */
+} VhostToolOptions;
+
+/* Parse the command line: the common options above plus `entries` (the tool's own,
+ * may be NULL). `summary` goes under the usage line of --help. Returns -1 when the
+ * program goes on, or an exit code: after --help, or after a bad command line (a
+ * one-line message on stderr). Sets the program name for messages. */
+int vhost_tool_parse (int *argc,
+                      char ***argv,
+                      const char *summary,
+                      const GOptionEntry *entries,
+                      VhostToolOptions *options);
+
+/* The common checks once the tool has looked at its own options: exactly one of
+ * --socket-path and --fd. Returns -1 or VHOST_TOOL_EXIT_USAGE (with the message printed). */
+int vhost_tool_check (const VhostToolOptions *options);
+
+/* Print `{"type": type, "features": [...]}` for --print-capabilities (json-glib). */
+void vhost_tool_print_capabilities (const char *type, const char *const *features);
+
+/* Print "PROGRAM: message" on stderr and return `exit_code`. */
+int vhost_tool_fail (int exit_code, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Serve `slave` as the options say until SIGINT or SIGTERM (or, with --fd, until the
+ * front-end goes away), then close it, which removes the socket file. Returns the
+ * exit code. Runs the thread-default main context. */
+int vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options);
+
+/* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
+gboolean vhost_tool_parse_size (const char *text, guint64 *size, GError **error);
+
+G_END_DECLS
