@@ -814,6 +814,184 @@ test_main_context_dispatch (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* An asynchronous device: its handler keeps the chains it pops, and gives them back
+ * (echoed) only once the test releases them and writes the queue's event fd; or in
+ * the drain handler when the queue stops. */
+#define ASYNC_CHAINS 12
+
+typedef struct
+{
+  int event;                                  /* eventfd: the queue's event fd */
+  gboolean poll;                              /* busy polling on */
+  VhostVirtqueueElement held[ASYNC_CHAINS];
+  struct iovec iov[ASYNC_CHAINS][4];
+  guint n_held;                               /* (owned by the queue's thread) */
+  gint popped, released, pushed, drained;     /* (atomic) */
+} Async;
+
+static Async async_device;
+
+static void
+async_give_back (VhostVirtqueue *queue, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      VhostVirtqueueElement *elem = &async_device.held[i];
+      guint8 buffer[256];
+      gsize len = vhost_virtqueue_element_read (elem, 0, buffer, sizeof buffer);
+
+      g_assert_cmpuint (len, ==, vhost_virtqueue_element_get_readable_size (elem));
+      for (gsize j = 0; j < len; j++)
+        buffer[j] ^= 0xa5;
+      g_assert_cmpuint (vhost_virtqueue_element_write (elem, 0, buffer, len), ==, len);
+      vhost_virtqueue_push (queue, elem, len);
+      g_atomic_int_inc (&async_device.pushed);
+    }
+  async_device.n_held -= n;
+  memmove (async_device.held, async_device.held + n, async_device.n_held * sizeof async_device.held[0]);
+  for (guint i = 0; i < async_device.n_held; i++)
+    {
+      memcpy (async_device.iov[i], async_device.held[i].iov, 4 * sizeof (struct iovec));
+      async_device.held[i].iov = async_device.iov[i];
+    }
+}
+
+static void
+async_handler (VhostVirtqueue *queue, gpointer user_data)
+{
+  guint released = g_atomic_int_get (&async_device.released);
+  guint done = g_atomic_int_get (&async_device.pushed);
+
+  /* Completions first: those the test released. */
+  if (released > done)
+    async_give_back (queue, MIN (released - done, async_device.n_held));
+  while (async_device.n_held < ASYNC_CHAINS &&
+         vhost_virtqueue_pop (queue, &async_device.held[async_device.n_held], async_device.iov[async_device.n_held], 4))
+    {
+      async_device.n_held++;
+      g_atomic_int_inc (&async_device.popped);
+    }
+}
+
+static void
+async_drain (VhostVirtqueue *queue, gpointer user_data)
+{
+  g_atomic_int_add (&async_device.drained, async_device.n_held);
+  async_give_back (queue, async_device.n_held);
+}
+
+static void
+setup_async (VhostUserSlave *slave, gpointer data)
+{
+  VhostTestDevice *device = VHOST_TEST_DEVICE (slave);
+  VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
+  g_autoptr(GError) error = NULL;
+
+  device->features = device_features ();
+  device->num_queues = 1;
+  vhost_user_slave_set_busy_poll_us (slave, async_device.poll ? 50 : 0);
+  vhost_virtqueue_set_handler (queue, async_handler, NULL, NULL);
+  vhost_virtqueue_set_drain_handler (queue, async_drain, NULL, NULL);
+  g_assert_true (vhost_virtqueue_set_event_fd (queue, async_device.event, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (vhost_virtqueue_get_event_fd (queue), ==, async_device.event);
+}
+
+static void
+wait_atomic (gint *counter, gint value)
+{
+  for (guint i = 0; i < 10000 && g_atomic_int_get (counter) < value; i++)
+    g_usleep (500);
+  g_assert_cmpint (g_atomic_int_get (counter), ==, value);
+}
+
+/* Requests complete only when the event fd says so; the ones still held when the
+ * front-end stops the queue are given back by the drain handler, before
+ * GET_VRING_BASE is answered. */
+static void
+test_async (gconstpointer data)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  VhostTestSlaveThread *thread;
+  guint64 out_addr[ASYNC_CHAINS], in_addr[ASYNC_CHAINS];
+  guint8 *out[ASYNC_CHAINS], *in[ASYNC_CHAINS];
+  guint64 tag;
+  guint len, completed = 0;
+  int sv[2];
+
+  memset (&async_device, 0, sizeof async_device);
+  async_device.poll = GPOINTER_TO_INT (data);
+  async_device.event = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_async, NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (driver, 1, 16, device_features (), &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < ASYNC_CHAINS; i++)
+    {
+      g_assert_true (vhost_driver_alloc (driver, 256, &out_addr[i], &error));
+      g_assert_true (vhost_driver_alloc (driver, 256, &in_addr[i], &error));
+      out[i] = vhost_driver_get_host_address (driver, out_addr[i], 256);
+      in[i] = vhost_driver_get_host_address (driver, in_addr[i], 256);
+      for (guint j = 0; j < 256; j++)
+        out[i][j] = g_test_rand_int ();
+    }
+
+  /* Round one: 8 requests, held by the device until released. */
+  for (guint i = 0; i < 8; i++)
+    {
+      VhostDriverBuffer o = { out_addr[i], 100 + i }, n = { in_addr[i], 256 };
+
+      g_assert_true (vhost_driver_submit (driver, 0, &o, 1, &n, 1, i, &error));
+    }
+  vhost_driver_kick (driver, 0);
+  wait_atomic (&async_device.popped, 8);
+  g_usleep (20000);
+  g_assert_false (vhost_driver_reap (driver, 0, &tag, &len, &error));
+  g_assert_no_error (error);
+
+  /* Release 5: only the event fd wakes the handler (no kick, no new chain). */
+  g_atomic_int_set (&async_device.released, 5);
+  g_assert_cmpint (eventfd_write (async_device.event, 1), ==, 0);
+  while (completed < 5)
+    {
+      g_assert_true (vhost_driver_wait (driver, 0, 10000, &error));
+      while (vhost_driver_reap (driver, 0, &tag, &len, &error))
+        {
+          g_assert_cmpuint (tag, ==, completed);
+          g_assert_cmpuint (len, ==, 100 + tag);
+          for (guint j = 0; j < len; j++)
+            g_assert_cmpuint (in[tag][j], ==, out[tag][j] ^ 0xa5);
+          completed++;
+        }
+    }
+  g_assert_cmpuint (completed, ==, 5);
+  g_assert_cmpint (g_atomic_int_get (&async_device.pushed), ==, 5);
+
+  /* The other 3 are still held when the queue stops: the drain handler gives them
+   * back, data written, before the ring state is reported. */
+  g_assert_true (vhost_driver_stop (driver, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&async_device.drained), ==, 3);
+  g_assert_cmpint (g_atomic_int_get (&async_device.pushed), ==, 8);
+  for (guint i = 5; i < 8; i++)
+    for (guint j = 0; j < 100 + i; j++)
+      g_assert_cmpuint (in[i][j], ==, out[i][j] ^ 0xa5);
+  g_assert_cmphex (vhost_driver_get_vring_base (driver, 0), ==, 8 | 0x8000);
+
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  close (async_device.event);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 /* A binding that holds a request while the front-end replaces the memory table:
  * the request's buffers are gone, and reading, writing or pushing it says so. */
 static VhostVirtqueueRequest *held_request;
@@ -956,5 +1134,7 @@ main (int argc, char **argv)
   g_test_add ("/vhost/dataplane/polled-ring", Raw, NULL, raw_setup, test_raw_polled, raw_teardown);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);
+  g_test_add_data_func ("/vhost/dataplane/async/sleeping", GINT_TO_POINTER (FALSE), test_async);
+  g_test_add_data_func ("/vhost/dataplane/async/busy-poll", GINT_TO_POINTER (TRUE), test_async);
   return g_test_run ();
 }

@@ -282,6 +282,56 @@ assert_pop_breaks (Fixture *fx, guint max_iov, const char *message)
 
 /* Good paths: split. */
 
+/* A device gives back the chains it popped last (a frame that did not fit), in
+ * reverse order; popping again yields them again, the packed wrap counter
+ * included. */
+static void
+test_unpop (gconstpointer data)
+{
+  gboolean packed = GPOINTER_TO_INT (data);
+  Fixture *fx = fixture_new_mapped (packed, 4, FALSE);
+  VhostVirtqueueElement first;
+  struct iovec first_iov[MAX_IOV];
+  guint32 base = vhost_ring_get_base (&fx->ring);
+
+  if (packed)
+    {
+      const PDesc a[] = { { BUF_GPA (0), 0x10, 7, F_NEXT }, { BUF_GPA (1), 0x10, 7, F_WRITE } };
+      const PDesc b[] = { { BUF_GPA (2), 0x10, 9, F_NEXT }, { BUF_GPA (3), 0x10, 9, F_WRITE } };
+
+      packed_publish (fx, a, 2);
+      packed_publish (fx, b, 2);
+    }
+  else
+    {
+      set_desc (&split_desc (fx)[0], BUF_GPA (0), 0x10, F_NEXT, 1);
+      set_desc (&split_desc (fx)[1], BUF_GPA (1), 0x10, F_WRITE, 0);
+      set_desc (&split_desc (fx)[2], BUF_GPA (2), 0x10, F_NEXT, 3);
+      set_desc (&split_desc (fx)[3], BUF_GPA (3), 0x10, F_WRITE, 0);
+      split_publish (fx, 0);
+      split_publish (fx, 2);
+    }
+  for (guint round = 0; round < 2; round++)
+    {
+      g_assert_cmpint (vhost_ring_pop (&fx->ring, &first, first_iov, MAX_IOV), ==, 1);
+      g_assert_cmpuint (first.id, ==, packed ? 7 : 0);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+      g_assert_cmpuint (fx->elem.id, ==, packed ? 9 : 2);
+      assert_iov (fx, 0, BUF_GPA (2), 0x10);
+      /* Both taken: a packed ring of 4 wrapped. */
+      g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, packed ? 0 : base + 2);
+      g_assert_cmpint (pop (fx, MAX_IOV), ==, 0);
+      if (round == 1)
+        break;
+      vhost_ring_unpop (&fx->ring, &fx->elem);
+      vhost_ring_unpop (&fx->ring, &first);
+      g_assert_cmpuint (vhost_ring_get_base (&fx->ring), ==, base);
+      g_assert_true (vhost_ring_has_avail (&fx->ring));
+    }
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
 static void
 test_split_empty (void)
 {
@@ -1917,6 +1967,8 @@ main (int argc, char **argv)
 {
   vhost_test_init (&argc, &argv);
 
+  g_test_add_data_func ("/vhost/ring/split/unpop", GINT_TO_POINTER (FALSE), test_unpop);
+  g_test_add_data_func ("/vhost/ring/packed/unpop", GINT_TO_POINTER (TRUE), test_unpop);
   g_test_add_func ("/vhost/ring/split/empty", test_split_empty);
   g_test_add_func ("/vhost/ring/split/chain", test_split_chain);
   g_test_add_func ("/vhost/ring/split/batch", test_split_batch);

@@ -878,6 +878,107 @@ vhost_virtqueue_pop (VhostVirtqueue *queue, VhostVirtqueueElement *element, stru
   return vhost_ring_pop (&queue->ring, element, iov, max_iov) > 0;
 }
 
+/* Copy between a run of iovecs, from byte @offset on, and @buffer. */
+static gsize
+iov_copy (const struct iovec *iov, guint n, gsize offset, guint8 *buffer, gsize length, gboolean to_iov)
+{
+  gsize done = 0;
+
+  for (guint i = 0; i < n && done < length; i++)
+    {
+      gsize len = iov[i].iov_len;
+
+      if (offset >= len)
+        {
+          offset -= len;
+          continue;
+        }
+      len = MIN (len - offset, length - done);
+      if (to_iov)
+        memcpy ((guint8 *) iov[i].iov_base + offset, buffer + done, len);
+      else
+        memcpy (buffer + done, (const guint8 *) iov[i].iov_base + offset, len);
+      done += len;
+      offset = 0;
+    }
+  return done;
+}
+
+static gsize
+iov_size (const struct iovec *iov, guint n)
+{
+  gsize size = 0;
+
+  for (guint i = 0; i < n; i++)
+    size += iov[i].iov_len;
+  return size;
+}
+
+/**
+ * vhost_virtqueue_element_read: (skip)
+ * @element: a chain popped with vhost_virtqueue_pop()
+ * @offset: where to start in the chain's readable bytes
+ * @buffer: (array length=length): where to copy them
+ * @length: how many bytes to copy at most
+ *
+ * Copies bytes out of the chain's readable buffers, as if they were one: a
+ * header that the driver split across descriptors, for example.
+ *
+ * Returns: the number of bytes copied; less than @length at the end of the
+ *   readable buffers
+ */
+gsize
+vhost_virtqueue_element_read (const VhostVirtqueueElement *element, gsize offset, void *buffer, gsize length)
+{
+  return iov_copy (element->iov, element->n_out, offset, buffer, length, FALSE);
+}
+
+/**
+ * vhost_virtqueue_element_write: (skip)
+ * @element: a chain popped with vhost_virtqueue_pop()
+ * @offset: where to start in the chain's writable bytes
+ * @buffer: (array length=length): the bytes to copy
+ * @length: how many bytes to copy at most
+ *
+ * Copies bytes into the chain's writable buffers, as if they were one.
+ *
+ * Returns: the number of bytes copied; less than @length at the end of the
+ *   writable buffers
+ */
+gsize
+vhost_virtqueue_element_write (const VhostVirtqueueElement *element, gsize offset, const void *buffer, gsize length)
+{
+  return iov_copy (element->iov + element->n_out, element->n_in, offset, (guint8 *) buffer, length, TRUE);
+}
+
+/**
+ * vhost_virtqueue_element_get_readable_size: (skip)
+ * @element: a chain popped with vhost_virtqueue_pop()
+ *
+ * Adds up the lengths of the chain's readable buffers.
+ *
+ * Returns: the number of readable bytes
+ */
+gsize
+vhost_virtqueue_element_get_readable_size (const VhostVirtqueueElement *element)
+{
+  return iov_size (element->iov, element->n_out);
+}
+
+/**
+ * vhost_virtqueue_element_get_writable_size: (skip)
+ * @element: a chain popped with vhost_virtqueue_pop()
+ *
+ * Adds up the lengths of the chain's writable buffers.
+ *
+ * Returns: the number of writable bytes
+ */
+gsize
+vhost_virtqueue_element_get_writable_size (const VhostVirtqueueElement *element)
+{
+  return iov_size (element->iov + element->n_out, element->n_in);
+}
+
 /**
  * vhost_virtqueue_unpop: (skip)
  * @queue: a #VhostVirtqueue
@@ -1094,12 +1195,8 @@ vhost_virtqueue_request_read (VhostVirtqueueRequest *request, GError **error)
 gsize
 vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request)
 {
-  gsize size = 0;
-
   g_return_val_if_fail (request != NULL, 0);
-  for (guint i = request->element.n_out; i < request->element.n_out + request->element.n_in; i++)
-    size += request->iov[i].iov_len;
-  return size;
+  return vhost_virtqueue_element_get_writable_size (&request->element);
 }
 
 /**
@@ -1132,20 +1229,6 @@ vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBy
                    " writable bytes", size, offset, vhost_virtqueue_request_get_writable_size (request));
       return FALSE;
     }
-  for (guint i = request->element.n_out; i < request->element.n_out + request->element.n_in && size > 0; i++)
-    {
-      gsize len = request->iov[i].iov_len;
-
-      if (offset >= len)
-        {
-          offset -= len;
-          continue;
-        }
-      len = MIN (len - offset, size);
-      memcpy ((guint8 *) request->iov[i].iov_base + offset, p, len);
-      p += len;
-      size -= len;
-      offset = 0;
-    }
+  vhost_virtqueue_element_write (&request->element, offset, p, size);
   return TRUE;
 }

@@ -55,6 +55,21 @@ typedef struct
   struct iovec *iov;
 } VhostVirtqueueElement;
 
+VHOST_AVAILABLE_IN_ALL
+gsize vhost_virtqueue_element_read (const VhostVirtqueueElement *element,
+                                    gsize offset,
+                                    void *buffer,
+                                    gsize length);
+VHOST_AVAILABLE_IN_ALL
+gsize vhost_virtqueue_element_write (const VhostVirtqueueElement *element,
+                                     gsize offset,
+                                     const void *buffer,
+                                     gsize length);
+VHOST_AVAILABLE_IN_ALL
+gsize vhost_virtqueue_element_get_readable_size (const VhostVirtqueueElement *element);
+VHOST_AVAILABLE_IN_ALL
+gsize vhost_virtqueue_element_get_writable_size (const VhostVirtqueueElement *element);
+
 /**
  * VhostVirtqueueRequest:
  *

@@ -44,63 +44,6 @@ vhost_test_blk_get_num_queues (VhostUserSlave *slave)
   return VHOST_TEST_BLK (slave)->num_queues;
 }
 
-/* The total length of `n` iovecs. */
-static gsize
-iov_length (const struct iovec *iov, guint n)
-{
-  gsize length = 0;
-
-  for (guint i = 0; i < n; i++)
-    length += iov[i].iov_len;
-  return length;
-}
-
-/* Copy up to `length` bytes at `offset` in the iovecs' bytes out to `buffer`; the count copied. */
-static gsize
-iov_copy_out (const struct iovec *iov, guint n, gsize offset, void *buffer, gsize length)
-{
-  gsize done = 0;
-
-  for (guint i = 0; i < n && done < length; i++)
-    {
-      gsize len = iov[i].iov_len;
-
-      if (offset >= len)
-        {
-          offset -= len;
-          continue;
-        }
-      len = MIN (len - offset, length - done);
-      memcpy ((guint8 *) buffer + done, (const guint8 *) iov[i].iov_base + offset, len);
-      done += len;
-      offset = 0;
-    }
-  return done;
-}
-
-/* Copy `length` bytes from `buffer` to `offset` in the iovecs' bytes; the count copied. */
-static gsize
-iov_copy_in (const struct iovec *iov, guint n, gsize offset, const void *buffer, gsize length)
-{
-  gsize done = 0;
-
-  for (guint i = 0; i < n && done < length; i++)
-    {
-      gsize len = iov[i].iov_len;
-
-      if (offset >= len)
-        {
-          offset -= len;
-          continue;
-        }
-      len = MIN (len - offset, length - done);
-      memcpy ((guint8 *) iov[i].iov_base + offset, (const guint8 *) buffer + done, len);
-      done += len;
-      offset = 0;
-    }
-  return done;
-}
-
 /* Transfer `length` bytes between the image at `position` and the iovecs' bytes from
  * `offset` on (the caller checked that the iovecs hold them), straight from or into
  * guest memory. */
@@ -162,7 +105,8 @@ static guint32
 blk_process (VhostTestBlk *self, const VhostVirtqueueElement *elem)
 {
   const struct iovec *out = elem->iov, *in = elem->iov + elem->n_out;
-  gsize out_len = iov_length (out, elem->n_out), in_len = iov_length (in, elem->n_in);
+  gsize out_len = vhost_virtqueue_element_get_readable_size (elem);
+  gsize in_len = vhost_virtqueue_element_get_writable_size (elem);
   struct virtio_blk_outhdr hdr;
   guint8 status = VIRTIO_BLK_S_IOERR;
   gsize data_len, written = 0;
@@ -180,7 +124,7 @@ blk_process (VhostTestBlk *self, const VhostVirtqueueElement *elem)
   data_len = in_len - 1;
 
   /* The header may be split across buffers: copy it out. */
-  if (iov_copy_out (out, elem->n_out, 0, &hdr, sizeof hdr) != sizeof hdr)
+  if (vhost_virtqueue_element_read (elem, 0, &hdr, sizeof hdr) != sizeof hdr)
     {
       g_message ("blk: a chain (head %u) with %" G_GSIZE_FORMAT " readable bytes, short of a header", elem->id,
                  out_len);
@@ -240,7 +184,7 @@ blk_process (VhostTestBlk *self, const VhostVirtqueueElement *elem)
 
         G_STATIC_ASSERT (sizeof VHOST_TEST_BLK_SERIAL - 1 <= VIRTIO_BLK_ID_BYTES);
         memcpy (id, VHOST_TEST_BLK_SERIAL, sizeof VHOST_TEST_BLK_SERIAL - 1);
-        written = iov_copy_in (in, elem->n_in, 0, id, MIN (data_len, sizeof id));
+        written = vhost_virtqueue_element_write (elem, 0, id, MIN (data_len, sizeof id));
         status = VIRTIO_BLK_S_OK;
         g_atomic_int_inc (&self->get_ids);
       }
@@ -256,7 +200,7 @@ done:
     g_atomic_int_inc (&self->io_errors);
   else if (status == VIRTIO_BLK_S_UNSUPP)
     g_atomic_int_inc (&self->unsupported);
-  iov_copy_in (in, elem->n_in, in_len - 1, &status, 1);
+  vhost_virtqueue_element_write (elem, in_len - 1, &status, 1);
   return written + 1;
 }
 
