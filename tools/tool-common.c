@@ -10,6 +10,9 @@
 
 #include "tool-common.h"
 
+/* Messages carry the program's name as their domain, like the program's own. */
+#define tool_message(...) g_log (g_get_prgname (), G_LOG_LEVEL_MESSAGE, __VA_ARGS__)
+
 static const char *
 program_name (void)
 {
@@ -115,7 +118,7 @@ on_signal (gpointer data)
 {
   RunState *state = data;
 
-  g_message ("Shutting down on a signal");
+  tool_message ("Shutting down on a signal");
   g_main_loop_quit (state->loop);
   return G_SOURCE_CONTINUE;
 }
@@ -126,9 +129,9 @@ on_disconnected (VhostUserSlave *slave, const GError *error, gpointer data)
   RunState *state = data;
 
   if (error != NULL)
-    g_message ("The front-end went away: %s", error->message);
+    tool_message ("The front-end went away: %s", error->message);
   else
-    g_message ("The front-end went away");
+    tool_message ("The front-end went away");
   g_main_loop_quit (state->loop);
 }
 
@@ -148,7 +151,7 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
     {
       if (!vhost_user_slave_listen (slave, options->socket_path, &error))
         return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
-      g_message ("Listening on %s", options->socket_path);
+      tool_message ("Listening on %s", options->socket_path);
     }
   else
     {
