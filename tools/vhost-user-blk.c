@@ -570,6 +570,11 @@ open_image (VhostUserBlk *self, const char *path, gboolean direct, GError **erro
                    path);
       return FALSE;
     }
+  if (self->size == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s is empty", path);
+      return FALSE;
+    }
   if (self->size % SECTOR_SIZE != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
@@ -722,7 +727,7 @@ main (int argc, char **argv)
         }
     }
   if (blk->size == 0)
-    return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "the disk is empty");
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s: the disk is empty", ram != NULL ? "ram" : "null");
   if (!setup_queues (blk, &error))
     return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
   set_config (blk);

@@ -1334,8 +1334,27 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
 gboolean
 vhost_user_slave_serve_fd (VhostUserSlave *slave, gint fd, GError **error)
 {
+  struct stat st;
+  int type = 0;
+  socklen_t len = sizeof type;
+
   g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
+  if (fstat (fd, &st) < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "fd %d: %s", fd, g_strerror (saved));
+      if (saved != EBADF)
+        close (fd);
+      return FALSE;
+    }
+  if (!S_ISSOCK (st.st_mode) || getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "fd %d is not a stream socket", fd);
+      close (fd);
+      return FALSE;
+    }
   return slave_serve (slave, fd, error);
 }
 

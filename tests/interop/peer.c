@@ -154,6 +154,12 @@ vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
 }
 
 void
+vhost_peer_signal (VhostPeer *peer, int signum)
+{
+  g_subprocess_send_signal (peer->process, signum);
+}
+
+void
 vhost_peer_close_stdin (VhostPeer *peer)
 {
   g_autoptr(GError) error = NULL;

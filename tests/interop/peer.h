@@ -22,8 +22,12 @@ void vhost_peer_wait_for_socket (VhostPeer *peer, const char *path, guint timeou
 /* The peer's log so far. */
 char *vhost_peer_get_log (VhostPeer *peer);
 
-/* Wait up to `timeout_ms` for the peer to exit by itself; TRUE if it did, with its status. */
+/* Wait up to `timeout_ms` for the peer to exit by itself; TRUE if it did, with its exit
+ * code (-1 if a signal killed it). */
 gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status);
+
+/* Send the peer a signal. */
+void vhost_peer_signal (VhostPeer *peer, int signum);
 
 /* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
 void vhost_peer_close_stdin (VhostPeer *peer);

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tools/vhost-user-blk as a user runs it: VhostDriver + VhostUserMaster send it every kind of
+ * virtio-blk request, the image file is checked; its command line, signals, --fd, and the probe. */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/virtio_blk.h>
+#include <json-glib/json-glib.h>
+
+#include "test-support.h"
+#include "peer.h"
+
+#define IMAGE_SIZE (4 * 1024 * 1024)
+#define SECTORS (IMAGE_SIZE / 512)
+#define BUF_SIZE (64 * 1024)
+#define SERIAL "test-serial-0042"
+
+static const char *
+tool_path (const char *name)
+{
+  const char *path = g_getenv (name);
+
+  g_assert_nonnull (path);
+  return path;
+}
+
+/* A front-end: VhostDriver over VhostUserMaster, with one header, data and status
+ * buffer per queue. */
+typedef struct
+{
+  VhostUserMaster *master;
+  VhostDriver *driver;
+  guint64 hdr_addr, data_addr, status_addr;
+  guint8 *hdr, *data, *status;
+  guint requests[2];   /* chains submitted per queue */
+} Front;
+
+static void
+front_open (Front *f, const char *sock, guint n_queues, gboolean packed)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
+                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_FLUSH) |
+                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_DISCARD) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_WRITE_ZEROES) |
+                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO) |
+                     (packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0);
+
+  f->master = vhost_user_master_new (sock);
+  g_assert_true (vhost_user_master_connect (f->master, NULL, &error));
+  g_assert_no_error (error);
+  f->driver = vhost_driver_new (VHOST_BACKEND (f->master), 4 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (f->driver, n_queues, 128, features, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_alloc (f->driver, 64, &f->hdr_addr, &error));
+  /* 4 KiB aligned for --direct: allocate one page more and round up. */
+  g_assert_true (vhost_driver_alloc (f->driver, BUF_SIZE + 4096, &f->data_addr, &error));
+  f->data_addr = (f->data_addr + 4095) & ~(guint64) 4095;
+  g_assert_true (vhost_driver_alloc (f->driver, 64, &f->status_addr, &error));
+  g_assert_no_error (error);
+  f->hdr = vhost_driver_get_host_address (f->driver, f->hdr_addr, 64);
+  f->data = vhost_driver_get_host_address (f->driver, f->data_addr, BUF_SIZE);
+  f->status = vhost_driver_get_host_address (f->driver, f->status_addr, 1);
+}
+
+/* Stop the device; the driver stays, for its final vring bases. */
+static void
+front_close_keep (Front *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vhost_driver_stop (f->driver, &error));
+  g_assert_no_error (error);
+}
+
+static void
+front_close (Front *f)
+{
+  front_close_keep (f);
+  g_clear_object (&f->driver);
+  g_clear_object (&f->master);
+  memset (f->requests, 0, sizeof f->requests);
+}
+
+/* One request: `out_len` bytes of f->data follow the header when `in_len` is 0,
+ * else `in_len` bytes are read into f->data. Returns the status; *used the used length. */
+static guint8
+front_request (Front *f, guint queue, guint32 type, guint64 sector, gsize out_len, gsize in_len, guint *used)
+{
+  struct virtio_blk_outhdr hdr = { GUINT32_TO_LE (type), 0, GUINT64_TO_LE (sector) };
+  VhostDriverBuffer out[2] = { { f->hdr_addr, sizeof hdr }, { f->data_addr, out_len } };
+  VhostDriverBuffer in[2] = { { f->data_addr, in_len }, { f->status_addr, 1 } };
+  g_autoptr(GError) error = NULL;
+  guint64 tag;
+  guint len;
+
+  memcpy (f->hdr, &hdr, sizeof hdr);
+  *f->status = 0xff;
+  g_assert_true (vhost_driver_submit (f->driver, queue, out, out_len > 0 ? 2 : 1, in_len > 0 ? in : in + 1,
+                                      in_len > 0 ? 2 : 1, 7, &error));
+  g_assert_no_error (error);
+  f->requests[queue]++;
+  vhost_driver_kick (f->driver, queue);
+  while (!vhost_driver_reap (f->driver, queue, &tag, &len, &error))
+    {
+      g_assert_no_error (error);
+      g_assert_true (vhost_driver_wait (f->driver, queue, 10000, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (tag, ==, 7);
+  if (used != NULL)
+    *used = len;
+  return *f->status;
+}
+
+static guint8
+front_range (Front *f, guint queue, guint32 type, guint64 sector, guint32 sectors, guint32 flags)
+{
+  struct virtio_blk_discard_write_zeroes range = { GUINT64_TO_LE (sector), GUINT32_TO_LE (sectors),
+                                                   GUINT32_TO_LE (flags) };
+
+  memcpy (f->data, &range, sizeof range);
+  return front_request (f, queue, type, 0, sizeof range, 0, NULL);
+}
+
+static char *
+make_image (const char *dir, guint8 **contents)
+{
+  char *path = g_build_filename (dir, "disk.img", NULL);
+  g_autoptr(GError) error = NULL;
+
+  *contents = g_malloc (IMAGE_SIZE);
+  for (gsize i = 0; i < IMAGE_SIZE; i++)
+    (*contents)[i] = g_test_rand_int ();
+  g_assert_true (g_file_set_contents (path, (char *) *contents, IMAGE_SIZE, &error));
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+assert_image (const char *path, const guint8 *expected)
+{
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_assert_cmpuint (length, ==, IMAGE_SIZE);
+  g_assert_true (memcmp (contents, expected, IMAGE_SIZE) == 0);
+}
+
+/* SIGTERM: a clean exit 0 and the socket file gone. */
+static void
+stop_tool (VhostPeer *peer, const char *sock)
+{
+  int status = -1;
+
+  g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
+  vhost_peer_signal (peer, SIGTERM);
+  g_assert_true (vhost_peer_wait_exit (peer, 10000, &status));
+  g_assert_cmpint (status, ==, 0);
+  g_assert_false (g_file_test (sock, G_FILE_TEST_EXISTS));
+}
+
+static VhostPeer *
+start_tool (const char *dir, const char *sock, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *socket_arg = g_strdup_printf ("--socket-path=%s", sock);
+  VhostPeer *peer;
+
+  g_ptr_array_add (argv, (gpointer) tool_path ("VHOST_USER_BLK"));
+  g_ptr_array_add (argv, socket_arg);
+  g_ptr_array_add (argv, "--verbose");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  peer = vhost_peer_start (dir, "vhost-user-blk", NULL, (const char *const *) argv->pdata);
+  vhost_peer_wait_for_socket (peer, sock, 10000);
+  return peer;
+}
+
+/* Every request type on a file image, through both queues, split or packed, with
+ * and without O_DIRECT; the image file holds what was written. */
+static void
+test_file_io (gconstpointer data)
+{
+  const char *mode = data;
+  gboolean packed = strstr (mode, "packed") != NULL, direct = strstr (mode, "direct") != NULL;
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  g_autofree guint8 *model = NULL;
+  g_autofree char *image = make_image (dir, &model);
+  g_autofree char *file_arg = g_strdup_printf ("--blk-file=%s", image);
+  const char *args[] = { file_arg, "--num-queues=2", "--serial=" SERIAL, direct ? "--direct" : NULL, NULL };
+  g_autoptr(VhostPeer) peer = start_tool (dir, sock, args);
+  Front f = { 0 };
+  guint used;
+
+  front_open (&f, sock, 2, packed);
+  g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
+
+  /* Writes of 1 to 128 sectors at random places, each read back, on both queues. */
+  for (guint i = 0; i < 200; i++)
+    {
+      guint queue = i % 2;
+      guint32 sectors = g_test_rand_int_range (1, BUF_SIZE / 512 + 1);
+      guint64 sector = g_test_rand_int_range (0, SECTORS - sectors + 1);
+      gsize len = sectors * 512;
+
+      for (gsize j = 0; j < len; j++)
+        f.data[j] = g_test_rand_int ();
+      memcpy (model + sector * 512, f.data, len);
+      g_assert_cmpuint (front_request (&f, queue, VIRTIO_BLK_T_OUT, sector, len, 0, &used), ==, VIRTIO_BLK_S_OK);
+      g_assert_cmpuint (used, ==, 1);
+      memset (f.data, 0, len);
+      g_assert_cmpuint (front_request (&f, 1 - queue, VIRTIO_BLK_T_IN, sector, 0, len, &used), ==, VIRTIO_BLK_S_OK);
+      g_assert_cmpuint (used, ==, len + 1);
+      g_assert_true (memcmp (f.data, model + sector * 512, len) == 0);
+    }
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_OK);
+
+  /* GET_ID: the serial, padded with NULs. */
+  g_assert_cmpuint (front_request (&f, 1, VIRTIO_BLK_T_GET_ID, 0, 0, VIRTIO_BLK_ID_BYTES, &used), ==, VIRTIO_BLK_S_OK);
+  g_assert_cmpuint (used, ==, VIRTIO_BLK_ID_BYTES + 1);
+  g_assert_cmpstr ((char *) f.data, ==, SERIAL);
+
+  /* Discard and write zeroes (with and without UNMAP) read back as zeroes. */
+  g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, 64, 64, 0), ==, VIRTIO_BLK_S_OK);
+  memset (model + 64 * 512, 0, 64 * 512);
+  g_assert_cmpuint (front_range (&f, 1, VIRTIO_BLK_T_WRITE_ZEROES, 1000, 24, 0), ==, VIRTIO_BLK_S_OK);
+  memset (model + 1000 * 512, 0, 24 * 512);
+  g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_WRITE_ZEROES, 3000, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), ==,
+                    VIRTIO_BLK_S_OK);
+  memset (model + 3000 * 512, 0, 8 * 512);
+  g_assert_cmpuint (front_request (&f, 1, VIRTIO_BLK_T_IN, 1000, 0, 24 * 512, NULL), ==, VIRTIO_BLK_S_OK);
+  g_assert_true (memcmp (f.data, model + 1000 * 512, 24 * 512) == 0);
+
+  /* Bad requests: an error status, and the device goes on. */
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, SECTORS, 0, 512, NULL), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_OUT, SECTORS - 1, 1024, 0, NULL), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, G_MAXUINT64 - 1, 0, 1024, NULL), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_OUT, 0, 100, 0, NULL), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_request (&f, 1, 77, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_UNSUPP);
+  g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, 0, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), ==,
+                    VIRTIO_BLK_S_UNSUPP);
+  g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, SECTORS - 4, 8, 0), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_request (&f, 1, VIRTIO_BLK_T_IN, 8, 0, 512, NULL), ==, VIRTIO_BLK_S_OK);
+  g_assert_true (memcmp (f.data, model + 8 * 512, 512) == 0);
+
+  /* 32 writes in flight on queue 0 when the front-end stops it (split ring: the base
+   * counts the chains the tool took). Every chain it took is finished before it
+   * answers GET_VRING_BASE, and its data is in the image; the rest stay untouched
+   * for the next start. */
+  if (!packed)
+    {
+      struct virtio_blk_outhdr *hdrs = (struct virtio_blk_outhdr *) f.data;
+      guint8 *payload = f.data + 32 * sizeof *hdrs;
+      guint64 payload_addr = f.data_addr + 32 * sizeof *hdrs;
+      g_autoptr(GError) error = NULL;
+      guint taken;
+
+      for (guint i = 0; i < 32; i++)
+        {
+          VhostDriverBuffer out[2] = { { f.data_addr + i * sizeof *hdrs, sizeof *hdrs },
+                                       { payload_addr + i * 512, 512 } };
+          VhostDriverBuffer in = { f.status_addr, 1 };
+
+          hdrs[i] = (struct virtio_blk_outhdr) { GUINT32_TO_LE (VIRTIO_BLK_T_OUT), 0, GUINT64_TO_LE (2000 + 3 * i) };
+          memset (payload + i * 512, i + 1, 512);
+          g_assert_true (vhost_driver_submit (f.driver, 0, out, 2, &in, 1, i, &error));
+          g_assert_no_error (error);
+        }
+      vhost_driver_kick (f.driver, 0);
+      g_usleep (g_test_rand_int_range (0, 2000));
+      front_close_keep (&f);
+      taken = vhost_driver_get_vring_base (f.driver, 0) - f.requests[0];
+      g_test_message ("the tool took %u of the 32 writes before the queue stopped", taken);
+      g_assert_cmpuint (taken, <=, 32);
+      for (guint i = 0; i < taken; i++)
+        memset (model + (2000 + 3 * i) * 512, i + 1, 512);
+      g_clear_object (&f.driver);
+      g_clear_object (&f.master);
+      memset (f.requests, 0, sizeof f.requests);
+    }
+  else
+    front_close (&f);
+  assert_image (image, model);
+
+  /* A second front-end after the first one went: the listening tool takes it. */
+  front_open (&f, sock, 1, packed);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, 0, 0, BUF_SIZE, NULL), ==, VIRTIO_BLK_S_OK);
+  g_assert_true (memcmp (f.data, model, BUF_SIZE) == 0);
+  front_close (&f);
+  stop_tool (peer, sock);
+  vhost_peer_remove_dir (dir);
+}
+
+/* --read-only: VIRTIO_BLK_F_RO offered, no discard; writes fail, reads work, the
+ * image is unchanged. */
+static void
+test_read_only (void)
+{
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  g_autofree guint8 *model = NULL;
+  g_autofree char *image = make_image (dir, &model);
+  g_autofree char *file_arg = g_strdup_printf ("--blk-file=%s", image);
+  const char *args[] = { file_arg, "--read-only", NULL };
+  g_autoptr(VhostPeer) peer = NULL;
+  Front f = { 0 };
+
+  g_assert_cmpint (chmod (image, 0444), ==, 0);
+  peer = start_tool (dir, sock, args);
+  front_open (&f, sock, 1, FALSE);
+  g_assert_true (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
+  g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_DISCARD));
+  memset (f.data, 0x55, 4096);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_OUT, 0, 4096, 0, NULL), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0), ==, VIRTIO_BLK_S_IOERR);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, 0, 0, 4096, NULL), ==, VIRTIO_BLK_S_OK);
+  g_assert_true (memcmp (f.data, model, 4096) == 0);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_OK);
+  front_close (&f);
+  assert_image (image, model);
+  stop_tool (peer, sock);
+  vhost_peer_remove_dir (dir);
+}
+
+/* --ram: what is written reads back; --null: the right capacity, I/O succeeds. */
+static void
+test_ram_and_null (void)
+{
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  const char *ram_args[] = { "--ram=2M", NULL };
+  const char *null_args[] = { "--null=1G", NULL };
+  g_autoptr(VhostPeer) peer = start_tool (dir, sock, ram_args);
+  g_autofree guint8 *pattern = g_malloc (8192);
+  Front f = { 0 };
+
+  front_open (&f, sock, 1, TRUE);
+  for (guint i = 0; i < 8192; i++)
+    pattern[i] = f.data[i] = g_test_rand_int ();
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_OUT, 4096 - 16, 8192, 0, NULL), ==, VIRTIO_BLK_S_OK);
+  memset (f.data, 0, 8192);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, 4096 - 16, 0, 8192, NULL), ==, VIRTIO_BLK_S_OK);
+  g_assert_true (memcmp (f.data, pattern, 8192) == 0);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, 4096, 0, 512, NULL), ==, VIRTIO_BLK_S_IOERR);
+  front_close (&f);
+  stop_tool (peer, sock);
+  g_clear_pointer (&peer, vhost_peer_free);
+
+  peer = start_tool (dir, sock, null_args);
+  front_open (&f, sock, 1, FALSE);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, (1u << 21) - 8, 0, 4096, NULL), ==, VIRTIO_BLK_S_OK);
+  g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, 1u << 21, 0, 512, NULL), ==, VIRTIO_BLK_S_IOERR);
+  front_close (&f);
+  stop_tool (peer, sock);
+  vhost_peer_remove_dir (dir);
+}
+
+/* --fd: the tool serves a socket it inherited, and exits 0 when the front-end goes. */
+static void
+test_fd (void)
+{
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  g_subprocess_launcher_take_fd (launcher, sv[0], 3);
+  process = g_subprocess_launcher_spawn (launcher, &error, tool_path ("VHOST_USER_BLK"), "--fd=3", "--ram=1M", NULL);
+  g_assert_no_error (error);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_no_error (error);
+  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
+  g_assert_true (vhost_driver_start (driver, 1, 16, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  g_assert_no_error (error);
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  g_assert_true (g_subprocess_wait_check (process, NULL, &error));
+  g_assert_no_error (error);
+  vhost_peer_remove_dir (dir);
+}
+
+/* vhost-user-probe reads what the tool offers. */
+static void
+test_probe (void)
+{
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  const char *args[] = { "--null=64M", "--num-queues=3", "--read-only", NULL };
+  g_autoptr(VhostPeer) peer = start_tool (dir, sock, args);
+  const char *argv[] = { tool_path ("VHOST_USER_PROBE"), "--json", "--socket-path", sock, "--type", "blk", NULL };
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *root, *config;
+  JsonArray *names;
+  gboolean ro = FALSE;
+  int status = -1;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (root, "queues"), ==, 3);
+  names = json_object_get_array_member (json_object_get_object_member (root, "features"), "names");
+  for (guint i = 0; i < json_array_get_length (names); i++)
+    ro |= g_str_equal (json_array_get_string_element (names, i), "ro");
+  g_assert_true (ro);
+  config = json_object_get_object_member (root, "config");
+  g_assert_cmpint (json_object_get_int_member (config, "capacity"), ==, 64 * 1024 * 1024 / 512);
+  g_assert_cmpint (json_object_get_int_member (config, "num-queues"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (config, "seg-max"), ==, 126);
+  g_assert_cmpint (json_object_get_int_member (config, "size-max"), ==, 1024 * 1024);
+  g_assert_cmpint (json_object_get_int_member (config, "blk-size"), ==, 512);
+  stop_tool (peer, sock);
+  vhost_peer_remove_dir (dir);
+}
+
+/* --print-capabilities, as the vhost-user specification's back-end conventions say. */
+static void
+test_capabilities (void)
+{
+  const char *argv[] = { tool_path ("VHOST_USER_BLK"), "--print-capabilities", NULL };
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+  JsonArray *features;
+  int status = -1;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "type"), ==, "block");
+  features = json_object_get_array_member (root, "features");
+  g_assert_cmpuint (json_array_get_length (features), ==, 2);
+  g_assert_cmpstr (json_array_get_string_element (features, 0), ==, "read-only");
+  g_assert_cmpstr (json_array_get_string_element (features, 1), ==, "blk-file");
+}
+
+int
+main (int argc, char **argv)
+{
+  vhost_test_init (&argc, &argv);
+  g_test_add_data_func ("/vhost/interop/blk-tool/file/split", "split", test_file_io);
+  g_test_add_data_func ("/vhost/interop/blk-tool/file/packed", "packed", test_file_io);
+  g_test_add_data_func ("/vhost/interop/blk-tool/file/direct", "split direct", test_file_io);
+  g_test_add_func ("/vhost/interop/blk-tool/read-only", test_read_only);
+  g_test_add_func ("/vhost/interop/blk-tool/ram-and-null", test_ram_and_null);
+  g_test_add_func ("/vhost/interop/blk-tool/fd", test_fd);
+  g_test_add_func ("/vhost/interop/blk-tool/probe", test_probe);
+  g_test_add_func ("/vhost/interop/blk-tool/capabilities", test_capabilities);
+  return g_test_run ();
+}
