@@ -2,6 +2,7 @@
 /* What the back-end programs share: the vhost-user back-end program conventions, signals,
  * logging and exit codes. */
 #include <errno.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,12 @@ vhost_tool_fail (int exit_code, const char *format, ...)
   return exit_code;
 }
 
+void
+vhost_tool_options_clear (VhostToolOptions *options)
+{
+  g_clear_pointer (&options->socket_path, g_free);
+}
+
 int
 vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEntry *entries,
                   VhostToolOptions *options)
@@ -54,6 +61,7 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
   g_autoptr(GError) error = NULL;
   g_autofree char *basename = g_path_get_basename ((*argv)[0]);
 
+  setlocale (LC_ALL, "");
   g_set_prgname (basename);
   options->fd = -1;
   options->busy_poll_us = -1;
@@ -110,6 +118,7 @@ vhost_tool_print_capabilities (const char *type, const char *const *features)
 typedef struct
 {
   GMainLoop *loop;
+  gboolean own_connection; /* --fd: no other front-end will come */
   int exit_code;
 } RunState;
 
@@ -127,11 +136,17 @@ static void
 on_disconnected (VhostUserSlave *slave, const GError *error, gpointer data)
 {
   RunState *state = data;
+  gboolean hung_up = error == NULL || g_error_matches (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
 
-  if (error != NULL)
-    tool_message ("The front-end went away: %s", error->message);
-  else
+  if (hung_up)
     tool_message ("The front-end went away");
+  else
+    tool_message ("The connection to the front-end ended: %s", error->message);
+  if (!state->own_connection)
+    return;
+  /* Served until the front-end hung up, or broken by a bad request. */
+  if (!hung_up)
+    state->exit_code = VHOST_TOOL_EXIT_FAILURE;
   g_main_loop_quit (state->loop);
 }
 
@@ -140,7 +155,7 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (g_main_context_get_thread_default (), FALSE);
-  RunState state = { loop, VHOST_TOOL_EXIT_OK };
+  RunState state = { loop, options->socket_path == NULL, VHOST_TOOL_EXIT_OK };
   guint sigint, sigterm;
   gulong handler = 0;
 
@@ -157,16 +172,14 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
     {
       if (!vhost_user_slave_serve_fd (slave, options->fd, &error))
         return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--fd=%d: %s", options->fd, error->message);
-      /* A connection of our own: nothing to accept afterwards. */
-      handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
     }
+  handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
   sigint = g_unix_signal_add (SIGINT, on_signal, &state);
   sigterm = g_unix_signal_add (SIGTERM, on_signal, &state);
   g_main_loop_run (loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);
-  if (handler != 0)
-    g_signal_handler_disconnect (slave, handler);
+  g_signal_handler_disconnect (slave, handler);
   vhost_user_slave_close (slave);
   return state.exit_code;
 }

@@ -21,6 +21,10 @@ typedef struct
   int busy_poll_us;            /* --busy-poll-us; -1: the library's default */
 } VhostToolOptions;
 
+/* Free what the options own. */
+void vhost_tool_options_clear (VhostToolOptions *options);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VhostToolOptions, vhost_tool_options_clear)
+
 /* Parse the command line: the common options above plus `entries` (the tool's own,
  * may be NULL). `summary` goes under the usage line of --help. Returns -1 when the
  * program goes on, or an exit code: after --help, or after a bad command line (a

@@ -113,6 +113,16 @@ vhost_user_blk_get_features (VhostUserSlave *slave)
   return features;
 }
 
+/* No in-flight tracking (a restarted back-end cannot resubmit requests) and no dirty
+ * log (no migration): those are not offered. */
+static guint64
+vhost_user_blk_get_protocol_features (VhostUserSlave *slave)
+{
+  guint64 features = VHOST_USER_SLAVE_CLASS (vhost_user_blk_parent_class)->get_protocol_features (slave);
+
+  return features & ~(guint64) (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD | VHOST_USER_PROTOCOL_F_LOG_SHMFD);
+}
+
 static guint
 vhost_user_blk_get_num_queues (VhostUserSlave *slave)
 {
@@ -524,6 +534,7 @@ vhost_user_blk_class_init (VhostUserBlkClass *klass)
 
   G_OBJECT_CLASS (klass)->finalize = vhost_user_blk_finalize;
   slave_class->get_features = vhost_user_blk_get_features;
+  slave_class->get_protocol_features = vhost_user_blk_get_protocol_features;
   slave_class->get_num_queues = vhost_user_blk_get_num_queues;
   slave_class->get_max_queue_size = vhost_user_blk_get_max_queue_size;
 }
@@ -654,7 +665,7 @@ set_config (VhostUserBlk *self)
 int
 main (int argc, char **argv)
 {
-  VhostToolOptions options = { 0 };
+  g_auto(VhostToolOptions) options = { 0 };
   g_autofree char *blk_file = NULL, *ram = NULL, *null = NULL, *serial = NULL;
   gboolean read_only = FALSE, direct = FALSE;
   int num_queues = 1;
@@ -714,6 +725,8 @@ main (int argc, char **argv)
       blk->backing = ram != NULL ? BACKING_RAM : BACKING_NULL;
       if (!vhost_tool_parse_size (ram != NULL ? ram : null, &blk->size, &error))
         return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s: %s", ram != NULL ? "ram" : "null", error->message);
+      if (blk->size == 0)
+        return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s: the disk is empty", ram != NULL ? "ram" : "null");
       if (blk->size % SECTOR_SIZE != 0)
         return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s: %" G_GUINT64_FORMAT " is not a multiple of %d bytes",
                                 ram != NULL ? "ram" : "null", blk->size, SECTOR_SIZE);
@@ -726,8 +739,6 @@ main (int argc, char **argv)
                                   blk->size, g_strerror (errno));
         }
     }
-  if (blk->size == 0)
-    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s: the disk is empty", ram != NULL ? "ram" : "null");
   if (!setup_queues (blk, &error))
     return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
   set_config (blk);

@@ -140,17 +140,29 @@ add_config (JsonBuilder *json, DeviceType type, guint64 features, GBytes *config
         add_int (json, "seg-max", GUINT32_FROM_LE (c.seg_max));
       if (features & VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE))
         add_int (json, "blk-size", GUINT32_FROM_LE (c.blk_size));
+      if (features & VHOST_FEATURE_MASK (VIRTIO_BLK_F_TOPOLOGY))
+        {
+          add_int (json, "physical-block-exp", c.physical_block_exp);
+          add_int (json, "alignment-offset", c.alignment_offset);
+          add_int (json, "min-io-size", GUINT16_FROM_LE (c.min_io_size));
+          add_int (json, "opt-io-size", GUINT32_FROM_LE (c.opt_io_size));
+        }
       if (features & VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ))
         add_int (json, "num-queues", GUINT16_FROM_LE (c.num_queues));
       if (features & VHOST_FEATURE_MASK (VIRTIO_BLK_F_DISCARD) &&
-          size >= offsetof (struct virtio_blk_config, max_discard_seg) + 4)
+          size >= offsetof (struct virtio_blk_config, discard_sector_alignment) + 4)
         {
           add_int (json, "max-discard-sectors", GUINT32_FROM_LE (c.max_discard_sectors));
           add_int (json, "max-discard-seg", GUINT32_FROM_LE (c.max_discard_seg));
+          add_int (json, "discard-sector-alignment", GUINT32_FROM_LE (c.discard_sector_alignment));
         }
       if (features & VHOST_FEATURE_MASK (VIRTIO_BLK_F_WRITE_ZEROES) &&
-          size >= offsetof (struct virtio_blk_config, max_write_zeroes_sectors) + 4)
-        add_int (json, "max-write-zeroes-sectors", GUINT32_FROM_LE (c.max_write_zeroes_sectors));
+          size >= offsetof (struct virtio_blk_config, write_zeroes_may_unmap) + 1)
+        {
+          add_int (json, "max-write-zeroes-sectors", GUINT32_FROM_LE (c.max_write_zeroes_sectors));
+          add_int (json, "max-write-zeroes-seg", GUINT32_FROM_LE (c.max_write_zeroes_seg));
+          add_int (json, "write-zeroes-may-unmap", c.write_zeroes_may_unmap);
+        }
     }
   else if (type == DEVICE_NET && size >= 12)
     {

@@ -605,9 +605,10 @@ vhost_virtqueue_stop (VhostVirtqueue *self)
   if (self->again_source != NULL)
     g_source_destroy (self->again_source);
   g_clear_pointer (&self->again_source, g_source_unref);
-  /* The device gives back what it holds, and whatever was pushed is published: a
-   * stopped queue keeps no half-written state. */
-  if (self->drain != NULL && !self->ring.broken)
+  /* The device gives back what it holds (its I/O must end before guest memory may
+   * go, even on a broken ring, where the pushes change nothing), and whatever was
+   * pushed is published: a stopped queue keeps no half-written state. */
+  if (self->drain != NULL)
     self->drain (self, self->drain_data);
   if (!self->ring.broken)
     publish (self);

@@ -153,6 +153,19 @@ vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
   return exited;
 }
 
+guint
+vhost_peer_count_fds (VhostPeer *peer)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (peer->process));
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
 void
 vhost_peer_signal (VhostPeer *peer, int signum)
 {
@@ -166,6 +179,20 @@ vhost_peer_close_stdin (VhostPeer *peer)
 
   g_output_stream_close (g_subprocess_get_stdin_pipe (peer->process), NULL, &error);
   g_assert_no_error (error);
+}
+
+gboolean
+vhost_peer_has_exited (VhostPeer *peer)
+{
+  /* The identifier is NULL once GLib has reaped the peer. */
+  return g_subprocess_get_identifier (peer->process) == NULL;
+}
+
+void
+vhost_peer_send_signal (VhostPeer *peer, int signum)
+{
+  if (g_subprocess_get_identifier (peer->process) != NULL)
+    g_subprocess_send_signal (peer->process, signum);
 }
 
 void

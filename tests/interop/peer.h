@@ -26,11 +26,20 @@ char *vhost_peer_get_log (VhostPeer *peer);
  * code (-1 if a signal killed it). */
 gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status);
 
+/* How many fds the running peer has open. */
+guint vhost_peer_count_fds (VhostPeer *peer);
+
 /* Send the peer a signal. */
 void vhost_peer_signal (VhostPeer *peer, int signum);
 
 /* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
 void vhost_peer_close_stdin (VhostPeer *peer);
+
+/* Whether the peer has exited (and GLib has reaped it); does not wait. */
+gboolean vhost_peer_has_exited (VhostPeer *peer);
+
+/* Send `signum` to the peer (if it has not been reaped yet). */
+void vhost_peer_send_signal (VhostPeer *peer, int signum);
 
 /* SIGTERM, then SIGKILL after a bound; always reaps; prints the log if the test failed. */
 void vhost_peer_free (VhostPeer *peer);

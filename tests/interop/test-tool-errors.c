@@ -25,6 +25,7 @@ static const Case cases[] = {
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--blk-file=@" }, 1, "Is a directory" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--blk-file=/dev/null" }, 1, "neither a regular file nor a block device" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--null=0" }, 2, "the disk is empty" },
+  { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=0" }, 2, "the disk is empty" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--blk-file=@/good.img", "--ram=1M" }, 2, "cannot be used together" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--fd=3", "--ram=1M" }, 2, "cannot be used together" },
   { "VHOST_USER_BLK", { "--ram=1M" }, 2, "--socket-path or --fd is required" },

@@ -4,9 +4,11 @@
 """Usage: blk-io.py SOCKET
 
 Brings up the vhost-user-blk back-end listening on SOCKET with a Vhost.Driver (guest
-memory, one split queue, event idx), writes 16 blocks of 4 KiB with a pattern,
-reads them back, compares, and prints what happened.
+memory, one split queue, event idx), writes 16 blocks of 4 KiB of random data at
+the start of the disk, reads them back, compares, and prints what happened (with
+the md5 of the 64 KiB written, to compare with the disk image).
 """
+import hashlib
 import os
 import struct
 import sys
@@ -79,7 +81,9 @@ def main(path):
     if features & BLK_F_FLUSH:
         status, _ = blk.request(T_FLUSH, 0)
         assert status == 0
-    print("wrote %d blocks of %d bytes%s" % (len(blocks), BLOCK, ", flushed" if features & BLK_F_FLUSH else ""))
+    print("wrote %d blocks of %d bytes%s; their md5 is %s"
+          % (len(blocks), BLOCK, ", flushed" if features & BLK_F_FLUSH else "",
+             hashlib.md5(b"".join(blocks)).hexdigest()))
     for i, block in enumerate(blocks):
         status, data = blk.request(T_IN, i * (BLOCK // 512))
         assert status == 0 and data == block, "block %d read back wrong" % i
