@@ -188,6 +188,53 @@ test_slave_case (gconstpointer data)
   vhost_test_assert_fd_count (fds_before);
 }
 
+static void
+get_vring_0_enabled (VhostUserSlave *slave, gpointer data)
+{
+  g_assert_true (vhost_user_slave_get_vring_state (slave, 0, NULL, NULL, NULL, data));
+}
+
+/* QEMU's virtio-net enables and disables vrings before SET_FEATURES: accepted. After
+ * SET_FEATURES without PROTOCOL_FEATURES, SET_VRING_ENABLE is refused. */
+static void
+test_slave_vring_enable_order (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  VhostUserVringState state = { 0, 1 };
+  guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1);
+  VhostTestSlaveThread *thread;
+  VhostTestDevice *device;
+  gboolean enabled = FALSE;
+  guint8 buf[64], reply[20];
+  int sv[2];
+  char byte;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], NULL, NULL);
+  device = VHOST_TEST_DEVICE (vhost_test_slave_thread_get_slave (thread));
+  device->num_queues = 2;
+
+  raw_send (sv[1], buf, build (buf, VHOST_USER_SET_VRING_ENABLE, V, sizeof state, &state, sizeof state), NULL, 0);
+  /* GET_FEATURES answers after the request before it was handled. */
+  raw_send (sv[1], buf, build (buf, VHOST_USER_GET_FEATURES, V, 0, NULL, 0), NULL, 0);
+  g_assert_cmpint (recv (sv[1], reply, sizeof reply, MSG_WAITALL), ==, sizeof reply);
+  vhost_test_slave_thread_run (thread, get_vring_0_enabled, &enabled);
+  g_assert_true (enabled);
+  g_assert_cmpuint (device->disconnects, ==, 0);
+
+  raw_send (sv[1], buf, build (buf, VHOST_USER_SET_FEATURES, V, sizeof features, &features, sizeof features), NULL,
+            0);
+  raw_send (sv[1], buf, build (buf, VHOST_USER_SET_VRING_ENABLE, V, sizeof state, &state, sizeof state), NULL, 0);
+  vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
+  g_assert_cmpuint (device->disconnects, ==, 1);
+  g_assert_error (device->disconnect_error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (device->disconnect_error->message, "SET_VRING_ENABLE"));
+  g_assert_cmpint (read (sv[1], &byte, 1), ==, 0);
+  close (sv[1]);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 /* Bad replies from a raw back-end to VhostUserMaster. The reply is written before
  * the request, so the master reads it as soon as it sends. */
 typedef gboolean (*MasterCall) (VhostUserMaster *master, GError **error);
@@ -440,6 +487,7 @@ main (int argc, char **argv)
       g_autofree char *path = g_strconcat ("/vhost/bad-input/to-master/", master_cases[i].name, NULL);
       g_test_add_data_func (path, &master_cases[i], test_master_case);
     }
+  g_test_add_func ("/vhost/bad-input/to-slave/vring-enable-order", test_slave_vring_enable_order);
   g_test_add_func ("/vhost/bad-input/to-master/timeout", test_master_timeout);
   g_test_add_data_func ("/vhost/bad-input/to-master/backend-unknown-request", GUINT_TO_POINTER (42),
                         test_master_backend_channel);

@@ -85,6 +85,7 @@ typedef struct
   VhostUserRegionWire wire;
   guint8 *map;                   /* (owned) the mapping of the fd from offset 0 */
   gsize map_size;
+  guint refs;                    /* ADD_MEM_REGs of this very region not yet removed */
 } SlaveRegion;
 
 typedef struct
@@ -610,6 +611,7 @@ region_map (SlaveRegion *region, const VhostUserRegionWire *wire, int fd, const 
     }
   region->map = map;
   region->wire = *wire;
+  region->refs = 1;
   return TRUE;
 }
 
@@ -644,6 +646,19 @@ handle_add_mem_reg (VhostUserSlave *self, VhostUserMsg *msg, GError **error)
   g_autofree VhostUserRegionWire *all = g_new (VhostUserRegionWire, priv->regions->len + 1);
   SlaveRegion region = { 0 };
 
+  /* QEMU adds the same regions once per vhost device, and a vhost-user-net with
+   * several queue pairs is one device per pair on one connection: the same region
+   * again is counted, and unmapped when removed as many times. */
+  for (guint i = 0; i < priv->regions->len; i++)
+    {
+      SlaveRegion *same = &g_array_index (priv->regions, SlaveRegion, i);
+
+      if (memcmp (&same->wire, &msg->payload.mem_reg.region, sizeof same->wire) == 0)
+        {
+          same->refs++;
+          return TRUE;
+        }
+    }
   if (priv->regions->len >= MAX_MEM_SLOTS)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "ADD_MEM_REG: all %u slots are in use",
@@ -674,6 +689,8 @@ handle_rem_mem_reg (VhostUserSlave *self, VhostUserMsg *msg, GError **error)
           region->wire.userspace_addr == wire->userspace_addr &&
           region->wire.memory_size == wire->memory_size)
         {
+          if (--region->refs > 0)
+            return TRUE;
           region_unmap (region);
           g_array_remove_index (priv->regions, i);
           slave_memory_unmapped (priv);
@@ -1088,7 +1105,10 @@ slave_handle (VhostUserSlave *self, VhostUserMsg *msg, gboolean *replied, GError
 
         if (!check_vring_index (self, "SET_VRING_ENABLE", index, error))
           return FALSE;
-        if (!(priv->acked_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
+        /* QEMU's virtio-net enables and disables its queue pairs before SET_FEATURES
+         * (at realize and reset), as libvhost-user and DPDK accept: only a front-end
+         * that set features without PROTOCOL_FEATURES is refused. */
+        if (priv->features_set && !(priv->acked_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
           {
             g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
                                  "SET_VRING_ENABLE: PROTOCOL_FEATURES was not acked");

@@ -121,36 +121,48 @@ wait_timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+typedef struct
+{
+  gboolean done;     /* the wait finished, one way or the other */
+  gboolean exited;
+} WaitState;
+
 static void
 wait_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  *(gboolean *) data = TRUE;
+  WaitState *state = data;
+
+  state->exited = g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  state->done = TRUE;
 }
 
 gboolean
 vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
-  gboolean exited = FALSE, timed_out = FALSE;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  WaitState state = { FALSE, FALSE };
+  gboolean timed_out = FALSE;
   GSource *timeout;
 
   g_main_context_push_thread_default (context);
-  g_subprocess_wait_async (peer->process, NULL, wait_cb, &exited);
+  g_subprocess_wait_async (peer->process, cancellable, wait_cb, &state);
   timeout = g_timeout_source_new (timeout_ms);
   g_source_set_callback (timeout, wait_timeout_cb, &timed_out, NULL);
   g_source_attach (timeout, context);
-  while (!exited && !timed_out)
+  while (!state.done && !timed_out)
     g_main_context_iteration (context, TRUE);
   g_source_destroy (timeout);
   g_source_unref (timeout);
-  /* Let a pending wait callback run before the context goes. */
-  while (!exited && g_main_context_pending (context))
-    g_main_context_iteration (context, FALSE);
+  /* A wait that timed out is cancelled and finished here, so that nothing of it (the
+   * context, its wake-up fd) outlives this call. */
+  g_cancellable_cancel (cancellable);
+  while (!state.done)
+    g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
-  if (exited && exit_status != NULL)
+  if (state.exited && exit_status != NULL)
     *exit_status = g_subprocess_get_if_exited (peer->process) ? g_subprocess_get_exit_status (peer->process) : -1;
-  return exited;
+  return state.exited;
 }
 
 guint
@@ -164,12 +176,6 @@ vhost_peer_count_fds (VhostPeer *peer)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
-}
-
-void
-vhost_peer_signal (VhostPeer *peer, int signum)
-{
-  g_subprocess_send_signal (peer->process, signum);
 }
 
 void
@@ -193,6 +199,19 @@ vhost_peer_send_signal (VhostPeer *peer, int signum)
 {
   if (g_subprocess_get_identifier (peer->process) != NULL)
     g_subprocess_send_signal (peer->process, signum);
+}
+
+void
+vhost_peer_terminate (VhostPeer *peer, int signum, const char *socket_path)
+{
+  int status = -1;
+
+  vhost_peer_send_signal (peer, signum);
+  if (!vhost_peer_wait_exit (peer, 10000, &status))
+    g_error ("%s did not exit within 10 s of signal %d", peer->name, signum);
+  g_assert_cmpint (status, ==, 0);
+  if (socket_path != NULL)
+    g_assert_false (g_file_test (socket_path, G_FILE_TEST_EXISTS));
 }
 
 void

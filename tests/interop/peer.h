@@ -29,9 +29,6 @@ gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_stat
 /* How many fds the running peer has open. */
 guint vhost_peer_count_fds (VhostPeer *peer);
 
-/* Send the peer a signal. */
-void vhost_peer_signal (VhostPeer *peer, int signum);
-
 /* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
 void vhost_peer_close_stdin (VhostPeer *peer);
 
@@ -40,6 +37,10 @@ gboolean vhost_peer_has_exited (VhostPeer *peer);
 
 /* Send `signum` to the peer (if it has not been reaped yet). */
 void vhost_peer_send_signal (VhostPeer *peer, int signum);
+
+/* A back-end's clean shutdown: send `signum` (SIGTERM, SIGINT), then the peer must exit
+ * with status 0 within 10 s, and `socket_path` (if not NULL) must be gone. */
+void vhost_peer_terminate (VhostPeer *peer, int signum, const char *socket_path);
 
 /* SIGTERM, then SIGKILL after a bound; always reaps; prints the log if the test failed. */
 void vhost_peer_free (VhostPeer *peer);

@@ -96,12 +96,7 @@ start_tool (const char *dir, const char *name, const char *sock, const char *ima
 static void
 stop_tool (VhostPeer *peer, const char *sock)
 {
-  int status = -1;
-
-  vhost_peer_signal (peer, SIGTERM);
-  g_assert_true (vhost_peer_wait_exit (peer, 10000, &status));
-  g_assert_cmpint (status, ==, 0);
-  g_assert_false (g_file_test (sock, G_FILE_TEST_EXISTS));
+  vhost_peer_terminate (peer, SIGTERM, sock);
   vhost_peer_free (peer);
 }
 

@@ -184,13 +184,8 @@ assert_peer_fds (VhostPeer *peer, guint expected)
 static void
 stop_tool_with (VhostPeer *peer, const char *sock, int signum)
 {
-  int status = -1;
-
   g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
-  vhost_peer_signal (peer, signum);
-  g_assert_true (vhost_peer_wait_exit (peer, 10000, &status));
-  g_assert_cmpint (status, ==, 0);
-  g_assert_false (g_file_test (sock, G_FILE_TEST_EXISTS));
+  vhost_peer_terminate (peer, signum, sock);
 }
 
 static void

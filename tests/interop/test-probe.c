@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tools/vhost-user-probe against qemu-storage-daemon, DPDK testpmd's vhost PMD and a VhostUserSlave device. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,12 +10,14 @@
 #include "peer.h"
 #include "blk-device.h"
 
-/* Run the probe with `args` and parse its JSON; the exit status must be 0. */
+/* Run the probe (reading `config_size` bytes of config space, or its default if NULL)
+ * and parse its JSON; the exit status must be 0. */
 static JsonObject *
-probe_json (const char *socket_path, const char *type)
+probe_json_config (const char *socket_path, const char *type, const char *config_size)
 {
   const char *probe = g_getenv ("VHOST_USER_PROBE");
-  const char *argv[] = { probe, "--json", "--socket-path", socket_path, "--type", type, NULL };
+  const char *argv[] = { probe, "--json", "--socket-path", socket_path, "--type", type,
+                         config_size != NULL ? "--config-size" : NULL, config_size, NULL };
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr(GError) error = NULL;
@@ -29,6 +32,12 @@ probe_json (const char *socket_path, const char *type)
   g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
   g_assert_no_error (error);
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+static JsonObject *
+probe_json (const char *socket_path, const char *type)
+{
+  return probe_json_config (socket_path, type, NULL);
 }
 
 static gboolean
@@ -140,6 +149,57 @@ test_probe_own_blk (void)
   vhost_peer_remove_dir (dir);
 }
 
+/* tools/vhost-user-net --echo: the MAC, MTU and queue pairs of its command line are
+ * in its features and configuration space (struct virtio_net_config, 24 bytes). */
+static void
+test_probe_net_tool (void)
+{
+  const char *tool = g_getenv ("VHOST_USER_NET");
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "net.sock", NULL);
+  const char *argv[] = { tool, "--socket-path", sock, "--echo", "--mac=02:11:22:aa:bb:cc", "--mtu=9000",
+                         "--queue-pairs=3", NULL };
+  const char *const features[] = { "version-1", "mac", "mtu", "status", "mq", "mrg-rxbuf", "ring-event-idx",
+                                   "ring-packed" };
+  VhostPeer *peer;
+  g_autoptr(JsonObject) root = NULL;
+  JsonObject *config;
+
+  g_assert_nonnull (tool);
+  peer = vhost_peer_start (dir, "vhost-user-net", "vhost-glib", argv);
+  vhost_peer_wait_for_socket (peer, sock, 30000);
+  root = probe_json_config (sock, "net", "24");
+  for (guint i = 0; i < G_N_ELEMENTS (features); i++)
+    g_assert_true (has_name (root, "features", features[i]));
+  g_assert_true (has_name (root, "protocol-features", "mq"));
+  g_assert_true (has_name (root, "protocol-features", "config"));
+  g_assert_cmpint (json_object_get_int_member (root, "queues"), ==, 6);
+  config = json_object_get_object_member (root, "config");
+  g_assert_cmpstr (json_object_get_string_member (config, "mac"), ==, "02:11:22:aa:bb:cc");
+  g_assert_cmpint (json_object_get_int_member (config, "mtu"), ==, 9000);
+  g_assert_cmpint (json_object_get_int_member (config, "max-virtqueue-pairs"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (config, "status"), ==, 1); /* VIRTIO_NET_S_LINK_UP */
+  g_clear_pointer (&root, json_object_unref);
+
+  /* --no-mrg-rxbuf takes the feature away; the defaults: one pair, MTU 1500. */
+  vhost_peer_terminate (peer, SIGTERM, sock);
+  vhost_peer_free (peer);
+  argv[3] = "--echo";
+  argv[4] = "--no-mrg-rxbuf";
+  argv[5] = NULL;
+  peer = vhost_peer_start (dir, "vhost-user-net", "vhost-glib", argv);
+  vhost_peer_wait_for_socket (peer, sock, 30000);
+  root = probe_json_config (sock, "net", "24");
+  g_assert_false (has_name (root, "features", "mrg-rxbuf"));
+  g_assert_false (has_name (root, "features", "mq"));
+  g_assert_cmpint (json_object_get_int_member (root, "queues"), ==, 2);
+  config = json_object_get_object_member (root, "config");
+  g_assert_cmpstr (json_object_get_string_member (config, "mac"), ==, "52:54:00:12:34:56");
+  g_assert_cmpint (json_object_get_int_member (config, "mtu"), ==, 1500);
+  vhost_peer_free (peer);
+  vhost_peer_remove_dir (dir);
+}
+
 /* A missing socket and a bad command line: a one-line error and exit 1 or 2. */
 static void
 test_probe_errors (void)
@@ -180,6 +240,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/interop/probe/qemu-storage-daemon", test_probe_qsd);
   g_test_add_func ("/vhost/interop/probe/dpdk-vhost-pmd", test_probe_dpdk);
   g_test_add_func ("/vhost/interop/probe/vhost-glib-blk", test_probe_own_blk);
+  g_test_add_func ("/vhost/interop/probe/vhost-user-net", test_probe_net_tool);
   g_test_add_func ("/vhost/interop/probe/errors", test_probe_errors);
   return g_test_run ();
 }

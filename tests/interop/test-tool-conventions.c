@@ -16,6 +16,7 @@ typedef struct
 
 static const Tool tools[] = {
   { "VHOST_USER_BLK", "VHOST_USER_BLK_DESCRIPTOR", "block", { "read-only", "blk-file" } },
+  { "VHOST_USER_NET", "VHOST_USER_NET_DESCRIPTOR", "net", { NULL } },
 };
 
 static char *

@@ -38,6 +38,17 @@ static const Case cases[] = {
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "--bogus" }, 2, "Unknown option --bogus" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "extra" }, 2, "unexpected argument" },
   { "VHOST_USER_BLK", { "--fd=99", "--ram=1M" }, 1, "fd 99: Bad file descriptor" },
+  { "VHOST_USER_NET", { "--socket-path=@/no/such/dir/net.sock", "--echo" }, 1, "No such file or directory" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--tap=vhg0", "--echo" }, 2, "exactly one of --tap and --echo" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock" }, 2, "exactly one of --tap and --echo" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--fd=3", "--echo" }, 2, "cannot be used together" },
+  { "VHOST_USER_NET", { "--echo" }, 2, "--socket-path or --fd is required" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--mac=01:00:5e:00:00:01" }, 2, "not a unicast MAC" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--mac=zz" }, 2, "not a unicast MAC" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--mtu=10" }, 2, "not between 68 and 65535" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--queue-pairs=0" }, 2, "not between 1 and 8" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--tap=averyveryverylongtapname0" }, 2, "not an interface name" },
+  { "VHOST_USER_NET", { "--fd=1", "--echo" }, 1, "fd 1 is not a stream socket" },
   { "VHOST_USER_BLK", { "--fd=1", "--ram=1M" }, 1, "fd 1 is not a stream socket" },
 };
 

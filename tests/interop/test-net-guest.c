@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A Linux guest's virtio-net on tools/vhost-user-net: on a TAP in a network namespace of the
+ * test's (pings both ways, 10 MiB each way over TCP with md5), and on the echo device. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "test-support.h"
+#include "guest.h"
+
+#define TAP_NAME "vhgtap0"
+#define HOST_ADDRESS "10.77.0.1"
+#define GUEST_ADDRESS "10.77.0.2"
+#define DATA_SIZE (10 * 1024 * 1024)
+#define READY_MARKER "VHOST-TEST-READY"
+#define NETNS_PREFIX "vhg-test-"
+#define BOOT_TIMEOUT_MS (120 * 1000)
+#define TRANSFER_TIMEOUT_S "120"
+#define SUBPROCESS_TIMEOUT_US (280 * G_TIME_SPAN_SECOND)
+
+/* virtio-net on PCI (the script adds any missing dependency). */
+static const char modules[] =
+  "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net";
+
+/* The guest's /init: eth0 up at GUEST_ADDRESS, 3 pings to the host; then a listener on
+ * port 5002 (its stdin open without data, so that it does not half-close the
+ * connection at once) and READY_MARKER: the host pings the guest and sends its 10 MiB
+ * there. Then the guest sends 10 MiB of its own to the host's listener on port 5001,
+ * from its last CPU (with two queue pairs and CPUs, through the second pair), and reports the
+ * md5 and size of what it received and the md5 of what it sent. Every wait is bounded.
+ * (The listener's stdin is a FIFO that a sleep holds open: a background command's stdin
+ * would be /dev/null, and `$!` of a background pipeline is the whole pipeline.) */
+static const char guest_init[] =
+  VHOST_GUEST_INIT_PRELUDE
+  "n=0\n"
+  "while [ ! -e /sys/class/net/eth0 ]; do\n"
+  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
+  "  sleep 0.05\n"
+  "done\n"
+  "cpus=$(nproc)\n"
+  "last=$((1 << (cpus - 1)))\n"
+  "queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)\n"
+  "ip link set lo up\n"
+  "ip addr add " GUEST_ADDRESS "/24 dev eth0 || result FAIL ip addr\n"
+  "ip link set eth0 up || result FAIL ip link\n"
+  "dd if=/dev/urandom of=/tmp/data bs=1048576 count=10 2>/dev/null || result FAIL urandom\n"
+  "taskset 1 ping -c 3 -w 60 " HOST_ADDRESS " >/tmp/ping 2>&1\n"
+  "grep -q '3 packets received' /tmp/ping || result FAIL ping host $(tail -n 2 /tmp/ping)\n"
+  "mkfifo /tmp/hold\n"
+  "timeout " TRANSFER_TIMEOUT_S " nc -l -p 5002 </tmp/hold >/tmp/rx &\n"
+  "listener=$!\n"
+  "sleep 600 >/tmp/hold &\n"
+  "holder=$!\n"
+  "n=0\n"
+  "while ! cat /proc/net/tcp /proc/net/tcp6 | grep -q ':138A [0-9A-F]*:0000 0A'; do\n"
+  "  n=$((n + 1)); [ $n -le 200 ] || result FAIL no listener\n"
+  "  sleep 0.05\n"
+  "done\n"
+  "echo " READY_MARKER "\n"
+  "wait $listener || result FAIL receive\n"
+  "kill $holder\n"
+  "rx=$(md5sum </tmp/rx)\n"
+  "rxsize=$(wc -c </tmp/rx)\n"
+  "timeout " TRANSFER_TIMEOUT_S " taskset $last nc " HOST_ADDRESS " 5001 </tmp/data || result FAIL send\n"
+  "tx=$(md5sum </tmp/data)\n"
+  "result PASS rx=${rx%% *} rxsize=$rxsize tx=${tx%% *} cpus=$cpus queues=$queues\n";
+
+/* A comment line in the TAP output: the case runs in a subprocess, where
+ * g_test_message() prints nothing. */
+static void G_GNUC_PRINTF (1, 2)
+note (const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_print ("# %s\n", message);
+}
+
+typedef struct
+{
+  guint queue_pairs;
+  guint cpus;
+  gboolean existing_tap; /* made by the test beforehand (persistent, multi-queue) */
+  gboolean packed;       /* the packed ring */
+} NetCase;
+
+/* Run `argv` (bounded by timeout(1)); fails the test with its output unless it exits 0. */
+static char *
+run (const char *const *argv)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *command = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status = -1;
+
+  g_ptr_array_add (args, (gpointer) "timeout");
+  g_ptr_array_add (args, (gpointer) TRANSFER_TIMEOUT_S);
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (args, (gpointer) argv[i]);
+  g_ptr_array_add (args, NULL);
+  command = g_strjoinv (" ", (char **) argv);
+  note ("running %s", command);
+  g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
+                               NULL, NULL, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("%s failed (%s):\n%s", command, error->message, out);
+  return out;
+}
+
+/* Run a shell command line in the namespace. */
+static char *
+run_in_netns (const char *netns, const char *command)
+{
+  const char *argv[] = { "ip", "netns", "exec", netns, "sh", "-c", command, NULL };
+
+  return run (argv);
+}
+
+static void
+check_md5 (const char *path, const char *md5)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *sum = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize length = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, DATA_SIZE);
+  sum = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) contents, length);
+  g_assert_cmpstr (sum, ==, md5);
+}
+
+typedef struct
+{
+  guint64 rx_frames, rx_bytes, tx_frames, tx_bytes, rx_dropped, tx_dropped;
+} PairStats;
+
+/* The statistics vhost-user-net logs for queue pair `index` as it exits. */
+static void
+find_pair_stats (const char *log, guint index, PairStats *stats)
+{
+  g_autofree char *prefix = g_strdup_printf ("Queue pair %u: received ", index);
+  const char *line = strstr (log, prefix);
+  int n;
+
+  if (line == NULL)
+    g_error ("vhost-user-net logged no statistics for queue pair %u; its log:\n%s", index, log);
+  n = sscanf (line + strlen (prefix),
+              "%" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes), transmitted %" G_GUINT64_FORMAT
+              " frames (%" G_GUINT64_FORMAT " bytes), dropped %" G_GUINT64_FORMAT " received and %" G_GUINT64_FORMAT,
+              &stats->rx_frames, &stats->rx_bytes, &stats->tx_frames, &stats->tx_bytes, &stats->rx_dropped,
+              &stats->tx_dropped);
+  g_assert_cmpint (n, ==, 6);
+  note ("queue pair %u: received %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes), transmitted %"
+                  G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes)", index, stats->rx_frames, stats->rx_bytes,
+                  stats->tx_frames, stats->tx_bytes);
+}
+
+/* SIGTERM: a clean exit (status 0) without the socket file, without warnings, with
+ * statistics for each of the `n_pairs` queue pairs and no frame dropped. */
+static void
+stop_tool (VhostPeer *net, const char *sock, guint n_pairs, PairStats *stats)
+{
+  g_autofree char *log = NULL;
+
+  vhost_peer_terminate (net, SIGTERM, sock);
+  log = vhost_peer_get_log (net);
+  if (strstr (log, "WARNING") != NULL || strstr (log, "CRITICAL") != NULL)
+    g_error ("vhost-user-net warned; its log:\n%s", log);
+  for (guint i = 0; i < n_pairs; i++)
+    {
+      find_pair_stats (log, i, &stats[i]);
+      g_assert_cmpuint (stats[i].rx_dropped, ==, 0);
+      g_assert_cmpuint (stats[i].tx_dropped, ==, 0);
+    }
+}
+
+/* The test itself, in a subprocess, in the namespace its parent made. */
+static void
+run_case (const NetCase *c, const char *netns, const char *dir)
+{
+  gint fds = vhost_test_count_open_fds ();
+  const char *tool = g_getenv ("VHOST_USER_NET");
+  g_autofree char *sock = g_build_filename (dir, "net.sock", NULL);
+  g_autofree char *initrd = g_build_filename (dir, "initrd.gz", NULL);
+  g_autofree char *to_guest = g_build_filename (dir, "to-guest.bin", NULL);
+  g_autofree char *from_guest = g_build_filename (dir, "from-guest.bin", NULL);
+  g_autofree char *kver = vhost_guest_find_kernel ();
+  g_autofree char *pairs_arg = g_strdup_printf ("--queue-pairs=%u", c->queue_pairs);
+  g_autofree char *chardev = g_strdup_printf ("socket,id=c1,path=%s", sock);
+  g_autofree char *netdev = g_strdup_printf ("vhost-user,id=n1,chardev=c1,queues=%u", c->queue_pairs);
+  /* vectors=0 (INTx): QEMU 7.2 with TCG crashes in msix_set_vector_notifiers() when the
+   * guest starts a vhost-user-net device that has MSI-X vectors. */
+  g_autofree char *device = g_strdup_printf ("virtio-net-pci,netdev=n1,mac=52:54:00:12:34:56,vectors=0,mq=%s,"
+                                             "packed=%s", c->queue_pairs > 1 ? "on" : "off",
+                                             c->packed ? "on" : "off");
+  g_autofree char *listen = g_strdup_printf ("exec /bin/busybox nc -l -p 5001 >%s", from_guest);
+  g_autofree char *send = g_strdup_printf ("exec /bin/busybox nc " GUEST_ADDRESS " 5002 <%s", to_guest);
+  g_autofree char *to_guest_md5 = NULL;
+  g_autofree char *out = NULL;
+  g_autofree guint32 *data = g_new (guint32, DATA_SIZE / 4);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (c->queue_pairs);
+  g_autoptr(GError) error = NULL;
+  const char *tool_argv[] = { "ip", "netns", "exec", netns, tool, "--verbose", "--socket-path", sock,
+                              "--tap=" TAP_NAME, pairs_arg, NULL };
+  const char *listen_argv[] = { "ip", "netns", "exec", netns, "sh", "-c", listen, NULL };
+  const char *devices[] = { "-chardev", chardev, "-netdev", netdev, "-device", device, NULL };
+  g_auto(GStrv) result = NULL;
+  VhostPeer *net, *listener, *guest;
+  PairStats stats[2] = { { 0 } };
+  gint64 start = g_get_monotonic_time ();
+  int status = -1;
+
+  g_assert_nonnull (tool);
+  g_assert_nonnull (netns);
+  g_assert_nonnull (dir);
+  for (guint i = 0; i < DATA_SIZE / 4; i++)
+    data[i] = g_rand_int (rand);
+  g_assert_true (g_file_set_contents (to_guest, (const char *) data, DATA_SIZE, &error));
+  g_assert_no_error (error);
+  to_guest_md5 = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) data, DATA_SIZE);
+  vhost_guest_make_initramfs (dir, kver, initrd, guest_init, modules);
+
+  /* The back-end in the namespace, on the TAP, which it creates or attaches to. */
+  if (c->existing_tap)
+    g_free (run_in_netns (netns, "ip tuntap add dev " TAP_NAME " mode tap multi_queue vnet_hdr"));
+  net = vhost_peer_start (dir, "vhost-user-net", "ip", tool_argv);
+  vhost_peer_wait_for_socket (net, sock, 30000);
+  g_free (run_in_netns (netns, "ip link set lo up && ip addr add " HOST_ADDRESS "/24 dev " TAP_NAME
+                               " && ip link set " TAP_NAME " up"));
+  /* The host's listener for the guest's 10 MiB; its stdin stays open (a pipe). */
+  listener = vhost_peer_start (dir, "nc-listener", "busybox-static", listen_argv);
+
+  guest = vhost_guest_start (dir, kver, initrd, c->cpus, devices);
+  vhost_guest_wait_console (guest, READY_MARKER, BOOT_TIMEOUT_MS);
+  note ("the guest pinged the host and listens, after %.1f s",
+                  (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
+
+  /* The host pings the guest and sends it 10 MiB. */
+  out = run_in_netns (netns, "exec /bin/busybox ping -c 3 -w 60 " GUEST_ADDRESS);
+  if (strstr (out, "3 packets received") == NULL)
+    g_error ("the host's pings to the guest were lost:\n%s", out);
+  g_free (run_in_netns (netns, send));
+
+  result = vhost_guest_wait_result (guest, BOOT_TIMEOUT_MS);
+  note ("the guest reported %s %s %s %s %s", result[1], result[2], result[3], result[4], result[5]);
+  /* Host to guest: what the guest received is what the host sent. */
+  g_assert_nonnull (vhost_guest_result_value (result, "rxsize"));
+  g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "rxsize"), NULL, 10), ==, DATA_SIZE);
+  g_assert_cmpstr (vhost_guest_result_value (result, "rx"), ==, to_guest_md5);
+  /* Guest to host: the listener exits when the guest's side closes. */
+  if (!vhost_peer_wait_exit (listener, 60000, &status))
+    g_error ("the host's nc did not see the end of the guest's data");
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (vhost_guest_result_value (result, "tx"));
+  check_md5 (from_guest, vhost_guest_result_value (result, "tx"));
+  g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "cpus"), NULL, 10), ==, c->cpus);
+  g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "queues"), NULL, 10), ==, c->queue_pairs);
+  vhost_peer_free (guest);
+
+  stop_tool (net, sock, c->queue_pairs, stats);
+  /* Every byte went through the back-end: the data and the headers of the frames. */
+  g_assert_cmpuint (stats[0].rx_bytes + stats[1].rx_bytes, >, DATA_SIZE);
+  g_assert_cmpuint (stats[0].tx_bytes + stats[1].tx_bytes, >, DATA_SIZE);
+  /* Both pairs carried frames both ways: the guest pings from its first CPU and sends
+   * its data from its second one, each CPU transmits on its own queue (XPS), and the
+   * TAP sends a flow's frames back to the queue the flow came from. */
+  for (guint i = 0; i < c->queue_pairs; i++)
+    {
+      g_assert_cmpuint (stats[i].tx_frames, >, 0);
+      g_assert_cmpuint (stats[i].rx_frames, >, 0);
+    }
+  vhost_peer_free (listener);
+  vhost_peer_free (net);
+  vhost_test_assert_fd_count (fds);
+  note ("the case took %.1f s", (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
+}
+
+/* The namespaces in `ip netns list`. */
+static GStrv
+list_netns (void)
+{
+  const char *argv[] = { "ip", "netns", "list", NULL };
+  g_autofree char *out = run (argv);
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *space = strchr (lines[i], ' ');
+
+      if (space != NULL)
+        *space = '\0'; /* "NAME (id: N)" */
+      if (lines[i][0] != '\0')
+        g_strv_builder_add (names, lines[i]);
+    }
+  return g_strv_builder_end (names);
+}
+
+static void
+netns_delete (const char *name)
+{
+  const char *argv[] = { "ip", "netns", "delete", name, NULL };
+
+  g_free (run (argv));
+}
+
+/* Namespaces left by runs of this test that were killed (their process is gone). */
+static void
+delete_stale_netns (void)
+{
+  g_auto(GStrv) names = list_netns ();
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      g_autofree char *proc = NULL;
+
+      if (!g_str_has_prefix (names[i], NETNS_PREFIX))
+        continue;
+      proc = g_strdup_printf ("/proc/%s", names[i] + strlen (NETNS_PREFIX));
+      if (!g_file_test (proc, G_FILE_TEST_EXISTS))
+        {
+          g_autofree char *dir = g_strdup_printf ("%s/vhost-%s", g_get_tmp_dir (), names[i]);
+
+          note ("deleting the stale network namespace %s", names[i]);
+          netns_delete (names[i]);
+          vhost_peer_remove_dir (dir);
+        }
+    }
+}
+
+/* The parent makes the namespace and a directory, runs the case in a subprocess and
+ * deletes them whatever the outcome. */
+static void
+test_net_guest (gconstpointer data)
+{
+  const NetCase *c = data;
+  g_autofree char *netns = NULL;
+  g_autofree char *dir = NULL;
+  g_auto(GStrv) left = NULL;
+  const char *argv[] = { "ip", "netns", "add", NULL, NULL };
+  const char *const logs[] = { "vhost-user-net.log", "nc-listener.log" };
+
+  /* Named after the parent's pid, which the subprocess knows too. */
+  netns = g_strdup_printf (NETNS_PREFIX "%d", (int) (g_test_subprocess () ? getppid () : getpid ()));
+  dir = g_strdup_printf ("%s/vhost-%s", g_get_tmp_dir (), netns);
+  if (g_test_subprocess ())
+    {
+      run_case (c, netns, dir);
+      return;
+    }
+  if (!g_file_test ("/dev/net/tun", G_FILE_TEST_EXISTS))
+    g_error ("/dev/net/tun is missing: vhost-user-net needs the tun module");
+  delete_stale_netns ();
+  argv[3] = netns;
+  g_free (run (argv));
+  vhost_peer_remove_dir (dir);
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  g_test_trap_subprocess (NULL, SUBPROCESS_TIMEOUT_US,
+                          G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+  netns_delete (netns);
+  left = list_netns ();
+  g_assert_false (g_strv_contains ((const char *const *) left, netns));
+  /* A case that failed half-way could not show the logs of the programs it ran. */
+  for (guint i = 0; !g_test_trap_has_passed () && i < G_N_ELEMENTS (logs); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, logs[i], NULL);
+      g_autofree char *contents = NULL;
+
+      if (g_file_get_contents (path, &contents, NULL, NULL))
+        g_printerr ("--- %s ---\n%s\n---\n", logs[i], contents);
+    }
+  vhost_peer_remove_dir (dir);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_test_trap_assert_passed ();
+}
+
+/* The guest of the echo device: no IPv6 (nothing but its own frames on the link), the
+ * MTU the script is given, a made-up neighbour, and 50 pings of SIZE bytes to it: the
+ * requests come back as frames for that neighbour, which the guest counts and drops.
+ * It reports what its interface sent and received meanwhile. The test puts $mtu and
+ * $size before it. */
+static const char echo_init_body[] =
+  "n=0\n"
+  "while [ ! -e /sys/class/net/eth0 ]; do\n"
+  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
+  "  sleep 0.05\n"
+  "done\n"
+  "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6\n"
+  "echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6\n"
+  "ip link set eth0 mtu $mtu || result FAIL mtu $mtu\n"
+  "ip addr add " GUEST_ADDRESS "/24 dev eth0 || result FAIL ip addr\n"
+  "ip link set eth0 up || result FAIL ip link\n"
+  "arp -i eth0 -s 10.77.0.9 02:00:00:00:00:09 || result FAIL arp\n"
+  "s=/sys/class/net/eth0/statistics\n"
+  "sleep 1\n"
+  "tx0=$(cat $s/tx_packets) txb0=$(cat $s/tx_bytes) rx0=$(cat $s/rx_packets) rxb0=$(cat $s/rx_bytes)\n"
+  "ping -q -c 50 -i 0.02 -W 1 -s $size 10.77.0.9 >/dev/null 2>&1\n"
+  "sleep 1\n"
+  "result PASS tx=$(($(cat $s/tx_packets) - tx0)) txbytes=$(($(cat $s/tx_bytes) - txb0))"
+  " rx=$(($(cat $s/rx_packets) - rx0)) rxbytes=$(($(cat $s/rx_bytes) - rxb0))"
+  " mrg=$(cut -c16 /sys/bus/virtio/devices/virtio*/features | tr -d '\\n')\n";
+
+typedef struct
+{
+  gboolean mergeable;
+  guint mtu;
+  guint size;            /* ICMP data bytes: frames of size + 42 bytes */
+} EchoCase;
+
+static guint64
+result_number (char **result, const char *key)
+{
+  const char *value = vhost_guest_result_value (result, key);
+
+  g_assert_nonnull (value);
+  return g_ascii_strtoull (value, NULL, 10);
+}
+
+/* tools/vhost-user-net --echo: every frame the guest sends comes back, whole (with
+ * mergeable buffers, frames larger than one receive buffer). */
+static void
+test_net_echo (gconstpointer data)
+{
+  const EchoCase *c = data;
+  gint fds = vhost_test_count_open_fds ();
+  const char *tool = g_getenv ("VHOST_USER_NET");
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "net.sock", NULL);
+  g_autofree char *initrd = g_build_filename (dir, "initrd.gz", NULL);
+  g_autofree char *init = g_strdup_printf ("%smtu=%u size=%u\n%s", VHOST_GUEST_INIT_PRELUDE, c->mtu, c->size,
+                                           echo_init_body);
+  g_autofree char *kver = vhost_guest_find_kernel ();
+  g_autofree char *chardev = g_strdup_printf ("socket,id=c1,path=%s", sock);
+  const char *tool_argv[] = { tool, "--verbose", "--socket-path", sock, "--echo",
+                              c->mergeable ? NULL : "--no-mrg-rxbuf", NULL };
+  const char *devices[] = { "-chardev", chardev, "-netdev", "vhost-user,id=n1,chardev=c1", "-device",
+                            "virtio-net-pci,netdev=n1,mac=52:54:00:12:34:56,vectors=0", NULL };
+  g_auto(GStrv) result = NULL;
+  VhostPeer *net, *guest;
+  PairStats stats;
+
+  g_assert_nonnull (tool);
+  vhost_guest_make_initramfs (dir, kver, initrd, init, modules);
+  net = vhost_peer_start (dir, "vhost-user-net", "vhost-glib", tool_argv);
+  vhost_peer_wait_for_socket (net, sock, 30000);
+  guest = vhost_guest_start (dir, kver, initrd, 1, devices);
+  result = vhost_guest_wait_result (guest, BOOT_TIMEOUT_MS);
+  vhost_peer_free (guest);
+  note ("the guest sent %s frames (%s bytes) and received %s (%s bytes); mergeable buffers: %s",
+                  vhost_guest_result_value (result, "tx"), vhost_guest_result_value (result, "txbytes"),
+                  vhost_guest_result_value (result, "rx"), vhost_guest_result_value (result, "rxbytes"),
+                  vhost_guest_result_value (result, "mrg"));
+  g_assert_cmpstr (vhost_guest_result_value (result, "mrg"), ==, c->mergeable ? "1" : "0");
+  /* The 50 requests, and as many frames back, byte for byte. */
+  g_assert_cmpuint (result_number (result, "tx"), >=, 50);
+  g_assert_cmpuint (result_number (result, "txbytes"), >=, 50 * (c->size + 42));
+  g_assert_cmpuint (result_number (result, "rx"), ==, result_number (result, "tx"));
+  g_assert_cmpuint (result_number (result, "rxbytes"), ==, result_number (result, "txbytes"));
+
+  stop_tool (net, sock, 1, &stats);
+  g_assert_cmpuint (stats.rx_frames, ==, stats.tx_frames);
+  g_assert_cmpuint (stats.rx_bytes, ==, stats.tx_bytes);
+  g_assert_cmpuint (stats.tx_frames, >=, result_number (result, "tx"));
+  vhost_peer_free (net);
+  vhost_peer_remove_dir (dir);
+  vhost_test_assert_fd_count (fds);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const NetCase one_pair = { 1, 1, FALSE, FALSE };
+  static const NetCase two_pairs = { 2, 2, TRUE, TRUE };
+  /* 8042-byte frames: more than one of the guest's mergeable receive buffers. */
+  static const EchoCase echo_mergeable = { TRUE, 9000, 8000 };
+  static const EchoCase echo_one_chain = { FALSE, 1500, 1400 };
+
+  vhost_test_init (&argc, &argv);
+  g_test_add_data_func ("/vhost/interop/net-guest/tap", &one_pair, test_net_guest);
+  g_test_add_data_func ("/vhost/interop/net-guest/tap-two-queue-pairs-packed", &two_pairs, test_net_guest);
+  g_test_add_data_func ("/vhost/interop/net-guest/echo-mergeable-jumbo", &echo_mergeable, test_net_echo);
+  g_test_add_data_func ("/vhost/interop/net-guest/echo-no-mrg-rxbuf", &echo_one_chain, test_net_echo);
+  return g_test_run ();
+}
