@@ -55,7 +55,7 @@ fi
 # with it the Python suite, does not load with libasan).
 if build _build_asan -Db_sanitize=address,undefined -Db_lundef=false -Dintrospection=disabled; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C _build_asan --suite unit --suite interop --print-errorlogs --num-processes 2 || status=1
+    meson test -C _build_asan --suite unit --suite interop --suite vm --print-errorlogs --num-processes 2 || status=1
   count _build_asan/meson-logs/testlog.json
 else
   failed=$((failed + 1)) status=1

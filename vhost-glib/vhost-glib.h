@@ -12,5 +12,9 @@
 #include <vhost-glib/vhost-virtqueue.h>
 #include <vhost-glib/vhost-user-slave.h>
 #include <vhost-glib/vhost-driver.h>
+#include <vhost-glib/vhost-kernel.h>
+#include <vhost-glib/vhost-net.h>
+#include <vhost-glib/vhost-vsock.h>
+#include <vhost-glib/vhost-scsi.h>
 
 #undef __VHOST_GLIB_INSIDE__

@@ -44,6 +44,10 @@ GQuark vhost_error_quark (void);
  *   (for example a second connection while one is being served).
  * @VHOST_ERROR_TIMED_OUT: the peer did not answer within the object's timeout.
  * @VHOST_ERROR_NO_SPACE: a queue has no room for the buffers.
+ * @VHOST_ERROR_ADDRESS_IN_USE: the address asked for is taken by another device
+ *   (a vsock guest CID that another vhost-vsock device has: EADDRINUSE).
+ * @VHOST_ERROR_NOT_FOUND: what the request names does not exist: a device node
+ *   (ENOENT, ENODEV, ENXIO), or a vhost-scsi target that configfs does not have.
  *
  * Error codes of the %VHOST_ERROR domain. Messages name the request (or the system
  * call) and, where there is one, the errno text.
@@ -63,6 +67,8 @@ typedef enum {
   VHOST_ERROR_BROKEN = 11,
   VHOST_ERROR_TIMED_OUT = 12,
   VHOST_ERROR_NO_SPACE = 13,
+  VHOST_ERROR_ADDRESS_IN_USE = 14,
+  VHOST_ERROR_NOT_FOUND = 15,
 } VhostError;
 
 /**
