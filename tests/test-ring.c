@@ -801,6 +801,69 @@ test_packed_batch (void)
   fixture_free (fx);
 }
 
+/* In order, a run of chains pushed back empty takes one used descriptor, at the
+ * run's first slot with the last chain's id; the slots it covers stay as they were.
+ * A chain with data ends the run; a run may wrap. */
+static void
+test_packed_in_order (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
+  struct vring_packed_desc *ring = packed_desc (fx);
+  VhostVirtqueueElement elems[8];
+  struct iovec iovs[8][4];
+
+  fx->ring.in_order = TRUE;
+  for (guint i = 0; i < 6; i++)
+    {
+      PDesc d = { BUF_GPA (i), 0x10, 60 + i, i == 3 ? F_WRITE : 0 };
+
+      packed_publish (fx, &d, 1);
+    }
+  for (guint i = 0; i < 6; i++)
+    g_assert_cmpint (vhost_ring_pop (&fx->ring, &elems[i], iovs[i], 4), ==, 1);
+  /* Three empty, one with data, two empty. */
+  for (guint i = 0; i < 6; i++)
+    vhost_ring_push (&fx->ring, &elems[i], i == 3 ? 7 : 0);
+  g_assert_cmpuint (ring[0].flags, ==, F_AVAIL); /* the batch's head: not yet */
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (ring[0].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[0].id, ==, 62);
+  g_assert_cmpuint (ring[0].len, ==, 0);
+  g_assert_cmpuint (ring[1].flags, ==, F_AVAIL); /* covered by slot 0 */
+  g_assert_cmpuint (ring[2].flags, ==, F_AVAIL);
+  g_assert_cmpuint (ring[3].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[3].id, ==, 63);
+  g_assert_cmpuint (ring[3].len, ==, 7);
+  g_assert_cmpuint (ring[4].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[4].id, ==, 65);
+  g_assert_cmpuint (ring[5].flags, ==, F_AVAIL);
+  g_assert_cmpuint (fx->ring.used_idx, ==, 6);
+
+  /* A run across the end of the ring: written at slot 6, with the old wrap counter. */
+  for (guint i = 0; i < 4; i++)
+    {
+      PDesc d = { BUF_GPA (i), 0x10, 70 + i, 0 };
+
+      packed_publish (fx, &d, 1);
+    }
+  for (guint i = 0; i < 4; i++)
+    g_assert_cmpint (vhost_ring_pop (&fx->ring, &elems[i], iovs[i], 4), ==, 1);
+  for (guint i = 0; i < 4; i++)
+    vhost_ring_push (&fx->ring, &elems[i], 0);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (ring[6].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[6].id, ==, 73);
+  /* The next lap's slots hold what the driver made available there, untouched. */
+  g_assert_cmpuint (ring[0].id, ==, 72);
+  g_assert_cmpuint (ring[0].flags, ==, F_USED);
+  g_assert_cmpuint (ring[7].id, ==, 71);
+  g_assert_cmpuint (ring[7].flags, ==, F_AVAIL);
+  g_assert_cmpuint (fx->ring.used_idx, ==, 2);
+  g_assert_false (fx->ring.used_wrap);
+  g_assert_false (fx->ring.broken);
+  fixture_free (fx);
+}
+
 static void
 test_packed_indirect (void)
 {
@@ -1984,6 +2047,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/packed/chain", test_packed_chain);
   g_test_add_func ("/vhost/ring/packed/wrap", test_packed_wrap);
   g_test_add_func ("/vhost/ring/packed/batch", test_packed_batch);
+  g_test_add_func ("/vhost/ring/packed/in-order", test_packed_in_order);
   g_test_add_func ("/vhost/ring/packed/indirect/good", test_packed_indirect);
   g_test_add_func ("/vhost/ring/packed/notify", test_packed_notify);
   g_test_add_func ("/vhost/ring/packed/base-outside", test_packed_base_outside);

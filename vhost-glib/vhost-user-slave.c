@@ -334,6 +334,7 @@ slave_start_queues (VhostUserSlave *self)
       ring->packed = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED)) != 0;
       ring->event_idx = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX)) != 0;
       ring->indirect = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC)) != 0;
+      ring->in_order = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER)) != 0;
       ring->log_all = (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL)) != 0;
       ring->desc_uaddr = vring->addr.desc_user_addr;
       ring->avail_uaddr = vring->addr.avail_user_addr;

@@ -51,6 +51,8 @@ vhost_ring_set_base (VhostRing *ring, guint32 base)
     }
   ring->signalled_valid = FALSE;
   ring->n_pending = 0;
+  ring->head_pending = FALSE;
+  ring->run_open = FALSE;
   ring->unsignalled = 0;
   ring->broken = FALSE;
   ring->error[0] = '\0';
@@ -432,6 +434,38 @@ log_element (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
     }
 }
 
+/* Packed: write a used descriptor at @pos. The first one of a batch gets its flags
+ * last, in vhost_ring_flush(), so that the driver sees the batch at once. */
+static void
+packed_write_used (VhostRing *ring, guint16 pos, gboolean wrap, guint16 id, guint32 len)
+{
+  struct vring_packed_desc *d = &ring->pdesc[pos];
+  guint16 flags = wrap ? (PACKED_AVAIL | PACKED_USED) : 0;
+
+  d->id = GUINT16_TO_LE (id);
+  d->len = GUINT32_TO_LE (len);
+  if (!ring->head_pending)
+    {
+      ring->head_pending = TRUE;
+      ring->pending_head = pos;
+      ring->pending_flags = flags;
+    }
+  else
+    __atomic_store_n (&d->flags, GUINT16_TO_LE (flags), __ATOMIC_RELEASE);
+  if (ring->log_all && ring->mem->log != NULL)
+    vhost_mem_log_write (ring->mem, d, sizeof *d);
+}
+
+/* Packed in-order: write the one used descriptor of the zero-length run. */
+static void
+packed_close_run (VhostRing *ring)
+{
+  if (!ring->run_open)
+    return;
+  ring->run_open = FALSE;
+  packed_write_used (ring, ring->run_pos, ring->run_wrap, ring->run_id, 0);
+}
+
 void
 vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
 {
@@ -454,22 +488,26 @@ vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len
     }
   else
     {
-      struct vring_packed_desc *d = &ring->pdesc[ring->used_idx];
-      guint16 flags = ring->used_wrap ? (PACKED_AVAIL | PACKED_USED) : 0;
       guint next;
 
-      d->id = GUINT16_TO_LE (elem->id);
-      d->len = GUINT32_TO_LE (len);
-      /* The first used descriptor of a batch is published last, by vhost_ring_flush(). */
-      if (ring->n_pending == 0)
+      /* In order, a run of chains that come back empty (transmitted frames) takes
+       * one used descriptor, with the last one's id: the driver frees every chain
+       * up to it. That saves a store to a line the driver owns per chain. */
+      if (ring->in_order && len == 0)
         {
-          ring->pending_head = ring->used_idx;
-          ring->pending_flags = flags;
+          if (!ring->run_open)
+            {
+              ring->run_open = TRUE;
+              ring->run_pos = ring->used_idx;
+              ring->run_wrap = ring->used_wrap;
+            }
+          ring->run_id = elem->id;
         }
       else
-        __atomic_store_n (&d->flags, GUINT16_TO_LE (flags), __ATOMIC_RELEASE);
-      if (log)
-        vhost_mem_log_write (ring->mem, d, sizeof *d);
+        {
+          packed_close_run (ring);
+          packed_write_used (ring, ring->used_idx, ring->used_wrap, elem->id, len);
+        }
       next = ring->used_idx + elem->n_descs;
       if (next >= ring->num)
         {
@@ -494,10 +532,12 @@ vhost_ring_flush (VhostRing *ring)
     }
   else
     {
+      packed_close_run (ring);
       __atomic_store_n (&ring->pdesc[ring->pending_head].flags, GUINT16_TO_LE (ring->pending_flags),
                         __ATOMIC_RELEASE);
       if (ring->log_all && ring->mem->log != NULL)
         vhost_mem_log_write (ring->mem, &ring->pdesc[ring->pending_head], sizeof *ring->pdesc);
+      ring->head_pending = FALSE;
     }
   ring->unsignalled += ring->n_pending;
   ring->n_pending = 0;

@@ -21,6 +21,7 @@ typedef struct
   gboolean event_idx;
   gboolean indirect;
   gboolean log_all;
+  gboolean in_order;   /* VIRTIO_F_IN_ORDER: chains come back in the order they went */
   guint64 desc_uaddr;
   guint64 avail_uaddr; /* packed: the driver event suppression area */
   guint64 used_uaddr;  /* packed: the device event suppression area */
@@ -44,8 +45,13 @@ typedef struct
   guint16 signalled_used;
   gboolean signalled_valid;
   guint16 n_pending;       /* pushed but not yet published */
-  guint16 pending_head;    /* packed: the first unpublished used slot... */
+  gboolean head_pending;   /* packed: a used descriptor written, its flags not yet: */
+  guint16 pending_head;    /* the first unpublished used slot... */
   guint16 pending_flags;   /* ...and the flags it gets when published */
+  gboolean run_open;       /* packed in-order: zero-length pushes not yet written, which */
+  guint16 run_pos;         /* one used descriptor at run_pos (with run_wrap) will cover, */
+  gboolean run_wrap;       /* carrying the last one's id */
+  guint16 run_id;
   guint unsignalled;       /* published since the last notification decision */
 
   gboolean broken;
