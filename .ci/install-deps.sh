@@ -12,6 +12,7 @@ packages=(
   qemu-system-x86 qemu-utils
   linux-image-amd64 busybox-static cpio xz-utils kmod
   dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23
+  make linux-source-6.1 linux-headers-amd64
 )
 
 missing=()

@@ -10,6 +10,7 @@
 
 #include "vhost-driver.h"
 #include "vhost-user-master.h"
+#include "vhost-vdpa.h"
 #include "core/vhost-driver-ring.h"
 
 /**
@@ -863,7 +864,9 @@ start_queue (VhostDriver *self, guint index, GError **error)
       !vhost_backend_set_vring_kick (self->backend, index, q->kick_fd, error) ||
       !vhost_backend_set_vring_call (self->backend, index, q->call_fd, error))
     return FALSE;
-  if (has_feature (self->acked_features, VHOST_VIRTIO_F_PROTOCOL_FEATURES) &&
+  /* vhost-user queues start disabled once PROTOCOL_FEATURES is acked; vDPA queues
+   * always do (VHOST_VDPA_SET_VRING_ENABLE). */
+  if ((has_feature (self->acked_features, VHOST_VIRTIO_F_PROTOCOL_FEATURES) || VHOST_IS_VDPA (self->backend)) &&
       !vhost_backend_set_vring_enable (self->backend, index, TRUE, error))
     return FALSE;
   return TRUE;
@@ -882,8 +885,11 @@ start_queue (VhostDriver *self, guint index, GError **error)
  * @error: return location for a #GError
  *
  * Brings the device up: negotiates features (and vhost-user protocol features),
- * sets the owner and the memory table, lays out and starts every queue, and sets
- * the status to DRIVER_OK where the back-end has a status.
+ * sets the owner and the memory table, lays out and starts every queue (and
+ * enables it, on vhost-user with %VHOST_VIRTIO_F_PROTOCOL_FEATURES and on
+ * #VhostVdpa), and sets the status to DRIVER_OK where the back-end has a status.
+ * A #VhostVdpa device must be reset (vhost_vdpa_reset()) before it is brought up
+ * a second time.
  *
  * Returns: %TRUE on success
  */

@@ -16,5 +16,6 @@
 #include <vhost-glib/vhost-net.h>
 #include <vhost-glib/vhost-vsock.h>
 #include <vhost-glib/vhost-scsi.h>
+#include <vhost-glib/vhost-vdpa.h>
 
 #undef __VHOST_GLIB_INSIDE__

@@ -1,0 +1,2104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VhostVdpa: VhostBackend through the VHOST_VDPA_* ioctls and IOTLB messages on /dev/vhost-vdpa-N,
+ * and the discovery of vDPA devices through sysfs and the "vdpa" generic netlink family. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/vdpa.h>
+#include <linux/vhost.h>
+
+#include "vhost-vdpa-private.h"
+#include "vhost-kernel-private.h"
+
+/**
+ * SECTION:vhost-vdpa
+ * @title: VhostVdpa
+ * @short_description: a vDPA device through vhost-vdpa, as a #VhostBackend
+ *
+ * #VhostVdpa drives a vDPA device (a hardware virtio data path, or one of the
+ * kernel's simulators vdpa_sim_net and vdpa_sim_blk) through its vhost-vdpa
+ * character device, /dev/vhost-vdpa-N, opened with vhost_vdpa_new() or adopted
+ * with vhost_vdpa_new_for_fd().
+ *
+ * Beside the #VhostBackend control plane it has the virtio device's own:
+ * vhost_vdpa_get_device_id(), the status byte (vhost_vdpa_get_status(),
+ * vhost_vdpa_set_status(), vhost_vdpa_reset()), the configuration space
+ * (vhost_vdpa_get_config(), vhost_vdpa_set_config(),
+ * vhost_vdpa_get_config_size()), the queue limits (vhost_vdpa_get_vring_num(),
+ * vhost_vdpa_get_vqs_count()), virtqueue groups and address spaces
+ * (vhost_vdpa_get_group_num(), vhost_vdpa_get_as_num(),
+ * vhost_vdpa_get_vring_group(), vhost_vdpa_set_group_asid()), and
+ * vhost_vdpa_suspend() and vhost_vdpa_resume().
+ *
+ * The device reaches memory through I/O virtual addresses (IOVAs), which
+ * vhost_vdpa_dma_map() and vhost_vdpa_dma_unmap() map to this process's memory
+ * with IOTLB update and invalidate messages written to the device's fd; the IOVAs
+ * must lie in vhost_vdpa_get_iova_range(). The backend features are negotiated at
+ * construction: every one of #VhostVdpaBackendFeature that both the kernel and
+ * this library know is acked (see vhost_vdpa_get_acked_backend_features()). With
+ * %VHOST_VDPA_BACKEND_F_IOTLB_BATCH, vhost_vdpa_dma_batch_begin() and
+ * vhost_vdpa_dma_batch_end() group mappings, which the device then applies at
+ * once.
+ *
+ * As a #VhostBackend, vhost_backend_set_mem_table() maps each region at its guest
+ * physical address (IOVA = guest physical address, in address space 0, in one
+ * batch where the device takes batches) and unmaps the previous table's regions,
+ * and vhost_backend_set_vring_addr() then translates the ring addresses, given
+ * as user addresses in this process as for the other back-ends, into IOVAs
+ * through that table. Without a memory table, ring addresses are taken as IOVAs
+ * that the caller mapped. So a #VhostDriver brings a vDPA device up as it brings
+ * up a vhost-user one: it sets the status (ACKNOWLEDGE, DRIVER, FEATURES_OK,
+ * DRIVER_OK), the features, the memory table and the queues, and enables each
+ * queue. The device must be reset (status 0) before it is brought up again.
+ *
+ * vhost_vdpa_set_status() follows the virtio status state machine: bits are only
+ * added, in order (DRIVER after ACKNOWLEDGE, FEATURES_OK after DRIVER,
+ * DRIVER_OK after FEATURES_OK), except FAILED at any time and status 0, a
+ * reset; any other change fails with %VHOST_ERROR_BROKEN and leaves the device
+ * as it was. If the device does not keep FEATURES_OK, the features were refused:
+ * %VHOST_ERROR_REJECTED. vhost_backend_get_vring_base() suspends the device first
+ * where %VHOST_VDPA_BACKEND_F_SUSPEND was acked and the device is running. The
+ * device has no dirty log here: vhost_backend_set_log_base() and
+ * vhost_backend_set_log_fd() fail with %VHOST_ERROR_NOT_SUPPORTED. vhost-vdpa
+ * cannot give up its owner: vhost_backend_set_owner() does nothing the second
+ * time, and vhost_backend_reset_owner() resets the device and unmaps the memory
+ * table instead.
+ *
+ * Management daemons find the devices with vhost_vdpa_list_devices().
+ *
+ * Errors are in the %VHOST_ERROR domain and name the ioctl or the IOTLB message
+ * and the errno text, as in "VHOST_VDPA_SET_STATUS: Invalid argument"; errno
+ * values map to codes as for #VhostKernel. The kernel reports every IOTLB message
+ * it refuses (a range that overlaps a mapping, pages it cannot pin) as EFAULT,
+ * %VHOST_ERROR_INVALID_ARGUMENT. Per-queue calls (and DMA mappings) need the
+ * owner first: without it they fail with EPERM, %VHOST_ERROR_BROKEN.
+ *
+ * A #VhostVdpa has no sources or signals: its calls are synchronous ioctls and
+ * writes that do not block for long, made from any one thread at a time.
+ */
+
+/**
+ * VhostVdpa:
+ *
+ * A vhost-vdpa device. All its fields are private.
+ */
+
+typedef struct
+{
+  guint64 iova;  /* the guest physical address */
+  guint64 size;
+  guint64 uaddr;
+} MappedRegion;
+
+struct _VhostVdpa
+{
+  GObject parent_instance;
+
+  char *device_path;          /* (owned) (nullable) */
+  int fd;                     /* (owned) */
+  guint64 backend_features;   /* acked */
+  gboolean owner_set;
+  gboolean in_batch;
+  gboolean have_iova_range;
+  guint64 iova_first;
+  guint64 iova_last;
+  gboolean suspended;
+  GArray *mem_table;          /* (element-type MappedRegion) what set_mem_table mapped in AS 0 */
+};
+
+static void vhost_vdpa_backend_iface_init (VhostBackendInterface *iface);
+static void vhost_vdpa_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (VhostVdpa, vhost_vdpa, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, vhost_vdpa_initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (VHOST_TYPE_BACKEND, vhost_vdpa_backend_iface_init))
+
+enum {
+  PROP_0,
+  PROP_DEVICE_PATH,
+  PROP_FD,
+  PROP_BACKEND_FEATURES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* The backend features this library knows how to use. */
+#ifdef VHOST_VDPA_RESUME
+#define KNOWN_RESUME VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_RESUME)
+#else
+#define KNOWN_RESUME 0
+#endif
+#define KNOWN_BACKEND_FEATURES                                                                         \
+  (VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2) | VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_BATCH) | \
+   VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_ASID) | VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_SUSPEND) |    \
+   KNOWN_RESUME)
+
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2 == VHOST_BACKEND_F_IOTLB_MSG_V2);
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_BATCH == VHOST_BACKEND_F_IOTLB_BATCH);
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_ASID == VHOST_BACKEND_F_IOTLB_ASID);
+G_STATIC_ASSERT (VHOST_VDPA_ACCESS_READ == VHOST_ACCESS_RO);
+G_STATIC_ASSERT (VHOST_VDPA_ACCESS_WRITE == VHOST_ACCESS_WO);
+#ifdef VHOST_BACKEND_F_SUSPEND
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_SUSPEND == VHOST_BACKEND_F_SUSPEND);
+#endif
+#ifdef VHOST_BACKEND_F_RESUME
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_RESUME == VHOST_BACKEND_F_RESUME);
+#endif
+
+static void
+set_errno_error (GError **error, const char *name, int errsv)
+{
+  g_set_error (error, VHOST_ERROR, vhost_kernel_error_from_errno (errsv), "%s: %s", name, g_strerror (errsv));
+}
+
+static gboolean
+vdpa_ioctl (VhostVdpa *self, unsigned long request, const char *name, void *arg, GError **error)
+{
+  int r;
+
+  do
+    r = ioctl (self->fd, request, arg);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    {
+      set_errno_error (error, name, errno);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+#define VDPA_IOCTL(self, request, arg, error) vdpa_ioctl ((self), (request), #request, (arg), (error))
+
+static gboolean
+has_backend_feature (VhostVdpa *self, guint bit)
+{
+  return (self->backend_features & VHOST_FEATURE_MASK (bit)) != 0;
+}
+
+/* IOTLB messages */
+
+static gboolean
+iotlb_write (VhostVdpa *self,
+             guint asid,
+             guint8 type,
+             guint64 iova,
+             guint64 size,
+             guint64 uaddr,
+             guint8 perm,
+             const char *name,
+             GError **error)
+{
+  struct vhost_iotlb_msg iotlb = { .iova = iova, .size = size, .uaddr = uaddr, .perm = perm, .type = type };
+  struct vhost_msg v1;
+  struct vhost_msg_v2 v2;
+  const void *buf;
+  gsize len;
+  ssize_t n;
+
+  if (asid != 0 && !has_backend_feature (self, VHOST_VDPA_BACKEND_F_IOTLB_ASID))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "%s: address space %u needs the backend feature IOTLB_ASID, which was not acked", name, asid);
+      return FALSE;
+    }
+  if (has_backend_feature (self, VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2))
+    {
+      memset (&v2, 0, sizeof v2);
+      v2.type = VHOST_IOTLB_MSG_V2;
+      v2.asid = asid;
+      v2.iotlb = iotlb;
+      buf = &v2;
+      len = sizeof v2;
+    }
+  else
+    {
+      memset (&v1, 0, sizeof v1);
+      v1.type = VHOST_IOTLB_MSG;
+      v1.iotlb = iotlb;
+      buf = &v1;
+      len = sizeof v1;
+    }
+  do
+    n = write (self->fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    {
+      set_errno_error (error, name, errno);
+      return FALSE;
+    }
+  if ((gsize) n != len)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "%s: the device took %zd of %" G_GSIZE_FORMAT " bytes", name, n,
+                   len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+ensure_iova_range (VhostVdpa *self, GError **error)
+{
+  struct vhost_vdpa_iova_range range = { 0 };
+  GError *local = NULL;
+
+  if (self->have_iova_range)
+    return TRUE;
+  if (!VDPA_IOCTL (self, VHOST_VDPA_GET_IOVA_RANGE, &range, &local))
+    {
+      if (!g_error_matches (local, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
+        {
+          g_propagate_error (error, local);
+          return FALSE;
+        }
+      /* A kernel without the ioctl: the device takes any IOVA. */
+      g_clear_error (&local);
+      range.first = 0;
+      range.last = G_MAXUINT64;
+    }
+  self->iova_first = range.first;
+  self->iova_last = range.last;
+  self->have_iova_range = TRUE;
+  return TRUE;
+}
+
+/* A range of @size bytes at @iova, checked against overflow and the IOVA range. */
+static gboolean
+check_iova (VhostVdpa *self, guint64 iova, guint64 size, const char *name, GError **error)
+{
+  if (size == 0 || iova + (size - 1) < iova)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "%s: the range of %" G_GUINT64_FORMAT " bytes at 0x%" G_GINT64_MODIFIER "x is empty or wraps around",
+                   name, size, iova);
+      return FALSE;
+    }
+  if (!ensure_iova_range (self, error))
+    return FALSE;
+  if (iova < self->iova_first || iova + (size - 1) > self->iova_last)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "%s: the range [0x%" G_GINT64_MODIFIER "x, 0x%" G_GINT64_MODIFIER "x] is outside the device's "
+                   "IOVA range [0x%" G_GINT64_MODIFIER "x, 0x%" G_GINT64_MODIFIER "x]",
+                   name, iova, iova + (size - 1), self->iova_first, self->iova_last);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_dma_map:
+ * @vdpa: a #VhostVdpa
+ * @asid: the address space, 0 unless %VHOST_VDPA_BACKEND_F_IOTLB_ASID was acked
+ * @iova: the first I/O virtual address of the mapping
+ * @size: its size in bytes
+ * @uaddr: the address in this process that @iova maps to
+ * @access: what the device may do with the memory
+ * @error: return location for a #GError
+ *
+ * Maps @size bytes of this process's memory at @uaddr for the device at @iova
+ * (an IOTLB update message). The kernel pins the pages, within this process's
+ * RLIMIT_MEMLOCK. Needs the owner (vhost_backend_set_owner()) first.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT for a
+ *   range that is empty, wraps around, or is outside vhost_vdpa_get_iova_range()
+ *   (checked before anything is sent), and also when the kernel refuses the
+ *   mapping (EFAULT: part of the range is already mapped, or the pages cannot be
+ *   pinned)
+ */
+gboolean
+vhost_vdpa_dma_map (VhostVdpa *vdpa,
+                    guint asid,
+                    guint64 iova,
+                    guint64 size,
+                    guint64 uaddr,
+                    VhostVdpaAccess access,
+                    GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if ((access & (VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE)) == 0 ||
+      (access & ~(VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE)) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_IOTLB_UPDATE: invalid access 0x%x",
+                   (guint) access);
+      return FALSE;
+    }
+  if (!check_iova (vdpa, iova, size, "VHOST_IOTLB_UPDATE", error))
+    return FALSE;
+  return iotlb_write (vdpa, asid, VHOST_IOTLB_UPDATE, iova, size, uaddr, access, "VHOST_IOTLB_UPDATE", error);
+}
+
+/**
+ * vhost_vdpa_dma_unmap:
+ * @vdpa: a #VhostVdpa
+ * @asid: the address space of the mapping
+ * @iova: the first I/O virtual address to unmap
+ * @size: the size of the range in bytes
+ * @error: return location for a #GError
+ *
+ * Unmaps every mapping in the range (an IOTLB invalidate message) and unpins
+ * its pages. Unmapping a range where nothing is mapped succeeds.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_dma_unmap (VhostVdpa *vdpa, guint asid, guint64 iova, guint64 size, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (size == 0 || iova + (size - 1) < iova)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "VHOST_IOTLB_INVALIDATE: the range of %" G_GUINT64_FORMAT " bytes is empty or wraps around", size);
+      return FALSE;
+    }
+  return iotlb_write (vdpa, asid, VHOST_IOTLB_INVALIDATE, iova, size, 0, 0, "VHOST_IOTLB_INVALIDATE", error);
+}
+
+/**
+ * vhost_vdpa_dma_batch_begin:
+ * @vdpa: a #VhostVdpa
+ * @asid: the address space that the batch changes
+ * @error: return location for a #GError
+ *
+ * Starts a batch of mappings of address space @asid (an IOTLB BATCH_BEGIN
+ * message): the device applies the following vhost_vdpa_dma_map() and
+ * vhost_vdpa_dma_unmap() calls at vhost_vdpa_dma_batch_end(). Without
+ * %VHOST_VDPA_BACKEND_F_IOTLB_BATCH this does nothing and each mapping applies
+ * at once.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_BROKEN inside a batch
+ */
+gboolean
+vhost_vdpa_dma_batch_begin (VhostVdpa *vdpa, guint asid, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (vdpa->in_batch)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "VHOST_IOTLB_BATCH_BEGIN: already in a batch");
+      return FALSE;
+    }
+  if (!has_backend_feature (vdpa, VHOST_VDPA_BACKEND_F_IOTLB_BATCH))
+    return TRUE;
+  if (!iotlb_write (vdpa, asid, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0, "VHOST_IOTLB_BATCH_BEGIN", error))
+    return FALSE;
+  vdpa->in_batch = TRUE;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_dma_batch_end:
+ * @vdpa: a #VhostVdpa
+ * @error: return location for a #GError
+ *
+ * Ends the batch that vhost_vdpa_dma_batch_begin() started (an IOTLB
+ * BATCH_END message): the device applies its mappings. Does nothing outside a
+ * batch.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_dma_batch_end (VhostVdpa *vdpa, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!vdpa->in_batch)
+    return TRUE;
+  vdpa->in_batch = FALSE;
+  return iotlb_write (vdpa, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0, "VHOST_IOTLB_BATCH_END", error);
+}
+
+/* VhostBackend */
+
+static gboolean
+vdpa_get_features (VhostBackend *backend, guint64 *features, GError **error)
+{
+  __u64 value = 0;
+
+  if (!VDPA_IOCTL (VHOST_VDPA (backend), VHOST_GET_FEATURES, &value, error))
+    return FALSE;
+  *features = value;
+  return TRUE;
+}
+
+static gboolean
+vdpa_set_features (VhostBackend *backend, guint64 features, GError **error)
+{
+  __u64 value = features;
+
+  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_SET_FEATURES, &value, error);
+}
+
+static gboolean
+vdpa_set_owner (VhostBackend *backend, GError **error)
+{
+  VhostVdpa *self = VHOST_VDPA (backend);
+
+  if (self->owner_set)
+    return TRUE;
+  if (!VDPA_IOCTL (self, VHOST_SET_OWNER, NULL, error))
+    return FALSE;
+  self->owner_set = TRUE;
+  return TRUE;
+}
+
+/* Unmap what set_mem_table mapped; the first error is kept, the table forgotten. */
+static gboolean
+unmap_mem_table (VhostVdpa *self, GError **error)
+{
+  GError *first = NULL;
+
+  for (guint i = 0; i < self->mem_table->len; i++)
+    {
+      MappedRegion *r = &g_array_index (self->mem_table, MappedRegion, i);
+      GError *local = NULL;
+
+      if (!vhost_vdpa_dma_unmap (self, 0, r->iova, r->size, first == NULL ? &first : &local))
+        g_clear_error (&local);
+    }
+  g_array_set_size (self->mem_table, 0);
+  if (first != NULL)
+    {
+      g_propagate_error (error, first);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+vdpa_reset_owner (VhostBackend *backend, GError **error)
+{
+  VhostVdpa *self = VHOST_VDPA (backend);
+
+  if (!vhost_vdpa_reset (self, error))
+    return FALSE;
+  return unmap_mem_table (self, error);
+}
+
+static gboolean
+vdpa_set_mem_table (VhostBackend *backend, VhostMemoryRegion **regions, guint n_regions, GError **error)
+{
+  VhostVdpa *self = VHOST_VDPA (backend);
+  g_autoptr(GArray) mapped = g_array_new (FALSE, FALSE, sizeof (MappedRegion));
+  GError *local = NULL;
+
+  for (guint i = 0; i < n_regions; i++)
+    if (!check_iova (self, vhost_memory_region_get_guest_phys_addr (regions[i]),
+                     vhost_memory_region_get_size (regions[i]), "VHOST_IOTLB_UPDATE", error))
+      return FALSE;
+  if (!vhost_vdpa_dma_batch_begin (self, 0, error))
+    return FALSE;
+  if (!unmap_mem_table (self, &local))
+    goto fail;
+  for (guint i = 0; i < n_regions; i++)
+    {
+      MappedRegion r = {
+        .iova = vhost_memory_region_get_guest_phys_addr (regions[i]),
+        .size = vhost_memory_region_get_size (regions[i]),
+        .uaddr = vhost_memory_region_get_userspace_addr (regions[i]),
+      };
+
+      if (!vhost_vdpa_dma_map (self, 0, r.iova, r.size, r.uaddr, VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE,
+                               &local))
+        goto fail;
+      g_array_append_val (mapped, r);
+    }
+  if (!vhost_vdpa_dma_batch_end (self, error))
+    {
+      g_array_append_vals (self->mem_table, mapped->data, mapped->len);
+      return FALSE;
+    }
+  g_array_append_vals (self->mem_table, mapped->data, mapped->len);
+  return TRUE;
+
+fail:
+  /* Take back what this call mapped, then report the first failure. */
+  g_array_append_vals (self->mem_table, mapped->data, mapped->len);
+  unmap_mem_table (self, NULL);
+  vhost_vdpa_dma_batch_end (self, NULL);
+  g_propagate_error (error, local);
+  return FALSE;
+}
+
+static gboolean
+vdpa_set_log_base (VhostBackend *backend, guint64 base, guint64 size, gint fd, GError **error)
+{
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "vhost-vdpa has no dirty log");
+  return FALSE;
+}
+
+static gboolean
+vdpa_set_log_fd (VhostBackend *backend, gint fd, GError **error)
+{
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "vhost-vdpa has no dirty log");
+  return FALSE;
+}
+
+static gboolean
+vdpa_set_vring_num (VhostBackend *backend, guint index, guint num, GError **error)
+{
+  struct vhost_vring_state state = { .index = index, .num = num };
+
+  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_SET_VRING_NUM, &state, error);
+}
+
+/* The IOVA of a user address in the memory table, or the address itself without a table. */
+static gboolean
+to_iova (VhostVdpa *self, guint64 uaddr, guint64 *iova, const char *what, GError **error)
+{
+  if (self->mem_table->len == 0)
+    {
+      *iova = uaddr;
+      return TRUE;
+    }
+  for (guint i = 0; i < self->mem_table->len; i++)
+    {
+      MappedRegion *r = &g_array_index (self->mem_table, MappedRegion, i);
+
+      if (uaddr >= r->uaddr && uaddr - r->uaddr < r->size)
+        {
+          *iova = r->iova + (uaddr - r->uaddr);
+          return TRUE;
+        }
+    }
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+               "VHOST_SET_VRING_ADDR: the %s address 0x%" G_GINT64_MODIFIER "x is not in the memory table", what,
+               uaddr);
+  return FALSE;
+}
+
+static gboolean
+vdpa_set_vring_addr (VhostBackend *backend, VhostVringAddr *addr, GError **error)
+{
+  VhostVdpa *self = VHOST_VDPA (backend);
+  guint64 desc, used, avail;
+  struct vhost_vring_addr a = { 0 };
+
+  if (!to_iova (self, vhost_vring_addr_get_desc_user_addr (addr), &desc, "descriptor table", error) ||
+      !to_iova (self, vhost_vring_addr_get_used_user_addr (addr), &used, "used ring", error) ||
+      !to_iova (self, vhost_vring_addr_get_avail_user_addr (addr), &avail, "available ring", error))
+    return FALSE;
+  a.index = vhost_vring_addr_get_index (addr);
+  a.desc_user_addr = desc;
+  a.used_user_addr = used;
+  a.avail_user_addr = avail;
+  return VDPA_IOCTL (self, VHOST_SET_VRING_ADDR, &a, error);
+}
+
+static gboolean
+vdpa_set_vring_base (VhostBackend *backend, guint index, guint base, GError **error)
+{
+  struct vhost_vring_state state = { .index = index, .num = base };
+
+  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_SET_VRING_BASE, &state, error);
+}
+
+static gboolean
+vdpa_get_vring_base (VhostBackend *backend, guint index, guint *base, GError **error)
+{
+  VhostVdpa *self = VHOST_VDPA (backend);
+  struct vhost_vring_state state = { .index = index };
+
+  /* A running device's queue state is only stable once the device is suspended. */
+  if (has_backend_feature (self, VHOST_VDPA_BACKEND_F_SUSPEND) && !self->suspended)
+    {
+      guint8 status = 0;
+
+      if (!vhost_vdpa_get_status (self, &status, error))
+        return FALSE;
+      if ((status & VHOST_VIRTIO_STATUS_DRIVER_OK) != 0 && !vhost_vdpa_suspend (self, error))
+        return FALSE;
+    }
+  if (!VDPA_IOCTL (self, VHOST_GET_VRING_BASE, &state, error))
+    return FALSE;
+  *base = state.num;
+  return TRUE;
+}
+
+static gboolean
+vdpa_set_vring_file (VhostVdpa *self, unsigned long request, const char *name, guint index, gint fd, GError **error)
+{
+  struct vhost_vring_file file = { .index = index, .fd = fd < 0 ? VHOST_FILE_UNBIND : fd };
+
+  return vdpa_ioctl (self, request, name, &file, error);
+}
+
+static gboolean
+vdpa_set_vring_kick (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  return vdpa_set_vring_file (VHOST_VDPA (backend), VHOST_SET_VRING_KICK, "VHOST_SET_VRING_KICK", index, fd, error);
+}
+
+static gboolean
+vdpa_set_vring_call (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  return vdpa_set_vring_file (VHOST_VDPA (backend), VHOST_SET_VRING_CALL, "VHOST_SET_VRING_CALL", index, fd, error);
+}
+
+static gboolean
+vdpa_set_vring_err (VhostBackend *backend, guint index, gint fd, GError **error)
+{
+  return vdpa_set_vring_file (VHOST_VDPA (backend), VHOST_SET_VRING_ERR, "VHOST_SET_VRING_ERR", index, fd, error);
+}
+
+static gboolean
+vdpa_set_vring_enable (VhostBackend *backend, guint index, gboolean enable, GError **error)
+{
+  struct vhost_vring_state state = { .index = index, .num = enable ? 1 : 0 };
+
+  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_VDPA_SET_VRING_ENABLE, &state, error);
+}
+
+static gboolean
+vdpa_set_status (VhostBackend *backend, guint8 status, GError **error)
+{
+  return vhost_vdpa_set_status (VHOST_VDPA (backend), status, error);
+}
+
+static gboolean
+vdpa_get_status (VhostBackend *backend, guint8 *status, GError **error)
+{
+  return vhost_vdpa_get_status (VHOST_VDPA (backend), status, error);
+}
+
+static void
+vhost_vdpa_backend_iface_init (VhostBackendInterface *iface)
+{
+  iface->get_features = vdpa_get_features;
+  iface->set_features = vdpa_set_features;
+  iface->set_owner = vdpa_set_owner;
+  iface->reset_owner = vdpa_reset_owner;
+  iface->set_mem_table = vdpa_set_mem_table;
+  iface->set_log_base = vdpa_set_log_base;
+  iface->set_log_fd = vdpa_set_log_fd;
+  iface->set_vring_num = vdpa_set_vring_num;
+  iface->set_vring_addr = vdpa_set_vring_addr;
+  iface->set_vring_base = vdpa_set_vring_base;
+  iface->get_vring_base = vdpa_get_vring_base;
+  iface->set_vring_kick = vdpa_set_vring_kick;
+  iface->set_vring_call = vdpa_set_vring_call;
+  iface->set_vring_err = vdpa_set_vring_err;
+  iface->set_vring_enable = vdpa_set_vring_enable;
+  iface->set_status = vdpa_set_status;
+  iface->get_status = vdpa_get_status;
+}
+
+/* The device */
+
+/**
+ * vhost_vdpa_get_device_id:
+ * @vdpa: a #VhostVdpa
+ * @device_id: (out): the virtio device id (1 network, 2 block, ...)
+ * @error: return location for a #GError
+ *
+ * Reads the virtio device id (VHOST_VDPA_GET_DEVICE_ID).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_device_id (VhostVdpa *vdpa, guint32 *device_id, GError **error)
+{
+  __u32 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (device_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_DEVICE_ID, &value, error))
+    return FALSE;
+  *device_id = value;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_status:
+ * @vdpa: a #VhostVdpa
+ * @status: (out): the device status, a mask of #VhostVirtioStatus
+ * @error: return location for a #GError
+ *
+ * Reads the virtio device status (VHOST_VDPA_GET_STATUS).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_status (VhostVdpa *vdpa, guint8 *status, GError **error)
+{
+  __u8 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (status != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_STATUS, &value, error))
+    return FALSE;
+  *status = value;
+  return TRUE;
+}
+
+static const char *
+missing_status_step (guint8 status)
+{
+  if ((status & VHOST_VIRTIO_STATUS_DRIVER) != 0 && (status & VHOST_VIRTIO_STATUS_ACKNOWLEDGE) == 0)
+    return "DRIVER needs ACKNOWLEDGE first";
+  if ((status & VHOST_VIRTIO_STATUS_FEATURES_OK) != 0 && (status & VHOST_VIRTIO_STATUS_DRIVER) == 0)
+    return "FEATURES_OK needs DRIVER first";
+  if ((status & VHOST_VIRTIO_STATUS_DRIVER_OK) != 0 && (status & VHOST_VIRTIO_STATUS_FEATURES_OK) == 0)
+    return "DRIVER_OK needs FEATURES_OK first";
+  return NULL;
+}
+
+/**
+ * vhost_vdpa_set_status:
+ * @vdpa: a #VhostVdpa
+ * @status: the new device status, a mask of #VhostVirtioStatus; 0 resets the device
+ * @error: return location for a #GError
+ *
+ * Sets the virtio device status (VHOST_VDPA_SET_STATUS), following the virtio
+ * state machine: a new status keeps every bit of the current one and adds bits in
+ * order (ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK), or adds FAILED, or is 0
+ * (see vhost_vdpa_reset()). NEEDS_RESET is the device's to set. A status that
+ * breaks these rules is not sent. After FEATURES_OK is added, the status is read
+ * back: a device that cleared it refused the features.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_BROKEN for a step out of
+ *   order (the device status is unchanged), %VHOST_ERROR_REJECTED when the
+ *   device refused the features
+ */
+gboolean
+vhost_vdpa_set_status (VhostVdpa *vdpa, guint8 status, GError **error)
+{
+  guint8 old = 0, now = 0;
+  __u8 value = status;
+  const char *why;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (status == 0)
+    return vhost_vdpa_reset (vdpa, error);
+  if (!vhost_vdpa_get_status (vdpa, &old, error))
+    return FALSE;
+  if ((old & ~status) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                   "VHOST_VDPA_SET_STATUS: 0x%02x would clear bits of the status 0x%02x; only a reset (0) does",
+                   status, old);
+      return FALSE;
+    }
+  if ((status & ~old & VHOST_VIRTIO_STATUS_NEEDS_RESET) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "VHOST_VDPA_SET_STATUS: 0x%02x sets NEEDS_RESET, which only the device sets", status);
+      return FALSE;
+    }
+  if ((status & VHOST_VIRTIO_STATUS_FAILED) == 0 && (why = missing_status_step (status)) != NULL)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "VHOST_VDPA_SET_STATUS: 0x%02x: %s (the status is 0x%02x)",
+                   status, why, old);
+      return FALSE;
+    }
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_SET_STATUS, &value, error))
+    return FALSE;
+  if ((status & ~old & VHOST_VIRTIO_STATUS_FEATURES_OK) != 0)
+    {
+      if (!vhost_vdpa_get_status (vdpa, &now, error))
+        return FALSE;
+      if ((now & VHOST_VIRTIO_STATUS_FEATURES_OK) == 0)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
+                       "VHOST_VDPA_SET_STATUS: the device did not accept the features (status 0x%02x)", now);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_reset:
+ * @vdpa: a #VhostVdpa
+ * @error: return location for a #GError
+ *
+ * Resets the device: sets the status to 0 and checks that it reads back as 0.
+ * The queues stop and forget their state; a suspended device runs again once
+ * brought up. The DMA mappings stay (the memory table too).
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_IO when the status is not
+ *   0 afterwards
+ */
+gboolean
+vhost_vdpa_reset (VhostVdpa *vdpa, GError **error)
+{
+  __u8 value = 0;
+  guint8 now = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_SET_STATUS, &value, error))
+    return FALSE;
+  vdpa->suspended = FALSE;
+  if (!vhost_vdpa_get_status (vdpa, &now, error))
+    return FALSE;
+  if (now != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "VHOST_VDPA_SET_STATUS: the status is 0x%02x after a reset", now);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_config_size:
+ * @vdpa: a #VhostVdpa
+ * @size: (out): the size of the device's configuration space in bytes
+ * @error: return location for a #GError
+ *
+ * Reads the size of the configuration space (VHOST_VDPA_GET_CONFIG_SIZE).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_config_size (VhostVdpa *vdpa, guint32 *size, GError **error)
+{
+  __u32 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (size != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_CONFIG_SIZE, &value, error))
+    return FALSE;
+  *size = value;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_config:
+ * @vdpa: a #VhostVdpa
+ * @offset: the first byte to read
+ * @length: how many bytes to read, at least 1
+ * @error: return location for a #GError
+ *
+ * Reads part of the device's configuration space (VHOST_VDPA_GET_CONFIG), such
+ * as a network device's MAC address or a block device's capacity, in the
+ * device's byte order (little-endian for virtio 1.0).
+ *
+ * Returns: (transfer full): the bytes, or %NULL with %VHOST_ERROR_INVALID_ARGUMENT
+ *   for a range outside vhost_vdpa_get_config_size()
+ */
+GBytes *
+vhost_vdpa_get_config (VhostVdpa *vdpa, guint offset, guint length, GError **error)
+{
+  g_autofree struct vhost_vdpa_config *config = NULL;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (length == 0 || length > 65536)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "VHOST_VDPA_GET_CONFIG: the length %u is not between 1 and 65536", length);
+      return NULL;
+    }
+  config = g_malloc0 (sizeof *config + length);
+  config->off = offset;
+  config->len = length;
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_CONFIG, config, error))
+    return NULL;
+  return g_bytes_new (config->buf, length);
+}
+
+/**
+ * vhost_vdpa_set_config:
+ * @vdpa: a #VhostVdpa
+ * @offset: the first byte to write
+ * @data: the bytes to write there
+ * @error: return location for a #GError
+ *
+ * Writes part of the device's configuration space (VHOST_VDPA_SET_CONFIG).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_set_config (VhostVdpa *vdpa, guint offset, GBytes *data, GError **error)
+{
+  g_autofree struct vhost_vdpa_config *config = NULL;
+  gsize length;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  length = g_bytes_get_size (data);
+  if (length == 0 || length > 65536)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "VHOST_VDPA_SET_CONFIG: the length %" G_GSIZE_FORMAT " is not between 1 and 65536", length);
+      return FALSE;
+    }
+  config = g_malloc0 (sizeof *config + length);
+  config->off = offset;
+  config->len = length;
+  memcpy (config->buf, g_bytes_get_data (data, NULL), length);
+  return VDPA_IOCTL (vdpa, VHOST_VDPA_SET_CONFIG, config, error);
+}
+
+/**
+ * vhost_vdpa_get_vring_num:
+ * @vdpa: a #VhostVdpa
+ * @max_size: (out): the largest queue size the device takes
+ * @error: return location for a #GError
+ *
+ * Reads the maximum queue size (VHOST_VDPA_GET_VRING_NUM).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_vring_num (VhostVdpa *vdpa, guint *max_size, GError **error)
+{
+  __u16 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (max_size != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VRING_NUM, &value, error))
+    return FALSE;
+  *max_size = value;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_vqs_count:
+ * @vdpa: a #VhostVdpa
+ * @count: (out): how many virtqueues the device has
+ * @error: return location for a #GError
+ *
+ * Reads the number of virtqueues (VHOST_VDPA_GET_VQS_COUNT), control queues
+ * included.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_vqs_count (VhostVdpa *vdpa, guint *count, GError **error)
+{
+  __u32 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (count != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VQS_COUNT, &value, error))
+    return FALSE;
+  *count = value;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_iova_range:
+ * @vdpa: a #VhostVdpa
+ * @first: (out) (optional): the first IOVA the device can use
+ * @last: (out) (optional): the last IOVA the device can use (inclusive)
+ * @error: return location for a #GError
+ *
+ * Reads the range of I/O virtual addresses that DMA mappings may use
+ * (VHOST_VDPA_GET_IOVA_RANGE; the whole 64-bit space on a kernel without it).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_iova_range (VhostVdpa *vdpa, guint64 *first, guint64 *last, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!ensure_iova_range (vdpa, error))
+    return FALSE;
+  if (first != NULL)
+    *first = vdpa->iova_first;
+  if (last != NULL)
+    *last = vdpa->iova_last;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_backend_features:
+ * @vdpa: a #VhostVdpa
+ * @features: (out): the backend features the kernel offers, a mask of
+ *   VHOST_FEATURE_MASK() of #VhostVdpaBackendFeature bits
+ * @error: return location for a #GError
+ *
+ * Reads the backend features the kernel offers for the device
+ * (VHOST_GET_BACKEND_FEATURES). What was acked is
+ * vhost_vdpa_get_acked_backend_features().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_backend_features (VhostVdpa *vdpa, guint64 *features, GError **error)
+{
+  __u64 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (features != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_GET_BACKEND_FEATURES, &value, error))
+    return FALSE;
+  *features = value;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_set_backend_features:
+ * @vdpa: a #VhostVdpa
+ * @features: the backend features to use: offered ones that this library knows
+ * @error: return location for a #GError
+ *
+ * Acks backend features (VHOST_SET_BACKEND_FEATURES), replacing what
+ * construction acked: with less, IOTLB messages fall back to struct vhost_msg
+ * and single updates, and vhost_vdpa_suspend() is refused.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED for a
+ *   feature that this library or the kernel does not know
+ */
+gboolean
+vhost_vdpa_set_backend_features (VhostVdpa *vdpa, guint64 features, GError **error)
+{
+  __u64 value = features;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if ((features & ~KNOWN_BACKEND_FEATURES) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "VHOST_SET_BACKEND_FEATURES: unknown backend features 0x%" G_GINT64_MODIFIER "x",
+                   features & ~KNOWN_BACKEND_FEATURES);
+      return FALSE;
+    }
+  if (vdpa->in_batch)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "VHOST_SET_BACKEND_FEATURES: inside a DMA batch");
+      return FALSE;
+    }
+  if (!VDPA_IOCTL (vdpa, VHOST_SET_BACKEND_FEATURES, &value, error))
+    return FALSE;
+  if (vdpa->backend_features != features)
+    {
+      vdpa->backend_features = features;
+      g_object_notify_by_pspec (G_OBJECT (vdpa), properties[PROP_BACKEND_FEATURES]);
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_acked_backend_features:
+ * @vdpa: a #VhostVdpa
+ *
+ * Gets the value of #VhostVdpa:backend-features.
+ *
+ * Returns: the acked backend features, a mask of VHOST_FEATURE_MASK() of
+ *   #VhostVdpaBackendFeature bits
+ */
+guint64
+vhost_vdpa_get_acked_backend_features (VhostVdpa *vdpa)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), 0);
+  return vdpa->backend_features;
+}
+
+static gboolean
+get_u32 (VhostVdpa *self, unsigned long request, const char *name, guint *out, GError **error)
+{
+  __u32 value = 0;
+
+  if (!vdpa_ioctl (self, request, name, &value, error))
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_group_num:
+ * @vdpa: a #VhostVdpa
+ * @n_groups: (out): how many virtqueue groups the device has
+ * @error: return location for a #GError
+ *
+ * Reads the number of virtqueue groups (VHOST_VDPA_GET_GROUP_NUM): queues of one
+ * group share an address space.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_group_num (VhostVdpa *vdpa, guint *n_groups, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (n_groups != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return get_u32 (vdpa, VHOST_VDPA_GET_GROUP_NUM, "VHOST_VDPA_GET_GROUP_NUM", n_groups, error);
+}
+
+/**
+ * vhost_vdpa_get_as_num:
+ * @vdpa: a #VhostVdpa
+ * @n_address_spaces: (out): how many address spaces the device has
+ * @error: return location for a #GError
+ *
+ * Reads the number of address spaces (VHOST_VDPA_GET_AS_NUM).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_get_as_num (VhostVdpa *vdpa, guint *n_address_spaces, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (n_address_spaces != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return get_u32 (vdpa, VHOST_VDPA_GET_AS_NUM, "VHOST_VDPA_GET_AS_NUM", n_address_spaces, error);
+}
+
+/**
+ * vhost_vdpa_get_vring_group:
+ * @vdpa: a #VhostVdpa
+ * @index: a virtqueue index
+ * @group: (out): the group of that virtqueue
+ * @error: return location for a #GError
+ *
+ * Reads which group a virtqueue belongs to (VHOST_VDPA_GET_VRING_GROUP).
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT for an
+ *   index the device does not have
+ */
+gboolean
+vhost_vdpa_get_vring_group (VhostVdpa *vdpa, guint index, guint *group, GError **error)
+{
+  struct vhost_vring_state state = { .index = index };
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (group != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VRING_GROUP, &state, error))
+    return FALSE;
+  *group = state.num;
+  return TRUE;
+}
+
+/**
+ * vhost_vdpa_set_group_asid:
+ * @vdpa: a #VhostVdpa
+ * @group: a virtqueue group
+ * @asid: the address space its queues are to use
+ * @error: return location for a #GError
+ *
+ * Attaches a virtqueue group to an address space (VHOST_VDPA_SET_GROUP_ASID).
+ * Needs %VHOST_VDPA_BACKEND_F_IOTLB_ASID for a non-zero @asid to be mapped.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_vdpa_set_group_asid (VhostVdpa *vdpa, guint group, guint asid, GError **error)
+{
+  struct vhost_vring_state state = { .index = group, .num = asid };
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return VDPA_IOCTL (vdpa, VHOST_VDPA_SET_GROUP_ASID, &state, error);
+}
+
+/**
+ * vhost_vdpa_suspend:
+ * @vdpa: a #VhostVdpa
+ * @error: return location for a #GError
+ *
+ * Suspends the device (VHOST_VDPA_SUSPEND): it stops processing its queues and
+ * their state (vhost_backend_get_vring_base()) stays as it is. A reset, or
+ * vhost_vdpa_resume() where offered, makes it run again.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED without
+ *   %VHOST_VDPA_BACKEND_F_SUSPEND
+ */
+gboolean
+vhost_vdpa_suspend (VhostVdpa *vdpa, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+#ifdef VHOST_VDPA_SUSPEND
+  if (has_backend_feature (vdpa, VHOST_VDPA_BACKEND_F_SUSPEND))
+    {
+      if (!VDPA_IOCTL (vdpa, VHOST_VDPA_SUSPEND, NULL, error))
+        return FALSE;
+      vdpa->suspended = TRUE;
+      return TRUE;
+    }
+#endif
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                       "VHOST_VDPA_SUSPEND: the device does not offer the backend feature SUSPEND");
+  return FALSE;
+}
+
+/**
+ * vhost_vdpa_resume:
+ * @vdpa: a #VhostVdpa
+ * @error: return location for a #GError
+ *
+ * Resumes a device that vhost_vdpa_suspend() suspended (VHOST_VDPA_RESUME).
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED without
+ *   %VHOST_VDPA_BACKEND_F_RESUME (or when this library was built with kernel
+ *   headers that lack it)
+ */
+gboolean
+vhost_vdpa_resume (VhostVdpa *vdpa, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+#ifdef VHOST_VDPA_RESUME
+  if (has_backend_feature (vdpa, VHOST_VDPA_BACKEND_F_RESUME))
+    {
+      if (!VDPA_IOCTL (vdpa, VHOST_VDPA_RESUME, NULL, error))
+        return FALSE;
+      vdpa->suspended = FALSE;
+      return TRUE;
+    }
+#endif
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                       "VHOST_VDPA_RESUME: the device does not offer the backend feature RESUME");
+  return FALSE;
+}
+
+/**
+ * vhost_vdpa_get_fd:
+ * @vdpa: a #VhostVdpa
+ *
+ * Gets the device's file descriptor, which @vdpa owns.
+ *
+ * Returns: the file descriptor
+ */
+gint
+vhost_vdpa_get_fd (VhostVdpa *vdpa)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), -1);
+  return vdpa->fd;
+}
+
+/**
+ * vhost_vdpa_get_device_path:
+ * @vdpa: a #VhostVdpa
+ *
+ * Gets the value of #VhostVdpa:device-path.
+ *
+ * Returns: (nullable): the device node @vdpa opened, or %NULL for an adopted fd
+ */
+const char *
+vhost_vdpa_get_device_path (VhostVdpa *vdpa)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), NULL);
+  return vdpa->device_path;
+}
+
+/**
+ * vhost_vdpa_new:
+ * @device_path: the device node, such as /dev/vhost-vdpa-0
+ * @error: return location for a #GError
+ *
+ * Opens a vhost-vdpa device and acks its backend features. vhost-vdpa lets one
+ * process at a time open a device: a second open fails with
+ * %VHOST_ERROR_BROKEN (EBUSY).
+ *
+ * Returns: (transfer full): the device, or %NULL with @error set
+ *   (%VHOST_ERROR_NOT_FOUND for a node that does not exist)
+ */
+VhostVdpa *
+vhost_vdpa_new (const char *device_path, GError **error)
+{
+  g_return_val_if_fail (device_path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (VHOST_TYPE_VDPA, NULL, error, "device-path", device_path, NULL);
+}
+
+/**
+ * vhost_vdpa_new_for_fd:
+ * @fd: an open vhost-vdpa file descriptor, which the object takes
+ * @error: return location for a #GError
+ *
+ * Adopts an open vhost-vdpa device (one passed by a management daemon, for
+ * example) and acks its backend features. The fd is closed when the object is
+ * finalized, and also when this fails.
+ *
+ * Returns: (transfer full): the device, or %NULL with @error set
+ */
+VhostVdpa *
+vhost_vdpa_new_for_fd (gint fd, GError **error)
+{
+  g_return_val_if_fail (fd >= 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (VHOST_TYPE_VDPA, NULL, error, "fd", fd, NULL);
+}
+
+/* GObject */
+
+static gboolean
+vhost_vdpa_initable_init (GInitable *initable, GCancellable *cancellable, GError **error)
+{
+  VhostVdpa *self = VHOST_VDPA (initable);
+  guint64 offered = 0;
+  GError *local = NULL;
+
+  if (self->fd < 0)
+    {
+      if (self->device_path == NULL)
+        {
+          g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                               "A VhostVdpa needs a device path or a file descriptor");
+          return FALSE;
+        }
+      self->fd = open (self->device_path, O_RDWR | O_CLOEXEC);
+      if (self->fd < 0)
+        {
+          int errsv = errno;
+
+          g_set_error (error, VHOST_ERROR, vhost_kernel_error_from_errno (errsv), "Cannot open %s: %s",
+                       self->device_path, g_strerror (errsv));
+          return FALSE;
+        }
+    }
+  if (!vhost_vdpa_get_backend_features (self, &offered, &local))
+    {
+      /* A kernel without backend features: plain IOTLB messages. */
+      if (!g_error_matches (local, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
+        {
+          g_propagate_error (error, local);
+          return FALSE;
+        }
+      g_clear_error (&local);
+      return TRUE;
+    }
+  return vhost_vdpa_set_backend_features (self, offered & KNOWN_BACKEND_FEATURES, error);
+}
+
+static void
+vhost_vdpa_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = vhost_vdpa_initable_init;
+}
+
+static void
+vhost_vdpa_init (VhostVdpa *self)
+{
+  self->fd = -1;
+  self->mem_table = g_array_new (FALSE, FALSE, sizeof (MappedRegion));
+}
+
+static void
+vhost_vdpa_finalize (GObject *object)
+{
+  VhostVdpa *self = VHOST_VDPA (object);
+
+  /* Closing the fd unmaps and unpins everything. */
+  if (self->fd >= 0)
+    close (self->fd);
+  g_array_unref (self->mem_table);
+  g_free (self->device_path);
+  G_OBJECT_CLASS (vhost_vdpa_parent_class)->finalize (object);
+}
+
+static void
+vhost_vdpa_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VhostVdpa *self = VHOST_VDPA (object);
+
+  switch (prop_id)
+    {
+    case PROP_DEVICE_PATH:
+      g_value_set_string (value, self->device_path);
+      break;
+    case PROP_FD:
+      g_value_set_int (value, self->fd);
+      break;
+    case PROP_BACKEND_FEATURES:
+      g_value_set_uint64 (value, self->backend_features);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_vdpa_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  VhostVdpa *self = VHOST_VDPA (object);
+
+  switch (prop_id)
+    {
+    case PROP_DEVICE_PATH:
+      g_free (self->device_path);
+      self->device_path = g_value_dup_string (value);
+      break;
+    case PROP_FD:
+      self->fd = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+vhost_vdpa_class_init (VhostVdpaClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = vhost_vdpa_finalize;
+  object_class->get_property = vhost_vdpa_get_property;
+  object_class->set_property = vhost_vdpa_set_property;
+
+  /**
+   * VhostVdpa:device-path:
+   *
+   * The device node to open, such as /dev/vhost-vdpa-0, when #VhostVdpa:fd is -1.
+   */
+  properties[PROP_DEVICE_PATH] = g_param_spec_string ("device-path", NULL, NULL, NULL,
+                                                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                                                        G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostVdpa:fd:
+   *
+   * The device's file descriptor. Set at construction, the object adopts it (it
+   * closes it when finalized) instead of opening #VhostVdpa:device-path.
+   */
+  properties[PROP_FD] = g_param_spec_int ("fd", NULL, NULL, -1, G_MAXINT, -1,
+                                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * VhostVdpa:backend-features:
+   *
+   * The acked backend features, a mask of VHOST_FEATURE_MASK() of
+   * #VhostVdpaBackendFeature bits.
+   */
+  properties[PROP_BACKEND_FEATURES] = g_param_spec_uint64 ("backend-features", NULL, NULL, 0, G_MAXUINT64, 0,
+                                                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                                                             G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+/* Discovery */
+
+struct _VhostVdpaDeviceInfo
+{
+  gatomicrefcount ref_count;
+  char *name;        /* (owned) */
+  guint32 device_id;
+  guint32 vendor_id;
+  char *mgmtdev;     /* (owned) (nullable) */
+  char *device_path; /* (owned) (nullable) */
+  char *driver;      /* (owned) (nullable) */
+  guint max_vqs;
+  guint max_vq_size;
+};
+
+G_DEFINE_BOXED_TYPE (VhostVdpaDeviceInfo, vhost_vdpa_device_info, vhost_vdpa_device_info_ref,
+                     vhost_vdpa_device_info_unref)
+
+static VhostVdpaDeviceInfo *
+device_info_new (const char *name)
+{
+  VhostVdpaDeviceInfo *info = g_new0 (VhostVdpaDeviceInfo, 1);
+
+  g_atomic_ref_count_init (&info->ref_count);
+  info->name = g_strdup (name);
+  return info;
+}
+
+/**
+ * vhost_vdpa_device_info_ref:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Takes a reference.
+ *
+ * Returns: (transfer full): @info
+ */
+VhostVdpaDeviceInfo *
+vhost_vdpa_device_info_ref (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  g_atomic_ref_count_inc (&info->ref_count);
+  return info;
+}
+
+/**
+ * vhost_vdpa_device_info_unref:
+ * @info: (transfer full): a #VhostVdpaDeviceInfo
+ *
+ * Drops a reference; the last one frees @info.
+ */
+void
+vhost_vdpa_device_info_unref (VhostVdpaDeviceInfo *info)
+{
+  g_return_if_fail (info != NULL);
+  if (!g_atomic_ref_count_dec (&info->ref_count))
+    return;
+  g_free (info->name);
+  g_free (info->mgmtdev);
+  g_free (info->device_path);
+  g_free (info->driver);
+  g_free (info);
+}
+
+/**
+ * vhost_vdpa_device_info_get_name:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the device's name, as given to `vdpa dev add name NAME`.
+ *
+ * Returns: the name
+ */
+const char *
+vhost_vdpa_device_info_get_name (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->name;
+}
+
+/**
+ * vhost_vdpa_device_info_get_device_id:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the virtio device id (1 network, 2 block, ...).
+ *
+ * Returns: the device id, or 0 when the kernel did not say
+ */
+guint32
+vhost_vdpa_device_info_get_device_id (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, 0);
+  return info->device_id;
+}
+
+/**
+ * vhost_vdpa_device_info_get_vendor_id:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the virtio vendor id.
+ *
+ * Returns: the vendor id, or 0 when the kernel did not say
+ */
+guint32
+vhost_vdpa_device_info_get_vendor_id (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, 0);
+  return info->vendor_id;
+}
+
+/**
+ * vhost_vdpa_device_info_get_mgmtdev:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the management device that created the device, named as the `vdpa` tool
+ * names it: "BUS/DEVICE" (such as "pci/0000:01:00.2"), or "DEVICE" for one on no
+ * bus (such as "vdpasim_net").
+ *
+ * Returns: (nullable): the management device, or %NULL when the kernel did not say
+ */
+const char *
+vhost_vdpa_device_info_get_mgmtdev (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->mgmtdev;
+}
+
+/**
+ * vhost_vdpa_device_info_get_device_path:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the vhost-vdpa character device of the device, for vhost_vdpa_new().
+ *
+ * Returns: (nullable): a path such as /dev/vhost-vdpa-0, or %NULL when the device
+ *   is not bound to the vhost_vdpa driver
+ */
+const char *
+vhost_vdpa_device_info_get_device_path (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->device_path;
+}
+
+/**
+ * vhost_vdpa_device_info_get_driver:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the driver the device is bound to: "vhost_vdpa" (user space drives it,
+ * through vhost_vdpa_get_device_path()) or "virtio_vdpa" (the kernel's virtio
+ * drivers do).
+ *
+ * Returns: (nullable): the driver's name, or %NULL for an unbound device
+ */
+const char *
+vhost_vdpa_device_info_get_driver (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, NULL);
+  return info->driver;
+}
+
+/**
+ * vhost_vdpa_device_info_get_max_vqs:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the number of virtqueues the device has.
+ *
+ * Returns: the number, or 0 when the kernel did not say
+ */
+guint
+vhost_vdpa_device_info_get_max_vqs (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, 0);
+  return info->max_vqs;
+}
+
+/**
+ * vhost_vdpa_device_info_get_max_vq_size:
+ * @info: a #VhostVdpaDeviceInfo
+ *
+ * Gets the largest queue size the device takes.
+ *
+ * Returns: the size, or 0 when the kernel did not say
+ */
+guint
+vhost_vdpa_device_info_get_max_vq_size (VhostVdpaDeviceInfo *info)
+{
+  g_return_val_if_fail (info != NULL, 0);
+  return info->max_vq_size;
+}
+
+/* Generic netlink: the "vdpa" family's VDPA_CMD_DEV_GET dump. Everything read is checked. */
+
+#define NL_BUFFER_SIZE 32768
+
+static gboolean
+nl_attr_string (const struct nlattr *attr, const char **out)
+{
+  const char *data = (const char *) attr + NLA_HDRLEN;
+  gsize len = attr->nla_len - NLA_HDRLEN;
+
+  if (len == 0 || memchr (data, '\0', len) == NULL)
+    return FALSE;
+  *out = data;
+  return TRUE;
+}
+
+static guint32
+nl_attr_u32 (const struct nlattr *attr)
+{
+  guint32 v = 0;
+
+  if (attr->nla_len >= NLA_HDRLEN + 4)
+    memcpy (&v, (const guint8 *) attr + NLA_HDRLEN, 4);
+  return v;
+}
+
+static guint16
+nl_attr_u16 (const struct nlattr *attr)
+{
+  guint16 v = 0;
+
+  if (attr->nla_len >= NLA_HDRLEN + 2)
+    memcpy (&v, (const guint8 *) attr + NLA_HDRLEN, 2);
+  return v;
+}
+
+gboolean
+vhost_vdpa_parse_dev_dump (GHashTable *by_name, const guint8 *buf, gsize len, gboolean *done, GError **error)
+{
+  gsize off = 0;
+
+  while (off + NLMSG_HDRLEN <= len)
+    {
+      struct nlmsghdr h;
+      gsize attr_off, msg_end;
+      const char *name = NULL, *bus = NULL, *mgmt = NULL;
+      guint32 device_id = 0, vendor_id = 0, max_vqs = 0;
+      guint16 max_vq_size = 0;
+      VhostVdpaDeviceInfo *info;
+
+      memcpy (&h, buf + off, sizeof h);
+      if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > len - off)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "vdpa netlink: a message of %u bytes at %" G_GSIZE_FORMAT
+                       " of %" G_GSIZE_FORMAT, h.nlmsg_len, off, len);
+          return FALSE;
+        }
+      msg_end = off + h.nlmsg_len;
+      if (h.nlmsg_type == NLMSG_DONE)
+        {
+          *done = TRUE;
+          return TRUE;
+        }
+      if (h.nlmsg_type == NLMSG_ERROR)
+        {
+          struct nlmsgerr e;
+
+          if (h.nlmsg_len < NLMSG_HDRLEN + sizeof e)
+            {
+              g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "vdpa netlink: a truncated error");
+              return FALSE;
+            }
+          memcpy (&e, buf + off + NLMSG_HDRLEN, sizeof e);
+          if (e.error != 0)
+            {
+              set_errno_error (error, "VDPA_CMD_DEV_GET", -e.error);
+              return FALSE;
+            }
+          *done = TRUE;
+          return TRUE;
+        }
+      attr_off = off + NLMSG_HDRLEN + GENL_HDRLEN;
+      while (attr_off + NLA_HDRLEN <= msg_end)
+        {
+          struct nlattr a;
+          const struct nlattr *attr = (const struct nlattr *) (buf + attr_off);
+
+          memcpy (&a, buf + attr_off, sizeof a);
+          if (a.nla_len < NLA_HDRLEN || a.nla_len > msg_end - attr_off)
+            {
+              g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "vdpa netlink: a malformed attribute");
+              return FALSE;
+            }
+          /* Attributes are aligned in the buffer only if the buffer is: copy the header, read values by memcpy. */
+          switch (a.nla_type & NLA_TYPE_MASK)
+            {
+            case VDPA_ATTR_DEV_NAME:
+              if (!nl_attr_string (attr, &name))
+                name = NULL;
+              break;
+            case VDPA_ATTR_MGMTDEV_BUS_NAME:
+              if (!nl_attr_string (attr, &bus))
+                bus = NULL;
+              break;
+            case VDPA_ATTR_MGMTDEV_DEV_NAME:
+              if (!nl_attr_string (attr, &mgmt))
+                mgmt = NULL;
+              break;
+            case VDPA_ATTR_DEV_ID:
+              device_id = nl_attr_u32 (attr);
+              break;
+            case VDPA_ATTR_DEV_VENDOR_ID:
+              vendor_id = nl_attr_u32 (attr);
+              break;
+            case VDPA_ATTR_DEV_MAX_VQS:
+              max_vqs = nl_attr_u32 (attr);
+              break;
+            case VDPA_ATTR_DEV_MAX_VQ_SIZE:
+              max_vq_size = nl_attr_u16 (attr);
+              break;
+            default:
+              break;
+            }
+          attr_off += NLA_ALIGN (a.nla_len);
+        }
+      off += NLMSG_ALIGN (h.nlmsg_len);
+      if (name == NULL || strchr (name, '/') != NULL || name[0] == '.')
+        continue;
+      info = device_info_new (name);
+      info->device_id = device_id;
+      info->vendor_id = vendor_id;
+      info->max_vqs = max_vqs;
+      info->max_vq_size = max_vq_size;
+      if (mgmt != NULL)
+        info->mgmtdev = bus != NULL ? g_strdup_printf ("%s/%s", bus, mgmt) : g_strdup (mgmt);
+      g_hash_table_replace (by_name, info->name, info);
+    }
+  return TRUE;
+}
+
+static gboolean
+nl_send (int fd, guint16 type, guint16 flags, guint8 cmd, guint8 version, guint32 seq,
+         guint16 attr_type, const char *attr_string, GError **error)
+{
+  guint8 buf[256] = { 0 };
+  struct nlmsghdr *h = (struct nlmsghdr *) buf;
+  struct genlmsghdr *g = (struct genlmsghdr *) (buf + NLMSG_HDRLEN);
+  gsize len = NLMSG_HDRLEN + GENL_HDRLEN;
+  struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+  ssize_t n;
+
+  if (attr_string != NULL)
+    {
+      struct nlattr *a = (struct nlattr *) (buf + len);
+      gsize slen = strlen (attr_string) + 1;
+
+      g_assert (len + NLA_HDRLEN + NLA_ALIGN (slen) <= sizeof buf);
+      a->nla_type = attr_type;
+      a->nla_len = NLA_HDRLEN + slen;
+      memcpy (buf + len + NLA_HDRLEN, attr_string, slen);
+      len += NLA_HDRLEN + NLA_ALIGN (slen);
+    }
+  h->nlmsg_len = len;
+  h->nlmsg_type = type;
+  h->nlmsg_flags = flags;
+  h->nlmsg_seq = seq;
+  g->cmd = cmd;
+  g->version = version;
+  do
+    n = sendto (fd, buf, len, 0, (struct sockaddr *) &kernel, sizeof kernel);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    {
+      set_errno_error (error, "Sending to the generic netlink socket", errno);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gssize
+nl_recv (int fd, guint8 *buf, gsize size, GError **error)
+{
+  ssize_t n;
+
+  do
+    n = recv (fd, buf, size, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    set_errno_error (error, "Reading the generic netlink socket", errno);
+  return n;
+}
+
+/* The id of the "vdpa" generic netlink family, or 0 when the kernel has none (vdpa not loaded). */
+static gboolean
+nl_vdpa_family (int fd, guint16 *family, GError **error)
+{
+  g_autofree guint8 *buf = g_malloc (NL_BUFFER_SIZE);
+  gssize n;
+  struct nlmsghdr h;
+
+  *family = 0;
+  if (!nl_send (fd, GENL_ID_CTRL, NLM_F_REQUEST, CTRL_CMD_GETFAMILY, 1, 1, CTRL_ATTR_FAMILY_NAME, VDPA_GENL_NAME,
+                error))
+    return FALSE;
+  n = nl_recv (fd, buf, NL_BUFFER_SIZE, error);
+  if (n < 0)
+    return FALSE;
+  if ((gsize) n < NLMSG_HDRLEN)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "genetlink: a truncated reply");
+      return FALSE;
+    }
+  memcpy (&h, buf, sizeof h);
+  if (h.nlmsg_len > (gsize) n || h.nlmsg_len < NLMSG_HDRLEN)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "genetlink: a malformed reply");
+      return FALSE;
+    }
+  if (h.nlmsg_type == NLMSG_ERROR)
+    {
+      struct nlmsgerr e;
+
+      if (h.nlmsg_len < NLMSG_HDRLEN + sizeof e)
+        {
+          g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "genetlink: a truncated error");
+          return FALSE;
+        }
+      memcpy (&e, buf + NLMSG_HDRLEN, sizeof e);
+      if (e.error == -ENOENT)
+        return TRUE;
+      set_errno_error (error, "CTRL_CMD_GETFAMILY vdpa", -e.error);
+      return FALSE;
+    }
+  for (gsize off = NLMSG_HDRLEN + GENL_HDRLEN; off + NLA_HDRLEN <= h.nlmsg_len;)
+    {
+      struct nlattr a;
+
+      memcpy (&a, buf + off, sizeof a);
+      if (a.nla_len < NLA_HDRLEN || a.nla_len > h.nlmsg_len - off)
+        break;
+      if ((a.nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID && a.nla_len >= NLA_HDRLEN + 2)
+        {
+          *family = nl_attr_u16 ((const struct nlattr *) (buf + off));
+          return TRUE;
+        }
+      off += NLA_ALIGN (a.nla_len);
+    }
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "genetlink: no family id for vdpa");
+  return FALSE;
+}
+
+/* What the kernel says about each vDPA device, by name. */
+static GHashTable *
+query_netlink (GError **error)
+{
+  g_autoptr(GHashTable) by_name =
+    g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) vhost_vdpa_device_info_unref);
+  g_autofree guint8 *buf = NULL;
+  struct sockaddr_nl local = { .nl_family = AF_NETLINK };
+  guint16 family = 0;
+  gboolean done = FALSE;
+  int fd;
+
+  fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      /* No generic netlink at all: nothing to add to what sysfs says. */
+      if (errsv == EAFNOSUPPORT || errsv == EPROTONOSUPPORT)
+        return g_steal_pointer (&by_name);
+      set_errno_error (error, "Opening a generic netlink socket", errsv);
+      return NULL;
+    }
+  if (bind (fd, (struct sockaddr *) &local, sizeof local) < 0)
+    {
+      set_errno_error (error, "Binding a generic netlink socket", errno);
+      close (fd);
+      return NULL;
+    }
+  if (!nl_vdpa_family (fd, &family, error))
+    {
+      close (fd);
+      return NULL;
+    }
+  if (family == 0)
+    {
+      close (fd);
+      return g_steal_pointer (&by_name);
+    }
+  if (!nl_send (fd, family, NLM_F_REQUEST | NLM_F_DUMP, VDPA_CMD_DEV_GET, VDPA_GENL_VERSION, 2, 0, NULL, error))
+    {
+      close (fd);
+      return NULL;
+    }
+  buf = g_malloc (NL_BUFFER_SIZE);
+  while (!done)
+    {
+      gssize n = nl_recv (fd, buf, NL_BUFFER_SIZE, error);
+
+      if (n < 0 || !vhost_vdpa_parse_dev_dump (by_name, buf, n, &done, error))
+        {
+          close (fd);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+    }
+  close (fd);
+  return g_steal_pointer (&by_name);
+}
+
+static gint
+compare_infos (gconstpointer a, gconstpointer b)
+{
+  const VhostVdpaDeviceInfo *x = *(VhostVdpaDeviceInfo *const *) a;
+  const VhostVdpaDeviceInfo *y = *(VhostVdpaDeviceInfo *const *) b;
+
+  return strcmp (x->name, y->name);
+}
+
+GPtrArray *
+vhost_vdpa_list_devices_at (const char *sysfs_root, GHashTable *netlink_infos, GError **error)
+{
+  g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func ((GDestroyNotify) vhost_vdpa_device_info_unref);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree char *bus_dir = g_build_filename (sysfs_root, "bus", "vdpa", "devices", NULL);
+  g_autoptr(GDir) dir = NULL;
+  GError *local = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  const char *name;
+
+  dir = g_dir_open (bus_dir, 0, &local);
+  if (dir == NULL && !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Cannot list the vDPA devices: %s", local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  g_clear_error (&local);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *dev_dir = g_build_filename (bus_dir, name, NULL);
+      g_autofree char *driver_link = g_build_filename (dev_dir, "driver", NULL);
+      g_autofree char *driver_target = g_file_read_link (driver_link, NULL);
+      g_autoptr(GDir) children = g_dir_open (dev_dir, 0, NULL);
+      VhostVdpaDeviceInfo *known = netlink_infos != NULL ? g_hash_table_lookup (netlink_infos, name) : NULL;
+      VhostVdpaDeviceInfo *info = device_info_new (name);
+      const char *child;
+
+      if (known != NULL)
+        {
+          info->device_id = known->device_id;
+          info->vendor_id = known->vendor_id;
+          info->max_vqs = known->max_vqs;
+          info->max_vq_size = known->max_vq_size;
+          info->mgmtdev = g_strdup (known->mgmtdev);
+        }
+      if (driver_target != NULL)
+        info->driver = g_path_get_basename (driver_target);
+      /* vhost_vdpa's character device is a child device named vhost-vdpa-N. */
+      while (children != NULL && (child = g_dir_read_name (children)) != NULL)
+        if (g_str_has_prefix (child, "vhost-vdpa-") && child[strlen ("vhost-vdpa-")] != '\0' &&
+            strspn (child + strlen ("vhost-vdpa-"), "0123456789") == strlen (child + strlen ("vhost-vdpa-")))
+          {
+            g_free (info->device_path);
+            info->device_path = g_strconcat ("/dev/", child, NULL);
+          }
+      g_ptr_array_add (result, info);
+      g_hash_table_add (seen, info->name);
+    }
+  /* Devices that netlink knows and sysfs does not (sysfs not mounted, say). */
+  if (netlink_infos != NULL)
+    {
+      g_hash_table_iter_init (&iter, netlink_infos);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          VhostVdpaDeviceInfo *known = value;
+
+          if (!g_hash_table_contains (seen, known->name))
+            g_ptr_array_add (result, vhost_vdpa_device_info_ref (known));
+        }
+    }
+  g_ptr_array_sort (result, compare_infos);
+  return g_steal_pointer (&result);
+}
+
+/**
+ * vhost_vdpa_list_devices:
+ * @error: return location for a #GError
+ *
+ * Lists the vDPA devices of the system, for management daemons: their names and
+ * drivers from sysfs (/sys/bus/vdpa/devices), the vhost-vdpa character device of
+ * each one bound to vhost_vdpa (the vhost-vdpa-N device under it), and the
+ * virtio device id, the vendor id, the queue limits and the management device
+ * from the kernel's "vdpa" generic netlink family (what `vdpa dev show` prints).
+ * Nothing is opened, so devices in use by other processes are listed too.
+ *
+ * Returns: (transfer full) (element-type VhostVdpaDeviceInfo): the devices sorted
+ *   by name, empty when the kernel has no vDPA support loaded; %NULL with @error
+ *   set when sysfs or netlink fail
+ */
+GPtrArray *
+vhost_vdpa_list_devices (GError **error)
+{
+  g_autoptr(GHashTable) infos = NULL;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  infos = query_netlink (error);
+  if (infos == NULL)
+    return NULL;
+  return vhost_vdpa_list_devices_at ("/sys", infos, error);
+}
