@@ -18,12 +18,14 @@
  * @short_description: the kernel's vhost devices, as a #VhostBackend
  *
  * #VhostKernel is the abstract base of the classes that drive the Linux kernel's
- * vhost devices: #VhostNet (/dev/vhost-net), #VhostVsock (/dev/vhost-vsock) and
- * #VhostScsi (/dev/vhost-scsi). It holds the device's file descriptor, opened from
- * #VhostKernel:device-path or adopted through #VhostKernel:fd, and implements
- * #VhostBackend with the vhost ioctls: VHOST_GET_FEATURES and VHOST_SET_FEATURES,
- * VHOST_SET_OWNER and VHOST_RESET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_LOG_BASE
- * and VHOST_SET_LOG_FD, and per queue VHOST_SET_VRING_NUM, _ADDR, _BASE, _KICK,
+ * vhost devices: #VhostNet (/dev/vhost-net), #VhostVsock (/dev/vhost-vsock),
+ * #VhostScsi (/dev/vhost-scsi) and #VhostVdpa (/dev/vhost-vdpa-N, which
+ * re-implements the parts of #VhostBackend where vDPA differs). It holds the
+ * device's file descriptor, opened from #VhostKernel:device-path or adopted
+ * through #VhostKernel:fd, and implements #VhostBackend with the vhost ioctls:
+ * VHOST_GET_FEATURES and VHOST_SET_FEATURES, VHOST_SET_OWNER and
+ * VHOST_RESET_OWNER, VHOST_SET_MEM_TABLE, VHOST_SET_LOG_BASE and
+ * VHOST_SET_LOG_FD, and per queue VHOST_SET_VRING_NUM, _ADDR, _BASE, _KICK,
  * _CALL, _ERR and VHOST_GET_VRING_BASE. A #VhostDriver brings a kernel device up
  * exactly as it brings up a vhost-user one.
  *
@@ -425,7 +427,23 @@ vhost_kernel_iotlb_msg (VhostKernel *kernel,
                         guint type,
                         GError **error)
 {
-  VhostKernelPrivate *priv;
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return vhost_kernel_iotlb_write (kernel, 0, type, iova, size, uaddr, perm, error);
+}
+
+gboolean
+vhost_kernel_iotlb_write (VhostKernel *kernel,
+                          guint asid,
+                          guint type,
+                          guint64 iova,
+                          guint64 size,
+                          guint64 uaddr,
+                          guint perm,
+                          GError **error)
+{
+  VhostKernelPrivate *priv = vhost_kernel_get_instance_private (kernel);
   struct vhost_iotlb_msg iotlb = { .iova = iova, .size = size, .uaddr = uaddr, .perm = perm, .type = type };
   struct vhost_msg v1;
   struct vhost_msg_v2 v2;
@@ -434,14 +452,34 @@ vhost_kernel_iotlb_msg (VhostKernel *kernel,
   ssize_t n;
   const char *name;
 
-  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  priv = vhost_kernel_get_instance_private (kernel);
+  switch (type)
+    {
+    case VHOST_IOTLB_UPDATE:
+      name = "VHOST_IOTLB_UPDATE";
+      break;
+    case VHOST_IOTLB_INVALIDATE:
+      name = "VHOST_IOTLB_INVALIDATE";
+      break;
+    case VHOST_IOTLB_BATCH_BEGIN:
+      name = "VHOST_IOTLB_BATCH_BEGIN";
+      break;
+    case VHOST_IOTLB_BATCH_END:
+      name = "VHOST_IOTLB_BATCH_END";
+      break;
+    default:
+      name = "VHOST_IOTLB_MSG";
+    }
+  if (asid != 0 && (priv->backend_features & VHOST_FEATURE_MASK (VHOST_BACKEND_F_IOTLB_ASID)) == 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "%s: address space %u needs the backend feature IOTLB_ASID, which was not acked", name, asid);
+      return FALSE;
+    }
   if ((priv->backend_features & VHOST_FEATURE_MASK (VHOST_KERNEL_BACKEND_F_IOTLB_MSG_V2)) != 0)
     {
       memset (&v2, 0, sizeof v2);
       v2.type = VHOST_IOTLB_MSG_V2;
+      v2.asid = asid;
       v2.iotlb = iotlb;
       buf = &v2;
       len = sizeof v2;
@@ -453,17 +491,6 @@ vhost_kernel_iotlb_msg (VhostKernel *kernel,
       v1.iotlb = iotlb;
       buf = &v1;
       len = sizeof v1;
-    }
-  switch (type)
-    {
-    case VHOST_IOTLB_UPDATE:
-      name = "VHOST_IOTLB_UPDATE";
-      break;
-    case VHOST_IOTLB_INVALIDATE:
-      name = "VHOST_IOTLB_INVALIDATE";
-      break;
-    default:
-      name = "VHOST_IOTLB_MSG";
     }
   do
     n = write (priv->fd, buf, len);
@@ -480,6 +507,14 @@ vhost_kernel_iotlb_msg (VhostKernel *kernel,
       return FALSE;
     }
   return TRUE;
+}
+
+guint64
+vhost_kernel_get_acked_backend_features (VhostKernel *kernel)
+{
+  VhostKernelPrivate *priv = vhost_kernel_get_instance_private (kernel);
+
+  return priv->backend_features;
 }
 
 /**
@@ -586,8 +621,8 @@ vhost_kernel_initable_init (GInitable *initable, GCancellable *cancellable, GErr
     return TRUE;
   if (priv->device_path == NULL)
     {
-      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                           "A VhostKernel needs a device path or a file descriptor");
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "A %s needs a device path or a file descriptor",
+                   G_OBJECT_TYPE_NAME (self));
       return FALSE;
     }
   priv->fd = open (priv->device_path, O_RDWR | O_CLOEXEC | O_NONBLOCK);

@@ -36,7 +36,8 @@ G_DECLARE_DERIVABLE_TYPE (VhostKernel, vhost_kernel, VHOST, KERNEL, GObject)
  * @stop_queue: called by vhost_backend_get_vring_base() before VHOST_GET_VRING_BASE,
  *   so that the device stops processing the queue first (kernel vhost, unlike
  *   vhost-user, does not stop a ring on GET_VRING_BASE). #VhostNet detaches the
- *   queue's TAP, #VhostVsock stops the device. The default does nothing.
+ *   queue's TAP, #VhostVsock stops the device, #VhostVdpa suspends a running
+ *   device where it can. The default does nothing.
  *
  * The virtual functions of a kernel vhost device.
  */

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/genetlink.h>
@@ -23,7 +22,10 @@
  * #VhostVdpa drives a vDPA device (a hardware virtio data path, or one of the
  * kernel's simulators vdpa_sim_net and vdpa_sim_blk) through its vhost-vdpa
  * character device, /dev/vhost-vdpa-N, opened with vhost_vdpa_new() or adopted
- * with vhost_vdpa_new_for_fd().
+ * with vhost_vdpa_new_for_fd(). It is a #VhostKernel: the file descriptor and
+ * the device node are vhost_kernel_get_fd() and vhost_kernel_get_device_path(),
+ * and the vhost ioctls that vhost-vdpa shares with the other kernel vhost devices
+ * (features, owner, queue size, base and eventfds) are #VhostKernel's.
  *
  * Beside the #VhostBackend control plane it has the virtio device's own:
  * vhost_vdpa_get_device_id(), the status byte (vhost_vdpa_get_status(),
@@ -39,8 +41,9 @@
  * vhost_vdpa_dma_map() and vhost_vdpa_dma_unmap() map to this process's memory
  * with IOTLB update and invalidate messages written to the device's fd; the IOVAs
  * must lie in vhost_vdpa_get_iova_range(). The backend features are negotiated at
- * construction: every one of #VhostVdpaBackendFeature that both the kernel and
- * this library know is acked (see vhost_vdpa_get_acked_backend_features()). With
+ * construction: every one of #VhostVdpaBackendFeature that both the kernel
+ * (vhost_kernel_get_backend_features()) and this library know is acked (see
+ * vhost_vdpa_get_acked_backend_features()). With
  * %VHOST_VDPA_BACKEND_F_IOTLB_BATCH, vhost_vdpa_dma_batch_begin() and
  * vhost_vdpa_dma_batch_end() group mappings, which the device then applies at
  * once.
@@ -78,7 +81,8 @@
  * %VHOST_ERROR_INVALID_ARGUMENT. Per-queue calls (and DMA mappings) need the
  * owner first: without it they fail with EPERM, %VHOST_ERROR_BROKEN.
  *
- * A #VhostVdpa has no sources or signals: its calls are synchronous ioctls and
+ * A #VhostVdpa has no sources, and never emits #VhostKernel::iotlb-message
+ * (vhost-vdpa reports no IOTLB misses): its calls are synchronous ioctls and
  * writes that do not block for long, made from any one thread at a time.
  */
 
@@ -97,11 +101,8 @@ typedef struct
 
 struct _VhostVdpa
 {
-  GObject parent_instance;
+  VhostKernel parent_instance;
 
-  char *device_path;          /* (owned) (nullable) */
-  int fd;                     /* (owned) */
-  guint64 backend_features;   /* acked */
   gboolean owner_set;
   gboolean in_batch;
   gboolean have_iova_range;
@@ -114,14 +115,16 @@ struct _VhostVdpa
 static void vhost_vdpa_backend_iface_init (VhostBackendInterface *iface);
 static void vhost_vdpa_initable_iface_init (GInitableIface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (VhostVdpa, vhost_vdpa, G_TYPE_OBJECT,
+/* VhostKernel's implementations, which these chain up to. */
+static VhostBackendInterface *vhost_vdpa_backend_parent_iface;
+static GInitableIface *vhost_vdpa_initable_parent_iface;
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (VhostVdpa, vhost_vdpa, VHOST_TYPE_KERNEL,
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, vhost_vdpa_initable_iface_init)
                                G_IMPLEMENT_INTERFACE (VHOST_TYPE_BACKEND, vhost_vdpa_backend_iface_init))
 
 enum {
   PROP_0,
-  PROP_DEVICE_PATH,
-  PROP_FD,
   PROP_BACKEND_FEATURES,
   N_PROPS
 };
@@ -151,94 +154,14 @@ G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_SUSPEND == VHOST_BACKEND_F_SUSPEND);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_RESUME == VHOST_BACKEND_F_RESUME);
 #endif
 
-static void
-set_errno_error (GError **error, const char *name, int errsv)
-{
-  g_set_error (error, VHOST_ERROR, vhost_kernel_error_from_errno (errsv), "%s: %s", name, g_strerror (errsv));
-}
-
-static gboolean
-vdpa_ioctl (VhostVdpa *self, unsigned long request, const char *name, void *arg, GError **error)
-{
-  int r;
-
-  do
-    r = ioctl (self->fd, request, arg);
-  while (r < 0 && errno == EINTR);
-  if (r < 0)
-    {
-      set_errno_error (error, name, errno);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-#define VDPA_IOCTL(self, request, arg, error) vdpa_ioctl ((self), (request), #request, (arg), (error))
+/* VHOST_KERNEL_IOCTL on a VhostVdpa (stringified here, before @request is expanded). */
+#define VDPA_IOCTL(self, request, arg, error) \
+  vhost_kernel_ioctl (VHOST_KERNEL (self), (request), #request, (arg), (error))
 
 static gboolean
 has_backend_feature (VhostVdpa *self, guint bit)
 {
-  return (self->backend_features & VHOST_FEATURE_MASK (bit)) != 0;
-}
-
-/* IOTLB messages */
-
-static gboolean
-iotlb_write (VhostVdpa *self,
-             guint asid,
-             guint8 type,
-             guint64 iova,
-             guint64 size,
-             guint64 uaddr,
-             guint8 perm,
-             const char *name,
-             GError **error)
-{
-  struct vhost_iotlb_msg iotlb = { .iova = iova, .size = size, .uaddr = uaddr, .perm = perm, .type = type };
-  struct vhost_msg v1;
-  struct vhost_msg_v2 v2;
-  const void *buf;
-  gsize len;
-  ssize_t n;
-
-  if (asid != 0 && !has_backend_feature (self, VHOST_VDPA_BACKEND_F_IOTLB_ASID))
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
-                   "%s: address space %u needs the backend feature IOTLB_ASID, which was not acked", name, asid);
-      return FALSE;
-    }
-  if (has_backend_feature (self, VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2))
-    {
-      memset (&v2, 0, sizeof v2);
-      v2.type = VHOST_IOTLB_MSG_V2;
-      v2.asid = asid;
-      v2.iotlb = iotlb;
-      buf = &v2;
-      len = sizeof v2;
-    }
-  else
-    {
-      memset (&v1, 0, sizeof v1);
-      v1.type = VHOST_IOTLB_MSG;
-      v1.iotlb = iotlb;
-      buf = &v1;
-      len = sizeof v1;
-    }
-  do
-    n = write (self->fd, buf, len);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    {
-      set_errno_error (error, name, errno);
-      return FALSE;
-    }
-  if ((gsize) n != len)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "%s: the device took %zd of %" G_GSIZE_FORMAT " bytes", name, n,
-                   len);
-      return FALSE;
-    }
-  return TRUE;
+  return (vhost_kernel_get_acked_backend_features (VHOST_KERNEL (self)) & VHOST_FEATURE_MASK (bit)) != 0;
 }
 
 static gboolean
@@ -332,7 +255,7 @@ vhost_vdpa_dma_map (VhostVdpa *vdpa,
     }
   if (!check_iova (vdpa, iova, size, "VHOST_IOTLB_UPDATE", error))
     return FALSE;
-  return iotlb_write (vdpa, asid, VHOST_IOTLB_UPDATE, iova, size, uaddr, access, "VHOST_IOTLB_UPDATE", error);
+  return vhost_kernel_iotlb_write (VHOST_KERNEL (vdpa), asid, VHOST_IOTLB_UPDATE, iova, size, uaddr, access, error);
 }
 
 /**
@@ -360,7 +283,7 @@ vhost_vdpa_dma_unmap (VhostVdpa *vdpa, guint asid, guint64 iova, guint64 size, G
                    "VHOST_IOTLB_INVALIDATE: the range of %" G_GUINT64_FORMAT " bytes is empty or wraps around", size);
       return FALSE;
     }
-  return iotlb_write (vdpa, asid, VHOST_IOTLB_INVALIDATE, iova, size, 0, 0, "VHOST_IOTLB_INVALIDATE", error);
+  return vhost_kernel_iotlb_write (VHOST_KERNEL (vdpa), asid, VHOST_IOTLB_INVALIDATE, iova, size, 0, 0, error);
 }
 
 /**
@@ -390,7 +313,7 @@ vhost_vdpa_dma_batch_begin (VhostVdpa *vdpa, guint asid, GError **error)
     }
   if (!has_backend_feature (vdpa, VHOST_VDPA_BACKEND_F_IOTLB_BATCH))
     return TRUE;
-  if (!iotlb_write (vdpa, asid, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0, "VHOST_IOTLB_BATCH_BEGIN", error))
+  if (!vhost_kernel_iotlb_write (VHOST_KERNEL (vdpa), asid, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0, error))
     return FALSE;
   vdpa->in_batch = TRUE;
   return TRUE;
@@ -416,28 +339,19 @@ vhost_vdpa_dma_batch_end (VhostVdpa *vdpa, GError **error)
   if (!vdpa->in_batch)
     return TRUE;
   vdpa->in_batch = FALSE;
-  return iotlb_write (vdpa, 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0, "VHOST_IOTLB_BATCH_END", error);
+  return vhost_kernel_iotlb_write (VHOST_KERNEL (vdpa), 0, VHOST_IOTLB_BATCH_END, 0, 0, 0, 0, error);
 }
 
 /* VhostBackend */
-
-static gboolean
-vdpa_get_features (VhostBackend *backend, guint64 *features, GError **error)
-{
-  __u64 value = 0;
-
-  if (!VDPA_IOCTL (VHOST_VDPA (backend), VHOST_GET_FEATURES, &value, error))
-    return FALSE;
-  *features = value;
-  return TRUE;
-}
 
 static gboolean
 vdpa_set_features (VhostBackend *backend, guint64 features, GError **error)
 {
   __u64 value = features;
 
-  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_SET_FEATURES, &value, error);
+  /* The ioctl alone: vhost-vdpa reports no IOTLB misses, so its fd is not watched for them even
+   * with ACCESS_PLATFORM. */
+  return VDPA_IOCTL (backend, VHOST_SET_FEATURES, &value, error);
 }
 
 static gboolean
@@ -447,7 +361,7 @@ vdpa_set_owner (VhostBackend *backend, GError **error)
 
   if (self->owner_set)
     return TRUE;
-  if (!VDPA_IOCTL (self, VHOST_SET_OWNER, NULL, error))
+  if (!vhost_vdpa_backend_parent_iface->set_owner (backend, error))
     return FALSE;
   self->owner_set = TRUE;
   return TRUE;
@@ -545,14 +459,6 @@ vdpa_set_log_fd (VhostBackend *backend, gint fd, GError **error)
   return FALSE;
 }
 
-static gboolean
-vdpa_set_vring_num (VhostBackend *backend, guint index, guint num, GError **error)
-{
-  struct vhost_vring_state state = { .index = index, .num = num };
-
-  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_SET_VRING_NUM, &state, error);
-}
-
 /* The IOVA of a user address in the memory table, or the address itself without a table. */
 static gboolean
 to_iova (VhostVdpa *self, guint64 uaddr, guint64 *iova, const char *what, GError **error)
@@ -583,73 +489,32 @@ vdpa_set_vring_addr (VhostBackend *backend, VhostVringAddr *addr, GError **error
 {
   VhostVdpa *self = VHOST_VDPA (backend);
   guint64 desc, used, avail;
-  struct vhost_vring_addr a = { 0 };
+  g_autoptr(VhostVringAddr) translated = NULL;
 
   if (!to_iova (self, vhost_vring_addr_get_desc_user_addr (addr), &desc, "descriptor table", error) ||
       !to_iova (self, vhost_vring_addr_get_used_user_addr (addr), &used, "used ring", error) ||
       !to_iova (self, vhost_vring_addr_get_avail_user_addr (addr), &avail, "available ring", error))
     return FALSE;
-  a.index = vhost_vring_addr_get_index (addr);
-  a.desc_user_addr = desc;
-  a.used_user_addr = used;
-  a.avail_user_addr = avail;
-  return VDPA_IOCTL (self, VHOST_SET_VRING_ADDR, &a, error);
+  /* No dirty log: neither its flag nor its address. */
+  translated = vhost_vring_addr_new (vhost_vring_addr_get_index (addr), 0, desc, used, avail, 0);
+  return vhost_vdpa_backend_parent_iface->set_vring_addr (backend, translated, error);
 }
 
+/* VhostKernelClass.stop_queue, before VHOST_GET_VRING_BASE: a running device's queue state is only
+ * stable once the device is suspended. */
 static gboolean
-vdpa_set_vring_base (VhostBackend *backend, guint index, guint base, GError **error)
+vdpa_stop_queue (VhostKernel *kernel, guint index, GError **error)
 {
-  struct vhost_vring_state state = { .index = index, .num = base };
+  VhostVdpa *self = VHOST_VDPA (kernel);
+  guint8 status = 0;
 
-  return VDPA_IOCTL (VHOST_VDPA (backend), VHOST_SET_VRING_BASE, &state, error);
-}
-
-static gboolean
-vdpa_get_vring_base (VhostBackend *backend, guint index, guint *base, GError **error)
-{
-  VhostVdpa *self = VHOST_VDPA (backend);
-  struct vhost_vring_state state = { .index = index };
-
-  /* A running device's queue state is only stable once the device is suspended. */
-  if (has_backend_feature (self, VHOST_VDPA_BACKEND_F_SUSPEND) && !self->suspended)
-    {
-      guint8 status = 0;
-
-      if (!vhost_vdpa_get_status (self, &status, error))
-        return FALSE;
-      if ((status & VHOST_VIRTIO_STATUS_DRIVER_OK) != 0 && !vhost_vdpa_suspend (self, error))
-        return FALSE;
-    }
-  if (!VDPA_IOCTL (self, VHOST_GET_VRING_BASE, &state, error))
+  if (!has_backend_feature (self, VHOST_VDPA_BACKEND_F_SUSPEND) || self->suspended)
+    return TRUE;
+  if (!vhost_vdpa_get_status (self, &status, error))
     return FALSE;
-  *base = state.num;
+  if ((status & VHOST_VIRTIO_STATUS_DRIVER_OK) != 0 && !vhost_vdpa_suspend (self, error))
+    return FALSE;
   return TRUE;
-}
-
-static gboolean
-vdpa_set_vring_file (VhostVdpa *self, unsigned long request, const char *name, guint index, gint fd, GError **error)
-{
-  struct vhost_vring_file file = { .index = index, .fd = fd < 0 ? VHOST_FILE_UNBIND : fd };
-
-  return vdpa_ioctl (self, request, name, &file, error);
-}
-
-static gboolean
-vdpa_set_vring_kick (VhostBackend *backend, guint index, gint fd, GError **error)
-{
-  return vdpa_set_vring_file (VHOST_VDPA (backend), VHOST_SET_VRING_KICK, "VHOST_SET_VRING_KICK", index, fd, error);
-}
-
-static gboolean
-vdpa_set_vring_call (VhostBackend *backend, guint index, gint fd, GError **error)
-{
-  return vdpa_set_vring_file (VHOST_VDPA (backend), VHOST_SET_VRING_CALL, "VHOST_SET_VRING_CALL", index, fd, error);
-}
-
-static gboolean
-vdpa_set_vring_err (VhostBackend *backend, guint index, gint fd, GError **error)
-{
-  return vdpa_set_vring_file (VHOST_VDPA (backend), VHOST_SET_VRING_ERR, "VHOST_SET_VRING_ERR", index, fd, error);
 }
 
 static gboolean
@@ -672,23 +537,20 @@ vdpa_get_status (VhostBackend *backend, guint8 *status, GError **error)
   return vhost_vdpa_get_status (VHOST_VDPA (backend), status, error);
 }
 
+/* What vDPA does differently; the rest (features, queue size, base and eventfds, and the
+ * VHOST_GET_VRING_BASE that follows vdpa_stop_queue()) is VhostKernel's, copied into @iface. */
 static void
 vhost_vdpa_backend_iface_init (VhostBackendInterface *iface)
 {
-  iface->get_features = vdpa_get_features;
+  vhost_vdpa_backend_parent_iface = g_type_interface_peek_parent (iface);
+
   iface->set_features = vdpa_set_features;
   iface->set_owner = vdpa_set_owner;
   iface->reset_owner = vdpa_reset_owner;
   iface->set_mem_table = vdpa_set_mem_table;
   iface->set_log_base = vdpa_set_log_base;
   iface->set_log_fd = vdpa_set_log_fd;
-  iface->set_vring_num = vdpa_set_vring_num;
   iface->set_vring_addr = vdpa_set_vring_addr;
-  iface->set_vring_base = vdpa_set_vring_base;
-  iface->get_vring_base = vdpa_get_vring_base;
-  iface->set_vring_kick = vdpa_set_vring_kick;
-  iface->set_vring_call = vdpa_set_vring_call;
-  iface->set_vring_err = vdpa_set_vring_err;
   iface->set_vring_enable = vdpa_set_vring_enable;
   iface->set_status = vdpa_set_status;
   iface->get_status = vdpa_get_status;
@@ -1033,42 +895,16 @@ vhost_vdpa_get_iova_range (VhostVdpa *vdpa, guint64 *first, guint64 *last, GErro
 }
 
 /**
- * vhost_vdpa_get_backend_features:
- * @vdpa: a #VhostVdpa
- * @features: (out): the backend features the kernel offers, a mask of
- *   VHOST_FEATURE_MASK() of #VhostVdpaBackendFeature bits
- * @error: return location for a #GError
- *
- * Reads the backend features the kernel offers for the device
- * (VHOST_GET_BACKEND_FEATURES). What was acked is
- * vhost_vdpa_get_acked_backend_features().
- *
- * Returns: %TRUE on success
- */
-gboolean
-vhost_vdpa_get_backend_features (VhostVdpa *vdpa, guint64 *features, GError **error)
-{
-  __u64 value = 0;
-
-  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
-  g_return_val_if_fail (features != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (!VDPA_IOCTL (vdpa, VHOST_GET_BACKEND_FEATURES, &value, error))
-    return FALSE;
-  *features = value;
-  return TRUE;
-}
-
-/**
  * vhost_vdpa_set_backend_features:
  * @vdpa: a #VhostVdpa
- * @features: the backend features to use: offered ones that this library knows
+ * @features: the backend features to use: offered ones
+ *   (vhost_kernel_get_backend_features()) that this library knows
  * @error: return location for a #GError
  *
- * Acks backend features (VHOST_SET_BACKEND_FEATURES), replacing what
- * construction acked: with less, IOTLB messages fall back to struct vhost_msg
- * and single updates, and vhost_vdpa_suspend() is refused.
+ * Acks backend features (VHOST_SET_BACKEND_FEATURES, through
+ * vhost_kernel_set_backend_features()), replacing what construction acked: with
+ * less, IOTLB messages fall back to struct vhost_msg and single updates, and
+ * vhost_vdpa_suspend() is refused.
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED for a
  *   feature that this library or the kernel does not know
@@ -1076,7 +912,7 @@ vhost_vdpa_get_backend_features (VhostVdpa *vdpa, guint64 *features, GError **er
 gboolean
 vhost_vdpa_set_backend_features (VhostVdpa *vdpa, guint64 features, GError **error)
 {
-  __u64 value = features;
+  guint64 old;
 
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -1093,13 +929,11 @@ vhost_vdpa_set_backend_features (VhostVdpa *vdpa, guint64 features, GError **err
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "VHOST_SET_BACKEND_FEATURES: inside a DMA batch");
       return FALSE;
     }
-  if (!VDPA_IOCTL (vdpa, VHOST_SET_BACKEND_FEATURES, &value, error))
+  old = vhost_kernel_get_acked_backend_features (VHOST_KERNEL (vdpa));
+  if (!vhost_kernel_set_backend_features (VHOST_KERNEL (vdpa), features, error))
     return FALSE;
-  if (vdpa->backend_features != features)
-    {
-      vdpa->backend_features = features;
-      g_object_notify_by_pspec (G_OBJECT (vdpa), properties[PROP_BACKEND_FEATURES]);
-    }
+  if (old != features)
+    g_object_notify_by_pspec (G_OBJECT (vdpa), properties[PROP_BACKEND_FEATURES]);
   return TRUE;
 }
 
@@ -1116,7 +950,7 @@ guint64
 vhost_vdpa_get_acked_backend_features (VhostVdpa *vdpa)
 {
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), 0);
-  return vdpa->backend_features;
+  return vhost_kernel_get_acked_backend_features (VHOST_KERNEL (vdpa));
 }
 
 static gboolean
@@ -1124,7 +958,7 @@ get_u32 (VhostVdpa *self, unsigned long request, const char *name, guint *out, G
 {
   __u32 value = 0;
 
-  if (!vdpa_ioctl (self, request, name, &value, error))
+  if (!vhost_kernel_ioctl (VHOST_KERNEL (self), request, name, &value, error))
     return FALSE;
   *out = value;
   return TRUE;
@@ -1285,41 +1119,12 @@ vhost_vdpa_resume (VhostVdpa *vdpa, GError **error)
 }
 
 /**
- * vhost_vdpa_get_fd:
- * @vdpa: a #VhostVdpa
- *
- * Gets the device's file descriptor, which @vdpa owns.
- *
- * Returns: the file descriptor
- */
-gint
-vhost_vdpa_get_fd (VhostVdpa *vdpa)
-{
-  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), -1);
-  return vdpa->fd;
-}
-
-/**
- * vhost_vdpa_get_device_path:
- * @vdpa: a #VhostVdpa
- *
- * Gets the value of #VhostVdpa:device-path.
- *
- * Returns: (nullable): the device node @vdpa opened, or %NULL for an adopted fd
- */
-const char *
-vhost_vdpa_get_device_path (VhostVdpa *vdpa)
-{
-  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), NULL);
-  return vdpa->device_path;
-}
-
-/**
  * vhost_vdpa_new:
  * @device_path: the device node, such as /dev/vhost-vdpa-0
  * @error: return location for a #GError
  *
- * Opens a vhost-vdpa device and acks its backend features. vhost-vdpa lets one
+ * Opens a vhost-vdpa device (see #VhostKernel:device-path) and acks its backend
+ * features. vhost-vdpa lets one
  * process at a time open a device: a second open fails with
  * %VHOST_ERROR_BROKEN (EBUSY).
  *
@@ -1342,7 +1147,7 @@ vhost_vdpa_new (const char *device_path, GError **error)
  *
  * Adopts an open vhost-vdpa device (one passed by a management daemon, for
  * example) and acks its backend features. The fd is closed when the object is
- * finalized, and also when this fails.
+ * finalized, and also when this fails (see #VhostKernel:fd).
  *
  * Returns: (transfer full): the device, or %NULL with @error set
  */
@@ -1364,25 +1169,10 @@ vhost_vdpa_initable_init (GInitable *initable, GCancellable *cancellable, GError
   guint64 offered = 0;
   GError *local = NULL;
 
-  if (self->fd < 0)
-    {
-      if (self->device_path == NULL)
-        {
-          g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                               "A VhostVdpa needs a device path or a file descriptor");
-          return FALSE;
-        }
-      self->fd = open (self->device_path, O_RDWR | O_CLOEXEC);
-      if (self->fd < 0)
-        {
-          int errsv = errno;
-
-          g_set_error (error, VHOST_ERROR, vhost_kernel_error_from_errno (errsv), "Cannot open %s: %s",
-                       self->device_path, g_strerror (errsv));
-          return FALSE;
-        }
-    }
-  if (!vhost_vdpa_get_backend_features (self, &offered, &local))
+  /* VhostKernel opens the device or adopts the fd. */
+  if (!vhost_vdpa_initable_parent_iface->init (initable, cancellable, error))
+    return FALSE;
+  if (!vhost_kernel_get_backend_features (VHOST_KERNEL (self), &offered, &local))
     {
       /* A kernel without backend features: plain IOTLB messages. */
       if (!g_error_matches (local, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
@@ -1399,13 +1189,13 @@ vhost_vdpa_initable_init (GInitable *initable, GCancellable *cancellable, GError
 static void
 vhost_vdpa_initable_iface_init (GInitableIface *iface)
 {
+  vhost_vdpa_initable_parent_iface = g_type_interface_peek_parent (iface);
   iface->init = vhost_vdpa_initable_init;
 }
 
 static void
 vhost_vdpa_init (VhostVdpa *self)
 {
-  self->fd = -1;
   self->mem_table = g_array_new (FALSE, FALSE, sizeof (MappedRegion));
 }
 
@@ -1414,11 +1204,8 @@ vhost_vdpa_finalize (GObject *object)
 {
   VhostVdpa *self = VHOST_VDPA (object);
 
-  /* Closing the fd unmaps and unpins everything. */
-  if (self->fd >= 0)
-    close (self->fd);
+  /* VhostKernel closes the fd, which unmaps and unpins everything. */
   g_array_unref (self->mem_table);
-  g_free (self->device_path);
   G_OBJECT_CLASS (vhost_vdpa_parent_class)->finalize (object);
 }
 
@@ -1429,33 +1216,8 @@ vhost_vdpa_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
 
   switch (prop_id)
     {
-    case PROP_DEVICE_PATH:
-      g_value_set_string (value, self->device_path);
-      break;
-    case PROP_FD:
-      g_value_set_int (value, self->fd);
-      break;
     case PROP_BACKEND_FEATURES:
-      g_value_set_uint64 (value, self->backend_features);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    }
-}
-
-static void
-vhost_vdpa_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
-{
-  VhostVdpa *self = VHOST_VDPA (object);
-
-  switch (prop_id)
-    {
-    case PROP_DEVICE_PATH:
-      g_free (self->device_path);
-      self->device_path = g_value_dup_string (value);
-      break;
-    case PROP_FD:
-      self->fd = g_value_get_int (value);
+      g_value_set_uint64 (value, vhost_kernel_get_acked_backend_features (VHOST_KERNEL (self)));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1466,27 +1228,11 @@ static void
 vhost_vdpa_class_init (VhostVdpaClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  VhostKernelClass *kernel_class = VHOST_KERNEL_CLASS (klass);
 
   object_class->finalize = vhost_vdpa_finalize;
   object_class->get_property = vhost_vdpa_get_property;
-  object_class->set_property = vhost_vdpa_set_property;
-
-  /**
-   * VhostVdpa:device-path:
-   *
-   * The device node to open, such as /dev/vhost-vdpa-0, when #VhostVdpa:fd is -1.
-   */
-  properties[PROP_DEVICE_PATH] = g_param_spec_string ("device-path", NULL, NULL, NULL,
-                                                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                                                        G_PARAM_STATIC_STRINGS);
-  /**
-   * VhostVdpa:fd:
-   *
-   * The device's file descriptor. Set at construction, the object adopts it (it
-   * closes it when finalized) instead of opening #VhostVdpa:device-path.
-   */
-  properties[PROP_FD] = g_param_spec_int ("fd", NULL, NULL, -1, G_MAXINT, -1,
-                                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  kernel_class->stop_queue = vdpa_stop_queue;
   /**
    * VhostVdpa:backend-features:
    *
@@ -1645,8 +1391,8 @@ vhost_vdpa_device_info_get_device_path (VhostVdpaDeviceInfo *info)
  * @info: a #VhostVdpaDeviceInfo
  *
  * Gets the driver the device is bound to: "vhost_vdpa" (user space drives it,
- * through vhost_vdpa_get_device_path()) or "virtio_vdpa" (the kernel's virtio
- * drivers do).
+ * through the node of vhost_vdpa_device_info_get_device_path()) or
+ * "virtio_vdpa" (the kernel's virtio drivers do).
  *
  * Returns: (nullable): the driver's name, or %NULL for an unbound device
  */
@@ -1762,7 +1508,7 @@ vhost_vdpa_parse_dev_dump (GHashTable *by_name, const guint8 *buf, gsize len, gb
           memcpy (&e, buf + off + NLMSG_HDRLEN, sizeof e);
           if (e.error != 0)
             {
-              set_errno_error (error, "VDPA_CMD_DEV_GET", -e.error);
+              vhost_kernel_set_ioctl_error (error, "VDPA_CMD_DEV_GET", -e.error);
               return FALSE;
             }
           *done = TRUE;
@@ -1860,7 +1606,7 @@ nl_send (int fd, guint16 type, guint16 flags, guint8 cmd, guint8 version, guint3
   while (n < 0 && errno == EINTR);
   if (n < 0)
     {
-      set_errno_error (error, "Sending to the generic netlink socket", errno);
+      vhost_kernel_set_ioctl_error (error, "Sending to the generic netlink socket", errno);
       return FALSE;
     }
   return TRUE;
@@ -1875,7 +1621,7 @@ nl_recv (int fd, guint8 *buf, gsize size, GError **error)
     n = recv (fd, buf, size, 0);
   while (n < 0 && errno == EINTR);
   if (n < 0)
-    set_errno_error (error, "Reading the generic netlink socket", errno);
+    vhost_kernel_set_ioctl_error (error, "Reading the generic netlink socket", errno);
   return n;
 }
 
@@ -1917,7 +1663,7 @@ nl_vdpa_family (int fd, guint16 *family, GError **error)
       memcpy (&e, buf + NLMSG_HDRLEN, sizeof e);
       if (e.error == -ENOENT)
         return TRUE;
-      set_errno_error (error, "CTRL_CMD_GETFAMILY vdpa", -e.error);
+      vhost_kernel_set_ioctl_error (error, "CTRL_CMD_GETFAMILY vdpa", -e.error);
       return FALSE;
     }
   for (gsize off = NLMSG_HDRLEN + GENL_HDRLEN; off + NLA_HDRLEN <= h.nlmsg_len;)
@@ -1958,12 +1704,12 @@ query_netlink (GError **error)
       /* No generic netlink at all: nothing to add to what sysfs says. */
       if (errsv == EAFNOSUPPORT || errsv == EPROTONOSUPPORT)
         return g_steal_pointer (&by_name);
-      set_errno_error (error, "Opening a generic netlink socket", errsv);
+      vhost_kernel_set_ioctl_error (error, "Opening a generic netlink socket", errsv);
       return NULL;
     }
   if (bind (fd, (struct sockaddr *) &local, sizeof local) < 0)
     {
-      set_errno_error (error, "Binding a generic netlink socket", errno);
+      vhost_kernel_set_ioctl_error (error, "Binding a generic netlink socket", errno);
       close (fd);
       return NULL;
     }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* VhostVdpa: a vDPA device (/dev/vhost-vdpa-N) as a VhostBackend, and discovery of the vDPA devices. */
+/* VhostVdpa: a vDPA device (/dev/vhost-vdpa-N), a VhostKernel that re-implements the parts of
+ * VhostBackend where vDPA differs, and discovery of the vDPA devices. */
 #pragma once
 
 #if !defined(__VHOST_GLIB_INSIDE__) && !defined(VHOST_GLIB_COMPILATION)
@@ -9,6 +10,7 @@
 #include <gio/gio.h>
 #include <vhost-glib/vhost-types.h>
 #include <vhost-glib/vhost-backend.h>
+#include <vhost-glib/vhost-kernel.h>
 
 G_BEGIN_DECLS
 
@@ -96,7 +98,7 @@ GPtrArray *vhost_vdpa_list_devices (GError **error);
  */
 #define VHOST_TYPE_VDPA (vhost_vdpa_get_type ())
 VHOST_AVAILABLE_IN_ALL
-G_DECLARE_FINAL_TYPE (VhostVdpa, vhost_vdpa, VHOST, VDPA, GObject)
+G_DECLARE_FINAL_TYPE (VhostVdpa, vhost_vdpa, VHOST, VDPA, VhostKernel)
 
 VHOST_AVAILABLE_IN_ALL
 VhostVdpa *vhost_vdpa_new (const char *device_path,
@@ -104,10 +106,6 @@ VhostVdpa *vhost_vdpa_new (const char *device_path,
 VHOST_AVAILABLE_IN_ALL
 VhostVdpa *vhost_vdpa_new_for_fd (gint fd,
                                   GError **error);
-VHOST_AVAILABLE_IN_ALL
-gint vhost_vdpa_get_fd (VhostVdpa *vdpa);
-VHOST_AVAILABLE_IN_ALL
-const char *vhost_vdpa_get_device_path (VhostVdpa *vdpa);
 
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_vdpa_get_device_id (VhostVdpa *vdpa,
@@ -151,10 +149,6 @@ gboolean vhost_vdpa_get_iova_range (VhostVdpa *vdpa,
                                     guint64 *first,
                                     guint64 *last,
                                     GError **error);
-VHOST_AVAILABLE_IN_ALL
-gboolean vhost_vdpa_get_backend_features (VhostVdpa *vdpa,
-                                          guint64 *features,
-                                          GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_vdpa_set_backend_features (VhostVdpa *vdpa,
                                           guint64 features,

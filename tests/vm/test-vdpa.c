@@ -186,8 +186,8 @@ test_net_device (void)
                            VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_BATCH) |
                            VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_ASID);
 
-  g_assert_cmpstr (vhost_vdpa_get_device_path (vdpa), ==, NET_NODE);
-  g_assert_cmpint (vhost_vdpa_get_fd (vdpa), >=, 0);
+  g_assert_cmpstr (vhost_kernel_get_device_path (VHOST_KERNEL (vdpa)), ==, NET_NODE);
+  g_assert_cmpint (vhost_kernel_get_fd (VHOST_KERNEL (vdpa)), >=, 0);
   assert_ok (vhost_vdpa_get_device_id (vdpa, &id, &error));
   g_assert_cmpuint (id, ==, 1);
 
@@ -212,7 +212,7 @@ test_net_device (void)
   g_assert_cmpuint (features & wanted_features, ==, wanted_features);
 
   /* Every backend feature the kernel offers and the library knows is acked. */
-  assert_ok (vhost_vdpa_get_backend_features (vdpa, &offered, &error));
+  assert_ok (vhost_kernel_get_backend_features (VHOST_KERNEL (vdpa), &offered, &error));
   g_assert_cmpuint (offered & wanted_backend, ==, wanted_backend);
   g_assert_cmpuint (vhost_vdpa_get_acked_backend_features (vdpa) & wanted_backend, ==, wanted_backend);
   g_assert_cmpuint (vhost_vdpa_get_acked_backend_features (vdpa) & ~offered, ==, 0);
@@ -529,7 +529,7 @@ test_dma_map (void)
   raw.iotlb.size = 8192;
   raw.iotlb.uaddr = uaddr;
   raw.iotlb.perm = VHOST_ACCESS_RO;
-  g_assert_cmpint (write (vhost_vdpa_get_fd (vdpa), &raw, sizeof raw), ==, -1);
+  g_assert_cmpint (write (vhost_kernel_get_fd (VHOST_KERNEL (vdpa)), &raw, sizeof raw), ==, -1);
   g_assert_cmpint (errno, ==, EFAULT);
 
   /* Inside it: mapped once; an overlapping range is refused; unmapped, it maps again. */
@@ -721,8 +721,8 @@ test_open_errors (void)
   g_assert_no_errno (fd);
   vdpa = vhost_vdpa_new_for_fd (fd, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (vhost_vdpa_get_fd (vdpa), ==, fd);
-  g_assert_null (vhost_vdpa_get_device_path (vdpa));
+  g_assert_cmpint (vhost_kernel_get_fd (VHOST_KERNEL (vdpa)), ==, fd);
+  g_assert_null (vhost_kernel_get_device_path (VHOST_KERNEL (vdpa)));
   g_object_unref (vdpa);
   g_assert_cmpint (fcntl (fd, F_GETFD), ==, -1);
 }
