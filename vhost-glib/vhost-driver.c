@@ -10,7 +10,6 @@
 
 #include "vhost-driver.h"
 #include "vhost-user-master.h"
-#include "vhost-vdpa.h"
 #include "core/vhost-driver-ring.h"
 
 /**
@@ -854,6 +853,7 @@ start_queue (VhostDriver *self, guint index, GError **error)
 {
   DriverQueue *q = get_queue (self, index);
   g_autoptr(VhostVringAddr) addr = NULL;
+  g_autoptr(GError) local_error = NULL;
 
   addr = vhost_vring_addr_new (index, 0, uaddr_of (self, q->area_addr[0]), uaddr_of (self, q->area_addr[2]),
                                uaddr_of (self, q->area_addr[1]), q->area_addr[2]);
@@ -864,11 +864,17 @@ start_queue (VhostDriver *self, guint index, GError **error)
       !vhost_backend_set_vring_kick (self->backend, index, q->kick_fd, error) ||
       !vhost_backend_set_vring_call (self->backend, index, q->call_fd, error))
     return FALSE;
-  /* vhost-user queues start disabled once PROTOCOL_FEATURES is acked; vDPA queues
-   * always do (VHOST_VDPA_SET_VRING_ENABLE). */
-  if ((has_feature (self->acked_features, VHOST_VIRTIO_F_PROTOCOL_FEATURES) || VHOST_IS_VDPA (self->backend)) &&
-      !vhost_backend_set_vring_enable (self->backend, index, TRUE, error))
-    return FALSE;
+  /* Enable the queue where the back-end has the notion (vDPA, vhost-user with
+   * PROTOCOL_FEATURES, whose queues start disabled); the others say NOT_SUPPORTED,
+   * and their queues run once set up. */
+  if (!vhost_backend_set_vring_enable (self->backend, index, TRUE, &local_error))
+    {
+      if (!g_error_matches (local_error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+    }
   return TRUE;
 }
 
