@@ -790,14 +790,193 @@ test_packed_batch (void)
   vhost_ring_push (&fx->ring, &elems[1], 1);
   vhost_ring_push (&fx->ring, &elems[0], 0);
   vhost_ring_push (&fx->ring, &elems[2], 2);
-  g_assert_cmpuint (ring[0].flags, ==, F_WRITE | F_AVAIL); /* not yet */
-  g_assert_cmpuint (ring[1].flags, ==, F_AVAIL | F_USED);
-  g_assert_cmpuint (ring[2].flags, ==, F_AVAIL | F_USED);
+  /* Nothing written before the flush: the used descriptors go out together. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpuint (ring[i].flags, ==, F_WRITE | F_AVAIL);
+      g_assert_cmpuint (ring[i].id, ==, 50 + i);
+    }
   vhost_ring_flush (&fx->ring);
   g_assert_cmpuint (ring[0].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[1].flags, ==, F_AVAIL | F_USED);
+  g_assert_cmpuint (ring[2].flags, ==, F_AVAIL | F_USED);
   g_assert_cmpuint (ring[0].id, ==, 51);
   g_assert_cmpuint (ring[1].id, ==, 50);
   g_assert_cmpuint (ring[2].id, ==, 52);
+  fixture_free (fx);
+}
+
+/* The guest physical address of our address @p. */
+static guint64
+gpa_of (Fixture *fx, const void *p)
+{
+  const guint8 *b = p;
+
+  if (b >= fx->buf[0] && b < fx->buf[0] + REGION_SIZE)
+    return GPA0 + (b - fx->buf[0]);
+  g_assert_true (b >= fx->buf[1] && b < fx->buf[1] + REGION_SIZE);
+  return GPA1 + (b - fx->buf[1]);
+}
+
+/* vhost_ring_pop_batch() gives the chains that single pops give: lines of four
+ * single-buffer chains taken at once, and everything else (chains of several
+ * descriptors, indirect ones, buffers over two regions, empty ones, lines the
+ * driver has not filled yet, the wrap, a size that is not a multiple of four) one
+ * at a time. Pushing them back writes the same used descriptors, also when more
+ * are pushed before a flush than are kept back (VHOST_RING_SHADOW). */
+static void
+test_packed_pop_batch (gconstpointer data)
+{
+  guint num = GPOINTER_TO_UINT (data);
+  Fixture *fx[2] = { fixture_new_mapped (TRUE, num, TRUE), fixture_new_mapped (TRUE, num, TRUE) };
+  /* 0: one readable buffer, 1: one writable, 2: a chain of 2, 3: of 3, 4: indirect,
+   * 5: over two regions, 6: empty. */
+  static const guint8 kinds[] = { 0, 1, 1, 0, 1, 1, 1, 1, 2, 1, 1, 1, 1, 3, 0, 0, 4, 1, 1, 1, 5, 1, 1, 6, 1, 1, 1, 1 };
+  static const guint batch_sizes[] = { 32, 5, 4, 7, 1, 3, 32, 8 };
+  guint next_kind = 0, seen_wrap = 0;
+
+  for (guint f = 0; f < 2; f++)
+    {
+      struct vring_packed_desc *table = (struct vring_packed_desc *) hva (fx[f], TABLE_GPA);
+
+      table[0] = (struct vring_packed_desc) { BUF_GPA (20), 0x30, 0, 0 };
+      table[1] = (struct vring_packed_desc) { BUF_GPA (21), 0x40, 0, F_WRITE };
+    }
+  for (guint round = 0; round < 40; round++)
+    {
+      VhostVirtqueueElement elems[2][64];
+      static struct iovec iovs[2][64][4];
+      guint n[2] = { 0, 0 }, used = 0, budget = num - round % 3;
+
+      /* The driver makes chains available, as many descriptors as fit. */
+      for (guint c = 0;; c++)
+        {
+          guint kind = kinds[next_kind % G_N_ELEMENTS (kinds)];
+          guint16 id = round * 64 + c;
+          PDesc chain[3];
+          guint k = 1;
+
+          switch (kind)
+            {
+            case 0:
+            case 1:
+              chain[0] = (PDesc) { BUF_GPA (c % 16), 0x40 + c, id, kind ? F_WRITE : 0 };
+              break;
+            case 2:
+            case 3:
+              k = kind;
+              for (guint j = 0; j < k; j++)
+                chain[j] = (PDesc) { BUF_GPA (j), 0x10 * (j + 1), id, j + 1 < k ? F_NEXT : F_WRITE };
+              break;
+            case 4:
+              chain[0] = (PDesc) { TABLE_GPA, 2 * 16, id, F_INDIRECT };
+              break;
+            case 5:
+              chain[0] = (PDesc) { GPA0 + REGION_SIZE - 0x10, 0x30, id, F_WRITE };
+              break;
+            default:
+              chain[0] = (PDesc) { BUF_GPA (0), 0, id, F_WRITE };
+              break;
+            }
+          if (used + k > budget)
+            break;
+          next_kind++;
+          used += k;
+          for (guint f = 0; f < 2; f++)
+            packed_publish (fx[f], chain, k);
+        }
+
+      /* Fixture 0 pops one at a time, fixture 1 in batches. */
+      while (vhost_ring_pop (&fx[0]->ring, &elems[0][n[0]], iovs[0][n[0]], 4) == 1)
+        n[0]++;
+      for (guint b = round;; b++)
+        {
+          guint want = MIN (batch_sizes[b % G_N_ELEMENTS (batch_sizes)], 64 - n[1]);
+          guint got;
+
+          if (want == 0)
+            break;
+          got = vhost_ring_pop_batch (&fx[1]->ring, &elems[1][n[1]], iovs[1][n[1]], 4, want);
+
+          g_assert_cmpuint (got, <=, want);
+          n[1] += got;
+          if (got < want)
+            break;
+        }
+      g_assert_false (fx[0]->ring.broken);
+      g_assert_false (fx[1]->ring.broken);
+      g_assert_cmpuint (n[0], ==, n[1]);
+      g_assert_cmpuint (vhost_ring_get_base (&fx[0]->ring), ==, vhost_ring_get_base (&fx[1]->ring));
+      for (guint i = 0; i < n[0]; i++)
+        {
+          const VhostVirtqueueElement *a = &elems[0][i], *b = &elems[1][i];
+
+          g_assert_cmpuint (a->id, ==, b->id);
+          g_assert_cmpuint (a->n_descs, ==, b->n_descs);
+          g_assert_cmpuint (a->n_out, ==, b->n_out);
+          g_assert_cmpuint (a->n_in, ==, b->n_in);
+          g_assert_true (a->iov == iovs[0][i]);
+          g_assert_true (b->iov == iovs[1][i]);
+          for (guint j = 0; j < a->n_out + a->n_in; j++)
+            {
+              /* The same guest address: the fixtures' memories differ. */
+              g_assert_cmpuint (gpa_of (fx[0], a->iov[j].iov_base), ==, gpa_of (fx[1], b->iov[j].iov_base));
+              g_assert_cmpuint (a->iov[j].iov_len, ==, b->iov[j].iov_len);
+            }
+        }
+
+      /* Both push everything back: the rings end up the same. */
+      for (guint f = 0; f < 2; f++)
+        {
+          for (guint i = 0; i < n[f]; i++)
+            vhost_ring_push (&fx[f]->ring, &elems[f][i], i % 2 ? 0 : i + 1);
+          vhost_ring_flush (&fx[f]->ring);
+        }
+      g_assert_cmpmem (packed_desc (fx[0]), 16 * num, packed_desc (fx[1]), 16 * num);
+      g_assert_cmpuint (fx[0]->ring.used_idx, ==, fx[0]->next);
+      g_assert_cmpuint (fx[1]->ring.used_idx, ==, fx[1]->next);
+      seen_wrap |= 1u << fx[0]->wrap;
+    }
+  g_assert_cmpuint (seen_wrap, ==, 3);
+  fixture_free (fx[0]);
+  fixture_free (fx[1]);
+}
+
+/* More used descriptors pushed before a flush than the ring keeps back: those
+ * written early are complete, and the batch's head is still published last. */
+static void
+test_packed_shadow_full (void)
+{
+  Fixture *fx = fixture_new_mapped (TRUE, 64, FALSE);
+  struct vring_packed_desc *ring = packed_desc (fx);
+  VhostVirtqueueElement elems[48];
+  struct iovec iovs[48][2];
+
+  for (guint i = 0; i < 48; i++)
+    {
+      PDesc d = { BUF_GPA (i % 16), 0x10, 300 + i, F_WRITE };
+
+      packed_publish (fx, &d, 1);
+    }
+  g_assert_cmpuint (vhost_ring_pop_batch (&fx->ring, elems, &iovs[0][0], 2, 48), ==, 48);
+  for (guint i = 0; i < 48; i++)
+    vhost_ring_push (&fx->ring, &elems[i], i + 1);
+  /* The first VHOST_RING_SHADOW were written when the shadow filled, but not the
+   * head's flags. */
+  g_assert_cmpuint (ring[0].flags, ==, F_WRITE | F_AVAIL);
+  for (guint i = 1; i < VHOST_RING_SHADOW; i++)
+    {
+      g_assert_cmpuint (ring[i].flags, ==, F_AVAIL | F_USED);
+      g_assert_cmpuint (ring[i].id, ==, 300 + i);
+      g_assert_cmpuint (ring[i].len, ==, i + 1);
+    }
+  vhost_ring_flush (&fx->ring);
+  for (guint i = 0; i < 48; i++)
+    {
+      g_assert_cmpuint (ring[i].flags, ==, F_AVAIL | F_USED);
+      g_assert_cmpuint (ring[i].id, ==, 300 + i);
+      g_assert_cmpuint (ring[i].len, ==, i + 1);
+    }
   fixture_free (fx);
 }
 
@@ -1787,7 +1966,7 @@ test_log_packed_flush (void)
   packed_publish (fx, &d, 1);
   g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
   vhost_ring_push (&fx->ring, &fx->elem, 0x100);
-  g_assert_true (log_bit (fx, 0x10));
+  g_assert_true (log_bit (fx, 0x12)); /* the data, at the push; the used descriptor is written at the flush */
   log_clear (fx); /* a sync: the page is copied with the head not yet used */
   vhost_ring_flush (&fx->ring);
   g_assert_cmpuint (packed_desc (fx)[0].flags, ==, F_AVAIL | F_USED);
@@ -2047,6 +2226,10 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/packed/chain", test_packed_chain);
   g_test_add_func ("/vhost/ring/packed/wrap", test_packed_wrap);
   g_test_add_func ("/vhost/ring/packed/batch", test_packed_batch);
+  g_test_add_data_func ("/vhost/ring/packed/pop-batch/16", GUINT_TO_POINTER (16), test_packed_pop_batch);
+  g_test_add_data_func ("/vhost/ring/packed/pop-batch/10", GUINT_TO_POINTER (10), test_packed_pop_batch);
+  g_test_add_data_func ("/vhost/ring/packed/pop-batch/64", GUINT_TO_POINTER (64), test_packed_pop_batch);
+  g_test_add_func ("/vhost/ring/packed/shadow-full", test_packed_shadow_full);
   g_test_add_func ("/vhost/ring/packed/in-order", test_packed_in_order);
   g_test_add_func ("/vhost/ring/packed/indirect/good", test_packed_indirect);
   g_test_add_func ("/vhost/ring/packed/notify", test_packed_notify);

@@ -163,6 +163,12 @@ gboolean vhost_virtqueue_pop (VhostVirtqueue *queue,
                               struct iovec *iov,
                               guint max_iov);
 VHOST_AVAILABLE_IN_ALL
+guint vhost_virtqueue_pop_batch (VhostVirtqueue *queue,
+                                 VhostVirtqueueElement *elements,
+                                 struct iovec *iov,
+                                 guint max_iov,
+                                 guint n);
+VHOST_AVAILABLE_IN_ALL
 void vhost_virtqueue_unpop (VhostVirtqueue *queue,
                             const VhostVirtqueueElement *element);
 VHOST_AVAILABLE_IN_ALL

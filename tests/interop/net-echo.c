@@ -68,12 +68,14 @@ tx_handler (VhostVirtqueue *txq, gpointer user_data)
 
   do
     {
-      for (n = 0; n < BATCH && vhost_virtqueue_pop (txq, &tx[n], tx_iov[n], MAX_IOV); n++)
-        if (tx[n].n_out > 0)
-          __builtin_prefetch (tx_iov[n][0].iov_base);
-      for (n_rx = 0; rx_running && n_rx < n && vhost_virtqueue_pop (rxq, &rx[n_rx], rx_iov[n_rx], MAX_IOV); n_rx++)
-        if (rx[n_rx].n_in > 0)
-          __builtin_prefetch (rx_iov[n_rx][rx[n_rx].n_out].iov_base, 1);
+      n = vhost_virtqueue_pop_batch (txq, tx, &tx_iov[0][0], MAX_IOV, BATCH);
+      for (guint i = 0; i < n; i++)
+        if (tx[i].n_out > 0)
+          __builtin_prefetch (tx_iov[i][0].iov_base);
+      n_rx = rx_running && n > 0 ? vhost_virtqueue_pop_batch (rxq, rx, &rx_iov[0][0], MAX_IOV, n) : 0;
+      for (guint i = 0; i < n_rx; i++)
+        if (rx[i].n_in > 0)
+          __builtin_prefetch (rx_iov[i][rx[i].n_out].iov_base, 1);
       for (guint i = 0; i < n; i++)
         {
           guint32 len = 0;

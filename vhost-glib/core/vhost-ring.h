@@ -11,6 +11,9 @@
 
 G_BEGIN_DECLS
 
+/* Packed: how many used descriptors are kept back, to be written together. */
+#define VHOST_RING_SHADOW 32
+
 typedef struct
 {
   /* Configuration, set while the ring is stopped. */
@@ -48,6 +51,14 @@ typedef struct
   gboolean head_pending;   /* packed: a used descriptor written, its flags not yet: */
   guint16 pending_head;    /* the first unpublished used slot... */
   guint16 pending_flags;   /* ...and the flags it gets when published */
+  guint16 n_shadow;        /* packed: used descriptors pushed but not written yet */
+  struct
+  {
+    guint16 pos;
+    guint16 id;
+    guint32 len;
+    guint16 flags;
+  } shadow[VHOST_RING_SHADOW];
   gboolean run_open;       /* packed in-order: zero-length pushes not yet written, which */
   guint16 run_pos;         /* one used descriptor at run_pos (with run_wrap) will cover, */
   gboolean run_wrap;       /* carrying the last one's id */
@@ -64,6 +75,10 @@ guint32 vhost_ring_get_base (const VhostRing *ring);
 gboolean vhost_ring_map (VhostRing *ring);
 
 int vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov, guint max_iov);
+/* Pop up to @n chains, as n vhost_ring_pop() calls would: chain k gets the iovecs
+ * at @iov + k * @max_iov. Returns how many were popped; fewer than @n when the ring
+ * ran empty or broke. */
+guint vhost_ring_pop_batch (VhostRing *ring, VhostVirtqueueElement *elems, struct iovec *iov, guint max_iov, guint n);
 /* Give back the last chain popped (not pushed); chains go back in reverse order. */
 void vhost_ring_unpop (VhostRing *ring, const VhostVirtqueueElement *elem);
 void vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len);
