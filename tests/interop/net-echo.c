@@ -51,14 +51,16 @@ copy_frame (const VhostVirtqueueElement *tx, const VhostVirtqueueElement *rx, gb
   return written;
 }
 
-/* Runs in the worker shared by both queues, so it may pop from the receive queue.
- * Frames go in batches: pop the transmitted chains and as many receive chains,
- * prefetch their data, then copy, so that the cache misses overlap. */
+/* The handler of both queues, which share a worker: a transmitted frame waits in its
+ * ring until a receive buffer is there for it (a kick on either queue brings it back),
+ * so that no frame is lost. Frames go in batches: pop the transmitted chains and as
+ * many receive chains, prefetch their data, then copy, so that the cache misses overlap. */
 static void
-tx_handler (VhostVirtqueue *txq, gpointer user_data)
+echo_handler (VhostVirtqueue *queue, gpointer user_data)
 {
   VhostTestNetEcho *self = user_data;
   VhostVirtqueue *rxq = vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), RXQ);
+  VhostVirtqueue *txq = vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), TXQ);
   gboolean v1 = (vhost_user_slave_get_acked_features (VHOST_USER_SLAVE (self)) &
                  (VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VIRTIO_NET_F_MRG_RXBUF))) != 0;
   gboolean rx_running = vhost_virtqueue_get_running (rxq);
@@ -66,6 +68,8 @@ tx_handler (VhostVirtqueue *txq, gpointer user_data)
   VhostVirtqueueElement tx[BATCH], rx[BATCH];
   guint n, n_rx, echoed = 0, dropped = 0;
 
+  if (!vhost_virtqueue_get_running (txq))
+    return;
   do
     {
       n = vhost_virtqueue_pop_batch (txq, tx, &tx_iov[0][0], MAX_IOV, BATCH);
@@ -76,6 +80,14 @@ tx_handler (VhostVirtqueue *txq, gpointer user_data)
       for (guint i = 0; i < n_rx; i++)
         if (rx[i].n_in > 0)
           __builtin_prefetch (rx_iov[i][rx[i].n_out].iov_base, 1);
+      /* Not enough receive buffers: the rest wait in the transmit ring (with the
+       * receive queue stopped, they are dropped as a NIC without a link would). */
+      if (rx_running && n_rx < n)
+        {
+          for (guint i = n; i > n_rx; i--)
+            vhost_virtqueue_unpop (txq, &tx[i - 1]);
+          n = n_rx;
+        }
       for (guint i = 0; i < n; i++)
         {
           guint32 len = 0;
@@ -93,11 +105,10 @@ tx_handler (VhostVirtqueue *txq, gpointer user_data)
         }
     }
   while (n == BATCH);
+  /* Whichever queue was kicked, both rings may have changed. */
+  vhost_virtqueue_notify (queue == txq ? rxq : txq);
   if (echoed > 0)
-    {
-      g_atomic_int_add (&self->echoed, echoed);
-      vhost_virtqueue_notify (rxq);
-    }
+    g_atomic_int_add (&self->echoed, echoed);
   if (dropped > 0)
     g_atomic_int_add (&self->dropped, dropped);
 }
@@ -126,10 +137,12 @@ vhost_test_net_echo_init (VhostTestNetEcho *self)
                    /* Frames go back in the order they came, into receive buffers in the
                     * order they were given. */
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
-  /* Both queues in one worker: the transmit handler fills receive buffers. */
+  /* Both queues in one worker, with one handler: it fills receive buffers with
+   * transmitted frames. */
   vhost_virtqueue_set_worker_group (vhost_user_slave_get_virtqueue (slave, RXQ), 0);
   vhost_virtqueue_set_worker_group (vhost_user_slave_get_virtqueue (slave, TXQ), 0);
-  vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (slave, TXQ), tx_handler, self, NULL);
+  vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (slave, RXQ), echo_handler, self, NULL);
+  vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (slave, TXQ), echo_handler, self, NULL);
 }
 
 static void

@@ -15,7 +15,7 @@ struct _VhostTestNetEcho
 
   guint64 features;      /* offered */
   gint echoed;           /* (atomic) frames sent back */
-  gint dropped;          /* (atomic) frames without a receive buffer */
+  gint dropped;          /* (atomic) frames dropped: the receive queue stopped, or a buffer too short */
 };
 
 G_END_DECLS
