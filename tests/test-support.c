@@ -88,7 +88,7 @@ vhost_test_assert_fd_count (gint expected)
       g_string_append_printf (list, " %s->%s", name, target != NULL ? target : "?");
     }
   g_dir_close (dir);
-  g_error ("expected %d open fds, have %d:%s", expected, vhost_test_count_open_fds () - 1, list->str);
+  g_error ("expected %d open fds, have %d:%s", expected, vhost_test_count_open_fds (), list->str);
 }
 
 int
