@@ -473,3 +473,18 @@ vhost_test_wait_for_flag (gboolean *flag, guint timeout_ms)
   g_source_unref (source);
   g_assert_false (timed_out);
 }
+
+void
+vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64 *tag, guint *len)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autoptr(GError) error = NULL;
+
+  while (!vhost_driver_reap (driver, queue, tag, len, &error))
+    {
+      g_assert_no_error (error);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("queue %u: no completion within %u ms", queue, timeout_ms);
+      vhost_driver_wait (driver, queue, 500, NULL);
+    }
+}

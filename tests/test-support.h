@@ -80,6 +80,9 @@ void vhost_test_slave_thread_run_iterating (VhostTestSlaveThread *thread,
 /* Stop the loop, drop the slave in its thread, join. */
 void vhost_test_slave_thread_free (VhostTestSlaveThread *thread);
 
+/* Wait for and take one completion of `queue`, failing the test after `timeout_ms`. */
+void vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64 *tag, guint *len);
+
 /* Iterate the thread-default context until `*flag` is set, failing after `timeout_ms`. */
 void vhost_test_wait_for_flag (gboolean *flag, guint timeout_ms);
 

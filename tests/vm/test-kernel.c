@@ -23,6 +23,7 @@
 #include "test-support.h"
 
 #define TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define TIMEOUT_MS (TIMEOUT_US / 1000)
 #define MEMORY_SIZE (4 * 1024 * 1024)
 #define QUEUE_SIZE 256
 #define ETH_P_TEST 0x88b5 /* IEEE 802 local experimental */
@@ -35,22 +36,6 @@ assert_error (GError *error, VhostError code, const char *ioctl_name, int errsv)
   g_assert_error (error, VHOST_ERROR, (gint) code);
   if (!g_str_has_prefix (error->message, prefix))
     g_error ("expected an error starting with \"%s\", got \"%s\"", prefix, error->message);
-}
-
-/* Wait for and take one completion of @queue. */
-static void
-reap_one (VhostDriver *driver, guint queue, guint64 *tag, guint *len)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
-  g_autoptr(GError) error = NULL;
-
-  while (!vhost_driver_reap (driver, queue, tag, len, &error))
-    {
-      g_assert_no_error (error);
-      if (g_get_monotonic_time () > deadline)
-        g_error ("queue %u: no completion within %d s", queue, (int) (TIMEOUT_US / G_USEC_PER_SEC));
-      vhost_driver_wait (driver, queue, 500, NULL);
-    }
 }
 
 static guint64
@@ -266,7 +251,7 @@ net_transmit (NetFixture *f)
       guint64 tag;
       guint len;
 
-      reap_one (f->driver, VHOST_NET_QUEUE_TX, &tag, &len);
+      vhost_test_reap_one (f->driver, VHOST_NET_QUEUE_TX, TIMEOUT_MS, &tag, &len);
       g_assert_cmpuint (tag, ==, done);
       g_assert_cmpuint (len, ==, 0);
       vhost_driver_free (f->driver, hdr_addr[tag]);
@@ -311,7 +296,7 @@ net_receive (NetFixture *f)
       guint len, num_buffers = 1;
       const guint8 *p;
 
-      reap_one (f->driver, VHOST_NET_QUEUE_RX, &tag, &len);
+      vhost_test_reap_one (f->driver, VHOST_NET_QUEUE_RX, TIMEOUT_MS, &tag, &len);
       g_assert_cmpuint (tag, ==, used);
       g_assert_cmpuint (len, >=, f->hdr_len);
       g_assert_cmpuint (len, <=, buf_size);
@@ -330,7 +315,7 @@ net_receive (NetFixture *f)
       used++;
       for (guint j = 1; j < num_buffers; j++)
         {
-          reap_one (f->driver, VHOST_NET_QUEUE_RX, &tag, &len);
+          vhost_test_reap_one (f->driver, VHOST_NET_QUEUE_RX, TIMEOUT_MS, &tag, &len);
           g_assert_cmpuint (tag, ==, used);
           g_byte_array_append (data, vhost_driver_get_host_address (f->driver, bufs[tag], len), len);
           used++;
@@ -474,7 +459,7 @@ test_net_iotlb (void)
     g_assert_cmpuint (s.first_perm, ==, 1 /* VHOST_ACCESS_RO */);
     n = packet_recv (f.packet, got, sizeof got);
     g_assert_cmpmem (got, n, frame, sizeof frame);
-    reap_one (f.driver, VHOST_NET_QUEUE_TX, &tag, &len);
+    vhost_test_reap_one (f.driver, VHOST_NET_QUEUE_TX, TIMEOUT_MS, &tag, &len);
     vhost_driver_free (f.driver, hdr);
     vhost_driver_free (f.driver, buf);
   }
@@ -712,7 +697,7 @@ vsock_send (VsockFixture *f, guint16 op, guint32 flags, const guint8 *payload, g
     memcpy (p + sizeof hdr, payload, len);
   submit (f->driver, VHOST_VSOCK_QUEUE_TX, &out, 1, NULL, 0, addr);
   vhost_driver_kick (f->driver, VHOST_VSOCK_QUEUE_TX);
-  reap_one (f->driver, VHOST_VSOCK_QUEUE_TX, &tag, &written);
+  vhost_test_reap_one (f->driver, VHOST_VSOCK_QUEUE_TX, TIMEOUT_MS, &tag, &written);
   g_assert_cmpuint (tag, ==, addr);
   vhost_driver_free (f->driver, addr);
 }
@@ -727,7 +712,7 @@ vsock_recv (VsockFixture *f, struct virtio_vsock_hdr *hdr)
   GBytes *payload;
   VhostDriverBuffer in;
 
-  reap_one (f->driver, VHOST_VSOCK_QUEUE_RX, &tag, &len);
+  vhost_test_reap_one (f->driver, VHOST_VSOCK_QUEUE_RX, TIMEOUT_MS, &tag, &len);
   g_assert_cmpuint (tag, <, N_RX_BUFS);
   g_assert_cmpuint (len, >=, sizeof *hdr);
   p = vhost_driver_get_host_address (f->driver, f->rx_bufs[tag], len);
@@ -772,7 +757,7 @@ static int
 host_wait (int fd, short events)
 {
   struct pollfd pfd = { .fd = fd, .events = events };
-  int r = poll (&pfd, 1, (int) (TIMEOUT_US / 1000));
+  int r = poll (&pfd, 1, (int) (TIMEOUT_MS));
 
   g_assert_no_errno (r);
   if (r == 0)

@@ -18,6 +18,7 @@
 #include "test-support.h"
 
 #define TIMEOUT_US (10 * G_USEC_PER_SEC)
+#define TIMEOUT_MS (TIMEOUT_US / 1000)
 #define MEMORY_SIZE (4 * 1024 * 1024)
 #define QUEUE_SIZE 64
 #define NET_NODE "/dev/vhost-vdpa-0"
@@ -81,22 +82,6 @@ submit (VhostDriver *driver, guint queue, const VhostDriverBuffer *out, guint n_
   g_autoptr(GError) error = NULL;
 
   assert_ok (vhost_driver_submit (driver, queue, out, n_out, in, n_in, tag, &error));
-}
-
-/* Wait for and take one completion of @queue. */
-static void
-reap_one (VhostDriver *driver, guint queue, guint64 *tag, guint *len)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
-  g_autoptr(GError) error = NULL;
-
-  while (!vhost_driver_reap (driver, queue, tag, len, &error))
-    {
-      g_assert_no_error (error);
-      if (g_get_monotonic_time () > deadline)
-        g_error ("queue %u: no completion within %d s", queue, (int) (TIMEOUT_US / G_USEC_PER_SEC));
-      vhost_driver_wait (driver, queue, 500, NULL);
-    }
 }
 
 static VhostDriver *
@@ -310,7 +295,7 @@ net_echo (VhostDriver *driver, const guint *frame_lens, guint n_frames, guint se
       guint64 tag = 0;
       guint len = G_MAXUINT;
 
-      reap_one (driver, NET_TX, &tag, &len);
+      vhost_test_reap_one (driver, NET_TX, TIMEOUT_MS, &tag, &len);
       g_assert_cmpuint (tag, ==, 200 + i);
       g_assert_cmpuint (len, ==, 0);
     }
@@ -321,7 +306,7 @@ net_echo (VhostDriver *driver, const guint *frame_lens, guint n_frames, guint se
       guint64 tag = 0;
       guint len = 0;
 
-      reap_one (driver, NET_RX, &tag, &len);
+      vhost_test_reap_one (driver, NET_RX, TIMEOUT_MS, &tag, &len);
       g_assert_cmpuint (tag, ==, 100 + i);
       g_assert_cmpuint (len, ==, g_bytes_get_size (frame));
       got = vhost_driver_read (driver, rx_addr[i], len, &error);
@@ -597,7 +582,7 @@ blk_request (VhostDriver *driver, guint32 type, guint64 sector, const guint64 *d
   in[n_in++] = (VhostDriverBuffer) { status_addr, 1 };
   submit (driver, 0, out, n_out, in, n_in, 42);
   vhost_driver_kick (driver, 0);
-  reap_one (driver, 0, &tag, &len);
+  vhost_test_reap_one (driver, 0, TIMEOUT_MS, &tag, &len);
   g_assert_cmpuint (tag, ==, 42);
   status = *(guint8 *) vhost_driver_get_host_address (driver, status_addr, 1);
   if (status == VIRTIO_BLK_S_OK)
