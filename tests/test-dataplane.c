@@ -763,6 +763,30 @@ completion_cb (VhostDriver *driver, guint queue, guint64 tag, guint len, gpointe
   state->completed++;
 }
 
+/* A device of `setup` in a slave thread, served over a socket pair to a VhostDriver
+ * (1 MiB of memory) started with one queue of 16 and `features`. */
+static VhostDriver *
+start_driver (void (*setup) (VhostUserSlave *slave, gpointer data),
+              guint64 features,
+              VhostTestSlaveThread **thread,
+              VhostUserMaster **master)
+{
+  g_autoptr(GError) error = NULL;
+  VhostDriver *driver;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  *thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup, NULL);
+  *master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (*master, NULL, &error));
+  g_assert_no_error (error);
+  driver = vhost_driver_new (VHOST_BACKEND (*master), 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (driver, 1, 16, features, &error));
+  g_assert_no_error (error);
+  return driver;
+}
+
 static void
 test_main_context_dispatch (void)
 {
@@ -773,16 +797,8 @@ test_main_context_dispatch (void)
   VhostTestSlaveThread *thread;
   WatchState state = { 0 };
   guint64 out_addr, in_addr;
-  int sv[2];
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_main_context, NULL);
-  master = vhost_user_master_new_for_fd (sv[1]);
-  g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
-  g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (driver, 1, 16, device_features (), &error));
-  g_assert_no_error (error);
+  driver = start_driver (setup_main_context, device_features (), &thread, &master);
   g_assert_true (vhost_driver_alloc (driver, 4096, &out_addr, &error));
   g_assert_true (vhost_driver_alloc (driver, 4096, &in_addr, &error));
   state.out = vhost_driver_get_host_address (driver, out_addr, 4096);
@@ -920,19 +936,11 @@ test_async (gconstpointer data)
   guint8 *out[ASYNC_CHAINS], *in[ASYNC_CHAINS];
   guint64 tag;
   guint len, completed = 0;
-  int sv[2];
 
   memset (&async_device, 0, sizeof async_device);
   async_device.poll = GPOINTER_TO_INT (data);
   async_device.event = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_async, NULL);
-  master = vhost_user_master_new_for_fd (sv[1]);
-  g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
-  g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (driver, 1, 16, device_features (), &error));
-  g_assert_no_error (error);
+  driver = start_driver (setup_async, device_features (), &thread, &master);
   for (guint i = 0; i < ASYNC_CHAINS; i++)
     {
       g_assert_true (vhost_driver_alloc (driver, 256, &out_addr[i], &error));
@@ -1049,15 +1057,8 @@ test_request_outlives_memory (void)
   VhostTestSlaveThread *thread;
   VhostDriverBuffer out;
   guint64 addr;
-  int sv[2];
 
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_hold, NULL);
-  master = vhost_user_master_new_for_fd (sv[1]);
-  g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
-  g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (driver, 1, 16, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  driver = start_driver (setup_hold, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &thread, &master);
   g_assert_true (vhost_driver_alloc (driver, 64, &addr, &error));
   g_assert_no_error (error);
   out = (VhostDriverBuffer) { addr, 64 };
