@@ -50,9 +50,8 @@ busybox=/bin/busybox
 [ -r "$init" ] || die "no init script $init"
 
 if [ -z "$kver" ]; then
-  for v in $(ls /lib/modules 2>/dev/null | sort -V); do
-    [ -e "/boot/vmlinuz-$v" ] && kver=$v
-  done
+  . "$(dirname "$0")/guest-kernel.sh"
+  kver=$(guest_kernel_version)
   [ -n "$kver" ] || die "no kernel in /lib/modules with a /boot/vmlinuz (apt-get install linux-image-amd64)"
 fi
 [ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver"

@@ -62,10 +62,8 @@ for tool in qemu-system-x86_64 setpriv; do
 done
 [ -x "$program" ] || bail "no program $program"
 
-kver=
-for v in $(ls /lib/modules 2>/dev/null | sort -V); do
-  [ -e "/boot/vmlinuz-$v" ] && kver=$v
-done
+. "$(dirname "$0")/guest-kernel.sh"
+kver=$(guest_kernel_version)
 [ -n "$kver" ] || bail "no kernel in /boot with modules in /lib/modules (apt-get install linux-image-amd64)"
 [ -r "/boot/vmlinuz-$kver" ] || bail "/boot/vmlinuz-$kver is not readable"
 
