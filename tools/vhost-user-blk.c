@@ -309,6 +309,7 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
   guint64 sector;
 
   r->type = G_MAXUINT32;
+  r->offset = 0;
   r->status = NULL;
   for (guint i = r->elem.n_out + r->elem.n_in; i > r->elem.n_out && r->status == NULL; i--)
     if (r->iov[i - 1].iov_len > 0)
@@ -335,12 +336,14 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       r->remaining = in_len - 1;
       r->used_len = in_len;
       r->n_data = iov_slice (r->iov + r->elem.n_out, r->elem.n_in, 0, r->remaining, r->data);
+      r->offset = sector * SECTOR_SIZE;
       if (!in_range (self, sector, r->remaining))
         status = VIRTIO_BLK_S_IOERR;
       break;
     case VIRTIO_BLK_T_OUT:
       r->remaining = out_len - sizeof hdr;
       r->n_data = iov_slice (r->iov, r->elem.n_out, sizeof hdr, r->remaining, r->data);
+      r->offset = sector * SECTOR_SIZE;
       if (self->read_only || !in_range (self, sector, r->remaining))
         status = VIRTIO_BLK_S_IOERR;
       break;
@@ -352,8 +355,8 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       return;
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:
+      /* The range's own sector and length, not the header's. */
       status = request_parse_range (self, r, out_len);
-      sector = r->offset / SECTOR_SIZE;
       break;
     default:
       status = VIRTIO_BLK_S_UNSUPP;
@@ -364,7 +367,6 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       request_complete (q, queue, r, status);
       return;
     }
-  r->offset = sector * SECTOR_SIZE;
   if (!q->async)
     {
       request_complete (q, queue, r, request_sync (self, r));
