@@ -132,6 +132,63 @@ bench_pin_to_cpu (guint cpu)
     g_warning ("cannot pin to CPU %u: %s", cpu, g_strerror (errno));
 }
 
+typedef struct
+{
+  guint cpu;
+  gint64 *line;
+  gint64 first; /* the value this side waits for first; then every second one */
+  guint rounds;
+  gint64 elapsed_ns; /* measured by the side that starts */
+} PingPongSide;
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#endif
+}
+
+static gpointer
+ping_pong_thread (gpointer data)
+{
+  PingPongSide *side = data;
+  gint64 start = 0;
+
+  bench_pin_to_cpu (side->cpu);
+  for (guint i = 0; i < side->rounds; i++)
+    {
+      gint64 expect = side->first + 2 * (gint64) i;
+
+      while (__atomic_load_n (side->line, __ATOMIC_ACQUIRE) != expect)
+        cpu_relax ();
+      /* The starter times from its first write, after the other side is running. */
+      if (i == 1 && side->first == 0)
+        start = g_get_monotonic_time ();
+      __atomic_store_n (side->line, expect + 1, __ATOMIC_RELEASE);
+    }
+  if (side->first == 0)
+    side->elapsed_ns = (g_get_monotonic_time () - start) * 1000;
+  return NULL;
+}
+
+double
+bench_line_round_trip_ns (guint cpu_a, guint cpu_b)
+{
+  /* One line of its own, so that nothing else shares it. */
+  struct
+  {
+    gint64 value;
+  } __attribute__ ((aligned (64))) line = { 0 };
+  PingPongSide a = { cpu_a, &line.value, 0, 50000, 0 }, b = { cpu_b, &line.value, 1, 50000, 0 };
+  GThread *ta = g_thread_new ("bench-ping", ping_pong_thread, &a);
+  GThread *tb = g_thread_new ("bench-pong", ping_pong_thread, &b);
+
+  g_thread_join (ta);
+  g_thread_join (tb);
+  return (double) a.elapsed_ns / (a.rounds - 2);
+}
+
 struct _BenchServer
 {
   GThread *thread;

@@ -29,6 +29,13 @@ void bench_peer_stop (BenchPeer *peer, guint timeout_ms);
 /* Pin the calling thread (and the threads it creates later) to one CPU. */
 void bench_pin_to_cpu (guint cpu);
 
+/* How long a cache line takes to go from `cpu_a` to `cpu_b` and back, in ns: the
+ * mean over many round trips of two threads that take turns writing one line.
+ * On a VM it tells where the host has put the two vCPUs at the moment (siblings
+ * of one core, one L3, two L3s), which sets the cost of every ring and buffer
+ * line the two sides pass between them. */
+double bench_line_round_trip_ns (guint cpu_a, guint cpu_b);
+
 /* A device served from a thread of its own, pinned to `cpu` with the workers it
  * starts: `create` makes the slave in that thread; it listens on `socket_path`. */
 typedef struct _BenchServer BenchServer;

@@ -11,9 +11,40 @@
 
 static gint seconds = 5;
 static gint busy_poll_us = 1000;
-static gint rounds = 3;
+static gint rounds = 6;
 static gboolean only_ours;
 static gboolean only_packed;
+
+#define MAX_ROUNDS 32
+
+/* Where the host has put the two vCPUs, told by the line round trip between them. */
+typedef enum
+{
+  PLACEMENT_ONE_CORE,
+  PLACEMENT_ONE_L3,
+  PLACEMENT_TWO_L3S,
+  PLACEMENT_CHANGED,
+} Placement;
+
+static const char *const placement_names[] = {
+  "one core (round trip < 45 ns)",
+  "one L3 (45 - 150 ns)",
+  "two L3s (> 150 ns)",
+  "changed during the round",
+};
+
+typedef struct
+{
+  double dpdk, ours;
+  double rtt_ns[3];
+  Placement placement;
+} Round;
+
+static Placement
+placement_of (double rtt_ns)
+{
+  return rtt_ns < 45 ? PLACEMENT_ONE_CORE : rtt_ns < 150 ? PLACEMENT_ONE_L3 : PLACEMENT_TWO_L3S;
+}
 
 static VhostUserSlave *
 create_echo (gpointer data)
@@ -27,6 +58,14 @@ compare_double (gconstpointer a, gconstpointer b)
   double x = *(const double *) a, y = *(const double *) b;
 
   return x < y ? -1 : x > y;
+}
+
+/* The median of `n` values (sorted in place). */
+static double
+median (double *values, guint n)
+{
+  qsort (values, n, sizeof (double), compare_double);
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 /* The median of the front-end's "Rx-pps:" samples, the first two dropped (warm-up). */
@@ -90,7 +129,7 @@ main (int argc, char **argv)
 {
   const GOptionEntry entries[] = {
     { "seconds", 's', 0, G_OPTION_ARG_INT, &seconds, "Seconds per run (default 5)", "N" },
-    { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Runs per back-end, alternating (default 3, at most 16)", "N" },
+    { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Runs per back-end, alternating (default 6, at most 32)", "N" },
     { "only-vhost-glib", 0, 0, G_OPTION_ARG_NONE, &only_ours, "Skip DPDK's back-end (for profiling)", NULL },
     { "only-packed", 0, 0, G_OPTION_ARG_NONE, &only_packed, "Skip the split ring", NULL },
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us, "vhost-glib's worker busy-poll interval (default 1000)",
@@ -115,7 +154,7 @@ main (int argc, char **argv)
       g_printerr ("%s\n", error->message);
       return 2;
     }
-  rounds = CLAMP (rounds, 1, 16);
+  rounds = CLAMP (rounds, 1, MAX_ROUNDS);
 
   /* vhost-glib's worker on CPU 1, where DPDK's back-end forwards. */
   bench_pin_to_cpu (1);
@@ -123,38 +162,69 @@ main (int argc, char **argv)
 
   printf ("# testpmd virtio_user front-end (io forwarding, --tx-first, forwarding lcore on CPU 0, --no-huge)\n");
   printf ("# against DPDK's vhost PMD (testpmd io forwarding, lcore on CPU 1) and vhost-glib's echo device\n");
-  printf ("# (worker on CPU 1, busy-poll %d us); median Rx-pps of each %d s run, median of %d alternating runs\n",
+  printf ("# (worker on CPU 1, busy-poll %d us); median Rx-pps of each %d s run, %d alternating runs each.\n",
           busy_poll_us, seconds, rounds);
-  printf ("%-7s %16s %16s %8s\n", "ring", "DPDK vhost pps", "vhost-glib pps", "ratio");
+  printf ("# A round counts where the CPU 0 <-> 1 line round trip, taken before, between and after its two\n");
+  printf ("# runs, put the vCPUs in the same place all along; the rounds are compared by placement.\n");
   for (int packed = only_packed ? 1 : 0; packed <= 1; packed++)
     {
-      double theirs[16], ours[16];
+      const char *ring = packed ? "packed" : "split";
+      Round all[MAX_ROUNDS];
+      guint changed = 0;
 
-      /* Alternate the two back-ends, `rounds` runs each, and compare medians: this
-       * machine's speed drifts over tens of seconds. */
       g_atomic_int_set (&VHOST_TEST_NET_ECHO (bench_server_get_slave (server))->dropped, 0);
       for (gint round = 0; round < rounds; round++)
         {
-          theirs[round] = 1;
+          Round *r = &all[round];
+
+          r->dpdk = 0;
+          r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
           if (!only_ours)
             {
               BenchPeer *be = bench_peer_start (dir, packed ? "dpdk-vhost-packed" : "dpdk-vhost-split", be_argv);
 
               bench_peer_wait_for_socket (be, dpdk_sock, 60000);
-              theirs[round] = run_front_end (dir, dpdk_sock, packed, "dpdk");
+              r->dpdk = run_front_end (dir, dpdk_sock, packed, "dpdk");
               bench_peer_stop (be, 10000);
               g_unlink (dpdk_sock);
             }
-          ours[round] = run_front_end (dir, our_sock, packed, "vhost-glib");
-          printf ("#   %s round %d: DPDK %.0f, vhost-glib %.0f\n", packed ? "packed" : "split", round + 1,
-                  theirs[round], ours[round]);
+          r->rtt_ns[1] = bench_line_round_trip_ns (0, 1);
+          r->ours = run_front_end (dir, our_sock, packed, "vhost-glib");
+          r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
+          r->placement = placement_of (r->rtt_ns[0]);
+          for (guint i = 1; i < 3; i++)
+            if (placement_of (r->rtt_ns[i]) != r->placement)
+              r->placement = PLACEMENT_CHANGED;
+          changed += r->placement == PLACEMENT_CHANGED;
+          printf ("#   %s round %d: DPDK %.0f, vhost-glib %.0f; line round trip %.0f / %.0f / %.0f ns: %s\n", ring,
+                  round + 1, r->dpdk, r->ours, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2], placement_names[r->placement]);
           fflush (stdout);
         }
-      qsort (theirs, rounds, sizeof (double), (int (*) (const void *, const void *)) compare_double);
-      qsort (ours, rounds, sizeof (double), (int (*) (const void *, const void *)) compare_double);
-      printf ("%-7s %16.0f %16.0f %8.2f   (vhost-glib dropped %d frames without a receive buffer)\n",
-              packed ? "packed" : "split", theirs[rounds / 2], ours[rounds / 2], ours[rounds / 2] / theirs[rounds / 2],
-              g_atomic_int_get (&VHOST_TEST_NET_ECHO (bench_server_get_slave (server))->dropped));
+      printf ("%-7s %-30s %6s %14s %14s %7s\n", "ring", "vCPU placement", "rounds", "DPDK vhost pps", "vhost-glib pps",
+              "ratio");
+      for (Placement p = 0; p < PLACEMENT_CHANGED; p++)
+        {
+          double dpdk[MAX_ROUNDS], ours[MAX_ROUNDS];
+          guint n = 0;
+
+          for (gint round = 0; round < rounds; round++)
+            if (all[round].placement == p)
+              {
+                dpdk[n] = all[round].dpdk;
+                ours[n++] = all[round].ours;
+              }
+          if (n == 0)
+            continue;
+          {
+            double theirs = median (dpdk, n), mine = median (ours, n);
+            g_autofree char *ratio = only_ours ? g_strdup ("-") : g_strdup_printf ("%.2f", mine / theirs);
+
+            printf ("%-7s %-30s %6u %14.0f %14.0f %7s\n", ring, placement_names[p], n, theirs, mine, ratio);
+          }
+        }
+      printf ("%-7s %u of %d rounds not compared (the placement changed); vhost-glib dropped %d frames without a "
+              "receive buffer\n",
+              ring, changed, rounds, g_atomic_int_get (&VHOST_TEST_NET_ECHO (bench_server_get_slave (server))->dropped));
       fflush (stdout);
     }
 
