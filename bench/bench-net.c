@@ -147,6 +147,7 @@ main (int argc, char **argv)
                             "--no-huge", "-m", "512", "--vdev", be_vdev, "--", "--forward-mode=io", "--auto-start",
                             "--nb-cores=1", "--total-num-mbufs=8192", NULL };
   BenchServer *server;
+  VhostTestNetEcho *echo;
 
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
@@ -159,6 +160,7 @@ main (int argc, char **argv)
   /* vhost-glib's worker on CPU 1, where DPDK's back-end forwards. */
   bench_pin_to_cpu (1);
   server = bench_server_start (our_sock, 1, busy_poll_us, create_echo, NULL);
+  echo = VHOST_TEST_NET_ECHO (bench_server_get_slave (server));
 
   printf ("# testpmd virtio_user front-end (io forwarding, --tx-first, forwarding lcore on CPU 0, --no-huge)\n");
   printf ("# against DPDK's vhost PMD (testpmd io forwarding, lcore on CPU 1) and vhost-glib's echo device\n");
@@ -172,7 +174,7 @@ main (int argc, char **argv)
       Round all[MAX_ROUNDS];
       guint changed = 0;
 
-      g_atomic_int_set (&VHOST_TEST_NET_ECHO (bench_server_get_slave (server))->dropped, 0);
+      g_atomic_int_set (&echo->dropped, 0);
       for (gint round = 0; round < rounds; round++)
         {
           Round *r = &all[round];
@@ -204,7 +206,8 @@ main (int argc, char **argv)
               "ratio");
       for (Placement p = 0; p < PLACEMENT_CHANGED; p++)
         {
-          double dpdk[MAX_ROUNDS], ours[MAX_ROUNDS];
+          double dpdk[MAX_ROUNDS], ours[MAX_ROUNDS], theirs, mine;
+          g_autofree char *ratio = NULL;
           guint n = 0;
 
           for (gint round = 0; round < rounds; round++)
@@ -215,16 +218,14 @@ main (int argc, char **argv)
               }
           if (n == 0)
             continue;
-          {
-            double theirs = median (dpdk, n), mine = median (ours, n);
-            g_autofree char *ratio = only_ours ? g_strdup ("-") : g_strdup_printf ("%.2f", mine / theirs);
-
-            printf ("%-7s %-30s %6u %14.0f %14.0f %7s\n", ring, placement_names[p], n, theirs, mine, ratio);
-          }
+          theirs = median (dpdk, n);
+          mine = median (ours, n);
+          ratio = only_ours ? g_strdup ("-") : g_strdup_printf ("%.2f", mine / theirs);
+          printf ("%-7s %-30s %6u %14.0f %14.0f %7s\n", ring, placement_names[p], n, theirs, mine, ratio);
         }
       printf ("%-7s %u of %d rounds not compared (the placement changed); vhost-glib dropped %d frames without a "
               "receive buffer\n",
-              ring, changed, rounds, g_atomic_int_get (&VHOST_TEST_NET_ECHO (bench_server_get_slave (server))->dropped));
+              ring, changed, rounds, g_atomic_int_get (&echo->dropped));
       fflush (stdout);
     }
 
