@@ -420,6 +420,36 @@ test_split_batch (void)
   fixture_free (fx);
 }
 
+/* The used index moves every VHOST_RING_PUBLISH_BATCH pushes without a flush. */
+static void
+test_split_publish_batch (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 64, FALSE);
+  struct vring_desc *desc = split_desc (fx);
+  struct vring_used *used = split_used (fx);
+  const guint batch = VHOST_RING_PUBLISH_BATCH, total = 2 * VHOST_RING_PUBLISH_BATCH + 8;
+  VhostVirtqueueElement elems[64];
+  struct iovec iovs[64][2];
+
+  for (guint i = 0; i < total; i++)
+    {
+      set_desc (&desc[i], BUF_GPA (i % 16), 0x10, F_WRITE, 0);
+      split_publish (fx, i);
+    }
+  g_assert_cmpuint (vhost_ring_pop_batch (&fx->ring, elems, &iovs[0][0], 2, total), ==, total);
+  for (guint i = 0; i < total; i++)
+    {
+      vhost_ring_push (&fx->ring, &elems[i], i + 1);
+      g_assert_cmpuint (used->idx, ==, (i + 1) / batch * batch);
+      g_assert_cmpuint (used->ring[i].id, ==, i);
+      g_assert_cmpuint (used->ring[i].len, ==, i + 1);
+    }
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (used->idx, ==, total);
+  fixture_free (fx);
+}
+
 /* The 16-bit indices wrap; the used index is taken from the ring after set_base. */
 static void
 test_split_index_wrap (void)
@@ -942,36 +972,43 @@ test_packed_pop_batch (gconstpointer data)
   fixture_free (fx[1]);
 }
 
-/* More used descriptors pushed before a flush than the ring keeps back: those
- * written early are complete, and the batch's head is still published last. */
+/* Pushes are published every VHOST_RING_PUBLISH_BATCH without a flush, the
+ * batch's head last; the rest stay unwritten until the flush. */
 static void
-test_packed_shadow_full (void)
+test_packed_publish_batch (void)
 {
   Fixture *fx = fixture_new_mapped (TRUE, 64, FALSE);
   struct vring_packed_desc *ring = packed_desc (fx);
-  VhostVirtqueueElement elems[48];
-  struct iovec iovs[48][2];
+  const guint batch = VHOST_RING_PUBLISH_BATCH, total = 2 * VHOST_RING_PUBLISH_BATCH + 8;
+  VhostVirtqueueElement elems[64];
+  struct iovec iovs[64][2];
 
-  for (guint i = 0; i < 48; i++)
+  for (guint i = 0; i < total; i++)
     {
       PDesc d = { BUF_GPA (i % 16), 0x10, 300 + i, F_WRITE };
 
       packed_publish (fx, &d, 1);
     }
-  g_assert_cmpuint (vhost_ring_pop_batch (&fx->ring, elems, &iovs[0][0], 2, 48), ==, 48);
-  for (guint i = 0; i < 48; i++)
-    vhost_ring_push (&fx->ring, &elems[i], i + 1);
-  /* The first VHOST_RING_SHADOW were written when the shadow filled, but not the
-   * head's flags. */
-  g_assert_cmpuint (ring[0].flags, ==, F_WRITE | F_AVAIL);
-  for (guint i = 1; i < VHOST_RING_SHADOW; i++)
+  g_assert_cmpuint (vhost_ring_pop_batch (&fx->ring, elems, &iovs[0][0], 2, total), ==, total);
+  for (guint i = 0; i < total; i++)
     {
-      g_assert_cmpuint (ring[i].flags, ==, F_AVAIL | F_USED);
-      g_assert_cmpuint (ring[i].id, ==, 300 + i);
-      g_assert_cmpuint (ring[i].len, ==, i + 1);
+      vhost_ring_push (&fx->ring, &elems[i], i + 1);
+      /* Nothing of the batch under way is written before it is complete. */
+      g_assert_cmpuint (ring[i / batch * batch].flags, ==, i % batch == batch - 1 ? F_AVAIL | F_USED : F_WRITE | F_AVAIL);
+      g_assert_cmpuint (ring[i].flags, ==, i % batch == batch - 1 ? F_AVAIL | F_USED : F_WRITE | F_AVAIL);
     }
+  for (guint i = 0; i < total; i++)
+    {
+      g_assert_cmpuint (ring[i].flags, ==, i < 2 * batch ? F_AVAIL | F_USED : F_WRITE | F_AVAIL);
+      if (i < 2 * batch)
+        {
+          g_assert_cmpuint (ring[i].id, ==, 300 + i);
+          g_assert_cmpuint (ring[i].len, ==, i + 1);
+        }
+    }
+  g_assert_true (vhost_ring_should_notify (&fx->ring));
   vhost_ring_flush (&fx->ring);
-  for (guint i = 0; i < 48; i++)
+  for (guint i = 0; i < total; i++)
     {
       g_assert_cmpuint (ring[i].flags, ==, F_AVAIL | F_USED);
       g_assert_cmpuint (ring[i].id, ==, 300 + i);
@@ -2229,7 +2266,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/ring/packed/pop-batch/16", GUINT_TO_POINTER (16), test_packed_pop_batch);
   g_test_add_data_func ("/vhost/ring/packed/pop-batch/10", GUINT_TO_POINTER (10), test_packed_pop_batch);
   g_test_add_data_func ("/vhost/ring/packed/pop-batch/64", GUINT_TO_POINTER (64), test_packed_pop_batch);
-  g_test_add_func ("/vhost/ring/packed/shadow-full", test_packed_shadow_full);
+  g_test_add_func ("/vhost/ring/packed/publish-batch", test_packed_publish_batch);
+  g_test_add_func ("/vhost/ring/split/publish-batch", test_split_publish_batch);
   g_test_add_func ("/vhost/ring/packed/in-order", test_packed_in_order);
   g_test_add_func ("/vhost/ring/packed/indirect/good", test_packed_indirect);
   g_test_add_func ("/vhost/ring/packed/notify", test_packed_notify);

@@ -1024,8 +1024,10 @@ vhost_virtqueue_unpop (VhostVirtqueue *queue, const VhostVirtqueueElement *eleme
  * @element: a chain popped from @queue
  * @len: how many bytes the device wrote into the chain's writable buffers
  *
- * Gives a chain back to the driver. The used entry is published (and the driver
- * notified) when the handler returns, or by vhost_virtqueue_notify().
+ * Gives a chain back to the driver. The used entries are published every 16
+ * pushes, so that the driver can start on the first chains of a batch while the
+ * device works on the rest, and at the latest when the handler returns or at
+ * vhost_virtqueue_notify(). The driver is notified then, not before.
  */
 void
 vhost_virtqueue_push (VhostVirtqueue *queue, const VhostVirtqueueElement *element, guint32 len)

@@ -115,8 +115,9 @@ G_DECLARE_FINAL_TYPE (VhostVirtqueue, vhost_virtqueue, VHOST, VIRTQUEUE, GObject
  *
  * Processes a queue in its worker thread: pops chains with vhost_virtqueue_pop()
  * and pushes them back with vhost_virtqueue_push(). It need not empty the queue:
- * it is called again while it makes progress and chains are available. The used
- * ring is published and the driver notified when it returns.
+ * it is called again while it makes progress and chains are available. What it
+ * pushed is published (every 16 pushes, and the rest when it returns) and the
+ * driver notified when it returns.
  */
 typedef void (*VhostVirtqueueHandler) (VhostVirtqueue *queue, gpointer user_data);
 

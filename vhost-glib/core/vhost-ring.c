@@ -51,7 +51,6 @@ vhost_ring_set_base (VhostRing *ring, guint32 base)
     }
   ring->signalled_valid = FALSE;
   ring->n_pending = 0;
-  ring->head_pending = FALSE;
   ring->n_shadow = 0;
   ring->run_open = FALSE;
   ring->unsignalled = 0;
@@ -525,15 +524,17 @@ log_element (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
     }
 }
 
-/* Packed: write the used descriptors kept back, ids and lengths first, then the
- * flags of all but the batch's first, which gets them in vhost_ring_flush(), so
- * that the driver sees the batch at once. Written together, each cache line is
- * taken from the driver once, and not while the driver polls it between pushes. */
+/* Packed: write the used descriptors kept back: ids and lengths first, then the
+ * flags of all but the first, then the first's, so that the driver sees them at
+ * once. Written together, each cache line is taken from the driver once, and not
+ * while the driver polls it between pushes. */
 static void
 packed_write_shadow (VhostRing *ring)
 {
   guint n = ring->n_shadow;
 
+  if (n == 0)
+    return;
   for (guint k = 0; k < n; k++)
     {
       struct vring_packed_desc *d = &ring->pdesc[ring->shadow[k].pos];
@@ -541,32 +542,23 @@ packed_write_shadow (VhostRing *ring)
       d->id = GUINT16_TO_LE (ring->shadow[k].id);
       d->len = GUINT32_TO_LE (ring->shadow[k].len);
     }
-  for (guint k = 0; k < n; k++)
-    if (!ring->head_pending || ring->shadow[k].pos != ring->pending_head)
-      __atomic_store_n (&ring->pdesc[ring->shadow[k].pos].flags, GUINT16_TO_LE (ring->shadow[k].flags),
-                        __ATOMIC_RELEASE);
+  for (guint k = n; k-- > 0;)
+    __atomic_store_n (&ring->pdesc[ring->shadow[k].pos].flags, GUINT16_TO_LE (ring->shadow[k].flags),
+                      __ATOMIC_RELEASE);
   if (ring->log_all && ring->mem->log != NULL)
     for (guint k = 0; k < n; k++)
       vhost_mem_log_write (ring->mem, &ring->pdesc[ring->shadow[k].pos], sizeof *ring->pdesc);
   ring->n_shadow = 0;
 }
 
-/* Packed: push a used descriptor at @pos: kept back until the flush (or until
- * the shadow is full). */
+/* Packed: push a used descriptor at @pos: kept back until the flush. There is
+ * room: each push adds one at most, and a flush follows every
+ * VHOST_RING_PUBLISH_BATCH pushes. */
 static void
 packed_write_used (VhostRing *ring, guint16 pos, gboolean wrap, guint16 id, guint32 len)
 {
-  guint k;
+  guint k = ring->n_shadow++;
 
-  if (ring->n_shadow == VHOST_RING_SHADOW)
-    packed_write_shadow (ring);
-  if (!ring->head_pending)
-    {
-      ring->head_pending = TRUE;
-      ring->pending_head = pos;
-      ring->pending_flags = wrap ? (PACKED_AVAIL | PACKED_USED) : 0;
-    }
-  k = ring->n_shadow++;
   ring->shadow[k].pos = pos;
   ring->shadow[k].id = id;
   ring->shadow[k].len = len;
@@ -633,7 +625,8 @@ vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len
         }
       ring->used_idx = next;
     }
-  ring->n_pending++;
+  if (++ring->n_pending == VHOST_RING_PUBLISH_BATCH)
+    vhost_ring_flush (ring);
 }
 
 void
@@ -651,11 +644,6 @@ vhost_ring_flush (VhostRing *ring)
     {
       packed_close_run (ring);
       packed_write_shadow (ring);
-      __atomic_store_n (&ring->pdesc[ring->pending_head].flags, GUINT16_TO_LE (ring->pending_flags),
-                        __ATOMIC_RELEASE);
-      if (ring->log_all && ring->mem->log != NULL)
-        vhost_mem_log_write (ring->mem, &ring->pdesc[ring->pending_head], sizeof *ring->pdesc);
-      ring->head_pending = FALSE;
     }
   ring->unsignalled += ring->n_pending;
   ring->n_pending = 0;

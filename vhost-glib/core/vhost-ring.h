@@ -11,8 +11,10 @@
 
 G_BEGIN_DECLS
 
-/* Packed: how many used descriptors are kept back, to be written together. */
-#define VHOST_RING_SHADOW 32
+/* Pushes are published every this many (and at the flush), so that the driver
+ * starts on the first chains of a batch while the device works on the rest. The
+ * packed ring keeps at most this many used descriptors back to write together. */
+#define VHOST_RING_PUBLISH_BATCH 16
 
 typedef struct
 {
@@ -48,9 +50,6 @@ typedef struct
   guint16 signalled_used;
   gboolean signalled_valid;
   guint16 n_pending;       /* pushed but not yet published */
-  gboolean head_pending;   /* packed: a used descriptor written, its flags not yet: */
-  guint16 pending_head;    /* the first unpublished used slot... */
-  guint16 pending_flags;   /* ...and the flags it gets when published */
   guint16 n_shadow;        /* packed: used descriptors pushed but not written yet */
   struct
   {
@@ -58,7 +57,7 @@ typedef struct
     guint16 id;
     guint32 len;
     guint16 flags;
-  } shadow[VHOST_RING_SHADOW];
+  } shadow[VHOST_RING_PUBLISH_BATCH];
   gboolean run_open;       /* packed in-order: zero-length pushes not yet written, which */
   guint16 run_pos;         /* one used descriptor at run_pos (with run_wrap) will cover, */
   gboolean run_wrap;       /* carrying the last one's id */
