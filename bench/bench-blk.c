@@ -11,15 +11,25 @@
 #define CAPACITY (G_GUINT64_CONSTANT (1) << 30)
 
 static gint seconds = 5;
+static gint rounds = 3;
 static gint busy_poll_us = 32;
 static guint64 extra_features;
 static gboolean indirect;
+
+#define MAX_ROUNDS 16
 
 typedef struct
 {
   double iops;
   double mean_us, p50_us, p99_us;
 } Result;
+
+typedef struct
+{
+  Result qsd, ours;
+  double rtt_ns[3];
+  BenchPlacement placement;
+} Round;
 
 static VhostUserSlave *
 create_blk (gpointer data)
@@ -28,7 +38,7 @@ create_blk (gpointer data)
 }
 
 static int
-compare_double (gconstpointer a, gconstpointer b)
+compare_latency (gconstpointer a, gconstpointer b)
 {
   double x = *(const double *) a, y = *(const double *) b;
 
@@ -142,7 +152,7 @@ run (const char *socket_path, guint depth)
   result.iops = completed / ((g_get_monotonic_time () - start) / 1e6);
   if (latencies->len > 0)
     {
-      g_array_sort (latencies, compare_double);
+      g_array_sort (latencies, compare_latency);
       for (guint i = 0; i < latencies->len; i++)
         result.mean_us += g_array_index (latencies, double, i) / latencies->len;
       result.p50_us = g_array_index (latencies, double, latencies->len / 2);
@@ -156,14 +166,41 @@ run (const char *socket_path, guint depth)
   return result;
 }
 
-/* Percentiles are measured at depth 1 only; deeper runs give the mean by Little's law. */
+/* One line per placement seen: the medians of its rounds. Percentiles are measured
+ * at depth 1 only; deeper runs give the mean by Little's law. */
 static void
-print_result (guint depth, const char *name, const Result *r)
+print_summary (guint depth, const Round *all, guint n_rounds)
 {
-  if (depth == 1)
-    printf ("%-6u %-22s %12.0f %10.2f %10.2f %10.2f\n", depth, name, r->iops, r->mean_us, r->p50_us, r->p99_us);
-  else
-    printf ("%-6u %-22s %12.0f %10.2f %10s %10s\n", depth, name, r->iops, r->mean_us, "-", "-");
+  for (BenchPlacement p = 0; p < BENCH_PLACEMENT_CHANGED; p++)
+    {
+      /* IOPS, mean and p99 latency; qsd's then ours. */
+      double values[6][MAX_ROUNDS], m[6];
+      guint n = 0;
+
+      for (guint i = 0; i < n_rounds; i++)
+        if (all[i].placement == p)
+          {
+            const Result *res[2] = { &all[i].qsd, &all[i].ours };
+
+            for (guint b = 0; b < 2; b++)
+              {
+                values[b][n] = res[b]->iops;
+                values[2 + b][n] = res[b]->mean_us;
+                values[4 + b][n] = res[b]->p99_us;
+              }
+            n++;
+          }
+      if (n == 0)
+        continue;
+      for (guint k = 0; k < 6; k++)
+        m[k] = bench_median (values[k], n);
+      printf ("%-6u %-30s %6u %12.0f %12.0f %6.2f %8.2f %8.2f", depth, bench_placement_name (p), n, m[0], m[1],
+              m[1] / m[0], m[2], m[3]);
+      if (depth == 1)
+        printf (" %8.2f %8.2f\n", m[4], m[5]);
+      else
+        printf (" %8s %8s\n", "-", "-");
+    }
 }
 
 int
@@ -171,6 +208,8 @@ main (int argc, char **argv)
 {
   const GOptionEntry entries[] = {
     { "seconds", 's', 0, G_OPTION_ARG_INT, &seconds, "Seconds per run (default 5)", "N" },
+    { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Runs per back-end and depth, alternating (default 3, at most 16)",
+      "N" },
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us, "vhost-glib's worker busy-poll interval (default 32, the library's default)",
       "US" },
     { "indirect", 0, 0, G_OPTION_ARG_NONE, &indirect, "Ask for VIRTIO_F_INDIRECT_DESC", NULL },
@@ -197,6 +236,7 @@ main (int argc, char **argv)
       g_printerr ("%s\n", error->message);
       return 2;
     }
+  rounds = CLAMP (rounds, 1, MAX_ROUNDS);
   if (indirect)
     extra_features |= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
 
@@ -208,16 +248,36 @@ main (int argc, char **argv)
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
   printf ("# vhost-glib: null device, worker busy-poll %d us; qemu-storage-daemon: null-co\n", busy_poll_us);
   printf ("# front-end on CPU 0, each back-end on CPU 1; event idx%s\n", indirect ? ", indirect descriptors" : "");
-  printf ("%-6s %-22s %12s %10s %10s %10s\n", "depth", "back-end", "IOPS", "mean us", "p50 us", "p99 us");
+  printf ("# medians per placement of IOPS and of latency in us (mean; p99 at depth 1 only)\n");
+  printf ("# A round counts where the CPU 0 <-> 1 line round trip, taken before, between and after its two\n");
+  printf ("# runs, put the vCPUs in the same place all along; the rounds are compared by placement.\n");
   for (guint i = 0; i < G_N_ELEMENTS (depths); i++)
     {
-      Result theirs = run (qsd_sock, depths[i]);
-      Result ours = run (our_sock, depths[i]);
+      Round all[MAX_ROUNDS];
+      guint changed = 0;
 
-      print_result (depths[i], "qemu-storage-daemon", &theirs);
-      print_result (depths[i], "vhost-glib", &ours);
-      printf ("%-6u ratio vhost-glib/qsd: IOPS %.2f, mean latency %.2f\n", depths[i], ours.iops / theirs.iops,
-              ours.mean_us / theirs.mean_us);
+      for (gint round = 0; round < rounds; round++)
+        {
+          Round *r = &all[round];
+
+          r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
+          r->qsd = run (qsd_sock, depths[i]);
+          r->rtt_ns[1] = bench_line_round_trip_ns (0, 1);
+          r->ours = run (our_sock, depths[i]);
+          r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
+          r->placement = bench_placement_of (r->rtt_ns, 3);
+          changed += r->placement == BENCH_PLACEMENT_CHANGED;
+          printf ("#   depth %u round %d: qsd %.0f IOPS, vhost-glib %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: "
+                  "%s\n",
+                  depths[i], round + 1, r->qsd.iops, r->ours.iops, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2],
+                  bench_placement_name (r->placement));
+          fflush (stdout);
+        }
+      printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "qsd IOPS",
+              "our IOPS", "ratio", "qsd mean", "our mean", "qsd p99", "our p99");
+      print_summary (depths[i], all, rounds);
+      printf ("%-6u %u of %d rounds not compared (the placement changed)\n", depths[i], changed, rounds);
+      fflush (stdout);
     }
 
   bench_server_stop (server);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -187,6 +188,51 @@ bench_line_round_trip_ns (guint cpu_a, guint cpu_b)
   g_thread_join (ta);
   g_thread_join (tb);
   return (double) a.elapsed_ns / (a.rounds - 2);
+}
+
+static BenchPlacement
+placement_of_one (double rtt_ns)
+{
+  return rtt_ns < 45 ? BENCH_PLACEMENT_ONE_CORE : rtt_ns < 150 ? BENCH_PLACEMENT_ONE_L3 : BENCH_PLACEMENT_TWO_L3S;
+}
+
+BenchPlacement
+bench_placement_of (const double *rtt_ns, guint n)
+{
+  BenchPlacement placement = placement_of_one (rtt_ns[0]);
+
+  for (guint i = 1; i < n; i++)
+    if (placement_of_one (rtt_ns[i]) != placement)
+      return BENCH_PLACEMENT_CHANGED;
+  return placement;
+}
+
+const char *
+bench_placement_name (BenchPlacement placement)
+{
+  static const char *const names[] = {
+    "one core (round trip < 45 ns)",
+    "one L3 (45 - 150 ns)",
+    "two L3s (> 150 ns)",
+    "changed during the round",
+  };
+
+  return names[placement];
+}
+
+static int
+compare_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+double
+bench_median (double *values, guint n)
+{
+  qsort (values, n, sizeof (double), compare_double);
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 struct _BenchServer

@@ -36,6 +36,23 @@ void bench_pin_to_cpu (guint cpu);
  * line the two sides pass between them. */
 double bench_line_round_trip_ns (guint cpu_a, guint cpu_b);
 
+/* Where the host has put the two vCPUs, told by the line round trip between them. */
+typedef enum
+{
+  BENCH_PLACEMENT_ONE_CORE,
+  BENCH_PLACEMENT_ONE_L3,
+  BENCH_PLACEMENT_TWO_L3S,
+  BENCH_PLACEMENT_CHANGED, /* the round trips of one round disagree */
+} BenchPlacement;
+
+/* The placement of a round from the round trips taken before, between and after
+ * its runs (`n` of them): BENCH_PLACEMENT_CHANGED unless they all agree. */
+BenchPlacement bench_placement_of (const double *rtt_ns, guint n);
+const char *bench_placement_name (BenchPlacement placement);
+
+/* The median of `n` values (sorted in place). */
+double bench_median (double *values, guint n);
+
 /* A device served from a thread of its own, pinned to `cpu` with the workers it
  * starts: `create` makes the slave in that thread; it listens on `socket_path`. */
 typedef struct _BenchServer BenchServer;

@@ -17,55 +17,17 @@ static gboolean only_packed;
 
 #define MAX_ROUNDS 32
 
-/* Where the host has put the two vCPUs, told by the line round trip between them. */
-typedef enum
-{
-  PLACEMENT_ONE_CORE,
-  PLACEMENT_ONE_L3,
-  PLACEMENT_TWO_L3S,
-  PLACEMENT_CHANGED,
-} Placement;
-
-static const char *const placement_names[] = {
-  "one core (round trip < 45 ns)",
-  "one L3 (45 - 150 ns)",
-  "two L3s (> 150 ns)",
-  "changed during the round",
-};
-
 typedef struct
 {
   double dpdk, ours;
   double rtt_ns[3];
-  Placement placement;
+  BenchPlacement placement;
 } Round;
-
-static Placement
-placement_of (double rtt_ns)
-{
-  return rtt_ns < 45 ? PLACEMENT_ONE_CORE : rtt_ns < 150 ? PLACEMENT_ONE_L3 : PLACEMENT_TWO_L3S;
-}
 
 static VhostUserSlave *
 create_echo (gpointer data)
 {
   return g_object_new (VHOST_TYPE_TEST_NET_ECHO, NULL);
-}
-
-static int
-compare_double (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-/* The median of `n` values (sorted in place). */
-static double
-median (double *values, guint n)
-{
-  qsort (values, n, sizeof (double), compare_double);
-  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 /* The median of the front-end's "Rx-pps:" samples, the first two dropped (warm-up). */
@@ -87,8 +49,7 @@ median_rx_pps (const char *log)
     g_array_remove_range (samples, 0, 2);
   if (samples->len == 0)
     return 0;
-  g_array_sort (samples, compare_double);
-  return g_array_index (samples, double, samples->len / 2);
+  return bench_median ((double *) (gpointer) samples->data, samples->len);
 }
 
 /* Run the front-end against `socket_path` for `seconds`; returns its receive rate. */
@@ -193,18 +154,15 @@ main (int argc, char **argv)
           r->rtt_ns[1] = bench_line_round_trip_ns (0, 1);
           r->ours = run_front_end (dir, our_sock, packed, "vhost-glib");
           r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
-          r->placement = placement_of (r->rtt_ns[0]);
-          for (guint i = 1; i < 3; i++)
-            if (placement_of (r->rtt_ns[i]) != r->placement)
-              r->placement = PLACEMENT_CHANGED;
-          changed += r->placement == PLACEMENT_CHANGED;
+          r->placement = bench_placement_of (r->rtt_ns, 3);
+          changed += r->placement == BENCH_PLACEMENT_CHANGED;
           printf ("#   %s round %d: DPDK %.0f, vhost-glib %.0f; line round trip %.0f / %.0f / %.0f ns: %s\n", ring,
-                  round + 1, r->dpdk, r->ours, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2], placement_names[r->placement]);
+                  round + 1, r->dpdk, r->ours, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2], bench_placement_name (r->placement));
           fflush (stdout);
         }
       printf ("%-7s %-30s %6s %14s %14s %7s\n", "ring", "vCPU placement", "rounds", "DPDK vhost pps", "vhost-glib pps",
               "ratio");
-      for (Placement p = 0; p < PLACEMENT_CHANGED; p++)
+      for (BenchPlacement p = 0; p < BENCH_PLACEMENT_CHANGED; p++)
         {
           double dpdk[MAX_ROUNDS], ours[MAX_ROUNDS], theirs, mine;
           g_autofree char *ratio = NULL;
@@ -218,10 +176,10 @@ main (int argc, char **argv)
               }
           if (n == 0)
             continue;
-          theirs = median (dpdk, n);
-          mine = median (ours, n);
+          theirs = bench_median (dpdk, n);
+          mine = bench_median (ours, n);
           ratio = only_ours ? g_strdup ("-") : g_strdup_printf ("%.2f", mine / theirs);
-          printf ("%-7s %-30s %6u %14.0f %14.0f %7s\n", ring, placement_names[p], n, theirs, mine, ratio);
+          printf ("%-7s %-30s %6u %14.0f %14.0f %7s\n", ring, bench_placement_name (p), n, theirs, mine, ratio);
         }
       printf ("%-7s %u of %d rounds not compared (the placement changed); vhost-glib dropped %d frames without a "
               "receive buffer\n",
