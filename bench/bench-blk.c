@@ -37,14 +37,6 @@ create_blk (gpointer data)
   return VHOST_USER_SLAVE (bench_blk_null_new (CAPACITY));
 }
 
-static int
-compare_latency (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return x < y ? -1 : x > y;
-}
-
 /* Nanoseconds: latencies at depth 1 are well under a microsecond. */
 static gint64
 now_ns (void)
@@ -152,7 +144,7 @@ run (const char *socket_path, guint depth)
   result.iops = completed / ((g_get_monotonic_time () - start) / 1e6);
   if (latencies->len > 0)
     {
-      g_array_sort (latencies, compare_latency);
+      g_array_sort (latencies, bench_compare_double);
       for (guint i = 0; i < latencies->len; i++)
         result.mean_us += g_array_index (latencies, double, i) / latencies->len;
       result.p50_us = g_array_index (latencies, double, latencies->len / 2);

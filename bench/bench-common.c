@@ -220,8 +220,8 @@ bench_placement_name (BenchPlacement placement)
   return names[placement];
 }
 
-static int
-compare_double (gconstpointer a, gconstpointer b)
+int
+bench_compare_double (gconstpointer a, gconstpointer b)
 {
   double x = *(const double *) a, y = *(const double *) b;
 
@@ -231,7 +231,7 @@ compare_double (gconstpointer a, gconstpointer b)
 double
 bench_median (double *values, guint n)
 {
-  qsort (values, n, sizeof (double), compare_double);
+  qsort (values, n, sizeof (double), bench_compare_double);
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 

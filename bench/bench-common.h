@@ -50,6 +50,9 @@ typedef enum
 BenchPlacement bench_placement_of (const double *rtt_ns, guint n);
 const char *bench_placement_name (BenchPlacement placement);
 
+/* Orders two doubles (a GCompareFunc). */
+int bench_compare_double (gconstpointer a, gconstpointer b);
+
 /* The median of `n` values (sorted in place). */
 double bench_median (double *values, guint n);
 
