@@ -241,8 +241,7 @@ main (int argc, char **argv)
   printf ("# vhost-glib: null device, worker busy-poll %d us; qemu-storage-daemon: null-co\n", busy_poll_us);
   printf ("# front-end on CPU 0, each back-end on CPU 1; event idx%s\n", indirect ? ", indirect descriptors" : "");
   printf ("# medians per placement of IOPS and of latency in us (mean; p99 at depth 1 only)\n");
-  printf ("# A round counts where the CPU 0 <-> 1 line round trip, taken before, between and after its two\n");
-  printf ("# runs, put the vCPUs in the same place all along; the rounds are compared by placement.\n");
+  bench_print_placement_rule ();
   for (guint i = 0; i < G_N_ELEMENTS (depths); i++)
     {
       Round all[MAX_ROUNDS];

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -218,6 +219,13 @@ bench_placement_name (BenchPlacement placement)
   };
 
   return names[placement];
+}
+
+void
+bench_print_placement_rule (void)
+{
+  printf ("# A round counts where the CPU 0 <-> 1 line round trip, taken before, between and after its two\n");
+  printf ("# runs, put the vCPUs in the same place all along; the rounds are compared by placement.\n");
 }
 
 int

@@ -49,6 +49,8 @@ typedef enum
  * its runs (`n` of them): BENCH_PLACEMENT_CHANGED unless they all agree. */
 BenchPlacement bench_placement_of (const double *rtt_ns, guint n);
 const char *bench_placement_name (BenchPlacement placement);
+/* Prints (as `#` comment lines) how rounds are told apart by placement. */
+void bench_print_placement_rule (void);
 
 /* Orders two doubles (a GCompareFunc). */
 int bench_compare_double (gconstpointer a, gconstpointer b);

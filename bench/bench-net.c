@@ -130,8 +130,7 @@ main (int argc, char **argv)
   printf ("# against DPDK's vhost PMD (testpmd io forwarding, lcore on CPU 1) and vhost-glib's echo device\n");
   printf ("# (worker on CPU 1, busy-poll %d us); median Rx-pps of each %d s run, %d alternating runs each.\n",
           busy_poll_us, seconds, rounds);
-  printf ("# A round counts where the CPU 0 <-> 1 line round trip, taken before, between and after its two\n");
-  printf ("# runs, put the vCPUs in the same place all along; the rounds are compared by placement.\n");
+  bench_print_placement_rule ();
   for (int packed = only_packed ? 1 : 0; packed <= 1; packed++)
     {
       const char *ring = packed ? "packed" : "split";

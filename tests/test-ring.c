@@ -853,7 +853,7 @@ gpa_of (Fixture *fx, const void *p)
  * descriptors, indirect ones, buffers over two regions, empty ones, lines the
  * driver has not filled yet, the wrap, a size that is not a multiple of four) one
  * at a time. Pushing them back writes the same used descriptors, also when more
- * are pushed before a flush than are kept back (VHOST_RING_SHADOW). */
+ * are pushed before a flush than one publish batch (VHOST_RING_PUBLISH_BATCH). */
 static void
 test_packed_pop_batch (gconstpointer data)
 {
