@@ -66,6 +66,11 @@ gsize vhost_virtqueue_element_write (const VhostVirtqueueElement *element,
                                      const void *buffer,
                                      gsize length);
 VHOST_AVAILABLE_IN_ALL
+gsize vhost_virtqueue_element_write_streaming (const VhostVirtqueueElement *element,
+                                               gsize offset,
+                                               const void *buffer,
+                                               gsize length);
+VHOST_AVAILABLE_IN_ALL
 gsize vhost_virtqueue_element_get_readable_size (const VhostVirtqueueElement *element);
 VHOST_AVAILABLE_IN_ALL
 gsize vhost_virtqueue_element_get_writable_size (const VhostVirtqueueElement *element);

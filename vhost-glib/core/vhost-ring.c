@@ -5,6 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "vhost-ring.h"
 
@@ -634,6 +637,11 @@ vhost_ring_flush (VhostRing *ring)
 {
   if (ring->n_pending == 0 || ring->broken)
     return;
+#ifdef __SSE2__
+  /* Data written with streaming stores (vhost_virtqueue_element_write_streaming())
+   * is weakly ordered: it must be visible before the entries that hand it over. */
+  _mm_sfence ();
+#endif
   if (!ring->packed)
     {
       __atomic_store_n (&ring->used->idx, GUINT16_TO_LE (ring->used_idx), __ATOMIC_RELEASE);
