@@ -1090,14 +1090,15 @@ test_element_copy (void)
   static const gsize lengths[] = { 0, 1, 12, 63, 64, 65, 127, 128, 129, 260, 1000 };
   static const gsize shifts[] = { 0, 1, 13, 60 };
   struct iovec iov[G_N_ELEMENTS (sizes)];
-  guint8 *memory = g_malloc (8192), *expected = g_malloc (8192), *where[1024], source[1024], back[1024];
+  enum { MEMORY = 2048 };
+  guint8 *memory = g_malloc (MEMORY), *expected = g_malloc (MEMORY), *where[1024], source[1024], back[1024];
   gsize total = 0;
 
   for (gsize i = 0; i < sizeof source; i++)
     source[i] = g_test_rand_int ();
   for (guint a = 0; a < G_N_ELEMENTS (shifts); a++)
     {
-      /* Two readable buffers, then the rest writable, 32 bytes apart. */
+      /* Two readable buffers, then the rest writable, with gaps of 32 bytes and the shift. */
       VhostVirtqueueElement elem = { .n_out = 2, .n_in = G_N_ELEMENTS (sizes) - 2, .iov = iov };
       gsize pos = 64 + shifts[a], readable = sizes[0] + sizes[1];
 
@@ -1109,7 +1110,7 @@ test_element_copy (void)
             where[total++] = memory + pos + b;
           pos += sizes[i] + 32 + shifts[a];
         }
-      g_assert_cmpuint (pos, <, 8192);
+      g_assert_cmpuint (pos, <, MEMORY);
       g_assert_cmpuint (vhost_virtqueue_element_get_readable_size (&elem), ==, readable);
       g_assert_cmpuint (vhost_virtqueue_element_get_writable_size (&elem), ==, total);
 
@@ -1119,8 +1120,8 @@ test_element_copy (void)
             {
               gsize length = lengths[l], fits = offset < total ? MIN (length, total - offset) : 0, got;
 
-              memset (memory, 0xee, 8192);
-              memset (expected, 0xee, 8192);
+              memset (memory, 0xee, MEMORY);
+              memset (expected, 0xee, MEMORY);
               for (gsize b = 0; b < fits; b++)
                 expected[where[offset + b] - memory] = source[b];
               if (streaming)
@@ -1128,23 +1129,27 @@ test_element_copy (void)
               else
                 got = vhost_virtqueue_element_write (&elem, offset, source, length);
               g_assert_cmpuint (got, ==, fits);
-              if (memcmp (memory, expected, 8192) != 0)
+              if (memcmp (memory, expected, MEMORY) != 0)
                 g_error ("%s of %" G_GSIZE_FORMAT " bytes at %" G_GSIZE_FORMAT " (shift %" G_GSIZE_FORMAT
                          ") wrote the wrong bytes", streaming ? "write_streaming" : "write", length, offset,
                          shifts[a]);
             }
 
-      /* Reads see the readable buffers as one, and stop at their end. */
+      /* Reads see the readable buffers as one, stop at their end or at the
+       * length asked for, and write nothing past what they return. */
       memcpy (iov[0].iov_base, source, sizes[0]);
       memcpy (iov[1].iov_base, source + sizes[0], sizes[1]);
       for (gsize offset = 0; offset <= readable + 1; offset++)
-        {
-          gsize fits = offset < readable ? readable - offset : 0;
+        for (guint l = 0; l < G_N_ELEMENTS (lengths); l++)
+          {
+            gsize left = offset < readable ? readable - offset : 0, fits = MIN (lengths[l], left);
 
-          memset (back, 0, sizeof back);
-          g_assert_cmpuint (vhost_virtqueue_element_read (&elem, offset, back, sizeof back), ==, fits);
-          g_assert_cmpmem (back, fits, source + offset, fits);
-        }
+            memset (back, 0xee, sizeof back);
+            g_assert_cmpuint (vhost_virtqueue_element_read (&elem, offset, back, lengths[l]), ==, fits);
+            g_assert_cmpmem (back, fits, source + offset, fits);
+            for (gsize b = fits; b < sizeof back; b++)
+              g_assert_cmpuint (back[b], ==, 0xee);
+          }
     }
   g_free (memory);
   g_free (expected);

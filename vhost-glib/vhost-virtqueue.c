@@ -1040,8 +1040,11 @@ vhost_virtqueue_element_write (const VhostVirtqueueElement *element, gsize offse
  * both). Where there are no streaming stores (builds without SSE2) it is
  * vhost_virtqueue_element_write().
  *
- * Streaming stores are weakly ordered; the queue fences them before it
- * publishes used entries, so the driver never sees a chain before its data.
+ * Streaming stores are weakly ordered. The queue fences them before it
+ * publishes used entries or sets dirty-log bits, and the worker before it
+ * lets a drain handler run, so the driver never sees a chain before its data.
+ * A chain written this way by a thread of the device's own and pushed from
+ * another needs a store fence (`_mm_sfence()`) in the writing thread first.
  *
  * Returns: the number of bytes copied; less than @length at the end of the
  *   writable buffers

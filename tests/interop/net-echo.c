@@ -12,15 +12,9 @@
 
 G_DEFINE_FINAL_TYPE (VhostTestNetEcho, vhost_test_net_echo, VHOST_TYPE_USER_SLAVE)
 
-/* Store @v in @p only if it differs: the header line of a receive buffer then
- * stays shared with the driver, which reads it, instead of moving here and back
- * for every frame (DPDK's ASSIGN_UNLESS_EQUAL, for the same reason). */
-#define STORE_IF_CHANGED(p, v) \
-  G_STMT_START { if (*(p) != (v)) *(p) = (v); } G_STMT_END
-
 /* Copy the transmitted chain (virtio-net header and frame) into the receive chain;
- * returns the bytes written, or 0 if they do not fit. The header is stored field
- * by field, where it changes, with num_buffers 1 (one receive buffer per frame).
+ * returns the bytes written, or 0 if they do not fit. The header is stored only if
+ * it changes, with num_buffers 1 (one receive buffer per frame).
  * The frame goes in with streaming stores: the driver reads it on another CPU and
  * this one does not. */
 static guint32
@@ -34,18 +28,13 @@ copy_frame (const VhostVirtqueueElement *tx, const VhostVirtqueueElement *rx, gb
   else if (vhost_virtqueue_element_read (tx, 0, &header, hdr_len) < hdr_len)
     return 0;
   header.num_buffers = GUINT16_TO_LE (1);
+  /* Stored only if it changes: the header line of a receive buffer then stays
+   * shared with the driver, which reads it, instead of moving here and back for
+   * every frame (DPDK's ASSIGN_UNLESS_EQUAL, for the same reason). */
   if (rx->n_in > 0 && rx->iov[rx->n_out].iov_len >= hdr_len)
     {
-      struct virtio_net_hdr_mrg_rxbuf *dst = rx->iov[rx->n_out].iov_base;
-
-      STORE_IF_CHANGED (&dst->hdr.flags, header.hdr.flags);
-      STORE_IF_CHANGED (&dst->hdr.gso_type, header.hdr.gso_type);
-      STORE_IF_CHANGED (&dst->hdr.hdr_len, header.hdr.hdr_len);
-      STORE_IF_CHANGED (&dst->hdr.gso_size, header.hdr.gso_size);
-      STORE_IF_CHANGED (&dst->hdr.csum_start, header.hdr.csum_start);
-      STORE_IF_CHANGED (&dst->hdr.csum_offset, header.hdr.csum_offset);
-      if (v1_header)
-        STORE_IF_CHANGED (&dst->num_buffers, header.num_buffers);
+      if (memcmp (rx->iov[rx->n_out].iov_base, &header, hdr_len) != 0)
+        memcpy (rx->iov[rx->n_out].iov_base, &header, hdr_len);
     }
   else if (vhost_virtqueue_element_write (rx, 0, &header, hdr_len) < hdr_len)
     return 0;
@@ -91,7 +80,7 @@ echo_handler (VhostVirtqueue *queue, gpointer user_data)
       n_rx = rx_running && n > 0 ? vhost_virtqueue_pop_batch (rxq, rx, &rx_iov[0][0], MAX_IOV, n) : 0;
       for (guint i = 0; i < n_rx; i++)
         if (rx[i].n_in > 0)
-          __builtin_prefetch (rx_iov[i][rx[i].n_out].iov_base, 1);
+          __builtin_prefetch (rx_iov[i][rx[i].n_out].iov_base);
       /* Not enough receive buffers: the rest wait in the transmit ring (with the
        * receive queue stopped, they are dropped as a NIC without a link would). */
       if (rx_running && n_rx < n)

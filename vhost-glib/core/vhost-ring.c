@@ -5,9 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "vhost-ring.h"
 
@@ -587,7 +584,11 @@ vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len
     return;
   log = ring->log_all && ring->mem->log != NULL;
   if (log)
-    log_element (ring, elem, len);
+    {
+      /* The front-end may copy a page as soon as its bit is set. */
+      vhost_ring_fence_streaming ();
+      log_element (ring, elem, len);
+    }
   if (!ring->packed)
     {
       struct vring_used_elem *u = &ring->used->ring[ring->used_idx % ring->num];
@@ -637,11 +638,7 @@ vhost_ring_flush (VhostRing *ring)
 {
   if (ring->n_pending == 0 || ring->broken)
     return;
-#ifdef __SSE2__
-  /* Data written with streaming stores (vhost_virtqueue_element_write_streaming())
-   * is weakly ordered: it must be visible before the entries that hand it over. */
-  _mm_sfence ();
-#endif
+  vhost_ring_fence_streaming ();
   if (!ring->packed)
     {
       __atomic_store_n (&ring->used->idx, GUINT16_TO_LE (ring->used_idx), __ATOMIC_RELEASE);

@@ -5,6 +5,9 @@
 #include <sys/uio.h>
 #include <linux/virtio_ring.h>
 #include <glib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "vhost-mem.h"
 #include "vhost-glib/vhost-virtqueue.h"
@@ -15,6 +18,17 @@ G_BEGIN_DECLS
  * starts on the first chains of a batch while the device works on the rest. The
  * packed ring keeps at most this many used descriptors back to write together. */
 #define VHOST_RING_PUBLISH_BATCH 16
+
+/* Streaming stores (vhost_virtqueue_element_write_streaming()) are weakly
+ * ordered: this makes them visible before any store that follows, such as the
+ * used entries or dirty-log bits that hand their data over. */
+static inline void
+vhost_ring_fence_streaming (void)
+{
+#ifdef __SSE2__
+  _mm_sfence ();
+#endif
+}
 
 typedef struct
 {

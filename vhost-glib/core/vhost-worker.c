@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "vhost-ring.h"
 #include "vhost-worker.h"
 #include "vhost-glib/vhost-types.h"
 
@@ -72,6 +73,9 @@ worker_check_control (VhostWorker *w)
   g_mutex_lock (&w->mutex);
   while (w->pause_count > 0 && !w->quit)
     {
+      /* What the handlers streamed is visible before the control thread, which
+       * may publish the chains it went into (a drain handler), goes on. */
+      vhost_ring_fence_streaming ();
       w->paused = TRUE;
       g_cond_broadcast (&w->cond);
       g_cond_wait (&w->cond, &w->mutex);
