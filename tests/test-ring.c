@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "test-support.h"
@@ -2089,6 +2090,61 @@ test_event_idx_after_declined (gconstpointer data)
   g_free (m);
 }
 
+/* The driver ring writes a split descriptor only when it changes: a chain
+ * submitted again with the same buffers leaves the table untouched (its page is
+ * read-only here, so a store would fault), and the device still gets the chain;
+ * a chain with other buffers is written out. */
+static void
+test_driver_unchanged_descriptors (void)
+{
+  gsize page = sysconf (_SC_PAGESIZE);
+  guint8 *m = mmap (NULL, 16 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  VhostMem mem = { 1, { { 0, 16 * page, 0x40000000, m } } };
+  VhostDriverRing d = { .desc = (void *) m, .avail = (void *) (m + page), .used = (void *) (m + 2 * page) };
+  /* Buffers are guest-physical addresses; the rings, user addresses. */
+  VhostDriverRingBuffer out = { 4 * page, 16 }, in[2] = { { 5 * page, 512 }, { 4 * page + 16, 1 } };
+  VhostRing r;
+
+  g_assert_true (m != MAP_FAILED);
+  vhost_driver_ring_init (&d, 8, FALSE, TRUE, FALSE);
+  vhost_ring_init (&r, 0);
+  r.mem = &mem;
+  r.num = 8;
+  r.desc_uaddr = 0x40000000;
+  r.avail_uaddr = 0x40000000 + page;
+  r.used_uaddr = 0x40000000 + 2 * page;
+  g_assert_true (vhost_ring_map (&r));
+
+  for (guint round = 0; round < 4; round++)
+    {
+      VhostVirtqueueElement elem;
+      struct iovec iov[4];
+      guint64 tag;
+      guint32 len;
+
+      /* Rounds 1 and 3 submit what round 0 and 2 did; round 2 has a longer buffer. */
+      in[0].len = round < 2 ? 512 : 1024;
+      if (round % 2 == 1)
+        g_assert_cmpint (mprotect (m, page, PROT_READ), ==, 0);
+      g_assert_cmpint (vhost_driver_ring_add (&d, &out, 1, in, 2, round), ==, 0);
+      g_assert_cmpint (mprotect (m, page, PROT_READ | PROT_WRITE), ==, 0);
+
+      g_assert_cmpint (vhost_ring_pop (&r, &elem, iov, G_N_ELEMENTS (iov)), ==, 1);
+      g_assert_cmpuint (elem.n_out, ==, 1);
+      g_assert_cmpuint (elem.n_in, ==, 2);
+      g_assert_true (iov[0].iov_base == m + 4 * page && iov[0].iov_len == 16);
+      g_assert_true (iov[1].iov_base == m + 5 * page && iov[1].iov_len == in[0].len);
+      g_assert_true (iov[2].iov_base == m + 4 * page + 16 && iov[2].iov_len == 1);
+      vhost_ring_push (&r, &elem, 1);
+      vhost_ring_flush (&r);
+      g_assert_cmpint (vhost_driver_ring_get_used (&d, &tag, &len), ==, 1);
+      g_assert_cmpuint (tag, ==, round);
+      g_assert_cmpuint (len, ==, 1);
+    }
+  vhost_driver_ring_clear (&d);
+  munmap (m, 16 * page);
+}
+
 static gboolean
 idle_item (VhostWorkerItem *item, gboolean poll)
 {
@@ -2286,6 +2342,7 @@ main (int argc, char **argv)
                         test_event_idx_after_declined);
   g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),
                         test_event_idx_after_declined);
+  g_test_add_func ("/vhost/ring/driver/unchanged-descriptors", test_driver_unchanged_descriptors);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);

@@ -51,6 +51,7 @@ vhost_driver_ring_init (VhostDriverRing *ring, guint num, gboolean packed, gbool
       memset (ring->desc, 0, 16 * (gsize) num);
       memset (ring->avail, 0, 6 + 2 * (gsize) num);
       ring->next = g_new (guint16, num);
+      ring->desc_shadow = g_new0 (struct vring_desc, num);
       for (guint i = 0; i < num; i++)
         ring->next[i] = (i + 1) % num;
     }
@@ -63,6 +64,7 @@ vhost_driver_ring_clear (VhostDriverRing *ring)
   g_clear_pointer (&ring->tags, g_free);
   g_clear_pointer (&ring->free_ids, g_free);
   g_clear_pointer (&ring->next, g_free);
+  g_clear_pointer (&ring->desc_shadow, g_free);
 }
 
 guint
@@ -75,6 +77,23 @@ static guint16
 buffer_flags (gboolean writable, gboolean next)
 {
   return (writable ? VRING_DESC_F_WRITE : 0) | (next ? VRING_DESC_F_NEXT : 0);
+}
+
+/* Write descriptor @i of the split table, unless it already holds these values.
+ * A chain submitted again with the same buffers (the usual case: the free list
+ * hands back the chain freed last) then leaves the table's lines shared with the
+ * device, which reads them, instead of taking them back from it. The comparison
+ * is with a private copy, so that it does not read the shared line either (a
+ * device that writes the table spoils only what it reads itself). */
+static void
+store_split_desc (VhostDriverRing *ring, guint16 i, guint64 addr, guint32 len, guint16 flags, guint16 next)
+{
+  struct vring_desc d = {
+    .addr = GUINT64_TO_LE (addr), .len = GUINT32_TO_LE (len), .flags = GUINT16_TO_LE (flags), .next = GUINT16_TO_LE (next)
+  };
+
+  if (memcmp (&ring->desc_shadow[i], &d, sizeof d) != 0)
+    ring->desc[i] = ring->desc_shadow[i] = d;
 }
 
 /* Fill an indirect table for @id and return its guest address. */
@@ -125,23 +144,16 @@ split_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
     return -ENOSPC;
   if (use_indirect)
     {
-      struct vring_desc *d = &ring->desc[head];
-
-      d->addr = GUINT64_TO_LE (fill_indirect (ring, head, out, n_out, in, n_in));
-      d->len = GUINT32_TO_LE (n * 16);
-      d->flags = GUINT16_TO_LE (VRING_DESC_F_INDIRECT);
+      store_split_desc (ring, head, fill_indirect (ring, head, out, n_out, in, n_in), n * 16, VRING_DESC_F_INDIRECT,
+                        ring->next[head]);
       i = ring->next[head];
     }
   else
     for (guint j = 0; j < n; j++)
       {
         const VhostDriverRingBuffer *b = j < n_out ? &out[j] : &in[j - n_out];
-        struct vring_desc *d = &ring->desc[i];
 
-        d->addr = GUINT64_TO_LE (b->addr);
-        d->len = GUINT32_TO_LE (b->len);
-        d->flags = GUINT16_TO_LE (buffer_flags (j >= n_out, j + 1 < n));
-        d->next = GUINT16_TO_LE (ring->next[i]);
+        store_split_desc (ring, i, b->addr, b->len, buffer_flags (j >= n_out, j + 1 < n), ring->next[i]);
         i = ring->next[i];
       }
   ring->free_head = i;

@@ -45,6 +45,8 @@ typedef struct
   guint16 *chain_len;    /* per head/id: ring descriptors the chain takes */
   guint16 *next;         /* split: the free list and chains, kept here since the
                           * device can write the descriptor table */
+  struct vring_desc *desc_shadow; /* split: the descriptors as last written, kept here
+                                   * so that unchanged ones are not written again */
   guint64 *tags;         /* per head/id: the caller's tag */
 } VhostDriverRing;
 
