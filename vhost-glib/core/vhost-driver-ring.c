@@ -88,12 +88,20 @@ buffer_flags (gboolean writable, gboolean next)
 static void
 store_split_desc (VhostDriverRing *ring, guint16 i, guint64 addr, guint32 len, guint16 flags, guint16 next)
 {
-  struct vring_desc d = {
-    .addr = GUINT64_TO_LE (addr), .len = GUINT32_TO_LE (len), .flags = GUINT16_TO_LE (flags), .next = GUINT16_TO_LE (next)
-  };
+  struct vring_desc *shadow = &ring->desc_shadow[i], *d = &ring->desc[i];
+  __virtio64 a = GUINT64_TO_LE (addr);
+  __virtio32 l = GUINT32_TO_LE (len);
+  __virtio16 f = GUINT16_TO_LE (flags), n = GUINT16_TO_LE (next);
 
-  if (memcmp (&ring->desc_shadow[i], &d, sizeof d) != 0)
-    ring->desc[i] = ring->desc_shadow[i] = d;
+  /* Field by field, from registers: a descriptor built on the stack and read
+   * back whole would wait for its own stores, and so for every store before
+   * them, such as the previous chain's to lines the device holds. */
+  if (shadow->addr == a && shadow->len == l && shadow->flags == f && shadow->next == n)
+    return;
+  shadow->addr = d->addr = a;
+  shadow->len = d->len = l;
+  shadow->flags = d->flags = f;
+  shadow->next = d->next = n;
 }
 
 /* Fill an indirect table for @id and return its guest address. */
