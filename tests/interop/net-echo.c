@@ -21,23 +21,37 @@ static guint32
 copy_frame (const VhostVirtqueueElement *tx, const VhostVirtqueueElement *rx, gboolean v1_header)
 {
   struct virtio_net_hdr_mrg_rxbuf header;
-  gsize hdr_len = v1_header ? sizeof header : sizeof header.hdr, off = hdr_len, pos = 0;
+  const gsize hdr_len = v1_header ? sizeof header : sizeof header.hdr;
+  const guint16 one = GUINT16_TO_LE (1);
+  guint8 *dst = rx->n_in > 0 && rx->iov[rx->n_out].iov_len >= hdr_len ? rx->iov[rx->n_out].iov_base : NULL;
+  gsize off = hdr_len, pos = 0;
 
-  if (tx->n_out > 0 && tx->iov[0].iov_len >= hdr_len)
-    memcpy (&header, tx->iov[0].iov_base, hdr_len);
-  else if (vhost_virtqueue_element_read (tx, 0, &header, hdr_len) < hdr_len)
-    return 0;
-  header.num_buffers = GUINT16_TO_LE (1);
-  /* Stored only if it changes: the header line of a receive buffer then stays
-   * shared with the driver, which reads it, instead of moving here and back for
-   * every frame (DPDK's ASSIGN_UNLESS_EQUAL, for the same reason). */
-  if (rx->n_in > 0 && rx->iov[rx->n_out].iov_len >= hdr_len)
+  if (dst != NULL && tx->n_out > 0 && tx->iov[0].iov_len >= hdr_len)
     {
-      if (memcmp (rx->iov[rx->n_out].iov_base, &header, hdr_len) != 0)
-        memcpy (rx->iov[rx->n_out].iov_base, &header, hdr_len);
+      /* Compared and stored in place, only if it changes: the header line of a
+       * receive buffer then stays shared with the driver, which reads it, instead
+       * of moving here and back for every frame (DPDK's ASSIGN_UNLESS_EQUAL, for
+       * the same reason). Constant sizes, so that no copy on the stack is read
+       * back across stores of different widths. */
+      const guint8 *src = tx->iov[0].iov_base;
+
+      if (memcmp (dst, src, sizeof header.hdr) != 0 ||
+          (v1_header && memcmp (dst + sizeof header.hdr, &one, sizeof one) != 0))
+        {
+          memcpy (dst, src, sizeof header.hdr);
+          if (v1_header)
+            memcpy (dst + sizeof header.hdr, &one, sizeof one);
+        }
     }
-  else if (vhost_virtqueue_element_write (rx, 0, &header, hdr_len) < hdr_len)
-    return 0;
+  else
+    {
+      /* A header split across buffers goes through a copy. */
+      if (vhost_virtqueue_element_read (tx, 0, &header, hdr_len) < hdr_len)
+        return 0;
+      header.num_buffers = one;
+      if (vhost_virtqueue_element_write (rx, 0, &header, hdr_len) < hdr_len)
+        return 0;
+    }
   /* The frame, from wherever the header ends in the transmitted buffers. */
   for (guint i = 0; i < tx->n_out; pos += tx->iov[i].iov_len, i++)
     if (pos + tx->iov[i].iov_len > hdr_len)
