@@ -42,7 +42,7 @@ typedef struct
   guint16 avail_idx; /* split driver: the next avail->idx */
   guint16 next;      /* packed driver: the next descriptor to make available... */
   gboolean wrap;     /* ...and its wrap counter */
-  VhostVirtqueueElement elem;
+  VhostRingElement elem;
   struct iovec iov[MAX_IOV];
 } Fixture;
 
@@ -217,7 +217,7 @@ assert_stays_broken (Fixture *fx)
   g_autofree guint8 *copy0 = g_memdup2 (fx->buf[0], REGION_SIZE);
   g_autofree guint8 *copy1 = g_memdup2 (fx->buf[1], REGION_SIZE);
   VhostRing blind = fx->ring;
-  VhostVirtqueueElement elem = { 0x1234, 0x5678, 77, 88, NULL };
+  VhostRingElement elem = { 0x1234, 0x5678, 77, 88, NULL };
 
   /* A copy whose every pointer to memory faults if followed. */
   blind.mem = NULL;
@@ -291,7 +291,7 @@ test_unpop (gconstpointer data)
 {
   gboolean packed = GPOINTER_TO_INT (data);
   Fixture *fx = fixture_new_mapped (packed, 4, FALSE);
-  VhostVirtqueueElement first;
+  VhostRingElement first;
   struct iovec first_iov[MAX_IOV];
   guint32 base = vhost_ring_get_base (&fx->ring);
 
@@ -392,7 +392,7 @@ test_split_batch (void)
   Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
   struct vring_desc *desc = split_desc (fx);
   struct vring_used *used = split_used (fx);
-  VhostVirtqueueElement elems[3];
+  VhostRingElement elems[3];
   struct iovec iovs[3][4];
 
   for (guint i = 0; i < 3; i++)
@@ -429,7 +429,7 @@ test_split_publish_batch (void)
   struct vring_desc *desc = split_desc (fx);
   struct vring_used *used = split_used (fx);
   const guint batch = VHOST_RING_PUBLISH_BATCH, total = 2 * VHOST_RING_PUBLISH_BATCH + 8;
-  VhostVirtqueueElement elems[64];
+  VhostRingElement elems[64];
   struct iovec iovs[64][2];
 
   for (guint i = 0; i < total; i++)
@@ -807,7 +807,7 @@ test_packed_batch (void)
 {
   Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
   struct vring_packed_desc *ring = packed_desc (fx);
-  VhostVirtqueueElement elems[3];
+  VhostRingElement elems[3];
   struct iovec iovs[3][4];
 
   for (guint i = 0; i < 3; i++)
@@ -875,7 +875,7 @@ test_packed_pop_batch (gconstpointer data)
     }
   for (guint round = 0; round < 40; round++)
     {
-      VhostVirtqueueElement elems[2][64];
+      VhostRingElement elems[2][64];
       static struct iovec iovs[2][64][4];
       guint n[2] = { 0, 0 }, used = 0, budget = num - round % 3;
 
@@ -940,7 +940,7 @@ test_packed_pop_batch (gconstpointer data)
       g_assert_cmpuint (vhost_ring_get_base (&fx[0]->ring), ==, vhost_ring_get_base (&fx[1]->ring));
       for (guint i = 0; i < n[0]; i++)
         {
-          const VhostVirtqueueElement *a = &elems[0][i], *b = &elems[1][i];
+          const VhostRingElement *a = &elems[0][i], *b = &elems[1][i];
 
           g_assert_cmpuint (a->id, ==, b->id);
           g_assert_cmpuint (a->n_descs, ==, b->n_descs);
@@ -981,7 +981,7 @@ test_packed_publish_batch (void)
   Fixture *fx = fixture_new_mapped (TRUE, 64, FALSE);
   struct vring_packed_desc *ring = packed_desc (fx);
   const guint batch = VHOST_RING_PUBLISH_BATCH, total = 2 * VHOST_RING_PUBLISH_BATCH + 8;
-  VhostVirtqueueElement elems[64];
+  VhostRingElement elems[64];
   struct iovec iovs[64][2];
 
   for (guint i = 0; i < total; i++)
@@ -1026,7 +1026,7 @@ test_packed_in_order (void)
 {
   Fixture *fx = fixture_new_mapped (TRUE, 8, FALSE);
   struct vring_packed_desc *ring = packed_desc (fx);
-  VhostVirtqueueElement elems[8];
+  VhostRingElement elems[8];
   struct iovec iovs[8][4];
 
   fx->ring.in_order = TRUE;
@@ -2117,7 +2117,7 @@ test_driver_unchanged_descriptors (void)
 
   for (guint round = 0; round < 4; round++)
     {
-      VhostVirtqueueElement elem;
+      VhostRingElement elem;
       struct iovec iov[4];
       guint64 tag;
       guint32 len;
@@ -2222,7 +2222,7 @@ test_random_rings (gconstpointer data)
     {
       guint num = 1u << g_rand_int_range (rand, 0, 6);
       Fixture *fx = fixture_new_mapped (packed, num, g_rand_boolean (rand));
-      VhostVirtqueueElement elem;
+      VhostRingElement elem;
       struct iovec iov[16];
       struct vring_desc *table = (struct vring_desc *) hva (fx, TABLE_GPA);
       int r = 1;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The error domain and the ref-counted boxed records of vhost-glib. */
+/* The ref-counted boxed records of vhost-glib and the names of the request codes. */
 #include <fcntl.h>
 
 #include <unistd.h>
@@ -11,22 +11,14 @@
 /**
  * SECTION:vhost-types
  * @title: Common types
- * @short_description: errors, feature bits, request codes, memory regions and vring addresses
+ * @short_description: memory regions and vring addresses
  *
- * The value types shared by every class of vhost-glib: the %VHOST_ERROR
- * domain, the virtio feature bit numbers and vhost-user protocol feature flags,
- * the vhost-user request codes, and two ref-counted records, #VhostMemoryRegion
- * and #VhostVringAddr, that describe guest memory and virtqueue rings.
+ * The records shared by every class of vhost-glib: #VhostMemoryRegion and
+ * #VhostVringAddr, ref-counted and immutable, describe guest memory and
+ * virtqueue rings. The error domain is in <link linkend="vhost-glib-vhost-error">Errors</link>,
+ * the feature bits and request codes in
+ * <link linkend="vhost-glib-vhost-constants">Specification constants</link>.
  */
-
-/**
- * vhost_error_quark:
- *
- * The quark of the %VHOST_ERROR domain.
- *
- * Returns: the error domain
- */
-G_DEFINE_QUARK (vhost-error-quark, vhost_error)
 
 struct _VhostMemoryRegion
 {

@@ -48,6 +48,16 @@
  * A device-side virtqueue. All its fields are private.
  */
 
+/* The public element is the core ring's element, used as it is: the same layout. */
+G_STATIC_ASSERT (sizeof (VhostVirtqueueElement) == sizeof (VhostRingElement));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, id) == G_STRUCT_OFFSET (VhostRingElement, id));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, n_descs) == G_STRUCT_OFFSET (VhostRingElement, n_descs));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, n_out) == G_STRUCT_OFFSET (VhostRingElement, n_out));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, n_in) == G_STRUCT_OFFSET (VhostRingElement, n_in));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, iov) == G_STRUCT_OFFSET (VhostRingElement, iov));
+#define RING_ELEMENT(e) ((VhostRingElement *) (e))
+#define CONST_RING_ELEMENT(e) ((const VhostRingElement *) (e))
+
 struct _VhostVirtqueueRequest
 {
   gatomicrefcount ref_count;
@@ -879,7 +889,7 @@ vhost_virtqueue_get_worker_group (VhostVirtqueue *queue)
 gboolean
 vhost_virtqueue_pop (VhostVirtqueue *queue, VhostVirtqueueElement *element, struct iovec *iov, guint max_iov)
 {
-  return vhost_ring_pop (&queue->ring, element, iov, max_iov) > 0;
+  return vhost_ring_pop (&queue->ring, RING_ELEMENT (element), iov, max_iov) > 0;
 }
 
 /**
@@ -901,7 +911,7 @@ guint
 vhost_virtqueue_pop_batch (VhostVirtqueue *queue, VhostVirtqueueElement *elements, struct iovec *iov, guint max_iov,
                            guint n)
 {
-  return vhost_ring_pop_batch (&queue->ring, elements, iov, max_iov, n);
+  return vhost_ring_pop_batch (&queue->ring, RING_ELEMENT (elements), iov, max_iov, n);
 }
 
 /* Copy @n bytes to @dst, the whole 64-byte lines with streaming stores, which
@@ -1100,7 +1110,7 @@ vhost_virtqueue_element_get_writable_size (const VhostVirtqueueElement *element)
 void
 vhost_virtqueue_unpop (VhostVirtqueue *queue, const VhostVirtqueueElement *element)
 {
-  vhost_ring_unpop (&queue->ring, element);
+  vhost_ring_unpop (&queue->ring, CONST_RING_ELEMENT (element));
 }
 
 /**
@@ -1117,7 +1127,7 @@ vhost_virtqueue_unpop (VhostVirtqueue *queue, const VhostVirtqueueElement *eleme
 void
 vhost_virtqueue_push (VhostVirtqueue *queue, const VhostVirtqueueElement *element, guint32 len)
 {
-  vhost_ring_push (&queue->ring, element, len);
+  vhost_ring_push (&queue->ring, CONST_RING_ELEMENT (element), len);
 }
 
 /**
@@ -1172,7 +1182,7 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
     }
   if (queue->scratch == NULL)
     queue->scratch = g_new (struct iovec, VHOST_VIRTQUEUE_MAX_IOV);
-  r = vhost_ring_pop (&queue->ring, &element, queue->scratch, VHOST_VIRTQUEUE_MAX_IOV);
+  r = vhost_ring_pop (&queue->ring, RING_ELEMENT (&element), queue->scratch, VHOST_VIRTQUEUE_MAX_IOV);
   if (r == 0)
     return NULL;
   if (r < 0)
@@ -1216,7 +1226,7 @@ vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *requ
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->ring.index);
       return FALSE;
     }
-  vhost_ring_push (&queue->ring, &request->element, len);
+  vhost_ring_push (&queue->ring, CONST_RING_ELEMENT (&request->element), len);
   return TRUE;
 }
 

@@ -126,7 +126,7 @@ vhost_ring_map (VhostRing *ring)
 /* The walk of one chain: where its iovecs go. */
 typedef struct
 {
-  VhostVirtqueueElement *elem;
+  VhostRingElement *elem;
   struct iovec *iov;
   guint max_iov;
 } Walk;
@@ -135,7 +135,7 @@ typedef struct
 static gboolean
 walk_add (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, gboolean writable)
 {
-  VhostVirtqueueElement *elem = walk->elem;
+  VhostRingElement *elem = walk->elem;
 
   if (!writable && elem->n_in > 0)
     {
@@ -392,7 +392,7 @@ packed_pop (VhostRing *ring, Walk *walk)
 }
 
 int
-vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov, guint max_iov)
+vhost_ring_pop (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov)
 {
   Walk walk = { elem, iov, max_iov };
 
@@ -409,7 +409,7 @@ vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov,
  * fewer if the ring broke on the way (those before are popped), or 0 when the
  * line does not qualify (nothing done; pop them one at a time). */
 static guint
-packed_pop_line (VhostRing *ring, VhostVirtqueueElement *elems, struct iovec *iov, guint max_iov)
+packed_pop_line (VhostRing *ring, VhostRingElement *elems, struct iovec *iov, guint max_iov)
 {
   const struct vring_packed_desc *d = &ring->pdesc[ring->last_avail];
   gboolean wrap = ring->avail_wrap;
@@ -428,7 +428,7 @@ packed_pop_line (VhostRing *ring, VhostVirtqueueElement *elems, struct iovec *io
     __builtin_prefetch (&ring->pdesc[(ring->last_avail + 8u) % ring->num]);
   for (k = 0; k < 4; k++)
     {
-      VhostVirtqueueElement *elem = &elems[k];
+      VhostRingElement *elem = &elems[k];
       struct iovec *v = iov + (gsize) k * max_iov;
       guint64 addr = GUINT64_FROM_LE (READ_ONCE (d[k].addr));
       guint32 len = GUINT32_FROM_LE (READ_ONCE (d[k].len));
@@ -468,7 +468,7 @@ packed_pop_line (VhostRing *ring, VhostVirtqueueElement *elems, struct iovec *io
 }
 
 guint
-vhost_ring_pop_batch (VhostRing *ring, VhostVirtqueueElement *elems, struct iovec *iov, guint max_iov, guint n)
+vhost_ring_pop_batch (VhostRing *ring, VhostRingElement *elems, struct iovec *iov, guint max_iov, guint n)
 {
   guint got = 0;
 
@@ -494,7 +494,7 @@ vhost_ring_pop_batch (VhostRing *ring, VhostVirtqueueElement *elems, struct iove
 }
 
 void
-vhost_ring_unpop (VhostRing *ring, const VhostVirtqueueElement *elem)
+vhost_ring_unpop (VhostRing *ring, const VhostRingElement *elem)
 {
   if (ring->broken)
     return;
@@ -513,7 +513,7 @@ vhost_ring_unpop (VhostRing *ring, const VhostVirtqueueElement *elem)
 
 /* Log the device's writes: the first @len bytes of the chain's writable buffers. */
 static void
-log_element (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
+log_element (VhostRing *ring, const VhostRingElement *elem, guint32 len)
 {
   for (guint i = elem->n_out; i < elem->n_out + elem->n_in && len > 0; i++)
     {
@@ -576,7 +576,7 @@ packed_close_run (VhostRing *ring)
 }
 
 void
-vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len)
+vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len)
 {
   gboolean log;
 

@@ -10,7 +10,6 @@
 #endif
 
 #include "vhost-mem.h"
-#include "vhost-glib/vhost-virtqueue.h"
 
 G_BEGIN_DECLS
 
@@ -29,6 +28,19 @@ vhost_ring_fence_streaming (void)
   _mm_sfence ();
 #endif
 }
+
+/* One chain popped from a ring: its head id, the descriptors it takes, and its
+ * n_out readable then n_in writable buffers in guest memory, in storage the
+ * caller gave. The public VhostVirtqueueElement has exactly this layout
+ * (vhost-virtqueue.c checks it), so a device's element is used as it is. */
+typedef struct
+{
+  guint16 id;
+  guint16 n_descs;
+  guint n_out;
+  guint n_in;
+  struct iovec *iov;
+} VhostRingElement;
 
 typedef struct
 {
@@ -87,14 +99,14 @@ void vhost_ring_set_base (VhostRing *ring, guint32 base);
 guint32 vhost_ring_get_base (const VhostRing *ring);
 gboolean vhost_ring_map (VhostRing *ring);
 
-int vhost_ring_pop (VhostRing *ring, VhostVirtqueueElement *elem, struct iovec *iov, guint max_iov);
+int vhost_ring_pop (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov);
 /* Pop up to @n chains, as n vhost_ring_pop() calls would: chain k gets the iovecs
  * at @iov + k * @max_iov. Returns how many were popped; fewer than @n when the ring
  * ran empty or broke. */
-guint vhost_ring_pop_batch (VhostRing *ring, VhostVirtqueueElement *elems, struct iovec *iov, guint max_iov, guint n);
+guint vhost_ring_pop_batch (VhostRing *ring, VhostRingElement *elems, struct iovec *iov, guint max_iov, guint n);
 /* Give back the last chain popped (not pushed); chains go back in reverse order. */
-void vhost_ring_unpop (VhostRing *ring, const VhostVirtqueueElement *elem);
-void vhost_ring_push (VhostRing *ring, const VhostVirtqueueElement *elem, guint32 len);
+void vhost_ring_unpop (VhostRing *ring, const VhostRingElement *elem);
+void vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len);
 void vhost_ring_flush (VhostRing *ring);
 gboolean vhost_ring_should_notify (VhostRing *ring);
 gboolean vhost_ring_notify (VhostRing *ring);

@@ -9,7 +9,7 @@
 
 #include "vhost-ring.h"
 #include "vhost-worker.h"
-#include "vhost-glib/vhost-types.h"
+#include "vhost-glib/protocol/vhost-error.h"
 
 #define MAX_EVENTS 16
 

@@ -3,7 +3,8 @@
 #pragma once
 
 #include <glib.h>
-#include "vhost-glib/vhost-types.h"
+#include "vhost-error.h"
+#include "vhost-constants.h"
 
 G_BEGIN_DECLS
 
