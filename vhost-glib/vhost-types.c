@@ -15,9 +15,9 @@
  *
  * The records shared by every class of vhost-glib: #VhostMemoryRegion and
  * #VhostVringAddr, ref-counted and immutable, describe guest memory and
- * virtqueue rings. The error domain is in <link linkend="vhost-glib-vhost-error">Errors</link>,
- * the feature bits and request codes in
- * <link linkend="vhost-glib-vhost-constants">Specification constants</link>.
+ * virtqueue rings. The error domain is described with #VhostError, the
+ * feature bits and request codes with #VhostVirtioFeature,
+ * #VhostUserProtocolFeatures and #VhostUserRequest.
  */
 
 struct _VhostMemoryRegion

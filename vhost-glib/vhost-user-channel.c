@@ -649,7 +649,7 @@ vhost_user_channel_reply_status (VhostUserChannel *channel,
 {
   VhostUserMsg reply;
 
-  if (!vhost_user_request_expects_reply (channel->kind, request, channel->protocol_features))
+  if (vhost_user_request_reply_form (channel->kind, request, channel->protocol_features) != VHOST_USER_REPLY_FORM_ACK)
     return;
   vhost_user_msg_init_reply_u64 (&reply, request, status);
   vhost_user_channel_send (channel, &reply);
@@ -659,22 +659,21 @@ vhost_user_channel_reply_status (VhostUserChannel *channel,
 static PendingCall *
 channel_start_call (VhostUserChannel *channel, const VhostUserMsg *msg, GError **error)
 {
-  const VhostUserRequestInfo *info = vhost_user_request_info (channel->kind, msg->hdr.request);
+  VhostUserReplyForm form;
   PendingCall *call;
 
   g_return_val_if_fail (channel->role == VHOST_USER_CHANNEL_REQUESTER, NULL);
-  g_return_val_if_fail (info != NULL, NULL);
+  g_return_val_if_fail (vhost_user_request_info (channel->kind, msg->hdr.request) != NULL, NULL);
 
   if (!channel_queue (channel, msg, error))
     return NULL;
 
   call = g_new0 (PendingCall, 1);
   call->request = msg->hdr.request;
-  if (vhost_user_request_expects_reply (channel->kind, msg, channel->protocol_features))
+  form = vhost_user_request_reply_form (channel->kind, msg, channel->protocol_features);
+  if (form != VHOST_USER_REPLY_FORM_NONE)
     {
-      call->ack = info->reply == VHOST_USER_REPLY_ACK_ONLY ||
-                  (info->reply == VHOST_USER_REPLY_IF_FEATURE &&
-                   (channel->protocol_features & info->reply_feature) == 0);
+      call->ack = form == VHOST_USER_REPLY_FORM_ACK;
       g_queue_push_tail (&channel->pending, call);
     }
   else

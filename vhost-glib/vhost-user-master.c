@@ -250,33 +250,17 @@ master_check (VhostUserMaster *self, guint32 request, GError **error)
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_UNKNOWN_REQUEST, "Unknown request code %u", request);
       return FALSE;
     }
-  if (info->needs_protocol_feature != 0 &&
-      (self->acked_protocol_features & info->needs_protocol_feature) == 0)
-    {
-      g_autoptr(GFlagsClass) klass = g_type_class_ref (VHOST_TYPE_USER_PROTOCOL_FEATURES);
-      GFlagsValue *value = g_flags_get_first_value (klass, (guint) info->needs_protocol_feature);
-
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
-                   "%s needs the protocol feature %s, which was not negotiated", info->name,
-                   value != NULL ? value->value_nick : "?");
-      return FALSE;
-    }
-  return TRUE;
+  return vhost_user_request_check_features (VHOST_USER_CHANNEL_FRONTEND, request, 0, self->acked_protocol_features,
+                                            error);
 }
 
 /* Send a request and wait for its reply (if any); NEED_REPLY is set when REPLY_ACK is on. */
 static gboolean
 master_call (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg **reply, GError **error)
 {
-  const VhostUserRequestInfo *info;
-
   if (!master_check (self, msg->hdr.request, error))
     return FALSE;
-  info = vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request);
-  if ((self->acked_protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK) &&
-      (info->reply == VHOST_USER_REPLY_ACK_ONLY ||
-       (info->reply == VHOST_USER_REPLY_IF_FEATURE && !(self->acked_protocol_features & info->reply_feature))))
-    msg->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+  vhost_user_request_set_need_reply (VHOST_USER_CHANNEL_FRONTEND, msg, self->acked_protocol_features);
   return vhost_user_channel_call (self->channel, msg, reply, NULL, error);
 }
 
@@ -929,9 +913,7 @@ master_build_request (VhostUserMaster *self,
       msg->n_fds = 0;
       return FALSE;
     }
-  if ((self->acked_protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK) &&
-      vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, request)->reply == VHOST_USER_REPLY_ACK_ONLY)
-    msg->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+  vhost_user_request_set_need_reply (VHOST_USER_CHANNEL_FRONTEND, msg, self->acked_protocol_features);
   return TRUE;
 }
 

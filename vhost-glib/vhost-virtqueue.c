@@ -72,15 +72,9 @@ struct _VhostVirtqueue
   GObject parent_instance;
 
   GMainContext *context;            /* (owned) */
-  VhostRing ring;                   /* owned by the worker while running */
-  VhostWorkerItem item;
-  VhostWorker *worker;              /* (nullable) (not owned) while running in a worker */
+  VhostQueue queue;                 /* the core queue, which the slave's engine starts and stops */
   GSource *kick_source;             /* (owned) (nullable) while running on the main context */
   GSource *again_source;            /* (owned) (nullable) */
-  gboolean running;
-  gboolean kicks_on;
-  guint generation;                 /* (atomic) bumped on every start, so stale reports are dropped */
-  gint broken_reported;             /* (atomic) */
 
   VhostVirtqueueHandler handler;
   gpointer handler_data;
@@ -88,11 +82,8 @@ struct _VhostVirtqueue
   VhostVirtqueueHandler drain;
   gpointer drain_data;
   GDestroyNotify drain_notify;
-  gboolean declined;                /* the handler left the available chains there */
   VhostVirtqueueDispatch dispatch;
-  guint worker_group;
   struct iovec *scratch;            /* (owned) for pop_request */
-  guint mem_epoch;                  /* see vhost_virtqueue_set_mem_epoch() */
 };
 
 G_DEFINE_FINAL_TYPE (VhostVirtqueue, vhost_virtqueue, G_TYPE_OBJECT)
@@ -119,8 +110,6 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-#define BUDGET 8 /* rounds of a non-polling handler before yielding to the worker */
-
 static void
 vhost_virtqueue_init (VhostVirtqueue *self)
 {
@@ -131,7 +120,7 @@ vhost_virtqueue_dispose (GObject *object)
 {
   VhostVirtqueue *self = VHOST_VIRTQUEUE (object);
 
-  vhost_virtqueue_stop (self);
+  vhost_queue_stop (&self->queue);
   vhost_virtqueue_set_handler (self, NULL, NULL, NULL);
   vhost_virtqueue_set_drain_handler (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (vhost_virtqueue_parent_class)->dispose (object);
@@ -155,19 +144,19 @@ vhost_virtqueue_get_property (GObject *object, guint prop_id, GValue *value, GPa
   switch (prop_id)
     {
     case PROP_INDEX:
-      g_value_set_uint (value, self->ring.index);
+      g_value_set_uint (value, self->queue.ring.index);
       break;
     case PROP_SIZE:
-      g_value_set_uint (value, self->ring.num);
+      g_value_set_uint (value, self->queue.ring.num);
       break;
     case PROP_RUNNING:
-      g_value_set_boolean (value, self->running);
+      g_value_set_boolean (value, self->queue.running);
       break;
     case PROP_DISPATCH:
       g_value_set_enum (value, self->dispatch);
       break;
     case PROP_WORKER_GROUP:
-      g_value_set_uint (value, self->worker_group);
+      g_value_set_uint (value, self->queue.worker_group);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -268,44 +257,35 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
                                          NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
+static const VhostQueueHooks queue_hooks;
+
 VhostVirtqueue *
 vhost_virtqueue_new (guint index, GMainContext *context)
 {
   VhostVirtqueue *self = g_object_new (VHOST_TYPE_VIRTQUEUE, NULL);
 
   self->context = g_main_context_ref (context);
-  vhost_ring_init (&self->ring, index);
-  self->worker_group = index;
-  self->item.kick_fd = -1;
-  self->item.event_fd = -1;
-  self->item.data = self;
+  vhost_queue_init (&self->queue, index, &queue_hooks, self);
   return self;
 }
 
-void
-vhost_virtqueue_set_mem_epoch (VhostVirtqueue *self, guint epoch)
+VhostQueue *
+vhost_virtqueue_get_queue (VhostVirtqueue *self)
 {
-  self->mem_epoch = epoch;
+  return &self->queue;
 }
 
 /* Whether a request still refers to mapped guest memory. */
 static gboolean
 request_check (VhostVirtqueueRequest *request, GError **error)
 {
-  if (request->mem_epoch == request->queue->mem_epoch)
+  if (request->mem_epoch == request->queue->queue.mem_epoch)
     return TRUE;
   g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
                "vring %u: the request's buffers are gone (the front-end changed or dropped guest memory since it "
                "was popped)",
-               request->queue->ring.index);
+               request->queue->queue.ring.index);
   return FALSE;
-}
-
-VhostRing *
-vhost_virtqueue_get_ring (VhostVirtqueue *self)
-{
-  g_return_val_if_fail (!self->running, NULL);
-  return &self->ring;
 }
 
 typedef struct
@@ -323,10 +303,10 @@ report_broken_cb (gpointer data)
 
   /* A report from before the queue was set up again is stale; a queue stopped
    * since (by a request that came first) is still broken and is reported. */
-  if (report->generation != (guint) g_atomic_int_get (&self->generation))
+  if (report->generation != (guint) g_atomic_int_get (&self->queue.generation))
     return G_SOURCE_REMOVE;
-  vhost_virtqueue_stop (self);
-  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->ring.error);
+  vhost_queue_stop (&self->queue);
+  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
   g_message ("The driver broke a queue: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_BROKEN], 0, error);
   return G_SOURCE_REMOVE;
@@ -341,128 +321,24 @@ broken_report_free (gpointer data)
   g_free (report);
 }
 
-/* Called where the ring broke (a worker or the main context): report it once, on the context. */
+/* The core queue's broken hook, in the thread where the ring broke (a worker or
+ * the main context): hand the report over to the context. */
 static void
-report_broken (VhostVirtqueue *self)
+queue_broken (VhostQueue *queue, gpointer data)
 {
-  BrokenReport *report;
+  VhostVirtqueue *self = data;
+  BrokenReport *report = g_new (BrokenReport, 1);
   GSource *source;
 
-  if (!g_atomic_int_compare_and_exchange (&self->broken_reported, 0, 1))
-    return;
-  report = g_new (BrokenReport, 1);
   report->queue = g_object_ref (self);
-  report->generation = g_atomic_int_get (&self->generation);
+  report->generation = g_atomic_int_get (&queue->generation);
   /* Always through a source: g_main_context_invoke() would run the callback
    * right here, in the worker, if it could acquire the context. */
   source = g_idle_source_new ();
-  g_source_set_name (source, "[vhost-glib] virtqueue broken");
+  g_source_set_static_name (source, "[vhost-glib] virtqueue broken");
   g_source_set_callback (source, report_broken_cb, report, broken_report_free);
   g_source_attach (source, self->context);
   g_source_unref (source);
-}
-
-/* TRUE if new chains arrived while kicks were being turned on. */
-static gboolean
-set_kicks (VhostVirtqueue *self, gboolean on)
-{
-  gboolean more = FALSE;
-
-  if (self->kicks_on != on)
-    {
-      more = vhost_ring_set_kicks (&self->ring, on);
-      self->kicks_on = on;
-    }
-  return more;
-}
-
-/* Publish what the handler pushed and notify the driver. */
-static void
-publish (VhostVirtqueue *self)
-{
-  vhost_ring_flush (&self->ring);
-  vhost_ring_notify (&self->ring);
-  if (self->ring.broken)
-    report_broken (self);
-}
-
-/* Whether chains are available; a ring found broken on the way is reported. */
-static gboolean
-queue_has_avail (VhostVirtqueue *self)
-{
-  if (vhost_ring_has_avail (&self->ring))
-    return TRUE;
-  if (self->ring.broken)
-    report_broken (self);
-  return FALSE;
-}
-
-/* The worker's entry point: see VhostWorkerFunc. The handler runs when chains are
- * available, when the event fd fired, and in every polling round of a queue with an
- * event fd (so that it can look for completions without a system call). */
-static gboolean
-queue_process (VhostWorkerItem *item, gboolean poll)
-{
-  VhostVirtqueue *self = item->data;
-  VhostRing *ring = &self->ring;
-  gboolean event = item->event_pending || (poll && item->event_fd >= 0);
-
-  item->event_pending = FALSE;
-  /* A queue without a handler (an RX queue that another queue's handler fills)
-   * keeps its kicks suppressed and is never woken. */
-  if (self->handler == NULL)
-    return FALSE;
-  for (guint round = 0; round < BUDGET; round++)
-    {
-      guint32 before;
-      gboolean avail = queue_has_avail (self), worked;
-
-      if (!avail && !event)
-        {
-          if (poll)
-            return FALSE;
-          /* Sleep only with kicks on and the ring seen empty after that. */
-          set_kicks (self, TRUE);
-          if (!queue_has_avail (self))
-            return FALSE;
-        }
-      event = FALSE;
-      set_kicks (self, FALSE);
-      before = vhost_ring_get_base (ring);
-      self->handler (self, self->handler_data);
-      worked = vhost_ring_get_base (ring) != before || ring->n_pending > 0;
-      publish (self);
-      if (ring->broken)
-        return FALSE;
-      if (!worked)
-        {
-          /* The handler left the chains there (an RX queue waiting for data, a
-           * device at its limit of requests in flight): it is called again at the
-           * next kick or event, or now if more came. */
-          self->declined = avail;
-          return poll ? FALSE : set_kicks (self, TRUE);
-        }
-      self->declined = FALSE;
-      if (poll)
-        return TRUE;
-    }
-  /* Out of budget with work left: the worker calls again without a kick. */
-  return TRUE;
-}
-
-static gboolean
-queue_arm (VhostWorkerItem *item)
-{
-  VhostVirtqueue *self = item->data;
-
-  if (self->handler == NULL)
-    return FALSE;
-  set_kicks (self, TRUE);
-  /* Chains the handler declined wait for a kick or an event. */
-  if (self->declined || !queue_has_avail (self))
-    return FALSE;
-  set_kicks (self, FALSE);
-  return TRUE;
 }
 
 static void schedule_again (VhostVirtqueue *self);
@@ -472,16 +348,11 @@ static void
 queue_dispatch_main (VhostVirtqueue *self)
 {
   g_object_ref (self);
-  set_kicks (self, FALSE);
+  vhost_queue_round_begin (&self->queue);
   g_signal_emit (self, signals[SIGNAL_KICK], 0);
-  if (self->running)
-    {
-      publish (self);
-      set_kicks (self, TRUE);
-      /* More came in meanwhile: go round again from the loop, not recursively. */
-      if (!self->ring.broken && queue_has_avail (self))
-        schedule_again (self);
-    }
+  /* More came in meanwhile: go round again from the loop, not recursively. */
+  if (vhost_queue_round_end (&self->queue))
+    schedule_again (self);
   g_object_unref (self);
 }
 
@@ -502,7 +373,7 @@ schedule_again (VhostVirtqueue *self)
   if (self->again_source != NULL)
     return;
   self->again_source = g_idle_source_new ();
-  g_source_set_name (self->again_source, "[vhost-glib] virtqueue again");
+  g_source_set_static_name (self->again_source, "[vhost-glib] virtqueue again");
   g_source_set_callback (self->again_source, again_cb, self, NULL);
   g_source_attach (self->again_source, self->context);
 }
@@ -523,114 +394,83 @@ poll_cb (gpointer data)
 {
   VhostVirtqueue *self = data;
 
-  if (queue_has_avail (self))
+  if (vhost_queue_has_avail (&self->queue))
     queue_dispatch_main (self);
   return G_SOURCE_CONTINUE;
 }
 
-void
-vhost_virtqueue_kick (VhostVirtqueue *self)
+/* The core queue started on the main context: watch its kick fd, or poll it. */
+static void
+queue_attach (VhostQueue *queue, int kick_fd, gpointer data)
 {
-  if (!self->running)
-    return;
-  if (self->item.kick_fd >= 0)
-    {
-      while (eventfd_write (self->item.kick_fd, 1) < 0 && errno == EINTR)
-        ;
-    }
-  else if (self->dispatch == VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT)
-    schedule_again (self);
-  /* A worker polls a queue without a kick fd all the time. */
-}
+  VhostVirtqueue *self = data;
 
-gboolean
-vhost_virtqueue_start (VhostVirtqueue *self, VhostWorker *worker, int kick_fd)
-{
-  g_return_val_if_fail (!self->running, FALSE);
-
-  g_atomic_int_inc (&self->generation);
-  g_atomic_int_set (&self->broken_reported, 0);
-  if (!vhost_ring_map (&self->ring))
+  if (kick_fd >= 0)
     {
-      /* Rings outside guest memory, or a ring the driver broke before. */
-      report_broken (self);
-      return FALSE;
-    }
-  self->kicks_on = FALSE;
-  vhost_ring_set_kicks (&self->ring, FALSE);
-  self->running = TRUE;
-  self->item.kick_fd = kick_fd;
-  self->item.func = queue_process;
-  self->item.arm = queue_arm;
-  if (self->dispatch == VHOST_VIRTQUEUE_DISPATCH_WORKER && worker != NULL)
-    {
-      g_autoptr(GError) error = NULL;
-
-      if (!vhost_worker_attach (worker, &self->item, &error))
-        {
-          vhost_ring_fail (&self->ring, "%s", error->message);
-          self->running = FALSE;
-          return FALSE;
-        }
-      self->worker = worker;
+      self->kick_source = g_unix_fd_source_new (kick_fd, G_IO_IN);
+      g_source_set_static_name (self->kick_source, "[vhost-glib] virtqueue kick");
+      g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) kick_cb, self, NULL);
     }
   else
     {
-      if (kick_fd >= 0)
-        {
-          self->kick_source = g_unix_fd_source_new (kick_fd, G_IO_IN);
-          g_source_set_name (self->kick_source, "[vhost-glib] virtqueue kick");
-          g_source_set_callback (self->kick_source, (GSourceFunc) (void (*) (void)) kick_cb, self, NULL);
-        }
-      else
-        {
-          /* No kick fd: the front-end asked for polling (or kicks in-band). */
-          self->kick_source = g_timeout_source_new (1);
-          g_source_set_name (self->kick_source, "[vhost-glib] virtqueue poll");
-          g_source_set_callback (self->kick_source, poll_cb, self, NULL);
-        }
-      g_source_attach (self->kick_source, self->context);
-      /* Buffers may already be waiting. */
-      schedule_again (self);
+      /* No kick fd: the front-end asked for polling (or kicks in-band). */
+      self->kick_source = g_timeout_source_new (1);
+      g_source_set_static_name (self->kick_source, "[vhost-glib] virtqueue poll");
+      g_source_set_callback (self->kick_source, poll_cb, self, NULL);
     }
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
-  return TRUE;
+  g_source_attach (self->kick_source, self->context);
+  /* Buffers may already be waiting. */
+  schedule_again (self);
 }
 
-void
-vhost_virtqueue_stop (VhostVirtqueue *self)
+static void
+queue_detach (VhostQueue *queue, gpointer data)
 {
-  VhostWorker *worker = self->worker;
+  VhostVirtqueue *self = data;
 
-  if (!self->running)
-    return;
-  /* The worker stays paused until the queue is marked stopped: the handler of
-   * another queue of the group may look at this one. */
-  if (worker != NULL)
-    {
-      vhost_worker_pause (worker);
-      vhost_worker_detach (&self->item);
-    }
-  self->worker = NULL;
   if (self->kick_source != NULL)
     g_source_destroy (self->kick_source);
   g_clear_pointer (&self->kick_source, g_source_unref);
   if (self->again_source != NULL)
     g_source_destroy (self->again_source);
   g_clear_pointer (&self->again_source, g_source_unref);
-  /* The device gives back what it holds (its I/O must end before guest memory may
-   * go, even on a broken ring, where the pushes change nothing), and whatever was
-   * pushed is published: a stopped queue keeps no half-written state. */
-  if (self->drain != NULL)
-    self->drain (self, self->drain_data);
-  if (!self->ring.broken)
-    publish (self);
-  self->declined = FALSE;
-  self->running = FALSE;
-  self->item.kick_fd = -1;
-  if (worker != NULL)
-    vhost_worker_resume (worker);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+}
+
+static void
+queue_wake (VhostQueue *queue, gpointer data)
+{
+  schedule_again (data);
+}
+
+static void
+queue_running_changed (VhostQueue *queue, gpointer data)
+{
+  g_object_notify_by_pspec (G_OBJECT (data), properties[PROP_RUNNING]);
+}
+
+static const VhostQueueHooks queue_hooks = {
+  .broken = queue_broken,
+  .attach = queue_attach,
+  .detach = queue_detach,
+  .wake = queue_wake,
+  .running_changed = queue_running_changed,
+};
+
+/* The core queue's handlers call the public ones with the GObject. */
+static void
+call_handler (VhostQueue *queue, gpointer data)
+{
+  VhostVirtqueue *self = data;
+
+  self->handler (self, self->handler_data);
+}
+
+static void
+call_drain (VhostQueue *queue, gpointer data)
+{
+  VhostVirtqueue *self = data;
+
+  self->drain (self, self->drain_data);
 }
 
 /**
@@ -645,7 +485,7 @@ guint
 vhost_virtqueue_get_index (VhostVirtqueue *queue)
 {
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), 0);
-  return queue->ring.index;
+  return queue->queue.ring.index;
 }
 
 /**
@@ -660,7 +500,7 @@ guint
 vhost_virtqueue_get_size (VhostVirtqueue *queue)
 {
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), 0);
-  return queue->ring.num;
+  return queue->queue.ring.num;
 }
 
 /**
@@ -675,7 +515,7 @@ gboolean
 vhost_virtqueue_get_running (VhostVirtqueue *queue)
 {
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
-  return queue->running;
+  return queue->queue.running;
 }
 
 /**
@@ -690,7 +530,7 @@ gboolean
 vhost_virtqueue_get_broken (VhostVirtqueue *queue)
 {
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
-  return queue->ring.broken;
+  return queue->queue.ring.broken;
 }
 
 /**
@@ -713,13 +553,15 @@ vhost_virtqueue_set_handler (VhostVirtqueue *queue,
                              GDestroyNotify notify)
 {
   g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
-  g_return_if_fail (!queue->running);
+  g_return_if_fail (!queue->queue.running);
 
   if (queue->handler_notify != NULL)
     queue->handler_notify (queue->handler_data);
   queue->handler = handler;
   queue->handler_data = user_data;
   queue->handler_notify = notify;
+  queue->queue.handler = handler != NULL ? call_handler : NULL;
+  queue->queue.handler_data = queue;
 }
 
 /**
@@ -748,13 +590,15 @@ vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
                                    GDestroyNotify notify)
 {
   g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
-  g_return_if_fail (!queue->running || handler == NULL);
+  g_return_if_fail (!queue->queue.running || handler == NULL);
 
   if (queue->drain_notify != NULL)
     queue->drain_notify (queue->drain_data);
   queue->drain = handler;
   queue->drain_data = user_data;
   queue->drain_notify = notify;
+  queue->queue.drain = handler != NULL ? call_drain : NULL;
+  queue->queue.drain_data = queue;
 }
 
 /**
@@ -786,7 +630,7 @@ vhost_virtqueue_set_event_fd (VhostVirtqueue *queue, gint fd, GError **error)
   g_return_val_if_fail (fd >= -1, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return vhost_worker_set_event_fd (&queue->item, fd, error);
+  return vhost_worker_set_event_fd (&queue->queue.item, fd, error);
 }
 
 /**
@@ -801,7 +645,7 @@ gint
 vhost_virtqueue_get_event_fd (VhostVirtqueue *queue)
 {
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), -1);
-  return queue->item.event_fd;
+  return queue->queue.item.event_fd;
 }
 
 /**
@@ -820,6 +664,7 @@ vhost_virtqueue_set_dispatch (VhostVirtqueue *queue, VhostVirtqueueDispatch disp
   if (queue->dispatch == dispatch)
     return;
   queue->dispatch = dispatch;
+  queue->queue.main_context = dispatch == VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT;
   g_object_notify_by_pspec (G_OBJECT (queue), properties[PROP_DISPATCH]);
 }
 
@@ -851,9 +696,9 @@ vhost_virtqueue_set_worker_group (VhostVirtqueue *queue, guint group)
 {
   g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
 
-  if (queue->worker_group == group)
+  if (queue->queue.worker_group == group)
     return;
-  queue->worker_group = group;
+  queue->queue.worker_group = group;
   g_object_notify_by_pspec (G_OBJECT (queue), properties[PROP_WORKER_GROUP]);
 }
 
@@ -869,7 +714,7 @@ guint
 vhost_virtqueue_get_worker_group (VhostVirtqueue *queue)
 {
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), 0);
-  return queue->worker_group;
+  return queue->queue.worker_group;
 }
 
 /**
@@ -889,7 +734,7 @@ vhost_virtqueue_get_worker_group (VhostVirtqueue *queue)
 gboolean
 vhost_virtqueue_pop (VhostVirtqueue *queue, VhostVirtqueueElement *element, struct iovec *iov, guint max_iov)
 {
-  return vhost_ring_pop (&queue->ring, RING_ELEMENT (element), iov, max_iov) > 0;
+  return vhost_ring_pop (&queue->queue.ring, RING_ELEMENT (element), iov, max_iov) > 0;
 }
 
 /**
@@ -911,7 +756,7 @@ guint
 vhost_virtqueue_pop_batch (VhostVirtqueue *queue, VhostVirtqueueElement *elements, struct iovec *iov, guint max_iov,
                            guint n)
 {
-  return vhost_ring_pop_batch (&queue->ring, RING_ELEMENT (elements), iov, max_iov, n);
+  return vhost_ring_pop_batch (&queue->queue.ring, RING_ELEMENT (elements), iov, max_iov, n);
 }
 
 /* Copy @n bytes to @dst, the whole 64-byte lines with streaming stores, which
@@ -1110,7 +955,7 @@ vhost_virtqueue_element_get_writable_size (const VhostVirtqueueElement *element)
 void
 vhost_virtqueue_unpop (VhostVirtqueue *queue, const VhostVirtqueueElement *element)
 {
-  vhost_ring_unpop (&queue->ring, CONST_RING_ELEMENT (element));
+  vhost_ring_unpop (&queue->queue.ring, CONST_RING_ELEMENT (element));
 }
 
 /**
@@ -1127,7 +972,7 @@ vhost_virtqueue_unpop (VhostVirtqueue *queue, const VhostVirtqueueElement *eleme
 void
 vhost_virtqueue_push (VhostVirtqueue *queue, const VhostVirtqueueElement *element, guint32 len)
 {
-  vhost_ring_push (&queue->ring, CONST_RING_ELEMENT (element), len);
+  vhost_ring_push (&queue->queue.ring, CONST_RING_ELEMENT (element), len);
 }
 
 /**
@@ -1142,14 +987,8 @@ vhost_virtqueue_push (VhostVirtqueue *queue, const VhostVirtqueueElement *elemen
 gboolean
 vhost_virtqueue_notify (VhostVirtqueue *queue)
 {
-  gboolean notified;
-
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
-  vhost_ring_flush (&queue->ring);
-  notified = vhost_ring_notify (&queue->ring);
-  if (queue->ring.broken)
-    report_broken (queue);
-  return notified;
+  return vhost_queue_notify (&queue->queue);
 }
 
 /**
@@ -1175,26 +1014,26 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
 
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), NULL);
 
-  if (!queue->running)
+  if (!queue->queue.running)
     {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->ring.index);
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->queue.ring.index);
       return NULL;
     }
   if (queue->scratch == NULL)
     queue->scratch = g_new (struct iovec, VHOST_VIRTQUEUE_MAX_IOV);
-  r = vhost_ring_pop (&queue->ring, RING_ELEMENT (&element), queue->scratch, VHOST_VIRTQUEUE_MAX_IOV);
+  r = vhost_ring_pop (&queue->queue.ring, RING_ELEMENT (&element), queue->scratch, VHOST_VIRTQUEUE_MAX_IOV);
   if (r == 0)
     return NULL;
   if (r < 0)
     {
-      report_broken (queue);
-      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, queue->ring.error);
+      vhost_queue_report_broken (&queue->queue);
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, queue->queue.ring.error);
       return NULL;
     }
   request = g_malloc (sizeof *request + (element.n_out + element.n_in) * sizeof (struct iovec));
   g_atomic_ref_count_init (&request->ref_count);
   request->queue = g_object_ref (queue);
-  request->mem_epoch = queue->mem_epoch;
+  request->mem_epoch = queue->queue.mem_epoch;
   request->element = element;
   memcpy (request->iov, queue->scratch, (element.n_out + element.n_in) * sizeof (struct iovec));
   request->element.iov = request->iov;
@@ -1221,12 +1060,12 @@ vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *requ
 
   if (!request_check (request, error))
     return FALSE;
-  if (!queue->running)
+  if (!queue->queue.running)
     {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->ring.index);
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->queue.ring.index);
       return FALSE;
     }
-  vhost_ring_push (&queue->ring, CONST_RING_ELEMENT (&request->element), len);
+  vhost_ring_push (&queue->queue.ring, CONST_RING_ELEMENT (&request->element), len);
   return TRUE;
 }
 

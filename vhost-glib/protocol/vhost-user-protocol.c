@@ -5,75 +5,22 @@
 
 #include "vhost-user-protocol.h"
 
-#define P(x) ((guint64) VHOST_USER_PROTOCOL_F_##x)
+#include "vhost-user-requests.h"
 
-/* One row per request: payload and fds of the request, when it gets a reply and what
- * the reply carries, the protocol feature that decides the reply (IF_FEATURE), and
- * the protocol feature the request depends on. */
-static const VhostUserRequestInfo frontend_requests[] = {
-#define R(code, pl, fd, rep, rpl, rfd, rfeat, needs) \
-  [VHOST_USER_##code] = { VHOST_USER_##code, #code, VHOST_USER_PAYLOAD_##pl, VHOST_USER_FDS_##fd, \
-                          VHOST_USER_REPLY_##rep, VHOST_USER_PAYLOAD_##rpl, VHOST_USER_FDS_##rfd, rfeat, needs }
-  R (GET_FEATURES, NONE, NONE, ALWAYS, U64, NONE, 0, 0),
-  R (SET_FEATURES, U64, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_OWNER, NONE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (RESET_OWNER, NONE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_MEM_TABLE, MEMORY, REGIONS, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_LOG_BASE, LOG, AT_MOST_ONE, IF_FEATURE, U64, NONE, P (LOG_SHMFD), P (LOG_SHMFD)),
-  R (SET_LOG_FD, NONE, ONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_VRING_NUM, STATE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_VRING_ADDR, ADDR, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_VRING_BASE, STATE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (GET_VRING_BASE, STATE, NONE, ALWAYS, STATE, NONE, 0, 0),
-  R (SET_VRING_KICK, U64, VRING, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_VRING_CALL, U64, VRING, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SET_VRING_ERR, U64, VRING, ACK_ONLY, NONE, NONE, 0, 0),
-  R (GET_PROTOCOL_FEATURES, NONE, NONE, ALWAYS, U64, NONE, 0, 0),
-  R (SET_PROTOCOL_FEATURES, U64, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (GET_QUEUE_NUM, NONE, NONE, ALWAYS, U64, NONE, 0, P (MQ)),
-  R (SET_VRING_ENABLE, STATE, NONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (SEND_RARP, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (RARP)),
-  R (NET_SET_MTU, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (NET_MTU)),
-  R (SET_BACKEND_REQ_FD, NONE, ONE, ACK_ONLY, NONE, NONE, 0, P (BACKEND_REQ)),
-  R (IOTLB_MSG, IOTLB, NONE, ALWAYS, U64, NONE, 0, 0),
-  R (SET_VRING_ENDIAN, STATE, NONE, ACK_ONLY, NONE, NONE, 0, P (CROSS_ENDIAN)),
-  R (GET_CONFIG, CONFIG, NONE, ALWAYS, CONFIG, NONE, 0, P (CONFIG)),
-  R (SET_CONFIG, CONFIG, NONE, ACK_ONLY, NONE, NONE, 0, P (CONFIG)),
-  R (CREATE_CRYPTO_SESSION, OPAQUE, NONE, ALWAYS, OPAQUE, NONE, 0, P (CRYPTO_SESSION)),
-  R (CLOSE_CRYPTO_SESSION, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (CRYPTO_SESSION)),
-  R (POSTCOPY_ADVISE, NONE, NONE, ALWAYS, NONE, ONE, 0, P (PAGEFAULT)),
-  R (POSTCOPY_LISTEN, NONE, NONE, ACK_ONLY, NONE, NONE, 0, P (PAGEFAULT)),
-  R (POSTCOPY_END, NONE, NONE, ALWAYS, U64, NONE, 0, P (PAGEFAULT)),
-  R (GET_INFLIGHT_FD, INFLIGHT, NONE, ALWAYS, INFLIGHT, ONE, 0, P (INFLIGHT_SHMFD)),
-  R (SET_INFLIGHT_FD, INFLIGHT, ONE, ACK_ONLY, NONE, NONE, 0, P (INFLIGHT_SHMFD)),
-  R (GPU_SET_SOCKET, NONE, ONE, ACK_ONLY, NONE, NONE, 0, 0),
-  R (RESET_DEVICE, NONE, NONE, ACK_ONLY, NONE, NONE, 0, P (RESET_DEVICE)),
-  R (VRING_KICK, STATE, NONE, ACK_ONLY, NONE, NONE, 0, P (INBAND_NOTIFICATIONS)),
-  R (GET_MAX_MEM_SLOTS, NONE, NONE, ALWAYS, U64, NONE, 0, P (CONFIGURE_MEM_SLOTS)),
-  R (ADD_MEM_REG, MEM_REG, ONE, ACK_ONLY, NONE, NONE, 0, P (CONFIGURE_MEM_SLOTS)),
-  R (REM_MEM_REG, MEM_REG, AT_MOST_ONE, ACK_ONLY, NONE, NONE, 0, P (CONFIGURE_MEM_SLOTS)),
-  R (SET_STATUS, U64, NONE, ACK_ONLY, NONE, NONE, 0, P (STATUS)),
-  R (GET_STATUS, NONE, NONE, ALWAYS, U64, NONE, 0, P (STATUS)),
-  R (GET_SHARED_OBJECT, SHARED, NONE, ALWAYS, U64, AT_MOST_ONE, 0, P (SHARED_OBJECT)),
-  R (SET_DEVICE_STATE_FD, DEVICE_STATE, ONE, ALWAYS, U64, DEVICE_STATE, 0, P (DEVICE_STATE)),
-  R (CHECK_DEVICE_STATE, NONE, NONE, ALWAYS, U64, NONE, 0, P (DEVICE_STATE)),
-#undef R
-};
+/* The table of protocol/vhost-user-requests.h, without its handler column. */
+#define ROW(prefix, code, pl, fd, rep, rpl, rfd, rfeat, needs, queues, failure)                              \
+  [prefix##code] = { prefix##code, #code, VHOST_USER_PAYLOAD_##pl, VHOST_USER_FDS_##fd, VHOST_USER_REPLY_##rep, \
+                     VHOST_USER_PAYLOAD_##rpl, VHOST_USER_FDS_##rfd, VHOST_USER_PROTOCOL_F_##rfeat,             \
+                     VHOST_USER_PROTOCOL_F_##needs, VHOST_USER_QUEUES_##queues, VHOST_USER_FAILURE_##failure },
+#define FRONTEND_ROW(code, handler, ...) ROW (VHOST_USER_, code, __VA_ARGS__)
+#define BACKEND_ROW(code, handler, ...) ROW (VHOST_USER_BACKEND_, code, __VA_ARGS__)
 
-static const VhostUserRequestInfo backend_requests[] = {
-#define R(code, pl, fd, rep, rpl, rfd, needs) \
-  [VHOST_USER_BACKEND_##code] = { VHOST_USER_BACKEND_##code, #code, VHOST_USER_PAYLOAD_##pl, VHOST_USER_FDS_##fd, \
-                                  VHOST_USER_REPLY_##rep, VHOST_USER_PAYLOAD_##rpl, VHOST_USER_FDS_##rfd, 0, needs }
-  R (IOTLB_MSG, IOTLB, NONE, ACK_ONLY, NONE, NONE, 0),
-  R (CONFIG_CHANGE_MSG, NONE, NONE, ACK_ONLY, NONE, NONE, P (CONFIG)),
-  R (VRING_HOST_NOTIFIER_MSG, AREA, AREA, ACK_ONLY, NONE, NONE, P (HOST_NOTIFIER)),
-  R (VRING_CALL, STATE, NONE, ACK_ONLY, NONE, NONE, P (INBAND_NOTIFICATIONS)),
-  R (VRING_ERR, STATE, NONE, ACK_ONLY, NONE, NONE, P (INBAND_NOTIFICATIONS)),
-  R (SHARED_OBJECT_ADD, SHARED, NONE, ACK_ONLY, NONE, NONE, P (SHARED_OBJECT)),
-  R (SHARED_OBJECT_REMOVE, SHARED, NONE, ACK_ONLY, NONE, NONE, P (SHARED_OBJECT)),
-  R (SHARED_OBJECT_LOOKUP, SHARED, NONE, ALWAYS, U64, AT_MOST_ONE, P (SHARED_OBJECT)),
-#undef R
-};
+static const VhostUserRequestInfo frontend_requests[] = { VHOST_USER_FRONTEND_REQUESTS (FRONTEND_ROW) };
+static const VhostUserRequestInfo backend_requests[] = { VHOST_USER_BACKEND_REQUESTS (BACKEND_ROW) };
+
+#undef FRONTEND_ROW
+#undef BACKEND_ROW
+#undef ROW
 
 const VhostUserRequestInfo *
 vhost_user_request_info (VhostUserChannelKind channel, guint32 request)
@@ -94,18 +41,65 @@ vhost_user_request_name (VhostUserChannelKind channel, guint32 request)
   return info != NULL ? info->name : "UNKNOWN";
 }
 
-gboolean
-vhost_user_request_expects_reply (VhostUserChannelKind channel, const VhostUserMsg *msg, guint64 protocol_features)
+const char *
+vhost_user_protocol_feature_name (guint64 features)
+{
+  static const char *const names[] = {
+    "MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ", "CROSS_ENDIAN", "CRYPTO_SESSION",
+    "PAGEFAULT", "CONFIG", "BACKEND_SEND_FD", "HOST_NOTIFIER", "INFLIGHT_SHMFD", "RESET_DEVICE",
+    "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS", "STATUS", "XEN_MMAP", "SHARED_OBJECT", "DEVICE_STATE",
+  };
+  guint bit;
+
+  if (features == 0)
+    return "NONE";
+  bit = __builtin_ctzll (features);
+  return bit < G_N_ELEMENTS (names) ? names[bit] : "UNKNOWN";
+}
+
+VhostUserReplyForm
+vhost_user_request_reply_form (VhostUserChannelKind channel, const VhostUserMsg *msg, guint64 protocol_features)
 {
   const VhostUserRequestInfo *info = vhost_user_request_info (channel, msg->hdr.request);
 
   if (info == NULL)
-    return FALSE;
-  if (info->reply == VHOST_USER_REPLY_ALWAYS)
+    return VHOST_USER_REPLY_FORM_NONE;
+  if (info->reply == VHOST_USER_REPLY_ALWAYS ||
+      (info->reply == VHOST_USER_REPLY_IF_FEATURE && (protocol_features & info->reply_feature)))
+    return VHOST_USER_REPLY_FORM_FULL;
+  if ((msg->hdr.flags & VHOST_USER_FLAG_NEED_REPLY) && (protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK))
+    return VHOST_USER_REPLY_FORM_ACK;
+  return VHOST_USER_REPLY_FORM_NONE;
+}
+
+void
+vhost_user_request_set_need_reply (VhostUserChannelKind channel, VhostUserMsg *msg, guint64 protocol_features)
+{
+  if ((protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK) &&
+      vhost_user_request_reply_form (channel, msg, protocol_features) != VHOST_USER_REPLY_FORM_FULL)
+    msg->hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+}
+
+gboolean
+vhost_user_request_check_features (VhostUserChannelKind channel,
+                                   guint32 request,
+                                   guint n_fds,
+                                   guint64 protocol_features,
+                                   GError **error)
+{
+  const VhostUserRequestInfo *info = vhost_user_request_info (channel, request);
+  guint64 missing;
+
+  g_return_val_if_fail (info != NULL, FALSE);
+  missing = info->needs_protocol_feature & ~protocol_features;
+  if (channel == VHOST_USER_CHANNEL_BACKEND && n_fds > 0)
+    missing |= VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD & ~protocol_features;
+  if (missing == 0)
     return TRUE;
-  if (info->reply == VHOST_USER_REPLY_IF_FEATURE && (protocol_features & info->reply_feature))
-    return TRUE;
-  return (msg->hdr.flags & VHOST_USER_FLAG_NEED_REPLY) && (protocol_features & VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+               "%s needs the protocol feature %s, which was not negotiated", info->name,
+               vhost_user_protocol_feature_name (missing));
+  return FALSE;
 }
 
 static const char *

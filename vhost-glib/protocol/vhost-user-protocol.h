@@ -195,6 +195,20 @@ typedef enum {
   VHOST_USER_REPLY_IF_FEATURE,      /* always when reply_feature is negotiated; otherwise as ACK_ONLY */
 } VhostUserReplyKind;
 
+/* What the back-end does with its queues around a request. */
+typedef enum {
+  VHOST_USER_QUEUES_KEEP,           /* they run on */
+  VHOST_USER_QUEUES_STOP,           /* quiesced before, started again after (memory, features, log, vrings) */
+} VhostUserQueuesKind;
+
+/* How the receiver answers a request it could not carry out. */
+typedef enum {
+  VHOST_USER_FAILURE_CLOSE,         /* a REPLY_ACK status of 1 if one is due, else the connection ends */
+  VHOST_USER_FAILURE_EMPTY,         /* a reply with an empty payload (GET_CONFIG) */
+  VHOST_USER_FAILURE_STATUS,        /* the u64 reply carries a non-zero status */
+} VhostUserFailureKind;
+
+/* The row of a request in the table of protocol/vhost-user-requests.h. */
 typedef struct {
   guint32 request;
   const char *name;                  /* "SET_MEM_TABLE", "CONFIG_CHANGE_MSG" */
@@ -205,19 +219,56 @@ typedef struct {
   VhostUserFdsKind reply_fds;
   guint64 reply_feature;             /* protocol feature mask for VHOST_USER_REPLY_IF_FEATURE */
   guint64 needs_protocol_feature;    /* the protocol feature the request depends on, 0 if none */
+  VhostUserQueuesKind queues;
+  VhostUserFailureKind failure;
 } VhostUserRequestInfo;
 
 /* The table entry of a request code on a channel, NULL for an unknown code. */
 const VhostUserRequestInfo *vhost_user_request_info (VhostUserChannelKind channel, guint32 request);
 
-/* "GET_FEATURES", or "UNKNOWN(99)" in a static buffer-free form ("UNKNOWN" for unknown codes). */
+/* "GET_FEATURES", or "UNKNOWN" for an unknown code. */
 const char *vhost_user_request_name (VhostUserChannelKind channel, guint32 request);
 
-/* Whether the sender of `msg` (a request) must wait for a reply, given the negotiated
- * protocol features. */
-gboolean vhost_user_request_expects_reply (VhostUserChannelKind channel,
-                                           const VhostUserMsg *msg,
-                                           guint64 protocol_features);
+/* "REPLY_ACK" for VHOST_USER_PROTOCOL_F_REPLY_ACK: the name of the lowest bit of
+ * `features`, "NONE" for 0. */
+const char *vhost_user_protocol_feature_name (guint64 features);
+
+/* What comes back for a request. */
+typedef enum {
+  VHOST_USER_REPLY_FORM_NONE,       /* nothing */
+  VHOST_USER_REPLY_FORM_ACK,        /* a u64 status (REPLY_ACK) */
+  VHOST_USER_REPLY_FORM_FULL,       /* the request's own reply (reply_payload, reply_fds) */
+} VhostUserReplyForm;
+
+/* The one answer to "what reply does this request get", for its sender and its
+ * receiver alike, given the negotiated protocol features and the request's
+ * NEED_REPLY flag. */
+VhostUserReplyForm vhost_user_request_reply_form (VhostUserChannelKind channel,
+                                                  const VhostUserMsg *msg,
+                                                  guint64 protocol_features);
+
+/* Whether the sender of `msg` (a request) must wait for a reply. */
+static inline gboolean
+vhost_user_request_expects_reply (VhostUserChannelKind channel, const VhostUserMsg *msg, guint64 protocol_features)
+{
+  return vhost_user_request_reply_form (channel, msg, protocol_features) != VHOST_USER_REPLY_FORM_NONE;
+}
+
+/* For a sender: set NEED_REPLY on a request that has no reply of its own when
+ * REPLY_ACK is negotiated, so that every request is acknowledged. */
+void vhost_user_request_set_need_reply (VhostUserChannelKind channel,
+                                        VhostUserMsg *msg,
+                                        guint64 protocol_features);
+
+/* The one check of a request against the negotiated protocol features, for its
+ * sender and its receiver: the protocol feature it needs, and for back-end
+ * requests with `n_fds` > 0, BACKEND_SEND_FD. VHOST_ERROR_NOT_SUPPORTED names the
+ * request and the missing feature. */
+gboolean vhost_user_request_check_features (VhostUserChannelKind channel,
+                                            guint32 request,
+                                            guint n_fds,
+                                            guint64 protocol_features,
+                                            GError **error);
 
 /* Check a header that was just read, before its payload: the version bit is set, no
  * unknown flag is set, the size is within VHOST_USER_MAX_PAYLOAD. Errors:

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The back-end engine alone: linked with libvhost-protocol.a, libvhost-core.a and GLib only, driven without a socket. */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vhost-glib/core/vhost-driver-ring.h"
+#include "vhost-glib/core/vhost-user-dev.h"
+
+/* This file must not see the GObject layer: these are defined by its headers. */
+#ifdef G_TYPE_OBJECT
+#error "test-engine must not include GObject"
+#endif
+
+#define MEM_SIZE (1u << 20)
+#define QUEUE_SIZE 8
+#define MAX_QUEUES 2
+#define RING_AREA 0x10000         /* guest address of the ring areas */
+#define DATA_AREA 0x40000         /* guest address of the buffers */
+
+typedef struct
+{
+  gboolean packed;
+  gboolean event_idx;
+} Params;
+
+typedef struct
+{
+  const Params *params;
+  guint fds_at_setup;
+  VhostUserDev *dev;
+  VhostQueue queues[MAX_QUEUES];
+  GQueue replies;                 /* (element-type VhostUserMsg) what the engine sent */
+  guint resets;
+  guint state_changes;
+  guint handled;                  /* chains the handler echoed (atomic) */
+
+  int mem_fd;
+  guint8 *mem;                    /* the driver's view of guest memory */
+  VhostDriverRing ring;
+  int kick_fd, call_fd;
+} Fixture;
+
+static guint
+count_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n - 1; /* the directory's own fd */
+}
+
+/* The device: VERSION_1 and the ring features; an echo that reverses the bytes. */
+
+static guint64
+dev_get_features (VhostUserDev *dev, gpointer data)
+{
+  return (G_GUINT64_CONSTANT (1) << VHOST_VIRTIO_F_VERSION_1) |
+         (G_GUINT64_CONSTANT (1) << VHOST_VIRTIO_F_RING_EVENT_IDX) |
+         (G_GUINT64_CONSTANT (1) << VHOST_VIRTIO_F_RING_PACKED);
+}
+
+static guint64
+dev_get_protocol_features (VhostUserDev *dev, gpointer data)
+{
+  return VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_CONFIG |
+         VHOST_USER_PROTOCOL_F_STATUS;
+}
+
+static gboolean
+dev_set_features (VhostUserDev *dev, guint64 features, gpointer data, GError **error)
+{
+  return TRUE;
+}
+
+static GBytes *
+dev_get_config (VhostUserDev *dev, guint offset, guint size, gpointer data, GError **error)
+{
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "no configuration space");
+  return NULL;
+}
+
+static gboolean
+dev_set_config (VhostUserDev *dev, guint offset, GBytes *bytes, guint flags, gpointer data, GError **error)
+{
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "read-only");
+  return FALSE;
+}
+
+static void
+dev_vring_state_changed (VhostUserDev *dev, guint index, gboolean started, gboolean enabled, gpointer data)
+{
+  ((Fixture *) data)->state_changes++;
+}
+
+static void
+dev_reset (VhostUserDev *dev, gpointer data)
+{
+  ((Fixture *) data)->resets++;
+}
+
+static gboolean
+dev_device_request (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, gpointer data, GError **error)
+{
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: not supported",
+               vhost_user_request_name (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request));
+  return FALSE;
+}
+
+/* The transport: keep a copy of what was sent, with its fds duplicated. */
+static void
+dev_send (VhostUserDev *dev, const VhostUserMsg *msg, gpointer data)
+{
+  Fixture *f = data;
+  VhostUserMsg *copy = g_memdup2 (msg, sizeof *msg);
+
+  for (guint i = 0; i < msg->n_fds; i++)
+    copy->fds[i] = dup (msg->fds[i]);
+  g_queue_push_tail (&f->replies, copy);
+}
+
+static void
+dev_set_backend_fd (VhostUserDev *dev, int fd, gpointer data)
+{
+  close (fd);
+}
+
+static void
+dev_protocol_features_changed (VhostUserDev *dev, guint64 features, gpointer data)
+{
+}
+
+/* The queue's handler, in its worker: reverse the readable bytes into the writable ones. */
+static void
+echo (VhostQueue *queue, gpointer data)
+{
+  Fixture *f = data;
+  struct iovec iov[4];
+  VhostRingElement elem;
+
+  while (vhost_ring_pop (&queue->ring, &elem, iov, G_N_ELEMENTS (iov)) > 0)
+    {
+      guint8 buffer[64];
+      gsize n = 0;
+
+      for (guint i = 0; i < elem.n_out; i++)
+        {
+          gsize len = MIN (iov[i].iov_len, sizeof buffer - n);
+
+          memcpy (buffer + n, iov[i].iov_base, len);
+          n += len;
+        }
+      g_assert_cmpuint (elem.n_in, ==, 1);
+      g_assert_cmpuint (iov[elem.n_out].iov_len, >=, n);
+      for (gsize i = 0; i < n; i++)
+        ((guint8 *) iov[elem.n_out].iov_base)[i] = buffer[n - 1 - i];
+      vhost_ring_push (&queue->ring, &elem, n);
+      g_atomic_int_inc (&f->handled);
+    }
+}
+
+static VhostQueue *
+dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
+{
+  Fixture *f = data;
+
+  g_assert_cmpuint (index, <, MAX_QUEUES);
+  return &f->queues[index];
+}
+
+static const VhostUserDevOps ops = {
+  .get_features = dev_get_features,
+  .get_protocol_features = dev_get_protocol_features,
+  .set_features = dev_set_features,
+  .get_config = dev_get_config,
+  .set_config = dev_set_config,
+  .vring_state_changed = dev_vring_state_changed,
+  .reset = dev_reset,
+  .device_request = dev_device_request,
+  .send = dev_send,
+  .set_backend_fd = dev_set_backend_fd,
+  .protocol_features_changed = dev_protocol_features_changed,
+  .get_queue = dev_get_queue,
+};
+
+/* Sending requests as the channel would: validated first. */
+
+static void
+reply_free (gpointer data)
+{
+  VhostUserMsg *msg = data;
+
+  vhost_user_msg_close_fds (msg);
+  g_free (msg);
+}
+
+/* Hand `msg` to the engine; TRUE if the connection goes on. */
+static gboolean
+request (Fixture *f, VhostUserMsg *msg, GError **error)
+{
+  gboolean keep;
+
+  if (!vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, msg, error))
+    return FALSE;
+  keep = vhost_user_dev_handle (f->dev, msg, error);
+  vhost_user_msg_close_fds (msg);
+  return keep;
+}
+
+/* A request that must succeed, with the reply the protocol gives it (NULL if none). */
+static VhostUserMsg *
+call (Fixture *f, VhostUserMsg *msg)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 protocol = vhost_user_dev_get_acked_protocol_features (f->dev);
+  VhostUserReplyForm form;
+
+  vhost_user_request_set_need_reply (VHOST_USER_CHANNEL_FRONTEND, msg, protocol);
+  form = vhost_user_request_reply_form (VHOST_USER_CHANNEL_FRONTEND, msg, protocol);
+  g_assert_true (request (f, msg, &error));
+  g_assert_no_error (error);
+  if (form == VHOST_USER_REPLY_FORM_NONE)
+    {
+      g_assert_true (g_queue_is_empty (&f->replies));
+      return NULL;
+    }
+  g_assert_cmpuint (g_queue_get_length (&f->replies), ==, 1);
+  {
+    VhostUserMsg *reply = g_queue_pop_head (&f->replies);
+
+    g_assert_true (vhost_user_reply_validate (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request,
+                                              form == VHOST_USER_REPLY_FORM_ACK, reply, &error));
+    g_assert_no_error (error);
+    if (form == VHOST_USER_REPLY_FORM_ACK)
+      {
+        g_assert_cmpuint (reply->payload.u64, ==, 0);
+        reply_free (reply);
+        return NULL;
+      }
+    return reply;
+  }
+}
+
+static guint64
+call_u64 (Fixture *f, guint32 code)
+{
+  VhostUserMsg msg;
+  VhostUserMsg *reply;
+  guint64 value;
+
+  vhost_user_msg_init (&msg, code, 0);
+  reply = call (f, &msg);
+  g_assert_nonnull (reply);
+  value = reply->payload.u64;
+  reply_free (reply);
+  return value;
+}
+
+static void
+call_set_u64 (Fixture *f, guint32 code, guint64 value)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init_u64 (&msg, code, value);
+  g_assert_null (call (f, &msg));
+}
+
+static void
+call_state (Fixture *f, guint32 code, guint index, guint num)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init_state (&msg, code, index, num);
+  g_assert_null (call (f, &msg));
+}
+
+static void
+call_vring_fd (Fixture *f, guint32 code, guint index, int fd)
+{
+  VhostUserMsg msg;
+
+  vhost_user_msg_init_u64 (&msg, code, index);
+  msg.fds[msg.n_fds++] = dup (fd);
+  g_assert_null (call (f, &msg));
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->params = data;
+  f->fds_at_setup = count_fds ();
+  f->dev = vhost_user_dev_new (&ops, f);
+  g_queue_init (&f->replies);
+  for (guint i = 0; i < MAX_QUEUES; i++)
+    {
+      vhost_queue_init (&f->queues[i], i, NULL, NULL);
+      f->queues[i].handler = echo;
+      f->queues[i].handler_data = f;
+    }
+  f->mem_fd = memfd_create ("test-engine", MFD_CLOEXEC);
+  g_assert_cmpint (f->mem_fd, >=, 0);
+  g_assert_cmpint (ftruncate (f->mem_fd, MEM_SIZE), ==, 0);
+  f->mem = mmap (NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->mem_fd, 0);
+  g_assert_true (f->mem != MAP_FAILED);
+  f->kick_fd = eventfd (0, EFD_CLOEXEC);
+  f->call_fd = eventfd (0, EFD_CLOEXEC);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  vhost_user_dev_free (f->dev);
+  g_queue_clear_full (&f->replies, reply_free);
+  vhost_driver_ring_clear (&f->ring);
+  munmap (f->mem, MEM_SIZE);
+  close (f->mem_fd);
+  close (f->kick_fd);
+  close (f->call_fd);
+  /* Everything the engine opened (mappings, vring fds, worker threads) is gone. */
+  g_assert_cmpuint (count_fds (), ==, f->fds_at_setup);
+}
+
+static guint64
+uaddr (Fixture *f, guint64 gpa)
+{
+  return (guint64) (guintptr) f->mem + gpa;
+}
+
+/* Negotiate, share memory, set vring 0 up and start it. */
+static void
+bring_up (Fixture *f)
+{
+  guint64 features, sizes[3];
+  VhostUserMsg msg;
+
+  vhost_user_dev_connect (f->dev, MAX_QUEUES, 256);
+
+  features = call_u64 (f, VHOST_USER_GET_FEATURES);
+  g_assert_true (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES));
+  features &= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES) |
+              (f->params->packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0) |
+              (f->params->event_idx ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) : 0);
+  call_set_u64 (f, VHOST_USER_SET_FEATURES, features);
+  g_assert_cmphex (vhost_user_dev_get_acked_features (f->dev), ==, features);
+  g_assert_cmphex (call_u64 (f, VHOST_USER_GET_PROTOCOL_FEATURES), ==, dev_get_protocol_features (f->dev, f));
+  call_set_u64 (f, VHOST_USER_SET_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                                                       VHOST_USER_PROTOCOL_F_CONFIG | VHOST_USER_PROTOCOL_F_STATUS);
+  /* From here on every request is acknowledged (call() checks the status). */
+  vhost_user_msg_init (&msg, VHOST_USER_SET_OWNER, 0);
+  g_assert_null (call (f, &msg));
+  g_assert_cmpuint (call_u64 (f, VHOST_USER_GET_QUEUE_NUM), ==, MAX_QUEUES);
+
+  vhost_user_msg_init (&msg, VHOST_USER_SET_MEM_TABLE, 8 + sizeof (VhostUserRegionWire));
+  msg.payload.memory.nregions = 1;
+  msg.payload.memory.regions[0] = (VhostUserRegionWire) { 0, MEM_SIZE, uaddr (f, 0), 0 };
+  msg.fds[msg.n_fds++] = dup (f->mem_fd);
+  g_assert_null (call (f, &msg));
+  g_assert_cmpuint (vhost_user_dev_get_n_regions (f->dev), ==, 1);
+  g_assert_true (vhost_user_dev_translate (f->dev, DATA_AREA, 16) != NULL);
+
+  /* The driver's ring in guest memory. */
+  vhost_driver_ring_sizes (QUEUE_SIZE, f->params->packed, &sizes[0], &sizes[1], &sizes[2]);
+  if (f->params->packed)
+    {
+      f->ring.pdesc = (gpointer) (f->mem + RING_AREA);
+      f->ring.driver_event = (gpointer) (f->mem + RING_AREA + 0x1000);
+      f->ring.device_event = (gpointer) (f->mem + RING_AREA + 0x2000);
+    }
+  else
+    {
+      f->ring.desc = (gpointer) (f->mem + RING_AREA);
+      f->ring.avail = (gpointer) (f->mem + RING_AREA + 0x1000);
+      f->ring.used = (gpointer) (f->mem + RING_AREA + 0x2000);
+    }
+  vhost_driver_ring_init (&f->ring, QUEUE_SIZE, f->params->packed, f->params->event_idx, FALSE);
+
+  call_state (f, VHOST_USER_SET_VRING_NUM, 0, QUEUE_SIZE);
+  vhost_user_msg_init (&msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
+  msg.payload.addr.index = 0;
+  msg.payload.addr.desc_user_addr = uaddr (f, RING_AREA);
+  msg.payload.addr.avail_user_addr = uaddr (f, RING_AREA + 0x1000);
+  msg.payload.addr.used_user_addr = uaddr (f, RING_AREA + 0x2000);
+  g_assert_null (call (f, &msg));
+  call_state (f, VHOST_USER_SET_VRING_BASE, 0, f->params->packed ? 0x8000 : 0);
+  call_vring_fd (f, VHOST_USER_SET_VRING_CALL, 0, f->call_fd);
+  call_vring_fd (f, VHOST_USER_SET_VRING_KICK, 0, f->kick_fd);
+  call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+  g_assert_true (f->queues[0].running);
+  g_assert_false (f->queues[1].running);
+  call_set_u64 (f, VHOST_USER_SET_STATUS, VHOST_VIRTIO_STATUS_ACKNOWLEDGE | VHOST_VIRTIO_STATUS_DRIVER |
+                                            VHOST_VIRTIO_STATUS_FEATURES_OK | VHOST_VIRTIO_STATUS_DRIVER_OK);
+  g_assert_cmpuint (call_u64 (f, VHOST_USER_GET_STATUS), ==, 0xf);
+}
+
+/* Wait until the call eventfd fires (or, with event idx, a used entry appears). */
+static void
+wait_used (Fixture *f, guint64 *tag, guint32 *len)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      struct pollfd pfd = { f->call_fd, POLLIN, 0 };
+      eventfd_t value;
+      int r = vhost_driver_ring_get_used (&f->ring, tag, len);
+
+      g_assert_cmpint (r, >=, 0);
+      if (r == 1)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (poll (&pfd, 1, 100) == 1)
+        eventfd_read (f->call_fd, &value);
+    }
+}
+
+static void
+test_bring_up (Fixture *f, gconstpointer data)
+{
+  bring_up (f);
+  for (guint round = 0; round < 3 * QUEUE_SIZE; round++)
+    {
+      VhostDriverRingBuffer out = { DATA_AREA + round * 256, 32 };
+      VhostDriverRingBuffer in = { DATA_AREA + round * 256 + 128, 64 };
+      guint64 tag;
+      guint32 len;
+
+      for (guint i = 0; i < 32; i++)
+        f->mem[out.addr + i] = round * 3 + i;
+      g_assert_cmpint (vhost_driver_ring_add (&f->ring, &out, 1, &in, 1, round), ==, 0);
+      vhost_driver_ring_enable_notify (&f->ring, TRUE);
+      if (vhost_driver_ring_kick_needed (&f->ring))
+        eventfd_write (f->kick_fd, 1);
+      wait_used (f, &tag, &len);
+      g_assert_cmpuint (tag, ==, round);
+      g_assert_cmpuint (len, ==, 32);
+      for (guint i = 0; i < 32; i++)
+        g_assert_cmpuint (f->mem[in.addr + i], ==, (guint8) (round * 3 + 31 - i));
+    }
+  g_assert_cmpuint (g_atomic_int_get (&f->handled), ==, 3 * QUEUE_SIZE);
+
+  /* GET_VRING_BASE stops the ring where the device is. */
+  {
+    VhostUserMsg msg;
+    VhostUserMsg *reply;
+    guint expect = f->params->packed ? (3 * QUEUE_SIZE) % QUEUE_SIZE | 0x8000 : 3 * QUEUE_SIZE;
+
+    vhost_user_msg_init_state (&msg, VHOST_USER_GET_VRING_BASE, 0, 0);
+    reply = call (f, &msg);
+    g_assert_nonnull (reply);
+    g_assert_cmpuint (reply->payload.state.num & 0xffff, ==, expect);
+    reply_free (reply);
+    g_assert_false (f->queues[0].running);
+  }
+
+  vhost_user_dev_disconnect (f->dev);
+  g_assert_false (vhost_user_dev_is_connected (f->dev));
+  g_assert_cmpuint (vhost_user_dev_get_n_regions (f->dev), ==, 0);
+  g_assert_cmpint (vhost_user_dev_get_vring_fd (f->dev, 0, VHOST_USER_SET_VRING_KICK), ==, -1);
+}
+
+/* Failures answer as the table says, and the connection goes on where it can. */
+static void
+test_failures (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserMsg msg, *reply;
+
+  bring_up (f);
+
+  /* An acknowledged request that fails: status 1, the connection goes on. */
+  vhost_user_msg_init_state (&msg, VHOST_USER_SET_VRING_NUM, 0, 0);
+  msg.hdr.flags |= VHOST_USER_FLAG_NEED_REPLY;
+  g_assert_true (request (f, &msg, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  reply = g_queue_pop_head (&f->replies);
+  g_assert_nonnull (reply);
+  g_assert_cmpuint (reply->payload.u64, ==, 1);
+  reply_free (reply);
+
+  /* GET_CONFIG that the device fails: an empty reply. */
+  vhost_user_msg_init (&msg, VHOST_USER_GET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + 8);
+  msg.payload.config.size = 8;
+  g_assert_true (request (f, &msg, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  reply = g_queue_pop_head (&f->replies);
+  g_assert_nonnull (reply);
+  g_assert_cmpuint (reply->hdr.size, ==, 0);
+  reply_free (reply);
+
+  /* A request that needs a protocol feature that was not negotiated. */
+  vhost_user_msg_init (&msg, VHOST_USER_GET_MAX_MEM_SLOTS, 0);
+  g_assert_false (request (f, &msg, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "CONFIGURE_MEM_SLOTS"));
+  g_clear_error (&error);
+  g_assert_true (g_queue_is_empty (&f->replies));
+
+  /* SET_STATUS 0 resets the device and stops its queues. */
+  call_set_u64 (f, VHOST_USER_SET_STATUS, 0);
+  g_assert_cmpuint (f->resets, ==, 1);
+  g_assert_false (f->queues[0].running);
+
+  /* A vring beyond the device's, without NEED_REPLY: the connection ends. */
+  vhost_user_msg_init_state (&msg, VHOST_USER_SET_VRING_BASE, MAX_QUEUES, 0);
+  g_assert_false (request (f, &msg, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (g_queue_is_empty (&f->replies));
+
+  vhost_user_dev_disconnect (f->dev);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const Params params[] = {
+    { FALSE, FALSE },
+    { FALSE, TRUE },
+    { TRUE, FALSE },
+    { TRUE, TRUE },
+  };
+
+  g_test_init (&argc, &argv, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (params); i++)
+    {
+      g_autofree char *up = g_strdup_printf ("/vhost/engine/bring-up/%s%s", params[i].packed ? "packed" : "split",
+                                             params[i].event_idx ? "/event-idx" : "");
+      g_autofree char *fail = g_strdup_printf ("/vhost/engine/failures/%s%s", params[i].packed ? "packed" : "split",
+                                               params[i].event_idx ? "/event-idx" : "");
+
+      g_test_add (up, Fixture, &params[i], fixture_setup, test_bring_up, fixture_teardown);
+      g_test_add (fail, Fixture, &params[i], fixture_setup, test_failures, fixture_teardown);
+    }
+  return g_test_run ();
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One device-side queue: started and stopped by the engine's control thread, processed by a worker or its owner. */
+#include <errno.h>
+#include <sys/eventfd.h>
+
+#include "vhost-queue.h"
+
+#define BUDGET 8 /* rounds of a non-polling handler before yielding to the worker */
+
+static gboolean queue_process (VhostWorkerItem *item, gboolean poll);
+static gboolean queue_arm (VhostWorkerItem *item);
+
+void
+vhost_queue_init (VhostQueue *queue, guint index, const VhostQueueHooks *hooks, gpointer hooks_data)
+{
+  vhost_ring_init (&queue->ring, index);
+  queue->worker_group = index;
+  queue->item.kick_fd = -1;
+  queue->item.event_fd = -1;
+  queue->item.data = queue;
+  queue->item.func = queue_process;
+  queue->item.arm = queue_arm;
+  queue->hooks = hooks;
+  queue->hooks_data = hooks_data;
+}
+
+/* Any thread: the first report of a start goes to the owner. */
+void
+vhost_queue_report_broken (VhostQueue *queue)
+{
+  if (!g_atomic_int_compare_and_exchange (&queue->broken_reported, 0, 1))
+    return;
+  if (queue->hooks != NULL && queue->hooks->broken != NULL)
+    queue->hooks->broken (queue, queue->hooks_data);
+}
+
+/* The processing thread. TRUE if new chains arrived while kicks were being turned on. */
+static gboolean
+set_kicks (VhostQueue *queue, gboolean on)
+{
+  gboolean more = FALSE;
+
+  if (queue->kicks_on != on)
+    {
+      more = vhost_ring_set_kicks (&queue->ring, on);
+      queue->kicks_on = on;
+    }
+  return more;
+}
+
+/* The processing thread: publish what the handler pushed and notify the driver. */
+gboolean
+vhost_queue_notify (VhostQueue *queue)
+{
+  gboolean notified;
+
+  vhost_ring_flush (&queue->ring);
+  notified = vhost_ring_notify (&queue->ring);
+  if (queue->ring.broken)
+    vhost_queue_report_broken (queue);
+  return notified;
+}
+
+gboolean
+vhost_queue_has_avail (VhostQueue *queue)
+{
+  if (vhost_ring_has_avail (&queue->ring))
+    return TRUE;
+  if (queue->ring.broken)
+    vhost_queue_report_broken (queue);
+  return FALSE;
+}
+
+/* The worker's entry point: see VhostWorkerFunc. The handler runs when chains are
+ * available, when the event fd fired, and in every polling round of a queue with an
+ * event fd (so that it can look for completions without a system call). */
+static gboolean
+queue_process (VhostWorkerItem *item, gboolean poll)
+{
+  VhostQueue *queue = item->data;
+  VhostRing *ring = &queue->ring;
+  gboolean event = item->event_pending || (poll && item->event_fd >= 0);
+
+  item->event_pending = FALSE;
+  /* A queue without a handler (an RX queue that another queue's handler fills)
+   * keeps its kicks suppressed and is never woken. */
+  if (queue->handler == NULL)
+    return FALSE;
+  for (guint round = 0; round < BUDGET; round++)
+    {
+      guint32 before;
+      gboolean avail = vhost_queue_has_avail (queue), worked;
+
+      if (!avail && !event)
+        {
+          if (poll)
+            return FALSE;
+          /* Sleep only with kicks on and the ring seen empty after that. */
+          set_kicks (queue, TRUE);
+          if (!vhost_queue_has_avail (queue))
+            return FALSE;
+        }
+      event = FALSE;
+      set_kicks (queue, FALSE);
+      before = vhost_ring_get_base (ring);
+      queue->handler (queue, queue->handler_data);
+      worked = vhost_ring_get_base (ring) != before || ring->n_pending > 0;
+      vhost_queue_notify (queue);
+      if (ring->broken)
+        return FALSE;
+      if (!worked)
+        {
+          /* The handler left the chains there (an RX queue waiting for data, a
+           * device at its limit of requests in flight): it is called again at the
+           * next kick or event, or now if more came. */
+          queue->declined = avail;
+          return poll ? FALSE : set_kicks (queue, TRUE);
+        }
+      queue->declined = FALSE;
+      if (poll)
+        return TRUE;
+    }
+  /* Out of budget with work left: the worker calls again without a kick. */
+  return TRUE;
+}
+
+/* The worker, before it sleeps. */
+static gboolean
+queue_arm (VhostWorkerItem *item)
+{
+  VhostQueue *queue = item->data;
+
+  if (queue->handler == NULL)
+    return FALSE;
+  set_kicks (queue, TRUE);
+  /* Chains the handler declined wait for a kick or an event. */
+  if (queue->declined || !vhost_queue_has_avail (queue))
+    return FALSE;
+  set_kicks (queue, FALSE);
+  return TRUE;
+}
+
+void
+vhost_queue_round_begin (VhostQueue *queue)
+{
+  set_kicks (queue, FALSE);
+}
+
+gboolean
+vhost_queue_round_end (VhostQueue *queue)
+{
+  if (!queue->running)
+    return FALSE;
+  vhost_queue_notify (queue);
+  set_kicks (queue, TRUE);
+  return !queue->ring.broken && vhost_queue_has_avail (queue);
+}
+
+static void
+running_changed (VhostQueue *queue, gboolean running)
+{
+  queue->running = running;
+  if (queue->hooks != NULL && queue->hooks->running_changed != NULL)
+    queue->hooks->running_changed (queue, queue->hooks_data);
+}
+
+/* The control thread. */
+gboolean
+vhost_queue_start (VhostQueue *queue, VhostWorker *worker, int kick_fd)
+{
+  g_return_val_if_fail (!queue->running, FALSE);
+
+  g_atomic_int_inc (&queue->generation);
+  g_atomic_int_set (&queue->broken_reported, 0);
+  if (!vhost_ring_map (&queue->ring))
+    {
+      /* Rings outside guest memory, or a ring the driver broke before. */
+      vhost_queue_report_broken (queue);
+      return FALSE;
+    }
+  queue->kicks_on = FALSE;
+  vhost_ring_set_kicks (&queue->ring, FALSE);
+  queue->item.kick_fd = kick_fd;
+  queue->running = TRUE;
+  if (!queue->main_context && worker != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!vhost_worker_attach (worker, &queue->item, &error))
+        {
+          vhost_ring_fail (&queue->ring, "%s", error->message);
+          queue->running = FALSE;
+          queue->item.kick_fd = -1;
+          vhost_queue_report_broken (queue);
+          return FALSE;
+        }
+      queue->worker = worker;
+    }
+  else if (queue->hooks != NULL && queue->hooks->attach != NULL)
+    queue->hooks->attach (queue, kick_fd, queue->hooks_data);
+  running_changed (queue, TRUE);
+  return TRUE;
+}
+
+/* The control thread. */
+void
+vhost_queue_stop (VhostQueue *queue)
+{
+  VhostWorker *worker = queue->worker;
+
+  if (!queue->running)
+    return;
+  /* The worker stays paused until the queue is marked stopped: the handler of
+   * another queue of the group may look at this one. */
+  if (worker != NULL)
+    {
+      vhost_worker_pause (worker);
+      vhost_worker_detach (&queue->item);
+    }
+  queue->worker = NULL;
+  if (worker == NULL && queue->hooks != NULL && queue->hooks->detach != NULL)
+    queue->hooks->detach (queue, queue->hooks_data);
+  /* The device gives back what it holds (its I/O must end before guest memory may
+   * go, even on a broken ring, where the pushes change nothing), and whatever was
+   * pushed is published: a stopped queue keeps no half-written state. */
+  if (queue->drain != NULL)
+    queue->drain (queue, queue->drain_data);
+  if (!queue->ring.broken)
+    vhost_queue_notify (queue);
+  queue->declined = FALSE;
+  queue->item.kick_fd = -1;
+  running_changed (queue, FALSE);
+  if (worker != NULL)
+    vhost_worker_resume (worker);
+}
+
+/* The control thread: an in-band kick. */
+void
+vhost_queue_kick (VhostQueue *queue)
+{
+  if (!queue->running)
+    return;
+  if (queue->item.kick_fd >= 0)
+    {
+      while (eventfd_write (queue->item.kick_fd, 1) < 0 && errno == EINTR)
+        ;
+    }
+  else if (queue->worker == NULL && queue->hooks != NULL && queue->hooks->wake != NULL)
+    queue->hooks->wake (queue, queue->hooks_data);
+  /* A worker polls a queue without a kick fd all the time. */
+}

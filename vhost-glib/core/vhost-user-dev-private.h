@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The back-end engine's state and request handlers, shared by its source files (vhost-user-dev.c, -mem.c, -inflight.c). */
+#pragma once
+
+#include "vhost-user-dev.h"
+#include "vhost-glib/protocol/vhost-user-requests.h"
+
+G_BEGIN_DECLS
+
+#define VHOST_USER_DEV_MAX_MEM_SLOTS 256
+
+typedef struct
+{
+  guint num;
+  guint base;
+  VhostUserVringAddrWire addr;
+  gboolean addr_set;
+  gboolean base_set;             /* base is to be applied when the ring next starts */
+  int kick_fd;                   /* (owned) */
+  int call_fd;                   /* (owned) */
+  int err_fd;                    /* (owned) */
+  gboolean started;
+  gboolean enabled;
+} VhostUserDevVring;
+
+typedef struct
+{
+  VhostUserRegionWire wire;
+  guint8 *map;                   /* (owned) the mapping of the fd from offset 0 */
+  gsize map_size;
+  guint refs;                    /* ADD_MEM_REGs of this very region not yet removed */
+} VhostUserDevRegion;
+
+struct _VhostUserDev
+{
+  const VhostUserDevOps *ops;
+  gpointer user_data;
+  gboolean connected;
+
+  guint64 acked_features;
+  guint64 acked_protocol_features;
+  gboolean features_set;
+  guint8 status;
+
+  VhostUserDevVring *vrings;     /* (owned) (array length=n_vrings) */
+  guint n_vrings;
+  guint max_queue_size;
+  VhostQueue *queues[VHOST_USER_MAX_QUEUES]; /* (not owned) asked of get_queue once each */
+
+  GArray *regions;               /* (element-type VhostUserDevRegion) (owned) */
+  VhostMem mem;                  /* the regions as the rings see them; rebuilt while queues are stopped */
+  guint mem_epoch;               /* bumped whenever guest memory is unmapped */
+  guint8 *log_map;               /* (owned) (nullable) the mapping, from file offset 0 */
+  gsize log_map_size;
+  guint8 *log_area;              /* (nullable) the log itself, at its mmap_offset in log_map */
+  guint64 log_area_size;
+  int log_call_fd;               /* (owned) */
+  int inflight_fd;               /* (owned) */
+
+  GHashTable *workers;           /* (owned) worker group → VhostWorker */
+  guint busy_poll_us;
+};
+
+/* One function per request, named after the table's handler column: it carries
+ * the request out and, for a request with a full reply, fills `reply`. */
+#define VHOST_USER_DEV_DECLARE_HANDLER(code, handler, ...) \
+  gboolean vhost_user_dev_request_##handler (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, \
+                                             GError **error);
+VHOST_USER_FRONTEND_REQUESTS (VHOST_USER_DEV_DECLARE_HANDLER)
+#undef VHOST_USER_DEV_DECLARE_HANDLER
+
+void vhost_user_dev_close_fd (int *fd);
+/* Guest memory went away: requests that the device still holds are stale. */
+void vhost_user_dev_memory_unmapped (VhostUserDev *dev);
+/* Memory (vhost-user-mem.c). */
+void vhost_user_dev_mem_init (VhostUserDev *dev);
+void vhost_user_dev_mem_clear (VhostUserDev *dev);
+void vhost_user_dev_mem_rebuild (VhostUserDev *dev);
+/* Inflight (vhost-user-inflight.c). */
+void vhost_user_dev_inflight_clear (VhostUserDev *dev);
+
+G_END_DECLS

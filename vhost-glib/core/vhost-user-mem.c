@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The back-end engine's guest memory: the front-end's regions mapped after checking them, and the dirty log. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "vhost-user-dev-private.h"
+
+static void
+region_unmap (VhostUserDevRegion *region)
+{
+  if (region->map != NULL)
+    munmap (region->map, region->map_size);
+  region->map = NULL;
+}
+
+/* Map a region from its fd, after checking that the fd really holds it. */
+static gboolean
+region_map (VhostUserDevRegion *region, const VhostUserRegionWire *wire, int fd, const char *what, guint i,
+            GError **error)
+{
+  struct stat st;
+  guint64 end = wire->mmap_offset + wire->memory_size;
+  gsize align;
+  void *map;
+
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED,
+                   "%s: region %u: the file descriptor is not a memory file (memfd, hugetlbfs or regular file)",
+                   what, i);
+      return FALSE;
+    }
+  if ((guint64) st.st_size < end)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED,
+                   "%s: region %u needs %" G_GUINT64_FORMAT " bytes of its file, which holds %" G_GINT64_FORMAT,
+                   what, i, end, (gint64) st.st_size);
+      return FALSE;
+    }
+  align = st.st_blksize > 0 ? (gsize) st.st_blksize : 4096;
+  if (end > G_MAXSIZE - align)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED, "%s: region %u is too large to map", what, i);
+      return FALSE;
+    }
+  region->map_size = (end + align - 1) / align * align;
+  map = mmap (NULL, region->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (map == MAP_FAILED)
+    {
+      int errsv = errno;
+
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED, "%s: region %u: mmap failed: %s", what, i,
+                   g_strerror (errsv));
+      region->map = NULL;
+      return FALSE;
+    }
+  region->map = map;
+  region->wire = *wire;
+  region->refs = 1;
+  return TRUE;
+}
+
+void
+vhost_user_dev_mem_init (VhostUserDev *dev)
+{
+  dev->regions = g_array_new (FALSE, TRUE, sizeof (VhostUserDevRegion));
+  dev->log_call_fd = -1;
+}
+
+static void
+clear_regions (VhostUserDev *dev)
+{
+  if (dev->regions->len == 0)
+    return;
+  for (guint i = 0; i < dev->regions->len; i++)
+    region_unmap (&g_array_index (dev->regions, VhostUserDevRegion, i));
+  g_array_set_size (dev->regions, 0);
+  vhost_user_dev_memory_unmapped (dev);
+}
+
+static void
+clear_log (VhostUserDev *dev)
+{
+  if (dev->log_map != NULL)
+    munmap (dev->log_map, dev->log_map_size);
+  dev->log_map = NULL;
+  dev->log_map_size = 0;
+  dev->log_area = NULL;
+  dev->log_area_size = 0;
+  vhost_user_dev_close_fd (&dev->log_call_fd);
+}
+
+/* Everything unmapped (the queues are stopped). */
+void
+vhost_user_dev_mem_clear (VhostUserDev *dev)
+{
+  clear_regions (dev);
+  clear_log (dev);
+  vhost_user_dev_mem_rebuild (dev);
+}
+
+/* The table the rings read, from the regions and the log (the queues are stopped). */
+void
+vhost_user_dev_mem_rebuild (VhostUserDev *dev)
+{
+  VhostMem *mem = &dev->mem;
+
+  mem->n_regions = dev->regions->len;
+  for (guint i = 0; i < dev->regions->len; i++)
+    {
+      VhostUserDevRegion *region = &g_array_index (dev->regions, VhostUserDevRegion, i);
+
+      mem->regions[i].gpa = region->wire.guest_phys_addr;
+      mem->regions[i].size = region->wire.memory_size;
+      mem->regions[i].uaddr = region->wire.userspace_addr;
+      mem->regions[i].hva = region->map + region->wire.mmap_offset;
+    }
+  mem->log = dev->log_area;
+  mem->log_size = dev->log_area_size;
+}
+
+gboolean
+vhost_user_dev_request_set_mem_table (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  const VhostUserMemoryWire *memory = &msg->payload.memory;
+  g_autoptr(GArray) regions = g_array_sized_new (FALSE, TRUE, sizeof (VhostUserDevRegion), memory->nregions);
+
+  for (guint i = 0; i < memory->nregions; i++)
+    {
+      VhostUserDevRegion region = { 0 };
+
+      if (!region_map (&region, &memory->regions[i], msg->fds[i], "SET_MEM_TABLE", i, error))
+        {
+          for (guint j = 0; j < regions->len; j++)
+            region_unmap (&g_array_index (regions, VhostUserDevRegion, j));
+          return FALSE;
+        }
+      g_array_append_val (regions, region);
+    }
+  clear_regions (dev);
+  g_array_append_vals (dev->regions, regions->data, regions->len);
+  return TRUE;
+}
+
+gboolean
+vhost_user_dev_request_add_mem_reg (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  g_autofree VhostUserRegionWire *all = g_new (VhostUserRegionWire, dev->regions->len + 1);
+  VhostUserDevRegion region = { 0 };
+
+  /* QEMU adds the same regions once per vhost device, and a vhost-user-net with
+   * several queue pairs is one device per pair on one connection: the same region
+   * again is counted, and unmapped when removed as many times. */
+  for (guint i = 0; i < dev->regions->len; i++)
+    {
+      VhostUserDevRegion *same = &g_array_index (dev->regions, VhostUserDevRegion, i);
+
+      if (memcmp (&same->wire, &msg->payload.mem_reg.region, sizeof same->wire) == 0)
+        {
+          same->refs++;
+          return TRUE;
+        }
+    }
+  if (dev->regions->len >= VHOST_USER_DEV_MAX_MEM_SLOTS)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "ADD_MEM_REG: all %u slots are in use",
+                   VHOST_USER_DEV_MAX_MEM_SLOTS);
+      return FALSE;
+    }
+  for (guint i = 0; i < dev->regions->len; i++)
+    all[i] = g_array_index (dev->regions, VhostUserDevRegion, i).wire;
+  all[dev->regions->len] = msg->payload.mem_reg.region;
+  if (!vhost_user_regions_validate (all, dev->regions->len + 1, "ADD_MEM_REG", error) ||
+      !region_map (&region, &msg->payload.mem_reg.region, msg->fds[0], "ADD_MEM_REG", dev->regions->len, error))
+    return FALSE;
+  g_array_append_val (dev->regions, region);
+  return TRUE;
+}
+
+gboolean
+vhost_user_dev_request_rem_mem_reg (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  const VhostUserRegionWire *wire = &msg->payload.mem_reg.region;
+
+  for (guint i = 0; i < dev->regions->len; i++)
+    {
+      VhostUserDevRegion *region = &g_array_index (dev->regions, VhostUserDevRegion, i);
+
+      if (region->wire.guest_phys_addr == wire->guest_phys_addr &&
+          region->wire.userspace_addr == wire->userspace_addr && region->wire.memory_size == wire->memory_size)
+        {
+          if (--region->refs > 0)
+            return TRUE;
+          region_unmap (region);
+          g_array_remove_index (dev->regions, i);
+          vhost_user_dev_memory_unmapped (dev);
+          return TRUE;
+        }
+    }
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+               "REM_MEM_REG: no region at guest address 0x%" G_GINT64_MODIFIER "x of size %" G_GUINT64_FORMAT,
+               wire->guest_phys_addr, wire->memory_size);
+  return FALSE;
+}
+
+gboolean
+vhost_user_dev_request_get_max_mem_slots (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply,
+                                          GError **error)
+{
+  reply->payload.u64 = VHOST_USER_DEV_MAX_MEM_SLOTS;
+  return TRUE;
+}
+
+gboolean
+vhost_user_dev_request_set_log_base (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  const VhostUserLogWire *log = &msg->payload.log;
+  VhostUserDevRegion map = { 0 };
+  VhostUserRegionWire wire = { 0, log->mmap_size, 0, log->mmap_offset };
+
+  if (msg->n_fds == 0)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_FDS,
+                           "SET_LOG_BASE: no file descriptor; the log is only shared as memory (LOG_SHMFD)");
+      return FALSE;
+    }
+  if (log->mmap_size == 0 || log->mmap_offset + log->mmap_size < log->mmap_offset)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "SET_LOG_BASE: bad log area (offset %" G_GUINT64_FORMAT ", size %" G_GUINT64_FORMAT ")",
+                   log->mmap_offset, log->mmap_size);
+      return FALSE;
+    }
+  if (!region_map (&map, &wire, msg->fds[0], "SET_LOG_BASE", 0, error))
+    return FALSE;
+  clear_log (dev);
+  dev->log_map = map.map;
+  dev->log_map_size = map.map_size;
+  dev->log_area = map.map + log->mmap_offset;
+  dev->log_area_size = log->mmap_size;
+  return TRUE;
+}
+
+gboolean
+vhost_user_dev_request_set_log_fd (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  vhost_user_dev_close_fd (&dev->log_call_fd);
+  dev->log_call_fd = vhost_user_msg_take_fd (msg, 0);
+  return TRUE;
+}
+
+gpointer
+vhost_user_dev_translate (VhostUserDev *dev, guint64 guest_addr, gsize len)
+{
+  for (guint i = 0; i < dev->regions->len; i++)
+    {
+      VhostUserDevRegion *region = &g_array_index (dev->regions, VhostUserDevRegion, i);
+      guint64 start = region->wire.guest_phys_addr;
+
+      if (guest_addr >= start && len <= region->wire.memory_size && guest_addr - start <= region->wire.memory_size - len)
+        return region->map + region->wire.mmap_offset + (guest_addr - start);
+    }
+  return NULL;
+}
+
+guint
+vhost_user_dev_get_n_regions (VhostUserDev *dev)
+{
+  return dev->regions->len;
+}
+
+gboolean
+vhost_user_dev_has_log (VhostUserDev *dev)
+{
+  return dev->log_map != NULL;
+}
