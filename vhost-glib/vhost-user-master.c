@@ -11,6 +11,7 @@
 #include "vhost-user-master.h"
 #include "vhost-enum-types.h"
 #include "vhost-user-channel-private.h"
+#include "protocol/vhost-user-requests.h"
 
 /**
  * SECTION:vhost-user-master
@@ -146,82 +147,99 @@ backend_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user
     master_closed_cb (self->channel, error, self);
 }
 
-/* Back-end requests, dispatched on the master's main context (or inside a sync call). */
+/* Back-end requests, dispatched on the master's main context (or inside a sync call):
+ * one function per request, named in the table's handler column. Each becomes a
+ * signal and none fails: the message was validated (vhost_user_request_validate())
+ * on its way in. */
+
+static void
+backend_iotlb_msg (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  g_signal_emit (self, signals[SIGNAL_IOTLB_MESSAGE], 0, msg->payload.iotlb.iova, msg->payload.iotlb.size,
+                 msg->payload.iotlb.uaddr, (guint) msg->payload.iotlb.perm, (guint) msg->payload.iotlb.type);
+}
+
+static void
+backend_config_change_msg (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  g_signal_emit (self, signals[SIGNAL_CONFIG_CHANGED], 0);
+}
+
+static void
+backend_vring_host_notifier_msg (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  const VhostUserVringAreaWire *area = &msg->payload.area;
+
+  g_signal_emit (self, signals[SIGNAL_HOST_NOTIFIER], 0, (guint) (area->u64 & VHOST_USER_VRING_IDX_MASK),
+                 (area->u64 & VHOST_USER_VRING_NOFD_MASK) ? -1 : msg->fds[0], area->size, area->offset);
+}
+
+static void
+backend_vring_call (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  g_signal_emit (self, signals[SIGNAL_VRING_CALL], 0, msg->payload.state.index);
+}
+
+static void
+backend_vring_err (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  g_signal_emit (self, signals[SIGNAL_VRING_ERR], 0, msg->payload.state.index);
+}
+
+static void
+backend_shared_object (VhostUserMaster *self, VhostUserMsg *msg, guint signal, gint *fd)
+{
+  g_autoptr(GBytes) uuid = g_bytes_new (msg->payload.shared.uuid, VHOST_USER_UUID_SIZE);
+
+  g_signal_emit (self, signals[signal], 0, uuid, fd);
+}
+
+static void
+backend_shared_object_add (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  backend_shared_object (self, msg, SIGNAL_SHARED_OBJECT_ADD, NULL);
+}
+
+static void
+backend_shared_object_remove (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  backend_shared_object (self, msg, SIGNAL_SHARED_OBJECT_REMOVE, NULL);
+}
+
+static void
+backend_shared_object_lookup (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  gint fd = -1;
+
+  backend_shared_object (self, msg, SIGNAL_SHARED_OBJECT_LOOKUP, &fd);
+  if (fd < 0)
+    {
+      reply->payload.u64 = ENOENT;
+      return;
+    }
+  /* The handler keeps its fd: the reply carries it borrowed and the channel sends a copy. */
+  reply->fds[reply->n_fds++] = fd;
+}
+
+typedef void (*BackendHandler) (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply);
+
+#define HANDLER_ROW(code, handler, ...) [VHOST_USER_BACKEND_##code] = backend_##handler,
+static const BackendHandler backend_handlers[] = { VHOST_USER_BACKEND_REQUESTS (HANDLER_ROW) };
+#undef HANDLER_ROW
+
 static void
 backend_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_data)
 {
   VhostUserMaster *self = user_data;
-  guint64 status = 0;
+  VhostUserReplyForm form =
+    vhost_user_request_reply_form (VHOST_USER_CHANNEL_BACKEND, msg, vhost_user_channel_get_protocol_features (channel));
+  VhostUserMsg reply;
 
   g_object_ref (self);
-  switch (msg->hdr.request)
-    {
-    case VHOST_USER_BACKEND_IOTLB_MSG:
-      g_signal_emit (self, signals[SIGNAL_IOTLB_MESSAGE], 0, msg->payload.iotlb.iova,
-                     msg->payload.iotlb.size, msg->payload.iotlb.uaddr,
-                     (guint) msg->payload.iotlb.perm, (guint) msg->payload.iotlb.type);
-      break;
-    case VHOST_USER_BACKEND_CONFIG_CHANGE_MSG:
-      g_signal_emit (self, signals[SIGNAL_CONFIG_CHANGED], 0);
-      break;
-    case VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG:
-      {
-        const VhostUserVringAreaWire *area = &msg->payload.area;
-        gint fd = (area->u64 & VHOST_USER_VRING_NOFD_MASK) ? -1 : msg->fds[0];
-
-        if ((fd >= 0 && area->offset + area->size < area->offset) ||
-            (area->u64 & ~(guint64) (VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) != 0)
-          {
-            GError *error = g_error_new (VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                                         "VRING_HOST_NOTIFIER_MSG: bad area (u64 0x%" G_GINT64_MODIFIER
-                                         "x, offset %" G_GUINT64_FORMAT ", size %" G_GUINT64_FORMAT ")",
-                                         area->u64, area->offset, area->size);
-            vhost_user_channel_reply_status (channel, msg, 1);
-            master_closed_cb (self->channel, error, self);
-            g_error_free (error);
-            g_object_unref (self);
-            return;
-          }
-        g_signal_emit (self, signals[SIGNAL_HOST_NOTIFIER], 0,
-                       (guint) (area->u64 & VHOST_USER_VRING_IDX_MASK), fd, area->size, area->offset);
-      }
-      break;
-    case VHOST_USER_BACKEND_VRING_CALL:
-      g_signal_emit (self, signals[SIGNAL_VRING_CALL], 0, msg->payload.state.index);
-      break;
-    case VHOST_USER_BACKEND_VRING_ERR:
-      g_signal_emit (self, signals[SIGNAL_VRING_ERR], 0, msg->payload.state.index);
-      break;
-    case VHOST_USER_BACKEND_SHARED_OBJECT_ADD:
-    case VHOST_USER_BACKEND_SHARED_OBJECT_REMOVE:
-      {
-        g_autoptr(GBytes) uuid = g_bytes_new (msg->payload.shared.uuid, VHOST_USER_UUID_SIZE);
-
-        g_signal_emit (self,
-                       signals[msg->hdr.request == VHOST_USER_BACKEND_SHARED_OBJECT_ADD
-                                 ? SIGNAL_SHARED_OBJECT_ADD : SIGNAL_SHARED_OBJECT_REMOVE],
-                       0, uuid);
-      }
-      break;
-    case VHOST_USER_BACKEND_SHARED_OBJECT_LOOKUP:
-      {
-        g_autoptr(GBytes) uuid = g_bytes_new (msg->payload.shared.uuid, VHOST_USER_UUID_SIZE);
-        VhostUserMsg reply;
-        gint fd = -1;
-
-        g_signal_emit (self, signals[SIGNAL_SHARED_OBJECT_LOOKUP], 0, uuid, &fd);
-        vhost_user_msg_init_reply_u64 (&reply, msg, fd >= 0 ? 0 : ENOENT);
-        if (fd >= 0)
-          reply.fds[reply.n_fds++] = fd;
-        vhost_user_channel_send (channel, &reply);
-        g_object_unref (self);
-        return;
-      }
-    default:
-      status = 1;
-      break;
-    }
-  vhost_user_channel_reply_status (channel, msg, status);
+  vhost_user_msg_init_reply_u64 (&reply, msg, 0);
+  backend_handlers[msg->hdr.request](self, msg, &reply);
+  if (form != VHOST_USER_REPLY_FORM_NONE)
+    vhost_user_channel_send (channel, &reply);
   g_object_unref (self);
 }
 

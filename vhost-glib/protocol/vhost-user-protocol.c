@@ -211,7 +211,17 @@ validate_payload (const char *name, VhostUserPayloadKind kind, gboolean is_reply
         }
       return check_size (name, size, VHOST_USER_CONFIG_HDR_SIZE + p->config.size, error);
     case VHOST_USER_PAYLOAD_AREA:
-      return check_size (name, size, sizeof (VhostUserVringAreaWire), error);
+      if (!check_size (name, size, sizeof (VhostUserVringAreaWire), error))
+        return FALSE;
+      if ((p->area.u64 & ~(guint64) (VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) != 0 ||
+          p->area.offset + p->area.size < p->area.offset)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                       "%s: bad area (u64 0x%" G_GINT64_MODIFIER "x, offset %" G_GUINT64_FORMAT ", size %"
+                       G_GUINT64_FORMAT ")", name, p->area.u64, p->area.offset, p->area.size);
+          return FALSE;
+        }
+      return TRUE;
     case VHOST_USER_PAYLOAD_INFLIGHT:
       return check_size (name, size, sizeof (VhostUserInflightWire), error);
     case VHOST_USER_PAYLOAD_SHARED:
