@@ -54,6 +54,7 @@ G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, id) == G_STRUCT_OFFSET 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, n_descs) == G_STRUCT_OFFSET (VhostRingElement, n_descs));
 G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, n_out) == G_STRUCT_OFFSET (VhostRingElement, n_out));
 G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, n_in) == G_STRUCT_OFFSET (VhostRingElement, n_in));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, slot) == G_STRUCT_OFFSET (VhostRingElement, slot));
 G_STATIC_ASSERT (G_STRUCT_OFFSET (VhostVirtqueueElement, iov) == G_STRUCT_OFFSET (VhostRingElement, iov));
 #define RING_ELEMENT(e) ((VhostRingElement *) (e))
 #define CONST_RING_ELEMENT(e) ((const VhostRingElement *) (e))

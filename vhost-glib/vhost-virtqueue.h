@@ -43,7 +43,9 @@ typedef enum {
  *   storage the caller passed to vhost_virtqueue_pop().
  *
  * One descriptor chain popped from a queue. The buffers point into guest memory:
- * nothing is copied. Push the element back with vhost_virtqueue_push() before
+ * nothing is copied. Its private field belongs to the queue (it records where
+ * the chain is tracked for a restart of the back-end): keep the element as
+ * it was popped until it is pushed. Push the element back with vhost_virtqueue_push() before
  * the handler returns, or at the latest before the queue stops.
  */
 typedef struct
@@ -52,6 +54,9 @@ typedef struct
   guint16 n_descs;
   guint n_out;
   guint n_in;
+  /*< private >*/
+  guint32 slot;
+  /*< public >*/
   struct iovec *iov;
 } VhostVirtqueueElement;
 

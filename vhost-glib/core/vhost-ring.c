@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 
 #include "vhost-ring.h"
+#include "vhost-inflight.h"
 
 #define READ_ONCE(x) (*(const volatile __typeof__ (x) *) &(x))
 #define PACKED_AVAIL ((guint16) (1u << VRING_PACKED_DESC_F_AVAIL))
@@ -41,8 +42,15 @@ vhost_ring_set_base (VhostRing *ring, guint32 base)
 {
   if (ring->packed)
     {
-      ring->last_avail = ring->used_idx = base & 0x7fff;
-      ring->avail_wrap = ring->used_wrap = (base >> 15) & 1;
+      /* Bits 0-15: the next available descriptor and its wrap counter; bits
+       * 16-31: the next used one and its wrap counter. A front-end that sends
+       * only the first half stopped the ring where both are the same. */
+      ring->last_avail = base & 0x7fff;
+      ring->avail_wrap = (base >> 15) & 1;
+      if (base >> 16 == 0)
+        base |= base << 16;
+      ring->used_idx = (base >> 16) & 0x7fff;
+      ring->used_wrap = (base >> 31) & 1;
     }
   else
     {
@@ -54,6 +62,7 @@ vhost_ring_set_base (VhostRing *ring, guint32 base)
   ring->n_shadow = 0;
   ring->run_open = FALSE;
   ring->unsignalled = 0;
+  ring->n_resubmit = 0;
   ring->broken = FALSE;
   ring->error[0] = '\0';
 }
@@ -62,7 +71,8 @@ guint32
 vhost_ring_get_base (const VhostRing *ring)
 {
   if (ring->packed)
-    return ring->last_avail | ((guint32) ring->avail_wrap << 15);
+    return ring->last_avail | ((guint32) ring->avail_wrap << 15) | ((guint32) ring->used_idx << 16) |
+           ((guint32) ring->used_wrap << 31);
   return ring->last_avail;
 }
 
@@ -82,6 +92,20 @@ map_area (VhostRing *ring, const char *what, guint64 uaddr, guint64 size, guint6
     vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not inside guest memory",
                      what, uaddr, size);
   return hva;
+}
+
+/* Inflight tracking: take the region up (once per session, the first time the
+ * ring starts after SET_INFLIGHT_FD). */
+static gboolean
+map_inflight (VhostRing *ring)
+{
+  gboolean ok;
+
+  if (ring->inflight == NULL)
+    return TRUE;
+  ok = vhost_ring_inflight_start (ring);
+  ring->inflight_recover = FALSE;
+  return ok;
 }
 
 gboolean
@@ -108,7 +132,7 @@ vhost_ring_map (VhostRing *ring)
       ring->pdesc = map_area (ring, "descriptor ring", ring->desc_uaddr, 16 * num, 16);
       ring->driver_event = map_area (ring, "driver event area", ring->avail_uaddr, 4, 4);
       ring->device_event = map_area (ring, "device event area", ring->used_uaddr, 4, 4);
-      return !ring->broken;
+      return !ring->broken && map_inflight (ring);
     }
   ring->desc = map_area (ring, "descriptor table", ring->desc_uaddr, 16 * num, 16);
   ring->avail = map_area (ring, "available ring", ring->avail_uaddr, 6 + 2 * num, 2);
@@ -120,7 +144,7 @@ vhost_ring_map (VhostRing *ring)
       ring->used_idx = __atomic_load_n (&ring->used->idx, __ATOMIC_ACQUIRE);
       ring->used_from_ring = FALSE;
     }
-  return TRUE;
+  return map_inflight (ring);
 }
 
 /* The walk of one chain: where its iovecs go. */
@@ -294,16 +318,95 @@ split_has_avail (VhostRing *ring)
   return avail_idx != ring->last_avail;
 }
 
+/* Inflight tracking, split: the head is in flight from now on (the
+ * specification's order: its order number, then the flag). */
+static inline void
+split_track_pop (VhostRing *ring, guint16 head)
+{
+  VhostInflightSplit *region = ring->inflight;
+
+  if (region == NULL)
+    return;
+  region->desc[head].counter = ring->inflight_counter++;
+  __atomic_store_n (&region->desc[head].inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Inflight tracking: the entry of the region in flight with the smallest order
+ * number from resubmit_next on, among those an earlier process left; -1 if none
+ * is left (the region changed under us). */
+static int
+resubmit_find (VhostRing *ring, guint64 *counter)
+{
+  guint64 best = G_MAXUINT64;
+  int entry = -1;
+
+  for (guint i = 0; i < ring->num; i++)
+    {
+      guint8 inflight;
+      guint64 c;
+
+      if (ring->packed)
+        {
+          VhostInflightPacked *region = ring->inflight;
+
+          inflight = READ_ONCE (region->desc[i].inflight);
+          c = READ_ONCE (region->desc[i].counter);
+        }
+      else
+        {
+          VhostInflightSplit *region = ring->inflight;
+
+          inflight = READ_ONCE (region->desc[i].inflight);
+          c = READ_ONCE (region->desc[i].counter);
+        }
+      if (inflight == 1 && c >= ring->resubmit_next && c < ring->resubmit_end && c < best)
+        {
+          best = c;
+          entry = i;
+        }
+    }
+  *counter = best;
+  return entry;
+}
+
+static int split_pop (VhostRing *ring, Walk *walk);
+
+/* Split: give the device again a chain an earlier process took and did not
+ * complete; its descriptors are still in the table (the driver keeps them until
+ * they come back used). */
+static int
+split_resubmit (VhostRing *ring, Walk *walk)
+{
+  guint64 counter;
+  int head = resubmit_find (ring, &counter);
+
+  if (head < 0)
+    {
+      ring->n_resubmit = 0;
+      return split_pop (ring, walk);
+    }
+  if (split_walk (ring, head, walk) < 0)
+    return -1;
+  walk->elem->slot = head;
+  ring->resubmit_next = counter + 1;
+  ring->n_resubmit--;
+  return 1;
+}
+
 static int
 split_pop (VhostRing *ring, Walk *walk)
 {
   guint16 head;
 
+  if (ring->n_resubmit > 0)
+    return split_resubmit (ring, walk);
   if (!split_has_avail (ring))
     return ring->broken ? -1 : 0;
   head = GUINT16_FROM_LE (READ_ONCE (ring->avail->ring[ring->last_avail % ring->num]));
   if (split_walk (ring, head, walk) < 0)
     return -1;
+  walk->elem->slot = head;
+  split_track_pop (ring, head);
   ring->last_avail++;
   return 1;
 }
@@ -314,15 +417,153 @@ packed_is_avail (guint16 flags, gboolean wrap)
   return ((flags & PACKED_AVAIL) != 0) == wrap && ((flags & PACKED_USED) != 0) != wrap;
 }
 
+/* One descriptor of a packed chain, the `count`th: its buffer, or the buffers
+ * of the indirect table it points to (then it must be alone in its chain). */
+static gboolean
+packed_add_desc (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, guint16 flags, guint count)
+{
+  const struct vring_packed_desc *table;
+  guint n;
+
+  if (!(flags & VRING_DESC_F_INDIRECT))
+    return walk_add (ring, walk, addr, len, (flags & VRING_DESC_F_WRITE) != 0);
+  if (count > 1 || (flags & VRING_DESC_F_NEXT))
+    {
+      vhost_ring_fail (ring, "an indirect descriptor that is not alone in its chain");
+      return FALSE;
+    }
+  table = map_indirect (ring, addr, len, &n);
+  if (table == NULL)
+    return FALSE;
+  for (guint j = 0; j < n; j++)
+    {
+      guint16 f = GUINT16_FROM_LE (READ_ONCE (table[j].flags));
+
+      if (f & VRING_DESC_F_INDIRECT)
+        {
+          vhost_ring_fail (ring, "an indirect table inside an indirect table");
+          return FALSE;
+        }
+      if (!walk_add (ring, walk, GUINT64_FROM_LE (READ_ONCE (table[j].addr)),
+                     GUINT32_FROM_LE (READ_ONCE (table[j].len)), (f & VRING_DESC_F_WRITE) != 0))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Inflight tracking, packed: the chain of `count` descriptors at `pos` is in
+ * flight, recorded in entries taken from the region's free list, in the
+ * specification's order (the head entry's order number and flag first, each
+ * descriptor copied, the free list committed last). */
+static gboolean
+packed_track_pop (VhostRing *ring, guint pos, guint count, VhostRingElement *elem)
+{
+  VhostInflightPacked *region = ring->inflight;
+  guint16 head, entry;
+
+  elem->slot = 0;
+  if (region == NULL)
+    return TRUE;
+  head = entry = READ_ONCE (region->old_free_head);
+  if (head >= ring->num)
+    {
+      vhost_ring_fail (ring, "the inflight region's free list starts at %u, outside a queue of %u", head, ring->num);
+      return FALSE;
+    }
+  region->desc[head].num = 0;
+  region->desc[head].counter = ring->inflight_counter++;
+  __atomic_store_n (&region->desc[head].inflight, 1, __ATOMIC_RELEASE);
+  for (guint k = 0; k < count; k++)
+    {
+      const struct vring_packed_desc *d = &ring->pdesc[(pos + k) % ring->num];
+      VhostInflightPackedDesc *e;
+
+      if (entry >= ring->num)
+        {
+          vhost_ring_fail (ring, "the inflight region's free list ran out (entry %u)", entry);
+          return FALSE;
+        }
+      e = &region->desc[entry];
+      if (k == count - 1)
+        region->desc[head].last = entry;
+      region->desc[head].num++;
+      e->addr = GUINT64_FROM_LE (READ_ONCE (d->addr));
+      e->len = GUINT32_FROM_LE (READ_ONCE (d->len));
+      e->flags = GUINT16_FROM_LE (READ_ONCE (d->flags));
+      e->id = GUINT16_FROM_LE (READ_ONCE (d->id));
+      entry = READ_ONCE (e->next);
+      __atomic_store_n (&region->free_head, entry, __ATOMIC_RELEASE);
+    }
+  __atomic_store_n (&region->old_free_head, entry, __ATOMIC_RELEASE);
+  elem->slot = head;
+  return TRUE;
+}
+
+/* Packed: give the device again a chain an earlier process took and did not
+ * complete, from the copies of its descriptors in the region (the ring's slots
+ * may hold used descriptors by now). */
+static int packed_pop (VhostRing *ring, Walk *walk);
+
+static int
+packed_resubmit (VhostRing *ring, Walk *walk)
+{
+  VhostInflightPacked *region = ring->inflight;
+  guint64 counter;
+  int head = resubmit_find (ring, &counter);
+  guint num, entry;
+  guint16 id = 0;
+
+  if (head < 0)
+    {
+      ring->n_resubmit = 0;
+      return packed_pop (ring, walk);
+    }
+  num = READ_ONCE (region->desc[head].num);
+  if (num == 0 || num > ring->num)
+    {
+      vhost_ring_fail (ring, "the inflight region records a chain of %u descriptors at entry %d", num, head);
+      return -1;
+    }
+  entry = head;
+  for (guint k = 1; k <= num; k++)
+    {
+      const VhostInflightPackedDesc *e;
+
+      if (entry >= ring->num)
+        {
+          vhost_ring_fail (ring, "the inflight region links entry %u, outside a queue of %u", entry, ring->num);
+          return -1;
+        }
+      e = &region->desc[entry];
+      id = READ_ONCE (e->id);
+      if (!packed_add_desc (ring, walk, READ_ONCE (e->addr), READ_ONCE (e->len), READ_ONCE (e->flags), k))
+        return -1;
+      if (k < num)
+        entry = READ_ONCE (e->next);
+    }
+  if (entry != READ_ONCE (region->desc[head].last))
+    {
+      vhost_ring_fail (ring, "the inflight region's chain at entry %d does not end where its head says", head);
+      return -1;
+    }
+  walk->elem->id = id;
+  walk->elem->n_descs = num;
+  walk->elem->slot = head;
+  ring->resubmit_next = counter + 1;
+  ring->n_resubmit--;
+  return 1;
+}
+
 static int
 packed_pop (VhostRing *ring, Walk *walk)
 {
   guint i = ring->last_avail, count = 0;
-  gboolean wrap = ring->avail_wrap;
-  guint16 flags = GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[i].flags, __ATOMIC_ACQUIRE));
-  guint16 id;
+  guint16 flags, id;
 
-  if (!packed_is_avail (flags, wrap))
+  if (ring->n_resubmit > 0)
+    return packed_resubmit (ring, walk);
+  flags = GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[i].flags, __ATOMIC_ACQUIRE));
+  if (!packed_is_avail (flags, ring->avail_wrap))
     return 0;
   /* The next chains' descriptors (the next cache line): on their way meanwhile. */
   if (ring->num >= 8)
@@ -330,8 +571,6 @@ packed_pop (VhostRing *ring, Walk *walk)
   for (;;)
     {
       const struct vring_packed_desc *d = &ring->pdesc[i];
-      guint64 addr = GUINT64_FROM_LE (READ_ONCE (d->addr));
-      guint32 len = GUINT32_FROM_LE (READ_ONCE (d->len));
 
       id = GUINT16_FROM_LE (READ_ONCE (d->id));
       if (count > 0)
@@ -341,46 +580,18 @@ packed_pop (VhostRing *ring, Walk *walk)
           vhost_ring_fail (ring, "a descriptor chain longer than the queue (%u)", ring->num);
           return -1;
         }
-      if (flags & VRING_DESC_F_INDIRECT)
-        {
-          const struct vring_packed_desc *table;
-          guint n;
-
-          if (count > 1 || (flags & VRING_DESC_F_NEXT))
-            {
-              vhost_ring_fail (ring, "an indirect descriptor that is not alone in its chain");
-              return -1;
-            }
-          table = map_indirect (ring, addr, len, &n);
-          if (table == NULL)
-            return -1;
-          for (guint j = 0; j < n; j++)
-            {
-              guint16 f = GUINT16_FROM_LE (READ_ONCE (table[j].flags));
-
-              if (f & VRING_DESC_F_INDIRECT)
-                {
-                  vhost_ring_fail (ring, "an indirect table inside an indirect table");
-                  return -1;
-                }
-              if (!walk_add (ring, walk, GUINT64_FROM_LE (READ_ONCE (table[j].addr)),
-                             GUINT32_FROM_LE (READ_ONCE (table[j].len)), (f & VRING_DESC_F_WRITE) != 0))
-                return -1;
-            }
-          break;
-        }
-      if (!walk_add (ring, walk, addr, len, (flags & VRING_DESC_F_WRITE) != 0))
+      if (!packed_add_desc (ring, walk, GUINT64_FROM_LE (READ_ONCE (d->addr)), GUINT32_FROM_LE (READ_ONCE (d->len)),
+                            flags, count))
         return -1;
-      if (!(flags & VRING_DESC_F_NEXT))
+      if ((flags & VRING_DESC_F_INDIRECT) || !(flags & VRING_DESC_F_NEXT))
         break;
       if (++i == ring->num)
-        {
-          i = 0;
-          wrap = !wrap;
-        }
+        i = 0;
     }
   walk->elem->id = id;
   walk->elem->n_descs = count;
+  if (!packed_track_pop (ring, ring->last_avail, count, walk->elem))
+    return -1;
   i = ring->last_avail + count;
   if (i >= ring->num)
     {
@@ -391,6 +602,17 @@ packed_pop (VhostRing *ring, Walk *walk)
   return 1;
 }
 
+/* Inflight tracking, packed: pushes return their entries to the region's free
+ * list, which the next publication commits. A chain taken before that would
+ * reuse them while a crash could still roll the pushes back, so the pushes are
+ * published first. */
+static inline void
+flush_before_pop (VhostRing *ring)
+{
+  if (ring->inflight != NULL && ring->packed && ring->n_pending > 0)
+    vhost_ring_flush (ring);
+}
+
 int
 vhost_ring_pop (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov)
 {
@@ -398,6 +620,7 @@ vhost_ring_pop (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guin
 
   if (ring->broken)
     return -1;
+  flush_before_pop (ring);
   elem->n_out = elem->n_in = 0;
   elem->iov = iov;
   return ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk);
@@ -457,6 +680,8 @@ packed_pop_line (VhostRing *ring, VhostRingElement *elems, struct iovec *iov, gu
           if (!walk_add (ring, &walk, addr, len, writable))
             break;
         }
+      if (!packed_track_pop (ring, ring->last_avail + k, 1, elem))
+        break;
     }
   ring->last_avail += k;
   if (ring->last_avail == ring->num)
@@ -472,11 +697,13 @@ vhost_ring_pop_batch (VhostRing *ring, VhostRingElement *elems, struct iovec *io
 {
   guint got = 0;
 
+  flush_before_pop (ring);
   while (got < n && !ring->broken)
     {
       Walk walk = { &elems[got], iov + (gsize) got * max_iov, max_iov };
 
-      if (ring->packed && n - got >= 4 && ring->last_avail % 4 == 0 && ring->last_avail + 4u <= ring->num)
+      if (ring->packed && ring->n_resubmit == 0 && n - got >= 4 && ring->last_avail % 4 == 0 &&
+          ring->last_avail + 4u <= ring->num)
         {
           guint k = packed_pop_line (ring, &elems[got], walk.iov, max_iov);
 
@@ -493,10 +720,57 @@ vhost_ring_pop_batch (VhostRing *ring, VhostRingElement *elems, struct iovec *io
   return got;
 }
 
+/* Inflight tracking: the chain goes back to the ring, so it is no longer in
+ * flight; FALSE if it was a resubmission (it goes back to the chains to give
+ * again, and the ring position stays). */
+static gboolean
+untrack_pop (VhostRing *ring, const VhostRingElement *elem)
+{
+  guint slot = elem->slot;
+  guint64 counter;
+
+  if (ring->inflight == NULL || slot >= ring->num)
+    return TRUE;
+  if (ring->packed)
+    {
+      VhostInflightPacked *region = ring->inflight;
+      VhostInflightPackedDesc *head = &region->desc[slot];
+
+      counter = head->counter;
+      if (counter >= ring->resubmit_end)
+        {
+          guint16 last = READ_ONCE (head->last);
+
+          /* Its entries back to the free list, committed, then the flag: a
+           * crash in between leaves an entry of the free list flagged, which
+           * taking the region up clears. */
+          flush_before_pop (ring);
+          if (last < ring->num)
+            region->desc[last].next = READ_ONCE (region->free_head);
+          __atomic_store_n (&region->free_head, slot, __ATOMIC_RELEASE);
+          __atomic_store_n (&region->old_free_head, slot, __ATOMIC_RELEASE);
+          __atomic_store_n (&head->inflight, 0, __ATOMIC_RELEASE);
+        }
+    }
+  else
+    {
+      VhostInflightSplit *region = ring->inflight;
+
+      counter = region->desc[slot].counter;
+      if (counter >= ring->resubmit_end)
+        __atomic_store_n (&region->desc[slot].inflight, 0, __ATOMIC_RELEASE);
+    }
+  if (counter >= ring->resubmit_end)
+    return TRUE;
+  ring->resubmit_next = counter;
+  ring->n_resubmit++;
+  return FALSE;
+}
+
 void
 vhost_ring_unpop (VhostRing *ring, const VhostRingElement *elem)
 {
-  if (ring->broken)
+  if (ring->broken || !untrack_pop (ring, elem))
     return;
   if (!ring->packed)
     {
@@ -575,6 +849,43 @@ packed_close_run (VhostRing *ring)
   packed_write_used (ring, ring->run_pos, ring->run_wrap, ring->run_id, 0);
 }
 
+/* Inflight tracking: the pushed chain joins the batch the next publication
+ * completes (split: the last-batch list; packed: its entries back to the free
+ * list), in the specification's order. */
+static gboolean
+track_push (VhostRing *ring, const VhostRingElement *elem)
+{
+  guint slot = elem->slot;
+
+  if (slot >= ring->num)
+    {
+      vhost_ring_fail (ring, "a pushed chain's inflight entry %u is outside a queue of %u", slot, ring->num);
+      return FALSE;
+    }
+  if (ring->packed)
+    {
+      VhostInflightPacked *region = ring->inflight;
+      guint16 last = READ_ONCE (region->desc[slot].last);
+
+      if (last >= ring->num)
+        {
+          vhost_ring_fail (ring, "the inflight region's chain at entry %u ends at entry %u", slot, last);
+          return FALSE;
+        }
+      region->desc[last].next = READ_ONCE (region->free_head);
+      __atomic_store_n (&region->free_head, slot, __ATOMIC_RELEASE);
+    }
+  else
+    {
+      VhostInflightSplit *region = ring->inflight;
+
+      region->desc[slot].next = READ_ONCE (region->last_batch_head);
+      __atomic_store_n (&region->last_batch_head, slot, __ATOMIC_RELEASE);
+    }
+  ring->batch[ring->n_pending] = slot;
+  return TRUE;
+}
+
 void
 vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len)
 {
@@ -589,6 +900,8 @@ vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len)
       vhost_ring_fence_streaming ();
       log_element (ring, elem, len);
     }
+  if (ring->inflight != NULL && !track_push (ring, elem))
+    return;
   if (!ring->packed)
     {
       struct vring_used_elem *u = &ring->used->ring[ring->used_idx % ring->num];
@@ -633,12 +946,46 @@ vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len)
     vhost_ring_flush (ring);
 }
 
+/* Inflight tracking, once a batch is published: its heads are no longer in
+ * flight, and the region records the new position (packed: commits the free
+ * list and the used position, which a crash before this rolls back). */
+static void
+commit_batch (VhostRing *ring)
+{
+  if (ring->packed)
+    {
+      VhostInflightPacked *region = ring->inflight;
+
+      for (guint k = 0; k < ring->n_pending; k++)
+        __atomic_store_n (&region->desc[ring->batch[k]].inflight, 0, __ATOMIC_RELEASE);
+      region->old_free_head = READ_ONCE (region->free_head);
+      region->old_used_wrap_counter = ring->used_wrap;
+      __atomic_store_n (&region->old_used_idx, ring->used_idx, __ATOMIC_RELEASE);
+    }
+  else
+    {
+      VhostInflightSplit *region = ring->inflight;
+
+      for (guint k = 0; k < ring->n_pending; k++)
+        __atomic_store_n (&region->desc[ring->batch[k]].inflight, 0, __ATOMIC_RELEASE);
+      __atomic_store_n (&region->used_idx, ring->used_idx, __ATOMIC_RELEASE);
+    }
+}
+
 void
 vhost_ring_flush (VhostRing *ring)
 {
   if (ring->n_pending == 0 || ring->broken)
     return;
   vhost_ring_fence_streaming ();
+  if (ring->inflight != NULL && ring->packed)
+    {
+      VhostInflightPacked *region = ring->inflight;
+
+      /* The position the batch takes the used ring to, then the batch itself. */
+      region->used_wrap_counter = ring->used_wrap;
+      __atomic_store_n (&region->used_idx, ring->used_idx, __ATOMIC_RELEASE);
+    }
   if (!ring->packed)
     {
       __atomic_store_n (&ring->used->idx, GUINT16_TO_LE (ring->used_idx), __ATOMIC_RELEASE);
@@ -650,6 +997,8 @@ vhost_ring_flush (VhostRing *ring)
       packed_close_run (ring);
       packed_write_shadow (ring);
     }
+  if (ring->inflight != NULL)
+    commit_batch (ring);
   ring->unsignalled += ring->n_pending;
   ring->n_pending = 0;
 }
@@ -717,6 +1066,8 @@ vhost_ring_has_avail (VhostRing *ring)
 {
   if (ring->broken)
     return FALSE;
+  if (ring->n_resubmit > 0)
+    return TRUE;
   if (ring->packed)
     return packed_is_avail (GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[ring->last_avail].flags, __ATOMIC_ACQUIRE)),
                             ring->avail_wrap);

@@ -31,7 +31,8 @@ vhost_ring_fence_streaming (void)
 
 /* One chain popped from a ring: its head id, the descriptors it takes, and its
  * n_out readable then n_in writable buffers in guest memory, in storage the
- * caller gave. The public VhostVirtqueueElement has exactly this layout
+ * caller gave, and (with inflight tracking) the entry that records it. The
+ * public VhostVirtqueueElement has exactly this layout
  * (vhost-virtqueue.c checks it), so a device's element is used as it is. */
 typedef struct
 {
@@ -39,6 +40,7 @@ typedef struct
   guint16 n_descs;
   guint n_out;
   guint n_in;
+  guint32 slot;        /* inflight tracking: the chain's entry in the queue's region */
   struct iovec *iov;
 } VhostRingElement;
 
@@ -57,6 +59,8 @@ typedef struct
   guint64 avail_uaddr; /* packed: the driver event suppression area */
   guint64 used_uaddr;  /* packed: the device event suppression area */
   int call_fd;         /* (not owned) -1 for none */
+  void *inflight;      /* (nullable) this queue's region of the inflight area (vhost-inflight.h) */
+  gboolean inflight_recover; /* at the next map, take up what the region says is in flight */
 
   /* Mapped by vhost_ring_map(). */
   struct vring_desc *desc;
@@ -90,6 +94,13 @@ typedef struct
   guint16 run_id;
   guint unsignalled;       /* published since the last notification decision */
 
+  /* Inflight tracking. */
+  guint64 inflight_counter; /* the order number of the next chain taken */
+  guint n_resubmit;         /* chains of an earlier process still to give the device again */
+  guint64 resubmit_next;    /* the smallest order number among them */
+  guint64 resubmit_end;     /* order numbers below this one are resubmissions */
+  guint16 batch[VHOST_RING_PUBLISH_BATCH]; /* the slots pushed since the last publish */
+
   gboolean broken;
   char error[200];
 } VhostRing;
@@ -115,5 +126,11 @@ gboolean vhost_ring_has_avail (VhostRing *ring);
  * past the point the kicks were asked from, while asking. */
 gboolean vhost_ring_set_kicks (VhostRing *ring, gboolean enable);
 void vhost_ring_fail (VhostRing *ring, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* Inflight tracking (vhost-ring-inflight.c), at map time: initialise a fresh
+ * region, or take up one that an earlier process left (reconcile its last batch,
+ * count what is in flight, set the ring positions from it). FALSE if the region
+ * is malformed (the ring is then broken). */
+gboolean vhost_ring_inflight_start (VhostRing *ring);
 
 G_END_DECLS

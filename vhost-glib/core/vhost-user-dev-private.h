@@ -55,7 +55,13 @@ struct _VhostUserDev
   guint8 *log_area;              /* (nullable) the log itself, at its mmap_offset in log_map */
   guint64 log_area_size;
   int log_call_fd;               /* (owned) */
-  int inflight_fd;               /* (owned) */
+  guint8 *inflight_map;          /* (owned) (nullable) the area of SET_INFLIGHT_FD, mapped from file offset 0 */
+  gsize inflight_map_size;
+  guint8 *inflight_area;         /* (nullable) the area itself, at its mmap_offset in inflight_map */
+  guint64 inflight_size;
+  guint inflight_queues;         /* the area's queues and their size */
+  guint inflight_queue_size;
+  gboolean inflight_recover[VHOST_USER_MAX_QUEUES]; /* take the area up at the queue's next start */
 
   GHashTable *workers;           /* (owned) worker group → VhostWorker */
   guint busy_poll_us;
@@ -78,5 +84,11 @@ void vhost_user_dev_mem_clear (VhostUserDev *dev);
 void vhost_user_dev_mem_rebuild (VhostUserDev *dev);
 /* Inflight (vhost-user-inflight.c). */
 void vhost_user_dev_inflight_clear (VhostUserDev *dev);
+/* Give vring `index`'s ring its region of the inflight area, if there is one. */
+void vhost_user_dev_inflight_attach (VhostUserDev *dev, guint index, VhostRing *ring);
+/* Map a front-end's file as memory (guest memory, the log, the inflight area):
+ * `size` bytes at `offset`, after checking that the file holds them. */
+gboolean vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what, guint i,
+                                  guint8 **map, gsize *map_size, GError **error);
 
 G_END_DECLS

@@ -29,7 +29,6 @@ vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data)
 
   dev->ops = ops;
   dev->user_data = user_data;
-  dev->inflight_fd = -1;
   dev->workers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) vhost_worker_free);
   vhost_user_dev_mem_init (dev);
   return dev;
@@ -191,6 +190,7 @@ start_queues (VhostUserDev *dev)
           vhost_ring_set_base (ring, vring->base);
           vring->base_set = FALSE;
         }
+      vhost_user_dev_inflight_attach (dev, i, ring);
       vhost_queue_start (queue, queue->main_context ? NULL : get_worker (dev, queue->worker_group), vring->kick_fd);
     }
   resume_workers (paused);

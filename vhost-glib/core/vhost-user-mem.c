@@ -15,13 +15,12 @@ region_unmap (VhostUserDevRegion *region)
   region->map = NULL;
 }
 
-/* Map a region from its fd, after checking that the fd really holds it. */
-static gboolean
-region_map (VhostUserDevRegion *region, const VhostUserRegionWire *wire, int fd, const char *what, guint i,
-            GError **error)
+gboolean
+vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what, guint i, guint8 **map_out,
+                         gsize *map_size, GError **error)
 {
   struct stat st;
-  guint64 end = wire->mmap_offset + wire->memory_size;
+  guint64 end = offset + size;
   gsize align;
   void *map;
 
@@ -32,7 +31,7 @@ region_map (VhostUserDevRegion *region, const VhostUserRegionWire *wire, int fd,
                    what, i);
       return FALSE;
     }
-  if ((guint64) st.st_size < end)
+  if (end < offset || (guint64) st.st_size < end)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED,
                    "%s: region %u needs %" G_GUINT64_FORMAT " bytes of its file, which holds %" G_GINT64_FORMAT,
@@ -45,18 +44,29 @@ region_map (VhostUserDevRegion *region, const VhostUserRegionWire *wire, int fd,
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED, "%s: region %u is too large to map", what, i);
       return FALSE;
     }
-  region->map_size = (end + align - 1) / align * align;
-  map = mmap (NULL, region->map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  *map_size = (end + align - 1) / align * align;
+  map = mmap (NULL, *map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
   if (map == MAP_FAILED)
     {
       int errsv = errno;
 
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_MAP_FAILED, "%s: region %u: mmap failed: %s", what, i,
                    g_strerror (errsv));
-      region->map = NULL;
       return FALSE;
     }
-  region->map = map;
+  *map_out = map;
+  return TRUE;
+}
+
+/* Map a memory region from its fd. */
+static gboolean
+region_map (VhostUserDevRegion *region, const VhostUserRegionWire *wire, int fd, const char *what, guint i,
+            GError **error)
+{
+  region->map = NULL;
+  if (!vhost_user_dev_map_file (fd, wire->mmap_offset, wire->memory_size, what, i, &region->map, &region->map_size,
+                                error))
+    return FALSE;
   region->wire = *wire;
   region->refs = 1;
   return TRUE;

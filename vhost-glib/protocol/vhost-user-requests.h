@@ -62,7 +62,7 @@
   R (POSTCOPY_LISTEN,       device,                NONE,         NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      PAGEFAULT,            KEEP, CLOSE)  \
   R (POSTCOPY_END,          device,                NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      PAGEFAULT,            KEEP, STATUS) \
   R (GET_INFLIGHT_FD,       get_inflight_fd,       INFLIGHT,     NONE,        ALWAYS,     INFLIGHT,     ONE,          NONE,      INFLIGHT_SHMFD,       KEEP, CLOSE)  \
-  R (SET_INFLIGHT_FD,       set_inflight_fd,       INFLIGHT,     ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      INFLIGHT_SHMFD,       KEEP, CLOSE)  \
+  R (SET_INFLIGHT_FD,       set_inflight_fd,       INFLIGHT,     ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      INFLIGHT_SHMFD,       STOP, CLOSE)  \
   R (GPU_SET_SOCKET,        device,                NONE,         ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 KEEP, CLOSE)  \
   R (RESET_DEVICE,          reset_device,          NONE,         NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      RESET_DEVICE,         STOP, CLOSE)  \
   R (VRING_KICK,            vring_kick,            STATE,        NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      INBAND_NOTIFICATIONS, KEEP, CLOSE)  \
