@@ -324,6 +324,71 @@ test_status_reset (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->device->resets, ==, 1);
 }
 
+static gboolean
+device_handled (VhostTestDevice *device, VhostUserRequest request)
+{
+  for (guint i = 0; i < device->handled->len; i++)
+    if (g_array_index (device->handled, guint, i) == request)
+      return TRUE;
+  return FALSE;
+}
+
+/* VhostBackend's protocol step on a master: nothing before the back-end offered
+ * PROTOCOL_FEATURES; then GET_PROTOCOL_FEATURES and SET_PROTOCOL_FEATURES with what
+ * both sides have, and a status exactly when STATUS was acked. */
+static void
+test_backend_negotiate_protocol (Fixture *f, gconstpointer data)
+{
+  VhostBackend *backend = VHOST_BACKEND (f->master);
+  g_autoptr(GError) error = NULL;
+  const guint64 offered = VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                          VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_LOG_SHMFD;
+  const guint64 wanted = VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                         VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_CONFIG | G_GUINT64_CONSTANT (1) << 63;
+  guint64 acked = 0x1234, num = 0;
+  guint8 status = 0;
+
+  f->device->protocol_features = offered;
+  g_assert_false (vhost_backend_has_status (backend));
+  /* Before GET_FEATURES the master does not know that the back-end has them. */
+  g_assert_false (vhost_backend_negotiate_protocol (backend, wanted, &acked, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "GET_PROTOCOL_FEATURES"));
+  g_clear_error (&error);
+  g_assert_cmphex (acked, ==, 0x1234);
+  barrier (f);
+  g_assert_false (device_handled (f->device, VHOST_USER_GET_PROTOCOL_FEATURES));
+  g_assert_true (vhost_user_master_get_connected (f->master));
+
+  /* barrier() read the features: the offer has PROTOCOL_FEATURES. The master acks
+   * what both want, never a feature the library lacks (bit 63). */
+  g_assert_true (vhost_backend_negotiate_protocol (backend, wanted, &acked, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (acked, ==, offered & wanted);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, offered & wanted);
+  barrier (f);
+  g_assert_true (device_handled (f->device, VHOST_USER_GET_PROTOCOL_FEATURES));
+  g_assert_cmphex (vhost_user_slave_get_acked_protocol_features (VHOST_USER_SLAVE (f->device)), ==, offered & wanted);
+  g_assert_true (vhost_backend_has_status (backend));
+  g_assert_true (vhost_backend_set_status (backend, VHOST_VIRTIO_STATUS_ACKNOWLEDGE, &error));
+  g_assert_true (vhost_backend_get_status (backend, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, VHOST_VIRTIO_STATUS_ACKNOWLEDGE);
+  g_assert_true (vhost_user_master_get_queue_num (f->master, &num, &error));
+  g_assert_no_error (error);
+
+  /* Again without STATUS: no status any more, and SET_STATUS is refused unsent. */
+  g_assert_true (vhost_backend_negotiate_protocol (backend, VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK,
+                                                   NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==,
+                   VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  g_assert_false (vhost_backend_has_status (backend));
+  g_assert_false (vhost_backend_set_status (backend, VHOST_VIRTIO_STATUS_ACKNOWLEDGE, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_true (vhost_user_master_get_connected (f->master));
+}
+
 static void
 test_device_requests (Fixture *f, gconstpointer data)
 {
@@ -965,6 +1030,7 @@ main (int argc, char **argv)
   ADD ("log", test_log);
   ADD ("inflight", test_inflight);
   ADD ("status-reset", test_status_reset);
+  ADD ("backend-negotiate-protocol", test_backend_negotiate_protocol);
   ADD ("device-requests", test_device_requests);
   ADD ("backend-requests", test_backend_requests);
   ADD ("backend-not-negotiated", test_backend_not_negotiated);

@@ -351,6 +351,7 @@ master_set_channel (VhostUserMaster *self, int fd)
   self->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_REQUESTER,
                                           self->context, NULL, master_closed_cb, self);
   vhost_user_channel_set_timeout (self->channel, self->timeout_ms);
+  self->offered_features = 0;
   self->acked_features = 0;
   self->acked_protocol_features = 0;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
@@ -1978,9 +1979,41 @@ master_backend_get_status (VhostBackend *backend, guint8 *status, GError **error
   return vhost_user_master_get_status (VHOST_USER_MASTER (backend), status, error);
 }
 
+/* GET_PROTOCOL_FEATURES and SET_PROTOCOL_FEATURES, once the back-end offered them. */
+static gboolean
+master_backend_negotiate_protocol (VhostBackend *backend, guint64 wanted, guint64 *acked, GError **error)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
+  guint64 offered;
+
+  if (!(self->offered_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                           "GET_PROTOCOL_FEATURES: the back-end did not offer VHOST_USER_F_PROTOCOL_FEATURES "
+                           "in GET_FEATURES");
+      return FALSE;
+    }
+  if (!vhost_user_master_get_protocol_features (self, &offered, error))
+    return FALSE;
+  offered &= wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  if (!vhost_user_master_set_protocol_features (self, offered, error))
+    return FALSE;
+  *acked = offered;
+  return TRUE;
+}
+
+/* The status is a request gated by a protocol feature. */
+static gboolean
+master_backend_has_status (VhostBackend *backend)
+{
+  return (VHOST_USER_MASTER (backend)->acked_protocol_features & VHOST_USER_PROTOCOL_F_STATUS) != 0;
+}
+
 static void
 vhost_user_master_backend_iface_init (VhostBackendInterface *iface)
 {
+  iface->negotiate_protocol = master_backend_negotiate_protocol;
+  iface->has_status = master_backend_has_status;
   iface->set_vring_enable = master_backend_set_vring_enable;
   iface->set_status = master_backend_set_status;
   iface->get_status = master_backend_get_status;
