@@ -646,6 +646,71 @@ test_backend_requests (Fixture *f, gconstpointer data)
   close (seen.lookup_fd);
 }
 
+typedef struct
+{
+  guint declined, answered, after;
+  int fd;
+} LookupSeen;
+
+static gint
+lookup_declines (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
+{
+  seen->declined++;
+  return -1;
+}
+
+static gint
+lookup_answers (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
+{
+  seen->answered++;
+  return seen->fd;
+}
+
+static gint
+lookup_after (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
+{
+  seen->after++;
+  return -1;
+}
+
+static void
+lookup_blob (VhostUserSlave *slave, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  static const guint8 uuid_bytes[16] = { 7 };
+  g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
+  char buf[4] = { 0 };
+  int fd;
+
+  fd = vhost_user_slave_shared_object_lookup (slave, uuid, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pread (fd, buf, 4, 0), ==, 4);
+  g_assert_cmpmem (buf, 4, "blob", 4);
+  close (fd);
+}
+
+/* shared-object-lookup: a handler that does not know the object (-1) lets the next
+ * one answer, and the handlers after the answer are not called. */
+static void
+test_lookup_handlers (Fixture *f, gconstpointer data)
+{
+  LookupSeen seen = { 0 };
+
+  seen.fd = vhost_test_memfd (4096);
+  g_assert_cmpint (pwrite (seen.fd, "blob", 4, 0), ==, 4);
+  g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_declines), &seen);
+  g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_answers), &seen);
+  g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_after), &seen);
+  negotiate (f, VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_SHARED_OBJECT);
+  barrier (f);
+  vhost_test_slave_thread_run_iterating (f->thread, lookup_blob, NULL);
+  g_assert_cmpuint (seen.declined, ==, 1);
+  g_assert_cmpuint (seen.answered, ==, 1);
+  g_assert_cmpuint (seen.after, ==, 0);
+  close (seen.fd);
+}
+
 static void
 backend_without_channel (VhostUserSlave *slave, gpointer data)
 {
@@ -1034,6 +1099,7 @@ main (int argc, char **argv)
   ADD ("device-requests", test_device_requests);
   ADD ("backend-requests", test_backend_requests);
   ADD ("backend-not-negotiated", test_backend_not_negotiated);
+  ADD ("backend-requests/lookup-handlers", test_lookup_handlers);
   ADD ("reply-ack/on", test_reply_ack_on);
   ADD ("reply-ack/off", test_reply_ack_off);
   ADD ("async", test_async);

@@ -454,6 +454,17 @@ shared_object_lookup_default (VhostUserMaster *self, GBytes *uuid)
   return -1;
 }
 
+/* shared-object-lookup: the first handler that answers with a file descriptor
+ * wins; one that returns -1 lets the next one try. */
+static gboolean
+first_fd_wins (GSignalInvocationHint *ihint, GValue *return_accu, const GValue *handler_return, gpointer data)
+{
+  gint fd = g_value_get_int (handler_return);
+
+  g_value_set_int (return_accu, fd);
+  return fd < 0;
+}
+
 static void
 vhost_user_master_class_init (VhostUserMasterClass *klass)
 {
@@ -605,14 +616,16 @@ vhost_user_master_class_init (VhostUserMasterClass *klass)
    *
    * The back-end asks for the file descriptor of a shared object
    * (SHARED_OBJECT_LOOKUP). The first handler that returns a file descriptor
-   * answers; the master sends a duplicate, and the handler keeps its own.
+   * answers, and the handlers after it are not called; a handler that does not
+   * know the object returns -1 and lets the next one try. The master sends a
+   * duplicate, and the handler keeps its own.
    *
    * Returns: a file descriptor, or -1 if the object is unknown
    */
   signals[SIGNAL_SHARED_OBJECT_LOOKUP] =
     g_signal_new_class_handler ("shared-object-lookup", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (shared_object_lookup_default),
-                                g_signal_accumulator_first_wins, NULL, NULL, G_TYPE_INT, 1, G_TYPE_BYTES);
+                                G_CALLBACK (shared_object_lookup_default), first_fd_wins, NULL, NULL,
+                                G_TYPE_INT, 1, G_TYPE_BYTES);
 }
 
 /**
