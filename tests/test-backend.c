@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* VhostBackend's defaults, seen by implementations that override only what they must. */
+/* VhostBackend's defaults, seen by implementations that override only what they must, and the boxed records its calls take. */
 #include <string.h>
+#include <unistd.h>
 
 #include "test-support.h"
 
@@ -210,11 +211,60 @@ test_defaults_status (void)
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
 }
 
+/* The records are shared by reference; the last unref closes the region's fd. */
+static void
+test_boxed_records (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  int memfd = vhost_test_memfd (4096);
+  VhostMemoryRegion *region = vhost_memory_region_new (0x1000, 4096, 0x7f0000000000, memfd, 512);
+  VhostMemoryRegion *copy;
+  VhostVringAddr *addr = vhost_vring_addr_new (3, 1, 0x100, 0x300, 0x200, 0x4000);
+  VhostVringAddr *addr_copy;
+
+  /* The region keeps a duplicate of the fd. */
+  close (memfd);
+  vhost_test_assert_fd_count (fds_before + 1);
+  g_assert_cmpint (vhost_memory_region_get_fd (region), >=, 0);
+  g_assert_cmpuint (vhost_memory_region_get_guest_phys_addr (region), ==, 0x1000);
+  g_assert_cmpuint (vhost_memory_region_get_size (region), ==, 4096);
+  g_assert_cmpuint (vhost_memory_region_get_userspace_addr (region), ==, 0x7f0000000000);
+  g_assert_cmpuint (vhost_memory_region_get_mmap_offset (region), ==, 512);
+  copy = g_boxed_copy (VHOST_TYPE_MEMORY_REGION, region);
+  g_assert_true (copy == region);
+  g_assert_true (vhost_memory_region_ref (region) == region);
+  vhost_memory_region_unref (region);
+  g_boxed_free (VHOST_TYPE_MEMORY_REGION, copy);
+  vhost_test_assert_fd_count (fds_before + 1);
+  vhost_memory_region_unref (region);
+  vhost_test_assert_fd_count (fds_before);
+
+  /* Without an fd there is nothing to close. */
+  region = vhost_memory_region_new (0, 4096, 0, -1, 0);
+  g_assert_cmpint (vhost_memory_region_get_fd (region), ==, -1);
+  vhost_memory_region_unref (region);
+
+  addr_copy = g_boxed_copy (VHOST_TYPE_VRING_ADDR, addr);
+  g_assert_true (addr_copy == addr);
+  vhost_vring_addr_unref (addr);
+  g_assert_cmpuint (vhost_vring_addr_get_index (addr_copy), ==, 3);
+  g_assert_cmpuint (vhost_vring_addr_get_flags (addr_copy), ==, 1);
+  g_assert_cmpuint (vhost_vring_addr_get_desc_user_addr (addr_copy), ==, 0x100);
+  g_assert_cmpuint (vhost_vring_addr_get_used_user_addr (addr_copy), ==, 0x300);
+  g_assert_cmpuint (vhost_vring_addr_get_avail_user_addr (addr_copy), ==, 0x200);
+  g_assert_cmpuint (vhost_vring_addr_get_log_guest_addr (addr_copy), ==, 0x4000);
+  g_assert_true (vhost_vring_addr_ref (addr_copy) == addr_copy);
+  vhost_vring_addr_unref (addr_copy);
+  g_boxed_free (VHOST_TYPE_VRING_ADDR, addr_copy);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
   vhost_test_init (&argc, &argv);
   g_test_add_func ("/vhost/backend/defaults/plain", test_defaults_plain);
   g_test_add_func ("/vhost/backend/defaults/with-status", test_defaults_status);
+  g_test_add_func ("/vhost/backend/boxed-records", test_boxed_records);
   return g_test_run ();
 }
