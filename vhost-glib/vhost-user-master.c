@@ -29,7 +29,9 @@
  * for the requests that every vhost data plane shares, and has a method for each
  * other front-end request of the specification. A request that depends on a
  * protocol feature fails with %VHOST_ERROR_NOT_SUPPORTED, without being sent,
- * unless that feature was negotiated with vhost_user_master_set_protocol_features().
+ * unless that feature was negotiated with vhost_user_master_set_protocol_features()
+ * (or with vhost_backend_negotiate_protocol(), which reads the offer and acks what
+ * both sides have in one step).
  * Once %VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated, every request that has no
  * reply of its own asks for an acknowledgement, so a failure in the back-end is
  * reported by the call that caused it.
