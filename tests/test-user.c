@@ -582,6 +582,32 @@ on_lookup (VhostUserMaster *m, GBytes *uuid, BackendSeen *seen)
   return ((const guint8 *) g_bytes_get_data (uuid, NULL))[0] == 1 ? seen->lookup_fd : -1;
 }
 
+/* A memfd that holds "blob", the shared object the front-end hands out. */
+static int
+blob_memfd (void)
+{
+  int fd = vhost_test_memfd (4096);
+
+  g_assert_cmpint (pwrite (fd, "blob", 4, 0), ==, 4);
+  return fd;
+}
+
+/* The back-end looks `uuid` up and gets the blob. */
+static void
+assert_lookup_blob (VhostUserSlave *slave, GBytes *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  char buf[4] = { 0 };
+  int fd;
+
+  fd = vhost_user_slave_shared_object_lookup (slave, uuid, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pread (fd, buf, 4, 0), ==, 4);
+  g_assert_cmpmem (buf, 4, "blob", 4);
+  close (fd);
+}
+
 static void
 send_backend_requests (VhostUserSlave *slave, gpointer data)
 {
@@ -591,8 +617,6 @@ send_backend_requests (VhostUserSlave *slave, gpointer data)
   g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
   g_autoptr(GBytes) unknown = g_bytes_new_static (unknown_bytes, 16);
   int area = vhost_test_memfd (8192);
-  char buf[4] = { 0 };
-  int fd;
 
   g_assert_cmpint (pwrite (area, "notify", 6, 4096), ==, 6);
   g_assert_true (vhost_user_slave_notify_config_change (slave, &error));
@@ -606,12 +630,7 @@ send_backend_requests (VhostUserSlave *slave, gpointer data)
   g_assert_true (vhost_user_slave_shared_object_add (slave, uuid, &error));
   g_assert_true (vhost_user_slave_shared_object_remove (slave, uuid, &error));
   g_assert_no_error (error);
-  fd = vhost_user_slave_shared_object_lookup (slave, uuid, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (pread (fd, buf, 4, 0), ==, 4);
-  g_assert_cmpmem (buf, 4, "blob", 4);
-  close (fd);
+  assert_lookup_blob (slave, uuid);
   g_assert_cmpint (vhost_user_slave_shared_object_lookup (slave, unknown, &error), ==, -1);
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
 }
@@ -621,8 +640,7 @@ test_backend_requests (Fixture *f, gconstpointer data)
 {
   BackendSeen seen = { 0 };
 
-  seen.lookup_fd = vhost_test_memfd (4096);
-  g_assert_cmpint (pwrite (seen.lookup_fd, "blob", 4, 0), ==, 4);
+  seen.lookup_fd = blob_memfd ();
   g_signal_connect (f->master, "config-changed", G_CALLBACK (on_config_changed), &seen);
   g_signal_connect (f->master, "host-notifier", G_CALLBACK (on_host_notifier), &seen);
   g_signal_connect (f->master, "iotlb-message", G_CALLBACK (on_iotlb), &seen);
@@ -676,18 +694,10 @@ lookup_after (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
 static void
 lookup_blob (VhostUserSlave *slave, gpointer data)
 {
-  g_autoptr(GError) error = NULL;
   static const guint8 uuid_bytes[16] = { 7 };
   g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
-  char buf[4] = { 0 };
-  int fd;
 
-  fd = vhost_user_slave_shared_object_lookup (slave, uuid, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (pread (fd, buf, 4, 0), ==, 4);
-  g_assert_cmpmem (buf, 4, "blob", 4);
-  close (fd);
+  assert_lookup_blob (slave, uuid);
 }
 
 /* shared-object-lookup: a handler that does not know the object (-1) lets the next
@@ -697,8 +707,7 @@ test_lookup_handlers (Fixture *f, gconstpointer data)
 {
   LookupSeen seen = { 0 };
 
-  seen.fd = vhost_test_memfd (4096);
-  g_assert_cmpint (pwrite (seen.fd, "blob", 4, 0), ==, 4);
+  seen.fd = blob_memfd ();
   g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_declines), &seen);
   g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_answers), &seen);
   g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_after), &seen);
