@@ -15,6 +15,56 @@
 #define SLOT_BYTES 3008   /* not a divisor of the region size: some slot crosses a region boundary */
 #define REGION_SIZE (1024 * 1024)
 
+/* A count that a device thread raises and the test waits on, with a deadline. */
+typedef struct
+{
+  GMutex mutex;
+  GCond cond;
+  gint value;
+} Counter;
+
+static void
+counter_reset (Counter *c)
+{
+  g_mutex_lock (&c->mutex);
+  c->value = 0;
+  g_mutex_unlock (&c->mutex);
+}
+
+static void
+counter_add (Counter *c)
+{
+  g_mutex_lock (&c->mutex);
+  c->value++;
+  g_cond_broadcast (&c->cond);
+  g_mutex_unlock (&c->mutex);
+}
+
+static gint
+counter_get (Counter *c)
+{
+  gint value;
+
+  g_mutex_lock (&c->mutex);
+  value = c->value;
+  g_mutex_unlock (&c->mutex);
+  return value;
+}
+
+/* Wait until the count reaches `value`; fail the test after `timeout_ms`. */
+static void
+counter_wait (Counter *c, gint value, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&c->mutex);
+  while (c->value < value)
+    if (!g_cond_wait_until (&c->cond, &c->mutex, deadline))
+      break;
+  g_mutex_unlock (&c->mutex);
+  g_assert_cmpint (counter_get (c), >=, value);
+}
+
 typedef struct
 {
   gboolean packed;
@@ -273,6 +323,8 @@ test_echo (gconstpointer data)
 #define RAW_R1 0x100000
 #define RAW_RSIZE 0x10000
 #define RAW_BUF 0x8000 /* a good buffer in region 0 */
+#define RAW_MARKER_RING 0x4000 /* queue 1's descriptors; its avail and used rings follow a page apart */
+#define RAW_MARKER_BUF 0x7000
 
 typedef struct
 {
@@ -287,9 +339,15 @@ typedef struct
   struct vring_avail *avail;
   struct vring_used *used;
   guint16 avail_idx;
+  /* Queue 1, in queue 0's worker: its chains are ordered markers (raw_marker()). */
+  int kick1, call1;
+  struct vring_desc *desc1;
+  struct vring_avail *avail1;
+  struct vring_used *used1;
+  guint16 avail1_idx;
 } Raw;
 
-static gint raw_broken;       /* (atomic) broken signals seen */
+static Counter raw_broken;    /* broken signals seen */
 static gint raw_popped;       /* (atomic) chains the device popped */
 
 static void
@@ -310,12 +368,23 @@ count_handler (VhostVirtqueue *queue, gpointer user_data)
     }
 }
 
+/* Queue 1 gives every chain back at once. */
+static void
+marker_handler (VhostVirtqueue *queue, gpointer user_data)
+{
+  VhostVirtqueueElement elem;
+  struct iovec iov[4];
+
+  while (vhost_virtqueue_pop (queue, &elem, iov, G_N_ELEMENTS (iov)))
+    vhost_virtqueue_push (queue, &elem, 0);
+}
+
 static void
 broken_cb (VhostVirtqueue *queue, GError *error, gpointer user_data)
 {
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
   g_test_message ("broken: %s", error->message);
-  g_atomic_int_inc (&raw_broken);
+  counter_add (&raw_broken);
 }
 
 static void
@@ -327,9 +396,12 @@ setup_raw (VhostUserSlave *slave, gpointer data)
   device->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
                      VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
                      VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
-  device->num_queues = 1;
+  device->num_queues = 2;
   vhost_virtqueue_set_handler (queue, count_handler, NULL, NULL);
   g_signal_connect (queue, "broken", G_CALLBACK (broken_cb), NULL);
+  queue = vhost_user_slave_get_virtqueue (slave, 1);
+  vhost_virtqueue_set_handler (queue, marker_handler, NULL, NULL);
+  vhost_virtqueue_set_worker_group (queue, 0);
 }
 
 static guint64
@@ -346,11 +418,12 @@ raw_setup (Raw *r, gconstpointer data)
   g_autoptr(VhostMemoryRegion) r0 = NULL;
   g_autoptr(VhostMemoryRegion) r1 = NULL;
   g_autoptr(VhostVringAddr) addr = NULL;
+  g_autoptr(VhostVringAddr) addr1 = NULL;
   VhostMemoryRegion *regions[2];
   guint64 features;
   int sv[2];
 
-  g_atomic_int_set (&raw_broken, 0);
+  counter_reset (&raw_broken);
   g_atomic_int_set (&raw_popped, 0);
   r->fds_before = vhost_test_count_open_fds ();
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
@@ -369,6 +442,11 @@ raw_setup (Raw *r, gconstpointer data)
   r->kick = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   r->call = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   r->err = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  r->desc1 = (struct vring_desc *) (r->mem + RAW_MARKER_RING);
+  r->avail1 = (struct vring_avail *) (r->mem + RAW_MARKER_RING + 0x1000);
+  r->used1 = (struct vring_used *) (r->mem + RAW_MARKER_RING + 0x2000);
+  r->kick1 = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  r->call1 = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
 
   g_assert_true (vhost_backend_get_features (VHOST_BACKEND (r->master), &features, &error));
   g_assert_true (vhost_user_master_set_protocol_features (r->master,
@@ -395,6 +473,14 @@ raw_setup (Raw *r, gconstpointer data)
   g_assert_true (vhost_backend_set_vring_call (VHOST_BACKEND (r->master), 0, r->call, &error));
   g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (r->master), 0, r->err, &error));
   g_assert_true (vhost_backend_set_vring_enable (VHOST_BACKEND (r->master), 0, TRUE, &error));
+  addr1 = vhost_vring_addr_new (1, 0, raw_uaddr (r, RAW_MARKER_RING), raw_uaddr (r, RAW_MARKER_RING + 0x2000),
+                                raw_uaddr (r, RAW_MARKER_RING + 0x1000), RAW_MARKER_RING + 0x2000);
+  g_assert_true (vhost_backend_set_vring_num (VHOST_BACKEND (r->master), 1, RAW_NUM, &error));
+  g_assert_true (vhost_backend_set_vring_base (VHOST_BACKEND (r->master), 1, 0, &error));
+  g_assert_true (vhost_backend_set_vring_addr (VHOST_BACKEND (r->master), addr1, &error));
+  g_assert_true (vhost_backend_set_vring_kick (VHOST_BACKEND (r->master), 1, r->kick1, &error));
+  g_assert_true (vhost_backend_set_vring_call (VHOST_BACKEND (r->master), 1, r->call1, &error));
+  g_assert_true (vhost_backend_set_vring_enable (VHOST_BACKEND (r->master), 1, TRUE, &error));
   g_assert_true (vhost_backend_set_status (VHOST_BACKEND (r->master), 0xf, &error));
   g_assert_no_error (error);
 }
@@ -409,6 +495,8 @@ raw_teardown (Raw *r, gconstpointer data)
   close (r->kick);
   close (r->call);
   close (r->err);
+  close (r->kick1);
+  close (r->call1);
   vhost_test_assert_fd_count (r->fds_before);
 }
 
@@ -468,6 +556,27 @@ assert_queue_broken (VhostUserSlave *slave, gpointer data)
   g_assert_false (vhost_virtqueue_get_running (queue));
 }
 
+/* An ordered marker: a chain through queue 1, which shares queue 0's worker, given
+ * back; twice. The worker takes every kick that is pending when it wakes, and calls
+ * the queues it woke for before it sleeps again; so once the second marker is back,
+ * the worker has gone round once more after the first one, and anything it was to
+ * do with queue 0 for a kick written before the first marker is done and published. */
+static void
+raw_marker (Raw *r)
+{
+  for (guint round = 0; round < 2; round++)
+    {
+      r->desc1[0] = (struct vring_desc) { .addr = RAW_MARKER_BUF, .len = 16 };
+      r->avail1->ring[r->avail1_idx % RAW_NUM] = 0;
+      r->avail1_idx++;
+      __atomic_store_n (&r->avail1->idx, r->avail1_idx, __ATOMIC_RELEASE);
+      eventfd_write (r->kick1, 1);
+      g_assert_true (fd_readable (r->call1, 5000));
+      raw_drain (r->call1);
+      g_assert_cmpuint (__atomic_load_n (&r->used1->idx, __ATOMIC_ACQUIRE), ==, r->avail1_idx);
+    }
+}
+
 /* The device must have broken the queue: the error eventfd fires, the status says
  * NEEDS_RESET, the signal came, and nothing more is processed. */
 static void
@@ -477,22 +586,22 @@ raw_assert_broken (Raw *r)
   guint8 status = 0;
   guint16 used_before = __atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE);
   gint popped = g_atomic_int_get (&raw_popped);
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
   g_assert_true (fd_readable (r->err, 5000));
-  while (g_atomic_int_get (&raw_broken) == 0 && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_cmpint (g_atomic_int_get (&raw_broken), ==, 1);
+  counter_wait (&raw_broken, 1, 5000);
+  g_assert_cmpint (counter_get (&raw_broken), ==, 1);
   vhost_test_slave_thread_run (r->thread, assert_queue_broken, NULL);
   g_assert_true (vhost_user_master_get_status (r->master, &status, &error));
   g_assert_no_error (error);
   g_assert_cmphex (status & VHOST_VIRTIO_STATUS_NEEDS_RESET, ==, VHOST_VIRTIO_STATUS_NEEDS_RESET);
-  /* A good chain now stays unprocessed. */
+  /* A good chain, kicked, then the worker goes round past it: it stays unprocessed. */
   raw_desc (r, 2, RAW_BUF, 64, 0, 0);
   raw_publish (r, 2);
-  g_assert_false (fd_readable (r->call, 200));
+  raw_marker (r);
+  g_assert_false (fd_readable (r->call, 0));
   g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, popped);
   g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, used_before);
+  g_assert_cmpint (counter_get (&raw_broken), ==, 1);
 }
 
 typedef void (*RawBreak) (Raw *r);
@@ -842,10 +951,12 @@ typedef struct
   VhostVirtqueueElement held[ASYNC_CHAINS];
   struct iovec iov[ASYNC_CHAINS][4];
   guint n_held;                               /* (owned by the queue's thread) */
-  gint popped, released, pushed, drained;     /* (atomic) */
+  gint released, pushed, drained;             /* (atomic) */
 } Async;
 
 static Async async_device;
+static Counter async_popped;                  /* chains the handler took */
+static Counter async_calls;                   /* handler calls begun */
 
 static void
 async_give_back (VhostVirtqueue *queue, guint n)
@@ -875,9 +986,11 @@ async_give_back (VhostVirtqueue *queue, guint n)
 static void
 async_handler (VhostVirtqueue *queue, gpointer user_data)
 {
-  guint released = g_atomic_int_get (&async_device.released);
-  guint done = g_atomic_int_get (&async_device.pushed);
+  guint released, done;
 
+  counter_add (&async_calls);
+  released = g_atomic_int_get (&async_device.released);
+  done = g_atomic_int_get (&async_device.pushed);
   /* Completions first: those the test released. */
   if (released > done)
     async_give_back (queue, MIN (released - done, async_device.n_held));
@@ -885,7 +998,7 @@ async_handler (VhostVirtqueue *queue, gpointer user_data)
          vhost_virtqueue_pop (queue, &async_device.held[async_device.n_held], async_device.iov[async_device.n_held], 4))
     {
       async_device.n_held++;
-      g_atomic_int_inc (&async_device.popped);
+      counter_add (&async_popped);
     }
 }
 
@@ -913,14 +1026,6 @@ setup_async (VhostUserSlave *slave, gpointer data)
   g_assert_cmpint (vhost_virtqueue_get_event_fd (queue), ==, async_device.event);
 }
 
-static void
-wait_atomic (gint *counter, gint value)
-{
-  for (guint i = 0; i < 10000 && g_atomic_int_get (counter) < value; i++)
-    g_usleep (500);
-  g_assert_cmpint (g_atomic_int_get (counter), ==, value);
-}
-
 /* Requests complete only when the event fd says so; the ones still held when the
  * front-end stops the queue are given back by the drain handler, before
  * GET_VRING_BASE is answered. */
@@ -936,8 +1041,12 @@ test_async (gconstpointer data)
   guint8 *out[ASYNC_CHAINS], *in[ASYNC_CHAINS];
   guint64 tag;
   guint len, completed = 0;
+  eventfd_t value;
+  gint calls;
 
   memset (&async_device, 0, sizeof async_device);
+  counter_reset (&async_popped);
+  counter_reset (&async_calls);
   async_device.poll = GPOINTER_TO_INT (data);
   async_device.event = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   driver = start_driver (setup_async, device_features (), &thread, &master);
@@ -959,10 +1068,18 @@ test_async (gconstpointer data)
       g_assert_true (vhost_driver_submit (driver, 0, &o, 1, &n, 1, i, &error));
     }
   vhost_driver_kick (driver, 0);
-  wait_atomic (&async_device.popped, 8);
-  g_usleep (20000);
+  counter_wait (&async_popped, 8, 5000);
+  g_assert_cmpint (counter_get (&async_popped), ==, 8);
+  /* None completes while held. A handler call that begins after the one that took
+   * the eighth chain comes after that one's pushes were published: wake one with
+   * the event fd (nothing released), and wait for it before looking. */
+  calls = counter_get (&async_calls);
+  g_assert_cmpint (eventfd_write (async_device.event, 1), ==, 0);
+  counter_wait (&async_calls, calls + 1, 5000);
+  g_assert_cmpint (eventfd_read (async_device.event, &value), ==, 0);
   g_assert_false (vhost_driver_reap (driver, 0, &tag, &len, &error));
   g_assert_no_error (error);
+  g_assert_cmpint (g_atomic_int_get (&async_device.pushed), ==, 0);
 
   /* Release 5: only the event fd wakes the handler (no kick, no new chain). */
   g_atomic_int_set (&async_device.released, 5);
@@ -1004,7 +1121,7 @@ test_async (gconstpointer data)
 /* A binding that holds a request while the front-end replaces the memory table:
  * the request's buffers are gone, and reading, writing or pushing it says so. */
 static VhostVirtqueueRequest *held_request;
-static gint held;
+static Counter held;
 
 static void
 hold_cb (VhostVirtqueue *queue, gpointer user_data)
@@ -1014,8 +1131,8 @@ hold_cb (VhostVirtqueue *queue, gpointer user_data)
   if (held_request == NULL)
     held_request = vhost_virtqueue_pop_request (queue, &error);
   g_assert_no_error (error);
-  if (held_request != NULL)
-    g_atomic_int_set (&held, 1);
+  if (held_request != NULL && counter_get (&held) == 0)
+    counter_add (&held);
 }
 
 static void
@@ -1059,15 +1176,15 @@ test_request_outlives_memory (void)
   VhostDriverBuffer out;
   guint64 addr;
 
+  counter_reset (&held);
   driver = start_driver (setup_hold, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &thread, &master);
   g_assert_true (vhost_driver_alloc (driver, 64, &addr, &error));
   g_assert_no_error (error);
   out = (VhostDriverBuffer) { addr, 64 };
   g_assert_true (vhost_driver_submit (driver, 0, &out, 1, NULL, 0, 1, &error));
   vhost_driver_kick (driver, 0);
-  for (guint i = 0; i < 5000 && !g_atomic_int_get (&held); i++)
-    g_usleep (1000);
-  g_assert_cmpint (g_atomic_int_get (&held), ==, 1);
+  counter_wait (&held, 1, 5000);
+  g_assert_cmpint (counter_get (&held), ==, 1);
 
   /* The front-end sends the memory table again: the old mappings go. */
   region = vhost_memory_region_new (0, 1024 * 1024, (guint64) (guintptr) vhost_driver_get_host_address (driver, 0, 1),

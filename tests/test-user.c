@@ -324,6 +324,71 @@ test_status_reset (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->device->resets, ==, 1);
 }
 
+static gboolean
+device_handled (VhostTestDevice *device, VhostUserRequest request)
+{
+  for (guint i = 0; i < device->handled->len; i++)
+    if (g_array_index (device->handled, guint, i) == request)
+      return TRUE;
+  return FALSE;
+}
+
+/* VhostBackend's protocol step on a master: nothing before the back-end offered
+ * PROTOCOL_FEATURES; then GET_PROTOCOL_FEATURES and SET_PROTOCOL_FEATURES with what
+ * both sides have, and a status exactly when STATUS was acked. */
+static void
+test_backend_negotiate_protocol (Fixture *f, gconstpointer data)
+{
+  VhostBackend *backend = VHOST_BACKEND (f->master);
+  g_autoptr(GError) error = NULL;
+  const guint64 offered = VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                          VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_LOG_SHMFD;
+  const guint64 wanted = VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                         VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_CONFIG | G_GUINT64_CONSTANT (1) << 63;
+  guint64 acked = 0x1234, num = 0;
+  guint8 status = 0;
+
+  f->device->protocol_features = offered;
+  g_assert_false (vhost_backend_has_status (backend));
+  /* Before GET_FEATURES the master does not know that the back-end has them. */
+  g_assert_false (vhost_backend_negotiate_protocol (backend, wanted, &acked, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "GET_PROTOCOL_FEATURES"));
+  g_clear_error (&error);
+  g_assert_cmphex (acked, ==, 0x1234);
+  barrier (f);
+  g_assert_false (device_handled (f->device, VHOST_USER_GET_PROTOCOL_FEATURES));
+  g_assert_true (vhost_user_master_get_connected (f->master));
+
+  /* barrier() read the features: the offer has PROTOCOL_FEATURES. The master acks
+   * what both want, never a feature the library lacks (bit 63). */
+  g_assert_true (vhost_backend_negotiate_protocol (backend, wanted, &acked, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (acked, ==, offered & wanted);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, offered & wanted);
+  barrier (f);
+  g_assert_true (device_handled (f->device, VHOST_USER_GET_PROTOCOL_FEATURES));
+  g_assert_cmphex (vhost_user_slave_get_acked_protocol_features (VHOST_USER_SLAVE (f->device)), ==, offered & wanted);
+  g_assert_true (vhost_backend_has_status (backend));
+  g_assert_true (vhost_backend_set_status (backend, VHOST_VIRTIO_STATUS_ACKNOWLEDGE, &error));
+  g_assert_true (vhost_backend_get_status (backend, &status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, VHOST_VIRTIO_STATUS_ACKNOWLEDGE);
+  g_assert_true (vhost_user_master_get_queue_num (f->master, &num, &error));
+  g_assert_no_error (error);
+
+  /* Again without STATUS: no status any more, and SET_STATUS is refused unsent. */
+  g_assert_true (vhost_backend_negotiate_protocol (backend, VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK,
+                                                   NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==,
+                   VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  g_assert_false (vhost_backend_has_status (backend));
+  g_assert_false (vhost_backend_set_status (backend, VHOST_VIRTIO_STATUS_ACKNOWLEDGE, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_true (vhost_user_master_get_connected (f->master));
+}
+
 static void
 test_device_requests (Fixture *f, gconstpointer data)
 {
@@ -517,6 +582,32 @@ on_lookup (VhostUserMaster *m, GBytes *uuid, BackendSeen *seen)
   return ((const guint8 *) g_bytes_get_data (uuid, NULL))[0] == 1 ? seen->lookup_fd : -1;
 }
 
+/* A memfd that holds "blob", the shared object the front-end hands out. */
+static int
+blob_memfd (void)
+{
+  int fd = vhost_test_memfd (4096);
+
+  g_assert_cmpint (pwrite (fd, "blob", 4, 0), ==, 4);
+  return fd;
+}
+
+/* The back-end looks `uuid` up and gets the blob. */
+static void
+assert_lookup_blob (VhostUserSlave *slave, GBytes *uuid)
+{
+  g_autoptr(GError) error = NULL;
+  char buf[4] = { 0 };
+  int fd;
+
+  fd = vhost_user_slave_shared_object_lookup (slave, uuid, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pread (fd, buf, 4, 0), ==, 4);
+  g_assert_cmpmem (buf, 4, "blob", 4);
+  close (fd);
+}
+
 static void
 send_backend_requests (VhostUserSlave *slave, gpointer data)
 {
@@ -526,8 +617,6 @@ send_backend_requests (VhostUserSlave *slave, gpointer data)
   g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
   g_autoptr(GBytes) unknown = g_bytes_new_static (unknown_bytes, 16);
   int area = vhost_test_memfd (8192);
-  char buf[4] = { 0 };
-  int fd;
 
   g_assert_cmpint (pwrite (area, "notify", 6, 4096), ==, 6);
   g_assert_true (vhost_user_slave_notify_config_change (slave, &error));
@@ -541,12 +630,7 @@ send_backend_requests (VhostUserSlave *slave, gpointer data)
   g_assert_true (vhost_user_slave_shared_object_add (slave, uuid, &error));
   g_assert_true (vhost_user_slave_shared_object_remove (slave, uuid, &error));
   g_assert_no_error (error);
-  fd = vhost_user_slave_shared_object_lookup (slave, uuid, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (pread (fd, buf, 4, 0), ==, 4);
-  g_assert_cmpmem (buf, 4, "blob", 4);
-  close (fd);
+  assert_lookup_blob (slave, uuid);
   g_assert_cmpint (vhost_user_slave_shared_object_lookup (slave, unknown, &error), ==, -1);
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
 }
@@ -556,8 +640,7 @@ test_backend_requests (Fixture *f, gconstpointer data)
 {
   BackendSeen seen = { 0 };
 
-  seen.lookup_fd = vhost_test_memfd (4096);
-  g_assert_cmpint (pwrite (seen.lookup_fd, "blob", 4, 0), ==, 4);
+  seen.lookup_fd = blob_memfd ();
   g_signal_connect (f->master, "config-changed", G_CALLBACK (on_config_changed), &seen);
   g_signal_connect (f->master, "host-notifier", G_CALLBACK (on_host_notifier), &seen);
   g_signal_connect (f->master, "iotlb-message", G_CALLBACK (on_iotlb), &seen);
@@ -579,6 +662,62 @@ test_backend_requests (Fixture *f, gconstpointer data)
   g_assert_true (seen.added);
   g_assert_true (seen.removed);
   close (seen.lookup_fd);
+}
+
+typedef struct
+{
+  guint declined, answered, after;
+  int fd;
+} LookupSeen;
+
+static gint
+lookup_declines (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
+{
+  seen->declined++;
+  return -1;
+}
+
+static gint
+lookup_answers (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
+{
+  seen->answered++;
+  return seen->fd;
+}
+
+static gint
+lookup_after (VhostUserMaster *m, GBytes *uuid, LookupSeen *seen)
+{
+  seen->after++;
+  return -1;
+}
+
+static void
+lookup_blob (VhostUserSlave *slave, gpointer data)
+{
+  static const guint8 uuid_bytes[16] = { 7 };
+  g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
+
+  assert_lookup_blob (slave, uuid);
+}
+
+/* shared-object-lookup: a handler that does not know the object (-1) lets the next
+ * one answer, and the handlers after the answer are not called. */
+static void
+test_lookup_handlers (Fixture *f, gconstpointer data)
+{
+  LookupSeen seen = { 0 };
+
+  seen.fd = blob_memfd ();
+  g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_declines), &seen);
+  g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_answers), &seen);
+  g_signal_connect (f->master, "shared-object-lookup", G_CALLBACK (lookup_after), &seen);
+  negotiate (f, VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_SHARED_OBJECT);
+  barrier (f);
+  vhost_test_slave_thread_run_iterating (f->thread, lookup_blob, NULL);
+  g_assert_cmpuint (seen.declined, ==, 1);
+  g_assert_cmpuint (seen.answered, ==, 1);
+  g_assert_cmpuint (seen.after, ==, 0);
+  close (seen.fd);
 }
 
 static void
@@ -965,9 +1104,11 @@ main (int argc, char **argv)
   ADD ("log", test_log);
   ADD ("inflight", test_inflight);
   ADD ("status-reset", test_status_reset);
+  ADD ("backend-negotiate-protocol", test_backend_negotiate_protocol);
   ADD ("device-requests", test_device_requests);
   ADD ("backend-requests", test_backend_requests);
   ADD ("backend-not-negotiated", test_backend_not_negotiated);
+  ADD ("backend-requests/lookup-handlers", test_lookup_handlers);
   ADD ("reply-ack/on", test_reply_ack_on);
   ADD ("reply-ack/off", test_reply_ack_off);
   ADD ("async", test_async);

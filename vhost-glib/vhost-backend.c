@@ -17,6 +17,12 @@
  * ownership, and an implementation duplicates what it keeps. A file descriptor
  * of -1 for a kick, call or error eventfd means "none" (the back-end polls, or
  * does not notify).
+ *
+ * Two calls let a front-end bring a device up without knowing which data plane is
+ * behind it: vhost_backend_negotiate_protocol() negotiates the features of the
+ * transport itself (the vhost-user protocol features), where there are any, and
+ * vhost_backend_has_status() says whether the device keeps a virtio status that
+ * vhost_backend_set_status() drives.
  */
 
 /**
@@ -27,9 +33,17 @@
 
 G_DEFINE_INTERFACE (VhostBackend, vhost_backend, G_TYPE_OBJECT)
 
+/* A back-end keeps a status if it can be set. */
+static gboolean
+vhost_backend_real_has_status (VhostBackend *backend)
+{
+  return VHOST_BACKEND_GET_IFACE (backend)->set_status != NULL;
+}
+
 static void
 vhost_backend_default_init (VhostBackendInterface *iface)
 {
+  iface->has_status = vhost_backend_real_has_status;
 }
 
 #define BACKEND_CALL(backend, vfunc, ...)                                           \
@@ -358,4 +372,61 @@ gboolean
 vhost_backend_get_status (VhostBackend *backend, guint8 *status, GError **error)
 {
   BACKEND_CALL_OPTIONAL (backend, get_status, "GET_STATUS", status, error);
+}
+
+/**
+ * vhost_backend_negotiate_protocol:
+ * @backend: a #VhostBackend
+ * @wanted: the protocol features the caller can use, a mask of
+ *   #VhostUserProtocolFeatures for vhost-user
+ * @acked: (out) (optional): the protocol features now in use
+ * @error: return location for a #GError
+ *
+ * Negotiates the features of the transport itself, which come on top of the
+ * virtio features: reads what the back-end offers and acks what it offers of
+ * @wanted (and of what this library implements). Call it after
+ * vhost_backend_get_features() and before vhost_backend_set_features().
+ *
+ * A #VhostUserMaster implements it with GET_PROTOCOL_FEATURES and
+ * SET_PROTOCOL_FEATURES (and SET_BACKEND_REQ_FD when
+ * %VHOST_USER_PROTOCOL_F_BACKEND_REQ is acked), once the back-end offered
+ * %VHOST_VIRTIO_F_PROTOCOL_FEATURES in vhost_backend_get_features(); until then,
+ * and on back-ends that have no protocol features (kernel vhost, vDPA, and any
+ * implementation that does not override it), it fails with
+ * %VHOST_ERROR_NOT_SUPPORTED and sends nothing. A caller that gets
+ * %VHOST_ERROR_NOT_SUPPORTED does not ack %VHOST_VIRTIO_F_PROTOCOL_FEATURES.
+ *
+ * Returns: (skip): %TRUE on success
+ */
+gboolean
+vhost_backend_negotiate_protocol (VhostBackend *backend, guint64 wanted, guint64 *acked, GError **error)
+{
+  guint64 dummy;
+
+  BACKEND_CALL_OPTIONAL (backend, negotiate_protocol, "Protocol features", wanted,
+                         acked != NULL ? acked : &dummy, error);
+}
+
+/**
+ * vhost_backend_has_status:
+ * @backend: a #VhostBackend
+ *
+ * Whether the device keeps a virtio device status, which a driver sets with
+ * vhost_backend_set_status() as it brings the device up (ACKNOWLEDGE, DRIVER,
+ * FEATURES_OK, DRIVER_OK). A #VhostUserMaster has one once
+ * %VHOST_USER_PROTOCOL_F_STATUS is negotiated, a #VhostVdpa always, kernel vhost
+ * never. An implementation that does not override it has a status if it
+ * implements vhost_backend_set_status().
+ *
+ * Returns: %TRUE if the device keeps a status
+ */
+gboolean
+vhost_backend_has_status (VhostBackend *backend)
+{
+  VhostBackendInterface *iface;
+
+  g_return_val_if_fail (VHOST_IS_BACKEND (backend), FALSE);
+  iface = VHOST_BACKEND_GET_IFACE (backend);
+  g_return_val_if_fail (iface->has_status != NULL, FALSE);
+  return iface->has_status (backend);
 }

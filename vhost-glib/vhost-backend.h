@@ -40,9 +40,14 @@ G_DECLARE_INTERFACE (VhostBackend, vhost_backend, VHOST, BACKEND, GObject)
  * @set_vring_enable: implements vhost_backend_set_vring_enable(); optional.
  * @set_status: implements vhost_backend_set_status(); optional.
  * @get_status: implements vhost_backend_get_status(); optional.
+ * @negotiate_protocol: implements vhost_backend_negotiate_protocol(); optional: a
+ *   back-end without protocol features of its own leaves it unset.
+ * @has_status: implements vhost_backend_has_status(); the default says whether
+ *   @set_status is implemented.
  *
- * The virtual functions of #VhostBackend. All but the optional ones are required. File
- * descriptors passed in are borrowed: an implementation duplicates what it keeps.
+ * The virtual functions of #VhostBackend. All but the optional ones and those with a
+ * default are required. File descriptors passed in are borrowed: an implementation
+ * duplicates what it keeps.
  */
 struct _VhostBackendInterface
 {
@@ -72,9 +77,11 @@ struct _VhostBackendInterface
   gboolean (*set_vring_enable) (VhostBackend *backend, guint index, gboolean enable, GError **error);
   gboolean (*set_status) (VhostBackend *backend, guint8 status, GError **error);
   gboolean (*get_status) (VhostBackend *backend, guint8 *status, GError **error);
+  gboolean (*negotiate_protocol) (VhostBackend *backend, guint64 wanted, guint64 *acked, GError **error);
+  gboolean (*has_status) (VhostBackend *backend);
 
   /*< private >*/
-  gpointer padding[9];
+  gpointer padding[7];
 };
 
 VHOST_AVAILABLE_IN_ALL
@@ -118,5 +125,12 @@ VHOST_AVAILABLE_IN_ALL
 gboolean vhost_backend_set_status (VhostBackend *backend, guint8 status, GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_backend_get_status (VhostBackend *backend, guint8 *status, GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_backend_negotiate_protocol (VhostBackend *backend,
+                                           guint64 wanted,
+                                           guint64 *acked,
+                                           GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_backend_has_status (VhostBackend *backend);
 
 G_END_DECLS

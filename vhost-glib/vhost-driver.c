@@ -9,7 +9,6 @@
 #include <glib-unix.h>
 
 #include "vhost-driver.h"
-#include "vhost-user-master.h"
 #include "core/vhost-driver-ring.h"
 
 /**
@@ -31,11 +30,13 @@
  * vhost_driver_reap() (and vhost_driver_wait() to sleep on the call eventfd), or
  * delivered as callbacks on the driver's #GMainContext with vhost_driver_watch().
  *
- * The bring-up in vhost_driver_start() follows what QEMU does: features (and, on
- * a #VhostUserMaster, protocol features), owner, memory table, then per queue the
+ * The bring-up in vhost_driver_start() follows what QEMU does: features (and
+ * protocol features where the back-end has them, see
+ * vhost_backend_negotiate_protocol()), owner, memory table, then per queue the
  * size, base, addresses, kick and call eventfds, and enable; the device status
- * where the back-end has one. vhost_driver_stop() stops the queues with
- * GET_VRING_BASE and keeps what it returned (vhost_driver_get_vring_base()).
+ * where the back-end has one (vhost_backend_has_status()). vhost_driver_stop()
+ * stops the queues with GET_VRING_BASE and keeps what it returned
+ * (vhost_driver_get_vring_base()).
  *
  * A #VhostDriver is not thread-safe: use it from one thread, the one whose
  * thread-default #GMainContext was current when it was created.
@@ -801,7 +802,8 @@ uaddr_of (VhostDriver *self, guint64 addr)
 static gboolean
 negotiate (VhostDriver *self, guint64 wanted, GError **error)
 {
-  guint64 offered;
+  g_autoptr(GError) local_error = NULL;
+  guint64 offered, protocol;
 
   if (!vhost_backend_get_features (self->backend, &offered, error))
     return FALSE;
@@ -809,28 +811,18 @@ negotiate (VhostDriver *self, guint64 wanted, GError **error)
    * driver does not take completions that way, so it never acks it. */
   self->acked_features = offered & (wanted | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)) &
                          ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
-  if (VHOST_IS_USER_MASTER (self->backend) && has_feature (self->acked_features, VHOST_VIRTIO_F_PROTOCOL_FEATURES))
+  /* A back-end without protocol features (or that did not offer them) says
+   * NOT_SUPPORTED, and the bit that announces them is not acked. */
+  if (!vhost_backend_negotiate_protocol (self->backend, WANTED_PROTOCOL_FEATURES, &protocol, &local_error))
     {
-      VhostUserMaster *master = VHOST_USER_MASTER (self->backend);
-      guint64 protocol;
-
-      if (!vhost_user_master_get_protocol_features (master, &protocol, error) ||
-          !vhost_user_master_set_protocol_features (master, protocol & WANTED_PROTOCOL_FEATURES, error))
-        return FALSE;
+      if (!g_error_matches (local_error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      self->acked_features &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
     }
-  else
-    self->acked_features &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
   return TRUE;
-}
-
-/* Whether the back-end keeps a device status: vhost-user only with STATUS. */
-static gboolean
-backend_has_status (VhostDriver *self)
-{
-  if (VHOST_IS_USER_MASTER (self->backend))
-    return (vhost_user_master_get_acked_protocol_features (VHOST_USER_MASTER (self->backend)) &
-            VHOST_USER_PROTOCOL_F_STATUS) != 0;
-  return VHOST_BACKEND_GET_IFACE (self->backend)->set_status != NULL;
 }
 
 static gboolean
@@ -923,12 +915,12 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
   g_array_set_size (driver->queues, 0);
   if (!negotiate (driver, features, error) || !vhost_backend_set_owner (driver->backend, error))
     return FALSE;
-  if (backend_has_status (driver) && !vhost_backend_set_status (driver->backend, status, error))
+  if (vhost_backend_has_status (driver->backend) && !vhost_backend_set_status (driver->backend, status, error))
     return FALSE;
   if (!vhost_backend_set_features (driver->backend, driver->acked_features, error))
     return FALSE;
   status |= VHOST_VIRTIO_STATUS_FEATURES_OK;
-  if (backend_has_status (driver) && !vhost_backend_set_status (driver->backend, status, error))
+  if (vhost_backend_has_status (driver->backend) && !vhost_backend_set_status (driver->backend, status, error))
     return FALSE;
   if (!set_mem_table (driver, error))
     return FALSE;
@@ -965,7 +957,7 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
     if (!start_queue (driver, i, error))
       return FALSE;
   status |= VHOST_VIRTIO_STATUS_DRIVER_OK;
-  if (backend_has_status (driver) && !vhost_backend_set_status (driver->backend, status, error))
+  if (vhost_backend_has_status (driver->backend) && !vhost_backend_set_status (driver->backend, status, error))
     return FALSE;
   driver->running = TRUE;
   g_object_notify_by_pspec (G_OBJECT (driver), properties[PROP_ACKED_FEATURES]);

@@ -20,9 +20,9 @@
  * #VhostUserProtocolFeatures and #VhostUserRequest.
  */
 
+/* Allocated with g_atomic_rc_box_new0(): the box keeps the reference count. */
 struct _VhostMemoryRegion
 {
-  gatomicrefcount ref_count;
   guint64 guest_phys_addr;
   guint64 size;
   guint64 userspace_addr;
@@ -52,15 +52,23 @@ vhost_memory_region_new (guint64 guest_phys_addr,
                          gint fd,
                          guint64 mmap_offset)
 {
-  VhostMemoryRegion *region = g_new0 (VhostMemoryRegion, 1);
+  VhostMemoryRegion *region = g_atomic_rc_box_new0 (VhostMemoryRegion);
 
-  g_atomic_ref_count_init (&region->ref_count);
   region->guest_phys_addr = guest_phys_addr;
   region->size = size;
   region->userspace_addr = userspace_addr;
   region->mmap_offset = mmap_offset;
   region->fd = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 3) : -1;
   return region;
+}
+
+static void
+memory_region_clear (gpointer data)
+{
+  VhostMemoryRegion *region = data;
+
+  if (region->fd >= 0)
+    close (region->fd);
 }
 
 /**
@@ -75,8 +83,7 @@ VhostMemoryRegion *
 vhost_memory_region_ref (VhostMemoryRegion *region)
 {
   g_return_val_if_fail (region != NULL, NULL);
-  g_atomic_ref_count_inc (&region->ref_count);
-  return region;
+  return g_atomic_rc_box_acquire (region);
 }
 
 /**
@@ -89,12 +96,7 @@ void
 vhost_memory_region_unref (VhostMemoryRegion *region)
 {
   g_return_if_fail (region != NULL);
-  if (g_atomic_ref_count_dec (&region->ref_count))
-    {
-      if (region->fd >= 0)
-        close (region->fd);
-      g_free (region);
-    }
+  g_atomic_rc_box_release_full (region, memory_region_clear);
 }
 
 /**
@@ -167,9 +169,9 @@ vhost_memory_region_get_mmap_offset (VhostMemoryRegion *region)
   return region->mmap_offset;
 }
 
+/* Allocated with g_atomic_rc_box_new0(), like #VhostMemoryRegion. */
 struct _VhostVringAddr
 {
-  gatomicrefcount ref_count;
   guint index;
   guint flags;
   guint64 desc_user_addr;
@@ -201,9 +203,8 @@ vhost_vring_addr_new (guint index,
                       guint64 avail_user_addr,
                       guint64 log_guest_addr)
 {
-  VhostVringAddr *addr = g_new0 (VhostVringAddr, 1);
+  VhostVringAddr *addr = g_atomic_rc_box_new0 (VhostVringAddr);
 
-  g_atomic_ref_count_init (&addr->ref_count);
   addr->index = index;
   addr->flags = flags;
   addr->desc_user_addr = desc_user_addr;
@@ -225,8 +226,7 @@ VhostVringAddr *
 vhost_vring_addr_ref (VhostVringAddr *addr)
 {
   g_return_val_if_fail (addr != NULL, NULL);
-  g_atomic_ref_count_inc (&addr->ref_count);
-  return addr;
+  return g_atomic_rc_box_acquire (addr);
 }
 
 /**
@@ -239,8 +239,7 @@ void
 vhost_vring_addr_unref (VhostVringAddr *addr)
 {
   g_return_if_fail (addr != NULL);
-  if (g_atomic_ref_count_dec (&addr->ref_count))
-    g_free (addr);
+  g_atomic_rc_box_release (addr);
 }
 
 /**

@@ -30,7 +30,9 @@
  * for the requests that every vhost data plane shares, and has a method for each
  * other front-end request of the specification. A request that depends on a
  * protocol feature fails with %VHOST_ERROR_NOT_SUPPORTED, without being sent,
- * unless that feature was negotiated with vhost_user_master_set_protocol_features().
+ * unless that feature was negotiated with vhost_user_master_set_protocol_features()
+ * (or with vhost_backend_negotiate_protocol(), which reads the offer and acks what
+ * both sides have in one step).
  * Once %VHOST_USER_PROTOCOL_F_REPLY_ACK is negotiated, every request that has no
  * reply of its own asks for an acknowledgement, so a failure in the back-end is
  * reported by the call that caused it.
@@ -353,6 +355,7 @@ master_set_channel (VhostUserMaster *self, int fd)
   self->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_REQUESTER,
                                           self->context, NULL, master_closed_cb, self);
   vhost_user_channel_set_timeout (self->channel, self->timeout_ms);
+  self->offered_features = 0;
   self->acked_features = 0;
   self->acked_protocol_features = 0;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
@@ -453,6 +456,17 @@ static gint
 shared_object_lookup_default (VhostUserMaster *self, GBytes *uuid)
 {
   return -1;
+}
+
+/* shared-object-lookup: the first handler that answers with a file descriptor
+ * wins; one that returns -1 lets the next one try. */
+static gboolean
+first_fd_wins (GSignalInvocationHint *ihint, GValue *return_accu, const GValue *handler_return, gpointer data)
+{
+  gint fd = g_value_get_int (handler_return);
+
+  g_value_set_int (return_accu, fd);
+  return fd < 0;
 }
 
 static void
@@ -606,14 +620,16 @@ vhost_user_master_class_init (VhostUserMasterClass *klass)
    *
    * The back-end asks for the file descriptor of a shared object
    * (SHARED_OBJECT_LOOKUP). The first handler that returns a file descriptor
-   * answers; the master sends a duplicate, and the handler keeps its own.
+   * answers, and the handlers after it are not called; a handler that does not
+   * know the object returns -1 and lets the next one try. The master sends a
+   * duplicate, and the handler keeps its own.
    *
    * Returns: a file descriptor, or -1 if the object is unknown
    */
   signals[SIGNAL_SHARED_OBJECT_LOOKUP] =
     g_signal_new_class_handler ("shared-object-lookup", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                                G_CALLBACK (shared_object_lookup_default),
-                                g_signal_accumulator_first_wins, NULL, NULL, G_TYPE_INT, 1, G_TYPE_BYTES);
+                                G_CALLBACK (shared_object_lookup_default), first_fd_wins, NULL, NULL,
+                                G_TYPE_INT, 1, G_TYPE_BYTES);
 }
 
 /**
@@ -1978,9 +1994,41 @@ master_backend_get_status (VhostBackend *backend, guint8 *status, GError **error
   return vhost_user_master_get_status (VHOST_USER_MASTER (backend), status, error);
 }
 
+/* GET_PROTOCOL_FEATURES and SET_PROTOCOL_FEATURES, once the back-end offered them. */
+static gboolean
+master_backend_negotiate_protocol (VhostBackend *backend, guint64 wanted, guint64 *acked, GError **error)
+{
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
+  guint64 offered;
+
+  if (!(self->offered_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                           "GET_PROTOCOL_FEATURES: the back-end did not offer VHOST_USER_F_PROTOCOL_FEATURES "
+                           "in GET_FEATURES");
+      return FALSE;
+    }
+  if (!vhost_user_master_get_protocol_features (self, &offered, error))
+    return FALSE;
+  offered &= wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  if (!vhost_user_master_set_protocol_features (self, offered, error))
+    return FALSE;
+  *acked = offered;
+  return TRUE;
+}
+
+/* The status is a request gated by a protocol feature. */
+static gboolean
+master_backend_has_status (VhostBackend *backend)
+{
+  return (VHOST_USER_MASTER (backend)->acked_protocol_features & VHOST_USER_PROTOCOL_F_STATUS) != 0;
+}
+
 static void
 vhost_user_master_backend_iface_init (VhostBackendInterface *iface)
 {
+  iface->negotiate_protocol = master_backend_negotiate_protocol;
+  iface->has_status = master_backend_has_status;
   iface->set_vring_enable = master_backend_set_vring_enable;
   iface->set_status = master_backend_set_status;
   iface->get_status = master_backend_get_status;

@@ -146,3 +146,22 @@ def test_connect_to_missing_socket():
     assert info.value.code == int(Vhost.Error.IO)
     assert "/nonexistent/vhost.sock" in info.value.message
     assert not m.props.connected
+
+
+def test_backend_negotiate_protocol(pair):
+    m, slave = pair
+    wanted = int(Vhost.UserProtocolFeatures.MQ | Vhost.UserProtocolFeatures.STATUS
+                 | Vhost.UserProtocolFeatures.LOG_SHMFD)
+    assert not m.has_status()
+    # Before GET_FEATURES the back-end's offer is unknown: nothing is sent.
+    with pytest.raises(GLib.Error) as info:
+        m.negotiate_protocol(wanted)
+    assert info.value.code == int(Vhost.Error.NOT_SUPPORTED)
+    m.get_features()
+    acked = m.negotiate_protocol(wanted)
+    assert acked == int(Vhost.UserProtocolFeatures.MQ | Vhost.UserProtocolFeatures.STATUS)
+    assert m.get_acked_protocol_features() == acked
+    assert m.has_status()
+    m.get_features()  # a reply: the slave has handled what came before
+    assert Vhost.UserRequest.GET_PROTOCOL_FEATURES in slave.requests
+    assert Vhost.UserRequest.SET_PROTOCOL_FEATURES in slave.requests
