@@ -603,7 +603,9 @@ static gboolean
 nl_request (MnlSocket *nl, guint16 type, guint16 flags, guint32 seq, guint8 cmd, guint8 version, guint16 attr_type,
             const char *attr_string, const char *request, GError **error)
 {
-  guint32 buf[64]; /* aligned for the headers; the only string attribute is "vdpa" */
+  /* Aligned for the headers, zeroed for the padding (libmnl 1.0.4 leaves it); the only string
+   * attribute is "vdpa". */
+  guint32 buf[64] = { 0 };
   struct nlmsghdr *nlh = mnl_nlmsg_put_header (buf);
   struct genlmsghdr *genl;
 
