@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   meson ninja-build pkg-config gcc
   libglib2.0-dev gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
-  gtk-doc-tools libjson-glib-dev liburing-dev iproute2
+  gtk-doc-tools libjson-glib-dev liburing-dev libmnl-dev iproute2
   python3 python3-gi python3-pytest
   valgrind
   qemu-system-x86 qemu-utils
