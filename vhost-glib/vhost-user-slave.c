@@ -76,6 +76,10 @@ typedef struct
   GBytes *config;                /* (owned) (nullable) */
   GPtrArray *queues;             /* (element-type VhostVirtqueue) (owned) */
   guint busy_poll_us;
+  char *connect_path;            /* (owned) (nullable) client mode: the front-end's socket */
+  GSource *redial_source;        /* (owned) (nullable) client mode: the next dial */
+  guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
+  guint reconnect_max_ms;
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -110,10 +114,14 @@ G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
  */
 
 #define DEFAULT_BUSY_POLL_US 32
+#define DEFAULT_RECONNECT_MAX_MS 2000
+#define FIRST_REDIAL_MS 50
 
 enum {
   PROP_0,
   PROP_BUSY_POLL_US,
+  PROP_RECONNECT_MAX_MS,
+  PROP_CONNECTED,
   N_PROPS
 };
 
@@ -204,6 +212,7 @@ vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave)
 }
 
 static void slave_start_listening (VhostUserSlave *self);
+static void slave_schedule_redial (VhostUserSlave *self);
 
 static void
 slave_end_connection (VhostUserSlave *self, const GError *error)
@@ -219,9 +228,11 @@ slave_end_connection (VhostUserSlave *self, const GError *error)
   g_clear_pointer (&priv->channel, vhost_user_channel_unref);
   vhost_user_dev_disconnect (priv->dev);
   g_clear_pointer (&priv->backend, vhost_user_channel_unref);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   if (error != NULL)
     g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
   slave_start_listening (self);
+  slave_schedule_redial (self);
   g_object_unref (self);
 }
 
@@ -412,6 +423,7 @@ slave_serve (VhostUserSlave *self, int fd, GError **error)
   vhost_user_dev_connect (priv->dev, klass->get_num_queues (self), klass->get_max_queue_size (self));
   priv->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_RESPONDER,
                                           priv->context, slave_request_cb, slave_closed_cb, self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   return TRUE;
 }
 
@@ -539,30 +551,16 @@ vhost_user_slave_serve_fd (VhostUserSlave *slave, gint fd, GError **error)
   return slave_serve (slave, fd, error);
 }
 
-/**
- * vhost_user_slave_connect_to:
- * @slave: a #VhostUserSlave
- * @path: the path of a front-end's listening unix socket
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Connects to a front-end that listens on @path (client mode) and serves it.
- *
- * Returns: %TRUE on success
- */
-gboolean
-vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellable *cancellable, GError **error)
+/* Client mode: one dial, and on success the connection served. */
+static gboolean
+slave_dial (VhostUserSlave *self, const char *path, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GSocketClient) client = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
   g_autoptr(GSocketConnection) connection = NULL;
   GError *local_error = NULL;
   int fd;
 
-  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
-  g_return_val_if_fail (path != NULL, FALSE);
-  client = g_socket_client_new ();
-  address = g_unix_socket_address_new (path);
   connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local_error);
   if (connection == NULL)
     {
@@ -579,15 +577,83 @@ vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellab
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Connecting to %s: %s", path, g_strerror (errsv));
       return FALSE;
     }
-  return slave_serve (slave, fd, error);
+  return slave_serve (self, fd, error);
+}
+
+static gboolean
+slave_redial_cb (gpointer data)
+{
+  VhostUserSlave *self = data;
+  VhostUserSlavePrivate *priv = PRIV (self);
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (&priv->redial_source, g_source_unref);
+  if (slave_dial (self, priv->connect_path, NULL, &error))
+    {
+      priv->redial_ms = FIRST_REDIAL_MS;
+      return G_SOURCE_REMOVE;
+    }
+  g_debug ("%s; trying again in %u ms", error->message, priv->redial_ms);
+  priv->redial_ms = MIN (priv->redial_ms * 2, MAX (priv->reconnect_max_ms, FIRST_REDIAL_MS));
+  slave_schedule_redial (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Client mode: dial the front-end again, after a wait that grows with each
+ * failure up to #VhostUserSlave:reconnect-max-ms. */
+static void
+slave_schedule_redial (VhostUserSlave *self)
+{
+  VhostUserSlavePrivate *priv = PRIV (self);
+
+  if (priv->connect_path == NULL || priv->reconnect_max_ms == 0 || priv->channel != NULL ||
+      priv->redial_source != NULL)
+    return;
+  priv->redial_source = g_timeout_source_new (MIN (priv->redial_ms, priv->reconnect_max_ms));
+  g_source_set_static_name (priv->redial_source, "[vhost] vhost-user redial");
+  g_source_set_callback (priv->redial_source, slave_redial_cb, self, NULL);
+  g_source_attach (priv->redial_source, priv->context);
+}
+
+/**
+ * vhost_user_slave_connect_to:
+ * @slave: a #VhostUserSlave
+ * @path: the path of a front-end's listening unix socket
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Connects to a front-end that listens on @path (client mode) and serves it.
+ * When that connection ends, the slave dials @path again, waiting 50 ms
+ * before the first try and twice as long after each failure, up to
+ * #VhostUserSlave:reconnect-max-ms (0: it does not dial again), until a
+ * front-end answers or vhost_user_slave_close() is called. A front-end that
+ * restarts, or a back-end that the front-end dropped, is so served again.
+ *
+ * Returns: %TRUE if the first connection was made
+ */
+gboolean
+vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellable *cancellable, GError **error)
+{
+  VhostUserSlavePrivate *priv;
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  priv = PRIV (slave);
+  if (!slave_dial (slave, path, cancellable, error))
+    return FALSE;
+  g_free (priv->connect_path);
+  priv->connect_path = g_strdup (path);
+  priv->redial_ms = FIRST_REDIAL_MS;
+  return TRUE;
 }
 
 /**
  * vhost_user_slave_close:
  * @slave: a #VhostUserSlave
  *
- * Ends the connection to the front-end, if any, and stops listening (removing
- * the socket file). #VhostUserSlave::disconnected is not emitted.
+ * Ends the connection to the front-end, if any, stops listening (removing
+ * the socket file) and stops dialing a front-end again (client mode).
+ * #VhostUserSlave::disconnected is not emitted.
  */
 void
 vhost_user_slave_close (VhostUserSlave *slave)
@@ -607,6 +673,11 @@ vhost_user_slave_close (VhostUserSlave *slave)
         unlink (priv->listen_path);
     }
   g_clear_pointer (&priv->listen_path, g_free);
+  /* No more dialing, then the connection ends. */
+  g_clear_pointer (&priv->connect_path, g_free);
+  if (priv->redial_source != NULL)
+    g_source_destroy (priv->redial_source);
+  g_clear_pointer (&priv->redial_source, g_source_unref);
   slave_end_connection (slave, NULL);
 }
 
@@ -854,6 +925,8 @@ vhost_user_slave_init (VhostUserSlave *self)
   priv->dev = vhost_user_dev_new (&dev_ops, self);
   priv->busy_poll_us = DEFAULT_BUSY_POLL_US;
   vhost_user_dev_set_busy_poll_us (priv->dev, priv->busy_poll_us);
+  priv->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
+  priv->redial_ms = FIRST_REDIAL_MS;
 }
 
 static void
@@ -889,6 +962,12 @@ vhost_user_slave_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_BUSY_POLL_US:
       g_value_set_uint (value, PRIV (VHOST_USER_SLAVE (object))->busy_poll_us);
       break;
+    case PROP_RECONNECT_MAX_MS:
+      g_value_set_uint (value, PRIV (VHOST_USER_SLAVE (object))->reconnect_max_ms);
+      break;
+    case PROP_CONNECTED:
+      g_value_set_boolean (value, vhost_user_slave_get_connected (VHOST_USER_SLAVE (object)));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -901,6 +980,13 @@ vhost_user_slave_set_property (GObject *object, guint prop_id, const GValue *val
     {
     case PROP_BUSY_POLL_US:
       vhost_user_slave_set_busy_poll_us (VHOST_USER_SLAVE (object), g_value_get_uint (value));
+      break;
+    case PROP_RECONNECT_MAX_MS:
+      if (PRIV (VHOST_USER_SLAVE (object))->reconnect_max_ms != g_value_get_uint (value))
+        {
+          PRIV (VHOST_USER_SLAVE (object))->reconnect_max_ms = g_value_get_uint (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -939,6 +1025,25 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   properties[PROP_BUSY_POLL_US] =
     g_param_spec_uint ("busy-poll-us", NULL, NULL, 0, G_MAXUINT, DEFAULT_BUSY_POLL_US,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserSlave:reconnect-max-ms:
+   *
+   * In client mode (vhost_user_slave_connect_to()), the longest wait, in
+   * milliseconds, between two dials of a front-end that went away: the slave
+   * tries after 50 ms, then waits twice as long after each failure up to this.
+   * 0 does not dial again.
+   */
+  properties[PROP_RECONNECT_MAX_MS] =
+    g_param_spec_uint ("reconnect-max-ms", NULL, NULL, 0, G_MAXUINT, DEFAULT_RECONNECT_MAX_MS,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserSlave:connected:
+   *
+   * Whether a front-end is connected.
+   */
+  properties[PROP_CONNECTED] =
+    g_param_spec_boolean ("connected", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
