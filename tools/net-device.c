@@ -565,13 +565,13 @@ echo_batch (NetPair *pair, VhostVirtqueue *rxq, VhostVirtqueue *txq, guint *fram
       __builtin_prefetch (b->rx[i].iov[b->rx[i].n_out].iov_base);
 
   /* Frame k goes into the next receive chain if it fits; a chain that is no frame
-   * takes none and is dropped. */
+   * takes none and is dropped (given back with nothing echoed). */
   for (k = 0; k < n; k++)
     {
       gsize length = vhost_virtqueue_element_get_readable_size (&b->tx[k]);
 
       b->len[k] = 0;
-      if (length < hdr_len || length > hdr_len + MAX_FRAME)
+      if (!echo_check_length (pair, &b->tx[k], length))
         continue;
       if (used == n_rx)
         {
@@ -608,8 +608,6 @@ echo_batch (NetPair *pair, VhostVirtqueue *rxq, VhostVirtqueue *txq, guint *fram
           (*frames)++;
           *bytes += b->len[i] - hdr_len;
         }
-      else
-        echo_check_length (pair, &b->tx[i], vhost_virtqueue_element_get_readable_size (&b->tx[i]));
       vhost_virtqueue_push (txq, &b->tx[i], 0);
     }
   if (stalled)
