@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* 4 KiB random-read IOPS and kick-to-completion latency: vhost-glib's VhostUserSlave against qemu-storage-daemon. */
+/* 4 KiB random-read IOPS and kick-to-completion latency: the vhost-user-blk program's null disk against
+ * qemu-storage-daemon's null-co, each a process pinned to CPU 1, with the same VhostDriver front-end. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <linux/virtio_blk.h>
+#include <vhost-glib/vhost-glib.h>
 
 #include "bench-common.h"
 
@@ -30,12 +33,6 @@ typedef struct
   double rtt_ns[3];
   BenchPlacement placement;
 } Round;
-
-static VhostUserSlave *
-create_blk (gpointer data)
-{
-  return VHOST_USER_SLAVE (bench_blk_null_new (CAPACITY));
-}
 
 /* Nanoseconds: latencies at depth 1 are well under a microsecond. */
 static gint64
@@ -202,25 +199,28 @@ main (int argc, char **argv)
     { "seconds", 's', 0, G_OPTION_ARG_INT, &seconds, "Seconds per run (default 5)", "N" },
     { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Runs per back-end and depth, alternating (default 3, at most 16)",
       "N" },
-    { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us, "vhost-glib's worker busy-poll interval (default 32, the library's default)",
-      "US" },
+    { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
+      "vhost-user-blk's --busy-poll-us (default 32, the library's default)", "US" },
     { "indirect", 0, 0, G_OPTION_ARG_NONE, &indirect, "Ask for VIRTIO_F_INDIRECT_DESC", NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) options = g_option_context_new ("- vhost-user-blk IOPS: vhost-glib against qemu-storage-daemon");
+  g_autoptr(GOptionContext) options =
+    g_option_context_new ("- vhost-user-blk IOPS: the vhost-user-blk program against qemu-storage-daemon");
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = bench_make_dir ();
+  g_autofree char *dir = vhost_peer_make_dir ();
   g_autofree char *qsd_sock = g_build_filename (dir, "qsd.sock", NULL);
-  g_autofree char *our_sock = g_build_filename (dir, "vhost-glib.sock", NULL);
+  g_autofree char *our_sock = g_build_filename (dir, "vhost-user-blk.sock", NULL);
+  g_autofree char *null_size = g_strdup_printf ("--null=%" G_GUINT64_FORMAT, CAPACITY);
+  g_autofree char *busy_poll = NULL;
   g_autofree char *blockdev = g_strdup_printf ("driver=null-co,node-name=d,size=%" G_GUINT64_FORMAT, CAPACITY);
   g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
                                              "writable=on", qsd_sock);
-  /* Both back-ends on CPU 1, the front-end on CPU 0. */
-  const char *qsd_argv[] = { "taskset", "-c", "1", "qemu-storage-daemon", "--blockdev", blockdev, "--export", export,
-                             NULL };
+  /* Both back-ends on CPU 1 (bench_back_end_start()), the front-end on CPU 0. */
+  const char *qsd_argv[] = { "qemu-storage-daemon", "--blockdev", blockdev, "--export", export, NULL };
+  const char *our_argv[] = { bench_tool_path ("VHOST_USER_BLK", VHOST_USER_BLK_BUILT), "--socket-path", our_sock,
+                             null_size, NULL, NULL };
   const guint depths[] = { 1, 32 };
-  BenchServer *server;
-  BenchPeer *qsd;
+  VhostPeer *qsd, *ours;
 
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
@@ -232,13 +232,15 @@ main (int argc, char **argv)
   if (indirect)
     extra_features |= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
 
-  qsd = bench_peer_start (dir, "qemu-storage-daemon", qsd_argv);
-  bench_peer_wait_for_socket (qsd, qsd_sock, 30000);
-  server = bench_server_start (our_sock, 1, busy_poll_us, create_blk, NULL);
+  busy_poll = g_strdup_printf ("--busy-poll-us=%d", busy_poll_us);
+  our_argv[4] = busy_poll;
+
+  qsd = bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
+  ours = bench_back_end_start (dir, "vhost-user-blk", "vhost-glib", our_argv, our_sock, 30000);
   bench_pin_to_cpu (0);
 
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
-  printf ("# vhost-glib: null device, worker busy-poll %d us; qemu-storage-daemon: null-co\n", busy_poll_us);
+  printf ("# vhost-user-blk: the built program, %s %s; qemu-storage-daemon: null-co\n", null_size, busy_poll);
   printf ("# front-end on CPU 0, each back-end on CPU 1; event idx%s\n", indirect ? ", indirect descriptors" : "");
   printf ("# medians per placement of IOPS and of latency in us (mean; p99 at depth 1 only)\n");
   bench_print_placement_rule ();
@@ -258,7 +260,7 @@ main (int argc, char **argv)
           r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
           r->placement = bench_placement_of (r->rtt_ns, 3);
           changed += r->placement == BENCH_PLACEMENT_CHANGED;
-          printf ("#   depth %u round %d: qsd %.0f IOPS, vhost-glib %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: "
+          printf ("#   depth %u round %d: qsd %.0f IOPS, vhost-user-blk %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: "
                   "%s\n",
                   depths[i], round + 1, r->qsd.iops, r->ours.iops, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2],
                   bench_placement_name (r->placement));
@@ -271,8 +273,9 @@ main (int argc, char **argv)
       fflush (stdout);
     }
 
-  bench_server_stop (server);
-  bench_peer_stop (qsd, 10000);
-  bench_remove_dir (dir);
+  vhost_peer_terminate (ours, SIGTERM, our_sock);
+  vhost_peer_free (ours);
+  vhost_peer_free (qsd);
+  vhost_peer_remove_dir (dir);
   return 0;
 }

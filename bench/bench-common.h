@@ -1,30 +1,26 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What the benchmarks share: peer processes with logs, waiting for sockets, CPU pinning, a null virtio-blk device. */
+/* What the benchmarks share beside tests/support/peer.h (the peer processes): the back-ends' programs, CPU
+ * pinning, where the host has put the vCPUs, medians. */
 #pragma once
 
-#include <gio/gio.h>
-#include <vhost-glib/vhost-glib.h>
+#include <glib.h>
+
+#include "peer.h"
 
 G_BEGIN_DECLS
 
-typedef struct
-{
-  GSubprocess *process;
-  char *log_path;
-} BenchPeer;
+/* The back-ends are pinned to this CPU (the front-end runs on CPU 0). */
+#define BENCH_BACK_END_CPU "1"
 
-/* A private temporary directory, removed (with its files) by bench_remove_dir(). */
-char *bench_make_dir (void);
-void bench_remove_dir (const char *dir);
+/* The path of one of the tools (vhost-user-blk, vhost-user-net): the environment
+ * variable `variable` if set, else `built`, where the build put it. */
+const char *bench_tool_path (const char *variable, const char *built);
 
-/* Start argv with stdout and stderr into dir/name.log and stdin a pipe; exits the
- * benchmark with a message if argv[0] is not installed. */
-BenchPeer *bench_peer_start (const char *dir, const char *name, const char *const *argv);
-void bench_peer_wait_for_socket (BenchPeer *peer, const char *path, guint timeout_ms);
-/* The log so far, NUL bytes replaced. */
-char *bench_peer_get_log (BenchPeer *peer);
-/* Close stdin and wait up to timeout_ms for the peer to exit; then SIGKILL. */
-void bench_peer_stop (BenchPeer *peer, guint timeout_ms);
+/* Start a back-end's argv pinned to BENCH_BACK_END_CPU (with taskset), its log in
+ * dir/name.log, and wait up to `timeout_ms` for it to create `socket_path`. Exits
+ * the benchmark with a message if argv[0] is not there (`package` has it). */
+VhostPeer *bench_back_end_start (const char *dir, const char *name, const char *package, const char *const *argv,
+                                 const char *socket_path, guint timeout_ms);
 
 /* Pin the calling thread (and the threads it creates later) to one CPU. */
 void bench_pin_to_cpu (guint cpu);
@@ -57,22 +53,5 @@ int bench_compare_double (gconstpointer a, gconstpointer b);
 
 /* The median of `n` values (sorted in place). */
 double bench_median (double *values, guint n);
-
-/* A device served from a thread of its own, pinned to `cpu` with the workers it
- * starts: `create` makes the slave in that thread; it listens on `socket_path`. */
-typedef struct _BenchServer BenchServer;
-typedef VhostUserSlave *(*BenchServerCreate) (gpointer data);
-
-BenchServer *bench_server_start (const char *socket_path, guint cpu, guint busy_poll_us, BenchServerCreate create,
-                                 gpointer data);
-VhostUserSlave *bench_server_get_slave (BenchServer *server);
-void bench_server_stop (BenchServer *server);
-
-/* A virtio-blk device that completes every request at once without touching
- * storage, like qemu-storage-daemon's null-co: reads return the buffer as it was. */
-#define BENCH_TYPE_BLK_NULL (bench_blk_null_get_type ())
-G_DECLARE_FINAL_TYPE (BenchBlkNull, bench_blk_null, BENCH, BLK_NULL, VhostUserSlave)
-
-BenchBlkNull *bench_blk_null_new (guint64 capacity_bytes);
 
 G_END_DECLS

@@ -4,22 +4,13 @@
 
 #include <vhost-glib/vhost-glib.h>
 #include "vhost-glib/vhost-user-slave-private.h"
+#include "fd-count.h"
 
 G_BEGIN_DECLS
 
 /* g_test_init(), and the process-wide objects that hold fds for good (the default
  * main context's wakeup fd) created up front, so that fd counts in tests are exact. */
 void vhost_test_init (int *argc, char ***argv);
-
-/* The number of open file descriptors of this process (entries of /proc/self/fd). */
-gint vhost_test_count_open_fds (void);
-
-/* Wait (up to 2 s) until GLib has let go of the fds it keeps for child processes
- * that exited (a pidfd, a wait context): they close in its worker thread, later. */
-void vhost_test_settle_fds (void);
-
-/* Assert that the process has `expected` open fds; on failure, list them. */
-void vhost_test_assert_fd_count (gint expected);
 
 /* A memfd of `size` bytes. */
 int vhost_test_memfd (gsize size);

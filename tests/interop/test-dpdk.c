@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* DPDK testpmd as a peer: its vhost PMD against VhostUserMaster and VhostDriver, its virtio_user PMD against a VhostUserSlave. */
+/* DPDK testpmd as a peer: its vhost PMD against VhostUserMaster and VhostDriver, its virtio_user PMD against
+ * vhost-user-net's echo device (VhostToolNet, a VhostUserSlave). */
 #include <string.h>
 #include <unistd.h>
 #include <linux/virtio_net.h>
 
 #include "test-support.h"
 #include "peer.h"
-#include "net-echo.h"
+#include "net-device.h"
 
 #define RXQ 0
 #define TXQ 1
@@ -273,13 +274,32 @@ test_dpdk_driver_macswap (gconstpointer data)
   vhost_peer_remove_dir (dir);
 }
 
+/* In the slave's thread: vhost-user-net --echo, as the program sets it up, listening. */
 static void
 listen_echo (VhostUserSlave *slave, gpointer path)
 {
+  VhostToolNetConfig config = {
+    .mode = VHOST_TOOL_NET_MODE_ECHO,
+    .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 },
+    .queue_pairs = 1,
+    .mergeable = TRUE,
+  };
   g_autoptr(GError) error = NULL;
 
+  g_assert_true (vhost_tool_net_configure (VHOST_TOOL_NET (slave), &config, &error));
+  g_assert_no_error (error);
   g_assert_true (vhost_user_slave_listen (slave, path, &error));
   g_assert_no_error (error);
+}
+
+/* The frames the echo device has sent back so far. */
+static guint64
+echoed (VhostToolNet *echo)
+{
+  VhostToolNetStats stats;
+
+  vhost_tool_net_get_stats (echo, -1, &stats);
+  return stats.rx_frames;
 }
 
 static void
@@ -300,8 +320,9 @@ test_dpdk_virtio_user_echo (gconstpointer data)
   g_autofree char *vdev = g_strdup_printf ("net_virtio_user0,path=%s,queues=1%s", sock, packed ? ",packed_vq=1" : "");
   g_auto(GStrv) argv = testpmd_argv (vdev, "io", TRUE);
   gint fds_before = vhost_test_count_open_fds ();
-  VhostTestSlaveThread *thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_NET_ECHO, -1, listen_echo, sock);
-  VhostTestNetEcho *echo = VHOST_TEST_NET_ECHO (vhost_test_slave_thread_get_slave (thread));
+  VhostTestSlaveThread *thread = vhost_test_slave_thread_new (VHOST_TYPE_TOOL_NET, -1, listen_echo, sock);
+  VhostToolNet *echo = VHOST_TOOL_NET (vhost_test_slave_thread_get_slave (thread));
+  VhostToolNetStats stats;
   g_autofree char *log = NULL;
   g_autoptr(GRegex) regex = NULL;
   g_autoptr(GMatchInfo) match = NULL;
@@ -313,13 +334,15 @@ test_dpdk_virtio_user_echo (gconstpointer data)
   peer = vhost_peer_start (dir, "testpmd", "dpdk", (const char *const *) argv);
   /* Let frames circle for a while. */
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (g_atomic_int_get (&echo->echoed) < 100000 && g_get_monotonic_time () < deadline)
+  while (echoed (echo) < 100000 && g_get_monotonic_time () < deadline)
     g_usleep (1000);
-  g_assert_cmpint (g_atomic_int_get (&echo->echoed), >=, 100000);
+  g_assert_cmpuint (echoed (echo), >=, 100000);
   /* The ring layout testpmd chose, while it is still connected. */
   vhost_test_slave_thread_run (thread, read_acked_features, &acked);
   g_assert_cmphex (acked & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED), ==,
                    (packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0));
+  /* The echo device offers IN_ORDER, and virtio_user takes its in-order paths. */
+  g_assert_cmphex (acked & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER), !=, 0);
   vhost_peer_close_stdin (peer);
   g_assert_true (vhost_peer_wait_exit (peer, 30000, &status));
   g_assert_cmpint (status, ==, 0);
@@ -334,10 +357,15 @@ test_dpdk_virtio_user_echo (gconstpointer data)
 
     rx_packets = g_ascii_strtoull (count, NULL, 10);
   }
-  g_test_message ("testpmd received %" G_GUINT64_FORMAT " frames; the device echoed %d, dropped %d", rx_packets,
-                  g_atomic_int_get (&echo->echoed), g_atomic_int_get (&echo->dropped));
+  vhost_tool_net_get_stats (echo, -1, &stats);
+  g_test_message ("testpmd received %" G_GUINT64_FORMAT " frames; the device echoed %" G_GUINT64_FORMAT
+                  ", dropped %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT, rx_packets, stats.rx_frames,
+                  stats.rx_dropped, stats.tx_dropped);
   g_assert_cmpuint (rx_packets, >=, 100000);
-  g_assert_cmpuint (rx_packets, <=, (guint64) g_atomic_int_get (&echo->echoed));
+  g_assert_cmpuint (rx_packets, <=, stats.rx_frames);
+  /* The device dropped none of the frames testpmd sent. */
+  g_assert_cmpuint (stats.rx_dropped, ==, 0);
+  g_assert_cmpuint (stats.tx_dropped, ==, 0);
   vhost_peer_free (peer);
   /* The slave, its workers and its listening socket leave nothing open. */
   vhost_test_slave_thread_free (thread);

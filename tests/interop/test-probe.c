@@ -111,14 +111,15 @@ static void
 open_blk (VhostUserSlave *slave, gpointer data)
 {
   const char *const *paths = data;
+  VhostToolBlkConfig config = { .backing = VHOST_TOOL_BLK_BACKING_FILE, .path = paths[0], .num_queues = 2 };
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (vhost_test_blk_open (VHOST_TEST_BLK (slave), paths[0], 2, &error));
+  g_assert_true (vhost_tool_blk_configure (VHOST_TOOL_BLK (slave), &config, &error));
   g_assert_true (vhost_user_slave_listen (slave, paths[1], &error));
   g_assert_no_error (error);
 }
 
-/* The project's own back-end: the probe reads what VhostUserSlave serves. */
+/* The project's own back-end: the probe reads what vhost-user-blk's device serves (in-process). */
 static void
 test_probe_own_blk (void)
 {
@@ -135,7 +136,7 @@ test_probe_own_blk (void)
   g_assert_nonnull (f);
   g_assert_cmpint (ftruncate (fileno (f), 8 * 1024 * 1024), ==, 0);
   fclose (f);
-  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_BLK, -1, open_blk, paths);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TOOL_BLK, -1, open_blk, paths);
   root = probe_json (sock, "blk");
   g_assert_true (has_name (root, "features", "seg-max"));
   g_assert_true (has_name (root, "features", "ring-event-idx"));
@@ -143,7 +144,7 @@ test_probe_own_blk (void)
   g_assert_cmpint (json_object_get_int_member (root, "queues"), ==, 2);
   config = json_object_get_object_member (root, "config");
   g_assert_cmpint (json_object_get_int_member (config, "capacity"), ==, 8 * 1024 * 1024 / 512);
-  g_assert_cmpint (json_object_get_int_member (config, "seg-max"), ==, VHOST_TEST_BLK_SEG_MAX);
+  g_assert_cmpint (json_object_get_int_member (config, "seg-max"), ==, VHOST_TOOL_BLK_SEG_MAX);
   g_assert_cmpint (json_object_get_int_member (config, "num-queues"), ==, 2);
   vhost_test_slave_thread_free (thread);
   vhost_peer_remove_dir (dir);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A Linux guest in qemu-system-x86_64 writes and reads back a disk served by VhostTestBlk
- * (vhost-user-blk-pci): the data plane end to end against a real driver. */
+/* A Linux guest in qemu-system-x86_64 writes and reads back a disk served in-process by vhost-user-blk's device,
+ * VhostToolBlk (vhost-user-blk-pci): the data plane end to end against a real driver. */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +9,8 @@
 #include "test-support.h"
 #include "guest.h"
 #include "blk-device.h"
+
+#define SERIAL "vhost-glib-test-blk"
 
 #define IMAGE_SIZE (8 * 1024 * 1024)
 #define PATTERN_SIZE (1024 * 1024)
@@ -54,9 +56,15 @@ static void
 serve_setup (VhostUserSlave *slave, gpointer data)
 {
   ServeData *serve = data;
+  VhostToolBlkConfig config = {
+    .backing = VHOST_TOOL_BLK_BACKING_FILE,
+    .path = serve->image,
+    .num_queues = NUM_QUEUES,
+    .serial = SERIAL,
+  };
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (vhost_test_blk_open (VHOST_TEST_BLK (slave), serve->image, NUM_QUEUES, &error));
+  g_assert_true (vhost_tool_blk_configure (VHOST_TOOL_BLK (slave), &config, &error));
   g_assert_no_error (error);
   g_assert_true (vhost_user_slave_listen (slave, serve->socket, &error));
   g_assert_no_error (error);
@@ -96,7 +104,8 @@ test_qemu_guest_blk (void)
   g_auto(GStrv) result = NULL;
   ServeData serve = { image, sock };
   VhostTestSlaveThread *thread;
-  VhostTestBlkStats stats;
+  VhostToolBlk *blk;
+  VhostToolBlkStats stats, queue0, queue1;
   VhostPeer *peer;
   int fd;
   const char *md5, *value;
@@ -110,16 +119,20 @@ test_qemu_guest_blk (void)
   vhost_guest_make_initramfs (dir, kver, initrd, guest_init, modules);
 
   /* The device lives in its own thread with its own main context; its queues in workers. */
-  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_BLK, -1, serve_setup, &serve);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TOOL_BLK, -1, serve_setup, &serve);
 
   peer = vhost_guest_start (dir, kver, initrd, 2, devices);
   result = vhost_guest_wait_result (peer, QEMU_TIMEOUT_MS);
 
-  vhost_test_blk_get_stats (VHOST_TEST_BLK (vhost_test_slave_thread_get_slave (thread)), &stats);
-  g_test_message ("device: %u reads (%" G_GUINT64_FORMAT " bytes), %u writes (%" G_GUINT64_FORMAT " bytes), "
-                  "%u flushes, %u GET_IDs; per queue %u, %u; guest blk-mq queues %s",
+  blk = VHOST_TOOL_BLK (vhost_test_slave_thread_get_slave (thread));
+  vhost_tool_blk_get_stats (blk, -1, &stats);
+  vhost_tool_blk_get_stats (blk, 0, &queue0);
+  vhost_tool_blk_get_stats (blk, 1, &queue1);
+  g_test_message ("device: %" G_GUINT64_FORMAT " reads (%" G_GUINT64_FORMAT " bytes), %" G_GUINT64_FORMAT
+                  " writes (%" G_GUINT64_FORMAT " bytes), %" G_GUINT64_FORMAT " flushes, %" G_GUINT64_FORMAT
+                  " GET_IDs; per queue %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "; guest blk-mq queues %s",
                   stats.reads, stats.bytes_read, stats.writes, stats.bytes_written, stats.flushes, stats.get_ids,
-                  stats.per_queue[0], stats.per_queue[1], vhost_guest_result_value (result, "queues"));
+                  queue0.requests, queue1.requests, vhost_guest_result_value (result, "queues"));
   g_assert_cmpuint (stats.io_errors, ==, 0);
   g_assert_cmpuint (stats.unsupported, ==, 0);
   g_assert_cmpuint (stats.malformed, ==, 0);
@@ -131,13 +144,13 @@ test_qemu_guest_blk (void)
   g_assert_cmpuint (stats.get_ids, >=, 1);
   /* Both queues carried requests: the writes queue 0, the reads queue 1. */
   g_assert_cmpstr (vhost_guest_result_value (result, "queues"), ==, G_STRINGIFY (NUM_QUEUES));
-  g_assert_cmpuint (stats.per_queue[0], >=, 4);
-  g_assert_cmpuint (stats.per_queue[1], >=, 256);
+  g_assert_cmpuint (queue0.requests, >=, 4);
+  g_assert_cmpuint (queue1.requests, >=, 256);
 
   value = vhost_guest_result_value (result, "size");
   g_assert_nonnull (value);
   g_assert_cmpuint (g_ascii_strtoull (value, NULL, 10), ==, IMAGE_SIZE / 512);
-  g_assert_cmpstr (vhost_guest_result_value (result, "serial"), ==, VHOST_TEST_BLK_SERIAL);
+  g_assert_cmpstr (vhost_guest_result_value (result, "serial"), ==, SERIAL);
   md5 = vhost_guest_result_value (result, "md5");
   g_assert_nonnull (md5);
 

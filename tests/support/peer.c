@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A harness for tests against real peers: temp dirs, peer processes with logs, sockets to wait for. */
+/* Peer processes for tests and benchmarks: temp dirs, processes with their logs, sockets to wait for. */
 #include <sys/prctl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
+#include "fd-count.h"
 #include "peer.h"
-#include "test-support.h"
 
 struct _VhostPeer
 {
@@ -71,7 +71,9 @@ vhost_peer_start (const char *dir, const char *name, const char *package, const 
   g_subprocess_launcher_take_stderr_fd (launcher, -1);
   g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-  g_test_message ("starting %s: %s", name, command);
+  /* In a test's log (a benchmark prints nothing of its own here). */
+  if (g_test_initialized ())
+    g_test_message ("starting %s: %s", name, command);
   peer->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   return peer;
@@ -228,7 +230,7 @@ vhost_peer_free (VhostPeer *peer)
           g_subprocess_wait (peer->process, NULL, NULL);
         }
     }
-  if (g_test_failed ())
+  if (g_test_initialized () && g_test_failed ())
     {
       g_autofree char *log = vhost_peer_get_log (peer);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A harness for tests against real peers: temp dirs, peer processes with logs, sockets to wait for. */
+/* Peer processes for tests and benchmarks: temp dirs, processes with their logs, sockets to wait for.
+ * A failure (a missing program, a socket that does not come) aborts with a message, in a test or not. */
 #pragma once
 
 #include <gio/gio.h>
@@ -42,7 +43,8 @@ void vhost_peer_send_signal (VhostPeer *peer, int signum);
  * with status 0 within 10 s, and `socket_path` (if not NULL) must be gone. */
 void vhost_peer_terminate (VhostPeer *peer, int signum, const char *socket_path);
 
-/* SIGTERM, then SIGKILL after a bound; always reaps; prints the log if the test failed. */
+/* SIGTERM, then SIGKILL after a bound; always reaps; prints the log if the test failed;
+ * then waits for GLib to close what it kept of the process (vhost_test_settle_fds()). */
 void vhost_peer_free (VhostPeer *peer);
 
 /* Remove a directory tree made by vhost_peer_make_dir(). */
