@@ -106,14 +106,14 @@ vhost_tool_blk_get_features (VhostUserSlave *slave)
   return features;
 }
 
-/* No in-flight tracking (a restarted back-end cannot resubmit requests) and no dirty
- * log (no migration): those are not offered. */
+/* No dirty log (no migration): not offered. In-flight tracking is the
+ * library's (a restarted back-end resubmits what the last one had in flight). */
 static guint64
 vhost_tool_blk_get_protocol_features (VhostUserSlave *slave)
 {
   guint64 features = VHOST_USER_SLAVE_CLASS (vhost_tool_blk_parent_class)->get_protocol_features (slave);
 
-  return features & ~(guint64) (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD | VHOST_USER_PROTOCOL_F_LOG_SHMFD);
+  return features & ~(guint64) VHOST_USER_PROTOCOL_F_LOG_SHMFD;
 }
 
 static guint
