@@ -84,35 +84,6 @@ typedef struct
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
 
-/**
- * VhostUserSlaveClass::get_config:
- * @slave: the #VhostUserSlave
- * @offset: the offset in the configuration space
- * @size: how many bytes to read
- * @error: return location for a #GError
- *
- * Reads the device's configuration space for GET_CONFIG.
- *
- * Returns: (transfer full): exactly @size bytes, or %NULL with @error set
- */
-
-/**
- * VhostUserSlaveClass::device_request:
- * @slave: the #VhostUserSlave
- * @request: the request
- * @payload: the request's payload, in the wire format of the specification
- * @fds: the file descriptors that came with it; duplicate those to keep
- * @reply: (out) (transfer full) (nullable): the payload of the reply, for the
- *   requests that have one
- * @reply_fds: (out) (transfer full) (nullable): the file descriptors to send
- *   with the reply
- * @error: return location for a #GError
- *
- * Handles a device-specific request. See #VhostUserSlaveClass.
- *
- * Returns: %TRUE on success
- */
-
 #define DEFAULT_BUSY_POLL_US 32
 #define DEFAULT_RECONNECT_MAX_MS 2000
 #define FIRST_REDIAL_MS 50
