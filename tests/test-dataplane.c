@@ -764,6 +764,15 @@ test_raw_dirty_log (Raw *r, gconstpointer data)
                                                VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL),
                                              &error));
   g_assert_no_error (error);
+  /* The used ring's writes are logged where SET_VRING_ADDR with VHOST_VRING_F_LOG
+   * says: its log_guest_addr, 0x2000 (page 2), the ring's own guest address. */
+  {
+    g_autoptr(VhostVringAddr) addr = vhost_vring_addr_new (0, 1u << VHOST_VRING_F_LOG, raw_uaddr (r, 0),
+                                                           raw_uaddr (r, 0x2000), raw_uaddr (r, 0x1000), 0x2000);
+
+    g_assert_true (vhost_backend_set_vring_addr (VHOST_BACKEND (r->master), addr, &error));
+    g_assert_no_error (error);
+  }
   /* A chain whose writable buffer spans guest pages 0x101 and 0x102 (region 1). */
   raw_desc (r, 0, RAW_BUF, 64, VRING_DESC_F_NEXT, 1);
   raw_desc (r, 1, RAW_R1 + 0x1f00, 0x200, VRING_DESC_F_WRITE, 0);

@@ -200,6 +200,7 @@ fixture_setup (Fixture *f, gboolean packed, gboolean indirect)
   f->indirect = indirect;
   f->mem = g_malloc0 (MEM_SIZE);
   f->vmem.n_regions = 1;
+  f->vmem.log_call_fd = -1;
   f->vmem.regions[0] = (VhostMemRegion) { 0, MEM_SIZE, (guint64) (guintptr) f->mem, f->mem };
   vhost_driver_ring_sizes (NUM, packed, &sizes[0], &sizes[1], &sizes[2]);
   if (packed)

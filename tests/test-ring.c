@@ -55,6 +55,7 @@ fixture_new (gboolean packed, guint num, gboolean indirect)
   fx->buf[0] = g_malloc0 (REGION_SIZE);
   fx->buf[1] = g_malloc0 (REGION_SIZE);
   fx->mem.n_regions = 2;
+  fx->mem.log_call_fd = -1;
   fx->mem.regions[0] = (VhostMemRegion) { GPA0, REGION_SIZE, UADDR0, fx->buf[0] };
   fx->mem.regions[1] = (VhostMemRegion) { GPA1, REGION_SIZE, UADDR1, fx->buf[1] };
   vhost_ring_init (&fx->ring, 0);
@@ -1908,6 +1909,11 @@ test_log_split (void)
   fx->mem.log = g_malloc0 (LOG_SIZE);
   fx->mem.log_size = LOG_SIZE;
   fx->ring.log_all = TRUE;
+  /* VHOST_VRING_F_LOG: the used ring's writes are logged at log_guest_addr, which
+   * the front-end chooses (page 0x30 here, outside guest memory; the ring is at
+   * page 0x15). */
+  fx->ring.log_used = TRUE;
+  fx->ring.log_guest_addr = 0x30000;
 
   set_desc (&desc[0], 0x11000, 0x100, F_NEXT, 1); /* read by the device: not logged */
   set_desc (&desc[1], 0x12000, 0x2000, F_WRITE, 0);
@@ -1920,11 +1926,12 @@ test_log_split (void)
   g_assert_false (log_bit (fx, 0x11));
   g_assert_false (log_bit (fx, 0x14));
   g_assert_false (log_bit (fx, 0x10)); /* the descriptor table and available ring */
-  g_assert_true (log_bit (fx, 0x15));  /* the used element */
+  g_assert_true (log_bit (fx, 0x30));  /* the used element, at log_guest_addr */
+  g_assert_false (log_bit (fx, 0x15)); /* not at the ring's own address */
   g_assert_cmpuint (log_count (fx), ==, 3);
   log_clear (fx);
   vhost_ring_flush (&fx->ring);
-  g_assert_true (log_bit (fx, 0x15)); /* the used index */
+  g_assert_true (log_bit (fx, 0x30)); /* the used index */
   g_assert_cmpuint (log_count (fx), ==, 1);
 
   /* Only what the device says it wrote. */
@@ -1944,7 +1951,7 @@ test_log_split (void)
   vhost_ring_push (&fx->ring, &fx->elem, 0);
   vhost_ring_flush (&fx->ring);
   g_assert_cmpuint (log_count (fx), ==, 1);
-  g_assert_true (log_bit (fx, 0x15));
+  g_assert_true (log_bit (fx, 0x30));
 
   /* A write across the two regions: the pages of both. */
   log_clear (fx);
@@ -1959,9 +1966,19 @@ test_log_split (void)
   g_assert_false (log_bit (fx, 0x21));
   g_assert_cmpuint (log_count (fx), ==, 3);
 
-  /* Without log_all, nothing. */
+  /* Without log_all, only the used ring. */
   log_clear (fx);
   fx->ring.log_all = FALSE;
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x2000);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpuint (log_count (fx), ==, 1);
+  g_assert_true (log_bit (fx, 0x30));
+
+  /* Without VHOST_VRING_F_LOG either, nothing. */
+  log_clear (fx);
+  fx->ring.log_used = FALSE;
   split_publish (fx, 0);
   g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
   vhost_ring_push (&fx->ring, &fx->elem, 0x2000);
@@ -2014,6 +2031,36 @@ test_log_packed_flush (void)
   fixture_free (fx);
 }
 
+/* SET_LOG_FD: the front-end is told when a publication logged writes, and only then. */
+static void
+test_log_kick (void)
+{
+  Fixture *fx = fixture_new_mapped (FALSE, 8, FALSE);
+  eventfd_t value = 0;
+
+  fx->mem.log = g_malloc0 (LOG_SIZE);
+  fx->mem.log_size = LOG_SIZE;
+  fx->mem.log_call_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  fx->ring.log_all = TRUE;
+  set_desc (&split_desc (fx)[0], 0x12000, 0x100, F_WRITE, 0);
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  g_assert_cmpint (eventfd_read (fx->mem.log_call_fd, &value), <, 0); /* nothing logged yet */
+  vhost_ring_push (&fx->ring, &fx->elem, 0x100);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpint (eventfd_read (fx->mem.log_call_fd, &value), ==, 0);
+  g_assert_cmpuint (value, ==, 1);
+  /* Logging off: a publication says nothing. */
+  fx->ring.log_all = FALSE;
+  split_publish (fx, 0);
+  g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
+  vhost_ring_push (&fx->ring, &fx->elem, 0x100);
+  vhost_ring_flush (&fx->ring);
+  g_assert_cmpint (eventfd_read (fx->mem.log_call_fd, &value), <, 0);
+  close (fx->mem.log_call_fd);
+  fixture_free (fx);
+}
+
 /* A log too short for guest memory: pages past it are not marked, and nothing is
  * written past it (ASan checks). */
 static void
@@ -2024,6 +2071,8 @@ test_log_short (void)
   fx->mem.log = g_malloc0 (3); /* pages 0 to 0x17 */
   fx->mem.log_size = 3;
   fx->ring.log_all = TRUE;
+  fx->ring.log_used = TRUE;
+  fx->ring.log_guest_addr = 0x15000; /* the used ring's own guest address */
   set_desc (&split_desc (fx)[0], 0x17000, 0x2000, F_WRITE, 0);
   split_publish (fx, 0);
   g_assert_cmpint (pop (fx, MAX_IOV), ==, 1);
@@ -2340,6 +2389,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/log/packed", test_log_packed);
   g_test_add_func ("/vhost/ring/log/packed-flush", test_log_packed_flush);
   g_test_add_func ("/vhost/ring/log/short", test_log_short);
+  g_test_add_func ("/vhost/ring/log/kick", test_log_kick);
   g_test_add_data_func ("/vhost/ring/split/event-idx-after-declined", GINT_TO_POINTER (FALSE),
                         test_event_idx_after_declined);
   g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),

@@ -94,7 +94,8 @@ vhost_tool_blk_get_features (VhostUserSlave *slave)
   guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
                      VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
                      VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
-                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_SIZE_MAX) |
+                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL) |
+                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_SIZE_MAX) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_SEG_MAX) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_TOPOLOGY) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_FLUSH) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ);
@@ -104,16 +105,6 @@ vhost_tool_blk_get_features (VhostUserSlave *slave)
   else
     features |= VHOST_FEATURE_MASK (VIRTIO_BLK_F_DISCARD) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_WRITE_ZEROES);
   return features;
-}
-
-/* No dirty log (no migration): not offered. In-flight tracking is the
- * library's (a restarted back-end resubmits what the last one had in flight). */
-static guint64
-vhost_tool_blk_get_protocol_features (VhostUserSlave *slave)
-{
-  guint64 features = VHOST_USER_SLAVE_CLASS (vhost_tool_blk_parent_class)->get_protocol_features (slave);
-
-  return features & ~(guint64) VHOST_USER_PROTOCOL_F_LOG_SHMFD;
 }
 
 static guint
@@ -595,7 +586,6 @@ vhost_tool_blk_class_init (VhostToolBlkClass *klass)
 
   G_OBJECT_CLASS (klass)->finalize = vhost_tool_blk_finalize;
   slave_class->get_features = vhost_tool_blk_get_features;
-  slave_class->get_protocol_features = vhost_tool_blk_get_protocol_features;
   slave_class->get_num_queues = vhost_tool_blk_get_num_queues_vfunc;
   slave_class->get_max_queue_size = vhost_tool_blk_get_max_queue_size;
 }

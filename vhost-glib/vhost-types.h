@@ -56,13 +56,6 @@ guint64 vhost_memory_region_get_mmap_offset (VhostMemoryRegion *region);
  */
 typedef struct _VhostVringAddr VhostVringAddr;
 
-/**
- * VHOST_VRING_F_LOG:
- *
- * The bit number, in the flags of a #VhostVringAddr, that asks the back-end to
- * log writes to the used ring (the flag value is `1 << VHOST_VRING_F_LOG`).
- */
-#define VHOST_VRING_F_LOG 0
 
 #define VHOST_TYPE_VRING_ADDR (vhost_vring_addr_get_type ())
 VHOST_AVAILABLE_IN_ALL

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Guest memory: translation of front-end addresses and dirty-page logging. */
+#include <errno.h>
+#include <sys/eventfd.h>
+
 #include "vhost-mem.h"
 
 void *
@@ -16,12 +19,14 @@ vhost_mem_uaddr_to_hva (const VhostMem *mem, guint64 uaddr, guint64 len)
   return NULL;
 }
 
-static void
-log_pages (const VhostMem *mem, guint64 gpa, guint64 len)
+void
+vhost_mem_log_gpa (const VhostMem *mem, guint64 gpa, guint64 len)
 {
   guint64 first = gpa / VHOST_LOG_PAGE;
   guint64 last = (gpa + len - 1) / VHOST_LOG_PAGE;
 
+  if (mem->log == NULL || len == 0 || gpa + len < gpa)
+    return;
   for (guint64 page = first; page <= last; page++)
     {
       if (page / 8 >= mem->log_size)
@@ -52,7 +57,7 @@ vhost_mem_log_write (const VhostMem *mem, const void *hva, guint64 len)
             {
               guint64 n = MIN (len, r->size - off);
 
-              log_pages (mem, r->gpa + off, n);
+              vhost_mem_log_gpa (mem, r->gpa + off, n);
               p += n;
               len -= n;
               break;
@@ -61,4 +66,13 @@ vhost_mem_log_write (const VhostMem *mem, const void *hva, guint64 len)
       if (i == mem->n_regions)
         return;
     }
+}
+
+void
+vhost_mem_log_kick (const VhostMem *mem)
+{
+  if (mem->log_call_fd < 0)
+    return;
+  while (eventfd_write (mem->log_call_fd, 1) < 0 && errno == EINTR)
+    ;
 }

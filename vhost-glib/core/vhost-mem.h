@@ -25,6 +25,7 @@ typedef struct
   VhostMemRegion regions[VHOST_MEM_MAX_REGIONS];
   guint8 *log;      /* (nullable) dirty bitmap, one bit per VHOST_LOG_PAGE of guest memory */
   guint64 log_size; /* bytes of bitmap */
+  int log_call_fd;  /* (not owned) -1 for none: signalled when a publication logged writes */
 } VhostMem;
 
 /* The host address of guest physical address @gpa, or NULL if no region holds it.
@@ -64,5 +65,9 @@ void *vhost_mem_uaddr_to_hva (const VhostMem *mem, guint64 uaddr, guint64 len);
 
 /* Mark the guest pages behind [hva, hva + len) dirty in the log, if there is one. */
 void vhost_mem_log_write (const VhostMem *mem, const void *hva, guint64 len);
+/* Mark the guest pages of [gpa, gpa + len) dirty in the log, if there is one. */
+void vhost_mem_log_gpa (const VhostMem *mem, guint64 gpa, guint64 len);
+/* Tell the front-end the log changed (SET_LOG_FD), if it asked to be told. */
+void vhost_mem_log_kick (const VhostMem *mem);
 
 G_END_DECLS

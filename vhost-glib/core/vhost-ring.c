@@ -13,6 +13,44 @@
 #define PACKED_AVAIL ((guint16) (1u << VRING_PACKED_DESC_F_AVAIL))
 #define PACKED_USED ((guint16) (1u << VRING_PACKED_DESC_F_USED))
 
+/* Dirty logging, as the specification says: the device's writes to buffers
+ * when VHOST_F_LOG_ALL is on, at their guest addresses; its writes to the ring
+ * when the vring asks (VHOST_VRING_F_LOG): a split used ring's at
+ * log_guest_addr (which need not be a guest address of the memory table),
+ * a packed ring's (used descriptors, the device event area) at theirs. */
+static inline void
+log_buffer (VhostRing *ring, const void *hva, guint64 len)
+{
+  if (!ring->log_all || ring->mem->log == NULL)
+    return;
+  vhost_mem_log_write (ring->mem, hva, len);
+  ring->logged = TRUE;
+}
+
+static inline void
+log_ring (VhostRing *ring, const void *hva, guint64 len)
+{
+  if (!(ring->log_used || ring->log_all) || ring->mem->log == NULL)
+    return;
+  if (ring->packed)
+    vhost_mem_log_write (ring->mem, hva, len);
+  else if (ring->log_used)
+    vhost_mem_log_gpa (ring->mem, ring->log_guest_addr + ((const guint8 *) hva - (const guint8 *) ring->used), len);
+  else
+    return;
+  ring->logged = TRUE;
+}
+
+/* Tell the front-end the log changed, once a batch of writes is logged. */
+static inline void
+log_kick (VhostRing *ring)
+{
+  if (!ring->logged)
+    return;
+  ring->logged = FALSE;
+  vhost_mem_log_kick (ring->mem);
+}
+
 void
 vhost_ring_init (VhostRing *ring, guint index)
 {
@@ -793,7 +831,7 @@ log_element (VhostRing *ring, const VhostRingElement *elem, guint32 len)
     {
       gsize n = MIN (len, elem->iov[i].iov_len);
 
-      vhost_mem_log_write (ring->mem, elem->iov[i].iov_base, n);
+      log_buffer (ring, elem->iov[i].iov_base, n);
       len -= n;
     }
 }
@@ -819,9 +857,8 @@ packed_write_shadow (VhostRing *ring)
   for (guint k = n; k-- > 0;)
     __atomic_store_n (&ring->pdesc[ring->shadow[k].pos].flags, GUINT16_TO_LE (ring->shadow[k].flags),
                       __ATOMIC_RELEASE);
-  if (ring->log_all && ring->mem->log != NULL)
-    for (guint k = 0; k < n; k++)
-      vhost_mem_log_write (ring->mem, &ring->pdesc[ring->shadow[k].pos], sizeof *ring->pdesc);
+  for (guint k = 0; k < n; k++)
+    log_ring (ring, &ring->pdesc[ring->shadow[k].pos], sizeof *ring->pdesc);
   ring->n_shadow = 0;
 }
 
@@ -889,12 +926,9 @@ track_push (VhostRing *ring, const VhostRingElement *elem)
 void
 vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len)
 {
-  gboolean log;
-
   if (ring->broken)
     return;
-  log = ring->log_all && ring->mem->log != NULL;
-  if (log)
+  if (ring->log_all && ring->mem->log != NULL)
     {
       /* The front-end may copy a page as soon as its bit is set. */
       vhost_ring_fence_streaming ();
@@ -908,8 +942,7 @@ vhost_ring_push (VhostRing *ring, const VhostRingElement *elem, guint32 len)
 
       u->id = GUINT32_TO_LE (elem->id);
       u->len = GUINT32_TO_LE (len);
-      if (log)
-        vhost_mem_log_write (ring->mem, u, sizeof *u);
+      log_ring (ring, u, sizeof *u);
       ring->used_idx++;
     }
   else
@@ -989,8 +1022,7 @@ vhost_ring_flush (VhostRing *ring)
   if (!ring->packed)
     {
       __atomic_store_n (&ring->used->idx, GUINT16_TO_LE (ring->used_idx), __ATOMIC_RELEASE);
-      if (ring->log_all && ring->mem->log != NULL)
-        vhost_mem_log_write (ring->mem, &ring->used->idx, sizeof ring->used->idx);
+      log_ring (ring, &ring->used->idx, sizeof ring->used->idx);
     }
   else
     {
@@ -999,6 +1031,7 @@ vhost_ring_flush (VhostRing *ring)
     }
   if (ring->inflight != NULL)
     commit_batch (ring);
+  log_kick (ring);
   ring->unsignalled += ring->n_pending;
   ring->n_pending = 0;
 }
@@ -1107,6 +1140,8 @@ vhost_ring_set_kicks (VhostRing *ring, gboolean enable)
       else if (enable)
         flags = VRING_PACKED_EVENT_FLAG_ENABLE;
       __atomic_store_n (&ring->device_event->flags, GUINT16_TO_LE (flags), __ATOMIC_RELEASE);
+      log_ring (ring, ring->device_event, sizeof *ring->device_event);
+      log_kick (ring);
       __atomic_thread_fence (__ATOMIC_SEQ_CST);
       if (enable && ring->event_idx)
         more = packed_is_avail (GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[pos].flags, __ATOMIC_ACQUIRE)), wrap);
@@ -1120,12 +1155,16 @@ vhost_ring_set_kicks (VhostRing *ring, gboolean enable)
           guint16 idx = __atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE);
 
           __atomic_store_n ((guint16 *) &ring->used->ring[ring->num], idx, __ATOMIC_RELEASE);
+          log_ring (ring, &ring->used->ring[ring->num], sizeof (guint16));
+          log_kick (ring);
           __atomic_thread_fence (__ATOMIC_SEQ_CST);
           more = __atomic_load_n (&ring->avail->idx, __ATOMIC_ACQUIRE) != idx;
         }
       return more;
     }
   __atomic_store_n (&ring->used->flags, GUINT16_TO_LE (enable ? 0 : VRING_USED_F_NO_NOTIFY), __ATOMIC_RELEASE);
+  log_ring (ring, &ring->used->flags, sizeof ring->used->flags);
+  log_kick (ring);
   /* The caller looks at the ring again after this: order that read after our store. */
   __atomic_thread_fence (__ATOMIC_SEQ_CST);
   return FALSE;

@@ -53,7 +53,9 @@ typedef struct
   gboolean packed;
   gboolean event_idx;
   gboolean indirect;
-  gboolean log_all;
+  gboolean log_all;     /* VHOST_F_LOG_ALL: log the device's writes to buffers */
+  gboolean log_used;    /* VHOST_VRING_F_LOG: log the device's writes to the ring... */
+  guint64 log_guest_addr; /* ...the split used ring's at this guest address */
   gboolean in_order;   /* VIRTIO_F_IN_ORDER: chains come back in the order they went */
   guint64 desc_uaddr;
   guint64 avail_uaddr; /* packed: the driver event suppression area */
@@ -93,6 +95,7 @@ typedef struct
   gboolean run_wrap;       /* carrying the last one's id */
   guint16 run_id;
   guint unsignalled;       /* published since the last notification decision */
+  gboolean logged;         /* writes were logged since the front-end was last told */
 
   /* Inflight tracking. */
   guint64 inflight_counter; /* the order number of the next chain taken */

@@ -31,6 +31,7 @@ vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data)
   dev->user_data = user_data;
   dev->workers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) vhost_worker_free);
   vhost_user_dev_mem_init (dev);
+  dev->mem.log_call_fd = -1;
   return dev;
 }
 
@@ -181,6 +182,8 @@ start_queues (VhostUserDev *dev)
       ring->indirect = has_feature (features, VHOST_VIRTIO_F_RING_INDIRECT_DESC);
       ring->in_order = has_feature (features, VHOST_VIRTIO_F_IN_ORDER);
       ring->log_all = has_feature (features, VHOST_VIRTIO_F_LOG_ALL);
+      ring->log_used = (vring->addr.flags & (1u << VHOST_VRING_F_LOG)) != 0;
+      ring->log_guest_addr = vring->addr.log_guest_addr;
       ring->desc_uaddr = vring->addr.desc_user_addr;
       ring->avail_uaddr = vring->addr.avail_user_addr;
       ring->used_uaddr = vring->addr.used_user_addr;

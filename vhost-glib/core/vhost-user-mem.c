@@ -129,6 +129,7 @@ vhost_user_dev_mem_rebuild (VhostUserDev *dev)
     }
   mem->log = dev->log_area;
   mem->log_size = dev->log_area_size;
+  mem->log_call_fd = dev->log_call_fd;
 }
 
 gboolean

@@ -266,4 +266,12 @@ typedef enum {
   VHOST_USER_BACKEND_SHARED_OBJECT_LOOKUP = 8,
 } VhostUserBackendRequest;
 
+/**
+ * VHOST_VRING_F_LOG:
+ *
+ * The bit number, in the flags of a #VhostVringAddr, that asks the back-end to
+ * log writes to the used ring (the flag value is `1 << VHOST_VRING_F_LOG`).
+ */
+#define VHOST_VRING_F_LOG 0
+
 G_END_DECLS

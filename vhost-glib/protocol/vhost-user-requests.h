@@ -37,7 +37,7 @@
   R (RESET_OWNER,           reset_owner,           NONE,         NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 STOP, CLOSE)  \
   R (SET_MEM_TABLE,         set_mem_table,         MEMORY,       REGIONS,     ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 STOP, CLOSE)  \
   R (SET_LOG_BASE,          set_log_base,          LOG,          AT_MOST_ONE, IF_FEATURE, U64,          NONE,         LOG_SHMFD, LOG_SHMFD,            STOP, CLOSE)  \
-  R (SET_LOG_FD,            set_log_fd,            NONE,         ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 KEEP, CLOSE)  \
+  R (SET_LOG_FD,            set_log_fd,            NONE,         ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 STOP, CLOSE)  \
   R (SET_VRING_NUM,         set_vring_num,         STATE,        NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 STOP, CLOSE)  \
   R (SET_VRING_ADDR,        set_vring_addr,        ADDR,         NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 STOP, CLOSE)  \
   R (SET_VRING_BASE,        set_vring_base,        STATE,        NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 STOP, CLOSE)  \
