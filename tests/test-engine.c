@@ -7,6 +7,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/userfaultfd.h>
 
 #include "vhost-glib/core/vhost-driver-ring.h"
 #include "vhost-glib/core/vhost-user-dev.h"
@@ -74,7 +76,7 @@ static guint64
 dev_get_protocol_features (VhostUserDev *dev, gpointer data)
 {
   return VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_CONFIG |
-         VHOST_USER_PROTOCOL_F_STATUS;
+         VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_PAGEFAULT;
 }
 
 static gboolean
@@ -522,6 +524,137 @@ test_failures (Fixture *f, gconstpointer data)
   vhost_user_dev_disconnect (f->dev);
 }
 
+/* Postcopy, the front-end's side played here as QEMU plays it: a userfaultfd
+ * from POSTCOPY_ADVISE; after POSTCOPY_LISTEN, SET_MEM_TABLE answered with the
+ * back-end's own addresses and acknowledged; then every page of guest memory
+ * that has not "arrived" makes the worker that touches it wait, until the
+ * front-end has written the page and woken it. The process never faults. */
+static void
+test_postcopy (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserMsg msg, *reply;
+  guint64 back_end_base, sizes[3], tag;
+  guint32 len;
+  int uffd;
+  guint faults = 0;
+  VhostDriverRingBuffer out = { DATA_AREA, 32 }, in = { DATA_AREA + 0x10000, 64 };
+
+  vhost_user_dev_connect (f->dev, MAX_QUEUES, 256);
+  call_set_u64 (f, VHOST_USER_SET_FEATURES, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
+                                              VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES) |
+                                              (f->params->packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0));
+  call_set_u64 (f, VHOST_USER_SET_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_PAGEFAULT);
+
+  vhost_user_msg_init (&msg, VHOST_USER_POSTCOPY_ADVISE, 0);
+  reply = call (f, &msg);
+  g_assert_cmpuint (reply->n_fds, ==, 1);
+  uffd = vhost_user_msg_take_fd (reply, 0);
+  reply_free (reply);
+  vhost_user_msg_init (&msg, VHOST_USER_POSTCOPY_LISTEN, 0);
+  g_assert_null (call (f, &msg));
+
+  /* The rings are where pages have arrived already; the buffers are not. */
+  vhost_driver_ring_sizes (QUEUE_SIZE, f->params->packed, &sizes[0], &sizes[1], &sizes[2]);
+  memset (f->mem + RING_AREA, 0, 0x3000);
+  if (f->params->packed)
+    {
+      f->ring.pdesc = (gpointer) (f->mem + RING_AREA);
+      f->ring.driver_event = (gpointer) (f->mem + RING_AREA + 0x1000);
+      f->ring.device_event = (gpointer) (f->mem + RING_AREA + 0x2000);
+    }
+  else
+    {
+      f->ring.desc = (gpointer) (f->mem + RING_AREA);
+      f->ring.avail = (gpointer) (f->mem + RING_AREA + 0x1000);
+      f->ring.used = (gpointer) (f->mem + RING_AREA + 0x2000);
+    }
+  vhost_driver_ring_init (&f->ring, QUEUE_SIZE, f->params->packed, FALSE, FALSE);
+
+  /* SET_MEM_TABLE while listening: the answer carries the back-end's base... */
+  vhost_user_msg_init (&msg, VHOST_USER_SET_MEM_TABLE, 8 + sizeof (VhostUserRegionWire));
+  msg.payload.memory.nregions = 1;
+  msg.payload.memory.regions[0] = (VhostUserRegionWire) { 0, MEM_SIZE, uaddr (f, 0), 0 };
+  msg.fds[msg.n_fds++] = dup (f->mem_fd);
+  g_assert_true (request (f, &msg, &error));
+  g_assert_no_error (error);
+  reply = g_queue_pop_head (&f->replies);
+  g_assert_nonnull (reply);
+  g_assert_cmpuint (reply->hdr.request, ==, VHOST_USER_SET_MEM_TABLE);
+  g_assert_true (reply->hdr.flags & VHOST_USER_FLAG_REPLY);
+  g_assert_cmpuint (reply->payload.memory.nregions, ==, 1);
+  g_assert_cmphex (reply->payload.memory.regions[0].guest_phys_addr, ==, 0);
+  g_assert_cmphex (reply->payload.memory.regions[0].memory_size, ==, MEM_SIZE);
+  back_end_base = reply->payload.memory.regions[0].userspace_addr;
+  g_assert_cmphex (back_end_base, !=, uaddr (f, 0));
+  g_assert_true (vhost_user_dev_translate (f->dev, 0, 1) == (gpointer) (guintptr) back_end_base);
+  reply_free (reply);
+  /* ...and nothing starts before the acknowledgement: a u64 0. */
+  call_state (f, VHOST_USER_SET_VRING_NUM, 0, QUEUE_SIZE);
+  vhost_user_msg_init (&msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
+  msg.payload.addr.desc_user_addr = uaddr (f, RING_AREA);
+  msg.payload.addr.avail_user_addr = uaddr (f, RING_AREA + 0x1000);
+  msg.payload.addr.used_user_addr = uaddr (f, RING_AREA + 0x2000);
+  g_assert_null (call (f, &msg));
+  call_vring_fd (f, VHOST_USER_SET_VRING_CALL, 0, f->call_fd);
+  call_vring_fd (f, VHOST_USER_SET_VRING_KICK, 0, f->kick_fd);
+  call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+  g_assert_false (f->queues[0].running);
+  vhost_user_msg_init_u64 (&msg, VHOST_USER_SET_MEM_TABLE, 0);
+  g_assert_null (call (f, &msg));
+  g_assert_true (f->queues[0].running);
+  /* A second acknowledgement is refused. */
+  vhost_user_msg_init_u64 (&msg, VHOST_USER_SET_MEM_TABLE, 0);
+  g_assert_false (request (f, &msg, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* A request whose buffers have not arrived: the worker waits on each page. */
+  g_assert_cmpint (vhost_driver_ring_add (&f->ring, &out, 1, &in, 1, 7), ==, 0);
+  eventfd_write (f->kick_fd, 1);
+  for (;;)
+    {
+      struct pollfd pfd[2] = { { uffd, POLLIN, 0 }, { f->call_fd, POLLIN, 0 } };
+      struct uffd_msg event;
+      guint64 offset;
+
+      g_assert_cmpint (poll (pfd, 2, 10000), >, 0);
+      if (pfd[1].revents & POLLIN)
+        break;
+      g_assert_cmpint (read (uffd, &event, sizeof event), ==, sizeof event);
+      g_assert_cmpuint (event.event, ==, UFFD_EVENT_PAGEFAULT);
+      offset = event.arg.pagefault.address - back_end_base;
+      g_assert_cmpuint (offset, <, MEM_SIZE);
+      /* The page arrives: written through our own mapping, then the waiter woken. */
+      offset &= ~(guint64) 4095;
+      if (offset == DATA_AREA)
+        for (guint i = 0; i < 32; i++)
+          f->mem[offset + i] = 100 + i;
+      else
+        f->mem[offset] = 0;
+      {
+        struct uffdio_range range = { (back_end_base + offset), 4096 };
+
+        g_assert_cmpint (ioctl (uffd, UFFDIO_WAKE, &range), ==, 0);
+      }
+      faults++;
+    }
+  g_assert_cmpint (vhost_driver_ring_get_used (&f->ring, &tag, &len), ==, 1);
+  g_assert_cmpuint (tag, ==, 7);
+  g_assert_cmpuint (len, ==, 32);
+  for (guint i = 0; i < 32; i++)
+    g_assert_cmpuint (f->mem[in.addr + i], ==, 100 + 31 - i);
+  /* The readable buffer's page and the writable one's. */
+  g_assert_cmpuint (faults, ==, 2);
+
+  vhost_user_msg_init (&msg, VHOST_USER_POSTCOPY_END, 0);
+  reply = call (f, &msg);
+  g_assert_cmpuint (reply->payload.u64, ==, 0);
+  reply_free (reply);
+  close (uffd);
+  vhost_user_dev_disconnect (f->dev);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -542,6 +675,13 @@ main (int argc, char **argv)
 
       g_test_add (up, Fixture, &params[i], fixture_setup, test_bring_up, fixture_teardown);
       g_test_add (fail, Fixture, &params[i], fixture_setup, test_failures, fixture_teardown);
+      if (!params[i].event_idx)
+        {
+          g_autofree char *postcopy = g_strdup_printf ("/vhost/engine/postcopy/%s",
+                                                       params[i].packed ? "packed" : "split");
+
+          g_test_add (postcopy, Fixture, &params[i], fixture_setup, test_postcopy, fixture_teardown);
+        }
     }
   return g_test_run ();
 }

@@ -637,10 +637,32 @@ test_mem_table_counts (void)
   VhostUserMsg msg;
   GError *error = NULL;
 
+  /* No region and nothing else: the front-end's acknowledgement of a postcopy
+   * table, a u64 0 (which the back-end refuses outside postcopy). */
   vhost_user_msg_init (&msg, VHOST_USER_SET_MEM_TABLE, 8);
   msg.payload.memory.nregions = 0;
+  g_assert_true (vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, &msg, NULL));
+  g_assert_true (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_FRONTEND, &msg));
+  g_assert_false (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_BACKEND, &msg));
+  /* No region but something in the padding: not that, and no table. */
+  msg.payload.memory.padding = 1;
+  g_assert_false (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_FRONTEND, &msg));
   assert_invalid (vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, &msg, &error), &error,
                   VHOST_ERROR_INVALID_ARGUMENT, "SET_MEM_TABLE");
+  msg.payload.memory.padding = 0;
+  /* The acknowledgement carries no fd. */
+  msg.fds[0] = eventfd (0, EFD_CLOEXEC);
+  msg.n_fds = 1;
+  assert_invalid (vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, &msg, &error), &error,
+                  VHOST_ERROR_FDS, "SET_MEM_TABLE");
+  vhost_user_msg_close_fds (&msg);
+  /* An ADD_MEM_REG of 8 bytes is one only if they are 0. */
+  vhost_user_msg_init_u64 (&msg, VHOST_USER_ADD_MEM_REG, 0);
+  g_assert_true (vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, &msg, NULL));
+  msg.payload.u64 = 1;
+  assert_invalid (vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, &msg, &error), &error,
+                  VHOST_ERROR_MESSAGE_SIZE, "ADD_MEM_REG");
+  vhost_user_msg_init (&msg, VHOST_USER_SET_MEM_TABLE, 8);
   msg.payload.memory.nregions = 9;
   msg.hdr.size = 8 + 9 * 32;
   assert_invalid (vhost_user_request_validate (VHOST_USER_CHANNEL_FRONTEND, &msg, &error), &error,

@@ -838,12 +838,19 @@ gated_crypto (VhostUserMaster *m, GError **error)
   return reply != NULL;
 }
 
+/* POSTCOPY_ADVISE: the back-end answers with a userfaultfd. */
 static gboolean
 gated_pagefault (VhostUserMaster *m, GError **error)
 {
-  g_autoptr(GBytes) reply = vhost_user_master_send_request (m, VHOST_USER_POSTCOPY_LISTEN, NULL, NULL, NULL, NULL,
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GBytes) reply = vhost_user_master_send_request (m, VHOST_USER_POSTCOPY_ADVISE, NULL, NULL, &fds, NULL,
                                                             error);
-  return reply != NULL;
+
+  if (reply == NULL)
+    return FALSE;
+  g_assert_nonnull (fds);
+  g_assert_cmpint (g_unix_fd_list_get_length (fds), ==, 1);
+  return TRUE;
 }
 
 static gboolean

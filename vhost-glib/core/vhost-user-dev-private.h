@@ -63,6 +63,10 @@ struct _VhostUserDev
   guint inflight_queue_size;
   gboolean inflight_recover[VHOST_USER_MAX_QUEUES]; /* take the area up at the queue's next start */
 
+  int uffd;                      /* (owned) postcopy: the userfaultfd the front-end serves */
+  gboolean postcopy_listening;   /* postcopy: guest memory is registered with it */
+  gboolean postcopy_ack_pending; /* postcopy: a table was answered; no queue runs until it is acknowledged */
+
   GHashTable *workers;           /* (owned) worker group → VhostWorker */
   guint busy_poll_us;
 };
@@ -82,6 +86,13 @@ void vhost_user_dev_memory_unmapped (VhostUserDev *dev);
 void vhost_user_dev_mem_init (VhostUserDev *dev);
 void vhost_user_dev_mem_clear (VhostUserDev *dev);
 void vhost_user_dev_mem_rebuild (VhostUserDev *dev);
+/* Postcopy (vhost-user-postcopy.c). */
+void vhost_user_dev_postcopy_clear (VhostUserDev *dev);
+gboolean vhost_user_dev_postcopy_register (VhostUserDev *dev, VhostUserDevRegion *region, const char *what,
+                                           GError **error);
+void vhost_user_dev_postcopy_reply (VhostUserDev *dev, const VhostUserMsg *msg, const VhostUserDevRegion *regions,
+                                    guint n_regions);
+gboolean vhost_user_dev_postcopy_ack (VhostUserDev *dev, const VhostUserMsg *msg, GError **error);
 /* Inflight (vhost-user-inflight.c). */
 void vhost_user_dev_inflight_clear (VhostUserDev *dev);
 /* Give vring `index`'s ring its region of the inflight area, if there is one. */

@@ -29,6 +29,7 @@ vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data)
 
   dev->ops = ops;
   dev->user_data = user_data;
+  dev->uffd = -1;
   dev->workers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) vhost_worker_free);
   vhost_user_dev_mem_init (dev);
   dev->mem.log_call_fd = -1;
@@ -159,7 +160,13 @@ static void
 start_queues (VhostUserDev *dev)
 {
   guint64 features = dev->acked_features;
-  GPtrArray *paused = pause_workers (dev);
+  GPtrArray *paused;
+
+  /* Postcopy: the front-end cannot serve our faults before it acknowledges
+   * the table we answered. */
+  if (dev->postcopy_ack_pending)
+    return;
+  paused = pause_workers (dev);
 
   vhost_user_dev_mem_rebuild (dev);
   for (guint i = 0; i < dev->n_vrings; i++)
@@ -261,6 +268,7 @@ vhost_user_dev_disconnect (VhostUserDev *dev)
   dev->n_vrings = 0;
   vhost_user_dev_mem_clear (dev);
   vhost_user_dev_inflight_clear (dev);
+  vhost_user_dev_postcopy_clear (dev);
   dev->acked_features = 0;
   dev->acked_protocol_features = 0;
   dev->features_set = FALSE;

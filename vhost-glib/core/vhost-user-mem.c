@@ -136,14 +136,19 @@ gboolean
 vhost_user_dev_request_set_mem_table (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
   const VhostUserMemoryWire *memory = &msg->payload.memory;
-  g_autoptr(GArray) regions = g_array_sized_new (FALSE, TRUE, sizeof (VhostUserDevRegion), memory->nregions);
+  g_autoptr(GArray) regions = NULL;
 
+  if (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_FRONTEND, msg))
+    return vhost_user_dev_postcopy_ack (dev, msg, error);
+  regions = g_array_sized_new (FALSE, TRUE, sizeof (VhostUserDevRegion), memory->nregions);
   for (guint i = 0; i < memory->nregions; i++)
     {
       VhostUserDevRegion region = { 0 };
 
-      if (!region_map (&region, &memory->regions[i], msg->fds[i], "SET_MEM_TABLE", i, error))
+      if (!region_map (&region, &memory->regions[i], msg->fds[i], "SET_MEM_TABLE", i, error) ||
+          !vhost_user_dev_postcopy_register (dev, &region, "SET_MEM_TABLE", error))
         {
+          region_unmap (&region);
           for (guint j = 0; j < regions->len; j++)
             region_unmap (&g_array_index (regions, VhostUserDevRegion, j));
           return FALSE;
@@ -152,14 +157,20 @@ vhost_user_dev_request_set_mem_table (VhostUserDev *dev, VhostUserMsg *msg, Vhos
     }
   clear_regions (dev);
   g_array_append_vals (dev->regions, regions->data, regions->len);
+  if (dev->postcopy_listening)
+    vhost_user_dev_postcopy_reply (dev, msg, (VhostUserDevRegion *) dev->regions->data, dev->regions->len);
   return TRUE;
 }
 
 gboolean
 vhost_user_dev_request_add_mem_reg (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  g_autofree VhostUserRegionWire *all = g_new (VhostUserRegionWire, dev->regions->len + 1);
+  g_autofree VhostUserRegionWire *all = NULL;
   VhostUserDevRegion region = { 0 };
+
+  if (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_FRONTEND, msg))
+    return vhost_user_dev_postcopy_ack (dev, msg, error);
+  all = g_new (VhostUserRegionWire, dev->regions->len + 1);
 
   /* QEMU adds the same regions once per vhost device, and a vhost-user-net with
    * several queue pairs is one device per pair on one connection: the same region
@@ -186,7 +197,14 @@ vhost_user_dev_request_add_mem_reg (VhostUserDev *dev, VhostUserMsg *msg, VhostU
   if (!vhost_user_regions_validate (all, dev->regions->len + 1, "ADD_MEM_REG", error) ||
       !region_map (&region, &msg->payload.mem_reg.region, msg->fds[0], "ADD_MEM_REG", dev->regions->len, error))
     return FALSE;
+  if (!vhost_user_dev_postcopy_register (dev, &region, "ADD_MEM_REG", error))
+    {
+      region_unmap (&region);
+      return FALSE;
+    }
   g_array_append_val (dev->regions, region);
+  if (dev->postcopy_listening)
+    vhost_user_dev_postcopy_reply (dev, msg, &region, 1);
   return TRUE;
 }
 
@@ -195,6 +213,8 @@ vhost_user_dev_request_rem_mem_reg (VhostUserDev *dev, VhostUserMsg *msg, VhostU
 {
   const VhostUserRegionWire *wire = &msg->payload.mem_reg.region;
 
+  if (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_FRONTEND, msg))
+    return vhost_user_dev_postcopy_ack (dev, msg, error);
   for (guint i = 0; i < dev->regions->len; i++)
     {
       VhostUserDevRegion *region = &g_array_index (dev->regions, VhostUserDevRegion, i);

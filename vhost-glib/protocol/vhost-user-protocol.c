@@ -304,8 +304,27 @@ vhost_user_request_validate (VhostUserChannelKind channel, const VhostUserMsg *m
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s: a request with the reply flag set", info->name);
       return FALSE;
     }
+  /* The short postcopy acknowledgements: a u64 0 and no fd. */
+  if (vhost_user_msg_is_postcopy_ack (channel, msg))
+    return validate_fds (info->name, VHOST_USER_FDS_NONE, msg, error);
   return validate_payload (info->name, info->payload, FALSE, msg, error) &&
          validate_fds (info->name, info->fds, msg, error);
+}
+
+gboolean
+vhost_user_msg_is_postcopy_ack (VhostUserChannelKind channel, const VhostUserMsg *msg)
+{
+  if (channel != VHOST_USER_CHANNEL_FRONTEND)
+    return FALSE;
+  switch (msg->hdr.request)
+    {
+    case VHOST_USER_SET_MEM_TABLE:
+    case VHOST_USER_ADD_MEM_REG:
+    case VHOST_USER_REM_MEM_REG:
+      return msg->hdr.size == sizeof (guint64) && msg->payload.u64 == 0 && !(msg->hdr.flags & VHOST_USER_FLAG_REPLY);
+    default:
+      return FALSE;
+    }
 }
 
 gboolean

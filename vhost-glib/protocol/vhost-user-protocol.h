@@ -288,6 +288,11 @@ gboolean vhost_user_request_validate (VhostUserChannelKind channel,
                                       const VhostUserMsg *msg,
                                       GError **error);
 
+/* Whether a request is the front-end's acknowledgement of a postcopy memory
+ * table: SET_MEM_TABLE, ADD_MEM_REG or REM_MEM_REG carrying only a u64 0. The
+ * validation takes it; the back-end refuses it outside postcopy. */
+gboolean vhost_user_msg_is_postcopy_ack (VhostUserChannelKind channel, const VhostUserMsg *msg);
+
 /* Validate a complete received reply to `request`: the REPLY flag set and the request code
  * equal (VHOST_ERROR_PROTOCOL), the payload and fds as the table says for a full reply, or
  * a u64 with no fds for a REPLY_ACK. `ack` says which of the two is expected. */

@@ -27,6 +27,11 @@
  *     CLOSE ends the connection (unless the sender asked for a REPLY_ACK status,
  *     which then says 1), EMPTY replies with an empty payload (GET_CONFIG),
  *     STATUS replies with a non-zero u64 status.
+ *
+ * Postcopy migration bends two rows: once the back-end listens, it answers
+ * SET_MEM_TABLE and ADD_MEM_REG with the table (or region) as it mapped it, and
+ * the front-end acknowledges with the same request carrying a u64 0, which the
+ * payload validation accepts (an empty table, a region message of 8 bytes).
  */
 
 /* clang-format off */
@@ -58,9 +63,9 @@
   R (SET_CONFIG,            set_config,            CONFIG,       NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      CONFIG,               KEEP, CLOSE)  \
   R (CREATE_CRYPTO_SESSION, device,                OPAQUE,       NONE,        ALWAYS,     OPAQUE,       NONE,         NONE,      CRYPTO_SESSION,       KEEP, CLOSE)  \
   R (CLOSE_CRYPTO_SESSION,  device,                U64,          NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      CRYPTO_SESSION,       KEEP, CLOSE)  \
-  R (POSTCOPY_ADVISE,       device,                NONE,         NONE,        ALWAYS,     NONE,         ONE,          NONE,      PAGEFAULT,            KEEP, CLOSE)  \
-  R (POSTCOPY_LISTEN,       device,                NONE,         NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      PAGEFAULT,            KEEP, CLOSE)  \
-  R (POSTCOPY_END,          device,                NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      PAGEFAULT,            KEEP, STATUS) \
+  R (POSTCOPY_ADVISE,       postcopy_advise,       NONE,         NONE,        ALWAYS,     NONE,         ONE,          NONE,      PAGEFAULT,            KEEP, CLOSE)  \
+  R (POSTCOPY_LISTEN,       postcopy_listen,       NONE,         NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      PAGEFAULT,            KEEP, CLOSE)  \
+  R (POSTCOPY_END,          postcopy_end,          NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      PAGEFAULT,            KEEP, STATUS) \
   R (GET_INFLIGHT_FD,       get_inflight_fd,       INFLIGHT,     NONE,        ALWAYS,     INFLIGHT,     ONE,          NONE,      INFLIGHT_SHMFD,       KEEP, CLOSE)  \
   R (SET_INFLIGHT_FD,       set_inflight_fd,       INFLIGHT,     ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      INFLIGHT_SHMFD,       STOP, CLOSE)  \
   R (GPU_SET_SOCKET,        device,                NONE,         ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      NONE,                 KEEP, CLOSE)  \
