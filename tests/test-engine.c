@@ -2,6 +2,7 @@
 /* The back-end engine alone: linked with libvhost-protocol.a, libvhost-core.a and GLib only, driven without a socket. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -76,7 +77,7 @@ static guint64
 dev_get_protocol_features (VhostUserDev *dev, gpointer data)
 {
   return VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_CONFIG |
-         VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_PAGEFAULT;
+         VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_PAGEFAULT | VHOST_USER_PROTOCOL_F_DEVICE_STATE;
 }
 
 static gboolean
@@ -338,11 +339,11 @@ uaddr (Fixture *f, guint64 gpa)
   return (guint64) (guintptr) f->mem + gpa;
 }
 
-/* Negotiate, share memory, set vring 0 up and start it. */
+/* Negotiate and share memory. */
 static void
-bring_up (Fixture *f)
+negotiate_and_share (Fixture *f)
 {
-  guint64 features, sizes[3];
+  guint64 features;
   VhostUserMsg msg;
 
   vhost_user_dev_connect (f->dev, MAX_QUEUES, 256);
@@ -356,7 +357,8 @@ bring_up (Fixture *f)
   g_assert_cmphex (vhost_user_dev_get_acked_features (f->dev), ==, features);
   g_assert_cmphex (call_u64 (f, VHOST_USER_GET_PROTOCOL_FEATURES), ==, dev_get_protocol_features (f->dev, f));
   call_set_u64 (f, VHOST_USER_SET_PROTOCOL_FEATURES, VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |
-                                                       VHOST_USER_PROTOCOL_F_CONFIG | VHOST_USER_PROTOCOL_F_STATUS);
+                                                       VHOST_USER_PROTOCOL_F_CONFIG | VHOST_USER_PROTOCOL_F_STATUS |
+                                                       VHOST_USER_PROTOCOL_F_DEVICE_STATE);
   /* From here on every request is acknowledged (call() checks the status). */
   vhost_user_msg_init (&msg, VHOST_USER_SET_OWNER, 0);
   g_assert_null (call (f, &msg));
@@ -369,6 +371,32 @@ bring_up (Fixture *f)
   g_assert_null (call (f, &msg));
   g_assert_cmpuint (vhost_user_dev_get_n_regions (f->dev), ==, 1);
   g_assert_true (vhost_user_dev_translate (f->dev, DATA_AREA, 16) != NULL);
+}
+
+/* Vring 0: its size, addresses and eventfds. */
+static void
+set_vring (Fixture *f)
+{
+  VhostUserMsg msg;
+
+  call_state (f, VHOST_USER_SET_VRING_NUM, 0, QUEUE_SIZE);
+  vhost_user_msg_init (&msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
+  msg.payload.addr.index = 0;
+  msg.payload.addr.desc_user_addr = uaddr (f, RING_AREA);
+  msg.payload.addr.avail_user_addr = uaddr (f, RING_AREA + 0x1000);
+  msg.payload.addr.used_user_addr = uaddr (f, RING_AREA + 0x2000);
+  g_assert_null (call (f, &msg));
+  call_vring_fd (f, VHOST_USER_SET_VRING_CALL, 0, f->call_fd);
+  call_vring_fd (f, VHOST_USER_SET_VRING_KICK, 0, f->kick_fd);
+}
+
+/* Negotiate, share memory, set vring 0 up and start it. */
+static void
+bring_up (Fixture *f)
+{
+  guint64 sizes[3];
+
+  negotiate_and_share (f);
 
   /* The driver's ring in guest memory. */
   vhost_driver_ring_sizes (QUEUE_SIZE, f->params->packed, &sizes[0], &sizes[1], &sizes[2]);
@@ -386,16 +414,8 @@ bring_up (Fixture *f)
     }
   vhost_driver_ring_init (&f->ring, QUEUE_SIZE, f->params->packed, f->params->event_idx, FALSE);
 
-  call_state (f, VHOST_USER_SET_VRING_NUM, 0, QUEUE_SIZE);
-  vhost_user_msg_init (&msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
-  msg.payload.addr.index = 0;
-  msg.payload.addr.desc_user_addr = uaddr (f, RING_AREA);
-  msg.payload.addr.avail_user_addr = uaddr (f, RING_AREA + 0x1000);
-  msg.payload.addr.used_user_addr = uaddr (f, RING_AREA + 0x2000);
-  g_assert_null (call (f, &msg));
   call_state (f, VHOST_USER_SET_VRING_BASE, 0, f->params->packed ? 0x8000 : 0);
-  call_vring_fd (f, VHOST_USER_SET_VRING_CALL, 0, f->call_fd);
-  call_vring_fd (f, VHOST_USER_SET_VRING_KICK, 0, f->kick_fd);
+  set_vring (f);
   call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
   g_assert_true (f->queues[0].running);
   g_assert_false (f->queues[1].running);
@@ -655,6 +675,141 @@ test_postcopy (Fixture *f, gconstpointer data)
   vhost_user_dev_disconnect (f->dev);
 }
 
+/* Submit request `tag`: 32 readable bytes, 64 writable ones. */
+static void
+submit (Fixture *f, guint tag, gboolean kick)
+{
+  VhostDriverRingBuffer out = { DATA_AREA + (tag % 64) * 256, 32 };
+  VhostDriverRingBuffer in = { DATA_AREA + (tag % 64) * 256 + 128, 64 };
+
+  for (guint i = 0; i < 32; i++)
+    f->mem[out.addr + i] = tag * 3 + i;
+  g_assert_cmpint (vhost_driver_ring_add (&f->ring, &out, 1, &in, 1, tag), ==, 0);
+  vhost_driver_ring_enable_notify (&f->ring, TRUE);
+  if (kick)
+    eventfd_write (f->kick_fd, 1);
+}
+
+static void
+reap (Fixture *f, guint tag)
+{
+  guint64 got;
+  guint32 len;
+
+  wait_used (f, &got, &len);
+  g_assert_cmpuint (got, ==, tag);
+  g_assert_cmpuint (len, ==, 32);
+  for (guint i = 0; i < 32; i++)
+    g_assert_cmpuint (f->mem[DATA_AREA + (tag % 64) * 256 + 128 + i], ==, (guint8) (tag * 3 + 31 - i));
+}
+
+/* SET_DEVICE_STATE_FD with a pipe end, through call(): the answer says "use yours". */
+static void
+start_transfer (Fixture *f, guint direction, int fd)
+{
+  VhostUserMsg msg, *reply;
+
+  vhost_user_msg_init (&msg, VHOST_USER_SET_DEVICE_STATE_FD, sizeof (VhostUserDeviceStateWire));
+  msg.payload.device_state.direction = direction;
+  msg.fds[msg.n_fds++] = dup (fd);
+  reply = call (f, &msg);
+  g_assert_cmphex (reply->payload.u64, ==, VHOST_USER_DEVICE_STATE_NOFD);
+  reply_free (reply);
+}
+
+static void
+check_transfer (Fixture *f)
+{
+  VhostUserMsg msg, *reply;
+
+  vhost_user_msg_init (&msg, VHOST_USER_CHECK_DEVICE_STATE, 0);
+  reply = call (f, &msg);
+  g_assert_cmpuint (reply->payload.u64, ==, 0);
+  reply_free (reply);
+}
+
+/* A device moves from one engine to another: the source stops (GET_VRING_BASE)
+ * with requests the driver submitted still waiting in the ring, saves its state
+ * (SET_DEVICE_STATE_FD, read to its end, CHECK_DEVICE_STATE); the destination,
+ * set up on the same memory without SET_VRING_BASE or SET_VRING_ENABLE, loads it
+ * and goes on: the waiting requests complete there, then new ones. */
+static void
+test_device_state (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GByteArray) state = g_byte_array_new ();
+  Fixture dst = { 0 };
+  VhostUserMsg msg, *reply;
+  guint8 buf[256];
+  int pipe_fds[2];
+  gssize n;
+
+  bring_up (f);
+  for (guint tag = 0; tag < 4; tag++)
+    {
+      submit (f, tag, TRUE);
+      reap (f, tag);
+    }
+  /* Three more, not kicked: the source does not see them. */
+  for (guint tag = 4; tag < 7; tag++)
+    submit (f, tag, FALSE);
+  vhost_user_msg_init_state (&msg, VHOST_USER_GET_VRING_BASE, 0, 0);
+  reply = call (f, &msg);
+  g_assert_cmpuint (reply->payload.state.num & 0x7fff, ==, f->params->packed ? 4 * 2 % QUEUE_SIZE : 4);
+  reply_free (reply);
+
+  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+  start_transfer (f, 0, pipe_fds[1]);
+  close (pipe_fds[1]);
+  while ((n = read (pipe_fds[0], buf, sizeof buf)) > 0)
+    g_byte_array_append (state, buf, n);
+  g_assert_cmpint (n, ==, 0);
+  close (pipe_fds[0]);
+  check_transfer (f);
+  g_assert_cmpmem (state->data, 16, "vhost-glib-state", 16);
+
+  /* The destination: its own engine and queues, on the same memory and eventfds. */
+  dst.params = f->params;
+  dst.mem = f->mem;
+  dst.mem_fd = f->mem_fd;
+  dst.kick_fd = f->kick_fd;
+  dst.call_fd = f->call_fd;
+  g_queue_init (&dst.replies);
+  for (guint i = 0; i < MAX_QUEUES; i++)
+    {
+      vhost_queue_init (&dst.queues[i], i, NULL, NULL);
+      dst.queues[i].handler = echo;
+      dst.queues[i].handler_data = &dst;
+    }
+  dst.dev = vhost_user_dev_new (&ops, &dst);
+  negotiate_and_share (&dst);
+  set_vring (&dst);
+  g_assert_false (dst.queues[0].running);
+  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+  start_transfer (&dst, 1, pipe_fds[0]);
+  close (pipe_fds[0]);
+  g_assert_cmpint (write (pipe_fds[1], state->data, state->len), ==, (gssize) state->len);
+  close (pipe_fds[1]);
+  check_transfer (&dst);
+  g_assert_true (dst.queues[0].running);
+
+  /* The waiting requests, then new ones, all on the destination. */
+  eventfd_write (f->kick_fd, 1);
+  for (guint tag = 4; tag < 7; tag++)
+    reap (f, tag);
+  for (guint tag = 7; tag < 7 + 2 * QUEUE_SIZE; tag++)
+    {
+      submit (f, tag, TRUE);
+      reap (f, tag);
+    }
+  g_assert_cmpuint (g_atomic_int_get (&f->handled), ==, 4);
+  g_assert_cmpuint (g_atomic_int_get (&dst.handled), ==, 3 + 2 * QUEUE_SIZE);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&f->ring), ==, 0);
+
+  vhost_user_dev_free (dst.dev);
+  g_queue_clear_full (&dst.replies, reply_free);
+  vhost_user_dev_disconnect (f->dev);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -682,6 +837,13 @@ main (int argc, char **argv)
 
           g_test_add (postcopy, Fixture, &params[i], fixture_setup, test_postcopy, fixture_teardown);
         }
+      {
+        g_autofree char *state = g_strdup_printf ("/vhost/engine/device-state/%s%s",
+                                                  params[i].packed ? "packed" : "split",
+                                                  params[i].event_idx ? "/event-idx" : "");
+
+        g_test_add (state, Fixture, &params[i], fixture_setup, test_device_state, fixture_teardown);
+      }
     }
   return g_test_run ();
 }

@@ -440,20 +440,47 @@ test_device_requests (Fixture *f, gconstpointer data)
   record = vhost_test_device_find (f->device, VHOST_USER_GET_SHARED_OBJECT);
   g_assert_cmpmem (g_bytes_get_data (record->payload, NULL), 16, uuid_bytes, 16);
 
-  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-  g_assert_true (vhost_user_master_set_device_state_fd (f->master, 0, 0, pipe_fds[1], &out_fd, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (out_fd, ==, -1);
-  record = vhost_test_device_find (f->device, VHOST_USER_SET_DEVICE_STATE_FD);
-  g_assert_cmpuint (record->n_fds, ==, 1);
-  /* The device got the write end of our pipe. */
-  g_assert_cmpint (write (record->fd, "state", 5), ==, 5);
-  g_assert_cmpint (read (pipe_fds[0], buf, 5), ==, 5);
-  g_assert_cmpmem (buf, 5, "state", 5);
-  close (pipe_fds[0]);
-  close (pipe_fds[1]);
-  g_assert_true (vhost_user_master_check_device_state (f->master, &error));
-  g_assert_no_error (error);
+  /* Device state: the library's own, through our pipe. Saved... */
+  {
+    g_autoptr(GByteArray) state = g_byte_array_new ();
+    gssize n;
+
+    g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+    g_assert_true (vhost_user_master_set_device_state_fd (f->master, 0, 0, pipe_fds[1], &out_fd, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (out_fd, ==, -1);
+    close (pipe_fds[1]);
+    while ((n = read (pipe_fds[0], buf, sizeof buf)) > 0)
+      g_byte_array_append (state, (guint8 *) buf, n);
+    g_assert_cmpint (n, ==, 0);
+    close (pipe_fds[0]);
+    g_assert_cmpuint (state->len, >, 16);
+    g_assert_cmpmem (state->data, 16, "vhost-glib-state", 16);
+    g_assert_true (vhost_user_master_check_device_state (f->master, &error));
+    g_assert_no_error (error);
+    g_assert_null (vhost_test_device_find (f->device, VHOST_USER_SET_DEVICE_STATE_FD));
+
+    /* ...loaded back... */
+    g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+    g_assert_true (vhost_user_master_set_device_state_fd (f->master, 1, 0, pipe_fds[0], &out_fd, &error));
+    g_assert_no_error (error);
+    close (pipe_fds[0]);
+    g_assert_cmpint (write (pipe_fds[1], state->data, state->len), ==, (gssize) state->len);
+    close (pipe_fds[1]);
+    g_assert_true (vhost_user_master_check_device_state (f->master, &error));
+    g_assert_no_error (error);
+
+    /* ...and a state that is not one refused at the check, the session going on. */
+    g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+    g_assert_true (vhost_user_master_set_device_state_fd (f->master, 1, 0, pipe_fds[0], &out_fd, &error));
+    close (pipe_fds[0]);
+    g_assert_cmpint (write (pipe_fds[1], "garbage", 7), ==, 7);
+    close (pipe_fds[1]);
+    g_assert_false (vhost_user_master_check_device_state (f->master, &error));
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+    g_assert_true (vhost_user_master_get_connected (f->master));
+  }
 
   /* The rest through the generic request API. */
   {
@@ -822,10 +849,21 @@ gated_shared (VhostUserMaster *m, GError **error)
   return fd >= 0;
 }
 
+/* A whole save: SET_DEVICE_STATE_FD, the state read to its end, CHECK_DEVICE_STATE. */
 static gboolean
 gated_device_state (VhostUserMaster *m, GError **error)
 {
-  return vhost_user_master_check_device_state (m, error);
+  int pipe_fds[2];
+  char buf[256];
+  gboolean ok;
+
+  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+  ok = vhost_user_master_set_device_state_fd (m, 0, 0, pipe_fds[1], NULL, error);
+  close (pipe_fds[1]);
+  while (ok && read (pipe_fds[0], buf, sizeof buf) > 0)
+    ;
+  close (pipe_fds[0]);
+  return ok && vhost_user_master_check_device_state (m, error);
 }
 
 static gboolean

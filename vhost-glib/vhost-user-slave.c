@@ -62,7 +62,8 @@
               VHOST_USER_PROTOCOL_F_HOST_NOTIFIER | VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD |        \
               VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |   \
               VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS |          \
-              VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_PAGEFAULT))
+              VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_PAGEFAULT |                 \
+              VHOST_USER_PROTOCOL_F_DEVICE_STATE))
 
 typedef struct
 {
@@ -348,6 +349,18 @@ dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
   return vhost_virtqueue_get_queue (vhost_user_slave_get_virtqueue (data, index));
 }
 
+static GBytes *
+dev_save_state (VhostUserDev *dev, gpointer data, GError **error)
+{
+  return VHOST_USER_SLAVE_GET_CLASS (data)->save_state (data, error);
+}
+
+static gboolean
+dev_load_state (VhostUserDev *dev, GBytes *state, gpointer data, GError **error)
+{
+  return VHOST_USER_SLAVE_GET_CLASS (data)->load_state (data, state, error);
+}
+
 static const VhostUserDevOps dev_ops = {
   .get_features = dev_get_features,
   .get_protocol_features = dev_get_protocol_features,
@@ -361,6 +374,8 @@ static const VhostUserDevOps dev_ops = {
   .set_backend_fd = dev_set_backend_fd,
   .protocol_features_changed = dev_protocol_features_changed,
   .get_queue = dev_get_queue,
+  .save_state = dev_save_state,
+  .load_state = dev_load_state,
 };
 
 static void
@@ -886,6 +901,23 @@ slave_real_device_request (VhostUserSlave *self,
   return FALSE;
 }
 
+static GBytes *
+slave_real_save_state (VhostUserSlave *self, GError **error)
+{
+  return g_bytes_new (NULL, 0);
+}
+
+static gboolean
+slave_real_load_state (VhostUserSlave *self, GBytes *state, GError **error)
+{
+  if (g_bytes_get_size (state) == 0)
+    return TRUE;
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+               "CHECK_DEVICE_STATE: %" G_GSIZE_FORMAT " bytes of device state, and the device keeps none",
+               g_bytes_get_size (state));
+  return FALSE;
+}
+
 static void
 vhost_user_slave_init (VhostUserSlave *self)
 {
@@ -984,6 +1016,8 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   klass->vring_state_changed = slave_real_vring_state_changed;
   klass->reset = slave_real_reset;
   klass->device_request = slave_real_device_request;
+  klass->save_state = slave_real_save_state;
+  klass->load_state = slave_real_load_state;
 
   /**
    * VhostUserSlave:busy-poll-us:

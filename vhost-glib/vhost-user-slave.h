@@ -52,6 +52,27 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  */
 
 /**
+ * VhostUserSlaveClass::save_state:
+ * @slave: the #VhostUserSlave
+ * @error: return location for a #GError
+ *
+ * Saves the device's own state. See #VhostUserSlaveClass.
+ *
+ * Returns: (transfer full) (nullable): the state, or %NULL with @error set
+ */
+
+/**
+ * VhostUserSlaveClass::load_state:
+ * @slave: the #VhostUserSlave
+ * @state: what #VhostUserSlaveClass.save_state() gave on the source
+ * @error: return location for a #GError
+ *
+ * Loads the device's own state. See #VhostUserSlaveClass.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
  * VhostUserSlaveClass:
  * @parent_class: the parent class.
  * @get_features: returns the virtio features the device offers. The library adds
@@ -72,10 +93,15 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  * @reset: the front-end reset the device (RESET_DEVICE, RESET_OWNER, or a status of 0).
  * @device_request: handles the requests whose meaning depends on the device:
  *   SEND_RARP, NET_SET_MTU, IOTLB_MSG, SET_VRING_ENDIAN, CREATE_CRYPTO_SESSION,
- *   CLOSE_CRYPTO_SESSION, POSTCOPY_ADVISE, POSTCOPY_LISTEN, POSTCOPY_END,
- *   GPU_SET_SOCKET, GET_SHARED_OBJECT, SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE.
+ *   CLOSE_CRYPTO_SESSION, GPU_SET_SOCKET, GET_SHARED_OBJECT.
  *   The payload and reply are in the wire format of the vhost-user specification.
  *   The default refuses with %VHOST_ERROR_NOT_SUPPORTED.
+ * @save_state: returns the device's own state for a migration
+ *   (SET_DEVICE_STATE_FD), with the queues stopped; the library saves its own
+ *   (each queue's position and flags, the inflight area) beside it. The default
+ *   has none: empty bytes.
+ * @load_state: takes the state @save_state gave on the source, before the
+ *   queues start on the destination. The default accepts only an empty one.
  *
  * The virtual functions a device overrides. They run on the #GMainContext the
  * slave belongs to.
@@ -107,9 +133,11 @@ struct _VhostUserSlaveClass
                               GBytes **reply,
                               GUnixFDList **reply_fds,
                               GError **error);
+  GBytes *(*save_state) (VhostUserSlave *slave, GError **error);
+  gboolean (*load_state) (VhostUserSlave *slave, GBytes *state, GError **error);
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[14];
 };
 
 VHOST_AVAILABLE_IN_ALL

@@ -63,6 +63,8 @@ struct _VhostUserDev
   guint inflight_queue_size;
   gboolean inflight_recover[VHOST_USER_MAX_QUEUES]; /* take the area up at the queue's next start */
 
+  struct _VhostUserDevTransfer *transfer; /* (owned) (nullable) a device state transfer under way */
+
   int uffd;                      /* (owned) postcopy: the userfaultfd the front-end serves */
   gboolean postcopy_listening;   /* postcopy: guest memory is registered with it */
   gboolean postcopy_ack_pending; /* postcopy: a table was answered; no queue runs until it is acknowledged */
@@ -80,12 +82,16 @@ VHOST_USER_FRONTEND_REQUESTS (VHOST_USER_DEV_DECLARE_HANDLER)
 #undef VHOST_USER_DEV_DECLARE_HANDLER
 
 void vhost_user_dev_close_fd (int *fd);
+/* A vring's started/enabled state, the device told of a change. */
+void vhost_user_dev_vring_set_state (VhostUserDev *dev, guint index, gboolean started, gboolean enabled);
 /* Guest memory went away: requests that the device still holds are stale. */
 void vhost_user_dev_memory_unmapped (VhostUserDev *dev);
 /* Memory (vhost-user-mem.c). */
 void vhost_user_dev_mem_init (VhostUserDev *dev);
 void vhost_user_dev_mem_clear (VhostUserDev *dev);
 void vhost_user_dev_mem_rebuild (VhostUserDev *dev);
+/* Device state (vhost-user-state.c). */
+void vhost_user_dev_state_clear (VhostUserDev *dev);
 /* Postcopy (vhost-user-postcopy.c). */
 void vhost_user_dev_postcopy_clear (VhostUserDev *dev);
 gboolean vhost_user_dev_postcopy_register (VhostUserDev *dev, VhostUserDevRegion *region, const char *what,

@@ -206,8 +206,8 @@ start_queues (VhostUserDev *dev)
   resume_workers (paused);
 }
 
-static void
-vring_set_state (VhostUserDev *dev, guint index, gboolean started, gboolean enabled)
+void
+vhost_user_dev_vring_set_state (VhostUserDev *dev, guint index, gboolean started, gboolean enabled)
 {
   VhostUserDevVring *vring = &dev->vrings[index];
 
@@ -229,7 +229,7 @@ reset_vrings (VhostUserDev *dev)
     {
       VhostUserDevVring *vring = &dev->vrings[i];
 
-      vring_set_state (dev, i, FALSE, FALSE);
+      vhost_user_dev_vring_set_state (dev, i, FALSE, FALSE);
       vhost_user_dev_close_fd (&vring->kick_fd);
       vhost_user_dev_close_fd (&vring->call_fd);
       vhost_user_dev_close_fd (&vring->err_fd);
@@ -269,6 +269,7 @@ vhost_user_dev_disconnect (VhostUserDev *dev)
   vhost_user_dev_mem_clear (dev);
   vhost_user_dev_inflight_clear (dev);
   vhost_user_dev_postcopy_clear (dev);
+  vhost_user_dev_state_clear (dev);
   dev->acked_features = 0;
   dev->acked_protocol_features = 0;
   dev->features_set = FALSE;
@@ -441,7 +442,7 @@ vhost_user_dev_request_get_vring_base (VhostUserDev *dev, VhostUserMsg *msg, Vho
     return FALSE;
   vring = &dev->vrings[index];
   /* GET_VRING_BASE stops the ring; its kick fd goes with it. */
-  vring_set_state (dev, index, FALSE, vring->enabled);
+  vhost_user_dev_vring_set_state (dev, index, FALSE, vring->enabled);
   vhost_user_dev_close_fd (&vring->kick_fd);
   vhost_user_msg_init_reply (reply, msg, sizeof (VhostUserVringState));
   reply->payload.state.index = index;
@@ -471,7 +472,7 @@ vhost_user_dev_request_set_vring_fd (VhostUserDev *dev, VhostUserMsg *msg, Vhost
       vhost_user_dev_close_fd (&vring->kick_fd);
       vring->kick_fd = fd;
       /* The ring starts on SET_VRING_KICK; without protocol features it starts enabled. */
-      vring_set_state (dev, index, TRUE,
+      vhost_user_dev_vring_set_state (dev, index, TRUE,
                        vring->enabled || !has_feature (dev->acked_features, VHOST_VIRTIO_F_PROTOCOL_FEATURES));
       break;
     case VHOST_USER_SET_VRING_CALL:
@@ -541,7 +542,7 @@ vhost_user_dev_request_set_vring_enable (VhostUserDev *dev, VhostUserMsg *msg, V
                    "SET_VRING_ENABLE: vring %u: %u is neither 0 nor 1", index, msg->payload.state.num);
       return FALSE;
     }
-  vring_set_state (dev, index, dev->vrings[index].started, msg->payload.state.num == 1);
+  vhost_user_dev_vring_set_state (dev, index, dev->vrings[index].started, msg->payload.state.num == 1);
   return TRUE;
 }
 
@@ -603,7 +604,7 @@ vhost_user_dev_request_vring_kick (VhostUserDev *dev, VhostUserMsg *msg, VhostUs
   if (!dev->vrings[index].started)
     {
       vhost_user_dev_stop_queues (dev);
-      vring_set_state (dev, index, TRUE, dev->vrings[index].enabled);
+      vhost_user_dev_vring_set_state (dev, index, TRUE, dev->vrings[index].enabled);
       start_queues (dev);
     }
   else if (dev->queues[index] != NULL)

@@ -54,6 +54,11 @@ typedef struct
   /* The queue of vring `index`, owned by the caller, set up with
    * vhost_queue_init() (asked once per index, then kept). */
   VhostQueue *(*get_queue) (VhostUserDev *dev, guint index, gpointer user_data);
+
+  /* Device state (SET_DEVICE_STATE_FD): the device's own bytes, beside the
+   * engine's; the queues are stopped. NULL operations mean no state. */
+  GBytes *(*save_state) (VhostUserDev *dev, gpointer user_data, GError **error);
+  gboolean (*load_state) (VhostUserDev *dev, GBytes *state, gpointer user_data, GError **error);
 } VhostUserDevOps;
 
 VhostUserDev *vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data);

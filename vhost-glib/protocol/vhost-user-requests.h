@@ -77,8 +77,8 @@
   R (SET_STATUS,            set_status,            U64,          NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      STATUS,               STOP, CLOSE)  \
   R (GET_STATUS,            get_status,            NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      STATUS,               KEEP, CLOSE)  \
   R (GET_SHARED_OBJECT,     device,                SHARED,       NONE,        ALWAYS,     U64,          AT_MOST_ONE,  NONE,      SHARED_OBJECT,        KEEP, STATUS) \
-  R (SET_DEVICE_STATE_FD,   device,                DEVICE_STATE, ONE,         ALWAYS,     U64,          DEVICE_STATE, NONE,      DEVICE_STATE,         KEEP, STATUS) \
-  R (CHECK_DEVICE_STATE,    device,                NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      DEVICE_STATE,         KEEP, STATUS)
+  R (SET_DEVICE_STATE_FD,   set_device_state_fd,   DEVICE_STATE, ONE,         ALWAYS,     U64,          DEVICE_STATE, NONE,      DEVICE_STATE,         STOP, STATUS) \
+  R (CHECK_DEVICE_STATE,    check_device_state,    NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      DEVICE_STATE,         STOP, STATUS)
 
 #define VHOST_USER_BACKEND_REQUESTS(R) \
   R (IOTLB_MSG,               iotlb_msg,               IOTLB,  NONE, ACK_ONLY, NONE, NONE,        NONE, NONE,                 KEEP, CLOSE)  \
