@@ -121,16 +121,6 @@ fill_regions (SlaveCase *c)
 }
 
 static void
-wait_disconnect (VhostUserSlave *slave, gpointer data)
-{
-  /* Runs in the slave's thread: let it work until the connection is gone. */
-  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
-
-  while (VHOST_TEST_DEVICE (slave)->disconnects == 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
-}
-
-static void
 test_slave_case (gconstpointer data)
 {
   SlaveCase *c = (SlaveCase *) data;
@@ -174,7 +164,7 @@ test_slave_case (gconstpointer data)
   if (c->truncate_to > 0)
     shutdown (sv[1], SHUT_WR);
 
-  vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
+  vhost_test_slave_thread_wait_disconnect (thread);
   g_assert_cmpuint (device->disconnects, ==, 1);
   g_assert_error (device->disconnect_error, VHOST_ERROR, (gint) c->code);
   if (strstr (device->disconnect_error->message, c->message) == NULL)
@@ -225,7 +215,7 @@ test_slave_vring_enable_order (void)
   raw_send (sv[1], buf, build (buf, VHOST_USER_SET_FEATURES, V, sizeof features, &features, sizeof features), NULL,
             0);
   raw_send (sv[1], buf, build (buf, VHOST_USER_SET_VRING_ENABLE, V, sizeof state, &state, sizeof state), NULL, 0);
-  vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
+  vhost_test_slave_thread_wait_disconnect (thread);
   g_assert_cmpuint (device->disconnects, ==, 1);
   g_assert_error (device->disconnect_error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
   g_assert_nonnull (strstr (device->disconnect_error->message, "SET_VRING_ENABLE"));

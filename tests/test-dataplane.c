@@ -454,6 +454,7 @@ raw_setup (Raw *r, gconstpointer data)
                                                             VHOST_USER_PROTOCOL_F_STATUS |
                                                             VHOST_USER_PROTOCOL_F_LOG_SHMFD |
                                                             VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |
+                                                            VHOST_USER_PROTOCOL_F_BACKEND_REQ |
                                                             VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
                                                           &error));
   g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (r->master), &error));
@@ -691,6 +692,57 @@ test_raw_break (Raw *r, gconstpointer data)
   raw_good_chain (r);
   func (r);
   raw_assert_broken (r);
+}
+
+static void
+count_index_signal (VhostUserMaster *master, guint index, gpointer data)
+{
+  g_assert_cmpuint (index, ==, 0);
+  (*(guint *) data)++;
+}
+
+/* Iterate the master's context until *counter reaches `n`, for 5 s at most. */
+static void
+wait_signal_count (guint *counter, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (*counter < n)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+}
+
+/* In-band notifications: a vring without a call fd (SET_VRING_CALL with the
+ * invalid-fd flag) is called with VRING_CALL on the back-end channel; one
+ * without an err fd is told of its breakage with VRING_ERR. */
+static void
+test_raw_inband (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint calls = 0, errs = 0;
+  gulong call_id = g_signal_connect (r->master, "vring-call", G_CALLBACK (count_index_signal), &calls);
+  gulong err_id = g_signal_connect (r->master, "vring-err", G_CALLBACK (count_index_signal), &errs);
+
+  g_assert_true (vhost_backend_set_vring_call (VHOST_BACKEND (r->master), 0, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (r->master), 0, -1, &error));
+  g_assert_no_error (error);
+  raw_desc (r, 0, RAW_BUF, 64, VRING_DESC_F_NEXT, 1);
+  raw_desc (r, 1, RAW_R1 + 0x100, 64, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 0);
+  wait_signal_count (&calls, 1);
+  g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, r->avail_idx);
+  g_assert_false (fd_readable (r->call, 0));
+  g_assert_cmpuint (errs, ==, 0);
+  /* A descriptor outside guest memory breaks the queue: VRING_ERR. */
+  raw_desc (r, 3, 0x50000, 64, 0, 0);
+  raw_publish (r, 3);
+  wait_signal_count (&errs, 1);
+  g_signal_handler_disconnect (r->master, call_id);
+  g_signal_handler_disconnect (r->master, err_id);
 }
 
 /* REM_MEM_REG under a running queue: the queue is quiesced while the region goes,
@@ -1336,6 +1388,7 @@ main (int argc, char **argv)
   g_test_add ("/vhost/dataplane/malicious/recover", Raw, NULL, raw_setup, test_raw_recover, raw_teardown);
   g_test_add ("/vhost/dataplane/dirty-log", Raw, NULL, raw_setup, test_raw_dirty_log, raw_teardown);
   g_test_add ("/vhost/dataplane/polled-ring", Raw, NULL, raw_setup, test_raw_polled, raw_teardown);
+  g_test_add ("/vhost/dataplane/inband-notifications", Raw, NULL, raw_setup, test_raw_inband, raw_teardown);
   g_test_add_func ("/vhost/dataplane/element-copy", test_element_copy);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);

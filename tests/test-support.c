@@ -359,6 +359,21 @@ vhost_test_slave_thread_run_iterating (VhostTestSlaveThread *t,
     }
 }
 
+static void
+wait_disconnect (VhostUserSlave *slave, gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+
+  while (VHOST_TEST_DEVICE (slave)->disconnects == 0 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+}
+
+void
+vhost_test_slave_thread_wait_disconnect (VhostTestSlaveThread *thread)
+{
+  vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
+}
+
 static gboolean
 quit_cb (gpointer data)
 {

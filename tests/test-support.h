@@ -68,6 +68,9 @@ void vhost_test_slave_thread_run (VhostTestSlaveThread *thread,
 void vhost_test_slave_thread_run_iterating (VhostTestSlaveThread *thread,
                                             void (*func) (VhostUserSlave *slave, gpointer data),
                                             gpointer data);
+/* In the slave's thread, let the slave (a VhostTestDevice) work until its
+ * connection ended (disconnects > 0), for 5 s at most. */
+void vhost_test_slave_thread_wait_disconnect (VhostTestSlaveThread *thread);
 /* Stop the loop, drop the slave in its thread, join. */
 void vhost_test_slave_thread_free (VhostTestSlaveThread *thread);
 

@@ -11,6 +11,7 @@
 #include "test-support.h"
 
 #define ALL_PROTOCOL_FEATURES G_GUINT64_CONSTANT (0xdffff) /* bits 0-19 without XEN_MMAP (17) */
+#define INBAND_NEEDS (VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_REPLY_ACK)
 
 typedef struct
 {
@@ -934,8 +935,17 @@ test_gated (Fixture *f, gconstpointer data)
   gboolean reply_ack = g_str_has_suffix (g_test_get_path (), "/with-reply-ack");
   guint64 base = reply_ack ? VHOST_USER_PROTOCOL_F_REPLY_ACK : 0;
 
+  guint64 off = base | (ALL_PROTOCOL_FEATURES & ~gc->feature & ~VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  guint64 on = base | gc->feature;
+
+  /* In-band notifications go only with the back-end channel and REPLY_ACK. */
+  if ((off & INBAND_NEEDS) != INBAND_NEEDS)
+    off &= ~(guint64) VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+  if (gc->feature == VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
+    on |= INBAND_NEEDS;
+
   /* Off: refused locally, nothing sent, the session goes on. */
-  negotiate (f, base | (ALL_PROTOCOL_FEATURES & ~gc->feature & ~VHOST_USER_PROTOCOL_F_REPLY_ACK));
+  negotiate (f, off);
   g_assert_false (gc->request (f->master, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
   g_assert_nonnull (strstr (error->message, "not negotiated"));
@@ -943,7 +953,7 @@ test_gated (Fixture *f, gconstpointer data)
   g_assert_true (vhost_user_master_get_connected (f->master));
 
   /* On: it works. */
-  g_assert_true (vhost_user_master_set_protocol_features (f->master, base | gc->feature, &error));
+  g_assert_true (vhost_user_master_set_protocol_features (f->master, on, &error));
   g_assert_no_error (error);
   g_assert_true (gc->request (f->master, &error));
   g_assert_no_error (error);
@@ -988,6 +998,28 @@ test_reply_ack_off (Fixture *f, gconstpointer data)
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
   g_assert_cmpuint (f->disconnects, ==, 1);
   g_assert_false (vhost_user_master_get_connected (f->master));
+}
+
+/* INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK: the back-end closes
+ * the connection, as the specification asks, even when the front-end asked for
+ * an acknowledgement. */
+static void
+test_inband_needs (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_signal_connect (f->master, "disconnected", G_CALLBACK (on_disconnected), f);
+  negotiate (f, VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  g_assert_false (vhost_user_master_set_protocol_features (f->master,
+                                                           VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                                                             VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS,
+                                                           &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
+  g_assert_cmpuint (f->disconnects, ==, 1);
+  g_assert_false (vhost_user_master_get_connected (f->master));
+  vhost_test_slave_thread_wait_disconnect (f->thread);
+  g_assert_error (f->device->disconnect_error, VHOST_ERROR, VHOST_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (f->device->disconnect_error->message, "BACKEND_REQ and REPLY_ACK"));
 }
 
 static void
@@ -1156,6 +1188,7 @@ main (int argc, char **argv)
   ADD ("backend-requests/lookup-handlers", test_lookup_handlers);
   ADD ("reply-ack/on", test_reply_ack_on);
   ADD ("reply-ack/off", test_reply_ack_off);
+  ADD ("inband-needs-backend-req-and-reply-ack", test_inband_needs);
   ADD ("async", test_async);
 #undef ADD
   for (guint i = 0; i < G_N_ELEMENTS (gated_cases); i++)

@@ -343,6 +343,58 @@ dev_protocol_features_changed (VhostUserDev *dev, guint64 features, gpointer dat
     vhost_user_channel_set_protocol_features (priv->backend, features);
 }
 
+typedef struct
+{
+  VhostUserSlave *slave; /* (owned) */
+  VhostUserBackendRequest request;
+  guint index;
+} InbandNotify;
+
+static gboolean
+inband_notify_cb (gpointer data)
+{
+  InbandNotify *n = data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  if (!vhost_user_slave_get_connected (n->slave))
+    return G_SOURCE_REMOVE;
+  if (n->request == VHOST_USER_BACKEND_VRING_CALL)
+    ok = vhost_user_slave_vring_call (n->slave, n->index, &error);
+  else
+    ok = vhost_user_slave_vring_err (n->slave, n->index, &error);
+  if (!ok)
+    g_debug ("In-band notification of vring %u: %s", n->index, error->message);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+inband_notify_free (gpointer data)
+{
+  InbandNotify *n = data;
+
+  g_object_unref (n->slave);
+  g_free (n);
+}
+
+/* Any thread: the notification goes out from the slave's context, through a
+ * source (g_main_context_invoke() would run it in a worker that acquires the
+ * context). */
+static void
+dev_inband_notify (VhostUserDev *dev, VhostUserBackendRequest request, guint index, gpointer data)
+{
+  InbandNotify *n = g_new (InbandNotify, 1);
+  GSource *source = g_idle_source_new ();
+
+  n->slave = g_object_ref (data);
+  n->request = request;
+  n->index = index;
+  g_source_set_static_name (source, "[vhost] in-band notification");
+  g_source_set_callback (source, inband_notify_cb, n, inband_notify_free);
+  g_source_attach (source, PRIV (VHOST_USER_SLAVE (data))->context);
+  g_source_unref (source);
+}
+
 static VhostQueue *
 dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
 {
@@ -372,6 +424,7 @@ static const VhostUserDevOps dev_ops = {
   .device_request = dev_device_request,
   .send = dev_send,
   .set_backend_fd = dev_set_backend_fd,
+  .inband_notify = dev_inband_notify,
   .protocol_features_changed = dev_protocol_features_changed,
   .get_queue = dev_get_queue,
   .save_state = dev_save_state,

@@ -1087,8 +1087,13 @@ vhost_ring_should_notify (VhostRing *ring)
 gboolean
 vhost_ring_notify (VhostRing *ring)
 {
-  if (!vhost_ring_should_notify (ring) || ring->call_fd < 0)
+  if ((ring->call_fd < 0 && ring->call_inband == NULL) || !vhost_ring_should_notify (ring))
     return FALSE;
+  if (ring->call_fd < 0)
+    {
+      ring->call_inband (ring, ring->call_inband_data);
+      return TRUE;
+    }
   while (eventfd_write (ring->call_fd, 1) < 0 && errno == EINTR)
     ;
   return TRUE;

@@ -44,7 +44,9 @@ typedef struct
   struct iovec *iov;
 } VhostRingElement;
 
-typedef struct
+typedef struct _VhostRing VhostRing;
+
+struct _VhostRing
 {
   /* Configuration, set while the ring is stopped. */
   const VhostMem *mem;
@@ -61,6 +63,10 @@ typedef struct
   guint64 avail_uaddr; /* packed: the driver event suppression area */
   guint64 used_uaddr;  /* packed: the device event suppression area */
   int call_fd;         /* (not owned) -1 for none */
+  /* Without a call fd, in-band notifications: called (in the processing
+   * thread) where the call fd would be signalled; NULL for none. */
+  void (*call_inband) (struct _VhostRing *ring, gpointer data);
+  gpointer call_inband_data;
   void *inflight;      /* (nullable) this queue's region of the inflight area (vhost-inflight.h) */
   gboolean inflight_recover; /* at the next map, take up what the region says is in flight */
 
@@ -106,7 +112,7 @@ typedef struct
 
   gboolean broken;
   char error[200];
-} VhostRing;
+};
 
 void vhost_ring_init (VhostRing *ring, guint index);
 void vhost_ring_set_base (VhostRing *ring, guint32 base);

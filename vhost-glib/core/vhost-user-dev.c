@@ -156,6 +156,15 @@ has_feature (guint64 features, guint bit)
   return (features & VHOST_FEATURE_MASK (bit)) != 0;
 }
 
+/* A worker: the used buffers of a vring with no call fd are told in-band. */
+static void
+call_inband (VhostRing *ring, gpointer data)
+{
+  VhostUserDev *dev = data;
+
+  dev->ops->inband_notify (dev, VHOST_USER_BACKEND_VRING_CALL, ring->index, dev->user_data);
+}
+
 static void
 start_queues (VhostUserDev *dev)
 {
@@ -195,6 +204,12 @@ start_queues (VhostUserDev *dev)
       ring->avail_uaddr = vring->addr.avail_user_addr;
       ring->used_uaddr = vring->addr.used_user_addr;
       ring->call_fd = vring->call_fd;
+      ring->call_inband = NULL;
+      if (vring->call_fd < 0 && (dev->acked_protocol_features & VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS))
+        {
+          ring->call_inband = call_inband;
+          ring->call_inband_data = dev;
+        }
       if (vring->base_set)
         {
           vhost_ring_set_base (ring, vring->base);
@@ -309,6 +324,7 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
 {
   const VhostUserRequestInfo *info = vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request);
   gboolean stop = info->queues == VHOST_USER_QUEUES_STOP;
+  g_autoptr(GError) local_error = NULL;
   VhostUserReplyForm form;
   VhostUserMsg reply;
   gboolean ok;
@@ -320,12 +336,12 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
   form = vhost_user_request_reply_form (VHOST_USER_CHANNEL_FRONTEND, msg, dev->acked_protocol_features);
   vhost_user_msg_init_reply_u64 (&reply, msg, 0);
   ok = vhost_user_request_check_features (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request, msg->n_fds,
-                                          dev->acked_protocol_features, error);
+                                          dev->acked_protocol_features, &local_error);
   if (ok)
     {
       if (stop)
         vhost_user_dev_stop_queues (dev);
-      ok = handlers[msg->hdr.request](dev, msg, &reply, error);
+      ok = handlers[msg->hdr.request](dev, msg, &reply, &local_error);
       if (stop && dev->connected)
         start_queues (dev);
     }
@@ -336,6 +352,10 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
       return TRUE;
     }
   vhost_user_msg_close_fds (&reply);
+  g_propagate_error (error, g_error_copy (local_error));
+  /* A violation of the protocol ends the connection, whatever the reply rule. */
+  if (g_error_matches (local_error, VHOST_ERROR, VHOST_ERROR_PROTOCOL))
+    return FALSE;
   if (form == VHOST_USER_REPLY_FORM_ACK ||
       (form == VHOST_USER_REPLY_FORM_FULL && info->failure == VHOST_USER_FAILURE_STATUS))
     vhost_user_msg_init_reply_u64 (&reply, msg, 1);
@@ -487,11 +507,22 @@ vhost_user_dev_request_set_vring_fd (VhostUserDev *dev, VhostUserMsg *msg, Vhost
   return TRUE;
 }
 
+/* What the device offers, of what the engine implements with its owner's help. */
+static guint64
+offered_protocol_features (VhostUserDev *dev)
+{
+  guint64 features = dev->ops->get_protocol_features (dev, dev->user_data) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+
+  if (dev->ops->inband_notify == NULL)
+    features &= ~(guint64) VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+  return features;
+}
+
 gboolean
 vhost_user_dev_request_get_protocol_features (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply,
                                               GError **error)
 {
-  reply->payload.u64 = dev->ops->get_protocol_features (dev, dev->user_data) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  reply->payload.u64 = offered_protocol_features (dev);
   return TRUE;
 }
 
@@ -499,13 +530,23 @@ gboolean
 vhost_user_dev_request_set_protocol_features (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply,
                                               GError **error)
 {
-  guint64 offered = dev->ops->get_protocol_features (dev, dev->user_data) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  guint64 offered = offered_protocol_features (dev);
 
   if (msg->payload.u64 & ~offered)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                    "SET_PROTOCOL_FEATURES: features 0x%" G_GINT64_MODIFIER "x were not offered",
                    msg->payload.u64 & ~offered);
+      return FALSE;
+    }
+  /* The specification: in-band notifications need the back-end channel and
+   * REPLY_ACK, and the back-end closes the connection otherwise. */
+  if ((msg->payload.u64 & VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS) &&
+      (msg->payload.u64 & (VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_REPLY_ACK)) !=
+        (VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_REPLY_ACK))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                           "SET_PROTOCOL_FEATURES: INBAND_NOTIFICATIONS needs BACKEND_REQ and REPLY_ACK");
       return FALSE;
     }
   dev->acked_protocol_features = msg->payload.u64;
@@ -653,6 +694,8 @@ vhost_user_dev_queue_broken (VhostUserDev *dev, guint index)
     dev->status |= VHOST_VIRTIO_STATUS_NEEDS_RESET;
   if (dev->vrings[index].err_fd >= 0)
     eventfd_write (dev->vrings[index].err_fd, 1);
+  else if (dev->acked_protocol_features & VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS)
+    dev->ops->inband_notify (dev, VHOST_USER_BACKEND_VRING_ERR, index, dev->user_data);
 }
 
 /* Accessors. */

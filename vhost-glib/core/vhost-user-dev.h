@@ -49,6 +49,11 @@ typedef struct
   void (*send) (VhostUserDev *dev, const VhostUserMsg *msg, gpointer user_data);
   /* SET_BACKEND_REQ_FD: the back-end request channel; takes `fd`. */
   void (*set_backend_fd) (VhostUserDev *dev, int fd, gpointer user_data);
+  /* In-band notifications (INBAND_NOTIFICATIONS, a vring without a call or
+   * err fd): send the back-end request VRING_CALL or VRING_ERR for vring
+   * `index`. Called from any thread (a worker, for calls): the owner sends it
+   * from its own. */
+  void (*inband_notify) (VhostUserDev *dev, VhostUserBackendRequest request, guint index, gpointer user_data);
   /* The negotiated protocol features changed (they decide the reply rules). */
   void (*protocol_features_changed) (VhostUserDev *dev, guint64 features, gpointer user_data);
   /* The queue of vring `index`, owned by the caller, set up with
