@@ -810,6 +810,77 @@ test_device_state (Fixture *f, gconstpointer data)
   vhost_user_dev_disconnect (f->dev);
 }
 
+/* Wait until a worker finds vring 0 broken. */
+static void
+wait_broken (Fixture *f)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (!__atomic_load_n (&f->queues[0].ring.broken, __ATOMIC_ACQUIRE))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+}
+
+/* A front-end that truncates the file of guest memory under a running queue
+ * (or before it starts): the fault breaks the queue instead of killing the
+ * process, with an error that says so, and the next session works. The test
+ * touches the truncated memory no more. */
+static void
+test_truncated_memory (Fixture *f, gconstpointer data)
+{
+  static const Params split = { FALSE, FALSE };
+  gboolean before_start = GPOINTER_TO_UINT (data) == 1;
+  int fresh;
+
+  f->params = &split;
+  if (before_start)
+    {
+      /* Everything but the kick fd, so nothing has started yet. */
+      negotiate_and_share (f);
+      call_state (f, VHOST_USER_SET_VRING_NUM, 0, QUEUE_SIZE);
+      call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+      g_assert_cmpint (ftruncate (f->mem_fd, 0), ==, 0);
+      set_vring (f);
+      g_assert_false (f->queues[0].running);
+      g_assert_true (f->queues[0].ring.broken);
+    }
+  else
+    {
+      bring_up (f);
+      for (guint tag = 0; tag < 2 * QUEUE_SIZE; tag++)
+        {
+          submit (f, tag, TRUE);
+          reap (f, tag);
+        }
+      submit (f, 100, FALSE);
+      g_assert_cmpint (ftruncate (f->mem_fd, 0), ==, 0);
+      eventfd_write (f->kick_fd, 1);
+      wait_broken (f);
+    }
+  g_assert_nonnull (strstr (f->queues[0].ring.error, "truncated"));
+  vhost_user_dev_disconnect (f->dev);
+
+  /* The next front-end, with memory of its own. */
+  munmap (f->mem, MEM_SIZE);
+  fresh = memfd_create ("test-engine-2", MFD_CLOEXEC);
+  g_assert_cmpint (ftruncate (fresh, MEM_SIZE), ==, 0);
+  g_assert_cmpint (dup2 (fresh, f->mem_fd), ==, f->mem_fd);
+  close (fresh);
+  f->mem = mmap (NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, f->mem_fd, 0);
+  g_assert_true (f->mem != MAP_FAILED);
+  vhost_driver_ring_clear (&f->ring);
+  memset (&f->ring, 0, sizeof f->ring);
+  bring_up (f);
+  for (guint tag = 0; tag < QUEUE_SIZE; tag++)
+    {
+      submit (f, tag, TRUE);
+      reap (f, tag);
+    }
+  vhost_user_dev_disconnect (f->dev);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -845,5 +916,9 @@ main (int argc, char **argv)
         g_test_add (state, Fixture, &params[i], fixture_setup, test_device_state, fixture_teardown);
       }
     }
+  g_test_add ("/vhost/engine/truncated-memory/running", Fixture, GUINT_TO_POINTER (0), fixture_setup,
+              test_truncated_memory, fixture_teardown);
+  g_test_add ("/vhost/engine/truncated-memory/before-start", Fixture, GUINT_TO_POINTER (1), fixture_setup,
+              test_truncated_memory, fixture_teardown);
   return g_test_run ();
 }

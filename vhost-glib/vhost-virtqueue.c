@@ -9,6 +9,7 @@
 #endif
 
 #include "vhost-virtqueue-private.h"
+#include "core/vhost-guard.h"
 #include "vhost-enum-types.h"
 #include "vhost-types.h"
 
@@ -289,6 +290,16 @@ request_check (VhostVirtqueueRequest *request, GError **error)
   return FALSE;
 }
 
+/* Main-context dispatch touches guest memory in short stretches of C, each
+ * under a guard (core/vhost-guard.h): a fault there (the front-end truncated a
+ * file of guest memory) breaks the queue and fails the call. */
+static void
+queue_fault (VhostVirtqueue *self, VhostGuard *guard, GError **error)
+{
+  vhost_queue_fault (&self->queue, guard->fault);
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
+}
+
 typedef struct
 {
   VhostVirtqueue *queue; /* (owned) */
@@ -348,11 +359,27 @@ static void schedule_again (VhostVirtqueue *self);
 static void
 queue_dispatch_main (VhostVirtqueue *self)
 {
+  VhostGuard guard;
+  volatile gboolean again = FALSE;
+
   g_object_ref (self);
-  vhost_queue_round_begin (&self->queue);
-  g_signal_emit (self, signals[SIGNAL_KICK], 0);
+  if (VHOST_GUARD_ENTER (&guard))
+    {
+      vhost_queue_round_begin (&self->queue);
+      vhost_guard_leave (&guard);
+      g_signal_emit (self, signals[SIGNAL_KICK], 0);
+    }
+  else
+    queue_fault (self, &guard, NULL);
+  if (VHOST_GUARD_ENTER (&guard))
+    {
+      again = vhost_queue_round_end (&self->queue);
+      vhost_guard_leave (&guard);
+    }
+  else
+    queue_fault (self, &guard, NULL);
   /* More came in meanwhile: go round again from the loop, not recursively. */
-  if (vhost_queue_round_end (&self->queue))
+  if (again)
     schedule_again (self);
   g_object_unref (self);
 }
@@ -394,8 +421,17 @@ static gboolean
 poll_cb (gpointer data)
 {
   VhostVirtqueue *self = data;
+  VhostGuard guard;
+  gboolean avail;
 
-  if (vhost_queue_has_avail (&self->queue))
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      queue_fault (self, &guard, NULL);
+      return G_SOURCE_CONTINUE;
+    }
+  avail = vhost_queue_has_avail (&self->queue);
+  vhost_guard_leave (&guard);
+  if (avail)
     queue_dispatch_main (self);
   return G_SOURCE_CONTINUE;
 }
@@ -1011,6 +1047,7 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
 {
   VhostVirtqueueRequest *request;
   VhostVirtqueueElement element;
+  VhostGuard guard;
   int r;
 
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), NULL);
@@ -1022,7 +1059,13 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
     }
   if (queue->scratch == NULL)
     queue->scratch = g_new (struct iovec, VHOST_VIRTQUEUE_MAX_IOV);
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      queue_fault (queue, &guard, error);
+      return NULL;
+    }
   r = vhost_ring_pop (&queue->queue.ring, RING_ELEMENT (&element), queue->scratch, VHOST_VIRTQUEUE_MAX_IOV);
+  vhost_guard_leave (&guard);
   if (r == 0)
     return NULL;
   if (r < 0)
@@ -1056,6 +1099,8 @@ vhost_virtqueue_pop_request (VhostVirtqueue *queue, GError **error)
 gboolean
 vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *request, guint32 len, GError **error)
 {
+  VhostGuard guard;
+
   g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
   g_return_val_if_fail (request != NULL && request->queue == queue, FALSE);
 
@@ -1066,7 +1111,13 @@ vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *requ
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "vring %u is not running", queue->queue.ring.index);
       return FALSE;
     }
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      queue_fault (queue, &guard, error);
+      return FALSE;
+    }
   vhost_ring_push (&queue->queue.ring, CONST_RING_ELEMENT (&request->element), len);
+  vhost_guard_leave (&guard);
   return TRUE;
 }
 
@@ -1132,15 +1183,23 @@ vhost_virtqueue_request_get_id (VhostVirtqueueRequest *request)
 GBytes *
 vhost_virtqueue_request_read (VhostVirtqueueRequest *request, GError **error)
 {
-  GByteArray *array;
+  GByteArray *volatile array;
+  VhostGuard guard;
 
   g_return_val_if_fail (request != NULL, NULL);
 
   if (!request_check (request, error))
     return NULL;
   array = g_byte_array_new ();
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      g_byte_array_unref (array);
+      queue_fault (request->queue, &guard, error);
+      return NULL;
+    }
   for (guint i = 0; i < request->element.n_out; i++)
     g_byte_array_append (array, request->iov[i].iov_base, request->iov[i].iov_len);
+  vhost_guard_leave (&guard);
   return g_byte_array_free_to_bytes (array);
 }
 
@@ -1175,6 +1234,7 @@ vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request)
 gboolean
 vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBytes *data, GError **error)
 {
+  VhostGuard guard;
   gsize size;
   const guint8 *p = g_bytes_get_data (data, &size);
 
@@ -1189,6 +1249,12 @@ vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBy
                    " writable bytes", size, offset, vhost_virtqueue_request_get_writable_size (request));
       return FALSE;
     }
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      queue_fault (request->queue, &guard, error);
+      return FALSE;
+    }
   vhost_virtqueue_element_write (&request->element, offset, p, size);
+  vhost_guard_leave (&guard);
   return TRUE;
 }

@@ -4,8 +4,18 @@
 #include <sys/eventfd.h>
 
 #include "vhost-queue.h"
+#include "vhost-guard.h"
 
 #define BUDGET 8 /* rounds of a non-polling handler before yielding to the worker */
+
+/* A fault in guest memory (its file truncated by the front-end) caught by a
+ * guard: the queue breaks, and says where. */
+void
+vhost_queue_fault (VhostQueue *queue, gpointer address)
+{
+  vhost_ring_fail (&queue->ring, "guest memory at %p is gone (the front-end truncated the file behind it)", address);
+  vhost_queue_report_broken (queue);
+}
 
 static gboolean queue_process (VhostWorkerItem *item, gboolean poll);
 static gboolean queue_arm (VhostWorkerItem *item);
@@ -75,7 +85,7 @@ vhost_queue_has_avail (VhostQueue *queue)
  * available, when the event fd fired, and in every polling round of a queue with an
  * event fd (so that it can look for completions without a system call). */
 static gboolean
-queue_process (VhostWorkerItem *item, gboolean poll)
+queue_process_guarded (VhostWorkerItem *item, gboolean poll)
 {
   VhostQueue *queue = item->data;
   VhostRing *ring = &queue->ring;
@@ -124,9 +134,28 @@ queue_process (VhostWorkerItem *item, gboolean poll)
   return TRUE;
 }
 
+/* The worker's entry point, guarded: the device's handler that touches memory
+ * the front-end took away is abandoned there, the queue broken. */
+static gboolean
+queue_process (VhostWorkerItem *item, gboolean poll)
+{
+  VhostQueue *queue = item->data;
+  VhostGuard guard;
+  gboolean more;
+
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      vhost_queue_fault (queue, guard.fault);
+      return FALSE;
+    }
+  more = queue_process_guarded (item, poll);
+  vhost_guard_leave (&guard);
+  return more;
+}
+
 /* The worker, before it sleeps. */
 static gboolean
-queue_arm (VhostWorkerItem *item)
+queue_arm_guarded (VhostWorkerItem *item)
 {
   VhostQueue *queue = item->data;
 
@@ -138,6 +167,22 @@ queue_arm (VhostWorkerItem *item)
     return FALSE;
   set_kicks (queue, FALSE);
   return TRUE;
+}
+
+static gboolean
+queue_arm (VhostWorkerItem *item)
+{
+  VhostGuard guard;
+  gboolean more;
+
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      vhost_queue_fault (item->data, guard.fault);
+      return FALSE;
+    }
+  more = queue_arm_guarded (item);
+  vhost_guard_leave (&guard);
+  return more;
 }
 
 void
@@ -168,18 +213,31 @@ running_changed (VhostQueue *queue, gboolean running)
 gboolean
 vhost_queue_start (VhostQueue *queue, VhostWorker *worker, int kick_fd)
 {
+  VhostGuard guard;
+  gboolean mapped;
+
   g_return_val_if_fail (!queue->running, FALSE);
 
   g_atomic_int_inc (&queue->generation);
   g_atomic_int_set (&queue->broken_reported, 0);
-  if (!vhost_ring_map (&queue->ring))
+  if (!VHOST_GUARD_ENTER (&guard))
+    {
+      vhost_queue_fault (queue, guard.fault);
+      return FALSE;
+    }
+  /* Mapping reads the rings (an inflight area taken up), and kicks are
+   * turned off in them. */
+  mapped = vhost_ring_map (&queue->ring);
+  if (mapped)
+    vhost_ring_set_kicks (&queue->ring, FALSE);
+  vhost_guard_leave (&guard);
+  if (!mapped)
     {
       /* Rings outside guest memory, or a ring the driver broke before. */
       vhost_queue_report_broken (queue);
       return FALSE;
     }
   queue->kicks_on = FALSE;
-  vhost_ring_set_kicks (&queue->ring, FALSE);
   queue->item.kick_fd = kick_fd;
   queue->running = TRUE;
   if (!queue->main_context && worker != NULL)
@@ -207,6 +265,7 @@ void
 vhost_queue_stop (VhostQueue *queue)
 {
   VhostWorker *worker = queue->worker;
+  VhostGuard guard;
 
   if (!queue->running)
     return;
@@ -223,10 +282,16 @@ vhost_queue_stop (VhostQueue *queue)
   /* The device gives back what it holds (its I/O must end before guest memory may
    * go, even on a broken ring, where the pushes change nothing), and whatever was
    * pushed is published: a stopped queue keeps no half-written state. */
-  if (queue->drain != NULL)
-    queue->drain (queue, queue->drain_data);
-  if (!queue->ring.broken)
-    vhost_queue_notify (queue);
+  if (VHOST_GUARD_ENTER (&guard))
+    {
+      if (queue->drain != NULL)
+        queue->drain (queue, queue->drain_data);
+      if (!queue->ring.broken)
+        vhost_queue_notify (queue);
+      vhost_guard_leave (&guard);
+    }
+  else
+    vhost_queue_fault (queue, guard.fault);
   queue->declined = FALSE;
   queue->item.kick_fd = -1;
   running_changed (queue, FALSE);

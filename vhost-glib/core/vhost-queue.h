@@ -68,6 +68,9 @@ void vhost_queue_kick (VhostQueue *queue);
 gboolean vhost_queue_notify (VhostQueue *queue);
 /* Whether chains are available; a ring found broken on the way is reported. */
 gboolean vhost_queue_has_avail (VhostQueue *queue);
+/* A guard (vhost-guard.h) caught a fault in guest memory at `address`: the
+ * ring breaks and is reported. */
+void vhost_queue_fault (VhostQueue *queue, gpointer address);
 /* Report a broken ring through the hook, once per start. */
 void vhost_queue_report_broken (VhostQueue *queue);
 

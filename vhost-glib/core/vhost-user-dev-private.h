@@ -107,5 +107,7 @@ void vhost_user_dev_inflight_attach (VhostUserDev *dev, guint index, VhostRing *
  * `size` bytes at `offset`, after checking that the file holds them. */
 gboolean vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what, guint i,
                                   guint8 **map, gsize *map_size, GError **error);
+/* Undo vhost_user_dev_map_file() (NULL: nothing). */
+void vhost_user_dev_unmap_file (guint8 *map, gsize map_size);
 
 G_END_DECLS

@@ -18,8 +18,7 @@ dev_packed (VhostUserDev *dev)
 void
 vhost_user_dev_inflight_clear (VhostUserDev *dev)
 {
-  if (dev->inflight_map != NULL)
-    munmap (dev->inflight_map, dev->inflight_map_size);
+  vhost_user_dev_unmap_file (dev->inflight_map, dev->inflight_map_size);
   dev->inflight_map = NULL;
   dev->inflight_map_size = 0;
   dev->inflight_area = NULL;

@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 
 #include "vhost-user-dev-private.h"
+#include "vhost-guard.h"
 
 static void
 region_unmap (VhostUserDevRegion *region)
 {
-  if (region->map != NULL)
-    munmap (region->map, region->map_size);
+  vhost_user_dev_unmap_file (region->map, region->map_size);
   region->map = NULL;
 }
 
@@ -54,8 +54,22 @@ vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what,
                    g_strerror (errsv));
       return FALSE;
     }
+  /* A file that can shrink can take pages away from under us: faults in it
+   * are caught (vhost-guard.h). */
+  if (!vhost_guard_fd_is_sealed (fd) && !vhost_guard_register (map, *map_size))
+    g_warning ("%s: region %u: too many mappings to guard; a truncation of its file would kill the process", what,
+               i);
   *map_out = map;
   return TRUE;
+}
+
+void
+vhost_user_dev_unmap_file (guint8 *map, gsize map_size)
+{
+  if (map == NULL)
+    return;
+  vhost_guard_unregister (map);
+  munmap (map, map_size);
 }
 
 /* Map a memory region from its fd. */
@@ -93,8 +107,7 @@ clear_regions (VhostUserDev *dev)
 static void
 clear_log (VhostUserDev *dev)
 {
-  if (dev->log_map != NULL)
-    munmap (dev->log_map, dev->log_map_size);
+  vhost_user_dev_unmap_file (dev->log_map, dev->log_map_size);
   dev->log_map = NULL;
   dev->log_map_size = 0;
   dev->log_area = NULL;
