@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bad input from a raw peer: to VhostUserSlave from a raw front-end socket, to VhostUserMaster from a raw back-end. */
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -221,6 +223,97 @@ test_slave_vring_enable_order (void)
   g_assert_nonnull (strstr (device->disconnect_error->message, "SET_VRING_ENABLE"));
   g_assert_cmpint (read (sv[1], &byte, 1), ==, 0);
   close (sv[1]);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* A front-end that sends requests and never reads the replies: the slave stops
+ * reading once its unsent replies pass a bound, so the sender is blocked instead
+ * of the slave queueing replies without end. When the front-end reads again, every
+ * request is answered, in order, and the connection goes on. */
+static void
+test_slave_unread_replies (void)
+{
+  const gsize msg_len = sizeof (VhostUserHeader);
+  const gsize attempt = 12 * 1024 * 1024;   /* 1 Mi requests: 20 MiB of replies */
+  gint fds_before = vhost_test_count_open_fds ();
+  VhostTestSlaveThread *thread;
+  VhostTestDevice *device;
+  g_autofree guint8 *batch = g_malloc (msg_len * 4096);
+  guint8 reply[sizeof (VhostUserHeader) + 8];
+  gsize sent = 0, replies = 0, reply_have = 0;
+  gboolean blocked = FALSE;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], NULL, NULL);
+  device = VHOST_TEST_DEVICE (vhost_test_slave_thread_get_slave (thread));
+  for (guint i = 0; i < 4096; i++)
+    build (batch + i * msg_len, VHOST_USER_GET_FEATURES, V, 0, NULL, 0);
+
+  while (sent < attempt)
+    {
+      gsize off = sent % (msg_len * 4096);
+      gssize n = send (sv[1], batch + off, msg_len * 4096 - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+      struct pollfd pfd = { sv[1], POLLOUT, 0 };
+
+      if (n > 0)
+        {
+          sent += n;
+          continue;
+        }
+      g_assert_cmpint (errno, ==, EAGAIN);
+      /* Give the slave time to read more; if it does not, it holds back. */
+      if (poll (&pfd, 1, 500) == 0)
+        {
+          blocked = TRUE;
+          break;
+        }
+    }
+  g_assert_true (blocked);
+  g_test_message ("sent %" G_GSIZE_FORMAT " bytes of requests before the slave held back", sent);
+  g_assert_cmpuint (sent, <, 4 * 1024 * 1024);
+
+  /* Read every reply, finishing the request the send may have cut. */
+  while (replies * msg_len < sent || sent % msg_len != 0)
+    {
+      struct pollfd pfd = { sv[1], POLLIN | (sent % msg_len != 0 ? POLLOUT : 0), 0 };
+      gssize n;
+
+      g_assert_cmpint (poll (&pfd, 1, 10000), ==, 1);
+      if (pfd.revents & POLLOUT)
+        {
+          gsize off = sent % msg_len;
+
+          n = send (sv[1], batch + off, msg_len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+          g_assert_cmpint (n, >, 0);
+          sent += n;
+        }
+      if (!(pfd.revents & POLLIN))
+        continue;
+      n = recv (sv[1], reply + reply_have, sizeof reply - reply_have, MSG_DONTWAIT);
+      g_assert_cmpint (n, >, 0);
+      reply_have += n;
+      if (reply_have == sizeof reply)
+        {
+          VhostUserHeader hdr;
+
+          memcpy (&hdr, reply, sizeof hdr);
+          g_assert_cmpuint (hdr.request, ==, VHOST_USER_GET_FEATURES);
+          g_assert_cmpuint (hdr.flags, ==, V | VHOST_USER_FLAG_REPLY);
+          g_assert_cmpuint (hdr.size, ==, 8);
+          replies++;
+          reply_have = 0;
+        }
+    }
+  g_assert_cmpuint (replies, ==, sent / msg_len);
+  g_assert_cmpuint (device->disconnects, ==, 0);
+
+  /* Still serving. */
+  raw_send (sv[1], batch, msg_len, NULL, 0);
+  g_assert_cmpint (recv (sv[1], reply, sizeof reply, MSG_WAITALL), ==, sizeof reply);
+  close (sv[1]);
+  vhost_test_slave_thread_wait_disconnect (thread);
   vhost_test_slave_thread_free (thread);
   vhost_test_assert_fd_count (fds_before);
 }
@@ -478,6 +571,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &master_cases[i], test_master_case);
     }
   g_test_add_func ("/vhost/bad-input/to-slave/vring-enable-order", test_slave_vring_enable_order);
+  g_test_add_func ("/vhost/bad-input/to-slave/unread-replies", test_slave_unread_replies);
   g_test_add_func ("/vhost/bad-input/to-master/timeout", test_master_timeout);
   g_test_add_data_func ("/vhost/bad-input/to-master/backend-unknown-request", GUINT_TO_POINTER (42),
                         test_master_backend_channel);

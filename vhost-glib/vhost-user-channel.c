@@ -42,6 +42,8 @@ struct _VhostUserChannel
   VhostUserMsg *in_msg;          /* (owned) the message being read */
   gsize in_have;                 /* bytes of it read so far */
   GQueue out_queue;              /* (element-type OutBuf) (owned) */
+  gsize out_bytes;               /* what out_queue holds */
+  gboolean input_paused;         /* back-pressure: replies pile up, so no more requests are read */
   GQueue pending;                /* (element-type PendingCall) (owned) */
   guint64 protocol_features;
   guint timeout_ms;
@@ -54,6 +56,12 @@ struct _VhostUserChannel
 };
 
 static void channel_close_internal (VhostUserChannel *channel, GError *error);
+
+/* Back-pressure on a responder: a peer that sends requests and does not read
+ * the replies would make us queue them without end. Past OUT_HIGH bytes of
+ * unsent replies no request is read, until they drain below OUT_LOW. */
+#define OUT_HIGH (256 * 1024)
+#define OUT_LOW (64 * 1024)
 
 /* The error code for a failed recvmsg() or sendmsg(). */
 static VhostError
@@ -156,7 +164,7 @@ static gboolean channel_in_cb (gint fd, GIOCondition condition, gpointer user_da
 static void
 channel_start_input (VhostUserChannel *channel)
 {
-  if (channel->in_source != NULL || channel->fd < 0)
+  if (channel->in_source != NULL || channel->fd < 0 || channel->input_paused)
     return;
   channel->in_source = g_unix_fd_source_new (channel->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_set_static_name (channel->in_source,
@@ -254,6 +262,7 @@ channel_shutdown (VhostUserChannel *channel, GError *error)
   close (channel->fd);
   channel->fd = -1;
   g_queue_clear_full (&channel->out_queue, (GDestroyNotify) out_buf_free);
+  channel->out_bytes = 0;
   vhost_user_msg_close_fds (channel->in_msg);
   channel->in_have = 0;
 
@@ -364,6 +373,15 @@ channel_process_input (VhostUserChannel *channel)
   while (channel->fd >= 0 && !channel->dispatching)
     {
       VhostUserMsg *in = channel->in_msg;
+
+      if (channel->role == VHOST_USER_CHANNEL_RESPONDER && channel->out_bytes > OUT_HIGH)
+        {
+          channel->input_paused = TRUE;
+          if (channel->in_source != NULL)
+            g_source_destroy (channel->in_source);
+          g_clear_pointer (&channel->in_source, g_source_unref);
+          break;
+        }
       union {
         struct cmsghdr align;
         char buf[CMSG_SPACE (sizeof (int) * VHOST_USER_MAX_FDS)];
@@ -567,7 +585,16 @@ channel_flush (VhostUserChannel *channel)
         }
       buf->off += n;
       if (buf->off == buf->len)
-        out_buf_free (g_queue_pop_head (&channel->out_queue));
+        {
+          channel->out_bytes -= buf->len;
+          out_buf_free (g_queue_pop_head (&channel->out_queue));
+        }
+    }
+
+  if (channel->input_paused && channel->out_bytes <= OUT_LOW)
+    {
+      channel->input_paused = FALSE;
+      channel_start_input (channel);
     }
 
   if (channel->fd >= 0 && !g_queue_is_empty (&channel->out_queue))
@@ -625,6 +652,7 @@ channel_queue (VhostUserChannel *channel, const VhostUserMsg *msg, GError **erro
       buf->fds[buf->n_fds++] = fd;
     }
   g_queue_push_tail (&channel->out_queue, buf);
+  channel->out_bytes += buf->len;
   channel_start_input (channel);
   return channel_flush (channel) || (g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED,
                                                            channel->close_error->message), FALSE);
