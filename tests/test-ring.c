@@ -2145,6 +2145,106 @@ test_driver_unchanged_descriptors (void)
   munmap (m, 16 * page);
 }
 
+/* A driver ring over areas of exactly their size, and a device played by hand:
+ * it writes used entries (split) or used descriptors (packed) itself. */
+typedef struct
+{
+  VhostDriverRing ring;
+  guint8 *area[3];
+  guint16 used_idx;   /* split: the device's next used index */
+  guint16 used_pos;   /* packed: the device's next used descriptor... */
+  gboolean used_wrap; /* ...and its wrap counter */
+} DriverFixture;
+
+#define DRIVER_NUM 8
+
+static DriverFixture *
+driver_fixture_new (gboolean packed)
+{
+  DriverFixture *df = g_new0 (DriverFixture, 1);
+  guint64 sizes[3];
+
+  vhost_driver_ring_sizes (DRIVER_NUM, packed, &sizes[0], &sizes[1], &sizes[2]);
+  for (guint j = 0; j < 3; j++)
+    df->area[j] = g_malloc0 (sizes[j]);
+  if (packed)
+    {
+      df->ring.pdesc = (void *) df->area[0];
+      df->ring.driver_event = (void *) df->area[1];
+      df->ring.device_event = (void *) df->area[2];
+    }
+  else
+    {
+      df->ring.desc = (void *) df->area[0];
+      df->ring.avail = (void *) df->area[1];
+      df->ring.used = (void *) df->area[2];
+    }
+  vhost_driver_ring_init (&df->ring, DRIVER_NUM, packed, FALSE, FALSE);
+  df->used_wrap = TRUE;
+  return df;
+}
+
+static void
+driver_fixture_free (DriverFixture *df)
+{
+  vhost_driver_ring_clear (&df->ring);
+  for (guint j = 0; j < 3; j++)
+    g_free (df->area[j]);
+  g_free (df);
+}
+
+/* The device uses chain @id (split: a head; packed: a buffer id taking @n_descs
+ * descriptors) with @len bytes, and publishes it. */
+static void
+driver_fixture_use (DriverFixture *df, guint32 id, guint32 len, guint n_descs)
+{
+  VhostDriverRing *ring = &df->ring;
+
+  if (!ring->packed)
+    {
+      ring->used->ring[df->used_idx % DRIVER_NUM] = (struct vring_used_elem) { GUINT32_TO_LE (id), GUINT32_TO_LE (len) };
+      ring->used->idx = GUINT16_TO_LE (++df->used_idx);
+      return;
+    }
+  ring->pdesc[df->used_pos].id = GUINT16_TO_LE (id);
+  ring->pdesc[df->used_pos].len = GUINT32_TO_LE (len);
+  ring->pdesc[df->used_pos].flags = GUINT16_TO_LE (df->used_wrap ? F_AVAIL | F_USED : 0);
+  df->used_pos += n_descs;
+  if (df->used_pos >= DRIVER_NUM)
+    {
+      df->used_pos -= DRIVER_NUM;
+      df->used_wrap = !df->used_wrap;
+    }
+}
+
+static void
+assert_reaped (DriverFixture *df, guint64 tag, guint32 len)
+{
+  guint64 got_tag = 0;
+  guint32 got_len = 0;
+
+  g_assert_cmpint (vhost_driver_ring_get_used (&df->ring, &got_tag, &got_len), ==, 1);
+  g_assert_cmpuint (got_tag, ==, tag);
+  g_assert_cmpuint (got_len, ==, len);
+}
+
+/* The driver counts chains in flight, not the descriptors they take. */
+static void
+test_driver_in_flight (gconstpointer data)
+{
+  DriverFixture *df = driver_fixture_new (GPOINTER_TO_INT (data));
+  VhostDriverRingBuffer b[3] = { { 0x1000, 16 }, { 0x2000, 16 }, { 0x3000, 16 } };
+
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, b, 1, b + 1, 2, 1), ==, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, b, 1, NULL, 0, 2), ==, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 2);
+  driver_fixture_use (df, 0, 32, 3);
+  assert_reaped (df, 1, 32);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  driver_fixture_free (df);
+}
+
 static gboolean
 idle_item (VhostWorkerItem *item, gboolean poll)
 {
@@ -2343,6 +2443,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),
                         test_event_idx_after_declined);
   g_test_add_func ("/vhost/ring/driver/unchanged-descriptors", test_driver_unchanged_descriptors);
+  g_test_add_data_func ("/vhost/ring/driver/split/in-flight", GINT_TO_POINTER (FALSE), test_driver_in_flight);
+  g_test_add_data_func ("/vhost/ring/driver/packed/in-flight", GINT_TO_POINTER (TRUE), test_driver_in_flight);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);

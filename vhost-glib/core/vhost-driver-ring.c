@@ -70,7 +70,8 @@ vhost_driver_ring_clear (VhostDriverRing *ring)
 guint
 vhost_driver_ring_in_flight (const VhostDriverRing *ring)
 {
-  return ring->packed ? ring->num - ring->n_free_ids : ring->num - ring->n_free;
+  /* Chains, not descriptors: split, one available-ring entry each. */
+  return ring->packed ? ring->num - ring->n_free_ids : (guint16) (ring->avail_idx - ring->last_used);
 }
 
 static guint16
