@@ -2217,6 +2217,18 @@ driver_fixture_use (DriverFixture *df, guint32 id, guint32 len, guint n_descs)
     }
 }
 
+/* Two chains in flight: A (tag 100: 16 readable bytes, then 64 writable), then B
+ * (tag 200: 32 writable bytes). Split heads: A 0, B 2; packed buffer ids: A 0, B 1. */
+static void
+driver_fixture_submit_two (DriverFixture *df)
+{
+  VhostDriverRingBuffer out = { 0x1000, 16 }, in = { 0x2000, 64 }, in_b = { 0x3000, 32 };
+
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, &out, 1, &in, 1, 100), ==, 0);
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, NULL, 0, &in_b, 1, 200), ==, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 2);
+}
+
 static void
 assert_reaped (DriverFixture *df, guint64 tag, guint32 len)
 {
@@ -2242,6 +2254,93 @@ test_driver_in_flight (gconstpointer data)
   driver_fixture_use (df, 0, 32, 3);
   assert_reaped (df, 1, 32);
   g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  driver_fixture_free (df);
+}
+
+/* A device cannot have written more than a chain's writable buffers hold: a
+ * longer used length is clipped to them. (DPDK's packed ring leaves a transmitted
+ * chain, with no writable buffer, the length of its first descriptor.) */
+static void
+test_driver_len_clipped (gconstpointer data)
+{
+  DriverFixture *df = driver_fixture_new (GPOINTER_TO_INT (data));
+  VhostDriverRingBuffer out = { 0x4000, 12 };
+
+  driver_fixture_submit_two (df);
+  driver_fixture_use (df, 0, 65, 2);
+  assert_reaped (df, 100, 64);
+  /* Chain A's head (split) or buffer id (packed) is free again: C takes it. */
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, &out, 1, NULL, 0, 300), ==, 0);
+  driver_fixture_use (df, 0, 12, 1);
+  assert_reaped (df, 300, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  driver_fixture_free (df);
+}
+
+typedef struct
+{
+  const char *path;
+  gboolean packed;
+  void (*use) (DriverFixture *df); /* what the device writes */
+  guint in_flight;                 /* chains in flight when the bad entry is met */
+} BadUsedCase;
+
+static void
+use_unknown_id (DriverFixture *df)
+{
+  driver_fixture_use (df, 5, 0, 1);
+}
+
+static void
+use_id_outside (DriverFixture *df)
+{
+  driver_fixture_use (df, DRIVER_NUM, 0, 1);
+}
+
+/* Split: descriptor 1 is in flight, but as the second of chain A, not a head. */
+static void
+use_mid_chain (DriverFixture *df)
+{
+  driver_fixture_use (df, 1, 0, 1);
+}
+
+static void
+use_twice (DriverFixture *df)
+{
+  driver_fixture_use (df, 0, 64, 2);
+  assert_reaped (df, 100, 64);
+  driver_fixture_use (df, 0, 64, 2);
+}
+
+static const BadUsedCase bad_used_cases[] = {
+  { "/vhost/ring/driver/split/bad-used/unknown-id", FALSE, use_unknown_id, 2 },
+  { "/vhost/ring/driver/packed/bad-used/unknown-id", TRUE, use_unknown_id, 2 },
+  { "/vhost/ring/driver/split/bad-used/id-outside", FALSE, use_id_outside, 2 },
+  { "/vhost/ring/driver/packed/bad-used/id-outside", TRUE, use_id_outside, 2 },
+  { "/vhost/ring/driver/split/bad-used/mid-chain", FALSE, use_mid_chain, 2 },
+  { "/vhost/ring/driver/split/bad-used/twice", FALSE, use_twice, 1 },
+  { "/vhost/ring/driver/packed/bad-used/twice", TRUE, use_twice, 1 },
+};
+
+/* A device that writes a bad used entry gets -EPROTO: no completion is handed
+ * over, nothing is taken off the ring, and asking again gives the same answer. */
+static void
+test_driver_bad_used (gconstpointer data)
+{
+  const BadUsedCase *c = data;
+  DriverFixture *df = driver_fixture_new (c->packed);
+
+  driver_fixture_submit_two (df);
+  c->use (df);
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      guint64 tag = 0;
+      guint32 len;
+
+      g_assert_cmpint (vhost_driver_ring_get_used (&df->ring, &tag, &len), ==, -EPROTO);
+      g_assert_cmpuint (tag, ==, 0);
+      g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, c->in_flight);
+    }
   driver_fixture_free (df);
 }
 
@@ -2445,6 +2544,10 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/driver/unchanged-descriptors", test_driver_unchanged_descriptors);
   g_test_add_data_func ("/vhost/ring/driver/split/in-flight", GINT_TO_POINTER (FALSE), test_driver_in_flight);
   g_test_add_data_func ("/vhost/ring/driver/packed/in-flight", GINT_TO_POINTER (TRUE), test_driver_in_flight);
+  g_test_add_data_func ("/vhost/ring/driver/split/len-clipped", GINT_TO_POINTER (FALSE), test_driver_len_clipped);
+  g_test_add_data_func ("/vhost/ring/driver/packed/len-clipped", GINT_TO_POINTER (TRUE), test_driver_len_clipped);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_used_cases); i++)
+    g_test_add_data_func (bad_used_cases[i].path, &bad_used_cases[i], test_driver_bad_used);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);
