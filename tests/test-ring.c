@@ -2312,6 +2312,16 @@ use_twice (DriverFixture *df)
   driver_fixture_use (df, 0, 64, 2);
 }
 
+/* Split: three used entries while two chains are in flight; the first two are
+ * right, but the index says more chains than were ever given. */
+static void
+use_index_ahead (DriverFixture *df)
+{
+  driver_fixture_use (df, 0, 0, 1);
+  driver_fixture_use (df, 2, 0, 1);
+  driver_fixture_use (df, 2, 0, 1);
+}
+
 static const BadUsedCase bad_used_cases[] = {
   { "/vhost/ring/driver/split/bad-used/unknown-id", FALSE, use_unknown_id, 2 },
   { "/vhost/ring/driver/packed/bad-used/unknown-id", TRUE, use_unknown_id, 2 },
@@ -2320,6 +2330,7 @@ static const BadUsedCase bad_used_cases[] = {
   { "/vhost/ring/driver/split/bad-used/mid-chain", FALSE, use_mid_chain, 2 },
   { "/vhost/ring/driver/split/bad-used/twice", FALSE, use_twice, 1 },
   { "/vhost/ring/driver/packed/bad-used/twice", TRUE, use_twice, 1 },
+  { "/vhost/ring/driver/split/bad-used/index-ahead", FALSE, use_index_ahead, 2 },
 };
 
 /* A device that writes a bad used entry gets -EPROTO: no completion is handed

@@ -305,6 +305,9 @@ split_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len)
 
   if (used_idx == ring->last_used)
     return 0;
+  /* The device cannot have used more chains than are in flight. */
+  if ((guint16) (used_idx - ring->last_used) > vhost_driver_ring_in_flight (ring))
+    return -EPROTO;
   e = &ring->used->ring[ring->last_used % ring->num];
   id = GUINT32_FROM_LE (READ_ONCE (e->id));
   *len = GUINT32_FROM_LE (READ_ONCE (e->len));

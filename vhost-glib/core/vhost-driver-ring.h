@@ -61,7 +61,8 @@ int vhost_driver_ring_add (VhostDriverRing *ring, const VhostDriverRingBuffer *o
                            const VhostDriverRingBuffer *in, guint n_in, guint64 tag);
 gboolean vhost_driver_ring_kick_needed (VhostDriverRing *ring);
 /* 1 with *tag and *len (at most the chain's writable bytes) for a used chain, 0 if none, -EPROTO
- * (nothing taken) if the device returned an id not in flight. */
+ * (nothing taken) if the device returned an id not in flight or (split) a used index further ahead
+ * than the chains in flight. */
 int vhost_driver_ring_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len);
 /* Ask for (or stop asking for) used-buffer notifications; TRUE if used entries are already pending. */
 gboolean vhost_driver_ring_enable_notify (VhostDriverRing *ring, gboolean enable);
