@@ -8,7 +8,7 @@ packages=(
   libglib2.0-dev gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   gtk-doc-tools libjson-glib-dev liburing-dev libmnl-dev iproute2
   python3 python3-gi python3-pytest
-  valgrind
+  valgrind clang libclang-rt-dev
   qemu-system-x86 qemu-utils
   linux-image-amd64 busybox-static cpio xz-utils kmod
   dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23

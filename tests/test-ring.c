@@ -2196,6 +2196,216 @@ test_driver_unchanged_descriptors (void)
   munmap (m, 16 * page);
 }
 
+/* A driver ring over areas of exactly their size, and a device played by hand:
+ * it writes used entries (split) or used descriptors (packed) itself. */
+typedef struct
+{
+  VhostDriverRing ring;
+  guint8 *area[3];
+  guint16 used_idx;   /* split: the device's next used index */
+  guint16 used_pos;   /* packed: the device's next used descriptor... */
+  gboolean used_wrap; /* ...and its wrap counter */
+} DriverFixture;
+
+#define DRIVER_NUM 8
+
+static DriverFixture *
+driver_fixture_new (gboolean packed)
+{
+  DriverFixture *df = g_new0 (DriverFixture, 1);
+  guint64 sizes[3];
+
+  vhost_driver_ring_sizes (DRIVER_NUM, packed, &sizes[0], &sizes[1], &sizes[2]);
+  for (guint j = 0; j < 3; j++)
+    df->area[j] = g_malloc0 (sizes[j]);
+  if (packed)
+    {
+      df->ring.pdesc = (void *) df->area[0];
+      df->ring.driver_event = (void *) df->area[1];
+      df->ring.device_event = (void *) df->area[2];
+    }
+  else
+    {
+      df->ring.desc = (void *) df->area[0];
+      df->ring.avail = (void *) df->area[1];
+      df->ring.used = (void *) df->area[2];
+    }
+  vhost_driver_ring_init (&df->ring, DRIVER_NUM, packed, FALSE, FALSE);
+  df->used_wrap = TRUE;
+  return df;
+}
+
+static void
+driver_fixture_free (DriverFixture *df)
+{
+  vhost_driver_ring_clear (&df->ring);
+  for (guint j = 0; j < 3; j++)
+    g_free (df->area[j]);
+  g_free (df);
+}
+
+/* The device uses chain @id (split: a head; packed: a buffer id taking @n_descs
+ * descriptors) with @len bytes, and publishes it. */
+static void
+driver_fixture_use (DriverFixture *df, guint32 id, guint32 len, guint n_descs)
+{
+  VhostDriverRing *ring = &df->ring;
+
+  if (!ring->packed)
+    {
+      ring->used->ring[df->used_idx % DRIVER_NUM] = (struct vring_used_elem) { GUINT32_TO_LE (id), GUINT32_TO_LE (len) };
+      ring->used->idx = GUINT16_TO_LE (++df->used_idx);
+      return;
+    }
+  ring->pdesc[df->used_pos].id = GUINT16_TO_LE (id);
+  ring->pdesc[df->used_pos].len = GUINT32_TO_LE (len);
+  ring->pdesc[df->used_pos].flags = GUINT16_TO_LE (df->used_wrap ? F_AVAIL | F_USED : 0);
+  df->used_pos += n_descs;
+  if (df->used_pos >= DRIVER_NUM)
+    {
+      df->used_pos -= DRIVER_NUM;
+      df->used_wrap = !df->used_wrap;
+    }
+}
+
+/* Two chains in flight: A (tag 100: 16 readable bytes, then 64 writable), then B
+ * (tag 200: 32 writable bytes). Split heads: A 0, B 2; packed buffer ids: A 0, B 1. */
+static void
+driver_fixture_submit_two (DriverFixture *df)
+{
+  VhostDriverRingBuffer out = { 0x1000, 16 }, in = { 0x2000, 64 }, in_b = { 0x3000, 32 };
+
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, &out, 1, &in, 1, 100), ==, 0);
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, NULL, 0, &in_b, 1, 200), ==, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 2);
+}
+
+static void
+assert_reaped (DriverFixture *df, guint64 tag, guint32 len)
+{
+  guint64 got_tag = 0;
+  guint32 got_len = 0;
+
+  g_assert_cmpint (vhost_driver_ring_get_used (&df->ring, &got_tag, &got_len), ==, 1);
+  g_assert_cmpuint (got_tag, ==, tag);
+  g_assert_cmpuint (got_len, ==, len);
+}
+
+/* The driver counts chains in flight, not the descriptors they take. */
+static void
+test_driver_in_flight (gconstpointer data)
+{
+  DriverFixture *df = driver_fixture_new (GPOINTER_TO_INT (data));
+  VhostDriverRingBuffer b[3] = { { 0x1000, 16 }, { 0x2000, 16 }, { 0x3000, 16 } };
+
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, b, 1, b + 1, 2, 1), ==, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, b, 1, NULL, 0, 2), ==, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 2);
+  driver_fixture_use (df, 0, 32, 3);
+  assert_reaped (df, 1, 32);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  driver_fixture_free (df);
+}
+
+/* A device cannot have written more than a chain's writable buffers hold: a
+ * longer used length is clipped to them. (DPDK's packed ring leaves a transmitted
+ * chain, with no writable buffer, the length of its first descriptor.) */
+static void
+test_driver_len_clipped (gconstpointer data)
+{
+  DriverFixture *df = driver_fixture_new (GPOINTER_TO_INT (data));
+  VhostDriverRingBuffer out = { 0x4000, 12 };
+
+  driver_fixture_submit_two (df);
+  driver_fixture_use (df, 0, 65, 2);
+  assert_reaped (df, 100, 64);
+  /* Chain A's head (split) or buffer id (packed) is free again: C takes it. */
+  g_assert_cmpint (vhost_driver_ring_add (&df->ring, &out, 1, NULL, 0, 300), ==, 0);
+  driver_fixture_use (df, 0, 12, 1);
+  assert_reaped (df, 300, 0);
+  g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, 1);
+  driver_fixture_free (df);
+}
+
+typedef struct
+{
+  const char *path;
+  gboolean packed;
+  void (*use) (DriverFixture *df); /* what the device writes */
+  guint in_flight;                 /* chains in flight when the bad entry is met */
+} BadUsedCase;
+
+static void
+use_unknown_id (DriverFixture *df)
+{
+  driver_fixture_use (df, 5, 0, 1);
+}
+
+static void
+use_id_outside (DriverFixture *df)
+{
+  driver_fixture_use (df, DRIVER_NUM, 0, 1);
+}
+
+/* Split: descriptor 1 is in flight, but as the second of chain A, not a head. */
+static void
+use_mid_chain (DriverFixture *df)
+{
+  driver_fixture_use (df, 1, 0, 1);
+}
+
+static void
+use_twice (DriverFixture *df)
+{
+  driver_fixture_use (df, 0, 64, 2);
+  assert_reaped (df, 100, 64);
+  driver_fixture_use (df, 0, 64, 2);
+}
+
+/* Split: three used entries while two chains are in flight; the first two are
+ * right, but the index says more chains than were ever given. */
+static void
+use_index_ahead (DriverFixture *df)
+{
+  driver_fixture_use (df, 0, 0, 1);
+  driver_fixture_use (df, 2, 0, 1);
+  driver_fixture_use (df, 2, 0, 1);
+}
+
+static const BadUsedCase bad_used_cases[] = {
+  { "/vhost/ring/driver/split/bad-used/unknown-id", FALSE, use_unknown_id, 2 },
+  { "/vhost/ring/driver/packed/bad-used/unknown-id", TRUE, use_unknown_id, 2 },
+  { "/vhost/ring/driver/split/bad-used/id-outside", FALSE, use_id_outside, 2 },
+  { "/vhost/ring/driver/packed/bad-used/id-outside", TRUE, use_id_outside, 2 },
+  { "/vhost/ring/driver/split/bad-used/mid-chain", FALSE, use_mid_chain, 2 },
+  { "/vhost/ring/driver/split/bad-used/twice", FALSE, use_twice, 1 },
+  { "/vhost/ring/driver/packed/bad-used/twice", TRUE, use_twice, 1 },
+  { "/vhost/ring/driver/split/bad-used/index-ahead", FALSE, use_index_ahead, 2 },
+};
+
+/* A device that writes a bad used entry gets -EPROTO: no completion is handed
+ * over, nothing is taken off the ring, and asking again gives the same answer. */
+static void
+test_driver_bad_used (gconstpointer data)
+{
+  const BadUsedCase *c = data;
+  DriverFixture *df = driver_fixture_new (c->packed);
+
+  driver_fixture_submit_two (df);
+  c->use (df);
+  for (guint attempt = 0; attempt < 2; attempt++)
+    {
+      guint64 tag = 0;
+      guint32 len;
+
+      g_assert_cmpint (vhost_driver_ring_get_used (&df->ring, &tag, &len), ==, -EPROTO);
+      g_assert_cmpuint (tag, ==, 0);
+      g_assert_cmpuint (vhost_driver_ring_in_flight (&df->ring), ==, c->in_flight);
+    }
+  driver_fixture_free (df);
+}
+
 static gboolean
 idle_item (VhostWorkerItem *item, gboolean poll)
 {
@@ -2395,6 +2605,12 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),
                         test_event_idx_after_declined);
   g_test_add_func ("/vhost/ring/driver/unchanged-descriptors", test_driver_unchanged_descriptors);
+  g_test_add_data_func ("/vhost/ring/driver/split/in-flight", GINT_TO_POINTER (FALSE), test_driver_in_flight);
+  g_test_add_data_func ("/vhost/ring/driver/packed/in-flight", GINT_TO_POINTER (TRUE), test_driver_in_flight);
+  g_test_add_data_func ("/vhost/ring/driver/split/len-clipped", GINT_TO_POINTER (FALSE), test_driver_len_clipped);
+  g_test_add_data_func ("/vhost/ring/driver/packed/len-clipped", GINT_TO_POINTER (TRUE), test_driver_len_clipped);
+  for (guint i = 0; i < G_N_ELEMENTS (bad_used_cases); i++)
+    g_test_add_data_func (bad_used_cases[i].path, &bad_used_cases[i], test_driver_bad_used);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);

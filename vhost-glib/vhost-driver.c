@@ -1098,19 +1098,23 @@ vhost_driver_kick (VhostDriver *driver, guint queue)
   return TRUE;
 }
 
+/* What vhost_driver_ring_get_used() refuses. */
+#define BAD_USED "the device used a chain that was not in flight, or more chains than were in flight"
+
 /**
  * vhost_driver_reap:
  * @driver: a #VhostDriver
  * @queue: a queue index
  * @tag: (out): the completed chain's tag
- * @len: (out): how many bytes the device wrote into it
+ * @len: (out): how many bytes the device wrote into it; never more than the
+ *   chain's writable buffers hold (a longer length from the device is clipped)
  * @error: return location for a #GError
  *
  * Takes one completed chain, if there is one.
  *
  * Returns: %TRUE if a chain was reaped; %FALSE with no error if none has
  *   completed; %FALSE with %VHOST_ERROR_PROTOCOL if the device returned a chain
- *   that was not in flight
+ *   that was not in flight, or more chains than were in flight
  */
 gboolean
 vhost_driver_reap (VhostDriver *driver, guint queue, guint64 *tag, guint *len, GError **error)
@@ -1128,8 +1132,7 @@ vhost_driver_reap (VhostDriver *driver, guint queue, guint64 *tag, guint *len, G
   r = vhost_driver_ring_get_used (&q->ring, tag, &written);
   if (r < 0)
     {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "Queue %u: the device used a chain that was not in flight",
-                   queue);
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "Queue %u: %s", queue, BAD_USED);
       return FALSE;
     }
   *len = written;
@@ -1236,7 +1239,7 @@ watch_cb (gint fd, GIOCondition condition, gpointer user_data)
         }
       if (q->func != NULL && r < 0)
         {
-          g_message ("Queue %u: the device used a chain that was not in flight; no longer watching it", data->queue);
+          g_message ("Queue %u: %s; no longer watching it", data->queue, BAD_USED);
           queue_unwatch (q);
           break;
         }

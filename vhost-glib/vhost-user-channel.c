@@ -768,7 +768,7 @@ vhost_user_channel_call (VhostUserChannel *channel,
                          GCancellable *cancellable,
                          GError **error)
 {
-  g_autoptr(VhostUserChannel) self = vhost_user_channel_ref (channel);
+  G_GNUC_UNUSED g_autoptr(VhostUserChannel) self = vhost_user_channel_ref (channel);
   gint64 deadline = channel->timeout_ms > 0 ? g_get_monotonic_time () + channel->timeout_ms * G_TIME_SPAN_MILLISECOND : 0;
   PendingCall *call;
   gboolean ok;

@@ -36,6 +36,7 @@ vhost_driver_ring_init (VhostDriverRing *ring, guint num, gboolean packed, gbool
   ring->avail_wrap = ring->used_wrap = TRUE;
   ring->n_added = 0;
   ring->chain_len = g_new0 (guint16, num);
+  ring->writable = g_new0 (guint32, num);
   ring->tags = g_new0 (guint64, num);
   if (packed)
     {
@@ -61,6 +62,7 @@ void
 vhost_driver_ring_clear (VhostDriverRing *ring)
 {
   g_clear_pointer (&ring->chain_len, g_free);
+  g_clear_pointer (&ring->writable, g_free);
   g_clear_pointer (&ring->tags, g_free);
   g_clear_pointer (&ring->free_ids, g_free);
   g_clear_pointer (&ring->next, g_free);
@@ -70,7 +72,19 @@ vhost_driver_ring_clear (VhostDriverRing *ring)
 guint
 vhost_driver_ring_in_flight (const VhostDriverRing *ring)
 {
-  return ring->packed ? ring->num - ring->n_free_ids : ring->num - ring->n_free;
+  /* Chains, not descriptors: split, one available-ring entry each. */
+  return ring->packed ? ring->num - ring->n_free_ids : (guint16) (ring->avail_idx - ring->last_used);
+}
+
+/* The bytes of @in: the most a device can write into the chain. */
+static guint32
+writable_bytes (const VhostDriverRingBuffer *in, guint n_in)
+{
+  guint64 sum = 0;
+
+  for (guint j = 0; j < n_in; j++)
+    sum += in[j].len;
+  return MIN (sum, G_MAXUINT32);
 }
 
 static guint16
@@ -168,6 +182,7 @@ split_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
   ring->n_free -= needed;
   ring->n_added++; /* split event suppression counts available-ring entries */
   ring->chain_len[head] = needed;
+  ring->writable[head] = writable_bytes (in, n_in);
   ring->tags[head] = tag;
   ring->avail->ring[ring->avail_idx % ring->num] = GUINT16_TO_LE (head);
   ring->avail_idx++;
@@ -222,6 +237,7 @@ packed_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out
   ring->n_free -= needed;
   ring->n_added += needed; /* packed event suppression counts descriptors */
   ring->chain_len[id] = needed;
+  ring->writable[id] = writable_bytes (in, n_in);
   ring->tags[id] = tag;
   ring->avail_idx = i;
   ring->avail_wrap = wrap;
@@ -269,6 +285,16 @@ vhost_driver_ring_kick_needed (VhostDriverRing *ring)
     }
 }
 
+/* A device cannot have written more than the chain's writable buffers hold, and
+ * the caller must not be told it did. Some leave a chain with none the length the
+ * driver gave its descriptor (DPDK's packed ring, transmitting): so the length is
+ * clipped, not refused. */
+static guint32
+clip_len (const VhostDriverRing *ring, guint id, guint32 len)
+{
+  return MIN (len, ring->writable[id]);
+}
+
 static int
 split_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len)
 {
@@ -279,11 +305,15 @@ split_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len)
 
   if (used_idx == ring->last_used)
     return 0;
+  /* The device cannot have used more chains than are in flight. */
+  if ((guint16) (used_idx - ring->last_used) > vhost_driver_ring_in_flight (ring))
+    return -EPROTO;
   e = &ring->used->ring[ring->last_used % ring->num];
   id = GUINT32_FROM_LE (READ_ONCE (e->id));
   *len = GUINT32_FROM_LE (READ_ONCE (e->len));
   if (id >= ring->num || ring->chain_len[id] == 0)
     return -EPROTO;
+  *len = clip_len (ring, id, *len);
   ring->last_used++;
   *tag = ring->tags[id];
   ring->tags[id] = 0;
@@ -313,6 +343,7 @@ packed_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len)
   *len = GUINT32_FROM_LE (READ_ONCE (d->len));
   if (id >= ring->num || ring->chain_len[id] == 0)
     return -EPROTO;
+  *len = clip_len (ring, id, *len);
   *tag = ring->tags[id];
   ring->tags[id] = 0;
   next = ring->last_used + ring->chain_len[id];

@@ -43,6 +43,7 @@ typedef struct
   guint16 *free_ids;     /* packed: stack of free buffer ids */
   guint16 n_free_ids;
   guint16 *chain_len;    /* per head/id: ring descriptors the chain takes */
+  guint32 *writable;     /* per head/id: bytes of the chain's writable buffers (at most G_MAXUINT32) */
   guint16 *next;         /* split: the free list and chains, kept here since the
                           * device can write the descriptor table */
   struct vring_desc *desc_shadow; /* split: the descriptors as last written, kept here
@@ -59,7 +60,9 @@ void vhost_driver_ring_clear (VhostDriverRing *ring);
 int vhost_driver_ring_add (VhostDriverRing *ring, const VhostDriverRingBuffer *out, guint n_out,
                            const VhostDriverRingBuffer *in, guint n_in, guint64 tag);
 gboolean vhost_driver_ring_kick_needed (VhostDriverRing *ring);
-/* 1 with *tag and *len for a used chain, 0 if none, -EPROTO if the device returned an id not in flight. */
+/* 1 with *tag and *len (at most the chain's writable bytes) for a used chain, 0 if none, -EPROTO
+ * (nothing taken) if the device returned an id not in flight or (split) a used index further ahead
+ * than the chains in flight. */
 int vhost_driver_ring_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *len);
 /* Ask for (or stop asking for) used-buffer notifications; TRUE if used entries are already pending. */
 gboolean vhost_driver_ring_enable_notify (VhostDriverRing *ring, gboolean enable);
