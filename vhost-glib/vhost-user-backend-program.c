@@ -668,7 +668,7 @@ vhost_user_backend_describe_status (gint status)
 char *
 vhost_user_backend_describe_output (const char *output, gssize length)
 {
-  g_autofree char *text = g_utf8_make_valid (output, length);
+  g_autofree char *text = output != NULL ? g_utf8_make_valid (output, length) : g_strdup ("");
   char *line = text;
 
   line += strspn (line, " \t\r\n");
