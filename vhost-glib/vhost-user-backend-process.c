@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <gio/gunixinputstream.h>
 #include <gio/gunixsocketaddress.h>
 
 #include "vhost-user-backend-process.h"
@@ -81,23 +83,25 @@
 /* SO_ACCEPTCON in the flags column of /proc/net/unix: a listening socket. */
 #define UNIX_FLAG_LISTENING 0x10000
 
-/* One run of the program: its subprocess, its output being read, its exit awaited.
- * Held by the process while it is current and by each pending read or wait, which
- * reach the process through a weak reference. */
+/* One run of the program: its process, its output being read, its exit awaited.
+ * Held by the process while it is current, by the pending read and by the child
+ * watch, which reach the process through a weak reference. The child watch outlives
+ * the process object if need be: the program is always reaped, and its pid is never
+ * signalled after it was reaped. */
 typedef struct
 {
   gint ref_count;
   GWeakRef owner;           /* the VhostUserBackendProcess */
-  GSubprocess *subprocess;  /* (owned) */
+  GPid pid;                 /* not reaped while !exited */
   GDataInputStream *output; /* (owned) stdout and stderr, merged */
   GCancellable *cancellable;/* (owned) cancelled when the owner lets the run go */
   GSource *grace;           /* (owned) (nullable) OUTPUT_GRACE_MS after the exit */
   char *name;               /* (owned) the binary's base name, for the log */
   char *last_line;          /* (owned) (nullable) the last line of output */
-  gint pid;
   gint status;
   gboolean exited;
   gboolean eof;
+  gboolean grace_over;
   gboolean reported;        /* the owner heard of the exit */
 } Run;
 
@@ -190,7 +194,6 @@ run_unref (Run *run)
       g_source_unref (run->grace);
     }
   g_weak_ref_clear (&run->owner);
-  g_object_unref (run->subprocess);
   g_object_unref (run->output);
   g_object_unref (run->cancellable);
   g_free (run->name);
@@ -207,7 +210,7 @@ run_check_finished (Run *run)
 
   if (!run->exited || run->reported || g_cancellable_is_cancelled (run->cancellable))
     return;
-  if (!run->eof && run->grace == NULL)
+  if (!run->eof && !run->grace_over)
     return;
   run->reported = TRUE;
   /* A child of the program may hold the output open: stop reading it. */
@@ -222,7 +225,7 @@ run_grace_cb (gpointer data)
 {
   Run *run = data;
 
-  run->eof = TRUE;
+  run->grace_over = TRUE;
   run_check_finished (run);
   return G_SOURCE_REMOVE;
 }
@@ -263,27 +266,31 @@ run_read_line (Run *run)
   g_data_input_stream_read_line_async (run->output, G_PRIORITY_DEFAULT, run->cancellable, run_line_cb, run);
 }
 
+/* The child watch: the program exited and is reaped. */
 static void
-run_wait_cb (GObject *object, GAsyncResult *result, gpointer data)
+run_exited_cb (GPid pid, gint status, gpointer data)
 {
   Run *run = data;
+  g_autoptr(VhostUserBackendProcess) owner = g_weak_ref_get (&run->owner);
 
-  if (g_subprocess_wait_finish (G_SUBPROCESS (object), result, NULL))
+  g_spawn_close_pid (pid);
+  run->exited = TRUE;
+  run->status = status;
+  if (!run->eof && owner != NULL && run->grace == NULL)
     {
-      g_autoptr(VhostUserBackendProcess) owner = g_weak_ref_get (&run->owner);
-
-      run->exited = TRUE;
-      run->status = g_subprocess_get_status (run->subprocess);
-      if (!run->eof && owner != NULL)
-        {
-          run->grace = g_timeout_source_new (OUTPUT_GRACE_MS);
-          g_source_set_static_name (run->grace, "[vhost] back-end program output grace");
-          g_source_set_callback (run->grace, run_grace_cb, run, NULL);
-          g_source_attach (run->grace, owner->context);
-        }
-      run_check_finished (run);
+      run->grace = g_timeout_source_new (OUTPUT_GRACE_MS);
+      g_source_set_static_name (run->grace, "[vhost] back-end program output grace");
+      g_source_set_callback (run->grace, run_grace_cb, run, NULL);
+      g_source_attach (run->grace, owner->context);
     }
-  run_unref (run);
+  run_check_finished (run);
+}
+
+static void
+run_send_signal (Run *run, int signum)
+{
+  if (!run->exited)
+    kill (run->pid, signum);
 }
 
 /* The process */
@@ -439,7 +446,7 @@ start_timeout_cb (gpointer data)
                                            vhost_user_backend_program_get_binary (self->program), self->socket_path,
                                            self->start_timeout_ms));
   if (self->run != NULL)
-    g_subprocess_force_exit (self->run->subprocess);
+    run_send_signal (self->run, SIGKILL);
   return G_SOURCE_REMOVE;
 }
 
@@ -451,7 +458,7 @@ start_cancelled_cb (GCancellable *cancellable, gpointer data)
   g_clear_pointer (&self->start_cancel_source, g_source_unref);
   report_start_failure (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled"));
   if (self->run != NULL)
-    g_subprocess_force_exit (self->run->subprocess);
+    run_send_signal (self->run, SIGKILL);
   return G_SOURCE_REMOVE;
 }
 
@@ -459,15 +466,18 @@ start_cancelled_cb (GCancellable *cancellable, gpointer data)
 static gboolean
 spawn_run (VhostUserBackendProcess *self, GError **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GStrv) envp = g_get_environ ();
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GInputStream) pipe = NULL;
   const char *binary = vhost_user_backend_program_get_binary (self->program);
-  GSubprocess *subprocess;
+  gint source_fds[1], target_fds[1] = { PROGRAM_FD };
+  int output[2], pair[2] = { -1, -1 };
+  GSource *watch;
+  gboolean spawned;
+  GPid pid;
   Run *run;
-  int pair[2];
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_ptr_array_add (argv, g_strdup (binary));
   if (self->connection == VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH)
     {
@@ -477,7 +487,7 @@ spawn_run (VhostUserBackendProcess *self, GError **error)
       if (lstat (self->socket_path, &st) == 0 && S_ISSOCK (st.st_mode))
         g_unlink (self->socket_path);
       g_ptr_array_add (argv, g_strconcat ("--socket-path=", self->socket_path, NULL));
-      g_subprocess_launcher_setenv (launcher, "NOTIFY_SOCKET", self->notify_path, TRUE);
+      envp = g_environ_setenv (envp, "NOTIFY_SOCKET", self->notify_path, TRUE);
     }
   else
     {
@@ -488,19 +498,37 @@ spawn_run (VhostUserBackendProcess *self, GError **error)
           g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "socketpair: %s", g_strerror (saved_errno));
           return FALSE;
         }
-      g_subprocess_launcher_take_fd (launcher, pair[1], PROGRAM_FD);
       g_ptr_array_add (argv, g_strdup_printf ("--fd=%d", PROGRAM_FD));
       /* The daemon's own service manager must not hear from the program. */
-      g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
+      envp = g_environ_unsetenv (envp, "NOTIFY_SOCKET");
     }
   for (guint i = 0; self->arguments[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (self->arguments[i]));
   g_ptr_array_add (argv, NULL);
 
-  subprocess = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &local_error);
-  if (subprocess == NULL)
+  /* stdout and stderr into one pipe, read line by line. */
+  if (!g_unix_open_pipe (output, FD_CLOEXEC, &local_error))
     {
-      if (self->connection == VHOST_USER_BACKEND_CONNECTION_FD)
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "pipe: %s", local_error->message);
+      if (pair[0] >= 0)
+        {
+          close (pair[0]);
+          close (pair[1]);
+        }
+      return FALSE;
+    }
+  source_fds[0] = pair[1];
+  spawned = g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata, (const char *const *) envp,
+                                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, -1,
+                                              output[1], output[1], source_fds, target_fds, pair[1] >= 0 ? 1 : 0, &pid,
+                                              NULL, NULL, NULL, &local_error);
+  close (output[1]);
+  if (pair[1] >= 0)
+    close (pair[1]);
+  if (!spawned)
+    {
+      close (output[0]);
+      if (pair[0] >= 0)
         close (pair[0]);
       g_set_error (error, VHOST_ERROR,
                    g_error_matches (local_error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ? VHOST_ERROR_NOT_FOUND
@@ -508,25 +536,28 @@ spawn_run (VhostUserBackendProcess *self, GError **error)
                    "Starting %s: %s", binary, local_error->message);
       return FALSE;
     }
-  if (self->connection == VHOST_USER_BACKEND_CONNECTION_FD)
+  if (pair[0] >= 0)
     self->fd = pair[0];
 
   run = g_new0 (Run, 1);
   run->ref_count = 1;
   g_weak_ref_init (&run->owner, self);
-  run->subprocess = subprocess;
-  run->output = g_data_input_stream_new (g_subprocess_get_stdout_pipe (subprocess));
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (run->output), FALSE);
+  run->pid = pid;
+  pipe = g_unix_input_stream_new (output[0], TRUE);
+  run->output = g_data_input_stream_new (pipe);
   run->cancellable = g_cancellable_new ();
   run->name = g_path_get_basename (binary);
-  run->pid = (gint) g_ascii_strtoll (g_subprocess_get_identifier (subprocess), NULL, 10);
   self->run = run;
   self->ready = FALSE;
   self->start_reported = FALSE;
   g_message ("%s[%d]: started%s%s", run->name, run->pid, self->socket_path != NULL ? " on " : "",
              self->socket_path != NULL ? self->socket_path : "");
   run_read_line (run_ref (run));
-  g_subprocess_wait_async (subprocess, run->cancellable, run_wait_cb, run_ref (run));
+  watch = g_child_watch_source_new (pid);
+  g_source_set_static_name (watch, "[vhost] back-end program exit");
+  g_source_set_callback (watch, (GSourceFunc) (GCallback) run_exited_cb, run_ref (run), (GDestroyNotify) run_unref);
+  g_source_attach (watch, self->context);
+  g_source_unref (watch);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PID]);
 
   if (self->connection == VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH)
@@ -632,7 +663,7 @@ vhost_user_backend_process_dispose (GObject *object)
 
       g_cancellable_cancel (run->cancellable);
       if (!run->exited)
-        g_subprocess_send_signal (run->subprocess, SIGTERM);
+        run_send_signal (run, SIGTERM);
       run_unref (run);
     }
   remove_runtime_dir (self);
@@ -818,7 +849,7 @@ vhost_user_backend_process_class_init (VhostUserBackendProcessClass *klass)
   /**
    * VhostUserBackendProcess::exited:
    * @process: the #VhostUserBackendProcess
-   * @status: the wait status, as g_subprocess_get_status() gives it: check it
+   * @status: the wait status (as waitpid() and #GChildWatchFunc give it): check it
    *   with g_spawn_check_wait_status(), or WIFEXITED() and WTERMSIG() (in
    *   Python, os.WIFEXITED() and os.WTERMSIG())
    *
@@ -1301,8 +1332,8 @@ void
 vhost_user_backend_process_send_signal (VhostUserBackendProcess *process, gint signum)
 {
   g_return_if_fail (VHOST_IS_USER_BACKEND_PROCESS (process));
-  if (process->run != NULL && !process->run->exited)
-    g_subprocess_send_signal (process->run->subprocess, signum);
+  if (process->run != NULL)
+    run_send_signal (process->run, signum);
 }
 
 static gboolean
@@ -1315,7 +1346,7 @@ kill_timeout_cb (gpointer data)
     {
       g_message ("%s[%d]: still running %d ms after SIGTERM: sending SIGKILL", self->run->name, self->run->pid,
                  STOP_TIMEOUT_MS);
-      g_subprocess_force_exit (self->run->subprocess);
+      run_send_signal (self->run, SIGKILL);
     }
   return G_SOURCE_REMOVE;
 }
@@ -1358,7 +1389,7 @@ vhost_user_backend_process_stop_async (VhostUserBackendProcess *process,
                                                         "Stopped before the program was ready"));
   if (process->kill_timer == NULL)
     {
-      g_subprocess_send_signal (process->run->subprocess, SIGTERM);
+      run_send_signal (process->run, SIGTERM);
       process->kill_timer = add_timeout (process, STOP_TIMEOUT_MS, "[vhost] back-end program stop", kill_timeout_cb);
     }
   g_ptr_array_add (process->stop_tasks, g_steal_pointer (&task));

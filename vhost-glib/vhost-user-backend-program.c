@@ -721,6 +721,10 @@ query_done (Query *query)
       query->entry->error = error;
     }
 
+  /* The pipes are closed here and now, not whenever GLib's worker thread lets the
+   * subprocess go. */
+  g_input_stream_close (g_subprocess_get_stdout_pipe (query->subprocess), NULL, NULL);
+  g_input_stream_close (g_subprocess_get_stderr_pipe (query->subprocess), NULL, NULL);
   g_object_unref (query->subprocess);
   g_object_unref (query->cancellable);
   g_byte_array_unref (query->out);
