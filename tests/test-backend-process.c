@@ -22,6 +22,13 @@ static const char notify_only[] =
   "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
   "time.sleep(30)\n";
 
+/* A program that sends READY=1, then exits 0 a moment later. */
+static const char ready_then_exit[] =
+  "import os, socket, time\n"
+  "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+  "s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
+  "time.sleep(0.2)\n";
+
 /* A program that listens on --socket-path and never notifies; it writes the
  * NOTIFY_SOCKET it was given to the file named by its second argument. */
 static const char listen_only[] =
@@ -472,6 +479,32 @@ test_restart (void)
   watch_clear (&watch);
 }
 
+/* A program that keeps exiting soon after it is ready: relaunched five times within
+ * 10 s, then given up. */
+static void
+test_restart_burst (void)
+{
+  g_autoptr(BackendTree) tree = backend_tree_new ();
+  g_autoptr(VhostUserBackendProgram) program = python_program (tree, ready_then_exit);
+  g_autoptr(VhostUserBackendProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  const GError *restart_error;
+  Watch watch;
+
+  process = new_process (tree, program, VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH, NULL);
+  vhost_user_backend_process_set_restart (process, TRUE);
+  watch_init (&watch, process);
+  g_assert_true (start (process, &watch, &error));
+  wait_count (&watch.restart_errors->len, 1);
+  g_assert_cmpuint (watch.restarts, ==, 5);
+  g_assert_cmpuint (watch.exits->len, ==, 6);
+  restart_error = watch.restart_errors->pdata[0];
+  g_assert_error (restart_error, VHOST_ERROR, VHOST_ERROR_FAILED);
+  g_assert_nonnull (strstr (restart_error->message, "exited 6 times within 10 s"));
+  g_assert_cmpint (vhost_user_backend_process_get_pid (process), ==, 0);
+  watch_clear (&watch);
+}
+
 /* A program that fails before it listens: the start fails with its last words. */
 static void
 test_start_failure (void)
@@ -693,6 +726,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/backend-process/steal-fd", test_steal_fd);
   g_test_add_func ("/vhost/backend-process/killed", test_killed);
   g_test_add_func ("/vhost/backend-process/restart", test_restart);
+  g_test_add_func ("/vhost/backend-process/restart-burst", test_restart_burst);
   g_test_add_func ("/vhost/backend-process/start-failure", test_start_failure);
   g_test_add_func ("/vhost/backend-process/start-timeout", test_start_timeout);
   g_test_add_func ("/vhost/backend-process/output-held-open", test_output_held_open);
