@@ -210,29 +210,30 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
   RunState state = { loop, options->socket_path == NULL, VHOST_TOOL_EXIT_OK };
   guint sigint, sigterm;
   gulong handler = 0;
+  int code = -1;
 
   signal (SIGPIPE, SIG_IGN);
-  if (options->busy_poll_us >= 0)
-    vhost_user_slave_set_busy_poll_us (slave, options->busy_poll_us);
-  if (options->socket_path != NULL)
-    {
-      if (!vhost_user_slave_listen (slave, options->socket_path, &error))
-        return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
-      tool_message ("Listening on %s", options->socket_path);
-    }
-  else
-    {
-      if (!vhost_user_slave_serve_fd (slave, options->fd, &error))
-        return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--fd=%d: %s", options->fd, error->message);
-    }
-  if (options->pid_file != NULL && !write_pid_file (options->pid_file, &error))
-    {
-      vhost_user_slave_close (slave);
-      return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--pid-file: %s", error->message);
-    }
-  handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
+  /* Before the socket listens: whoever sees it listen may send SIGTERM at once. */
   sigint = g_unix_signal_add (SIGINT, on_signal, &state);
   sigterm = g_unix_signal_add (SIGTERM, on_signal, &state);
+  if (options->busy_poll_us >= 0)
+    vhost_user_slave_set_busy_poll_us (slave, options->busy_poll_us);
+  if (options->socket_path != NULL && !vhost_user_slave_listen (slave, options->socket_path, &error))
+    code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
+  else if (options->socket_path == NULL && !vhost_user_slave_serve_fd (slave, options->fd, &error))
+    code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--fd=%d: %s", options->fd, error->message);
+  else if (options->pid_file != NULL && !write_pid_file (options->pid_file, &error))
+    code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--pid-file: %s", error->message);
+  if (code >= 0)
+    {
+      g_source_remove (sigint);
+      g_source_remove (sigterm);
+      vhost_user_slave_close (slave);
+      return code;
+    }
+  if (options->socket_path != NULL)
+    tool_message ("Listening on %s", options->socket_path);
+  handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
   notify_service_manager ("READY=1\nSTATUS=Serving the front-end");
   g_main_loop_run (loop);
   notify_service_manager ("STOPPING=1");
