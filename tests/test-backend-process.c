@@ -119,14 +119,15 @@ wake_up (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* Run the thread-default context until `*count` reaches `n`. */
+/* Run the thread-default context until `*count` reaches `n` (or `*pointer` is set),
+ * failing after WAIT_MS. */
 static void
-wait_count (guint *count, guint n)
+wait_until (const guint *count, guint n, gpointer *pointer)
 {
   gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
   guint source = g_timeout_add (100, wake_up, NULL);
 
-  while (*count < n)
+  while (pointer != NULL ? *pointer == NULL : *count < n)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_main_context_iteration (NULL, TRUE);
@@ -135,17 +136,15 @@ wait_count (guint *count, guint n)
 }
 
 static void
+wait_count (const guint *count, guint n)
+{
+  wait_until (count, n, NULL);
+}
+
+static void
 wait_result (Watch *watch)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-  guint source = g_timeout_add (100, wake_up, NULL);
-
-  while (watch->result == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_source_remove (source);
+  wait_until (NULL, 0, (gpointer *) &watch->result);
 }
 
 static gboolean
