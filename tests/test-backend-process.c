@@ -478,6 +478,40 @@ test_restart (void)
   watch_clear (&watch);
 }
 
+static void
+stop_on_exit (VhostUserBackendProcess *process, gint status, gpointer data)
+{
+  vhost_user_backend_process_stop_async (process, NULL, on_result, data);
+}
+
+/* Stopped from the exited handler: no relaunch, no failure reported. */
+static void
+test_stop_instead_of_restart (void)
+{
+  g_autoptr(BackendTree) tree = backend_tree_new ();
+  g_autoptr(VhostUserBackendProgram) program = find_program (tree, "block", g_getenv ("VHOST_USER_BLK"));
+  const char *const arguments[] = { "--ram=1M", NULL };
+  g_autoptr(VhostUserBackendProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  Watch watch;
+
+  process = new_process (tree, program, VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH, arguments);
+  vhost_user_backend_process_set_restart (process, TRUE);
+  watch_init (&watch, process);
+  g_assert_true (start (process, &watch, &error));
+  g_signal_connect (process, "exited", G_CALLBACK (stop_on_exit), &watch);
+  vhost_user_backend_process_send_signal (process, SIGKILL);
+  wait_result (&watch);
+  g_assert_true (vhost_user_backend_process_stop_finish (process, watch.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (watch.exits->len, ==, 1);
+  g_assert_cmpuint (watch.restarts, ==, 0);
+  g_assert_cmpuint (watch.restart_errors->len, ==, 0);
+  g_assert_cmpint (vhost_user_backend_process_get_pid (process), ==, 0);
+  g_assert_false (vhost_user_backend_process_get_restart (process));
+  watch_clear (&watch);
+}
+
 /* A program that keeps exiting soon after it is ready: relaunched five times within
  * 10 s, then given up. */
 static void
@@ -726,6 +760,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/backend-process/killed", test_killed);
   g_test_add_func ("/vhost/backend-process/restart", test_restart);
   g_test_add_func ("/vhost/backend-process/restart-burst", test_restart_burst);
+  g_test_add_func ("/vhost/backend-process/stop-instead-of-restart", test_stop_instead_of_restart);
   g_test_add_func ("/vhost/backend-process/start-failure", test_start_failure);
   g_test_add_func ("/vhost/backend-process/start-timeout", test_start_timeout);
   g_test_add_func ("/vhost/backend-process/output-held-open", test_output_held_open);

@@ -351,7 +351,9 @@ report_start_failure (VhostUserBackendProcess *self, GError *error)
     }
   else
     {
-      g_signal_emit (self, signals[SIGNAL_RESTART_FAILED], 0, error);
+      /* A relaunch that vhost_user_backend_process_stop_async() ends did not fail. */
+      if (!self->stopping)
+        g_signal_emit (self, signals[SIGNAL_RESTART_FAILED], 0, error);
       g_error_free (error);
     }
 }
@@ -1149,7 +1151,8 @@ make_runtime_dir (VhostUserBackendProcess *self, GError **error)
  * @callback: (scope async): called when the program is ready, or failed
  * @user_data: (closure): data for @callback
  *
- * Starts the program, once per process. With
+ * Starts the program, once per process (and not after
+ * vhost_user_backend_process_stop_async()). With
  * %VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH, @callback runs when the program
  * is ready (it sent `READY=1`, or its socket listens) and the start fails if it
  * exits first (%VHOST_ERROR_FAILED, with its last line of output) or takes
@@ -1170,9 +1173,10 @@ vhost_user_backend_process_start_async (VhostUserBackendProcess *process,
   g_return_if_fail (VHOST_IS_USER_BACKEND_PROCESS (process));
   task = g_task_new (process, cancellable, callback, user_data);
   g_task_set_source_tag (task, vhost_user_backend_process_start_async);
-  if (process->started)
+  if (process->started || process->stopping)
     {
-      g_task_return_new_error (task, VHOST_ERROR, VHOST_ERROR_BROKEN, "The process was started already");
+      g_task_return_new_error (task, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                               process->started ? "The process was started already" : "The process was stopped");
       return;
     }
   if (process->restart && process->connection == VHOST_USER_BACKEND_CONNECTION_FD)
@@ -1377,7 +1381,7 @@ vhost_user_backend_process_stop_async (VhostUserBackendProcess *process,
   task = g_task_new (process, cancellable, callback, user_data);
   g_task_set_source_tag (task, vhost_user_backend_process_stop_async);
   process->stopping = TRUE;
-  process->restart = FALSE;
+  vhost_user_backend_process_set_restart (process, FALSE);
   if (process->run == NULL)
     {
       remove_runtime_dir (process);
