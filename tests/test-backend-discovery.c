@@ -178,10 +178,10 @@ static const BrokenCase broken_cases[] = {
   { "exit-status", NULL, "echo 'unknown option --print-capabilities' >&2\nexit 3", VHOST_ERROR_FAILED,
     "--print-capabilities exited with status 3: unknown option --print-capabilities" },
   { "killed", NULL, "kill -9 $$", VHOST_ERROR_FAILED, "--print-capabilities was killed by signal 9" },
-  { "hangs", NULL, "exec sleep 30", VHOST_ERROR_TIMED_OUT, "--print-capabilities did not finish within 500 ms" },
+  { "hangs", NULL, "exec sleep 30", VHOST_ERROR_TIMED_OUT, "--print-capabilities did not finish within 3000 ms" },
   /* A child of the program keeps the output open after the program is killed. */
   { "hangs-with-child", NULL, "sleep 5 &\nexec sleep 30", VHOST_ERROR_TIMED_OUT,
-    "--print-capabilities did not finish within 500 ms" },
+    "--print-capabilities did not finish within 3000 ms" },
   { "floods", NULL, "exec yes", VHOST_ERROR_INVALID_DATA, "printed more than 1048576 bytes for --print-capabilities" },
 };
 
@@ -192,7 +192,7 @@ test_broken (gconstpointer data)
   g_autoptr(BackendTree) tree = backend_tree_new ();
   g_autofree char *good = backend_tree_script (tree, "good", BLOCK_CAPABILITIES);
   g_autofree char *script = backend_tree_script (tree, "broken", c->script != NULL ? c->script : "exit 0");
-  g_autoptr(VhostUserBackendDiscovery) discovery = discovery_for (tree, 500);
+  g_autoptr(VhostUserBackendDiscovery) discovery = discovery_for (tree, 3000);
   g_autofree char *bad = NULL, *names = NULL;
   g_autoptr(BackendListing) listing = NULL;
   const GError *error;
@@ -214,11 +214,12 @@ test_broken (gconstpointer data)
   listing = backend_list (discovery, NULL, NULL, NULL);
   g_assert_no_error (listing->error);
   names = backend_listing_names (listing);
+  for (guint i = 0; i < listing->errors->len; i++)
+    g_test_message ("skipped: %s", ((GError *) listing->errors->pdata[i])->message);
   g_assert_cmpstr (names, ==, "10-good.json 30-good.json");
   g_assert_cmpuint (listing->errors->len, ==, 1);
   g_assert_cmpstr (listing->paths->pdata[0], ==, bad);
   error = listing->errors->pdata[0];
-  g_test_message ("%s", error->message);
   g_assert_error (error, VHOST_ERROR, (gint) c->code);
   g_assert_true (g_str_has_prefix (error->message, bad));
   g_assert_nonnull (strstr (error->message, c->message));
