@@ -9,7 +9,7 @@ packages=(
   gtk-doc-tools libjson-glib-dev liburing-dev libmnl-dev iproute2
   python3 python3-gi python3-pytest
   valgrind clang libclang-rt-dev
-  qemu-system-x86 qemu-utils
+  qemu-system-x86 qemu-system-gui qemu-utils
   linux-image-amd64 busybox-static cpio xz-utils kmod
   dpdk dpdk-dev librte-net-vhost23 librte-net-virtio23 librte-mempool-ring23
   make linux-source-6.1 linux-headers-amd64

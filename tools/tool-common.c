@@ -4,9 +4,15 @@
 #include <errno.h>
 #include <locale.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "tool-common.h"
@@ -39,6 +45,7 @@ void
 vhost_tool_options_clear (VhostToolOptions *options)
 {
   g_clear_pointer (&options->socket_path, g_free);
+  g_clear_pointer (&options->pid_file, g_free);
 }
 
 int
@@ -54,6 +61,8 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
       "Print the back-end's capabilities as JSON and exit", NULL },
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &options->busy_poll_us,
       "Poll the rings for US microseconds after the last request before sleeping (0: never poll)", "US" },
+    { "pid-file", 0, 0, G_OPTION_ARG_FILENAME, &options->pid_file,
+      "Write the process id to PATH once the socket listens (removed at exit)", "PATH" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Log debug messages", NULL },
     { NULL }
   };
@@ -115,6 +124,49 @@ vhost_tool_print_capabilities (const char *type, const char *const *features)
   g_print ("%s\n", text);
 }
 
+/* The service manager's notification protocol (what sd_notify() does): `state`, lines
+ * of VAR=VALUE, in one datagram to the unix socket $NOTIFY_SOCKET names, a path or,
+ * starting with '@', an abstract name. Without $NOTIFY_SOCKET, nothing. A failure is
+ * logged: the service manager then sees no readiness, the program goes on. */
+static void
+notify_service_manager (const char *state)
+{
+  const char *path = g_getenv ("NOTIFY_SOCKET");
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  size_t length;
+  int fd, saved_errno;
+
+  if (path == NULL || path[0] == '\0')
+    return;
+  length = strlen (path);
+  if ((path[0] != '/' && path[0] != '@') || length < 2 || length >= sizeof address.sun_path)
+    {
+      tool_message ("NOTIFY_SOCKET=%s is not a unix socket path or abstract name: not notifying", path);
+      return;
+    }
+  memcpy (address.sun_path, path, length);
+  if (path[0] == '@')
+    address.sun_path[0] = '\0';
+  fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || sendto (fd, state, strlen (state), MSG_NOSIGNAL, (struct sockaddr *) &address,
+                        offsetof (struct sockaddr_un, sun_path) + length) < 0)
+    {
+      saved_errno = errno;
+      tool_message ("Notifying the service manager on %s: %s", path, g_strerror (saved_errno));
+    }
+  if (fd >= 0)
+    close (fd);
+}
+
+/* --pid-file: the pid and a newline, written whole (a temporary file renamed). */
+static gboolean
+write_pid_file (const char *path, GError **error)
+{
+  g_autofree char *text = g_strdup_printf ("%d\n", (int) getpid ());
+
+  return g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, error);
+}
+
 typedef struct
 {
   GMainLoop *loop;
@@ -158,29 +210,39 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
   RunState state = { loop, options->socket_path == NULL, VHOST_TOOL_EXIT_OK };
   guint sigint, sigterm;
   gulong handler = 0;
+  int code = -1;
 
   signal (SIGPIPE, SIG_IGN);
-  if (options->busy_poll_us >= 0)
-    vhost_user_slave_set_busy_poll_us (slave, options->busy_poll_us);
-  if (options->socket_path != NULL)
-    {
-      if (!vhost_user_slave_listen (slave, options->socket_path, &error))
-        return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
-      tool_message ("Listening on %s", options->socket_path);
-    }
-  else
-    {
-      if (!vhost_user_slave_serve_fd (slave, options->fd, &error))
-        return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--fd=%d: %s", options->fd, error->message);
-    }
-  handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
+  /* Before the socket listens: whoever sees it listen may send SIGTERM at once. */
   sigint = g_unix_signal_add (SIGINT, on_signal, &state);
   sigterm = g_unix_signal_add (SIGTERM, on_signal, &state);
+  if (options->busy_poll_us >= 0)
+    vhost_user_slave_set_busy_poll_us (slave, options->busy_poll_us);
+  if (options->socket_path != NULL && !vhost_user_slave_listen (slave, options->socket_path, &error))
+    code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
+  else if (options->socket_path == NULL && !vhost_user_slave_serve_fd (slave, options->fd, &error))
+    code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--fd=%d: %s", options->fd, error->message);
+  else if (options->pid_file != NULL && !write_pid_file (options->pid_file, &error))
+    code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "--pid-file: %s", error->message);
+  if (code >= 0)
+    {
+      g_source_remove (sigint);
+      g_source_remove (sigterm);
+      vhost_user_slave_close (slave);
+      return code;
+    }
+  if (options->socket_path != NULL)
+    tool_message ("Listening on %s", options->socket_path);
+  handler = g_signal_connect (slave, "disconnected", G_CALLBACK (on_disconnected), &state);
+  notify_service_manager ("READY=1\nSTATUS=Serving the front-end");
   g_main_loop_run (loop);
+  notify_service_manager ("STOPPING=1");
   g_source_remove (sigint);
   g_source_remove (sigterm);
   g_signal_handler_disconnect (slave, handler);
   vhost_user_slave_close (slave);
+  if (options->pid_file != NULL)
+    g_unlink (options->pid_file);
   return state.exit_code;
 }
 

@@ -19,6 +19,7 @@ typedef struct
   gboolean print_capabilities; /* --print-capabilities */
   gboolean verbose;            /* --verbose: debug messages */
   int busy_poll_us;            /* --busy-poll-us; -1: the library's default */
+  char *pid_file;              /* --pid-file: write the pid here once ready */
 } VhostToolOptions;
 
 /* Free what the options own. */
@@ -46,8 +47,10 @@ void vhost_tool_print_capabilities (const char *type, const char *const *feature
 int vhost_tool_fail (int exit_code, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 /* Serve `slave` as the options say until SIGINT or SIGTERM (or, with --fd, until the
- * front-end goes away), then close it, which removes the socket file. Returns the
- * exit code. Runs the thread-default main context. */
+ * front-end goes away), then close it, which removes the socket file. Once the socket
+ * listens (or the fd is served), writes --pid-file and tells the service manager
+ * READY=1 on $NOTIFY_SOCKET; removes the pid file at the end. Returns the exit code.
+ * Runs the thread-default main context. */
 int vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options);
 
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* vhost-user-probe: connects to a vhost-user back-end as a front-end and prints what it offers. */
+/* vhost-user-probe: connects to a vhost-user back-end as a front-end and prints what it offers;
+ * lists the installed back-end programs and the vDPA devices. */
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -298,21 +299,196 @@ print_text (JsonObject *root)
   g_list_free (members);
 }
 
+static void
+add_string (JsonBuilder *json, const char *member, const char *value)
+{
+  json_builder_set_member_name (json, member);
+  if (value != NULL)
+    json_builder_add_string_value (json, value);
+  else
+    json_builder_add_null_value (json);
+}
+
+static void
+add_strings (JsonBuilder *json, const char *member, const char *const *values)
+{
+  json_builder_set_member_name (json, member);
+  json_builder_begin_array (json);
+  for (guint i = 0; values[i] != NULL; i++)
+    json_builder_add_string_value (json, values[i]);
+  json_builder_end_array (json);
+}
+
+static void
+print_json (JsonNode *root)
+{
+  g_autofree char *text = json_to_string (root, TRUE);
+
+  printf ("%s\n", text);
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  GList *programs;     /* (element-type VhostUserBackendProgram) */
+  JsonBuilder *skipped; /* an array of {"descriptor", "error"} */
+  gboolean json;
+} Listing;
+
+static void
+on_skipped (VhostUserBackendDiscovery *discovery, const char *path, const GError *error, gpointer data)
+{
+  Listing *listing = data;
+
+  json_builder_begin_object (listing->skipped);
+  add_string (listing->skipped, "descriptor", path);
+  add_string (listing->skipped, "error", error->message);
+  json_builder_end_object (listing->skipped);
+  if (!listing->json)
+    g_printerr ("vhost-user-probe: skipped %s\n", error->message);
+}
+
+static void
+on_listed (GObject *object, GAsyncResult *result, gpointer data)
+{
+  Listing *listing = data;
+
+  /* It fails only when cancelled, which it is not. */
+  listing->programs = vhost_user_backend_discovery_list_finish (VHOST_USER_BACKEND_DISCOVERY (object), result, NULL);
+  g_main_loop_quit (listing->loop);
+}
+
+/* --list: the installed back-end programs, found as libvirt finds them (or in
+ * `dirs`, the most specific first), with what --print-capabilities said. */
+static int
+list_programs (char **dirs, gboolean json_output)
+{
+  g_autoptr(VhostUserBackendDiscovery) discovery = vhost_user_backend_discovery_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(JsonBuilder) skipped = json_builder_new ();
+  g_autoptr(JsonBuilder) json = json_builder_new ();
+  g_autoptr(JsonNode) skipped_root = NULL, root = NULL;
+  Listing listing = { loop, NULL, skipped, json_output };
+
+  if (dirs != NULL)
+    vhost_user_backend_discovery_set_search_path (discovery, (const char *const *) dirs);
+  json_builder_begin_array (skipped);
+  g_signal_connect (discovery, "skipped", G_CALLBACK (on_skipped), &listing);
+  vhost_user_backend_discovery_list_async (discovery, NULL, NULL, NULL, on_listed, &listing);
+  g_main_loop_run (loop);
+  json_builder_end_array (skipped);
+  skipped_root = json_builder_get_root (skipped);
+
+  json_builder_begin_object (json);
+  json_builder_set_member_name (json, "programs");
+  json_builder_begin_array (json);
+  for (GList *l = listing.programs; l != NULL; l = l->next)
+    {
+      VhostUserBackendProgram *program = l->data;
+
+      if (!json_output)
+        {
+          g_autofree char *features = g_strjoinv (" ", (char **) vhost_user_backend_program_get_features (program));
+          g_autofree char *tags = g_strjoinv (" ", (char **) vhost_user_backend_program_get_tags (program));
+
+          printf ("%s\n", vhost_user_backend_program_get_name (program));
+          printf ("  %-12s %s\n", "type", vhost_user_backend_program_get_backend_type (program));
+          printf ("  %-12s %s\n", "binary", vhost_user_backend_program_get_binary (program));
+          printf ("  %-12s %s\n", "description", vhost_user_backend_program_get_description (program));
+          printf ("  %-12s %s\n", "features", features[0] != '\0' ? features : "(none)");
+          if (tags[0] != '\0')
+            printf ("  %-12s %s\n", "tags", tags);
+          printf ("  %-12s %s\n", "descriptor", vhost_user_backend_program_get_descriptor_path (program));
+        }
+      json_builder_begin_object (json);
+      add_string (json, "name", vhost_user_backend_program_get_name (program));
+      add_string (json, "type", vhost_user_backend_program_get_backend_type (program));
+      add_string (json, "binary", vhost_user_backend_program_get_binary (program));
+      add_string (json, "description", vhost_user_backend_program_get_description (program));
+      add_strings (json, "tags", vhost_user_backend_program_get_tags (program));
+      add_strings (json, "features", vhost_user_backend_program_get_features (program));
+      add_string (json, "descriptor", vhost_user_backend_program_get_descriptor_path (program));
+      json_builder_end_object (json);
+    }
+  json_builder_end_array (json);
+  json_builder_set_member_name (json, "skipped");
+  json_builder_add_value (json, g_steal_pointer (&skipped_root));
+  json_builder_end_object (json);
+  root = json_builder_get_root (json);
+  if (json_output)
+    print_json (root);
+  g_list_free_full (listing.programs, g_object_unref);
+  return 0;
+}
+
+/* --list-vdpa: vhost_vdpa_list_devices(). */
+static int
+list_vdpa (gboolean json_output)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = vhost_vdpa_list_devices (&error);
+  g_autoptr(JsonBuilder) json = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  if (devices == NULL)
+    {
+      g_printerr ("vhost-user-probe: listing the vDPA devices: %s\n", error->message);
+      return EXIT_PEER;
+    }
+  json_builder_begin_array (json);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      VhostVdpaDeviceInfo *info = devices->pdata[i];
+      const char *path = vhost_vdpa_device_info_get_device_path (info);
+      const char *driver = vhost_vdpa_device_info_get_driver (info);
+      const char *mgmtdev = vhost_vdpa_device_info_get_mgmtdev (info);
+
+      if (!json_output)
+        printf ("%s  device-id %u  vendor-id 0x%x  mgmtdev %s  driver %s  %s  max-vqs %u  max-vq-size %u\n",
+                vhost_vdpa_device_info_get_name (info), vhost_vdpa_device_info_get_device_id (info),
+                vhost_vdpa_device_info_get_vendor_id (info), mgmtdev != NULL ? mgmtdev : "-",
+                driver != NULL ? driver : "-", path != NULL ? path : "-", vhost_vdpa_device_info_get_max_vqs (info),
+                vhost_vdpa_device_info_get_max_vq_size (info));
+      json_builder_begin_object (json);
+      add_string (json, "name", vhost_vdpa_device_info_get_name (info));
+      add_int (json, "device-id", vhost_vdpa_device_info_get_device_id (info));
+      add_int (json, "vendor-id", vhost_vdpa_device_info_get_vendor_id (info));
+      add_string (json, "mgmtdev", mgmtdev);
+      add_string (json, "driver", driver);
+      add_string (json, "device-path", path);
+      add_int (json, "max-vqs", vhost_vdpa_device_info_get_max_vqs (info));
+      add_int (json, "max-vq-size", vhost_vdpa_device_info_get_max_vq_size (info));
+      json_builder_end_object (json);
+    }
+  json_builder_end_array (json);
+  root = json_builder_get_root (json);
+  if (json_output)
+    print_json (root);
+  else if (devices->len == 0)
+    printf ("No vDPA devices\n");
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autofree char *socket_path = NULL;
   g_autofree char *type_name = NULL;
-  gboolean json_output = FALSE;
+  gboolean json_output = FALSE, list = FALSE, list_vdpa_devices = FALSE;
+  g_auto(GStrv) descriptor_dirs = NULL;
   gint config_size = 60;
   const GOptionEntry entries[] = {
     { "socket-path", 's', 0, G_OPTION_ARG_FILENAME, &socket_path, "The back-end's socket", "PATH" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Decode the device as blk or net", "TYPE" },
     { "config-size", 0, 0, G_OPTION_ARG_INT, &config_size, "Bytes of config space to read (default 60)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json_output, "Print JSON, for programs", NULL },
+    { "list", 'l', 0, G_OPTION_ARG_NONE, &list, "List the installed back-end programs and their capabilities", NULL },
+    { "descriptor-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &descriptor_dirs,
+      "With --list, search DIR for descriptors instead of the default folders (repeat, most specific first)", "DIR" },
+    { "list-vdpa", 0, 0, G_OPTION_ARG_NONE, &list_vdpa_devices, "List the vDPA devices", NULL },
     { NULL }
   };
-  g_autoptr(GOptionContext) options = g_option_context_new ("- print what a vhost-user back-end offers");
+  g_autoptr(GOptionContext) options = g_option_context_new ("- print what a vhost-user back-end offers, or list back-ends");
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = NULL;
   DeviceType type = DEVICE_UNKNOWN;
@@ -326,12 +502,27 @@ main (int argc, char **argv)
       g_printerr ("vhost-user-probe: %s\n", error->message);
       return EXIT_USAGE;
     }
-  if (socket_path == NULL || argc > 1)
+  if (argc > 1)
     {
-      g_printerr ("vhost-user-probe: %s\n", socket_path == NULL ? "--socket-path is required"
-                                                                  : "unexpected arguments");
+      g_printerr ("vhost-user-probe: unexpected arguments\n");
       return EXIT_USAGE;
     }
+  if ((socket_path != NULL) + list + list_vdpa_devices != 1)
+    {
+      g_printerr ("vhost-user-probe: %s\n", socket_path == NULL && !list && !list_vdpa_devices
+                                               ? "--socket-path, --list or --list-vdpa is required"
+                                               : "--socket-path, --list and --list-vdpa cannot be used together");
+      return EXIT_USAGE;
+    }
+  if (descriptor_dirs != NULL && !list)
+    {
+      g_printerr ("vhost-user-probe: --descriptor-dir applies to --list only\n");
+      return EXIT_USAGE;
+    }
+  if (list)
+    return list_programs (descriptor_dirs, json_output);
+  if (list_vdpa_devices)
+    return list_vdpa (json_output);
   if (type_name != NULL && g_str_equal (type_name, "blk"))
     type = DEVICE_BLK;
   else if (type_name != NULL && g_str_equal (type_name, "net"))
@@ -354,11 +545,7 @@ main (int argc, char **argv)
       return EXIT_PEER;
     }
   if (json_output)
-    {
-      g_autofree char *text = json_to_string (root, TRUE);
-
-      printf ("%s\n", text);
-    }
+    print_json (root);
   else
     print_text (json_node_get_object (root));
   return 0;

@@ -17,5 +17,7 @@
 #include <vhost-glib/vhost-vsock.h>
 #include <vhost-glib/vhost-scsi.h>
 #include <vhost-glib/vhost-vdpa.h>
+#include <vhost-glib/vhost-user-backend-program.h>
+#include <vhost-glib/vhost-user-backend-process.h>
 
 #undef __VHOST_GLIB_INSIDE__

@@ -47,7 +47,11 @@ GQuark vhost_error_quark (void);
  * @VHOST_ERROR_ADDRESS_IN_USE: the address asked for is taken by another device
  *   (a vsock guest CID that another vhost-vsock device has: EADDRINUSE).
  * @VHOST_ERROR_NOT_FOUND: what the request names does not exist: a device node
- *   (ENOENT, ENODEV, ENXIO), or a vhost-scsi target that configfs does not have.
+ *   (ENOENT, ENODEV, ENXIO), or a vhost-scsi target that configfs does not have,
+ *   or a back-end program's binary.
+ * @VHOST_ERROR_INVALID_DATA: a file or a program's output does not follow its
+ *   format: a back-end program's JSON descriptor, or what it prints for
+ *   --print-capabilities.
  *
  * Error codes of the %VHOST_ERROR domain. Messages name the request (or the system
  * call) and, where there is one, the errno text.
@@ -69,6 +73,7 @@ typedef enum {
   VHOST_ERROR_NO_SPACE = 13,
   VHOST_ERROR_ADDRESS_IN_USE = 14,
   VHOST_ERROR_NOT_FOUND = 15,
+  VHOST_ERROR_INVALID_DATA = 16,
 } VhostError;
 
 G_END_DECLS
