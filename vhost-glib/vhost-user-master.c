@@ -54,6 +54,12 @@
  * #VhostUserMaster::shared-object-add, #VhostUserMaster::shared-object-remove and
  * #VhostUserMaster::shared-object-lookup.
  *
+ * When the back-end goes away (#VhostUserMaster::disconnected), the master can
+ * dial its socket path again, waiting for a new back-end to listen there:
+ * vhost_user_master_reconnect() and vhost_user_master_reconnect_async(). The new
+ * back-end knows nothing of the old session, so the front-end negotiates and
+ * sets everything again; vhost_driver_reconnect() does this for a #VhostDriver.
+ *
  * A master must be used from the thread that owns its #GMainContext.
  */
 
