@@ -1320,22 +1320,6 @@ echo_once (VhostDriver *driver, guint64 out_addr, guint64 in_addr, gboolean reap
   g_assert_cmpuint (len, ==, 16);
 }
 
-typedef struct
-{
-  gboolean done;
-  gboolean ok;
-  GError *error;
-} ReconnectOutcome;
-
-static void
-driver_reconnect_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  ReconnectOutcome *outcome = data;
-
-  outcome->ok = vhost_driver_reconnect_finish (VHOST_DRIVER (source), result, &outcome->error);
-  outcome->done = TRUE;
-}
-
 static void
 test_reconnect_rules (void)
 {
@@ -1352,7 +1336,7 @@ test_reconnect_rules (void)
   g_autoptr(VhostUserMaster) master = vhost_user_master_new (path);
   g_autoptr(VhostDriver) driver = NULL;
   g_autoptr(GError) error = NULL;
-  ReconnectOutcome outcome = { 0 };
+  g_autoptr(GAsyncResult) result = NULL;
   guint64 out_addr, in_addr;
 
   g_assert_true (vhost_user_master_connect (master, NULL, &error));
@@ -1390,14 +1374,15 @@ test_reconnect_rules (void)
   /* Asynchronously, while no back-end listens yet; a second reconnection is
    * refused meanwhile. */
   vhost_test_slave_thread_free (thread);
-  vhost_driver_reconnect_async (driver, 5000, NULL, driver_reconnect_cb, &outcome);
+  vhost_driver_reconnect_async (driver, 5000, NULL, vhost_test_store_result, &result);
   g_assert_false (vhost_driver_reconnect (driver, 5000, NULL, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
   g_clear_error (&error);
   thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo, &no_inflight);
-  vhost_test_wait_for_flag (&outcome.done, 10000);
-  g_assert_no_error (outcome.error);
-  g_assert_true (outcome.ok);
+  vhost_test_wait_for_result (&result, 10000);
+  g_assert_true (vhost_driver_reconnect_finish (driver, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
   echo_once (driver, out_addr, in_addr, TRUE);
 
   /* A chain the dead back-end may have taken, and no inflight area to resume it
@@ -1408,11 +1393,11 @@ test_reconnect_rules (void)
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
   g_assert_nonnull (strstr (error->message, "INFLIGHT_SHMFD"));
   g_clear_error (&error);
-  outcome.done = FALSE;
-  vhost_driver_reconnect_async (driver, 5000, NULL, driver_reconnect_cb, &outcome);
-  vhost_test_wait_for_flag (&outcome.done, 10000);
-  g_assert_error (outcome.error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
-  g_clear_error (&outcome.error);
+  vhost_driver_reconnect_async (driver, 5000, NULL, vhost_test_store_result, &result);
+  vhost_test_wait_for_result (&result, 10000);
+  g_assert_false (vhost_driver_reconnect_finish (driver, result, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_clear_object (&result);
 
   g_clear_object (&driver);
   g_clear_object (&master);

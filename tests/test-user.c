@@ -1226,20 +1226,16 @@ test_reconnect (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
-typedef struct
+/* Start vhost_user_master_reconnect_async(), wait for it and finish it. */
+static gboolean
+reconnect_async_waiting (VhostUserMaster *master, gint timeout_ms, GCancellable *cancellable, GError **error)
 {
-  gboolean done;
-  gboolean ok;
-  GError *error;
-} AsyncOutcome;
+  g_autoptr(GAsyncResult) result = NULL;
 
-static void
-reconnect_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  AsyncOutcome *outcome = data;
-
-  outcome->ok = vhost_user_master_reconnect_finish (VHOST_USER_MASTER (source), result, &outcome->error);
-  outcome->done = TRUE;
+  vhost_user_master_reconnect_async (master, timeout_ms, cancellable, vhost_test_store_result, &result);
+  g_assert_null (result);
+  vhost_test_wait_for_result (&result, 15000);
+  return vhost_user_master_reconnect_finish (master, result, error);
 }
 
 static gboolean
@@ -1260,26 +1256,20 @@ test_reconnect_async (void)
   ReconnectSeen seen = { 0 };
   g_autoptr(VhostUserMaster) master = reconnect_master_new (path, &seen);
   LateListener late = { path, NULL };
-  AsyncOutcome outcome = { 0 };
+  g_autoptr(GError) error = NULL;
 
   /* No back-end at first: the master dials on timers of this thread's context,
    * which also starts the back-end after 150 ms. */
   g_timeout_add (150, start_listener_cb, &late);
-  vhost_user_master_reconnect_async (master, 10000, NULL, reconnect_cb, &outcome);
-  g_assert_false (outcome.done);
-  vhost_test_wait_for_flag (&outcome.done, 15000);
-  g_assert_no_error (outcome.error);
-  g_assert_true (outcome.ok);
+  g_assert_true (reconnect_async_waiting (master, 10000, NULL, &error));
+  g_assert_no_error (error);
   g_assert_nonnull (late.thread);
   g_assert_cmpuint (seen.connected_notifies, ==, 1);
   assert_fresh_connection (master);
 
   /* Again over a live connection. */
-  outcome.done = FALSE;
-  vhost_user_master_reconnect_async (master, 10000, NULL, reconnect_cb, &outcome);
-  vhost_test_wait_for_flag (&outcome.done, 15000);
-  g_assert_no_error (outcome.error);
-  g_assert_true (outcome.ok);
+  g_assert_true (reconnect_async_waiting (master, 10000, NULL, &error));
+  g_assert_no_error (error);
   g_assert_cmpuint (seen.connected_notifies, ==, 3);
   g_assert_cmpuint (seen.disconnects, ==, 0);
   assert_fresh_connection (master);
@@ -1319,7 +1309,6 @@ test_reconnect_timeout (void)
     {
       g_autoptr(VhostUserMaster) master = vhost_user_master_new (paths[i]);
       g_autoptr(GError) error = NULL;
-      AsyncOutcome outcome = { 0 };
       gint64 start = g_get_monotonic_time ();
 
       g_assert_false (vhost_user_master_reconnect (master, 300, NULL, &error));
@@ -1328,14 +1317,12 @@ test_reconnect_timeout (void)
       g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
       g_assert_false (vhost_user_master_get_connected (master));
 
+      g_clear_error (&error);
       start = g_get_monotonic_time ();
-      vhost_user_master_reconnect_async (master, 300, NULL, reconnect_cb, &outcome);
-      vhost_test_wait_for_flag (&outcome.done, 10000);
-      g_assert_false (outcome.ok);
-      g_assert_error (outcome.error, VHOST_ERROR, VHOST_ERROR_TIMED_OUT);
-      g_assert_nonnull (strstr (outcome.error->message, paths[i]));
+      g_assert_false (reconnect_async_waiting (master, 300, NULL, &error));
+      g_assert_error (error, VHOST_ERROR, VHOST_ERROR_TIMED_OUT);
+      g_assert_nonnull (strstr (error->message, paths[i]));
       g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
-      g_clear_error (&outcome.error);
     }
   g_assert_cmpint (g_unlink (stale), ==, 0);
   g_assert_cmpint (g_rmdir (dir), ==, 0);
@@ -1350,17 +1337,15 @@ test_reconnect_errors (void)
   g_autoptr(VhostUserMaster) master = vhost_user_master_new ("/dev/null/vhost.sock");
   g_autoptr(VhostUserMaster) adopted = NULL;
   g_autoptr(GError) error = NULL;
-  AsyncOutcome outcome = { 0 };
   int sv[2];
 
   g_assert_false (vhost_user_master_reconnect (master, -1, NULL, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_IO);
   g_assert_nonnull (strstr (error->message, "/dev/null/vhost.sock"));
   g_clear_error (&error);
-  vhost_user_master_reconnect_async (master, -1, NULL, reconnect_cb, &outcome);
-  vhost_test_wait_for_flag (&outcome.done, 10000);
-  g_assert_error (outcome.error, VHOST_ERROR, VHOST_ERROR_IO);
-  g_clear_error (&outcome.error);
+  g_assert_false (reconnect_async_waiting (master, -1, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_IO);
+  g_clear_error (&error);
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
   close (sv[0]);
@@ -1396,7 +1381,6 @@ test_reconnect_cancel (void)
   g_autoptr(VhostUserMaster) master = vhost_user_master_new (path);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
-  AsyncOutcome outcome = { 0 };
   GThread *canceller = g_thread_new ("canceller", cancel_later_main, cancellable);
 
   /* No limit but the cancellable. */
@@ -1406,11 +1390,9 @@ test_reconnect_cancel (void)
 
   g_cancellable_reset (cancellable);
   g_timeout_add (100, cancel_cb, cancellable);
-  vhost_user_master_reconnect_async (master, -1, cancellable, reconnect_cb, &outcome);
-  vhost_test_wait_for_flag (&outcome.done, 10000);
-  g_assert_false (outcome.ok);
-  g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_clear_error (&outcome.error);
+  g_clear_error (&error);
+  g_assert_false (reconnect_async_waiting (master, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (vhost_user_master_get_connected (master));
   g_clear_object (&master);
   g_clear_object (&cancellable);

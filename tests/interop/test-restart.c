@@ -314,9 +314,9 @@ timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Iterate until `*flag` is set or, with no flag, until a request completes. */
+/* Iterate until a request completes. */
 static void
-wait_for (Run *run, gboolean *flag, const char *what)
+wait_for_completion (Run *run)
 {
   guint64 completed = run->completed;
   gboolean timed_out = FALSE;
@@ -324,7 +324,7 @@ wait_for (Run *run, gboolean *flag, const char *what)
 
   g_source_set_callback (timeout, timeout_cb, &timed_out, NULL);
   g_source_attach (timeout, NULL);
-  while (!timed_out && (flag != NULL ? !*flag : run->completed == completed))
+  while (!timed_out && run->completed == completed)
     g_main_context_iteration (NULL, TRUE);
   g_source_destroy (timeout);
   g_source_unref (timeout);
@@ -334,25 +334,9 @@ wait_for (Run *run, gboolean *flag, const char *what)
 
       for (guint q = 0; q < run->combo->n_queues; q++)
         g_string_append_printf (state, " queue %u: %u in flight;", q, vhost_driver_get_in_flight (run->driver, q));
-      g_error ("no %s within %d ms (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " completed;%s)", what,
+      g_error ("no completion within %d ms (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " completed;%s)",
                PROGRESS_TIMEOUT_MS, run->completed, run->submitted, state->str);
     }
-}
-
-typedef struct
-{
-  gboolean done;
-  gboolean ok;
-  GError *error;
-} Outcome;
-
-static void
-reconnect_cb (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Outcome *outcome = data;
-
-  outcome->ok = vhost_driver_reconnect_finish (VHOST_DRIVER (source), result, &outcome->error);
-  outcome->done = TRUE;
 }
 
 /* Kill the back-end the moment the master is connected again: the replay that
@@ -361,7 +345,7 @@ static void
 kill_on_connect (VhostUserMaster *master, GParamSpec *pspec, Run *run)
 {
   if (vhost_user_master_get_connected (master))
-    vhost_peer_send_signal (run->peer, SIGKILL);
+    vhost_peer_kill_now (run->peer, SIGKILL);
 }
 
 static void
@@ -404,10 +388,10 @@ kill_and_restart (Run *run, gboolean die_before_replay)
         ;
     }
   run->disconnected = FALSE;
-  vhost_peer_send_signal (run->peer, SIGKILL);
+  vhost_peer_kill_now (run->peer, SIGKILL);
   reap_backend (run);
   /* The master sees the hang-up on its main context. */
-  wait_for (run, &run->disconnected, "disconnection");
+  vhost_test_wait_for_flag (&run->disconnected, PROGRESS_TIMEOUT_MS);
   taken = count_chains_taken (run);
   run->chains_taken += taken;
   run->kills_with_chains_taken += taken > 0;
@@ -438,12 +422,12 @@ kill_and_restart (Run *run, gboolean die_before_replay)
     }
   else
     {
-      Outcome outcome = { 0 };
+      g_autoptr(GAsyncResult) result = NULL;
 
-      vhost_driver_reconnect_async (run->driver, RECONNECT_TIMEOUT_MS, NULL, reconnect_cb, &outcome);
-      wait_for (run, &outcome.done, "reconnection");
-      g_assert_no_error (outcome.error);
-      g_assert_true (outcome.ok);
+      vhost_driver_reconnect_async (run->driver, RECONNECT_TIMEOUT_MS, NULL, vhost_test_store_result, &result);
+      vhost_test_wait_for_result (&result, 2 * RECONNECT_TIMEOUT_MS);
+      g_assert_true (vhost_driver_reconnect_finish (run->driver, result, &error));
+      g_assert_no_error (error);
     }
   g_assert_true (vhost_user_master_get_connected (run->master));
 }
@@ -597,7 +581,7 @@ test_kills (gconstpointer data)
           next_kill = run.completed + kill_distance (&run);
         }
       else if (run.completed < run.submitted)
-        wait_for (&run, NULL, "completion");
+        wait_for_completion (&run);
     }
   g_assert_cmpuint (run.kills, >=, combo->kills);
   run_check_image (&run);
