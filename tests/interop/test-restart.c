@@ -84,6 +84,8 @@ typedef struct
   guint64 next_serial;
   guint64 target;          /* requests to submit in all */
   guint64 submitted, completed, reads_checked;
+  guint64 *last_serial;    /* (owned) per queue: the latest submission completed so far */
+  guint64 out_of_order;    /* completions of a request submitted before one already completed */
   gboolean disconnected;
   guint kills;
   guint kills_with_chains_taken; /* the inflight area held chains when the back-end died */
@@ -244,6 +246,9 @@ on_completion (VhostDriver *driver, guint queue, guint64 tag, guint len, gpointe
   run->block_busy[slot->block] = FALSE;
   slot->busy = FALSE;
   run->completed++;
+  if (tag >> 16 < run->last_serial[queue])
+    run->out_of_order++;
+  run->last_serial[queue] = MAX (run->last_serial[queue], tag >> 16);
 }
 
 /* A write of a new pattern, or a read of a block written before, on a block with
@@ -479,6 +484,7 @@ run_setup (Run *run, const Combo *combo, gboolean watch)
   map_inflight (run);
 
   run->slots = g_new0 (Slot, combo->n_queues * SLOTS);
+  run->last_serial = g_new0 (guint64, combo->n_queues);
   for (guint q = 0; q < combo->n_queues; q++)
     {
       for (guint i = 0; i < SLOTS; i++)
@@ -537,6 +543,7 @@ run_teardown (Run *run)
   g_free (run->image);
   g_free (run->sock);
   g_free (run->slots);
+  g_free (run->last_serial);
   g_free (run->gen);
   g_free (run->block_busy);
 }
@@ -586,11 +593,14 @@ test_kills (gconstpointer data)
   g_assert_cmpuint (run.kills, >=, combo->kills);
   run_check_image (&run);
   g_test_message ("%u kills (%u with chains taken by the back-end, %u chains in all), %u replays met a dead "
-                  "back-end; %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT " reads checked, in %.1f s",
+                  "back-end; %" G_GUINT64_FORMAT " requests (%" G_GUINT64_FORMAT " completed out of order), %"
+                  G_GUINT64_FORMAT " reads checked, in %.1f s",
                   run.kills, run.kills_with_chains_taken, run.chains_taken, run.failed_replays, run.completed,
-                  run.reads_checked, (g_get_monotonic_time () - start) / 1e6);
-  /* The resubmission path ran: back-ends died holding chains. */
+                  run.out_of_order, run.reads_checked, (g_get_monotonic_time () - start) / 1e6);
+  /* The resubmission path ran: back-ends died holding chains; and the device
+   * completed requests out of order. */
   g_assert_cmpuint (run.kills_with_chains_taken, >=, MIN_KILLS_WITH_CHAINS);
+  g_assert_cmpuint (run.out_of_order, >, 0);
   run_teardown (&run);
   vhost_test_assert_fd_count (fds_before);
 }
