@@ -2,7 +2,6 @@
 /* Back-end restart under load: tools/vhost-user-blk is killed with SIGKILL at random points of VhostDriver's
  * traffic, a new one takes the socket, the driver reconnects; every request completes exactly once and the data
  * hold, byte for byte; and a hundred restarts leave the front-end's fds and memory where they were. */
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
