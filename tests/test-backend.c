@@ -259,6 +259,32 @@ test_boxed_records (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* A driver brought up on a back-end that is not vhost-user has no back-end to
+ * dial again. */
+static void
+test_driver_reconnect_refused (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(TestPlainBackend) plain = g_object_new (TEST_TYPE_PLAIN_BACKEND, NULL);
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(GError) error = NULL;
+  guint calls;
+
+  driver = vhost_driver_new (VHOST_BACKEND (plain), 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_start (driver, 1, 64, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  g_assert_no_error (error);
+  calls = plain->calls;
+  g_assert_false (vhost_driver_reconnect (driver, 0, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "TestPlainBackend"));
+  g_assert_cmpuint (plain->calls, ==, calls);
+  g_assert_true (vhost_driver_get_running (driver));
+  g_clear_object (&driver);
+  g_clear_object (&plain);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -266,5 +292,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/backend/defaults/plain", test_defaults_plain);
   g_test_add_func ("/vhost/backend/defaults/with-status", test_defaults_status);
   g_test_add_func ("/vhost/backend/boxed-records", test_boxed_records);
+  g_test_add_func ("/vhost/backend/driver-reconnect-refused", test_driver_reconnect_refused);
   return g_test_run ();
 }

@@ -1337,6 +1337,135 @@ test_element_copy (void)
   g_free (expected);
 }
 
+/* Reconnecting the driver: what it refuses before dialing, what a new back-end
+ * must still offer, and a back-end without an inflight area when no chain is
+ * in flight. The back-ends listen on a path, one after the other. */
+typedef struct
+{
+  const char *path;
+  guint64 features;
+  guint64 protocol_features;
+} ListenConfig;
+
+static void
+setup_listening_echo (VhostUserSlave *slave, gpointer data)
+{
+  const ListenConfig *config = data;
+  VhostTestDevice *device = VHOST_TEST_DEVICE (slave);
+  g_autoptr(GError) error = NULL;
+
+  device->features = config->features;
+  device->protocol_features = config->protocol_features;
+  device->num_queues = 1;
+  vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (slave, 0), echo_handler, NULL, NULL);
+  g_assert_true (vhost_user_slave_listen (slave, config->path, &error));
+  g_assert_no_error (error);
+}
+
+/* One chain through the echo device: 16 bytes out, 16 back. */
+static void
+echo_once (VhostDriver *driver, guint64 out_addr, guint64 in_addr, gboolean reap)
+{
+  VhostDriverBuffer out = { out_addr, 16 }, in = { in_addr, 16 };
+  g_autoptr(GError) error = NULL;
+  guint64 tag;
+  guint len;
+
+  g_assert_true (vhost_driver_submit (driver, 0, &out, 1, &in, 1, 42, &error));
+  g_assert_no_error (error);
+  vhost_driver_kick (driver, 0);
+  if (!reap)
+    return;
+  vhost_test_reap_one (driver, 0, 5000, &tag, &len);
+  g_assert_cmpuint (tag, ==, 42);
+  g_assert_cmpuint (len, ==, 16);
+}
+
+static void
+test_reconnect_rules (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "sock", NULL);
+  guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX);
+  ListenConfig no_inflight = { path, device_features (),
+                               G_MAXUINT64 & ~(guint64) VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD };
+  ListenConfig no_event_idx = { path, device_features () & ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX),
+                                no_inflight.protocol_features };
+  VhostTestSlaveThread *thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo,
+                                                              &no_inflight);
+  g_autoptr(VhostUserMaster) master = vhost_user_master_new (path);
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  guint64 out_addr, in_addr;
+
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  driver = vhost_driver_new (VHOST_BACKEND (master), REGION_SIZE, &error);
+  g_assert_no_error (error);
+  /* Nothing to bring up again before a start. */
+  g_assert_false (vhost_driver_reconnect (driver, 1000, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_true (vhost_driver_start (driver, 1, QUEUE_SIZE, features, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (master) & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, ==,
+                   0);
+  g_assert_true (vhost_driver_alloc (driver, 16, &out_addr, &error));
+  g_assert_true (vhost_driver_alloc (driver, 16, &in_addr, &error));
+  g_assert_no_error (error);
+  echo_once (driver, out_addr, in_addr, TRUE);
+
+  /* Every chain completed: a back-end without an inflight area is enough. */
+  vhost_test_slave_thread_free (thread);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo, &no_inflight);
+  g_assert_true (vhost_driver_reconnect (driver, 5000, NULL, &error));
+  g_assert_no_error (error);
+  echo_once (driver, out_addr, in_addr, TRUE);
+
+  /* A back-end without a feature the device runs with. */
+  vhost_test_slave_thread_free (thread);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo, &no_event_idx);
+  g_assert_false (vhost_driver_reconnect (driver, 5000, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "the device runs with"));
+  g_clear_error (&error);
+  g_assert_true (vhost_driver_get_running (driver));
+
+  /* Asynchronously, while no back-end listens yet; a second reconnection is
+   * refused meanwhile. */
+  vhost_test_slave_thread_free (thread);
+  vhost_driver_reconnect_async (driver, 5000, NULL, vhost_test_store_result, &result);
+  g_assert_false (vhost_driver_reconnect (driver, 5000, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN);
+  g_clear_error (&error);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo, &no_inflight);
+  vhost_test_wait_for_result (&result, 10000);
+  g_assert_true (vhost_driver_reconnect_finish (driver, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  echo_once (driver, out_addr, in_addr, TRUE);
+
+  /* A chain the dead back-end may have taken, and no inflight area to resume it
+   * from: refused before anything is sent. */
+  vhost_test_slave_thread_free (thread);
+  echo_once (driver, out_addr, in_addr, FALSE);
+  g_assert_false (vhost_driver_reconnect (driver, 5000, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "INFLIGHT_SHMFD"));
+  g_clear_error (&error);
+  vhost_driver_reconnect_async (driver, 5000, NULL, vhost_test_store_result, &result);
+  vhost_test_wait_for_result (&result, 10000);
+  g_assert_false (vhost_driver_reconnect_finish (driver, result, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_clear_object (&result);
+
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  g_assert_cmpint (rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1392,6 +1521,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/dataplane/element-copy", test_element_copy);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);
+  g_test_add_func ("/vhost/dataplane/reconnect/rules", test_reconnect_rules);
   g_test_add_data_func ("/vhost/dataplane/async/sleeping", GINT_TO_POINTER (FALSE), test_async);
   g_test_add_data_func ("/vhost/dataplane/async/busy-poll", GINT_TO_POINTER (TRUE), test_async);
   return g_test_run ();

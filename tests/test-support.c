@@ -416,6 +416,30 @@ vhost_test_wait_for_flag (gboolean *flag, guint timeout_ms)
 }
 
 void
+vhost_test_store_result (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GAsyncResult **out = data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+void
+vhost_test_wait_for_result (GAsyncResult **result, guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  GSource *source = g_timeout_source_new (timeout_ms);
+
+  g_source_set_callback (source, timeout_flag_cb, &timed_out, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  while (*result == NULL && !timed_out)
+    g_main_context_iteration (g_main_context_get_thread_default (), TRUE);
+  g_source_destroy (source);
+  g_source_unref (source);
+  g_assert_false (timed_out);
+}
+
+void
 vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64 *tag, guint *len)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;

@@ -80,4 +80,10 @@ void vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, gu
 /* Iterate the thread-default context until `*flag` is set, failing after `timeout_ms`. */
 void vhost_test_wait_for_flag (gboolean *flag, guint timeout_ms);
 
+/* A GAsyncReadyCallback that keeps a reference to the result in `*(GAsyncResult **) data`,
+ * for the test to finish the call after vhost_test_wait_for_result(). */
+void vhost_test_store_result (GObject *source, GAsyncResult *result, gpointer data);
+/* Iterate the thread-default context until `*result` is set, failing after `timeout_ms`. */
+void vhost_test_wait_for_result (GAsyncResult **result, guint timeout_ms);
+
 G_END_DECLS

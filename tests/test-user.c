@@ -1167,6 +1167,316 @@ test_client_mode (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* Reconnecting: a back-end goes away and another one comes on the same path. */
+typedef struct
+{
+  guint connected_notifies;
+  guint features_notifies;
+  guint disconnects;
+  gboolean disconnected;
+} ReconnectSeen;
+
+static void
+on_reconnect_notify (GObject *object, GParamSpec *pspec, ReconnectSeen *seen)
+{
+  if (g_str_equal (pspec->name, "connected"))
+    seen->connected_notifies++;
+  else
+    seen->features_notifies++;
+}
+
+static void
+on_reconnect_disconnected (VhostUserMaster *master, GError *error, ReconnectSeen *seen)
+{
+  g_assert_false (vhost_user_master_get_connected (master));
+  seen->disconnects++;
+  seen->disconnected = TRUE;
+}
+
+static VhostUserMaster *
+reconnect_master_new (const char *path, ReconnectSeen *seen)
+{
+  VhostUserMaster *master = vhost_user_master_new (path);
+
+  g_signal_connect (master, "notify::connected", G_CALLBACK (on_reconnect_notify), seen);
+  g_signal_connect (master, "notify::acked-features", G_CALLBACK (on_reconnect_notify), seen);
+  g_signal_connect (master, "notify::acked-protocol-features", G_CALLBACK (on_reconnect_notify), seen);
+  g_signal_connect (master, "disconnected", G_CALLBACK (on_reconnect_disconnected), seen);
+  return master;
+}
+
+/* Features and protocol features acked, then a request that needs the back-end. */
+static void
+reconnect_negotiate (VhostUserMaster *master)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 features = 0, num = 0;
+
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
+  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (master), &error));
+  g_assert_true (vhost_user_master_set_protocol_features (master, VHOST_USER_PROTOCOL_F_MQ, &error));
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
+  g_assert_true (vhost_user_master_get_queue_num (master, &num, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (num, ==, 4);
+  g_assert_cmphex (vhost_user_master_get_acked_features (master), ==, features);
+}
+
+/* The state of a master that a new back-end has just taken. */
+static void
+assert_fresh_connection (VhostUserMaster *master)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 num = 0;
+
+  g_assert_true (vhost_user_master_get_connected (master));
+  g_assert_cmphex (vhost_user_master_get_acked_features (master), ==, 0);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (master), ==, 0);
+  /* Nothing negotiated: GET_QUEUE_NUM is refused unsent. */
+  g_assert_false (vhost_user_master_get_queue_num (master, &num, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  reconnect_negotiate (master);
+}
+
+typedef struct
+{
+  const char *path;
+  VhostTestSlaveThread *thread;
+} LateListener;
+
+/* A back-end that starts listening a little later than the front-end dials. */
+static gpointer
+late_listener_main (gpointer data)
+{
+  LateListener *late = data;
+
+  g_usleep (150 * 1000);
+  late->thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, listen_setup, (gpointer) late->path);
+  return NULL;
+}
+
+static void
+test_reconnect (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "sock", NULL);
+  VhostTestSlaveThread *thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, listen_setup, path);
+  ReconnectSeen seen = { 0 };
+  g_autoptr(VhostUserMaster) master = reconnect_master_new (path, &seen);
+  g_autoptr(GError) error = NULL;
+  LateListener late = { path, NULL };
+  GThread *starter;
+
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_no_error (error);
+  reconnect_negotiate (master);
+  g_assert_cmpuint (seen.connected_notifies, ==, 1);
+  g_assert_cmpuint (seen.features_notifies, ==, 2);
+
+  /* The back-end goes away (its socket file with it); another comes later. */
+  vhost_test_slave_thread_free (thread);
+  vhost_test_wait_for_flag (&seen.disconnected, 5000);
+  g_assert_cmpuint (seen.connected_notifies, ==, 2);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  starter = g_thread_new ("late-listener", late_listener_main, &late);
+  g_assert_true (vhost_user_master_reconnect (master, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_thread_join (starter);
+  g_assert_cmpuint (seen.connected_notifies, ==, 3);
+  /* Both feature sets went back to 0, each with a notification. */
+  g_assert_cmpuint (seen.features_notifies, ==, 4);
+  assert_fresh_connection (master);
+
+  /* Reconnecting a live connection: closed without ::disconnected, then dialed again;
+   * the listening back-end takes the next front-end. */
+  g_assert_true (vhost_user_master_reconnect (master, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (seen.connected_notifies, ==, 5);
+  assert_fresh_connection (master);
+  g_assert_cmpuint (seen.disconnects, ==, 1);
+
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (late.thread);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* Start vhost_user_master_reconnect_async(), wait for it and finish it. */
+static gboolean
+reconnect_async_waiting (VhostUserMaster *master, gint timeout_ms, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  vhost_user_master_reconnect_async (master, timeout_ms, cancellable, vhost_test_store_result, &result);
+  g_assert_null (result);
+  vhost_test_wait_for_result (&result, 15000);
+  return vhost_user_master_reconnect_finish (master, result, error);
+}
+
+static gboolean
+start_listener_cb (gpointer data)
+{
+  LateListener *late = data;
+
+  late->thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, listen_setup, (gpointer) late->path);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_reconnect_async (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "sock", NULL);
+  ReconnectSeen seen = { 0 };
+  g_autoptr(VhostUserMaster) master = reconnect_master_new (path, &seen);
+  LateListener late = { path, NULL };
+  g_autoptr(GError) error = NULL;
+
+  /* No back-end at first: the master dials on timers of this thread's context,
+   * which also starts the back-end after 150 ms. */
+  g_timeout_add (150, start_listener_cb, &late);
+  g_assert_true (reconnect_async_waiting (master, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (late.thread);
+  g_assert_cmpuint (seen.connected_notifies, ==, 1);
+  assert_fresh_connection (master);
+
+  /* Again over a live connection. */
+  g_assert_true (reconnect_async_waiting (master, 10000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (seen.connected_notifies, ==, 3);
+  g_assert_cmpuint (seen.disconnects, ==, 0);
+  assert_fresh_connection (master);
+
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (late.thread);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* A socket file nobody listens on, as a killed back-end leaves it. */
+static char *
+make_stale_socket (const char *dir)
+{
+  char *path = g_build_filename (dir, "stale", NULL);
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_socket_bind (socket, address, TRUE, &error));
+  g_assert_true (g_socket_listen (socket, &error));
+  g_assert_true (g_socket_close (socket, &error));
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+test_reconnect_timeout (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *stale = make_stale_socket (dir);
+  g_autofree char *missing = g_build_filename (dir, "missing", NULL);
+  const char *const paths[] = { stale, missing };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(VhostUserMaster) master = vhost_user_master_new (paths[i]);
+      g_autoptr(GError) error = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      g_assert_false (vhost_user_master_reconnect (master, 300, NULL, &error));
+      g_assert_error (error, VHOST_ERROR, VHOST_ERROR_TIMED_OUT);
+      g_assert_nonnull (strstr (error->message, paths[i]));
+      g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
+      g_assert_false (vhost_user_master_get_connected (master));
+
+      g_clear_error (&error);
+      start = g_get_monotonic_time ();
+      g_assert_false (reconnect_async_waiting (master, 300, NULL, &error));
+      g_assert_error (error, VHOST_ERROR, VHOST_ERROR_TIMED_OUT);
+      g_assert_nonnull (strstr (error->message, paths[i]));
+      g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
+    }
+  g_assert_cmpint (g_unlink (stale), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* A failure that waiting does not cure ends at once; a master on an fd has no path. */
+static void
+test_reconnect_errors (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = vhost_user_master_new ("/dev/null/vhost.sock");
+  g_autoptr(VhostUserMaster) adopted = NULL;
+  g_autoptr(GError) error = NULL;
+  int sv[2];
+
+  g_assert_false (vhost_user_master_reconnect (master, -1, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/dev/null/vhost.sock"));
+  g_clear_error (&error);
+  g_assert_false (reconnect_async_waiting (master, -1, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_IO);
+  g_clear_error (&error);
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  close (sv[0]);
+  adopted = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_false (vhost_user_master_reconnect (adopted, -1, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_clear_object (&master);
+  g_clear_object (&adopted);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+static gpointer
+cancel_later_main (gpointer data)
+{
+  g_usleep (100 * 1000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static gboolean
+cancel_cb (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_reconnect_cancel (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "sock", NULL);
+  g_autoptr(VhostUserMaster) master = vhost_user_master_new (path);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  GThread *canceller = g_thread_new ("canceller", cancel_later_main, cancellable);
+
+  /* No limit but the cancellable. */
+  g_assert_false (vhost_user_master_reconnect (master, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_thread_join (canceller);
+
+  g_cancellable_reset (cancellable);
+  g_timeout_add (100, cancel_cb, cancellable);
+  g_clear_error (&error);
+  g_assert_false (reconnect_async_waiting (master, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (vhost_user_master_get_connected (master));
+  g_clear_object (&master);
+  g_clear_object (&cancellable);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1201,5 +1511,10 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/user/listen", test_listen);
   g_test_add_func ("/vhost/user/connect-errors", test_connect_errors);
   g_test_add_func ("/vhost/user/client-mode", test_client_mode);
+  g_test_add_func ("/vhost/user/reconnect", test_reconnect);
+  g_test_add_func ("/vhost/user/reconnect/async", test_reconnect_async);
+  g_test_add_func ("/vhost/user/reconnect/timeout", test_reconnect_timeout);
+  g_test_add_func ("/vhost/user/reconnect/errors", test_reconnect_errors);
+  g_test_add_func ("/vhost/user/reconnect/cancel", test_reconnect_cancel);
   return g_test_run ();
 }

@@ -9,6 +9,7 @@
 #include <glib-unix.h>
 
 #include "vhost-driver.h"
+#include "vhost-user-master.h"
 #include "core/vhost-driver-ring.h"
 
 /**
@@ -38,6 +39,12 @@
  * stops the queues with GET_VRING_BASE and keeps what it returned
  * (vhost_driver_get_vring_base()).
  *
+ * On a #VhostUserMaster, the device survives its back-end: when the back-end
+ * process dies (#VhostUserMaster::disconnected) and a new one listens on the same
+ * socket path, vhost_driver_reconnect() or vhost_driver_reconnect_async() brings
+ * the device up on it with the same rings, and the requests in flight complete
+ * once each (see the "Restarting a back-end" chapter).
+ *
  * A #VhostDriver is not thread-safe: use it from one thread, the one whose
  * thread-default #GMainContext was current when it was created.
  */
@@ -53,7 +60,7 @@
 /* The protocol features the driver takes when a vhost-user back-end offers them. */
 #define WANTED_PROTOCOL_FEATURES                                                                       \
   (VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_CONFIG |        \
-   VHOST_USER_PROTOCOL_F_STATUS)
+   VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)
 
 typedef struct
 {
@@ -88,9 +95,15 @@ struct _VhostDriver
   GHashTable *allocated; /* guest address → size */
 
   gboolean running;
+  gboolean reconnecting; /* a vhost_driver_reconnect_async() is under way */
   guint64 acked_features;
+  guint64 protocol_features; /* acked by a vhost-user back-end; 0 for the others */
   guint queue_size;
   GArray *queues;        /* (element-type DriverQueue) */
+  /* The inflight area GET_INFLIGHT_FD gave at start, for the back-ends that follow. */
+  int inflight_fd;       /* (owned) -1 without one */
+  guint64 inflight_size;
+  guint64 inflight_offset;
 };
 
 static void vhost_driver_initable_iface_init (GInitableIface *iface);
@@ -424,6 +437,7 @@ vhost_driver_init (VhostDriver *self)
 {
   self->context = g_main_context_ref_thread_default ();
   self->memfd = -1;
+  self->inflight_fd = -1;
   self->n_regions = 1;
   self->free_extents = g_array_new (FALSE, FALSE, sizeof (Extent));
   self->allocated = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
@@ -470,6 +484,15 @@ clear_queues (VhostDriver *self)
 }
 
 static void
+clear_inflight (VhostDriver *self)
+{
+  if (self->inflight_fd >= 0)
+    close (self->inflight_fd);
+  self->inflight_fd = -1;
+  self->inflight_size = self->inflight_offset = 0;
+}
+
+static void
 vhost_driver_dispose (GObject *object)
 {
   VhostDriver *self = VHOST_DRIVER (object);
@@ -485,6 +508,7 @@ vhost_driver_finalize (GObject *object)
   VhostDriver *self = VHOST_DRIVER (object);
 
   clear_queues (self);
+  clear_inflight (self);
   g_array_unref (self->queues);
   if (self->memory != NULL)
     munmap (self->memory, self->memory_size);
@@ -799,29 +823,43 @@ uaddr_of (VhostDriver *self, guint64 addr)
   return (guint64) (guintptr) self->memory + addr;
 }
 
+/* Features and protocol features. A restore asks the back-end for exactly what
+ * the device runs with, and fails if it no longer has all of it. */
 static gboolean
-negotiate (VhostDriver *self, guint64 wanted, GError **error)
+negotiate (VhostDriver *self, guint64 wanted, gboolean restore, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
-  guint64 offered, protocol;
+  guint64 offered, acked, protocol = 0;
 
   if (!vhost_backend_get_features (self->backend, &offered, error))
     return FALSE;
   /* IN_ORDER lets a device give back a run of buffers with one used entry; the
    * driver does not take completions that way, so it never acks it. */
-  self->acked_features = offered & (wanted | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)) &
-                         ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
+  acked = offered & (restore ? self->acked_features : wanted | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)) &
+          ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
   /* A back-end without protocol features (or that did not offer them) says
    * NOT_SUPPORTED, and the bit that announces them is not acked. */
-  if (!vhost_backend_negotiate_protocol (self->backend, WANTED_PROTOCOL_FEATURES, &protocol, &local_error))
+  if ((!restore || (acked & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES))) &&
+      !vhost_backend_negotiate_protocol (self->backend, restore ? self->protocol_features : WANTED_PROTOCOL_FEATURES,
+                                         &protocol, &local_error))
     {
       if (!g_error_matches (local_error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      self->acked_features &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+      acked &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
     }
+  if (restore && (acked != self->acked_features || protocol != self->protocol_features))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "The back-end offers features 0x%" G_GINT64_MODIFIER "x and protocol features 0x%"
+                   G_GINT64_MODIFIER "x, without all of the 0x%" G_GINT64_MODIFIER "x and 0x%" G_GINT64_MODIFIER
+                   "x the device runs with", acked, protocol, self->acked_features, self->protocol_features);
+      return FALSE;
+    }
+  self->acked_features = acked;
+  self->protocol_features = protocol;
   return TRUE;
 }
 
@@ -840,8 +878,25 @@ set_mem_table (VhostDriver *self, GError **error)
   return vhost_backend_set_mem_table (self->backend, (VhostMemoryRegion **) regions->pdata, regions->len, error);
 }
 
+/* The base a queue starts from again on a back-end that replaced a dead one, as
+ * QEMU gives it: for a split ring, the used ring's index (the back-end goes on
+ * from there past the chains the inflight area holds); for a packed ring, which
+ * has no such index in memory, the next used position the driver expects, in
+ * both halves (the back-end rebuilds its positions from the inflight area). With
+ * no chain unused by the device, both are where the device stopped. */
+static guint
+restore_base (DriverQueue *q)
+{
+  guint pos;
+
+  if (!q->ring.packed)
+    return GUINT16_FROM_LE (__atomic_load_n (&q->ring.used->idx, __ATOMIC_ACQUIRE));
+  pos = q->ring.last_used | ((guint) q->ring.used_wrap << 15);
+  return pos | pos << 16;
+}
+
 static gboolean
-start_queue (VhostDriver *self, guint index, GError **error)
+start_queue (VhostDriver *self, guint index, gboolean restore, GError **error)
 {
   DriverQueue *q = get_queue (self, index);
   g_autoptr(VhostVringAddr) addr = NULL;
@@ -851,7 +906,8 @@ start_queue (VhostDriver *self, guint index, GError **error)
                                uaddr_of (self, q->area_addr[1]), q->area_addr[2]);
   if (!vhost_backend_set_vring_num (self->backend, index, self->queue_size, error) ||
       /* A packed ring's base carries the wrap counter in bit 15; it starts at 1. */
-      !vhost_backend_set_vring_base (self->backend, index, q->ring.packed ? 0x8000 : 0, error) ||
+      !vhost_backend_set_vring_base (self->backend, index,
+                                     restore ? restore_base (q) : q->ring.packed ? 0x8000 : 0, error) ||
       !vhost_backend_set_vring_addr (self->backend, addr, error) ||
       !vhost_backend_set_vring_kick (self->backend, index, q->kick_fd, error) ||
       !vhost_backend_set_vring_call (self->backend, index, q->call_fd, error))
@@ -870,6 +926,66 @@ start_queue (VhostDriver *self, guint index, GError **error)
   return TRUE;
 }
 
+static gboolean
+update_status (VhostDriver *self, guint8 status, GError **error)
+{
+  return !vhost_backend_has_status (self->backend) || vhost_backend_set_status (self->backend, status, error);
+}
+
+/* The inflight area of a vhost-user back-end with INFLIGHT_SHMFD, as QEMU does
+ * it: at start the back-end makes one (GET_INFLIGHT_FD) and the driver keeps it;
+ * every back-end, the first and those that replace it, is given it
+ * (SET_INFLIGHT_FD), and takes up the requests it holds. */
+static gboolean
+set_inflight (VhostDriver *self, guint n_queues, gboolean restore, GError **error)
+{
+  VhostUserMaster *master;
+  int fd;
+
+  if (!VHOST_IS_USER_MASTER (self->backend) || !(self->protocol_features & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+    return TRUE;
+  master = VHOST_USER_MASTER (self->backend);
+  if (!restore)
+    {
+      clear_inflight (self);
+      fd = vhost_user_master_get_inflight_fd (master, n_queues, self->queue_size, &self->inflight_size,
+                                              &self->inflight_offset, error);
+      if (fd < 0)
+        return FALSE;
+      self->inflight_fd = fd;
+    }
+  return vhost_user_master_set_inflight_fd (master, self->inflight_fd, self->inflight_size, self->inflight_offset,
+                                            n_queues, self->queue_size, error);
+}
+
+/* The device-wide part of a bring-up: features and protocol features, owner,
+ * status, memory table, inflight area. A restore gives a back-end that replaces a
+ * dead one what the device runs with. */
+static gboolean
+setup_device (VhostDriver *self, guint64 wanted, guint n_queues, gboolean restore, GError **error)
+{
+  guint8 status = VHOST_VIRTIO_STATUS_ACKNOWLEDGE | VHOST_VIRTIO_STATUS_DRIVER;
+
+  return negotiate (self, wanted, restore, error) && vhost_backend_set_owner (self->backend, error) &&
+         update_status (self, status, error) &&
+         vhost_backend_set_features (self->backend, self->acked_features, error) &&
+         update_status (self, status | VHOST_VIRTIO_STATUS_FEATURES_OK, error) && set_mem_table (self, error) &&
+         set_inflight (self, n_queues, restore, error);
+}
+
+/* Every queue, then DRIVER_OK. */
+static gboolean
+start_queues (VhostDriver *self, gboolean restore, GError **error)
+{
+  for (guint i = 0; i < self->queues->len; i++)
+    if (!start_queue (self, i, restore, error))
+      return FALSE;
+  return update_status (self,
+                        VHOST_VIRTIO_STATUS_ACKNOWLEDGE | VHOST_VIRTIO_STATUS_DRIVER |
+                          VHOST_VIRTIO_STATUS_FEATURES_OK | VHOST_VIRTIO_STATUS_DRIVER_OK,
+                        error);
+}
+
 /**
  * vhost_driver_start:
  * @driver: a #VhostDriver
@@ -886,6 +1002,10 @@ start_queue (VhostDriver *self, guint index, GError **error)
  * sets the owner and the memory table, lays out and starts every queue (and
  * enables it, on vhost-user with %VHOST_VIRTIO_F_PROTOCOL_FEATURES and on
  * #VhostVdpa), and sets the status to DRIVER_OK where the back-end has a status.
+ * A vhost-user back-end that offers %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD is
+ * asked for an inflight area (GET_INFLIGHT_FD) before the queues start, and
+ * given it (SET_INFLIGHT_FD): the driver keeps it, so that
+ * vhost_driver_reconnect() can hand it to a back-end that replaces this one.
  * A #VhostVdpa device must be reset (vhost_vdpa_reset()) before it is brought up
  * a second time.
  *
@@ -894,13 +1014,11 @@ start_queue (VhostDriver *self, guint index, GError **error)
 gboolean
 vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint64 features, GError **error)
 {
-  guint8 status = VHOST_VIRTIO_STATUS_ACKNOWLEDGE | VHOST_VIRTIO_STATUS_DRIVER;
-
   g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
   g_return_val_if_fail (n_queues > 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (driver->running)
+  if (driver->running || driver->reconnecting)
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "The driver is already running");
       return FALSE;
@@ -913,19 +1031,10 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
     }
   clear_queues (driver);
   g_array_set_size (driver->queues, 0);
-  if (!negotiate (driver, features, error) || !vhost_backend_set_owner (driver->backend, error))
-    return FALSE;
-  if (vhost_backend_has_status (driver->backend) && !vhost_backend_set_status (driver->backend, status, error))
-    return FALSE;
-  if (!vhost_backend_set_features (driver->backend, driver->acked_features, error))
-    return FALSE;
-  status |= VHOST_VIRTIO_STATUS_FEATURES_OK;
-  if (vhost_backend_has_status (driver->backend) && !vhost_backend_set_status (driver->backend, status, error))
-    return FALSE;
-  if (!set_mem_table (driver, error))
+  driver->queue_size = queue_size;
+  if (!setup_device (driver, features, n_queues, FALSE, error))
     return FALSE;
 
-  driver->queue_size = queue_size;
   g_array_set_size (driver->queues, n_queues);
   for (guint i = 0; i < n_queues; i++)
     {
@@ -953,11 +1062,7 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
         return FALSE;
       vhost_driver_ring_enable_notify (&q->ring, TRUE);
     }
-  for (guint i = 0; i < n_queues; i++)
-    if (!start_queue (driver, i, error))
-      return FALSE;
-  status |= VHOST_VIRTIO_STATUS_DRIVER_OK;
-  if (vhost_backend_has_status (driver->backend) && !vhost_backend_set_status (driver->backend, status, error))
+  if (!start_queues (driver, FALSE, error))
     return FALSE;
   driver->running = TRUE;
   g_object_notify_by_pspec (G_OBJECT (driver), properties[PROP_ACKED_FEATURES]);
@@ -1002,6 +1107,210 @@ vhost_driver_stop (VhostDriver *driver, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* Whether the driver can be brought up again on a new back-end, before dialing. */
+static gboolean
+check_reconnect (VhostDriver *self, GError **error)
+{
+  if (!VHOST_IS_USER_MASTER (self->backend))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "Reconnecting: only a vhost-user back-end can be replaced, not a %s",
+                   G_OBJECT_TYPE_NAME (self->backend));
+      return FALSE;
+    }
+  if (!self->running || self->reconnecting)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                           self->running ? "Reconnecting: a reconnection is already under way"
+                                         : "Reconnecting: the driver is not running");
+      return FALSE;
+    }
+  /* Without an inflight area a new back-end cannot know which chains the dead
+   * one had taken: they would be lost, or done twice. */
+  if (self->inflight_fd < 0)
+    for (guint i = 0; i < self->queues->len; i++)
+      {
+        guint unused = vhost_driver_ring_unused (&get_queue (self, i)->ring);
+
+        if (unused > 0)
+          {
+            g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                         "Reconnecting: queue %u has %u chains the device did not complete, and the back-end keeps "
+                         "no inflight area (VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) to resume them from", i, unused);
+            return FALSE;
+          }
+      }
+  return TRUE;
+}
+
+/* Give the new back-end the device as the driver runs it, then kick every queue
+ * (the back-end resubmits what the inflight area holds, and takes what was made
+ * available since) and wake the driver's own completion waiters once. */
+static gboolean
+replay (VhostDriver *self, GError **error)
+{
+  if (!setup_device (self, self->acked_features, self->queues->len, TRUE, error) ||
+      !start_queues (self, TRUE, error))
+    return FALSE;
+  for (guint i = 0; i < self->queues->len; i++)
+    {
+      DriverQueue *q = get_queue (self, i);
+
+      while (eventfd_write (q->kick_fd, 1) < 0 && errno == EINTR)
+        ;
+      while (eventfd_write (q->call_fd, 1) < 0 && errno == EINTR)
+        ;
+    }
+  return TRUE;
+}
+
+static GError *
+reconnect_error (GError *error)
+{
+  g_prefix_error (&error, "Reconnecting the driver: ");
+  return error;
+}
+
+/**
+ * vhost_driver_reconnect:
+ * @driver: a running #VhostDriver on a #VhostUserMaster
+ * @timeout_ms: how long to wait for a back-end to answer on the socket path, in
+ *   milliseconds; -1 for no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Brings the device up again on a new back-end, after the one it ran on went
+ * away (#VhostUserMaster::disconnected): connects the master to its socket path
+ * again (vhost_user_master_reconnect(), which waits for a back-end to listen
+ * there), then replays what vhost_driver_start() set up, as QEMU does when its
+ * back-end reconnects: features and protocol features, owner, status, the
+ * memory table, the inflight area the driver kept (SET_INFLIGHT_FD), each
+ * queue's size, base, addresses, kick and call eventfds and enable, and
+ * DRIVER_OK; then it kicks every queue.
+ *
+ * The rings, the buffers and the chains in flight live in the driver's memory,
+ * so they survive: nothing is submitted again by the driver. The new back-end
+ * resubmits to its device the chains the old one had taken and not completed,
+ * from the inflight area, and the chains made available meanwhile (submitting
+ * while the back-end is away is allowed) are taken as usual. Every chain then
+ * completes once: vhost_driver_reap() (or the vhost_driver_watch() callback)
+ * gives each tag exactly once, whether it completed before the back-end died or
+ * after the new one took over. The device may process a chain twice (the dead
+ * back-end may have done the work without publishing it), so its requests must
+ * be idempotent, as block reads and writes are.
+ *
+ * This needs a back-end that offers %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD unless
+ * every chain was completed when it died (%VHOST_ERROR_NOT_SUPPORTED otherwise,
+ * before anything is sent), and the new back-end must offer every feature and
+ * protocol feature the device runs with (%VHOST_ERROR_NOT_SUPPORTED). The driver
+ * stays running throughout, and after a failure: the call can be made again.
+ *
+ * This call blocks until a back-end answers and while the state is replayed; see
+ * vhost_driver_reconnect_async().
+ *
+ * Returns: %TRUE if the device runs on the new back-end
+ */
+gboolean
+vhost_driver_reconnect (VhostDriver *driver, gint timeout_ms, GCancellable *cancellable, GError **error)
+{
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_reconnect (driver, error))
+    return FALSE;
+  if (!vhost_user_master_reconnect (VHOST_USER_MASTER (driver->backend), timeout_ms, cancellable, &local_error) ||
+      !replay (driver, &local_error))
+    {
+      g_propagate_error (error, reconnect_error (local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+reconnect_master_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  VhostDriver *self = g_task_get_source_object (task);
+  GError *error = NULL;
+
+  self->reconnecting = FALSE;
+  if (!vhost_user_master_reconnect_finish (VHOST_USER_MASTER (source), result, &error))
+    g_task_return_error (task, reconnect_error (error));
+  else if (!self->running)
+    g_task_return_new_error (task, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                             "Reconnecting the driver: it was stopped meanwhile");
+  else if (!replay (self, &error))
+    g_task_return_error (task, reconnect_error (error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * vhost_driver_reconnect_async:
+ * @driver: a running #VhostDriver on a #VhostUserMaster
+ * @timeout_ms: how long to wait for a back-end to answer on the socket path, in
+ *   milliseconds; -1 for no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the device runs on the new back-end, or
+ *   the attempt has failed
+ * @user_data: data for @callback
+ *
+ * Does what vhost_driver_reconnect() does, waiting for the back-end without
+ * blocking (vhost_user_master_reconnect_async()); the replay of the state, once
+ * a back-end answers, is a short series of synchronous requests, each bounded by
+ * #VhostUserMaster:timeout. @callback runs on the thread-default #GMainContext of
+ * the caller; it calls vhost_driver_reconnect_finish().
+ *
+ * A program that wants its device back whenever the back-end restarts calls this
+ * from its #VhostUserMaster::disconnected handler.
+ */
+void
+vhost_driver_reconnect_async (VhostDriver *driver,
+                              gint timeout_ms,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_IS_DRIVER (driver));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (driver, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_driver_reconnect_async);
+  if (!check_reconnect (driver, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  driver->reconnecting = TRUE;
+  vhost_user_master_reconnect_async (VHOST_USER_MASTER (driver->backend), timeout_ms, cancellable,
+                                     reconnect_master_cb, g_steal_pointer (&task));
+}
+
+/**
+ * vhost_driver_reconnect_finish:
+ * @driver: a #VhostDriver
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_driver_reconnect_async().
+ *
+ * Returns: %TRUE if the device runs on the new back-end
+ */
+gboolean
+vhost_driver_reconnect_finish (VhostDriver *driver, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, driver), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vhost_driver_reconnect_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static DriverQueue *

@@ -81,6 +81,21 @@ VHOST_AVAILABLE_IN_ALL
 gboolean vhost_driver_stop (VhostDriver *driver,
                             GError **error);
 VHOST_AVAILABLE_IN_ALL
+gboolean vhost_driver_reconnect (VhostDriver *driver,
+                                 gint timeout_ms,
+                                 GCancellable *cancellable,
+                                 GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_driver_reconnect_async (VhostDriver *driver,
+                                   gint timeout_ms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_driver_reconnect_finish (VhostDriver *driver,
+                                        GAsyncResult *result,
+                                        GError **error);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_driver_get_running (VhostDriver *driver);
 VHOST_AVAILABLE_IN_ALL
 guint64 vhost_driver_get_acked_features (VhostDriver *driver);

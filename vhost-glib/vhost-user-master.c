@@ -54,6 +54,12 @@
  * #VhostUserMaster::shared-object-add, #VhostUserMaster::shared-object-remove and
  * #VhostUserMaster::shared-object-lookup.
  *
+ * When the back-end goes away (#VhostUserMaster::disconnected), the master can
+ * dial its socket path again, waiting for a new back-end to listen there:
+ * vhost_user_master_reconnect() and vhost_user_master_reconnect_async(). The new
+ * back-end knows nothing of the old session, so the front-end negotiates and
+ * sets everything again; vhost_driver_reconnect() does this for a #VhostDriver.
+ *
  * A master must be used from the thread that owns its #GMainContext.
  */
 
@@ -355,10 +361,21 @@ master_set_channel (VhostUserMaster *self, int fd)
   self->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_REQUESTER,
                                           self->context, NULL, master_closed_cb, self);
   vhost_user_channel_set_timeout (self->channel, self->timeout_ms);
+  /* A new back-end knows nothing of what an earlier one negotiated. */
+  g_object_freeze_notify (G_OBJECT (self));
   self->offered_features = 0;
-  self->acked_features = 0;
-  self->acked_protocol_features = 0;
+  if (self->acked_features != 0)
+    {
+      self->acked_features = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_FEATURES]);
+    }
+  if (self->acked_protocol_features != 0)
+    {
+      self->acked_protocol_features = 0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_PROTOCOL_FEATURES]);
+    }
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 static void
@@ -852,6 +869,317 @@ vhost_user_master_close (VhostUserMaster *master)
   if (master->backend != NULL)
     vhost_user_channel_close (master->backend);
   master_drop_connection (master);
+}
+
+/* Reconnecting: dial the socket path again until a back-end answers. The first
+ * retry comes after FIRST_REDIAL_MS, each later one waits twice as long, up to
+ * MAX_REDIAL_MS, and none waits past the caller's deadline. */
+#define FIRST_REDIAL_MS 10
+#define MAX_REDIAL_MS 500
+
+/* A dial failed because the back-end is not (yet) there: no socket file, a file
+ * that nobody listens on any more (a back-end that was killed leaves it), or a
+ * listener whose backlog is full. Anything else will not change by waiting. */
+static gboolean
+dial_error_is_transient (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+}
+
+/* Drop the current connection (if any) without emitting ::disconnected. */
+static gboolean
+master_begin_reconnect (VhostUserMaster *self, GError **error)
+{
+  if (self->socket_path == NULL)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                           "Reconnecting: a master made with vhost_user_master_new_for_fd() has no socket path "
+                           "to dial again");
+      return FALSE;
+    }
+  vhost_user_master_close (self);
+  return TRUE;
+}
+
+/* How long to wait before the next dial (-1: the deadline has passed), and the
+ * back-off after that. A deadline of -1 is no deadline. */
+static gint
+redial_wait_ms (gint64 deadline, guint *backoff_ms)
+{
+  gint wait = *backoff_ms;
+
+  *backoff_ms = MIN (*backoff_ms * 2, MAX_REDIAL_MS);
+  if (deadline >= 0)
+    {
+      gint64 left = deadline - g_get_monotonic_time ();
+
+      if (left <= 0)
+        return -1;
+      wait = MIN (wait, (left + 999) / 1000);
+    }
+  return wait;
+}
+
+/* The error of a reconnection that gave up: a cancellation as it is, a time-out
+ * naming the last failure, anything else as a connect error. Takes `dial_error`. */
+static GError *
+master_reconnect_error (VhostUserMaster *self, GError *dial_error, gint timeout_ms, gboolean timed_out)
+{
+  GError *result;
+
+  if (g_error_matches (dial_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return dial_error;
+  if (!timed_out)
+    return master_connect_error (self, dial_error);
+  result = g_error_new (VHOST_ERROR, VHOST_ERROR_TIMED_OUT, "Reconnecting to %s: no back-end within %d ms (%s)",
+                        self->socket_path, timeout_ms, dial_error->message);
+  g_error_free (dial_error);
+  return result;
+}
+
+/* Sleep `ms` milliseconds unless `cancellable` is cancelled first; FALSE if it is. */
+static gboolean
+sleep_unless_cancelled (GCancellable *cancellable, gint ms)
+{
+  GPollFD pfd;
+
+  if (cancellable == NULL || !g_cancellable_make_pollfd (cancellable, &pfd))
+    {
+      g_usleep ((gulong) ms * 1000);
+      return !g_cancellable_is_cancelled (cancellable);
+    }
+  /* A signal may cut the poll short: the next dial then comes a little early. */
+  g_poll (&pfd, 1, ms);
+  g_cancellable_release_fd (cancellable);
+  return !g_cancellable_is_cancelled (cancellable);
+}
+
+/**
+ * vhost_user_master_reconnect:
+ * @master: a #VhostUserMaster made with vhost_user_master_new()
+ * @timeout_ms: how long to keep trying, in milliseconds; -1 for no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Connects to the back-end's socket path again, typically after the back-end
+ * went away (#VhostUserMaster::disconnected) and a new back-end process is
+ * starting on the same path. A connection that is still open is closed first,
+ * as vhost_user_master_close() does (without #VhostUserMaster::disconnected).
+ *
+ * While the socket file does not exist, or nobody listens on it (a back-end that
+ * was killed leaves its socket file behind), the master dials again: after
+ * 10 ms, then waiting twice as long after each failure, up to 500 ms between two
+ * tries, until a back-end answers, @timeout_ms has passed
+ * (%VHOST_ERROR_TIMED_OUT, naming the last failure) or @cancellable is cancelled
+ * (%G_IO_ERROR_CANCELLED). Any other failure ends the attempt at once with
+ * %VHOST_ERROR_IO. A master made with vhost_user_master_new_for_fd() has no
+ * path to dial: %VHOST_ERROR_NOT_SUPPORTED.
+ *
+ * Nothing of the previous connection is kept: the new back-end starts from
+ * scratch, and the caller negotiates features and protocol features again and
+ * replays the device's state (vhost_driver_reconnect() does all of it for a
+ * #VhostDriver). #VhostUserMaster:connected becomes %FALSE when the old
+ * connection is closed and %TRUE when the new one is made;
+ * #VhostUserMaster:acked-features and #VhostUserMaster:acked-protocol-features
+ * go back to 0.
+ *
+ * This call blocks, sleeping between tries; a main-loop application uses
+ * vhost_user_master_reconnect_async().
+ *
+ * Returns: %TRUE if the master is connected again
+ */
+gboolean
+vhost_user_master_reconnect (VhostUserMaster *master, gint timeout_ms, GCancellable *cancellable, GError **error)
+{
+  gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  guint backoff_ms = FIRST_REDIAL_MS;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!master_begin_reconnect (master, error))
+    return FALSE;
+  client = g_socket_client_new ();
+  address = g_unix_socket_address_new (master->socket_path);
+  for (;;)
+    {
+      g_autoptr(GSocketConnection) connection = NULL;
+      GError *dial_error = NULL;
+      gint wait;
+
+      connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &dial_error);
+      if (connection != NULL)
+        return master_finish_connect (master, connection, error);
+      wait = dial_error_is_transient (dial_error) ? redial_wait_ms (deadline, &backoff_ms) : -1;
+      if (wait < 0)
+        {
+          g_propagate_error (error, master_reconnect_error (master, dial_error, timeout_ms,
+                                                            dial_error_is_transient (dial_error)));
+          return FALSE;
+        }
+      g_debug ("Reconnecting to %s: %s; trying again in %d ms", master->socket_path, dial_error->message, wait);
+      g_error_free (dial_error);
+      if (!sleep_unless_cancelled (cancellable, wait))
+        {
+          g_cancellable_set_error_if_cancelled (cancellable, error);
+          return FALSE;
+        }
+    }
+}
+
+typedef struct
+{
+  GSocketClient *client;   /* (owned) */
+  GSocketAddress *address; /* (owned) */
+  gint64 deadline;
+  gint timeout_ms;
+  guint backoff_ms;
+} ReconnectData;
+
+static void
+reconnect_data_free (ReconnectData *data)
+{
+  g_object_unref (data->client);
+  g_object_unref (data->address);
+  g_free (data);
+}
+
+static void reconnect_dial_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Takes `task`. */
+static void
+reconnect_dial (GTask *task)
+{
+  ReconnectData *data = g_task_get_task_data (task);
+
+  g_socket_client_connect_async (data->client, G_SOCKET_CONNECTABLE (data->address), g_task_get_cancellable (task),
+                                 reconnect_dial_cb, task);
+}
+
+static gboolean
+reconnect_redial_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+
+  if (!g_task_return_error_if_cancelled (task))
+    reconnect_dial (g_object_ref (task));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+reconnect_dial_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  VhostUserMaster *self = g_task_get_source_object (task);
+  ReconnectData *data = g_task_get_task_data (task);
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSource) wait_source = NULL;
+  GMainContext *context;
+  GError *error = NULL;
+  gint wait;
+
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (connection != NULL)
+    {
+      if (vhost_user_master_get_connected (self))
+        g_task_return_new_error (task, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                                 "Reconnecting to %s: the master was connected meanwhile", self->socket_path);
+      else if (!master_finish_connect (self, connection, &error))
+        g_task_return_error (task, error);
+      else
+        g_task_return_boolean (task, TRUE);
+      return;
+    }
+  wait = dial_error_is_transient (error) ? redial_wait_ms (data->deadline, &data->backoff_ms) : -1;
+  if (wait < 0)
+    {
+      g_task_return_error (task, master_reconnect_error (self, error, data->timeout_ms, dial_error_is_transient (error)));
+      return;
+    }
+  g_debug ("Reconnecting to %s: %s; trying again in %d ms", self->socket_path, error->message, wait);
+  g_error_free (error);
+  /* A cancellation ends the wait early: the cancellable's source is a child of
+   * the timer's, so it dispatches the timer's callback. */
+  wait_source = g_timeout_source_new (wait);
+  if (g_task_get_cancellable (task) != NULL)
+    {
+      g_autoptr(GSource) cancelled = g_cancellable_source_new (g_task_get_cancellable (task));
+
+      g_source_set_dummy_callback (cancelled);
+      g_source_add_child_source (wait_source, cancelled);
+    }
+  g_source_set_static_name (wait_source, "[vhost] vhost-user reconnect");
+  context = g_task_get_context (task);
+  g_source_set_callback (wait_source, reconnect_redial_cb, g_steal_pointer (&task), g_object_unref);
+  g_source_attach (wait_source, context);
+}
+
+/**
+ * vhost_user_master_reconnect_async:
+ * @master: a #VhostUserMaster made with vhost_user_master_new()
+ * @timeout_ms: how long to keep trying, in milliseconds; -1 for no limit
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the master is connected again or has
+ *   given up
+ * @user_data: data for @callback
+ *
+ * Connects to the back-end's socket path again, as vhost_user_master_reconnect()
+ * does, without blocking: the waits between tries are timers on the
+ * thread-default #GMainContext of the caller, where @callback runs; it calls
+ * vhost_user_master_reconnect_finish().
+ */
+void
+vhost_user_master_reconnect_async (VhostUserMaster *master,
+                                   gint timeout_ms,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  ReconnectData *data;
+  GError *error = NULL;
+
+  g_return_if_fail (VHOST_IS_USER_MASTER (master));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (master, cancellable, callback, user_data);
+  g_task_set_source_tag (task, vhost_user_master_reconnect_async);
+  if (!master_begin_reconnect (master, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  data = g_new0 (ReconnectData, 1);
+  data->client = g_socket_client_new ();
+  data->address = g_unix_socket_address_new (master->socket_path);
+  data->deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  data->timeout_ms = timeout_ms;
+  data->backoff_ms = FIRST_REDIAL_MS;
+  g_task_set_task_data (task, data, (GDestroyNotify) reconnect_data_free);
+  reconnect_dial (g_steal_pointer (&task));
+}
+
+/**
+ * vhost_user_master_reconnect_finish:
+ * @master: a #VhostUserMaster
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_master_reconnect_async().
+ *
+ * Returns: %TRUE if the master is connected again
+ */
+gboolean
+vhost_user_master_reconnect_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, master), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vhost_user_master_reconnect_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /**

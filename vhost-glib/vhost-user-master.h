@@ -41,6 +41,21 @@ gboolean vhost_user_master_connect_finish (VhostUserMaster *master,
                                            GAsyncResult *result,
                                            GError **error);
 VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_reconnect (VhostUserMaster *master,
+                                      gint timeout_ms,
+                                      GCancellable *cancellable,
+                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_reconnect_async (VhostUserMaster *master,
+                                        gint timeout_ms,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_reconnect_finish (VhostUserMaster *master,
+                                             GAsyncResult *result,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
 void vhost_user_master_close (VhostUserMaster *master);
 
 VHOST_AVAILABLE_IN_ALL

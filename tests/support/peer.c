@@ -204,6 +204,16 @@ vhost_peer_send_signal (VhostPeer *peer, int signum)
 }
 
 void
+vhost_peer_kill_now (VhostPeer *peer, int signum)
+{
+  const char *pid = g_subprocess_get_identifier (peer->process);
+
+  if (pid == NULL)
+    g_error ("%s exited before it was sent signal %d", peer->name, signum);
+  g_assert_cmpint (kill ((pid_t) g_ascii_strtoll (pid, NULL, 10), signum), ==, 0);
+}
+
+void
 vhost_peer_terminate (VhostPeer *peer, int signum, const char *socket_path)
 {
   int status = -1;

@@ -39,6 +39,10 @@ gboolean vhost_peer_has_exited (VhostPeer *peer);
 /* Send `signum` to the peer (if it has not been reaped yet). */
 void vhost_peer_send_signal (VhostPeer *peer, int signum);
 
+/* Send `signum` to the running peer now, from this thread: g_subprocess_send_signal()
+ * (and so vhost_peer_send_signal()) sends it later, from GLib's worker thread. */
+void vhost_peer_kill_now (VhostPeer *peer, int signum);
+
 /* A back-end's clean shutdown: send `signum` (SIGTERM, SIGINT), then the peer must exit
  * with status 0 within 10 s, and `socket_path` (if not NULL) must be gone. */
 void vhost_peer_terminate (VhostPeer *peer, int signum, const char *socket_path);

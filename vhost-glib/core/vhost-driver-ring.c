@@ -87,6 +87,35 @@ writable_bytes (const VhostDriverRingBuffer *in, guint n_in)
   return MIN (sum, G_MAXUINT32);
 }
 
+guint
+vhost_driver_ring_unused (const VhostDriverRing *ring)
+{
+  guint in_flight = vhost_driver_ring_in_flight (ring), pos = ring->last_used, used = 0;
+  gboolean wrap = ring->used_wrap;
+
+  if (!ring->packed)
+    return MIN ((guint16) (ring->avail_idx - GUINT16_FROM_LE (__atomic_load_n (&ring->used->idx, __ATOMIC_ACQUIRE))),
+                in_flight);
+  /* Walk the used descriptors not taken yet, chain by chain. */
+  while (used < in_flight)
+    {
+      guint16 flags = GUINT16_FROM_LE (__atomic_load_n (&ring->pdesc[pos].flags, __ATOMIC_ACQUIRE));
+      guint16 id = GUINT16_FROM_LE (READ_ONCE (ring->pdesc[pos].id));
+
+      if (((flags & PACKED_AVAIL) != 0) != wrap || ((flags & PACKED_USED) != 0) != wrap || id >= ring->num ||
+          ring->chain_len[id] == 0)
+        break;
+      used++;
+      pos += ring->chain_len[id];
+      if (pos >= ring->num)
+        {
+          pos -= ring->num;
+          wrap = !wrap;
+        }
+    }
+  return in_flight - used;
+}
+
 static guint16
 buffer_flags (gboolean writable, gboolean next)
 {

@@ -67,5 +67,7 @@ int vhost_driver_ring_get_used (VhostDriverRing *ring, guint64 *tag, guint32 *le
 /* Ask for (or stop asking for) used-buffer notifications; TRUE if used entries are already pending. */
 gboolean vhost_driver_ring_enable_notify (VhostDriverRing *ring, gboolean enable);
 guint vhost_driver_ring_in_flight (const VhostDriverRing *ring);
+/* How many chains in flight the device has not used yet (the others wait to be taken). */
+guint vhost_driver_ring_unused (const VhostDriverRing *ring);
 
 G_END_DECLS
