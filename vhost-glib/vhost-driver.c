@@ -748,8 +748,10 @@ vhost_driver_get_queue_size (VhostDriver *driver)
  * @queue: a queue index
  *
  * Gets a queue's final state after vhost_driver_stop(): what the back-end
- * returned for GET_VRING_BASE (for a packed ring, the next available index with
- * the wrap counter in bit 15).
+ * returned for GET_VRING_BASE. For a split ring, the next available index; for a
+ * packed ring, the next available index with its wrap counter in bit 15, and the
+ * next used index with its wrap counter in bits 16 to 31, as the specification
+ * gives them (a back-end that predates that leaves bits 16 to 31 zero).
  *
  * Returns: the queue's final base
  */
