@@ -38,8 +38,9 @@ typedef struct
 #define VHOST_GET_VRING_WORKER VHOST_KERNEL_GET_VRING_WORKER
 #endif
 
-/* Linux 6.3, 6.6 and 6.8. The 6.8 release candidates numbered GET_VRING_SIZE 0x80, the number of
- * VHOST_VDPA_GET_VQS_COUNT; the release moved it to 0x82. */
+/* vhost-vdpa ioctls newer than Linux 6.1 (RESUME came with 6.3). GET_VRING_SIZE was numbered 0x80
+ * (VHOST_VDPA_GET_VQS_COUNT's number) when it first came, then moved to 0x82, which this library uses
+ * whatever the build's headers say. */
 #define VHOST_KERNEL_VDPA_RESUME _IO (VHOST_VIRTIO, 0x7E)
 #define VHOST_KERNEL_VDPA_GET_VRING_DESC_GROUP _IOWR (VHOST_VIRTIO, 0x7F, struct vhost_vring_state)
 #define VHOST_KERNEL_VDPA_GET_VRING_SIZE _IOWR (VHOST_VIRTIO, 0x82, struct vhost_vring_state)
@@ -52,8 +53,8 @@ typedef struct
 #undef VHOST_VDPA_GET_VRING_SIZE
 #define VHOST_VDPA_GET_VRING_SIZE VHOST_KERNEL_VDPA_GET_VRING_SIZE
 
-/* Backend feature bits of Linux 6.3 (RESUME), 6.6 (ENABLE_AFTER_DRIVER_OK, DESC_ASID) and 6.7
- * (IOTLB_PERSIST); SUSPEND is 6.1's. */
+/* Backend feature bits newer than Linux 6.1 (RESUME, 6.3, and the three after it); SUSPEND is
+ * 6.1's. */
 #ifndef VHOST_BACKEND_F_SUSPEND
 #define VHOST_BACKEND_F_SUSPEND 0x4
 #endif

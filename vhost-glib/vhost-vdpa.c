@@ -881,7 +881,8 @@ vhost_vdpa_get_vring_num (VhostVdpa *vdpa, guint *max_size, GError **error)
  * @size: (out): the size the device gives that queue by default
  * @error: return location for a #GError
  *
- * Reads the size of one virtqueue (VHOST_VDPA_GET_VRING_SIZE, Linux 6.8), for
+ * Reads the size of one virtqueue (VHOST_VDPA_GET_VRING_SIZE, newer than Linux
+ * 6.1), for
  * devices whose queues differ (vhost_vdpa_get_vring_num() gives the largest
  * any queue takes). Needs the owner first.
  *
@@ -1103,7 +1104,8 @@ vhost_vdpa_get_vring_group (VhostVdpa *vdpa, guint index, guint *group, GError *
  * @error: return location for a #GError
  *
  * Reads which group a virtqueue's descriptor table, driver area and device area
- * belong to (VHOST_VDPA_GET_VRING_DESC_GROUP, Linux 6.6), which may differ from
+ * belong to (VHOST_VDPA_GET_VRING_DESC_GROUP, newer than Linux 6.1), which may
+ * differ from
  * the group of its buffers (vhost_vdpa_get_vring_group()) on devices with
  * %VHOST_VDPA_BACKEND_F_DESC_ASID. Needs the owner first.
  *

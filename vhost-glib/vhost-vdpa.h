@@ -28,13 +28,13 @@ G_BEGIN_DECLS
  *   (vhost_vdpa_resume()). Linux 6.3.
  * @VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK: queues may be enabled
  *   (vhost_backend_set_vring_enable()) after DRIVER_OK too; without it, enable
- *   each queue before setting DRIVER_OK. Linux 6.6.
+ *   each queue before setting DRIVER_OK.
  * @VHOST_VDPA_BACKEND_F_DESC_ASID: a queue's descriptor table and rings may be
  *   in a group of their own (vhost_vdpa_get_vring_desc_group()), which can then
  *   be given an address space apart from the buffers'. Needs
- *   %VHOST_VDPA_BACKEND_F_IOTLB_ASID. Linux 6.6.
+ *   %VHOST_VDPA_BACKEND_F_IOTLB_ASID.
  * @VHOST_VDPA_BACKEND_F_IOTLB_PERSIST: the device keeps its DMA mappings across
- *   a reset. Linux 6.7.
+ *   a reset.
  *
  * The backend features of vhost-vdpa (VHOST_BACKEND_F_* in
  * &lt;linux/vhost_types.h&gt;), as bit numbers: use VHOST_FEATURE_MASK() to make

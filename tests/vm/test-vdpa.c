@@ -508,7 +508,7 @@ test_config_call (void)
   vhost_test_assert_fd_count (fds);
 }
 
-/* What Linux 6.1 lacks: VHOST_VDPA_GET_VRING_DESC_GROUP (6.6), VHOST_VDPA_GET_VRING_SIZE (6.8),
+/* What Linux 6.1 lacks: VHOST_VDPA_GET_VRING_DESC_GROUP, VHOST_VDPA_GET_VRING_SIZE,
  * VHOST_VDPA_RESUME (6.3), the backend features after SUSPEND, and the worker ioctls (vhost-scsi's
  * alone on any kernel). Each call says NOT_SUPPORTED and names what it tried. */
 static void
