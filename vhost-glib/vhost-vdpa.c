@@ -157,6 +157,21 @@ G_STATIC_ASSERT (VHOST_VDPA_GET_VRING_DESC_GROUP == VHOST_KERNEL_VDPA_GET_VRING_
 #define VDPA_IOCTL(self, request, arg, error) \
   vhost_kernel_ioctl (VHOST_KERNEL (self), (request), #request, (arg), (error))
 
+/* Issues @request, an ioctl that reads a struct vhost_vring_state for queue @index, and gives its num. */
+static gboolean
+vring_state_ioctl (VhostVdpa *self, unsigned long request, const char *name, guint index, guint *num, GError **error)
+{
+  struct vhost_vring_state state = { .index = index };
+
+  if (!vhost_kernel_ioctl (VHOST_KERNEL (self), request, name, &state, error))
+    return FALSE;
+  *num = state.num;
+  return TRUE;
+}
+
+#define GET_VRING_STATE(self, request, index, num, error) \
+  vring_state_ioctl ((self), (request), #request, (index), (num), (error))
+
 static gboolean
 has_backend_feature (VhostVdpa *self, guint bit)
 {
@@ -893,16 +908,11 @@ vhost_vdpa_get_vring_num (VhostVdpa *vdpa, guint *max_size, GError **error)
 gboolean
 vhost_vdpa_get_vring_size (VhostVdpa *vdpa, guint index, guint *size, GError **error)
 {
-  struct vhost_vring_state state = { .index = index };
-
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (size != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VRING_SIZE, &state, error))
-    return FALSE;
-  *size = state.num;
-  return TRUE;
+  return GET_VRING_STATE (vdpa, VHOST_VDPA_GET_VRING_SIZE, index, size, error);
 }
 
 /**
@@ -1084,16 +1094,11 @@ vhost_vdpa_get_as_num (VhostVdpa *vdpa, guint *n_address_spaces, GError **error)
 gboolean
 vhost_vdpa_get_vring_group (VhostVdpa *vdpa, guint index, guint *group, GError **error)
 {
-  struct vhost_vring_state state = { .index = index };
-
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (group != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VRING_GROUP, &state, error))
-    return FALSE;
-  *group = state.num;
-  return TRUE;
+  return GET_VRING_STATE (vdpa, VHOST_VDPA_GET_VRING_GROUP, index, group, error);
 }
 
 /**
@@ -1116,16 +1121,11 @@ vhost_vdpa_get_vring_group (VhostVdpa *vdpa, guint index, guint *group, GError *
 gboolean
 vhost_vdpa_get_vring_desc_group (VhostVdpa *vdpa, guint index, guint *group, GError **error)
 {
-  struct vhost_vring_state state = { .index = index };
-
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (group != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VRING_DESC_GROUP, &state, error))
-    return FALSE;
-  *group = state.num;
-  return TRUE;
+  return GET_VRING_STATE (vdpa, VHOST_VDPA_GET_VRING_DESC_GROUP, index, group, error);
 }
 
 /**

@@ -350,7 +350,7 @@ def generate(root):
     headers = ["vhost-glib/vhost-kernel.h", "vhost-glib/vhost-net.h", "vhost-glib/vhost-vsock.h",
                "vhost-glib/vhost-scsi.h", "vhost-glib/vhost-vdpa.h"]
     # The request argument of the ioctl helpers: VHOST_KERNEL_IOCTL (kernel, VHOST_X, ...) and the like.
-    helper = re.compile(r"\b(?:VHOST_KERNEL_IOCTL|VDPA_IOCTL|vhost_kernel_ioctl|vhost_kernel_ioctl_errno|get_u32|"
+    helper = re.compile(r"\b(?:VHOST_KERNEL_IOCTL|VDPA_IOCTL|GET_VRING_STATE|vhost_kernel_ioctl|vhost_kernel_ioctl_errno|get_u32|"
                         r"endpoint_ioctl)\s*\([^,()]*(?:\([^()]*\))?[^,()]*,\s*(VHOST_[A-Z0-9_]+)")
     used = {}
     for path, cls in classes:

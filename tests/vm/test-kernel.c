@@ -214,6 +214,19 @@ net_teardown (NetFixture *f)
   close (f->tap);
 }
 
+/* Stops the queues, closes the device and the sockets, and checks that no fd is left of the @fds
+ * open before. */
+static void
+net_stop_and_teardown (NetFixture *f, gint fds)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vhost_driver_stop (f->driver, &error));
+  g_assert_no_error (error);
+  net_teardown (f);
+  vhost_test_assert_fd_count (fds);
+}
+
 /* Queue every frame on TX (header and frame in two descriptors), kick once, and read them
  * back from the interface byte for byte, in order. */
 static void
@@ -559,10 +572,7 @@ test_net_errors_order (void)
   g_assert_false (vhost_backend_set_vring_base (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_RX, 0, &error));
   assert_error (error, VHOST_ERROR_BROKEN, "VHOST_SET_VRING_BASE", EBUSY);
   g_clear_error (&error);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
-  vhost_test_assert_fd_count (fds);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* A TAP fd that is not one: a pipe, a closed descriptor. */
@@ -593,10 +603,7 @@ test_net_errors_bad_tap (void)
   g_clear_error (&error);
   /* And then the right one works. */
   net_attach (&f);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
-  vhost_test_assert_fd_count (fds);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* Rings that are not in the memory the device was given. The kernel takes ring addresses as
@@ -782,10 +789,7 @@ test_net_vring_err (void)
   g_assert_no_error (error);
   close (tx_err);
   close (rx_err);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
-  vhost_test_assert_fd_count (fds);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* VHOST_SET_LOG_BASE and VHOST_SET_LOG_FD with VHOST_F_LOG_ALL: every guest page the kernel writes
@@ -843,11 +847,8 @@ test_net_dirty_log (void)
   g_assert_true (vhost_backend_set_log_fd (VHOST_BACKEND (f.net), -1, &error));
   g_assert_no_error (error);
   close (log_fd);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
+  net_stop_and_teardown (&f, fds);
   munmap (log, 4096);
-  vhost_test_assert_fd_count (fds);
 }
 
 /* The worker ioctls (Linux 6.5, vhost-scsi only): vhost-net never has them; without the owner the
@@ -891,10 +892,7 @@ test_net_workers_not_supported (void)
   /* The device is unharmed. */
   net_attach (&f);
   net_transmit (&f);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
-  vhost_test_assert_fd_count (fds);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1174,8 +1172,9 @@ test_vsock_errors (void)
 #define SCSI_TPGT 1
 #define CONFIGFS "/sys/kernel/config/target"
 
+/* Opens /dev/vhost-scsi and brings it up with VERSION_1 and @extra_features. */
 static void
-scsi_start (VhostScsi **scsi, VhostDriver **driver)
+scsi_start (VhostScsi **scsi, VhostDriver **driver, guint64 extra_features)
 {
   g_autoptr(GError) error = NULL;
   gint version = 0;
@@ -1188,8 +1187,10 @@ scsi_start (VhostScsi **scsi, VhostDriver **driver)
   /* Control, event and one request queue, brought up like any other device. */
   *driver = vhost_driver_new (VHOST_BACKEND (*scsi), MEMORY_SIZE, &error);
   g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (*driver, 3, 128, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  g_assert_true (vhost_driver_start (*driver, 3, 128, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | extra_features,
+                                     &error));
   g_assert_no_error (error);
+  g_assert_cmphex (vhost_driver_get_acked_features (*driver) & extra_features, ==, extra_features);
 }
 
 static void
@@ -1200,7 +1201,7 @@ test_scsi_no_target (void)
   g_autoptr(VhostDriver) driver = NULL;
   gint fds = vhost_test_count_open_fds ();
 
-  scsi_start (&scsi, &driver);
+  scsi_start (&scsi, &driver, 0);
   g_assert_false (vhost_scsi_set_endpoint (scsi, "naa.50014050000000ff", SCSI_TPGT, &error));
   assert_error (error, VHOST_ERROR_NOT_FOUND, "VHOST_SCSI_SET_ENDPOINT", ENODEV);
   g_assert_nonnull (strstr (error->message, "naa.50014050000000ff"));
@@ -1278,11 +1279,11 @@ test_scsi_target (void)
   gint fds = vhost_test_count_open_fds ();
 
   scsi_make_target ();
-  scsi_start (&scsi, &driver);
+  scsi_start (&scsi, &driver, 0);
   g_assert_true (vhost_scsi_set_endpoint (scsi, SCSI_WWPN, SCSI_TPGT, &error));
   g_assert_no_error (error);
   /* A second device cannot take the same target. */
-  scsi_start (&other, &other_driver);
+  scsi_start (&other, &other_driver, 0);
   g_assert_false (vhost_scsi_set_endpoint (other, SCSI_WWPN, SCSI_TPGT, &error));
   assert_error (error, VHOST_ERROR_NOT_FOUND, "VHOST_SCSI_SET_ENDPOINT", ENODEV);
   g_clear_error (&error);
@@ -1387,16 +1388,7 @@ test_scsi_events_missed (void)
   write_attr (SCSI_DISK1 "/enable", "1");
   must (g_mkdir_with_parents (SCSI_LUN1, 0755), "mkdir", SCSI_LUN1);
 
-  scsi = vhost_scsi_new (NULL, &error);
-  g_assert_no_error (error);
-  driver = vhost_driver_new (VHOST_BACKEND (scsi), MEMORY_SIZE, &error);
-  g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (driver, 3, 128,
-                                     VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
-                                       VHOST_FEATURE_MASK (VIRTIO_SCSI_F_HOTPLUG),
-                                     &error));
-  g_assert_no_error (error);
-  g_assert_cmphex (vhost_driver_get_acked_features (driver) & VHOST_FEATURE_MASK (VIRTIO_SCSI_F_HOTPLUG), !=, 0);
+  scsi_start (&scsi, &driver, VHOST_FEATURE_MASK (VIRTIO_SCSI_F_HOTPLUG));
   g_assert_true (vhost_scsi_set_endpoint (scsi, SCSI_WWPN, SCSI_TPGT, &error));
   g_assert_no_error (error);
   g_assert_false (scsi_events_missed (scsi));
@@ -1476,7 +1468,7 @@ test_scsi_workers_not_supported (void)
       g_test_skip ("This case checks the answers of a kernel without the worker ioctls (Debian 12's 6.1)");
       return;
     }
-  scsi_start (&scsi, &driver);
+  scsi_start (&scsi, &driver, 0);
   g_assert_false (vhost_kernel_new_worker (VHOST_KERNEL (scsi), &id, &error));
   assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_NEW_WORKER", ENOTTY);
   g_clear_error (&error);

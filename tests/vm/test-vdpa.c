@@ -96,6 +96,17 @@ start_driver (VhostVdpa *vdpa, guint n_queues)
   return g_steal_pointer (&driver);
 }
 
+/* Stops the driver's queues and resets the device, which must come back to status 0. */
+static void
+stop_and_reset (VhostVdpa *vdpa, VhostDriver *driver)
+{
+  g_autoptr(GError) error = NULL;
+
+  assert_ok (vhost_driver_stop (driver, &error));
+  assert_ok (vhost_vdpa_reset (vdpa, &error));
+  g_assert_cmpuint (get_status (vdpa), ==, 0);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Discovery */
 
@@ -350,9 +361,7 @@ test_net_echo (void)
   net_echo (driver, frame_lens, G_N_ELEMENTS (frame_lens), 1);
   net_echo (driver, frame_lens, 3, 7);
 
-  assert_ok (vhost_driver_stop (driver, &error));
-  assert_ok (vhost_vdpa_reset (vdpa, &error));
-  g_assert_cmpuint (get_status (vdpa), ==, 0);
+  stop_and_reset (vdpa, driver);
   g_clear_object (&driver);
   g_clear_object (&vdpa);
   vhost_test_assert_fd_count (fds);
@@ -438,8 +447,7 @@ test_net_set_config (void)
 
   driver = start_driver (vdpa, 2);
   net_echo_to (driver, new_mac, frame_lens, G_N_ELEMENTS (frame_lens), 5);
-  assert_ok (vhost_driver_stop (driver, &error));
-  assert_ok (vhost_vdpa_reset (vdpa, &error));
+  stop_and_reset (vdpa, driver);
 
   /* Ranges outside the configuration space: the kernel's EINVAL and E2BIG. */
   assert_ok (vhost_vdpa_get_config_size (vdpa, &config_size, &error));
@@ -499,8 +507,7 @@ test_config_call (void)
         g_autoptr(VhostDriver) driver = start_driver (vdpa, i == 0 ? 2 : 1);
 
         assert_ok (vhost_vdpa_set_config_call (vdpa, efd, &error));
-        assert_ok (vhost_driver_stop (driver, &error));
-        assert_ok (vhost_vdpa_reset (vdpa, &error));
+        stop_and_reset (vdpa, driver);
       }
       assert_ok (vhost_vdpa_set_config_call (vdpa, -1, &error));
       close (efd);
@@ -578,8 +585,7 @@ test_not_supported (void)
     g_autoptr(VhostDriver) driver = start_driver (vdpa, 2);
 
     net_echo (driver, frame_lens, 2, 9);
-    assert_ok (vhost_driver_stop (driver, &error));
-    assert_ok (vhost_vdpa_reset (vdpa, &error));
+    stop_and_reset (vdpa, driver);
   }
   g_clear_object (&vdpa);
   vhost_test_assert_fd_count (fds);
@@ -848,9 +854,7 @@ test_blk_io (void)
   g_assert_cmpuint (blk_request (driver, VIRTIO_BLK_T_IN, BLK_CAPACITY - 4, &rbuf[0], 1, data_len), ==,
                     VIRTIO_BLK_S_IOERR);
 
-  assert_ok (vhost_driver_stop (driver, &error));
-  assert_ok (vhost_vdpa_reset (vdpa, &error));
-  g_assert_cmpuint (get_status (vdpa), ==, 0);
+  stop_and_reset (vdpa, driver);
   g_clear_object (&driver);
   g_clear_object (&vdpa);
   vhost_test_assert_fd_count (fds);
