@@ -68,8 +68,9 @@
  * %VHOST_ERROR_INVALID_ARGUMENT; EPERM (not the owner yet) and EBUSY (already
  * owned, or a running queue) are %VHOST_ERROR_BROKEN, a call in the wrong order;
  * EBADF and ENOTSOCK are %VHOST_ERROR_FDS; ENOTTY (an ioctl the device does not
- * have) and EOPNOTSUPP are %VHOST_ERROR_NOT_SUPPORTED; EADDRINUSE is %VHOST_ERROR_ADDRESS_IN_USE; ENOENT,
- * ENODEV and ENXIO are %VHOST_ERROR_NOT_FOUND; anything else is %VHOST_ERROR_IO.
+ * have) and EOPNOTSUPP are %VHOST_ERROR_NOT_SUPPORTED; EADDRINUSE is
+ * %VHOST_ERROR_ADDRESS_IN_USE; ENOENT, ENODEV and ENXIO are
+ * %VHOST_ERROR_NOT_FOUND; anything else is %VHOST_ERROR_IO.
  *
  * A #VhostKernel belongs to the thread-default #GMainContext of the thread that
  * created it, where #VhostKernel::iotlb-message is emitted. Its calls are

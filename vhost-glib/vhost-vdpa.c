@@ -897,9 +897,8 @@ vhost_vdpa_get_vring_num (VhostVdpa *vdpa, guint *max_size, GError **error)
  * @error: return location for a #GError
  *
  * Reads the size of one virtqueue (VHOST_VDPA_GET_VRING_SIZE, newer than Linux
- * 6.1), for
- * devices whose queues differ (vhost_vdpa_get_vring_num() gives the largest
- * any queue takes). Needs the owner first.
+ * 6.1), for devices whose queues differ (vhost_vdpa_get_vring_num() gives the
+ * largest any queue takes). Needs the owner first.
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED on a kernel
  *   without the ioctl or a device that does not tell,
@@ -1110,9 +1109,8 @@ vhost_vdpa_get_vring_group (VhostVdpa *vdpa, guint index, guint *group, GError *
  *
  * Reads which group a virtqueue's descriptor table, driver area and device area
  * belong to (VHOST_VDPA_GET_VRING_DESC_GROUP, newer than Linux 6.1), which may
- * differ from
- * the group of its buffers (vhost_vdpa_get_vring_group()) on devices with
- * %VHOST_VDPA_BACKEND_F_DESC_ASID. Needs the owner first.
+ * differ from the group of its buffers (vhost_vdpa_get_vring_group()) on devices
+ * with %VHOST_VDPA_BACKEND_F_DESC_ASID. Needs the owner first.
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED on a kernel
  *   without the ioctl or a device without separate descriptor groups,
@@ -1189,7 +1187,7 @@ vhost_vdpa_suspend (VhostVdpa *vdpa, GError **error)
  * Resumes a device that vhost_vdpa_suspend() suspended (VHOST_VDPA_RESUME): it
  * goes on processing its queues from where it stopped. The ioctl is only issued
  * where %VHOST_VDPA_BACKEND_F_RESUME was acked (Linux 6.3 and a device that can
- * resume; the Debian 12 kernel, 6.1, has neither).
+ * resume; the Debian 12 kernel, 6.1, never offers it).
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED without
  *   %VHOST_VDPA_BACKEND_F_RESUME

@@ -42,14 +42,13 @@ def code_only(text):
 
 
 class Function:
-    def __init__(self, name, static, body, path):
+    def __init__(self, name, static, body):
         self.name = name
         self.static = static
         self.body = code_only(body)
-        self.path = path
 
 
-def parse_functions(text, path):
+def parse_functions(text):
     functions = {}
     lines = text.split("\n")
     i = 0
@@ -64,7 +63,7 @@ def parse_functions(text, path):
                 while k < len(lines) and lines[k] != "}":
                     k += 1
                 static = lines[i - 1].startswith("static")
-                functions[m.group(1)] = Function(m.group(1), static, "\n".join(lines[j:k + 1]), path)
+                functions[m.group(1)] = Function(m.group(1), static, "\n".join(lines[j:k + 1]))
                 i = k
         i += 1
     return functions
@@ -119,7 +118,7 @@ class Source:
         self.iface = {}
         for path in files:
             text = read(root, path)
-            self.functions.update(parse_functions(text, path))
+            self.functions.update(parse_functions(text))
             self.iface.update(iface_map(text, iface_prefix))
         self.public = public_names(root, headers)
 
@@ -226,7 +225,7 @@ def generate(root):
     core_files = sorted(f for f in os.listdir(os.path.join(root, "vhost-glib/core")) if f.endswith(".c"))
     engine = {}
     for f in core_files:
-        for name in parse_functions(read(root, "vhost-glib/core/" + f), f):
+        for name in parse_functions(read(root, "vhost-glib/core/" + f)):
             engine[name] = "core/" + f
     signal_names = dict(re.findall(r'signals\[(SIGNAL_\w+)\]\s*=\s*g_signal_new\w*\s*\(\s*"([^"]+)"',
                                    read(root, "vhost-glib/vhost-user-master.c")))
