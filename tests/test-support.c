@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Shared test helpers: a configurable test device, and a slave served from its own thread. */
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "test-support.h"
@@ -451,5 +455,47 @@ vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64
       if (g_get_monotonic_time () > deadline)
         g_error ("queue %u: no completion within %u ms", queue, timeout_ms);
       vhost_driver_wait (driver, queue, 500, NULL);
+    }
+}
+
+gboolean
+vhost_test_kernel_older_than (guint major, guint minor)
+{
+  struct utsname u;
+  guint running_major = 0, running_minor = 0;
+
+  g_assert_no_errno (uname (&u));
+  if (sscanf (u.release, "%u.%u", &running_major, &running_minor) != 2)
+    g_error ("Cannot read the kernel version from \"%s\"", u.release);
+  return running_major < major || (running_major == major && running_minor < minor);
+}
+
+void
+vhost_test_assert_error_prefix (const GError *error, VhostError code, const char *prefix)
+{
+  g_assert_error (error, VHOST_ERROR, (gint) code);
+  if (!g_str_has_prefix (error->message, prefix))
+    g_error ("expected an error starting with \"%s\", got \"%s\"", prefix, error->message);
+}
+
+void
+vhost_test_wait_readable (int fd, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 left = deadline - g_get_monotonic_time ();
+      int r;
+
+      if (left <= 0)
+        g_error ("fd %d was not readable within %u ms", fd, timeout_ms);
+      r = poll (&pfd, 1, (int) (left / 1000) + 1);
+      if (r < 0 && errno == EINTR)
+        continue;
+      g_assert_no_errno (r);
+      if (r > 0)
+        return;
     }
 }

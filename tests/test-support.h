@@ -86,4 +86,13 @@ void vhost_test_store_result (GObject *source, GAsyncResult *result, gpointer da
 /* Iterate the thread-default context until `*result` is set, failing after `timeout_ms`. */
 void vhost_test_wait_for_result (GAsyncResult **result, guint timeout_ms);
 
+/* Whether the running kernel is older than `major`.`minor` (what uname says). */
+gboolean vhost_test_kernel_older_than (guint major, guint minor);
+
+/* Asserts that `error` is `code` in VHOST_ERROR and that its message starts with `prefix`. */
+void vhost_test_assert_error_prefix (const GError *error, VhostError code, const char *prefix);
+
+/* Waits until `fd` is readable, failing the test after `timeout_ms`. */
+void vhost_test_wait_readable (int fd, guint timeout_ms);
+
 G_END_DECLS

@@ -29,6 +29,18 @@
  * _CALL, _ERR and VHOST_GET_VRING_BASE. A #VhostDriver brings a kernel device up
  * exactly as it brings up a vhost-user one.
  *
+ * Beside #VhostBackend, every kernel device has a busy-polling time per queue
+ * (vhost_kernel_set_vring_busyloop_timeout()), backend features
+ * (vhost_kernel_get_backend_features()) and, since Linux 6.5 and on vhost-scsi
+ * only, worker threads that the queues can be spread over
+ * (vhost_kernel_new_worker(), vhost_kernel_attach_vring_worker()).
+ *
+ * An ioctl that the device or the running kernel does not have (the Debian 12
+ * kernel, 6.1, has no worker ioctls, for one) fails with
+ * %VHOST_ERROR_NOT_SUPPORTED and a message that names it. Most ioctls need the
+ * owner first (vhost_backend_set_owner()): without it the kernel refuses even
+ * ioctls it does not know with EPERM, %VHOST_ERROR_BROKEN.
+ *
  * The kernel reads guest memory through this process's mappings: the
  * userspace_addr of each #VhostMemoryRegion, and the ring addresses of each
  * #VhostVringAddr, are addresses in this process (as they are for vhost-user,
@@ -55,9 +67,10 @@
  * ENOBUFS (a queue index the device does not have), E2BIG and ERANGE are
  * %VHOST_ERROR_INVALID_ARGUMENT; EPERM (not the owner yet) and EBUSY (already
  * owned, or a running queue) are %VHOST_ERROR_BROKEN, a call in the wrong order;
- * EBADF and ENOTSOCK are %VHOST_ERROR_FDS; ENOTTY and EOPNOTSUPP are
- * %VHOST_ERROR_NOT_SUPPORTED; EADDRINUSE is %VHOST_ERROR_ADDRESS_IN_USE; ENOENT,
- * ENODEV and ENXIO are %VHOST_ERROR_NOT_FOUND; anything else is %VHOST_ERROR_IO.
+ * EBADF and ENOTSOCK are %VHOST_ERROR_FDS; ENOTTY (an ioctl the device does not
+ * have) and EOPNOTSUPP are %VHOST_ERROR_NOT_SUPPORTED; EADDRINUSE is
+ * %VHOST_ERROR_ADDRESS_IN_USE; ENOENT, ENODEV and ENXIO are
+ * %VHOST_ERROR_NOT_FOUND; anything else is %VHOST_ERROR_IO.
  *
  * A #VhostKernel belongs to the thread-default #GMainContext of the thread that
  * created it, where #VhostKernel::iotlb-message is emitted. Its calls are
@@ -140,11 +153,13 @@ vhost_kernel_error_from_errno (int errsv)
 void
 vhost_kernel_set_ioctl_error (GError **error, const char *name, int errsv)
 {
-  g_set_error (error, VHOST_ERROR, vhost_kernel_error_from_errno (errsv), "%s: %s", name, g_strerror (errsv));
+  /* ENOTTY is the VFS's answer to an ioctl the device's driver does not know. */
+  g_set_error (error, VHOST_ERROR, vhost_kernel_error_from_errno (errsv), "%s: %s%s", name, g_strerror (errsv),
+               errsv == ENOTTY ? " (the device, or this kernel, does not have this ioctl)" : "");
 }
 
-gboolean
-vhost_kernel_ioctl (VhostKernel *kernel, unsigned long request, const char *name, void *arg, GError **error)
+int
+vhost_kernel_ioctl_errno (VhostKernel *kernel, unsigned long request, void *arg)
 {
   VhostKernelPrivate *priv = vhost_kernel_get_instance_private (kernel);
   int r;
@@ -152,9 +167,17 @@ vhost_kernel_ioctl (VhostKernel *kernel, unsigned long request, const char *name
   do
     r = ioctl (priv->fd, request, arg);
   while (r < 0 && errno == EINTR);
-  if (r < 0)
+  return r < 0 ? errno : 0;
+}
+
+gboolean
+vhost_kernel_ioctl (VhostKernel *kernel, unsigned long request, const char *name, void *arg, GError **error)
+{
+  int errsv = vhost_kernel_ioctl_errno (kernel, request, arg);
+
+  if (errsv != 0)
     {
-      vhost_kernel_set_ioctl_error (error, name, errno);
+      vhost_kernel_set_ioctl_error (error, name, errsv);
       return FALSE;
     }
   return TRUE;
@@ -570,6 +593,186 @@ vhost_kernel_set_backend_features (VhostKernel *kernel, guint64 features, GError
   if (!VHOST_KERNEL_IOCTL (kernel, VHOST_SET_BACKEND_FEATURES, &value, error))
     return FALSE;
   priv->backend_features = features;
+  return TRUE;
+}
+
+/**
+ * vhost_kernel_set_vring_busyloop_timeout:
+ * @kernel: a #VhostKernel
+ * @index: a queue index
+ * @timeout_us: how long, in microseconds, the kernel's worker polls the queue
+ *   (and its backend) for more work before it sleeps; 0 turns polling off
+ * @error: return location for a #GError
+ *
+ * Sets a queue's busy-polling time (VHOST_SET_VRING_BUSYLOOP_TIMEOUT, Linux 4.6).
+ * vhost-net polls for that long after it ran out of buffers or packets, which
+ * trades CPU time for latency; the other devices keep the value but do not poll.
+ * It can be changed while the queue runs. Needs the owner first.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT for a
+ *   queue the device does not have
+ */
+gboolean
+vhost_kernel_set_vring_busyloop_timeout (VhostKernel *kernel, guint index, guint timeout_us, GError **error)
+{
+  struct vhost_vring_state state = { .index = index, .num = timeout_us };
+
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return VHOST_KERNEL_IOCTL (kernel, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &state, error);
+}
+
+/**
+ * vhost_kernel_get_vring_busyloop_timeout:
+ * @kernel: a #VhostKernel
+ * @index: a queue index
+ * @timeout_us: (out): the queue's busy-polling time in microseconds
+ * @error: return location for a #GError
+ *
+ * Reads a queue's busy-polling time (VHOST_GET_VRING_BUSYLOOP_TIMEOUT), 0 until
+ * vhost_kernel_set_vring_busyloop_timeout() sets it. Needs the owner first.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_kernel_get_vring_busyloop_timeout (VhostKernel *kernel, guint index, guint *timeout_us, GError **error)
+{
+  struct vhost_vring_state state = { .index = index };
+
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (timeout_us != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VHOST_KERNEL_IOCTL (kernel, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, &state, error))
+    return FALSE;
+  *timeout_us = state.num;
+  return TRUE;
+}
+
+G_STATIC_ASSERT (VHOST_NEW_WORKER == VHOST_KERNEL_NEW_WORKER);
+G_STATIC_ASSERT (VHOST_FREE_WORKER == VHOST_KERNEL_FREE_WORKER);
+G_STATIC_ASSERT (VHOST_ATTACH_VRING_WORKER == VHOST_KERNEL_ATTACH_VRING_WORKER);
+G_STATIC_ASSERT (VHOST_GET_VRING_WORKER == VHOST_KERNEL_GET_VRING_WORKER);
+
+/**
+ * vhost_kernel_new_worker:
+ * @kernel: a #VhostKernel
+ * @worker_id: (out): the new worker's id
+ * @error: return location for a #GError
+ *
+ * Creates a kernel worker thread for the device (VHOST_NEW_WORKER), besides the
+ * one that VHOST_SET_OWNER made and that every queue uses at first. The thread
+ * counts against this process's RLIMIT_NPROC and lives until
+ * vhost_kernel_free_worker() or the device is closed. Needs the owner first.
+ *
+ * Linux has the worker ioctls since 6.5, for vhost-scsi only: vhost-net,
+ * vhost-vsock, vhost-vdpa and older kernels answer %VHOST_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED where the
+ *   device has no worker ioctls
+ */
+gboolean
+vhost_kernel_new_worker (VhostKernel *kernel, guint *worker_id, GError **error)
+{
+  VhostKernelWorkerState state = { 0 };
+
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (worker_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A kernel without the ioctl takes the worker id as a queue index: 0 makes that ENOTTY. */
+  if (!VHOST_KERNEL_IOCTL (kernel, VHOST_NEW_WORKER, &state, error))
+    return FALSE;
+  *worker_id = state.worker_id;
+  return TRUE;
+}
+
+/**
+ * vhost_kernel_free_worker:
+ * @kernel: a #VhostKernel
+ * @worker_id: a worker that vhost_kernel_new_worker() created
+ * @error: return location for a #GError
+ *
+ * Ends a worker thread that no queue uses any more (VHOST_FREE_WORKER).
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_FOUND for an id the
+ *   device does not have, %VHOST_ERROR_BROKEN for a worker a queue still uses,
+ *   %VHOST_ERROR_NOT_SUPPORTED where the device has no worker ioctls
+ */
+gboolean
+vhost_kernel_free_worker (VhostKernel *kernel, guint worker_id, GError **error)
+{
+  VhostKernelWorkerState state = { .worker_id = worker_id };
+  int errsv;
+
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  errsv = vhost_kernel_ioctl_errno (kernel, VHOST_FREE_WORKER, &state);
+  if (errsv == 0)
+    return TRUE;
+  /* A device without the ioctl hands it to its per-queue handler, which takes the worker id for a
+   * queue index: ENOBUFS past its queues, ENOTTY below. The worker ioctls never say ENOBUFS. */
+  if (errsv == ENOBUFS)
+    g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                 "VHOST_FREE_WORKER: %s (the device, or this kernel, does not have this ioctl)", g_strerror (errsv));
+  else
+    vhost_kernel_set_ioctl_error (error, "VHOST_FREE_WORKER", errsv);
+  return FALSE;
+}
+
+/**
+ * vhost_kernel_attach_vring_worker:
+ * @kernel: a #VhostKernel
+ * @index: a queue index
+ * @worker_id: a worker that vhost_kernel_new_worker() created
+ * @error: return location for a #GError
+ *
+ * Makes a worker thread process a queue (VHOST_ATTACH_VRING_WORKER), before the
+ * queue starts (its kick eventfd and the device's backend are set).
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_FOUND for a worker id
+ *   the device does not have, %VHOST_ERROR_BROKEN for a queue that runs,
+ *   %VHOST_ERROR_INVALID_ARGUMENT for a queue the device does not have,
+ *   %VHOST_ERROR_NOT_SUPPORTED where the device has no worker ioctls
+ */
+gboolean
+vhost_kernel_attach_vring_worker (VhostKernel *kernel, guint index, guint worker_id, GError **error)
+{
+  VhostKernelVringWorker w = { .index = index, .worker_id = worker_id };
+
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return VHOST_KERNEL_IOCTL (kernel, VHOST_ATTACH_VRING_WORKER, &w, error);
+}
+
+/**
+ * vhost_kernel_get_vring_worker:
+ * @kernel: a #VhostKernel
+ * @index: a queue index
+ * @worker_id: (out): the id of the worker that processes the queue
+ * @error: return location for a #GError
+ *
+ * Reads which worker thread processes a queue (VHOST_GET_VRING_WORKER).
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT for a
+ *   queue the device does not have, %VHOST_ERROR_NOT_SUPPORTED where the device
+ *   has no worker ioctls
+ */
+gboolean
+vhost_kernel_get_vring_worker (VhostKernel *kernel, guint index, guint *worker_id, GError **error)
+{
+  VhostKernelVringWorker w = { .index = index };
+
+  g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);
+  g_return_val_if_fail (worker_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VHOST_KERNEL_IOCTL (kernel, VHOST_GET_VRING_WORKER, &w, error))
+    return FALSE;
+  *worker_id = w.worker_id;
   return TRUE;
 }
 

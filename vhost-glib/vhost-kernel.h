@@ -71,5 +71,33 @@ gboolean vhost_kernel_iotlb_msg (VhostKernel *kernel,
                                  guint perm,
                                  guint type,
                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_kernel_set_vring_busyloop_timeout (VhostKernel *kernel,
+                                                  guint index,
+                                                  guint timeout_us,
+                                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_kernel_get_vring_busyloop_timeout (VhostKernel *kernel,
+                                                  guint index,
+                                                  guint *timeout_us,
+                                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_kernel_new_worker (VhostKernel *kernel,
+                                  guint *worker_id,
+                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_kernel_free_worker (VhostKernel *kernel,
+                                   guint worker_id,
+                                   GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_kernel_attach_vring_worker (VhostKernel *kernel,
+                                           guint index,
+                                           guint worker_id,
+                                           GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_kernel_get_vring_worker (VhostKernel *kernel,
+                                        guint index,
+                                        guint *worker_id,
+                                        GError **error);
 
 G_END_DECLS

@@ -17,7 +17,10 @@
  * one or more request queues) served by the kernel's SCSI target (LIO). The
  * target is made in configfs (/sys/kernel/config/target/vhost/WWPN/tpgt_N, with
  * its LUNs) by a tool such as targetcli; vhost_scsi_set_endpoint() then connects
- * the device to it, and vhost_scsi_clear_endpoint() disconnects it.
+ * the device to it, and vhost_scsi_clear_endpoint() disconnects it. With
+ * VIRTIO_SCSI_F_HOTPLUG the device reports LUNs added to and removed from the
+ * target on its event queue; vhost_scsi_get_events_missed() says whether it lost
+ * some for want of buffers there.
  */
 
 /**
@@ -57,6 +60,59 @@ vhost_scsi_get_abi_version (VhostScsi *scsi, gint *version, GError **error)
   if (!VHOST_KERNEL_IOCTL (VHOST_KERNEL (scsi), VHOST_SCSI_GET_ABI_VERSION, &value, error))
     return FALSE;
   *version = value;
+  return TRUE;
+}
+
+/**
+ * vhost_scsi_set_events_missed:
+ * @scsi: a #VhostScsi
+ * @missed: whether the device lost events
+ * @error: return location for a #GError
+ *
+ * Sets the device's "events missed" flag (VHOST_SCSI_SET_EVENTS_MISSED). The
+ * kernel sets it when it has an event (a LUN added or removed, with
+ * VIRTIO_SCSI_F_HOTPLUG) and no buffer in the event queue to put it in; while it
+ * is set, the next event the device delivers carries VIRTIO_SCSI_T_EVENTS_MISSED,
+ * and a kick of the event queue makes it deliver a VIRTIO_SCSI_T_NO_EVENT that
+ * does, which clears the flag. A front-end sets it on a device that takes over
+ * from another (after a migration) whose flag was set.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_scsi_set_events_missed (VhostScsi *scsi, gboolean missed, GError **error)
+{
+  __u32 value = missed ? 1 : 0;
+
+  g_return_val_if_fail (VHOST_IS_SCSI (scsi), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return VHOST_KERNEL_IOCTL (VHOST_KERNEL (scsi), VHOST_SCSI_SET_EVENTS_MISSED, &value, error);
+}
+
+/**
+ * vhost_scsi_get_events_missed:
+ * @scsi: a #VhostScsi
+ * @missed: (out): whether the device lost events that it has not reported yet
+ * @error: return location for a #GError
+ *
+ * Reads the device's "events missed" flag (VHOST_SCSI_GET_EVENTS_MISSED); see
+ * vhost_scsi_set_events_missed().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_scsi_get_events_missed (VhostScsi *scsi, gboolean *missed, GError **error)
+{
+  __u32 value = 0;
+
+  g_return_val_if_fail (VHOST_IS_SCSI (scsi), FALSE);
+  g_return_val_if_fail (missed != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!VHOST_KERNEL_IOCTL (VHOST_KERNEL (scsi), VHOST_SCSI_GET_EVENTS_MISSED, &value, error))
+    return FALSE;
+  *missed = value != 0;
   return TRUE;
 }
 

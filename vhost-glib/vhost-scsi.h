@@ -39,5 +39,13 @@ gboolean vhost_scsi_clear_endpoint (VhostScsi *scsi,
                                     const char *wwpn,
                                     guint tpgt,
                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_scsi_set_events_missed (VhostScsi *scsi,
+                                       gboolean missed,
+                                       GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_scsi_get_events_missed (VhostScsi *scsi,
+                                       gboolean *missed,
+                                       GError **error);
 
 G_END_DECLS

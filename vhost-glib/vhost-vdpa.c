@@ -27,11 +27,15 @@
  * vhost_vdpa_get_device_id(), the status byte (vhost_vdpa_get_status(),
  * vhost_vdpa_set_status(), vhost_vdpa_reset()), the configuration space
  * (vhost_vdpa_get_config(), vhost_vdpa_set_config(),
- * vhost_vdpa_get_config_size()), the queue limits (vhost_vdpa_get_vring_num(),
- * vhost_vdpa_get_vqs_count()), virtqueue groups and address spaces
- * (vhost_vdpa_get_group_num(), vhost_vdpa_get_as_num(),
- * vhost_vdpa_get_vring_group(), vhost_vdpa_set_group_asid()), and
- * vhost_vdpa_suspend() and vhost_vdpa_resume().
+ * vhost_vdpa_get_config_size(), and its change notifications,
+ * vhost_vdpa_set_config_call()), the queue limits (vhost_vdpa_get_vring_num(),
+ * vhost_vdpa_get_vring_size(), vhost_vdpa_get_vqs_count()), virtqueue groups and
+ * address spaces (vhost_vdpa_get_group_num(), vhost_vdpa_get_as_num(),
+ * vhost_vdpa_get_vring_group(), vhost_vdpa_get_vring_desc_group(),
+ * vhost_vdpa_set_group_asid()), and vhost_vdpa_suspend() and
+ * vhost_vdpa_resume(). The ioctls newer than the running kernel (Linux 6.1
+ * lacks VHOST_VDPA_GET_VRING_DESC_GROUP, VHOST_VDPA_GET_VRING_SIZE and
+ * VHOST_VDPA_RESUME) fail with %VHOST_ERROR_NOT_SUPPORTED.
  *
  * The device reaches memory through I/O virtual addresses (IOVAs), which
  * vhost_vdpa_dma_map() and vhost_vdpa_dma_unmap() map to this process's memory
@@ -127,32 +131,46 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-/* The backend features this library knows how to use. */
-#ifdef VHOST_VDPA_RESUME
-#define KNOWN_RESUME VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_RESUME)
-#else
-#define KNOWN_RESUME 0
-#endif
+/* The backend features this library knows how to use: all of VhostVdpaBackendFeature. */
 #define KNOWN_BACKEND_FEATURES                                                                         \
   (VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2) | VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_BATCH) | \
    VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_ASID) | VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_SUSPEND) |    \
-   KNOWN_RESUME)
+   VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_RESUME) |                                                  \
+   VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |                                  \
+   VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_DESC_ASID) | VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_PERSIST))
 
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2 == VHOST_BACKEND_F_IOTLB_MSG_V2);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_BATCH == VHOST_BACKEND_F_IOTLB_BATCH);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_ASID == VHOST_BACKEND_F_IOTLB_ASID);
 G_STATIC_ASSERT (VHOST_VDPA_ACCESS_READ == VHOST_ACCESS_RO);
 G_STATIC_ASSERT (VHOST_VDPA_ACCESS_WRITE == VHOST_ACCESS_WO);
-#ifdef VHOST_BACKEND_F_SUSPEND
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_SUSPEND == VHOST_BACKEND_F_SUSPEND);
-#endif
-#ifdef VHOST_BACKEND_F_RESUME
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_RESUME == VHOST_BACKEND_F_RESUME);
-#endif
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK == VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK);
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_DESC_ASID == VHOST_BACKEND_F_DESC_ASID);
+G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_PERSIST == VHOST_BACKEND_F_IOTLB_PERSIST);
+G_STATIC_ASSERT (VHOST_VDPA_SUSPEND == _IO (VHOST_VIRTIO, 0x7D));
+G_STATIC_ASSERT (VHOST_VDPA_RESUME == VHOST_KERNEL_VDPA_RESUME);
+G_STATIC_ASSERT (VHOST_VDPA_GET_VRING_DESC_GROUP == VHOST_KERNEL_VDPA_GET_VRING_DESC_GROUP);
 
 /* VHOST_KERNEL_IOCTL on a VhostVdpa (stringified here, before @request is expanded). */
 #define VDPA_IOCTL(self, request, arg, error) \
   vhost_kernel_ioctl (VHOST_KERNEL (self), (request), #request, (arg), (error))
+
+/* Issues @request, an ioctl that reads a struct vhost_vring_state for queue @index, and gives its num. */
+static gboolean
+vring_state_ioctl (VhostVdpa *self, unsigned long request, const char *name, guint index, guint *num, GError **error)
+{
+  struct vhost_vring_state state = { .index = index };
+
+  if (!vhost_kernel_ioctl (VHOST_KERNEL (self), request, name, &state, error))
+    return FALSE;
+  *num = state.num;
+  return TRUE;
+}
+
+#define GET_VRING_STATE(self, request, index, num, error) \
+  vring_state_ioctl ((self), (request), #request, (index), (num), (error))
 
 static gboolean
 has_backend_feature (VhostVdpa *self, guint bit)
@@ -689,7 +707,11 @@ vhost_vdpa_set_status (VhostVdpa *vdpa, guint8 status, GError **error)
  *
  * Resets the device: sets the status to 0 and checks that it reads back as 0.
  * The queues stop and forget their state; a suspended device runs again once
- * brought up. The DMA mappings stay (the memory table too).
+ * brought up. vhost-vdpa keeps its record of the DMA mappings (and the memory
+ * table stays), but only a device with %VHOST_VDPA_BACKEND_F_IOTLB_PERSIST is
+ * sure to keep using them (the simulators of Linux 6.1 drop theirs): map the
+ * memory again (vhost_backend_set_mem_table(), as vhost_driver_start() does)
+ * before the device is brought up again.
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_IO when the status is not
  *   0 afterwards
@@ -784,9 +806,13 @@ vhost_vdpa_get_config (VhostVdpa *vdpa, guint offset, guint length, GError **err
  * @data: the bytes to write there
  * @error: return location for a #GError
  *
- * Writes part of the device's configuration space (VHOST_VDPA_SET_CONFIG).
+ * Writes part of the device's configuration space (VHOST_VDPA_SET_CONFIG), in
+ * the device's byte order, such as a network device's MAC address. What a write
+ * changes is the device's business: the virtio specification makes most fields
+ * read-only for the driver, and a device may ignore writes to them.
  *
- * Returns: %TRUE on success
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT for a
+ *   range outside vhost_vdpa_get_config_size()
  */
 gboolean
 vhost_vdpa_set_config (VhostVdpa *vdpa, guint offset, GBytes *data, GError **error)
@@ -813,6 +839,32 @@ vhost_vdpa_set_config (VhostVdpa *vdpa, guint offset, GBytes *data, GError **err
 }
 
 /**
+ * vhost_vdpa_set_config_call:
+ * @vdpa: a #VhostVdpa
+ * @fd: an eventfd, or -1 to stop the notifications
+ * @error: return location for a #GError
+ *
+ * Sets the eventfd that the device signals when its configuration space
+ * changes (VHOST_VDPA_SET_CONFIG_CALL), as a virtio device raises its
+ * configuration change interrupt. @fd is borrowed: the kernel takes its own
+ * reference to the eventfd. Devices that never change their configuration (the
+ * vDPA simulators) take the eventfd and never signal it.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT if @fd is
+ *   not an eventfd, %VHOST_ERROR_FDS if it is not open
+ */
+gboolean
+vhost_vdpa_set_config_call (VhostVdpa *vdpa, gint fd, GError **error)
+{
+  int value = fd < 0 ? VHOST_FILE_UNBIND : fd;
+
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return VDPA_IOCTL (vdpa, VHOST_VDPA_SET_CONFIG_CALL, &value, error);
+}
+
+/**
  * vhost_vdpa_get_vring_num:
  * @vdpa: a #VhostVdpa
  * @max_size: (out): the largest queue size the device takes
@@ -835,6 +887,31 @@ vhost_vdpa_get_vring_num (VhostVdpa *vdpa, guint *max_size, GError **error)
     return FALSE;
   *max_size = value;
   return TRUE;
+}
+
+/**
+ * vhost_vdpa_get_vring_size:
+ * @vdpa: a #VhostVdpa
+ * @index: a virtqueue index
+ * @size: (out): the size the device gives that queue by default
+ * @error: return location for a #GError
+ *
+ * Reads the size of one virtqueue (VHOST_VDPA_GET_VRING_SIZE, newer than Linux
+ * 6.1), for devices whose queues differ (vhost_vdpa_get_vring_num() gives the
+ * largest any queue takes). Needs the owner first.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED on a kernel
+ *   without the ioctl or a device that does not tell,
+ *   %VHOST_ERROR_INVALID_ARGUMENT for an index the device does not have
+ */
+gboolean
+vhost_vdpa_get_vring_size (VhostVdpa *vdpa, guint index, guint *size, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (size != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return GET_VRING_STATE (vdpa, VHOST_VDPA_GET_VRING_SIZE, index, size, error);
 }
 
 /**
@@ -1016,16 +1093,37 @@ vhost_vdpa_get_as_num (VhostVdpa *vdpa, guint *n_address_spaces, GError **error)
 gboolean
 vhost_vdpa_get_vring_group (VhostVdpa *vdpa, guint index, guint *group, GError **error)
 {
-  struct vhost_vring_state state = { .index = index };
-
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (group != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!VDPA_IOCTL (vdpa, VHOST_VDPA_GET_VRING_GROUP, &state, error))
-    return FALSE;
-  *group = state.num;
-  return TRUE;
+  return GET_VRING_STATE (vdpa, VHOST_VDPA_GET_VRING_GROUP, index, group, error);
+}
+
+/**
+ * vhost_vdpa_get_vring_desc_group:
+ * @vdpa: a #VhostVdpa
+ * @index: a virtqueue index
+ * @group: (out): the group of that virtqueue's descriptor table and rings
+ * @error: return location for a #GError
+ *
+ * Reads which group a virtqueue's descriptor table, driver area and device area
+ * belong to (VHOST_VDPA_GET_VRING_DESC_GROUP, newer than Linux 6.1), which may
+ * differ from the group of its buffers (vhost_vdpa_get_vring_group()) on devices
+ * with %VHOST_VDPA_BACKEND_F_DESC_ASID. Needs the owner first.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED on a kernel
+ *   without the ioctl or a device without separate descriptor groups,
+ *   %VHOST_ERROR_INVALID_ARGUMENT for an index the device does not have
+ */
+gboolean
+vhost_vdpa_get_vring_desc_group (VhostVdpa *vdpa, guint index, guint *group, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
+  g_return_val_if_fail (group != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return GET_VRING_STATE (vdpa, VHOST_VDPA_GET_VRING_DESC_GROUP, index, group, error);
 }
 
 /**
@@ -1069,7 +1167,6 @@ vhost_vdpa_suspend (VhostVdpa *vdpa, GError **error)
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-#ifdef VHOST_VDPA_SUSPEND
   if (has_backend_feature (vdpa, VHOST_VDPA_BACKEND_F_SUSPEND))
     {
       if (!VDPA_IOCTL (vdpa, VHOST_VDPA_SUSPEND, NULL, error))
@@ -1077,7 +1174,6 @@ vhost_vdpa_suspend (VhostVdpa *vdpa, GError **error)
       vdpa->suspended = TRUE;
       return TRUE;
     }
-#endif
   g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
                        "VHOST_VDPA_SUSPEND: the device does not offer the backend feature SUSPEND");
   return FALSE;
@@ -1088,11 +1184,13 @@ vhost_vdpa_suspend (VhostVdpa *vdpa, GError **error)
  * @vdpa: a #VhostVdpa
  * @error: return location for a #GError
  *
- * Resumes a device that vhost_vdpa_suspend() suspended (VHOST_VDPA_RESUME).
+ * Resumes a device that vhost_vdpa_suspend() suspended (VHOST_VDPA_RESUME): it
+ * goes on processing its queues from where it stopped. The ioctl is only issued
+ * where %VHOST_VDPA_BACKEND_F_RESUME was acked (Linux 6.3 and a device that can
+ * resume; the Debian 12 kernel, 6.1, never offers it).
  *
  * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_NOT_SUPPORTED without
- *   %VHOST_VDPA_BACKEND_F_RESUME (or when this library was built with kernel
- *   headers that lack it)
+ *   %VHOST_VDPA_BACKEND_F_RESUME
  */
 gboolean
 vhost_vdpa_resume (VhostVdpa *vdpa, GError **error)
@@ -1100,7 +1198,6 @@ vhost_vdpa_resume (VhostVdpa *vdpa, GError **error)
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-#ifdef VHOST_VDPA_RESUME
   if (has_backend_feature (vdpa, VHOST_VDPA_BACKEND_F_RESUME))
     {
       if (!VDPA_IOCTL (vdpa, VHOST_VDPA_RESUME, NULL, error))
@@ -1108,9 +1205,8 @@ vhost_vdpa_resume (VhostVdpa *vdpa, GError **error)
       vdpa->suspended = FALSE;
       return TRUE;
     }
-#endif
   g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
-                       "VHOST_VDPA_RESUME: the device does not offer the backend feature RESUME");
+                       "VHOST_VDPA_RESUME: the device does not offer the backend feature RESUME (Linux 6.3)");
   return FALSE;
 }
 

@@ -25,11 +25,21 @@ G_BEGIN_DECLS
  * @VHOST_VDPA_BACKEND_F_SUSPEND: the device can be suspended
  *   (vhost_vdpa_suspend()).
  * @VHOST_VDPA_BACKEND_F_RESUME: a suspended device can be resumed
- *   (vhost_vdpa_resume()).
+ *   (vhost_vdpa_resume()). Linux 6.3.
+ * @VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK: queues may be enabled
+ *   (vhost_backend_set_vring_enable()) after DRIVER_OK too; without it, enable
+ *   each queue before setting DRIVER_OK.
+ * @VHOST_VDPA_BACKEND_F_DESC_ASID: a queue's descriptor table and rings may be
+ *   in a group of their own (vhost_vdpa_get_vring_desc_group()), which can then
+ *   be given an address space apart from the buffers'. Needs
+ *   %VHOST_VDPA_BACKEND_F_IOTLB_ASID.
+ * @VHOST_VDPA_BACKEND_F_IOTLB_PERSIST: the device keeps its DMA mappings across
+ *   a reset.
  *
  * The backend features of vhost-vdpa (VHOST_BACKEND_F_* in
  * &lt;linux/vhost_types.h&gt;), as bit numbers: use VHOST_FEATURE_MASK() to make
- * masks of them.
+ * masks of them. The Debian 12 kernel (6.1) offers at most IOTLB_MSG_V2,
+ * IOTLB_BATCH, IOTLB_ASID and SUSPEND.
  */
 typedef enum {
   VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2 = 1,
@@ -37,6 +47,9 @@ typedef enum {
   VHOST_VDPA_BACKEND_F_IOTLB_ASID = 3,
   VHOST_VDPA_BACKEND_F_SUSPEND = 4,
   VHOST_VDPA_BACKEND_F_RESUME = 5,
+  VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK = 6,
+  VHOST_VDPA_BACKEND_F_DESC_ASID = 7,
+  VHOST_VDPA_BACKEND_F_IOTLB_PERSIST = 8,
 } VhostVdpaBackendFeature;
 
 /**
@@ -137,9 +150,18 @@ gboolean vhost_vdpa_set_config (VhostVdpa *vdpa,
                                 GBytes *data,
                                 GError **error);
 VHOST_AVAILABLE_IN_ALL
+gboolean vhost_vdpa_set_config_call (VhostVdpa *vdpa,
+                                     gint fd,
+                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_vdpa_get_vring_num (VhostVdpa *vdpa,
                                    guint *max_size,
                                    GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_vdpa_get_vring_size (VhostVdpa *vdpa,
+                                    guint index,
+                                    guint *size,
+                                    GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_vdpa_get_vqs_count (VhostVdpa *vdpa,
                                    guint *count,
@@ -168,6 +190,11 @@ gboolean vhost_vdpa_get_vring_group (VhostVdpa *vdpa,
                                      guint index,
                                      guint *group,
                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_vdpa_get_vring_desc_group (VhostVdpa *vdpa,
+                                          guint index,
+                                          guint *group,
+                                          GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_vdpa_set_group_asid (VhostVdpa *vdpa,
                                     guint group,

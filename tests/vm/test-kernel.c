@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_scsi.h>
 #include <linux/virtio_vsock.h>
 #include <linux/vm_sockets.h>
 
@@ -33,9 +35,7 @@ assert_error (GError *error, VhostError code, const char *ioctl_name, int errsv)
 {
   g_autofree char *prefix = g_strdup_printf ("%s: %s", ioctl_name, g_strerror (errsv));
 
-  g_assert_error (error, VHOST_ERROR, (gint) code);
-  if (!g_str_has_prefix (error->message, prefix))
-    g_error ("expected an error starting with \"%s\", got \"%s\"", prefix, error->message);
+  vhost_test_assert_error_prefix (error, code, prefix);
 }
 
 static guint64
@@ -214,6 +214,19 @@ net_teardown (NetFixture *f)
   close (f->tap);
 }
 
+/* Stops the queues, closes the device and the sockets, and checks that no fd is left of the @fds
+ * open before. */
+static void
+net_stop_and_teardown (NetFixture *f, gint fds)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (vhost_driver_stop (f->driver, &error));
+  g_assert_no_error (error);
+  net_teardown (f);
+  vhost_test_assert_fd_count (fds);
+}
+
 /* Queue every frame on TX (header and frame in two descriptors), kick once, and read them
  * back from the interface byte for byte, in order. */
 static void
@@ -260,10 +273,17 @@ net_transmit (NetFixture *f)
     }
 }
 
+typedef struct
+{
+  guint64 addr;
+  guint len;
+} Written;
+
 /* Post receive buffers, send every frame on the interface, and take each one from RX: one
- * buffer per frame, or with MRG_RXBUF several small ones whose count is in num_buffers. */
+ * buffer per frame, or with MRG_RXBUF several small ones whose count is in num_buffers. Each
+ * buffer the device wrote is added to @written, if not NULL. */
 static guint
-net_receive (NetFixture *f)
+net_receive_full (NetFixture *f, GArray *written)
 {
   guint buf_size = f->mrg_rxbuf ? 256 : 2048;
   guint n_bufs = f->mrg_rxbuf ? 96 : 16;
@@ -300,6 +320,8 @@ net_receive (NetFixture *f)
       g_assert_cmpuint (tag, ==, used);
       g_assert_cmpuint (len, >=, f->hdr_len);
       g_assert_cmpuint (len, <=, buf_size);
+      if (written != NULL)
+        g_array_append_vals (written, &(Written) { bufs[tag], len }, 1);
       p = vhost_driver_get_host_address (f->driver, bufs[tag], len);
       if (f->mrg_rxbuf)
         {
@@ -317,6 +339,8 @@ net_receive (NetFixture *f)
         {
           vhost_test_reap_one (f->driver, VHOST_NET_QUEUE_RX, TIMEOUT_MS, &tag, &len);
           g_assert_cmpuint (tag, ==, used);
+          if (written != NULL)
+            g_array_append_vals (written, &(Written) { bufs[tag], len }, 1);
           g_byte_array_append (data, vhost_driver_get_host_address (f->driver, bufs[tag], len), len);
           used++;
         }
@@ -324,6 +348,12 @@ net_receive (NetFixture *f)
     }
   g_assert_cmpuint (vhost_driver_get_in_flight (f->driver, VHOST_NET_QUEUE_RX), ==, n_bufs - used);
   return used;
+}
+
+static guint
+net_receive (NetFixture *f)
+{
+  return net_receive_full (f, NULL);
 }
 
 static void
@@ -542,10 +572,7 @@ test_net_errors_order (void)
   g_assert_false (vhost_backend_set_vring_base (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_RX, 0, &error));
   assert_error (error, VHOST_ERROR_BROKEN, "VHOST_SET_VRING_BASE", EBUSY);
   g_clear_error (&error);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
-  vhost_test_assert_fd_count (fds);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* A TAP fd that is not one: a pipe, a closed descriptor. */
@@ -576,10 +603,7 @@ test_net_errors_bad_tap (void)
   g_clear_error (&error);
   /* And then the right one works. */
   net_attach (&f);
-  g_assert_true (vhost_driver_stop (f.driver, &error));
-  g_assert_no_error (error);
-  net_teardown (&f);
-  vhost_test_assert_fd_count (fds);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* Rings that are not in the memory the device was given. The kernel takes ring addresses as
@@ -650,6 +674,225 @@ test_net_not_found (void)
   g_clear_object (&net);
   g_assert_cmpint (fcntl (fd, F_GETFD), ==, -1);
   g_assert_cmpint (errno, ==, EBADF);
+}
+
+/* VHOST_SET/GET_VRING_BUSYLOOP_TIMEOUT: vhost-net polls each queue (and the TAP) for that long
+ * before it sleeps; the data path works the same with it set, and it changes while queues run. */
+static void
+test_net_busyloop_timeout (void)
+{
+  static const NetCase c = { .mrg_rxbuf = TRUE, .event_idx = TRUE };
+  g_autoptr(GError) error = NULL;
+  gint fds = vhost_test_count_open_fds ();
+  NetFixture f;
+  guint timeout = G_MAXUINT;
+
+  net_setup (&f, &c, 0);
+  for (guint q = VHOST_NET_QUEUE_RX; q <= VHOST_NET_QUEUE_TX; q++)
+    {
+      g_assert_true (vhost_kernel_get_vring_busyloop_timeout (VHOST_KERNEL (f.net), q, &timeout, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (timeout, ==, 0);
+      g_assert_true (vhost_kernel_set_vring_busyloop_timeout (VHOST_KERNEL (f.net), q, 50 + q, &error));
+      g_assert_no_error (error);
+      g_assert_true (vhost_kernel_get_vring_busyloop_timeout (VHOST_KERNEL (f.net), q, &timeout, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (timeout, ==, 50 + q);
+    }
+  /* vhost-net has queues 0 and 1 only. */
+  g_assert_false (vhost_kernel_set_vring_busyloop_timeout (VHOST_KERNEL (f.net), 2, 50, &error));
+  assert_error (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_SET_VRING_BUSYLOOP_TIMEOUT", ENOBUFS);
+  g_clear_error (&error);
+  g_assert_false (vhost_kernel_get_vring_busyloop_timeout (VHOST_KERNEL (f.net), 2, &timeout, &error));
+  assert_error (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_GET_VRING_BUSYLOOP_TIMEOUT", ENOBUFS);
+  g_clear_error (&error);
+
+  net_attach (&f);
+  net_transmit (&f);
+  net_receive (&f);
+  /* Longer on a running queue, and the frames still go both ways. */
+  g_assert_true (vhost_kernel_set_vring_busyloop_timeout (VHOST_KERNEL (f.net), VHOST_NET_QUEUE_TX, 200, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_kernel_get_vring_busyloop_timeout (VHOST_KERNEL (f.net), VHOST_NET_QUEUE_TX, &timeout,
+                                                          &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (timeout, ==, 200);
+  net_transmit (&f);
+
+  g_assert_true (vhost_driver_stop (f.driver, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (vhost_driver_get_vring_base (f.driver, VHOST_NET_QUEUE_TX), ==, 2 * G_N_ELEMENTS (frame_sizes));
+  net_teardown (&f);
+  vhost_test_assert_fd_count (fds);
+}
+
+/* VHOST_SET_VRING_ERR: the kernel signals a queue's error eventfd when the driver breaks the
+ * ring's rules, here a transmit chain with a device-writable buffer. */
+static void
+test_net_vring_err (void)
+{
+  static const NetCase c = { 0 };
+  g_autoptr(GError) error = NULL;
+  gint fds = vhost_test_count_open_fds ();
+  NetFixture f;
+  int tx_err, rx_err, pipe_fds[2];
+  eventfd_t value = 0;
+
+  net_setup (&f, &c, 0);
+  tx_err = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  rx_err = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_assert_no_errno (tx_err);
+  g_assert_no_errno (rx_err);
+  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_TX, tx_err, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_RX, rx_err, &error));
+  g_assert_no_error (error);
+
+  /* Not an eventfd, and no file at all. */
+  g_assert_no_errno (pipe2 (pipe_fds, O_CLOEXEC));
+  g_assert_false (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_TX, pipe_fds[0], &error));
+  assert_error (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_SET_VRING_ERR", EINVAL);
+  g_clear_error (&error);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+  g_assert_false (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_TX, pipe_fds[0], &error));
+  assert_error (error, VHOST_ERROR_FDS, "VHOST_SET_VRING_ERR", EBADF);
+  g_clear_error (&error);
+  g_assert_false (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), 2, tx_err, &error));
+  assert_error (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_SET_VRING_ERR", ENOBUFS);
+  g_clear_error (&error);
+
+  net_attach (&f);
+  /* The frames go out: a good queue signals nothing. */
+  net_transmit (&f);
+  g_assert_cmpint (eventfd_read (tx_err, &value), ==, -1);
+  g_assert_cmpint (errno, ==, EAGAIN);
+  {
+    guint64 hdr = alloc (f.driver, f.hdr_len), buf = alloc (f.driver, 64);
+    VhostDriverBuffer out = { hdr, f.hdr_len }, in = { buf, 64 };
+
+    memset (vhost_driver_get_host_address (f.driver, hdr, f.hdr_len), 0, f.hdr_len);
+    submit (f.driver, VHOST_NET_QUEUE_TX, &out, 1, &in, 1, 99);
+    vhost_driver_kick (f.driver, VHOST_NET_QUEUE_TX);
+  }
+  vhost_test_wait_readable (tx_err, TIMEOUT_MS);
+  g_assert_no_errno (eventfd_read (tx_err, &value));
+  g_assert_cmpuint (value, >=, 1);
+  /* The error was the transmit queue's alone. */
+  g_assert_cmpint (eventfd_read (rx_err, &value), ==, -1);
+  g_assert_cmpint (errno, ==, EAGAIN);
+
+  /* Unbound, the kernel lets go of the eventfds (no fd of this process is left behind). */
+  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_TX, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (f.net), VHOST_NET_QUEUE_RX, -1, &error));
+  g_assert_no_error (error);
+  close (tx_err);
+  close (rx_err);
+  net_stop_and_teardown (&f, fds);
+}
+
+/* VHOST_SET_LOG_BASE and VHOST_SET_LOG_FD with VHOST_F_LOG_ALL: every guest page the kernel writes
+ * (here the receive buffers) gets its bit in this process's log, and the log eventfd is signalled. */
+static void
+test_net_dirty_log (void)
+{
+  static const NetCase c = { .mrg_rxbuf = TRUE };
+  g_autoptr(GError) error = NULL;
+  gint fds = vhost_test_count_open_fds ();
+  const gsize log_size = MEMORY_SIZE / 4096 / 8;
+  g_autoptr(GArray) written = g_array_new (FALSE, FALSE, sizeof (Written));
+  guint8 *log;
+  NetFixture f;
+  int log_fd, pipe_fds[2];
+  eventfd_t value = 0;
+  guint64 last_page = MEMORY_SIZE / 4096 - 1;
+
+  log = mmap (NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  g_assert_true (log != MAP_FAILED);
+  log_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_assert_no_errno (log_fd);
+
+  net_setup (&f, &c, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL));
+  g_assert_cmphex (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL), !=, 0);
+  g_assert_true (vhost_backend_set_log_base (VHOST_BACKEND (f.net), (guint64) (guintptr) log, log_size, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_log_fd (VHOST_BACKEND (f.net), log_fd, &error));
+  g_assert_no_error (error);
+  g_assert_no_errno (pipe2 (pipe_fds, O_CLOEXEC));
+  g_assert_false (vhost_backend_set_log_fd (VHOST_BACKEND (f.net), pipe_fds[0], &error));
+  assert_error (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_SET_LOG_FD", EINVAL);
+  g_clear_error (&error);
+  close (pipe_fds[0]);
+  close (pipe_fds[1]);
+
+  net_attach (&f);
+  g_assert_cmpuint (net_receive_full (&f, written), ==, written->len);
+  vhost_test_wait_readable (log_fd, TIMEOUT_MS);
+  g_assert_no_errno (eventfd_read (log_fd, &value));
+  g_assert_cmpuint (value, >=, 1);
+  /* Every page of every buffer the kernel wrote is logged... */
+  for (guint i = 0; i < written->len; i++)
+    {
+      const Written *w = &g_array_index (written, Written, i);
+
+      for (guint64 page = w->addr / 4096; page <= (w->addr + w->len - 1) / 4096; page++)
+        if ((log[page / 8] & (1u << (page % 8))) == 0)
+          g_error ("page %" G_GUINT64_FORMAT " of a receive buffer (0x%" G_GINT64_MODIFIER "x, %u bytes) is not logged",
+                   page, w->addr, w->len);
+    }
+  /* ... and the end of guest memory, which nothing allocated, is not. */
+  g_assert_cmpuint (log[last_page / 8] & (1u << (last_page % 8)), ==, 0);
+
+  g_assert_true (vhost_backend_set_log_fd (VHOST_BACKEND (f.net), -1, &error));
+  g_assert_no_error (error);
+  close (log_fd);
+  net_stop_and_teardown (&f, fds);
+  munmap (log, 4096);
+}
+
+/* The worker ioctls (Linux 6.5, vhost-scsi only): vhost-net never has them; without the owner the
+ * kernel refuses every ioctl but the feature queries. */
+static void
+test_net_workers_not_supported (void)
+{
+  static const NetCase c = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostNet) net = NULL;
+  gint fds = vhost_test_count_open_fds ();
+  NetFixture f;
+  guint id = G_MAXUINT;
+
+  net = vhost_net_new (NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (vhost_kernel_new_worker (VHOST_KERNEL (net), &id, &error));
+  assert_error (error, VHOST_ERROR_BROKEN, "VHOST_NEW_WORKER", EPERM);
+  g_clear_error (&error);
+  g_clear_object (&net);
+
+  net_setup (&f, &c, 0);
+  g_assert_false (vhost_kernel_new_worker (VHOST_KERNEL (f.net), &id, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_NEW_WORKER", ENOTTY);
+  g_assert_nonnull (strstr (error->message, "does not have this ioctl"));
+  g_clear_error (&error);
+  g_assert_cmpuint (id, ==, G_MAXUINT);
+  g_assert_false (vhost_kernel_get_vring_worker (VHOST_KERNEL (f.net), VHOST_NET_QUEUE_TX, &id, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_GET_VRING_WORKER", ENOTTY);
+  g_clear_error (&error);
+  g_assert_false (vhost_kernel_attach_vring_worker (VHOST_KERNEL (f.net), VHOST_NET_QUEUE_TX, 1, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_ATTACH_VRING_WORKER", ENOTTY);
+  g_clear_error (&error);
+  /* A worker id past vhost-net's two queues, which the kernel takes for a queue index. */
+  g_assert_false (vhost_kernel_free_worker (VHOST_KERNEL (f.net), 7, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_FREE_WORKER", ENOBUFS);
+  g_clear_error (&error);
+  g_assert_false (vhost_kernel_free_worker (VHOST_KERNEL (f.net), 0, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_FREE_WORKER", ENOTTY);
+  g_clear_error (&error);
+  /* The device is unharmed. */
+  net_attach (&f);
+  net_transmit (&f);
+  net_stop_and_teardown (&f, fds);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -929,8 +1172,9 @@ test_vsock_errors (void)
 #define SCSI_TPGT 1
 #define CONFIGFS "/sys/kernel/config/target"
 
+/* Opens /dev/vhost-scsi and brings it up with VERSION_1 and @extra_features. */
 static void
-scsi_start (VhostScsi **scsi, VhostDriver **driver)
+scsi_start (VhostScsi **scsi, VhostDriver **driver, guint64 extra_features)
 {
   g_autoptr(GError) error = NULL;
   gint version = 0;
@@ -943,8 +1187,10 @@ scsi_start (VhostScsi **scsi, VhostDriver **driver)
   /* Control, event and one request queue, brought up like any other device. */
   *driver = vhost_driver_new (VHOST_BACKEND (*scsi), MEMORY_SIZE, &error);
   g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (*driver, 3, 128, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  g_assert_true (vhost_driver_start (*driver, 3, 128, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | extra_features,
+                                     &error));
   g_assert_no_error (error);
+  g_assert_cmphex (vhost_driver_get_acked_features (*driver) & extra_features, ==, extra_features);
 }
 
 static void
@@ -955,7 +1201,7 @@ test_scsi_no_target (void)
   g_autoptr(VhostDriver) driver = NULL;
   gint fds = vhost_test_count_open_fds ();
 
-  scsi_start (&scsi, &driver);
+  scsi_start (&scsi, &driver, 0);
   g_assert_false (vhost_scsi_set_endpoint (scsi, "naa.50014050000000ff", SCSI_TPGT, &error));
   assert_error (error, VHOST_ERROR_NOT_FOUND, "VHOST_SCSI_SET_ENDPOINT", ENODEV);
   g_assert_nonnull (strstr (error->message, "naa.50014050000000ff"));
@@ -1033,11 +1279,11 @@ test_scsi_target (void)
   gint fds = vhost_test_count_open_fds ();
 
   scsi_make_target ();
-  scsi_start (&scsi, &driver);
+  scsi_start (&scsi, &driver, 0);
   g_assert_true (vhost_scsi_set_endpoint (scsi, SCSI_WWPN, SCSI_TPGT, &error));
   g_assert_no_error (error);
   /* A second device cannot take the same target. */
-  scsi_start (&other, &other_driver);
+  scsi_start (&other, &other_driver, 0);
   g_assert_false (vhost_scsi_set_endpoint (other, SCSI_WWPN, SCSI_TPGT, &error));
   assert_error (error, VHOST_ERROR_NOT_FOUND, "VHOST_SCSI_SET_ENDPOINT", ENODEV);
   g_clear_error (&error);
@@ -1058,6 +1304,195 @@ test_scsi_target (void)
   g_clear_object (&other_driver);
   g_clear_object (&other);
   scsi_remove_target ();
+  vhost_test_assert_fd_count (fds);
+}
+
+/* A second disk, exported as LUN 1 of the target that scsi_make_target() made. */
+#define SCSI_DISK1 CONFIGFS "/core/rd_mcp_0/vhost_test1"
+#define SCSI_LUN1 CONFIGFS "/vhost/" SCSI_WWPN "/tpgt_1/lun/lun_1"
+
+static void
+scsi_add_lun1 (void)
+{
+  must (symlink (SCSI_DISK1, SCSI_LUN1 "/vhost_test1"), "symlink", SCSI_LUN1);
+}
+
+static void
+scsi_remove_lun1 (void)
+{
+  must (unlink (SCSI_LUN1 "/vhost_test1"), "unlink", SCSI_LUN1 "/vhost_test1");
+}
+
+#define EVENT_TAG 77
+
+/* Posts one buffer for a struct virtio_scsi_event on the event queue, filled with 0xee, and kicks
+ * if the device asks for kicks (it does after it found the queue empty). */
+static guint64
+scsi_post_event_buffer (VhostDriver *driver)
+{
+  guint64 addr = alloc (driver, sizeof (struct virtio_scsi_event));
+  VhostDriverBuffer in = { addr, sizeof (struct virtio_scsi_event) };
+
+  memset (vhost_driver_get_host_address (driver, addr, in.len), 0xee, in.len);
+  submit (driver, 1, NULL, 0, &in, 1, EVENT_TAG);
+  vhost_driver_kick (driver, 1);
+  return addr;
+}
+
+/* The event that the device put in the buffer of scsi_post_event_buffer(). */
+static struct virtio_scsi_event
+scsi_reap_event (VhostDriver *driver, guint64 addr)
+{
+  struct virtio_scsi_event event;
+  guint64 tag = 0;
+  guint len;
+
+  vhost_test_reap_one (driver, 1, TIMEOUT_MS, &tag, &len);
+  g_assert_cmpuint (tag, ==, EVENT_TAG);
+  memcpy (&event, vhost_driver_get_host_address (driver, addr, sizeof event), sizeof event);
+  vhost_driver_free (driver, addr);
+  event.event = GUINT32_FROM_LE (event.event);
+  event.reason = GUINT32_FROM_LE (event.reason);
+  return event;
+}
+
+static gboolean
+scsi_events_missed (VhostScsi *scsi)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean missed = 2;
+
+  g_assert_true (vhost_scsi_get_events_missed (scsi, &missed, &error));
+  g_assert_no_error (error);
+  g_assert_true (missed == TRUE || missed == FALSE);
+  return missed;
+}
+
+/* VHOST_SCSI_SET/GET_EVENTS_MISSED with VIRTIO_SCSI_F_HOTPLUG: a LUN added while the event queue
+ * has no buffer is an event missed; a kick of the event queue then delivers NO_EVENT flagged
+ * EVENTS_MISSED and clears the flag; set by hand, the flag rides on the next event. */
+static void
+test_scsi_events_missed (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostScsi) scsi = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  gint fds = vhost_test_count_open_fds ();
+  struct virtio_scsi_event event;
+  gint64 deadline;
+  guint64 buf;
+
+  scsi_make_target ();
+  must (g_mkdir_with_parents (SCSI_DISK1, 0755), "mkdir", SCSI_DISK1);
+  write_attr (SCSI_DISK1 "/control", "rd_pages=256");
+  write_attr (SCSI_DISK1 "/enable", "1");
+  must (g_mkdir_with_parents (SCSI_LUN1, 0755), "mkdir", SCSI_LUN1);
+
+  scsi_start (&scsi, &driver, VHOST_FEATURE_MASK (VIRTIO_SCSI_F_HOTPLUG));
+  g_assert_true (vhost_scsi_set_endpoint (scsi, SCSI_WWPN, SCSI_TPGT, &error));
+  g_assert_no_error (error);
+  g_assert_false (scsi_events_missed (scsi));
+
+  /* LUN 1 appears and the event queue is empty: the kernel's worker records the loss. */
+  scsi_add_lun1 ();
+  deadline = g_get_monotonic_time () + TIMEOUT_US;
+  while (!scsi_events_missed (scsi))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("VHOST_SCSI_GET_EVENTS_MISSED still says 0 %d s after a LUN was added",
+                 (int) (TIMEOUT_US / G_USEC_PER_SEC));
+      g_usleep (10000);
+    }
+  /* A buffer and a kick: NO_EVENT with EVENTS_MISSED, and the flag is clear again. */
+  buf = scsi_post_event_buffer (driver);
+  event = scsi_reap_event (driver, buf);
+  g_assert_cmphex (event.event, ==, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED);
+  g_assert_false (scsi_events_missed (scsi));
+
+  /* With a buffer waiting, LUN 1's removal is delivered as it happens. */
+  buf = scsi_post_event_buffer (driver);
+  scsi_remove_lun1 ();
+  event = scsi_reap_event (driver, buf);
+  g_assert_cmphex (event.event, ==, VIRTIO_SCSI_T_TRANSPORT_RESET);
+  g_assert_cmpuint (event.reason, ==, VIRTIO_SCSI_EVT_RESET_REMOVED);
+  g_assert_cmpuint (event.lun[0], ==, 1);
+  g_assert_cmpuint (event.lun[1], ==, SCSI_TPGT);
+  g_assert_cmpuint (event.lun[2], ==, 0);
+  g_assert_cmpuint (event.lun[3], ==, 1);
+  g_assert_false (scsi_events_missed (scsi));
+
+  /* Set by hand (as a front-end does after a migration), the flag rides on the next event. */
+  g_assert_true (vhost_scsi_set_events_missed (scsi, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (scsi_events_missed (scsi));
+  buf = scsi_post_event_buffer (driver);
+  scsi_add_lun1 ();
+  event = scsi_reap_event (driver, buf);
+  g_assert_cmphex (event.event, ==, VIRTIO_SCSI_T_TRANSPORT_RESET | VIRTIO_SCSI_T_EVENTS_MISSED);
+  g_assert_cmpuint (event.reason, ==, VIRTIO_SCSI_EVT_RESET_RESCAN);
+  g_assert_cmpuint (event.lun[3], ==, 1);
+  g_assert_false (scsi_events_missed (scsi));
+  /* And cleared by hand. */
+  g_assert_true (vhost_scsi_set_events_missed (scsi, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_scsi_set_events_missed (scsi, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_false (scsi_events_missed (scsi));
+  scsi_remove_lun1 ();
+
+  g_assert_true (vhost_scsi_clear_endpoint (scsi, SCSI_WWPN, SCSI_TPGT, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_stop (driver, &error));
+  g_assert_no_error (error);
+  g_clear_object (&driver);
+  g_clear_object (&scsi);
+  must (rmdir (SCSI_LUN1), "rmdir", SCSI_LUN1);
+  must (rmdir (SCSI_DISK1), "rmdir", SCSI_DISK1);
+  scsi_remove_target ();
+  vhost_test_assert_fd_count (fds);
+}
+
+/* The worker ioctls on vhost-scsi, the one device that has them since Linux 6.5: Linux 6.1 does
+ * not know them, whichever argument they carry. */
+static void
+test_scsi_workers_not_supported (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostScsi) scsi = NULL;
+  g_autoptr(VhostDriver) driver = NULL;
+  gint fds = vhost_test_count_open_fds ();
+  guint id = G_MAXUINT;
+
+  if (!vhost_test_kernel_older_than (6, 5))
+    {
+      g_test_skip ("This case checks the answers of a kernel without the worker ioctls (Debian 12's 6.1)");
+      return;
+    }
+  scsi_start (&scsi, &driver, 0);
+  g_assert_false (vhost_kernel_new_worker (VHOST_KERNEL (scsi), &id, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_NEW_WORKER", ENOTTY);
+  g_clear_error (&error);
+  g_assert_cmpuint (id, ==, G_MAXUINT);
+  for (guint q = 0; q < 3; q++)
+    {
+      g_assert_false (vhost_kernel_get_vring_worker (VHOST_KERNEL (scsi), q, &id, &error));
+      assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_GET_VRING_WORKER", ENOTTY);
+      g_clear_error (&error);
+      g_assert_false (vhost_kernel_attach_vring_worker (VHOST_KERNEL (scsi), q, 1, &error));
+      assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_ATTACH_VRING_WORKER", ENOTTY);
+      g_clear_error (&error);
+    }
+  g_assert_false (vhost_kernel_free_worker (VHOST_KERNEL (scsi), 1, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_FREE_WORKER", ENOTTY);
+  g_clear_error (&error);
+  /* Past vhost-scsi's 128 queues. */
+  g_assert_false (vhost_kernel_free_worker (VHOST_KERNEL (scsi), 1000, &error));
+  assert_error (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_FREE_WORKER", ENOBUFS);
+  g_clear_error (&error);
+  g_assert_true (vhost_driver_stop (driver, &error));
+  g_assert_no_error (error);
+  g_clear_object (&driver);
+  g_clear_object (&scsi);
   vhost_test_assert_fd_count (fds);
 }
 
@@ -1091,10 +1526,16 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/kernel/net/errors/bad-tap", test_net_errors_bad_tap);
   g_test_add_func ("/vhost/kernel/net/errors/ring-address", test_net_errors_ring_address);
   g_test_add_func ("/vhost/kernel/net/errors/not-found", test_net_not_found);
+  g_test_add_func ("/vhost/kernel/net/busyloop-timeout", test_net_busyloop_timeout);
+  g_test_add_func ("/vhost/kernel/net/vring-err", test_net_vring_err);
+  g_test_add_func ("/vhost/kernel/net/dirty-log", test_net_dirty_log);
+  g_test_add_func ("/vhost/kernel/net/workers-not-supported", test_net_workers_not_supported);
   g_test_add_func ("/vhost/kernel/vsock/stream", test_vsock_stream);
   g_test_add_func ("/vhost/kernel/vsock/errors", test_vsock_errors);
   g_test_add_func ("/vhost/kernel/scsi/no-target", test_scsi_no_target);
   g_test_add_func ("/vhost/kernel/scsi/target", test_scsi_target);
+  g_test_add_func ("/vhost/kernel/scsi/events-missed", test_scsi_events_missed);
+  g_test_add_func ("/vhost/kernel/scsi/workers-not-supported", test_scsi_workers_not_supported);
 
   return g_test_run ();
 }

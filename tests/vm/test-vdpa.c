@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -93,6 +94,17 @@ start_driver (VhostVdpa *vdpa, guint n_queues)
   g_assert_no_error (error);
   assert_ok (vhost_driver_start (driver, n_queues, QUEUE_SIZE, wanted_features, &error));
   return g_steal_pointer (&driver);
+}
+
+/* Stops the driver's queues and resets the device, which must come back to status 0. */
+static void
+stop_and_reset (VhostVdpa *vdpa, VhostDriver *driver)
+{
+  g_autoptr(GError) error = NULL;
+
+  assert_ok (vhost_driver_stop (driver, &error));
+  assert_ok (vhost_vdpa_reset (vdpa, &error));
+  g_assert_cmpuint (get_status (vdpa), ==, 0);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -241,14 +253,14 @@ test_net_device (void)
 /* A frame for the simulator's loopback: the virtio-net header, then an Ethernet frame to the
  * device's own MAC (vdpa_sim_net drops frames to other unicast addresses). */
 static GBytes *
-make_frame (guint frame_len, guint seed)
+make_frame (const guint8 *mac, guint frame_len, guint seed)
 {
   guint8 *buf = g_malloc0 (NET_HDR_LEN + frame_len);
   guint8 *eth = buf + NET_HDR_LEN;
   struct virtio_net_hdr_v1 *hdr = (struct virtio_net_hdr_v1 *) buf;
 
   hdr->num_buffers = 0;
-  memcpy (eth, net_mac, 6);
+  memcpy (eth, mac, 6);
   memcpy (eth + 6, "\x02\x00\x00\x00\x00\x01", 6);
   eth[12] = 0x88;
   eth[13] = 0xb5;
@@ -257,9 +269,9 @@ make_frame (guint frame_len, guint seed)
   return g_bytes_new_take (buf, NET_HDR_LEN + frame_len);
 }
 
-/* Sends each frame on TX and checks that it comes back on RX byte for byte. */
+/* Sends each frame, to @mac, on TX and checks that it comes back on RX byte for byte. */
 static void
-net_echo (VhostDriver *driver, const guint *frame_lens, guint n_frames, guint seed)
+net_echo_to (VhostDriver *driver, const guint8 *mac, const guint *frame_lens, guint n_frames, guint seed)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
@@ -280,7 +292,7 @@ net_echo (VhostDriver *driver, const guint *frame_lens, guint n_frames, guint se
   vhost_driver_kick (driver, NET_RX);
   for (guint i = 0; i < n_frames; i++)
     {
-      GBytes *frame = make_frame (frame_lens[i], seed + i);
+      GBytes *frame = make_frame (mac, frame_lens[i], seed + i);
       VhostDriverBuffer out;
 
       g_ptr_array_add (frames, frame);
@@ -321,6 +333,12 @@ net_echo (VhostDriver *driver, const guint *frame_lens, guint n_frames, guint se
     }
 }
 
+static void
+net_echo (VhostDriver *driver, const guint *frame_lens, guint n_frames, guint seed)
+{
+  net_echo_to (driver, net_mac, frame_lens, n_frames, seed);
+}
+
 static const guint frame_lens[] = { 60, 64, 128, 333, 1000, 1514 };
 
 static void
@@ -343,9 +361,7 @@ test_net_echo (void)
   net_echo (driver, frame_lens, G_N_ELEMENTS (frame_lens), 1);
   net_echo (driver, frame_lens, 3, 7);
 
-  assert_ok (vhost_driver_stop (driver, &error));
-  assert_ok (vhost_vdpa_reset (vdpa, &error));
-  g_assert_cmpuint (get_status (vdpa), ==, 0);
+  stop_and_reset (vdpa, driver);
   g_clear_object (&driver);
   g_clear_object (&vdpa);
   vhost_test_assert_fd_count (fds);
@@ -405,6 +421,179 @@ test_net_reset_restart (void)
   /* reset_owner: a reset, and the memory table unmapped. */
   assert_ok (vhost_backend_reset_owner (VHOST_BACKEND (vdpa), &error));
   g_assert_cmpuint (get_status (vdpa), ==, 0);
+}
+
+/* VHOST_VDPA_SET_CONFIG: vdpa_sim_net takes a new MAC address in its configuration space, reads
+ * it back, and loops back the frames sent to it from then on. */
+static void
+test_net_set_config (void)
+{
+  gint fds = vhost_test_count_open_fds ();
+  g_autoptr(VhostVdpa) vdpa = open_vdpa (NET_NODE);
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(GError) error = NULL;
+  static const guint8 new_mac[6] = { 0x02, 0x00, 0x00, 0xaa, 0xbb, 0xcc };
+  g_autoptr(GBytes) mac = g_bytes_new_static (new_mac, sizeof new_mac);
+  g_autoptr(GBytes) old_mac = g_bytes_new (net_mac, sizeof net_mac);
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GBytes) before = NULL;
+  g_autoptr(GBytes) after = NULL;
+  guint32 config_size = 0;
+
+  assert_ok (vhost_vdpa_set_config (vdpa, 0, mac, &error));
+  got = vhost_vdpa_get_config (vdpa, 0, 6, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (got, mac));
+  g_clear_pointer (&got, g_bytes_unref);
+
+  driver = start_driver (vdpa, 2);
+  net_echo_to (driver, new_mac, frame_lens, G_N_ELEMENTS (frame_lens), 5);
+  stop_and_reset (vdpa, driver);
+
+  /* Ranges outside the configuration space: the kernel's EINVAL and E2BIG. */
+  assert_ok (vhost_vdpa_get_config_size (vdpa, &config_size, &error));
+  before = vhost_vdpa_get_config (vdpa, 0, config_size, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (before, NULL), 6, new_mac, 6);
+  g_assert_false (vhost_vdpa_set_config (vdpa, config_size + 1, mac, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_VDPA_SET_CONFIG: ");
+  g_clear_error (&error);
+  g_assert_false (vhost_vdpa_set_config (vdpa, config_size - 2, mac, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_VDPA_SET_CONFIG: ");
+  g_clear_error (&error);
+  /* Neither changed a byte. */
+  after = vhost_vdpa_get_config (vdpa, 0, config_size, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (after, before));
+
+  /* The MAC the other cases expect. */
+  assert_ok (vhost_vdpa_set_config (vdpa, 0, old_mac, &error));
+  got = vhost_vdpa_get_config (vdpa, 0, 6, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (got, old_mac));
+  g_clear_object (&driver);
+  g_clear_object (&vdpa);
+  vhost_test_assert_fd_count (fds);
+}
+
+/* VHOST_VDPA_SET_CONFIG_CALL: the kernel takes an eventfd for configuration changes (which the
+ * simulators never make), before and while the device runs, refuses what is not one, and takes -1
+ * to unbind it. */
+static void
+test_config_call (void)
+{
+  gint fds = vhost_test_count_open_fds ();
+  const char *nodes[] = { NET_NODE, BLK_NODE };
+
+  for (guint i = 0; i < G_N_ELEMENTS (nodes); i++)
+    {
+      g_autoptr(VhostVdpa) vdpa = open_vdpa (nodes[i]);
+      g_autoptr(GError) error = NULL;
+      int efd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK), pipe_fds[2];
+
+      g_assert_no_errno (efd);
+      assert_ok (vhost_vdpa_set_config_call (vdpa, efd, &error));
+      /* The kernel holds its own reference, so ours can go. */
+      close (efd);
+      g_assert_no_errno (pipe2 (pipe_fds, O_CLOEXEC));
+      g_assert_false (vhost_vdpa_set_config_call (vdpa, pipe_fds[0], &error));
+      vhost_test_assert_error_prefix (error, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_VDPA_SET_CONFIG_CALL: ");
+      g_clear_error (&error);
+      close (pipe_fds[0]);
+      close (pipe_fds[1]);
+      g_assert_false (vhost_vdpa_set_config_call (vdpa, pipe_fds[0], &error));
+      vhost_test_assert_error_prefix (error, VHOST_ERROR_FDS, "VHOST_VDPA_SET_CONFIG_CALL: ");
+      g_clear_error (&error);
+      assert_ok (vhost_vdpa_set_config_call (vdpa, -1, &error));
+      /* Bound again while the device runs. */
+      efd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+      g_assert_no_errno (efd);
+      {
+        g_autoptr(VhostDriver) driver = start_driver (vdpa, i == 0 ? 2 : 1);
+
+        assert_ok (vhost_vdpa_set_config_call (vdpa, efd, &error));
+        stop_and_reset (vdpa, driver);
+      }
+      assert_ok (vhost_vdpa_set_config_call (vdpa, -1, &error));
+      close (efd);
+    }
+  vhost_test_assert_fd_count (fds);
+}
+
+/* What Linux 6.1 lacks: VHOST_VDPA_GET_VRING_DESC_GROUP, VHOST_VDPA_GET_VRING_SIZE,
+ * VHOST_VDPA_RESUME (6.3), the backend features after SUSPEND, and the worker ioctls (vhost-scsi's
+ * alone on any kernel). Each call says NOT_SUPPORTED and names what it tried. */
+static void
+test_not_supported (void)
+{
+  gint fds = vhost_test_count_open_fds ();
+  g_autoptr(VhostVdpa) vdpa = NULL;
+  g_autoptr(GError) error = NULL;
+  const guint64 newer = VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_RESUME) |
+                        VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK) |
+                        VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_DESC_ASID) |
+                        VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_PERSIST);
+  guint64 offered = 0, acked;
+  guint value = G_MAXUINT;
+
+  if (!vhost_test_kernel_older_than (6, 3))
+    {
+      g_test_skip ("This case checks the answers of Linux 6.1 (Debian 12's kernel)");
+      return;
+    }
+  vdpa = open_vdpa (NET_NODE);
+  /* Without the owner the kernel refuses before it looks at the ioctl. */
+  g_assert_false (vhost_vdpa_get_vring_size (vdpa, NET_RX, &value, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_BROKEN, "VHOST_VDPA_GET_VRING_SIZE: ");
+  g_clear_error (&error);
+
+  assert_ok (vhost_backend_set_owner (VHOST_BACKEND (vdpa), &error));
+  g_assert_false (vhost_vdpa_get_vring_size (vdpa, NET_RX, &value, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_VDPA_GET_VRING_SIZE: ");
+  g_assert_nonnull (strstr (error->message, "does not have this ioctl"));
+  g_clear_error (&error);
+  g_assert_false (vhost_vdpa_get_vring_desc_group (vdpa, NET_RX, &value, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_VDPA_GET_VRING_DESC_GROUP: ");
+  g_clear_error (&error);
+  g_assert_cmpuint (value, ==, G_MAXUINT);
+  /* The older per-queue ioctls work on the same queue. */
+  assert_ok (vhost_vdpa_get_vring_group (vdpa, NET_RX, &value, &error));
+  g_assert_cmpuint (value, ==, 0);
+
+  /* RESUME needs its backend feature, which 6.1 offers on no device. */
+  assert_ok (vhost_kernel_get_backend_features (VHOST_KERNEL (vdpa), &offered, &error));
+  g_assert_cmphex (offered & newer, ==, 0);
+  g_assert_cmphex (offered & VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_SUSPEND), !=, 0);
+  acked = vhost_vdpa_get_acked_backend_features (vdpa);
+  g_assert_cmphex (acked & newer, ==, 0);
+  g_assert_false (vhost_vdpa_resume (vdpa, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_VDPA_RESUME: ");
+  g_clear_error (&error);
+  for (guint bit = VHOST_VDPA_BACKEND_F_RESUME; bit <= VHOST_VDPA_BACKEND_F_IOTLB_PERSIST; bit++)
+    {
+      g_assert_false (vhost_vdpa_set_backend_features (vdpa, acked | VHOST_FEATURE_MASK (bit), &error));
+      vhost_test_assert_error_prefix (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_SET_BACKEND_FEATURES: ");
+      g_clear_error (&error);
+      g_assert_cmphex (vhost_vdpa_get_acked_backend_features (vdpa), ==, acked);
+    }
+
+  /* vhost-vdpa has no worker threads of its own. */
+  g_assert_false (vhost_kernel_new_worker (VHOST_KERNEL (vdpa), &value, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_NEW_WORKER: ");
+  g_clear_error (&error);
+  g_assert_false (vhost_kernel_get_vring_worker (VHOST_KERNEL (vdpa), NET_RX, &value, &error));
+  vhost_test_assert_error_prefix (error, VHOST_ERROR_NOT_SUPPORTED, "VHOST_GET_VRING_WORKER: ");
+  g_clear_error (&error);
+
+  /* None of it got in the way: the device comes up and echoes. */
+  {
+    g_autoptr(VhostDriver) driver = start_driver (vdpa, 2);
+
+    net_echo (driver, frame_lens, 2, 9);
+    stop_and_reset (vdpa, driver);
+  }
+  g_clear_object (&vdpa);
+  vhost_test_assert_fd_count (fds);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -670,9 +859,7 @@ test_blk_io (void)
   g_assert_cmpuint (blk_request (driver, VIRTIO_BLK_T_IN, BLK_CAPACITY - 4, &rbuf[0], 1, data_len), ==,
                     VIRTIO_BLK_S_IOERR);
 
-  assert_ok (vhost_driver_stop (driver, &error));
-  assert_ok (vhost_vdpa_reset (vdpa, &error));
-  g_assert_cmpuint (get_status (vdpa), ==, 0);
+  stop_and_reset (vdpa, driver);
   g_clear_object (&driver);
   g_clear_object (&vdpa);
   vhost_test_assert_fd_count (fds);
@@ -742,6 +929,9 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/vdpa/net/device", test_net_device);
   g_test_add_func ("/vhost/vdpa/net/echo", test_net_echo);
   g_test_add_func ("/vhost/vdpa/net/reset-restart", test_net_reset_restart);
+  g_test_add_func ("/vhost/vdpa/net/set-config", test_net_set_config);
+  g_test_add_func ("/vhost/vdpa/config-call", test_config_call);
+  g_test_add_func ("/vhost/vdpa/not-supported", test_not_supported);
   g_test_add_func ("/vhost/vdpa/status/order", test_status_order);
   g_test_add_func ("/vhost/vdpa/dma/map", test_dma_map);
   g_test_add_func ("/vhost/vdpa/blk/io", test_blk_io);
