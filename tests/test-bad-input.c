@@ -443,6 +443,72 @@ test_master_case (gconstpointer data)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* Postcopy: the back-end answers a memory table with the regions as it mapped
+ * them. A reply that does not describe what was sent ends the connection. */
+typedef struct
+{
+  const char *name;
+  guint32 size;          /* of the SET_MEM_TABLE reply */
+  guint32 nregions;
+  guint64 gpa;           /* of its region 0 */
+  gboolean with_fd;
+  VhostError code;
+  const char *message;
+} PostcopyCase;
+
+static const PostcopyCase postcopy_cases[] = {
+  { "postcopy-region-moved", 8 + 32, 1, 0x1000, FALSE, VHOST_ERROR_PROTOCOL, "region 0" },
+  { "postcopy-region-count", 8 + 32, 2, 0, FALSE, VHOST_ERROR_PROTOCOL, "2 regions" },
+  { "postcopy-reply-size", 8, 1, 0, FALSE, VHOST_ERROR_MESSAGE_SIZE, "SET_MEM_TABLE" },
+  { "postcopy-reply-fd", 8 + 32, 1, 0, TRUE, VHOST_ERROR_FDS, "SET_MEM_TABLE" },
+};
+
+static void
+test_master_postcopy_reply (gconstpointer data)
+{
+  const PostcopyCase *c = data;
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(VhostMemoryRegion) region = NULL;
+  g_autoptr(GError) error = NULL;
+  VhostUserMemoryWire table = { 0 };
+  VhostMemoryRegion *regions[1];
+  guint8 buf[256];
+  int sv[2], memfd, uffd;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_true (vhost_user_master_set_protocol_features (master, VHOST_USER_PROTOCOL_F_PAGEFAULT, &error));
+  memfd = vhost_test_memfd (0x10000);
+
+  /* The answers, each ahead of its request: POSTCOPY_ADVISE's fd (LISTEN has
+   * none without REPLY_ACK), then the bad table. */
+  raw_send (sv[0], buf, build (buf, VHOST_USER_POSTCOPY_ADVISE, R, 0, NULL, 0), &memfd, 1);
+  uffd = vhost_user_master_postcopy_advise (master, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (uffd, >=, 0);
+  close (uffd);
+  g_assert_true (vhost_user_master_postcopy_listen (master, &error));
+  table.nregions = c->nregions;
+  table.regions[0] = (VhostUserRegionWire) { c->gpa, 0x10000, 0x7f0000000000, 0 };
+  raw_send (sv[0], buf, build (buf, VHOST_USER_SET_MEM_TABLE, R, c->size, &table, c->size), &memfd,
+            c->with_fd ? 1 : 0);
+  region = vhost_memory_region_new (0, 0x10000, 0x7e0000000000, memfd, 0);
+  regions[0] = region;
+  g_assert_false (vhost_backend_set_mem_table (VHOST_BACKEND (master), regions, 1, &error));
+  g_assert_error (error, VHOST_ERROR, (gint) c->code);
+  if (strstr (error->message, c->message) == NULL)
+    g_error ("'%s' does not name '%s'", error->message, c->message);
+  g_assert_false (vhost_user_master_get_connected (master));
+
+  g_clear_pointer (&region, vhost_memory_region_unref);
+  close (memfd);
+  close (sv[0]);
+  g_clear_object (&master);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 /* A back-end that never answers: the master's timeout ends the call. */
 static void
 test_master_timeout (void)
@@ -573,6 +639,11 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/bad-input/to-slave/vring-enable-order", test_slave_vring_enable_order);
   g_test_add_func ("/vhost/bad-input/to-slave/unread-replies", test_slave_unread_replies);
   g_test_add_func ("/vhost/bad-input/to-master/timeout", test_master_timeout);
+  for (guint i = 0; i < G_N_ELEMENTS (postcopy_cases); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vhost/bad-input/to-master/", postcopy_cases[i].name, NULL);
+      g_test_add_data_func (path, &postcopy_cases[i], test_master_postcopy_reply);
+    }
   g_test_add_data_func ("/vhost/bad-input/to-master/backend-unknown-request", GUINT_TO_POINTER (42),
                         test_master_backend_channel);
   g_test_add_data_func ("/vhost/bad-input/to-master/backend-area-overflow",

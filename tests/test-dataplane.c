@@ -2,7 +2,9 @@
 /* End to end: VhostDriver → VhostUserMaster → socket → VhostUserSlave with an echo device, every ring layout. */
 #include <poll.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
 #include <linux/virtio_ring.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -345,7 +347,11 @@ typedef struct
   struct vring_avail *avail1;
   struct vring_used *used1;
   guint16 avail1_idx;
+  int uffd;                   /* postcopy: the back-end's userfaultfd, or -1 */
 } Raw;
+
+/* The fixture's data for the postcopy test: guest memory is set while postcopy listens. */
+static const char raw_postcopy[] = "postcopy";
 
 static Counter raw_broken;    /* broken signals seen */
 static gint raw_popped;       /* (atomic) chains the device popped */
@@ -365,6 +371,25 @@ count_handler (VhostVirtqueue *queue, gpointer user_data)
         written += iov[i].iov_len;
       g_atomic_int_inc (&raw_popped);
       vhost_virtqueue_push (queue, &elem, written);
+    }
+}
+
+/* Postcopy: the readable bytes, reversed, into the writable buffer. */
+static void
+reverse_handler (VhostVirtqueue *queue, gpointer user_data)
+{
+  VhostVirtqueueElement elem;
+  struct iovec iov[4];
+
+  while (vhost_virtqueue_pop (queue, &elem, iov, G_N_ELEMENTS (iov)))
+    {
+      guint8 *in = iov[elem.n_out].iov_base;
+      const guint8 *out = iov[0].iov_base;
+      gsize len = MIN (iov[0].iov_len, iov[elem.n_out].iov_len);
+
+      for (gsize i = 0; i < len; i++)
+        in[i] = out[len - 1 - i];
+      vhost_virtqueue_push (queue, &elem, len);
     }
 }
 
@@ -397,7 +422,7 @@ setup_raw (VhostUserSlave *slave, gpointer data)
                      VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
                      VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
   device->num_queues = 2;
-  vhost_virtqueue_set_handler (queue, count_handler, NULL, NULL);
+  vhost_virtqueue_set_handler (queue, data == raw_postcopy ? reverse_handler : count_handler, NULL, NULL);
   g_signal_connect (queue, "broken", G_CALLBACK (broken_cb), NULL);
   queue = vhost_user_slave_get_virtqueue (slave, 1);
   vhost_virtqueue_set_handler (queue, marker_handler, NULL, NULL);
@@ -427,7 +452,8 @@ raw_setup (Raw *r, gconstpointer data)
   g_atomic_int_set (&raw_popped, 0);
   r->fds_before = vhost_test_count_open_fds ();
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
-  r->thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_raw, NULL);
+  r->uffd = -1;
+  r->thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_raw, (gpointer) data);
   r->slave = vhost_test_slave_thread_get_slave (r->thread);
   r->master = vhost_user_master_new_for_fd (sv[1]);
   g_assert_true (vhost_user_master_connect (r->master, NULL, &error));
@@ -455,7 +481,8 @@ raw_setup (Raw *r, gconstpointer data)
                                                             VHOST_USER_PROTOCOL_F_LOG_SHMFD |
                                                             VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |
                                                             VHOST_USER_PROTOCOL_F_BACKEND_REQ |
-                                                            VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS,
+                                                            VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS |
+                                                            (data == raw_postcopy ? VHOST_USER_PROTOCOL_F_PAGEFAULT : 0),
                                                           &error));
   g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (r->master), &error));
   /* Dirty logging is turned on by the test that wants it. */
@@ -465,7 +492,20 @@ raw_setup (Raw *r, gconstpointer data)
   r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
   regions[0] = r0;
   regions[1] = r1;
-  g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (r->master), regions, 2, &error));
+  if (data == raw_postcopy)
+    {
+      /* Region 0 (the rings) has arrived, region 1 (the buffers) has not; the
+       * table comes in two messages, so that both kinds of answer are read. */
+      memset (r->mem, 0, RAW_RSIZE);
+      r->uffd = vhost_user_master_postcopy_advise (r->master, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (r->uffd, >=, 0);
+      g_assert_true (vhost_user_master_postcopy_listen (r->master, &error));
+      g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (r->master), regions, 1, &error));
+      g_assert_true (vhost_user_master_add_mem_region (r->master, r1, &error));
+    }
+  else
+    g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (r->master), regions, 2, &error));
   addr = vhost_vring_addr_new (0, 0, raw_uaddr (r, 0), raw_uaddr (r, 0x2000), raw_uaddr (r, 0x1000), 0x2000);
   g_assert_true (vhost_backend_set_vring_num (VHOST_BACKEND (r->master), 0, RAW_NUM, &error));
   g_assert_true (vhost_backend_set_vring_base (VHOST_BACKEND (r->master), 0, 0, &error));
@@ -498,6 +538,8 @@ raw_teardown (Raw *r, gconstpointer data)
   close (r->err);
   close (r->kick1);
   close (r->call1);
+  if (r->uffd >= 0)
+    close (r->uffd);
   vhost_test_assert_fd_count (r->fds_before);
 }
 
@@ -954,6 +996,74 @@ start_driver (void (*setup) (VhostUserSlave *slave, gpointer data),
   g_assert_true (vhost_driver_start (driver, 1, 16, features, &error));
   g_assert_no_error (error);
   return driver;
+}
+
+/* Postcopy driven by VhostUserMaster: the master learns where the back-end mapped
+ * guest memory, translates the back-end's faults to guest addresses, and the
+ * request whose buffers had not arrived completes once the test placed them. */
+static void
+test_raw_postcopy (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostMemoryRegion) r1 = NULL;
+  guint64 backend0, backend1, gpa;
+  guint faults = 0;
+  guint8 *out = r->mem + RAW_RSIZE, *in = r->mem + RAW_RSIZE + 0x1000;
+
+  /* The back-end's addresses: its own mapping, not ours, and both ways agree. */
+  g_assert_true (vhost_user_master_postcopy_to_backend (r->master, RAW_R0 + 0x10, &backend0));
+  g_assert_true (vhost_user_master_postcopy_to_backend (r->master, RAW_R1, &backend1));
+  g_assert_cmphex (backend0, !=, raw_uaddr (r, RAW_R0 + 0x10));
+  g_assert_true (vhost_user_master_postcopy_to_guest (r->master, backend1 + 0x123, &gpa));
+  g_assert_cmphex (gpa, ==, RAW_R1 + 0x123);
+  g_assert_false (vhost_user_master_postcopy_to_backend (r->master, RAW_R1 + RAW_RSIZE, &backend1));
+
+  raw_desc (r, 0, RAW_R1, 32, VRING_DESC_F_NEXT, 1);
+  raw_desc (r, 1, RAW_R1 + 0x1000, 32, VRING_DESC_F_WRITE, 0);
+  raw_publish (r, 0);
+  while (!fd_readable (r->call, 0))
+    {
+      struct pollfd pfd[2] = { { r->uffd, POLLIN, 0 }, { r->call, POLLIN, 0 } };
+      struct uffd_msg event;
+      struct uffdio_range range;
+
+      g_assert_cmpint (poll (pfd, 2, 10000), >, 0);
+      if (!(pfd[0].revents & POLLIN))
+        continue;
+      g_assert_cmpint (read (r->uffd, &event, sizeof event), ==, sizeof event);
+      g_assert_cmpuint (event.event, ==, UFFD_EVENT_PAGEFAULT);
+      g_assert_true (vhost_user_master_postcopy_to_guest (r->master, event.arg.pagefault.address, &gpa));
+      gpa &= ~(guint64) 0xfff;
+      g_assert_true (gpa == RAW_R1 || gpa == RAW_R1 + 0x1000);
+      /* The page arrives through our mapping, then the back-end is woken. */
+      if (gpa == RAW_R1)
+        for (guint i = 0; i < 32; i++)
+          out[i] = 100 + i;
+      else
+        in[0] = 0;
+      g_assert_true (vhost_user_master_postcopy_to_backend (r->master, gpa, &backend1));
+      range.start = backend1;
+      range.len = 4096;
+      g_assert_cmpint (ioctl (r->uffd, UFFDIO_WAKE, &range), ==, 0);
+      faults++;
+    }
+  g_assert_cmpuint (faults, ==, 2);
+  g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, 1);
+  g_assert_cmpuint (r->used->ring[0].id, ==, 0);
+  g_assert_cmpuint (r->used->ring[0].len, ==, 32);
+  for (guint i = 0; i < 32; i++)
+    g_assert_cmpuint (in[i], ==, 100 + 31 - i);
+
+  /* A region removed is forgotten; the end forgets everything. */
+  r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
+  g_assert_true (vhost_user_master_remove_mem_region (r->master, r1, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_master_postcopy_to_backend (r->master, RAW_R1, &backend1));
+  g_assert_true (vhost_user_master_postcopy_to_backend (r->master, RAW_R0, &backend0));
+  g_assert_true (vhost_user_master_postcopy_end (r->master, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_master_postcopy_to_backend (r->master, RAW_R0, &backend0));
+  g_assert_true (vhost_user_master_get_connected (r->master));
 }
 
 static void
@@ -1518,6 +1628,7 @@ main (int argc, char **argv)
   g_test_add ("/vhost/dataplane/dirty-log", Raw, NULL, raw_setup, test_raw_dirty_log, raw_teardown);
   g_test_add ("/vhost/dataplane/polled-ring", Raw, NULL, raw_setup, test_raw_polled, raw_teardown);
   g_test_add ("/vhost/dataplane/inband-notifications", Raw, NULL, raw_setup, test_raw_inband, raw_teardown);
+  g_test_add ("/vhost/dataplane/postcopy", Raw, raw_postcopy, raw_setup, test_raw_postcopy, raw_teardown);
   g_test_add_func ("/vhost/dataplane/element-copy", test_element_copy);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);

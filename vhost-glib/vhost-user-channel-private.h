@@ -72,6 +72,14 @@ gboolean vhost_user_channel_call (VhostUserChannel *channel,
                                   VhostUserMsg **reply,
                                   GCancellable *cancellable,
                                   GError **error);
+/* Requester: a call whose reply gives the request's own payload back, whatever the
+ * request table says: postcopy's SET_MEM_TABLE and ADD_MEM_REG, answered with the
+ * table as the back-end mapped it. The reply must have the request's size and no fd. */
+gboolean vhost_user_channel_call_echo (VhostUserChannel *channel,
+                                       const VhostUserMsg *msg,
+                                       VhostUserMsg **reply,
+                                       GCancellable *cancellable,
+                                       GError **error);
 void vhost_user_channel_call_async (VhostUserChannel *channel,
                                     const VhostUserMsg *msg,
                                     GCancellable *cancellable,

@@ -23,6 +23,7 @@ typedef struct
 {
   guint32 request;
   gboolean ack;                  /* the reply is a REPLY_ACK status */
+  guint32 echo_size;             /* non-zero: the reply gives the request's payload back (postcopy) */
   gboolean abandoned;            /* the caller went away; drop the reply */
   gboolean done;
   VhostUserMsg *reply;           /* (owned) (nullable) */
@@ -318,7 +319,8 @@ channel_handle_reply (VhostUserChannel *channel, VhostUserMsg *msg)
       vhost_user_msg_free (msg);
       return;
     }
-  if (!vhost_user_reply_validate (channel->kind, call->request, call->ack, msg, &error))
+  if (call->echo_size > 0 ? !vhost_user_echo_reply_validate (channel->kind, call->request, call->echo_size, msg, &error)
+                          : !vhost_user_reply_validate (channel->kind, call->request, call->ack, msg, &error))
     {
       channel_close_internal (channel, error);
       vhost_user_msg_free (msg);
@@ -685,7 +687,7 @@ vhost_user_channel_reply_status (VhostUserChannel *channel,
 
 /* Start a call: queue the request and, when a reply is due, a pending call. */
 static PendingCall *
-channel_start_call (VhostUserChannel *channel, const VhostUserMsg *msg, GError **error)
+channel_start_call (VhostUserChannel *channel, const VhostUserMsg *msg, gboolean echo, GError **error)
 {
   VhostUserReplyForm form;
   PendingCall *call;
@@ -698,7 +700,8 @@ channel_start_call (VhostUserChannel *channel, const VhostUserMsg *msg, GError *
 
   call = g_new0 (PendingCall, 1);
   call->request = msg->hdr.request;
-  form = vhost_user_request_reply_form (channel->kind, msg, channel->protocol_features);
+  form = echo ? VHOST_USER_REPLY_FORM_FULL : vhost_user_request_reply_form (channel->kind, msg, channel->protocol_features);
+  call->echo_size = echo ? msg->hdr.size : 0;
   if (form != VHOST_USER_REPLY_FORM_NONE)
     {
       call->ack = form == VHOST_USER_REPLY_FORM_ACK;
@@ -761,12 +764,13 @@ channel_wait (VhostUserChannel *channel, gint64 deadline, GCancellable *cancella
   return TRUE;
 }
 
-gboolean
-vhost_user_channel_call (VhostUserChannel *channel,
-                         const VhostUserMsg *msg,
-                         VhostUserMsg **reply,
-                         GCancellable *cancellable,
-                         GError **error)
+static gboolean
+channel_call_sync (VhostUserChannel *channel,
+                   const VhostUserMsg *msg,
+                   gboolean echo,
+                   VhostUserMsg **reply,
+                   GCancellable *cancellable,
+                   GError **error)
 {
   G_GNUC_UNUSED g_autoptr(VhostUserChannel) self = vhost_user_channel_ref (channel);
   gint64 deadline = channel->timeout_ms > 0 ? g_get_monotonic_time () + channel->timeout_ms * G_TIME_SPAN_MILLISECOND : 0;
@@ -777,7 +781,7 @@ vhost_user_channel_call (VhostUserChannel *channel,
     *reply = NULL;
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-  call = channel_start_call (channel, msg, error);
+  call = channel_start_call (channel, msg, echo, error);
   if (call == NULL)
     return FALSE;
 
@@ -817,6 +821,27 @@ vhost_user_channel_call (VhostUserChannel *channel,
   return ok;
 }
 
+gboolean
+vhost_user_channel_call (VhostUserChannel *channel,
+                         const VhostUserMsg *msg,
+                         VhostUserMsg **reply,
+                         GCancellable *cancellable,
+                         GError **error)
+{
+  return channel_call_sync (channel, msg, FALSE, reply, cancellable, error);
+}
+
+gboolean
+vhost_user_channel_call_echo (VhostUserChannel *channel,
+                              const VhostUserMsg *msg,
+                              VhostUserMsg **reply,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  g_return_val_if_fail (msg->hdr.size > 0, FALSE);
+  return channel_call_sync (channel, msg, TRUE, reply, cancellable, error);
+}
+
 void
 vhost_user_channel_call_async (VhostUserChannel *channel,
                                const VhostUserMsg *msg,
@@ -832,7 +857,7 @@ vhost_user_channel_call_async (VhostUserChannel *channel,
   g_task_set_task_data (task, vhost_user_channel_ref (channel), (GDestroyNotify) vhost_user_channel_unref);
   if (g_task_return_error_if_cancelled (task))
     return;
-  call = channel_start_call (channel, msg, &error);
+  call = channel_start_call (channel, msg, FALSE, &error);
   if (call == NULL)
     {
       g_task_return_error (task, error);

@@ -84,7 +84,17 @@ struct _VhostUserMaster
   guint64 acked_features;
   guint64 acked_protocol_features;
   guint timeout_ms;
+  gboolean postcopy_listening;     /* between POSTCOPY_LISTEN and POSTCOPY_END */
+  GArray *postcopy_regions;        /* (element-type PostcopyRegion) (owned) where the back-end mapped them */
 };
+
+/* A region of guest memory as the back-end mapped it, learnt in postcopy. */
+typedef struct
+{
+  guint64 guest_phys_addr;
+  guint64 size;
+  guint64 backend_addr;
+} PostcopyRegion;
 
 static void vhost_user_master_backend_iface_init (VhostBackendInterface *iface);
 
@@ -128,6 +138,8 @@ master_drop_connection (VhostUserMaster *self)
     vhost_user_channel_set_companion (self->channel, NULL);
   g_clear_pointer (&self->backend, vhost_user_channel_unref);
   g_clear_pointer (&self->channel, vhost_user_channel_unref);
+  self->postcopy_listening = FALSE;
+  g_array_set_size (self->postcopy_regions, 0);
   if (was_connected)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
 }
@@ -364,6 +376,8 @@ master_set_channel (VhostUserMaster *self, int fd)
   /* A new back-end knows nothing of what an earlier one negotiated. */
   g_object_freeze_notify (G_OBJECT (self));
   self->offered_features = 0;
+  self->postcopy_listening = FALSE;
+  g_array_set_size (self->postcopy_regions, 0);
   if (self->acked_features != 0)
     {
       self->acked_features = 0;
@@ -384,6 +398,7 @@ vhost_user_master_init (VhostUserMaster *self)
   self->adopted_fd = -1;
   self->timeout_ms = DEFAULT_TIMEOUT_MS;
   self->context = g_main_context_ref_thread_default ();
+  self->postcopy_regions = g_array_new (FALSE, FALSE, sizeof (PostcopyRegion));
 }
 
 static void
@@ -415,6 +430,7 @@ vhost_user_master_finalize (GObject *object)
 
   g_free (self->socket_path);
   g_main_context_unref (self->context);
+  g_array_unref (self->postcopy_regions);
   G_OBJECT_CLASS (vhost_user_master_parent_class)->finalize (object);
 }
 
@@ -1756,6 +1772,67 @@ vhost_user_master_get_max_mem_slots (VhostUserMaster *master, guint64 *slots, GE
   return master_get_u64 (master, VHOST_USER_GET_MAX_MEM_SLOTS, slots, error);
 }
 
+/* While postcopy listens, a memory table (SET_MEM_TABLE, ADD_MEM_REG) is answered
+ * with the regions as the back-end mapped them: keep where, then acknowledge with
+ * the same request carrying a u64 0 (no NEED_REPLY: the back-end reads it as part
+ * of the exchange). A reply that does not describe the regions sent ends the
+ * connection. */
+static gboolean
+master_postcopy_table (VhostUserMaster *self, VhostUserMsg *msg, GError **error)
+{
+  const char *name = vhost_user_request_name (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request);
+  gboolean table = msg->hdr.request == VHOST_USER_SET_MEM_TABLE;
+  const VhostUserRegionWire *sent = table ? msg->payload.memory.regions : &msg->payload.mem_reg.region;
+  guint n = table ? msg->payload.memory.nregions : 1;
+  g_autoptr(VhostUserMsg) reply = NULL;
+  const VhostUserRegionWire *got;
+  VhostUserMsg ack;
+
+  if (!master_check (self, msg->hdr.request, error) ||
+      !vhost_user_channel_call_echo (self->channel, msg, &reply, NULL, error))
+    return FALSE;
+  got = table ? reply->payload.memory.regions : &reply->payload.mem_reg.region;
+  if (table && reply->payload.memory.nregions != n)
+    {
+      master_fail (self, g_error_new (VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                                      "%s: the postcopy reply has %u regions, the table had %u", name,
+                                      reply->payload.memory.nregions, n),
+                   error);
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    if (got[i].guest_phys_addr != sent[i].guest_phys_addr || got[i].memory_size != sent[i].memory_size ||
+        got[i].userspace_addr + got[i].memory_size < got[i].userspace_addr)
+      {
+        master_fail (self, g_error_new (VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                                        "%s: region %u of the postcopy reply is not the region sent", name, i),
+                     error);
+        return FALSE;
+      }
+  if (table)
+    g_array_set_size (self->postcopy_regions, 0);
+  for (guint i = 0; i < n; i++)
+    {
+      PostcopyRegion r = { got[i].guest_phys_addr, got[i].memory_size, got[i].userspace_addr };
+
+      g_array_append_val (self->postcopy_regions, r);
+    }
+  vhost_user_msg_init_u64 (&ack, msg->hdr.request, 0);
+  return vhost_user_channel_call (self->channel, &ack, NULL, NULL, error);
+}
+
+/* A region the back-end no longer maps: forgotten (REM_MEM_REG while postcopy listens). */
+static void
+master_postcopy_forget (VhostUserMaster *self, const VhostUserRegionWire *region)
+{
+  for (guint i = 0; i < self->postcopy_regions->len; i++)
+    if (g_array_index (self->postcopy_regions, PostcopyRegion, i).guest_phys_addr == region->guest_phys_addr)
+      {
+        g_array_remove_index (self->postcopy_regions, i);
+        return;
+      }
+}
+
 static void
 region_to_wire (VhostMemoryRegion *region, VhostUserRegionWire *wire)
 {
@@ -1782,9 +1859,17 @@ master_mem_reg (VhostUserMaster *self, VhostUserRequest request, VhostMemoryRegi
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_FDS, "ADD_MEM_REG: the region has no file descriptor");
       return FALSE;
     }
-  return master_call_with_fd (self, &msg,
-                              request == VHOST_USER_ADD_MEM_REG ? vhost_memory_region_get_fd (region) : -1,
-                              error);
+  if (self->postcopy_listening && request == VHOST_USER_ADD_MEM_REG)
+    {
+      msg.fds[msg.n_fds++] = vhost_memory_region_get_fd (region);
+      return master_postcopy_table (self, &msg, error);
+    }
+  if (!master_call_with_fd (self, &msg,
+                            request == VHOST_USER_ADD_MEM_REG ? vhost_memory_region_get_fd (region) : -1, error))
+    return FALSE;
+  if (request == VHOST_USER_REM_MEM_REG)
+    master_postcopy_forget (self, &msg.payload.mem_reg.region);
+  return TRUE;
 }
 
 /**
@@ -1949,6 +2034,144 @@ vhost_user_master_check_device_state (VhostUserMaster *master, GError **error)
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
   vhost_user_msg_init (&msg, VHOST_USER_CHECK_DEVICE_STATE, 0);
   return master_call_get_u64 (master, &msg, NULL, "CHECK_DEVICE_STATE", error);
+}
+
+/**
+ * vhost_user_master_postcopy_advise:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Tells the back-end that postcopy migration may follow (POSTCOPY_ADVISE). It
+ * opens a userfaultfd and returns it: once it listens
+ * (vhost_user_master_postcopy_listen()), a page of guest memory it touches
+ * that has not arrived yet blocks its thread and shows up on that fd as a
+ * fault at an address of the back-end's own mapping (see
+ * vhost_user_master_postcopy_to_guest()). The front-end places the page (in
+ * its own shared mapping of guest memory) and wakes the back-end with
+ * UFFDIO_WAKE on the back-end's address (see
+ * vhost_user_master_postcopy_to_backend()). Needs
+ * %VHOST_USER_PROTOCOL_F_PAGEFAULT.
+ *
+ * Returns: the userfaultfd, which the caller owns, or -1 on error
+ */
+gint
+vhost_user_master_postcopy_advise (VhostUserMaster *master, GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
+  vhost_user_msg_init (&msg, VHOST_USER_POSTCOPY_ADVISE, 0);
+  if (!master_call (master, &msg, &reply, error))
+    return -1;
+  return vhost_user_msg_take_fd (reply, 0);
+}
+
+/**
+ * vhost_user_master_postcopy_listen:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Tells the back-end that postcopy starts (POSTCOPY_LISTEN): it registers
+ * guest memory with the userfaultfd of vhost_user_master_postcopy_advise().
+ * From now on until vhost_user_master_postcopy_end(), the back-end answers
+ * every memory table (vhost_backend_set_mem_table(),
+ * vhost_user_master_add_mem_region()) with the addresses it mapped the regions
+ * at; the master keeps them and acknowledges, as the specification orders. Needs
+ * %VHOST_USER_PROTOCOL_F_PAGEFAULT.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_postcopy_listen (VhostUserMaster *master, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  if (!master_call_simple (master, VHOST_USER_POSTCOPY_LISTEN, error))
+    return FALSE;
+  master->postcopy_listening = TRUE;
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_postcopy_end:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Tells the back-end that all of guest memory arrived (POSTCOPY_END): it
+ * unregisters its mappings and closes its userfaultfd. The master forgets the
+ * back-end's addresses. Needs %VHOST_USER_PROTOCOL_F_PAGEFAULT.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_master_postcopy_end (VhostUserMaster *master, GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  vhost_user_msg_init (&msg, VHOST_USER_POSTCOPY_END, 0);
+  if (!master_call_get_u64 (master, &msg, NULL, "POSTCOPY_END", error))
+    return FALSE;
+  master->postcopy_listening = FALSE;
+  g_array_set_size (master->postcopy_regions, 0);
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_postcopy_to_guest:
+ * @master: a #VhostUserMaster
+ * @backend_addr: an address in the back-end's mapping of guest memory, as a
+ *   fault on its userfaultfd gives it
+ * @guest_phys_addr: (out): return location for the guest physical address
+ *
+ * Translates a back-end's address into a guest physical address, from what the
+ * back-end answered to the memory tables sent while postcopy listens.
+ *
+ * Returns: %TRUE if a region holds @backend_addr
+ */
+gboolean
+vhost_user_master_postcopy_to_guest (VhostUserMaster *master, guint64 backend_addr, guint64 *guest_phys_addr)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  for (guint i = 0; i < master->postcopy_regions->len; i++)
+    {
+      PostcopyRegion *r = &g_array_index (master->postcopy_regions, PostcopyRegion, i);
+
+      if (backend_addr - r->backend_addr < r->size)
+        {
+          *guest_phys_addr = r->guest_phys_addr + (backend_addr - r->backend_addr);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/**
+ * vhost_user_master_postcopy_to_backend:
+ * @master: a #VhostUserMaster
+ * @guest_phys_addr: a guest physical address
+ * @backend_addr: (out): return location for the address in the back-end's mapping
+ *
+ * Translates a guest physical address into the back-end's address for it (the
+ * range to wake with UFFDIO_WAKE once the page arrived).
+ *
+ * Returns: %TRUE if a region holds @guest_phys_addr
+ */
+gboolean
+vhost_user_master_postcopy_to_backend (VhostUserMaster *master, guint64 guest_phys_addr, guint64 *backend_addr)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  for (guint i = 0; i < master->postcopy_regions->len; i++)
+    {
+      PostcopyRegion *r = &g_array_index (master->postcopy_regions, PostcopyRegion, i);
+
+      if (guest_phys_addr - r->guest_phys_addr < r->size)
+        {
+          *backend_addr = r->backend_addr + (guest_phys_addr - r->guest_phys_addr);
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 static gboolean
@@ -2184,6 +2407,8 @@ master_backend_set_mem_table (VhostBackend *backend, VhostMemoryRegion **regions
     }
   if (!vhost_user_regions_validate (msg.payload.memory.regions, n_regions, "SET_MEM_TABLE", error))
     return FALSE;
+  if (VHOST_USER_MASTER (backend)->postcopy_listening)
+    return master_postcopy_table (VHOST_USER_MASTER (backend), &msg, error);
   return master_call (VHOST_USER_MASTER (backend), &msg, NULL, error);
 }
 

@@ -167,6 +167,23 @@ VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_master_check_device_state (VhostUserMaster *master,
                                                GError **error);
 VHOST_AVAILABLE_IN_ALL
+gint vhost_user_master_postcopy_advise (VhostUserMaster *master,
+                                        GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_postcopy_listen (VhostUserMaster *master,
+                                            GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_postcopy_end (VhostUserMaster *master,
+                                         GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_postcopy_to_guest (VhostUserMaster *master,
+                                              guint64 backend_addr,
+                                              guint64 *guest_phys_addr);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_postcopy_to_backend (VhostUserMaster *master,
+                                                guint64 guest_phys_addr,
+                                                guint64 *backend_addr);
+VHOST_AVAILABLE_IN_ALL
 gint vhost_user_master_get_shared_object (VhostUserMaster *master,
                                           GBytes *uuid,
                                           GError **error);

@@ -226,8 +226,10 @@ vhost_user_dev_request_rem_mem_reg (VhostUserDev *dev, VhostUserMsg *msg, VhostU
 {
   const VhostUserRegionWire *wire = &msg->payload.mem_reg.region;
 
+  /* QEMU closes a postcopy table change that only removed regions with an
+   * acknowledgement of REM_MEM_REG, though no reply asked for one. */
   if (vhost_user_msg_is_postcopy_ack (VHOST_USER_CHANNEL_FRONTEND, msg))
-    return vhost_user_dev_postcopy_ack (dev, msg, error);
+    return (dev->postcopy_listening && !dev->postcopy_ack_pending) || vhost_user_dev_postcopy_ack (dev, msg, error);
   for (guint i = 0; i < dev->regions->len; i++)
     {
       VhostUserDevRegion *region = &g_array_index (dev->regions, VhostUserDevRegion, i);

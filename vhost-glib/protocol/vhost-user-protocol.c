@@ -357,6 +357,29 @@ vhost_user_reply_validate (VhostUserChannelKind channel, guint32 request, gboole
 }
 
 gboolean
+vhost_user_echo_reply_validate (VhostUserChannelKind channel, guint32 request, guint32 size, const VhostUserMsg *msg,
+                                GError **error)
+{
+  const char *name = vhost_user_request_name (channel, request);
+
+  if (!vhost_user_header_validate (channel, &msg->hdr, error))
+    return FALSE;
+  if (!(msg->hdr.flags & VHOST_USER_FLAG_REPLY) || msg->hdr.request != request)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL, "%s: expected its reply, got %s (code %u, flags 0x%x)",
+                   name, vhost_user_request_name (channel, msg->hdr.request), msg->hdr.request, msg->hdr.flags);
+      return FALSE;
+    }
+  if (msg->hdr.size != size)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_MESSAGE_SIZE, "%s: the reply has %u bytes, the request had %u", name,
+                   msg->hdr.size, size);
+      return FALSE;
+    }
+  return validate_fds (name, VHOST_USER_FDS_NONE, msg, error);
+}
+
+gboolean
 vhost_user_regions_validate (const VhostUserRegionWire *regions, guint n_regions, const char *what, GError **error)
 {
   for (guint i = 0; i < n_regions; i++)

@@ -305,6 +305,13 @@ gboolean vhost_user_reply_validate (VhostUserChannelKind channel,
 /* Check a memory table: every region has a non-zero size; guest_phys_addr + size,
  * userspace_addr + size and mmap_offset + size do not overflow; no two regions overlap
  * in guest physical or in user space. VHOST_ERROR_INVALID_ARGUMENT, naming `what`. */
+/* A reply that gives the request's own payload back (postcopy's memory tables):
+ * the reply flag, the same request code, `size` bytes, no fd. */
+gboolean vhost_user_echo_reply_validate (VhostUserChannelKind channel,
+                                         guint32 request,
+                                         guint32 size,
+                                         const VhostUserMsg *msg,
+                                         GError **error);
 gboolean vhost_user_regions_validate (const VhostUserRegionWire *regions,
                                       guint n_regions,
                                       const char *what,
