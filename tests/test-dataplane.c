@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* End to end: VhostDriver → VhostUserMaster → socket → VhostUserSlave with an echo device, every ring layout. */
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <linux/userfaultfd.h>
@@ -352,6 +353,8 @@ typedef struct
 
 /* The fixture's data for the postcopy test: guest memory is set while postcopy listens. */
 static const char raw_postcopy[] = "postcopy";
+/* The fixture's data for the device-state test: DEVICE_STATE negotiated. */
+static const char raw_device_state[] = "device-state";
 
 static Counter raw_broken;    /* broken signals seen */
 static gint raw_popped;       /* (atomic) chains the device popped */
@@ -436,28 +439,105 @@ raw_uaddr (Raw *r, guint64 gpa)
   return (guint64) (guintptr) r->mem + (gpa >= RAW_R1 ? gpa - RAW_R1 + RAW_RSIZE : gpa);
 }
 
+/* A slave in a thread of its own, and a master connected to it. */
+static VhostUserMaster *
+raw_connect (gconstpointer data, VhostTestSlaveThread **thread)
+{
+  g_autoptr(GError) error = NULL;
+  VhostUserMaster *master;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  *thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_raw, (gpointer) data);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_no_error (error);
+  return master;
+}
+
+/* Negotiate, share guest memory and set both vrings up through `master`; with
+ * `start`, also their bases, enable them and set the status (a destination of a
+ * device state leaves that to the state). */
 static void
-raw_setup (Raw *r, gconstpointer data)
+raw_bring_up (Raw *r, VhostUserMaster *master, gconstpointer data, gboolean start)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VhostMemoryRegion) r0 = NULL;
   g_autoptr(VhostMemoryRegion) r1 = NULL;
   g_autoptr(VhostVringAddr) addr = NULL;
   g_autoptr(VhostVringAddr) addr1 = NULL;
+  VhostBackend *backend = VHOST_BACKEND (master);
   VhostMemoryRegion *regions[2];
   guint64 features;
-  int sv[2];
 
+  g_assert_true (vhost_backend_get_features (backend, &features, &error));
+  g_assert_true (vhost_user_master_set_protocol_features (master,
+                                                          VHOST_USER_PROTOCOL_F_REPLY_ACK |
+                                                            VHOST_USER_PROTOCOL_F_STATUS |
+                                                            VHOST_USER_PROTOCOL_F_LOG_SHMFD |
+                                                            VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |
+                                                            VHOST_USER_PROTOCOL_F_BACKEND_REQ |
+                                                            VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS |
+                                                            (data == raw_postcopy ? VHOST_USER_PROTOCOL_F_PAGEFAULT : 0) |
+                                                            (data == raw_device_state ? VHOST_USER_PROTOCOL_F_DEVICE_STATE : 0),
+                                                          &error));
+  g_assert_true (vhost_backend_set_owner (backend, &error));
+  /* Dirty logging is turned on by the test that wants it. */
+  features &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
+  g_assert_true (vhost_backend_set_features (backend, features, &error));
+  r0 = vhost_memory_region_new (RAW_R0, RAW_RSIZE, raw_uaddr (r, RAW_R0), r->memfd, 0);
+  r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
+  regions[0] = r0;
+  regions[1] = r1;
+  if (data == raw_postcopy)
+    {
+      /* Region 0 (the rings) has arrived, region 1 (the buffers) has not; the
+       * table comes in two messages, so that both kinds of answer are read. */
+      memset (r->mem, 0, RAW_RSIZE);
+      r->uffd = vhost_user_master_postcopy_advise (master, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (r->uffd, >=, 0);
+      g_assert_true (vhost_user_master_postcopy_listen (master, &error));
+      g_assert_true (vhost_backend_set_mem_table (backend, regions, 1, &error));
+      g_assert_true (vhost_user_master_add_mem_region (master, r1, &error));
+    }
+  else
+    g_assert_true (vhost_backend_set_mem_table (backend, regions, 2, &error));
+  addr = vhost_vring_addr_new (0, 0, raw_uaddr (r, 0), raw_uaddr (r, 0x2000), raw_uaddr (r, 0x1000), 0x2000);
+  g_assert_true (vhost_backend_set_vring_num (backend, 0, RAW_NUM, &error));
+  if (start)
+    g_assert_true (vhost_backend_set_vring_base (backend, 0, 0, &error));
+  g_assert_true (vhost_backend_set_vring_addr (backend, addr, &error));
+  g_assert_true (vhost_backend_set_vring_kick (backend, 0, r->kick, &error));
+  g_assert_true (vhost_backend_set_vring_call (backend, 0, r->call, &error));
+  g_assert_true (vhost_backend_set_vring_err (backend, 0, r->err, &error));
+  if (start)
+    g_assert_true (vhost_backend_set_vring_enable (backend, 0, TRUE, &error));
+  addr1 = vhost_vring_addr_new (1, 0, raw_uaddr (r, RAW_MARKER_RING), raw_uaddr (r, RAW_MARKER_RING + 0x2000),
+                                raw_uaddr (r, RAW_MARKER_RING + 0x1000), RAW_MARKER_RING + 0x2000);
+  g_assert_true (vhost_backend_set_vring_num (backend, 1, RAW_NUM, &error));
+  if (start)
+    g_assert_true (vhost_backend_set_vring_base (backend, 1, 0, &error));
+  g_assert_true (vhost_backend_set_vring_addr (backend, addr1, &error));
+  g_assert_true (vhost_backend_set_vring_kick (backend, 1, r->kick1, &error));
+  g_assert_true (vhost_backend_set_vring_call (backend, 1, r->call1, &error));
+  if (start)
+    {
+      g_assert_true (vhost_backend_set_vring_enable (backend, 1, TRUE, &error));
+      g_assert_true (vhost_backend_set_status (backend, 0xf, &error));
+    }
+  g_assert_no_error (error);
+}
+
+static void
+raw_setup (Raw *r, gconstpointer data)
+{
   counter_reset (&raw_broken);
   g_atomic_int_set (&raw_popped, 0);
   r->fds_before = vhost_test_count_open_fds ();
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
   r->uffd = -1;
-  r->thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_raw, (gpointer) data);
+  r->master = raw_connect (data, &r->thread);
   r->slave = vhost_test_slave_thread_get_slave (r->thread);
-  r->master = vhost_user_master_new_for_fd (sv[1]);
-  g_assert_true (vhost_user_master_connect (r->master, NULL, &error));
-  g_assert_no_error (error);
 
   r->memfd = vhost_test_memfd (2 * RAW_RSIZE);
   r->mem = mmap (NULL, 2 * RAW_RSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
@@ -473,57 +553,7 @@ raw_setup (Raw *r, gconstpointer data)
   r->used1 = (struct vring_used *) (r->mem + RAW_MARKER_RING + 0x2000);
   r->kick1 = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   r->call1 = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (r->master), &features, &error));
-  g_assert_true (vhost_user_master_set_protocol_features (r->master,
-                                                          VHOST_USER_PROTOCOL_F_REPLY_ACK |
-                                                            VHOST_USER_PROTOCOL_F_STATUS |
-                                                            VHOST_USER_PROTOCOL_F_LOG_SHMFD |
-                                                            VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |
-                                                            VHOST_USER_PROTOCOL_F_BACKEND_REQ |
-                                                            VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS |
-                                                            (data == raw_postcopy ? VHOST_USER_PROTOCOL_F_PAGEFAULT : 0),
-                                                          &error));
-  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (r->master), &error));
-  /* Dirty logging is turned on by the test that wants it. */
-  features &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
-  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (r->master), features, &error));
-  r0 = vhost_memory_region_new (RAW_R0, RAW_RSIZE, raw_uaddr (r, RAW_R0), r->memfd, 0);
-  r1 = vhost_memory_region_new (RAW_R1, RAW_RSIZE, raw_uaddr (r, RAW_R1), r->memfd, RAW_RSIZE);
-  regions[0] = r0;
-  regions[1] = r1;
-  if (data == raw_postcopy)
-    {
-      /* Region 0 (the rings) has arrived, region 1 (the buffers) has not; the
-       * table comes in two messages, so that both kinds of answer are read. */
-      memset (r->mem, 0, RAW_RSIZE);
-      r->uffd = vhost_user_master_postcopy_advise (r->master, &error);
-      g_assert_no_error (error);
-      g_assert_cmpint (r->uffd, >=, 0);
-      g_assert_true (vhost_user_master_postcopy_listen (r->master, &error));
-      g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (r->master), regions, 1, &error));
-      g_assert_true (vhost_user_master_add_mem_region (r->master, r1, &error));
-    }
-  else
-    g_assert_true (vhost_backend_set_mem_table (VHOST_BACKEND (r->master), regions, 2, &error));
-  addr = vhost_vring_addr_new (0, 0, raw_uaddr (r, 0), raw_uaddr (r, 0x2000), raw_uaddr (r, 0x1000), 0x2000);
-  g_assert_true (vhost_backend_set_vring_num (VHOST_BACKEND (r->master), 0, RAW_NUM, &error));
-  g_assert_true (vhost_backend_set_vring_base (VHOST_BACKEND (r->master), 0, 0, &error));
-  g_assert_true (vhost_backend_set_vring_addr (VHOST_BACKEND (r->master), addr, &error));
-  g_assert_true (vhost_backend_set_vring_kick (VHOST_BACKEND (r->master), 0, r->kick, &error));
-  g_assert_true (vhost_backend_set_vring_call (VHOST_BACKEND (r->master), 0, r->call, &error));
-  g_assert_true (vhost_backend_set_vring_err (VHOST_BACKEND (r->master), 0, r->err, &error));
-  g_assert_true (vhost_backend_set_vring_enable (VHOST_BACKEND (r->master), 0, TRUE, &error));
-  addr1 = vhost_vring_addr_new (1, 0, raw_uaddr (r, RAW_MARKER_RING), raw_uaddr (r, RAW_MARKER_RING + 0x2000),
-                                raw_uaddr (r, RAW_MARKER_RING + 0x1000), RAW_MARKER_RING + 0x2000);
-  g_assert_true (vhost_backend_set_vring_num (VHOST_BACKEND (r->master), 1, RAW_NUM, &error));
-  g_assert_true (vhost_backend_set_vring_base (VHOST_BACKEND (r->master), 1, 0, &error));
-  g_assert_true (vhost_backend_set_vring_addr (VHOST_BACKEND (r->master), addr1, &error));
-  g_assert_true (vhost_backend_set_vring_kick (VHOST_BACKEND (r->master), 1, r->kick1, &error));
-  g_assert_true (vhost_backend_set_vring_call (VHOST_BACKEND (r->master), 1, r->call1, &error));
-  g_assert_true (vhost_backend_set_vring_enable (VHOST_BACKEND (r->master), 1, TRUE, &error));
-  g_assert_true (vhost_backend_set_status (VHOST_BACKEND (r->master), 0xf, &error));
-  g_assert_no_error (error);
+  raw_bring_up (r, r->master, data, TRUE);
 }
 
 static void
@@ -584,8 +614,12 @@ raw_good_chain (Raw *r)
   raw_desc (r, 0, RAW_BUF, 64, VRING_DESC_F_NEXT, 1);
   raw_desc (r, 1, RAW_R1 + 0x100, 64, VRING_DESC_F_WRITE, 0);
   raw_publish (r, 0);
-  g_assert_true (fd_readable (r->call, 5000));
-  raw_drain (r->call);
+  /* (a call left from earlier completions is drained on the way) */
+  while (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE) != r->avail_idx)
+    {
+      g_assert_true (fd_readable (r->call, 5000));
+      raw_drain (r->call);
+    }
   g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before + 1);
   g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, r->avail_idx);
 }
@@ -1064,6 +1098,122 @@ test_raw_postcopy (Raw *r, gconstpointer data)
   g_assert_no_error (error);
   g_assert_false (vhost_user_master_postcopy_to_backend (r->master, RAW_R0, &backend0));
   g_assert_true (vhost_user_master_get_connected (r->master));
+}
+
+static void
+set_config_marker (VhostUserSlave *slave, gpointer data)
+{
+  VHOST_TEST_DEVICE (slave)->config[0] = 0xab;
+}
+
+static void
+assert_state_loaded (VhostUserSlave *slave, gpointer data)
+{
+  g_assert_cmpuint (VHOST_TEST_DEVICE (slave)->states_loaded, ==, 1);
+  g_assert_cmpuint (VHOST_TEST_DEVICE (slave)->config[0], ==, 0xab);
+}
+
+/* Moves the device state through a pipe: the source writes it, or the destination reads it. */
+static GByteArray *
+raw_transfer (VhostUserMaster *master, guint direction, GByteArray *state)
+{
+  g_autoptr(GError) error = NULL;
+  GByteArray *out = g_byte_array_new ();
+  int pipe_fds[2], other_fd = 0;
+  guint8 buf[512];
+  gssize n;
+
+  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+  g_assert_true (vhost_user_master_set_device_state_fd (master, direction, 0, pipe_fds[direction == 0 ? 1 : 0],
+                                                        &other_fd, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (other_fd, ==, -1);
+  close (pipe_fds[direction == 0 ? 1 : 0]);
+  if (direction == 0)
+    {
+      while ((n = read (pipe_fds[0], buf, sizeof buf)) > 0)
+        g_byte_array_append (out, buf, n);
+      g_assert_cmpint (n, ==, 0);
+      close (pipe_fds[0]);
+    }
+  else
+    {
+      g_assert_cmpint (write (pipe_fds[1], state->data, state->len), ==, (gssize) state->len);
+      close (pipe_fds[1]);
+    }
+  g_assert_true (vhost_user_master_check_device_state (master, &error));
+  g_assert_no_error (error);
+  return out;
+}
+
+/* A running device moved between two slaves by a master: the source stops with
+ * chains waiting in the ring, its state (ring positions, the device's own bytes
+ * from save_state) goes through a pipe to a destination set up on the same
+ * memory, which takes the waiting chains and then new ones. */
+static void
+test_raw_device_state (Raw *r, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) state = NULL;
+  g_autoptr(GByteArray) none = NULL;
+  g_autoptr(VhostUserMaster) master2 = NULL;
+  VhostTestSlaveThread *thread2;
+  gint before;
+  guint base;
+
+  raw_good_chain (r);
+  raw_good_chain (r);
+  vhost_test_slave_thread_run (r->thread, set_config_marker, NULL);
+  g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (r->master), 0, &base, &error));
+  g_assert_cmpuint (base, ==, 2);
+  g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (r->master), 1, &base, &error));
+
+  /* Three chains wait in the ring while the device moves. */
+  before = g_atomic_int_get (&raw_popped);
+  for (guint16 head = 2; head < 8; head += 2)
+    {
+      raw_desc (r, head, RAW_BUF + head * 64, 64, VRING_DESC_F_NEXT, head + 1);
+      raw_desc (r, head + 1, RAW_R1 + 0x100 + head * 64, 64, VRING_DESC_F_WRITE, 0);
+      raw_publish (r, head);
+    }
+  state = raw_transfer (r->master, 0, NULL);
+  g_assert_cmpuint (state->len, >, 16);
+  g_assert_cmpmem (state->data, 16, "vhost-glib-state", 16);
+  g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before);
+
+  /* The destination, on the same memory and eventfds; the state starts its vrings. */
+  master2 = raw_connect (data, &thread2);
+  raw_bring_up (r, master2, data, FALSE);
+  none = raw_transfer (master2, 1, state);
+  vhost_test_slave_thread_run (thread2, assert_state_loaded, NULL);
+  eventfd_write (r->kick, 1);
+  while (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE) != 5)
+    {
+      g_assert_true (fd_readable (r->call, 5000));
+      raw_drain (r->call);
+    }
+  g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before + 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (r->used->ring[2 + i].id, ==, 2 + 2 * i);
+  raw_good_chain (r);
+  raw_good_chain (r);
+
+  /* A state that is not one is refused by the destination's check. */
+  g_byte_array_set_size (state, 20);
+  {
+    int pipe_fds[2], other_fd;
+
+    g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (master2), 0, &base, &error));
+    g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+    g_assert_true (vhost_user_master_set_device_state_fd (master2, 1, 0, pipe_fds[0], &other_fd, &error));
+    close (pipe_fds[0]);
+    g_assert_cmpint (write (pipe_fds[1], state->data, state->len), ==, 20);
+    close (pipe_fds[1]);
+    g_assert_false (vhost_user_master_check_device_state (master2, &error));
+    g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+  }
+  g_clear_object (&master2);
+  vhost_test_slave_thread_free (thread2);
 }
 
 static void
@@ -1629,6 +1779,7 @@ main (int argc, char **argv)
   g_test_add ("/vhost/dataplane/polled-ring", Raw, NULL, raw_setup, test_raw_polled, raw_teardown);
   g_test_add ("/vhost/dataplane/inband-notifications", Raw, NULL, raw_setup, test_raw_inband, raw_teardown);
   g_test_add ("/vhost/dataplane/postcopy", Raw, raw_postcopy, raw_setup, test_raw_postcopy, raw_teardown);
+  g_test_add ("/vhost/dataplane/device-state", Raw, raw_device_state, raw_setup, test_raw_device_state, raw_teardown);
   g_test_add_func ("/vhost/dataplane/element-copy", test_element_copy);
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);

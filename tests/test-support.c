@@ -161,6 +161,36 @@ test_device_request (VhostUserSlave *slave,
     }
 }
 
+/* The device's own state: its config space, behind a tag that load_state checks. */
+static GBytes *
+test_save_state (VhostUserSlave *slave, GError **error)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (slave);
+  g_autoptr(GByteArray) state = g_byte_array_new ();
+
+  g_byte_array_append (state, (const guint8 *) "test", 4);
+  g_byte_array_append (state, self->config, sizeof self->config);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&state));
+}
+
+static gboolean
+test_load_state (VhostUserSlave *slave, GBytes *state, GError **error)
+{
+  VhostTestDevice *self = VHOST_TEST_DEVICE (slave);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (state, &size);
+
+  if (size != 4 + sizeof self->config || memcmp (data, "test", 4) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "not a test device's state (%" G_GSIZE_FORMAT
+                   " bytes)", size);
+      return FALSE;
+    }
+  memcpy (self->config, data + 4, sizeof self->config);
+  self->states_loaded++;
+  return TRUE;
+}
+
 static void
 test_handled_cb (VhostUserSlave *slave, VhostUserRequest request, const GError *error, gpointer data)
 {
@@ -218,6 +248,8 @@ vhost_test_device_class_init (VhostTestDeviceClass *klass)
   slave_class->vring_state_changed = test_vring_state_changed;
   slave_class->reset = test_reset;
   slave_class->device_request = test_device_request;
+  slave_class->save_state = test_save_state;
+  slave_class->load_state = test_load_state;
 }
 
 VhostTestDevice *

@@ -43,6 +43,7 @@ struct _VhostTestDevice
   guint vring_changes;
   GError *disconnect_error;
   guint disconnects;
+  guint states_loaded;   /* device states taken by load_state */
 };
 
 VhostTestDevice *vhost_test_device_new (void);
