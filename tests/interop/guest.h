@@ -41,6 +41,15 @@ void vhost_guest_make_initramfs (const char *dir,
                                  const char *init_script,
                                  const char *modules);
 
+/* The same with extra files: `files` (NULL-terminated, may be NULL) as make-initramfs.sh
+ * takes them, "PATH" or "PATH:DEST". */
+void vhost_guest_make_initramfs_with_files (const char *dir,
+                                            const char *kver,
+                                            const char *initrd,
+                                            const char *init_script,
+                                            const char *modules,
+                                            const char *const *files);
+
 /* Boot `kver` with `initrd` on `smp` CPUs and 512 MiB of shareable memory (memfd), with
  * the extra QEMU arguments `devices` (NULL-terminated: -chardev, -device...). QEMU is
  * killed if the test process dies. */
