@@ -194,3 +194,18 @@ vhost_guest_wait_console (VhostPeer *guest, const char *text, guint timeout_ms)
       g_usleep (100 * 1000);
     }
 }
+
+void
+vhost_guest_assert_file_md5 (const char *path, gsize size, const char *md5)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *sum = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize length = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, size);
+  sum = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) contents, length);
+  g_assert_cmpstr (sum, ==, md5);
+}

@@ -21,9 +21,7 @@
 #define TRANSFER_TIMEOUT_S VHOST_NETNS_COMMAND_TIMEOUT_S
 #define SUBPROCESS_TIMEOUT_US (280 * G_TIME_SPAN_SECOND)
 
-/* virtio-net on PCI (the script adds any missing dependency). */
-static const char modules[] =
-  "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net";
+static const char modules[] = VHOST_GUEST_VIRTIO_NET_MODULES;
 
 /* The guest's /init: eth0 up at GUEST_ADDRESS, 3 pings to the host; then a listener on
  * port 5002 (its stdin open without data, so that it does not half-close the
@@ -35,11 +33,7 @@ static const char modules[] =
  * would be /dev/null, and `$!` of a background pipeline is the whole pipeline.) */
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -e /sys/class/net/eth0 ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -e /sys/class/net/eth0 ]", "eth0")
   "cpus=$(nproc)\n"
   "last=$((1 << (cpus - 1)))\n"
   "queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)\n"
@@ -75,21 +69,6 @@ typedef struct
   gboolean existing_tap; /* made by the test beforehand (persistent, multi-queue) */
   gboolean packed;       /* the packed ring */
 } NetCase;
-
-static void
-check_md5 (const char *path, const char *md5)
-{
-  g_autofree char *contents = NULL;
-  g_autofree char *sum = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length = 0;
-
-  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, DATA_SIZE);
-  sum = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) contents, length);
-  g_assert_cmpstr (sum, ==, md5);
-}
 
 typedef struct
 {
@@ -215,7 +194,7 @@ run_case (gconstpointer case_data, const char *netns, const char *dir)
     g_error ("the host's nc did not see the end of the guest's data");
   g_assert_cmpint (status, ==, 0);
   g_assert_nonnull (vhost_guest_result_value (result, "tx"));
-  check_md5 (from_guest, vhost_guest_result_value (result, "tx"));
+  vhost_guest_assert_file_md5 (from_guest, DATA_SIZE, vhost_guest_result_value (result, "tx"));
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "cpus"), NULL, 10), ==, c->cpus);
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "queues"), NULL, 10), ==, c->queue_pairs);
   vhost_peer_free (guest);
@@ -253,11 +232,7 @@ test_net_guest (gconstpointer data)
  * It reports what its interface sent and received meanwhile. The test puts $mtu and
  * $size before it. */
 static const char echo_init_body[] =
-  "n=0\n"
-  "while [ ! -e /sys/class/net/eth0 ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -e /sys/class/net/eth0 ]", "eth0")
   "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6\n"
   "echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6\n"
   "ip link set eth0 mtu $mtu || result FAIL mtu $mtu\n"

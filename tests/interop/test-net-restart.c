@@ -24,8 +24,7 @@
 #define RECONNECT_TIMEOUT_MS (30 * 1000)
 #define SUBPROCESS_TIMEOUT_US (280 * G_TIME_SPAN_SECOND)
 
-static const char modules[] =
-  "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net";
+static const char modules[] = VHOST_GUEST_VIRTIO_NET_MODULES;
 
 /* The guest's /init: eth0 up, DATA_MIB MiB of random data and their md5, pings until
  * the host answers, READY_MARKER, then the data to the host's listener with nc (bounded
@@ -34,11 +33,7 @@ static const char modules[] =
  * or up (QEMU takes the link down while the back-end is away). */
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -e /sys/class/net/eth0 ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -e /sys/class/net/eth0 ]", "eth0")
   "ip link set lo up\n"
   "ip addr add " GUEST_ADDRESS "/24 dev eth0 || result FAIL ip addr\n"
   "ip link set eth0 up || result FAIL ip link\n"
@@ -107,21 +102,6 @@ wait_file_size (const char *path, goffset size, VhostPeer *guest)
   return (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND;
 }
 
-static void
-check_received (const char *path, const char *md5)
-{
-  g_autofree char *contents = NULL;
-  g_autofree char *sum = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length = 0;
-
-  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, DATA_SIZE);
-  sum = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) contents, length);
-  g_assert_cmpstr (sum, ==, md5);
-}
-
 /* The test itself, in a subprocess, in the namespace its parent made. */
 static void
 run_case (gconstpointer data, const char *netns, const char *dir)
@@ -181,7 +161,7 @@ run_case (gconstpointer data, const char *netns, const char *dir)
   g_assert_cmpint (status, ==, 0);
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "size"), NULL, 10), ==, DATA_SIZE);
   g_assert_nonnull (vhost_guest_result_value (result, "md5"));
-  check_received (received, vhost_guest_result_value (result, "md5"));
+  vhost_guest_assert_file_md5 (received, DATA_SIZE, vhost_guest_result_value (result, "md5"));
   /* Each time the back-end went away, the guest saw its link go down and up. */
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "carrier_changes"), NULL, 10), >=, 2 * KILLS);
 
