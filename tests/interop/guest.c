@@ -33,20 +33,33 @@ void
 vhost_guest_make_initramfs (const char *dir, const char *kver, const char *initrd, const char *init_script,
                             const char *modules)
 {
+  vhost_guest_make_initramfs_with_files (dir, kver, initrd, init_script, modules, NULL);
+}
+
+void
+vhost_guest_make_initramfs_with_files (const char *dir, const char *kver, const char *initrd, const char *init_script,
+                                       const char *modules, const char *const *files)
+{
   g_autofree char *script = g_test_build_filename (G_TEST_DIST, "vm", "make-initramfs.sh", NULL);
   g_autofree char *init = g_build_filename (dir, "init", NULL);
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(GError) error = NULL;
-  const char *argv[] = { "bash", script, "-k", kver, initrd, init, modules, NULL };
+  const char *head[] = { "bash", script, "-k", kver, initrd, init, modules };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   int status = -1;
 
+  for (guint i = 0; i < G_N_ELEMENTS (head); i++)
+    g_ptr_array_add (argv, (gpointer) head[i]);
+  for (guint i = 0; files != NULL && files[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) files[i]);
+  g_ptr_array_add (argv, NULL);
   if (!g_file_test ("/bin/busybox", G_FILE_TEST_IS_EXECUTABLE))
     g_error ("/bin/busybox is missing: apt-get install busybox-static (.ci/install-deps.sh does)");
   g_assert_true (g_file_set_contents (init, init_script, -1, &error));
   g_assert_no_error (error);
   g_test_message ("building %s with %s", initrd, script);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
-                               &error));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                               &status, &error));
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, &error))
     g_error ("make-initramfs.sh failed (%s):\n%s%s", error->message, out, err);
@@ -180,4 +193,19 @@ vhost_guest_wait_console (VhostPeer *guest, const char *text, guint timeout_ms)
       exited = vhost_peer_has_exited (guest);
       g_usleep (100 * 1000);
     }
+}
+
+void
+vhost_guest_assert_file_md5 (const char *path, gsize size, const char *md5)
+{
+  g_autofree char *contents = NULL;
+  g_autofree char *sum = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize length = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, ==, size);
+  sum = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) contents, length);
+  g_assert_cmpstr (sum, ==, md5);
 }

@@ -30,6 +30,18 @@ G_BEGIN_DECLS
 #define VHOST_GUEST_VIRTIO_PCI_MODULES \
   "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci"
 
+/* The same for virtio-net. */
+#define VHOST_GUEST_VIRTIO_NET_MODULES VHOST_GUEST_VIRTIO_PCI_MODULES " failover net_failover virtio_net"
+
+/* An /init step: wait up to 30 s until the shell condition `condition` holds (a device
+ * appears), else report FAIL no `what`. */
+#define VHOST_GUEST_WAIT_FOR(condition, what)                      \
+  "n=0\n"                                                          \
+  "until " condition "; do\n"                                      \
+  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no " what "\n"    \
+  "  sleep 0.05\n"                                                 \
+  "done\n"
+
 /* The newest kernel with both its modules and a /boot/vmlinuz. */
 char *vhost_guest_find_kernel (void);
 
@@ -40,6 +52,15 @@ void vhost_guest_make_initramfs (const char *dir,
                                  const char *initrd,
                                  const char *init_script,
                                  const char *modules);
+
+/* The same with extra files: `files` (NULL-terminated, may be NULL) as make-initramfs.sh
+ * takes them, "PATH" or "PATH:DEST". */
+void vhost_guest_make_initramfs_with_files (const char *dir,
+                                            const char *kver,
+                                            const char *initrd,
+                                            const char *init_script,
+                                            const char *modules,
+                                            const char *const *files);
 
 /* Boot `kver` with `initrd` on `smp` CPUs and 512 MiB of shareable memory (memfd), with
  * the extra QEMU arguments `devices` (NULL-terminated: -chardev, -device...). QEMU is
@@ -58,6 +79,9 @@ char **vhost_guest_wait_result (VhostPeer *guest, guint timeout_ms);
  * the test to go on with its part. Fails the test (with the console) if QEMU exits
  * first or the time runs out. */
 void vhost_guest_wait_console (VhostPeer *guest, const char *text, guint timeout_ms);
+
+/* Assert that the file at `path` holds `size` bytes whose md5 is `md5`. */
+void vhost_guest_assert_file_md5 (const char *path, gsize size, const char *md5);
 
 /* The value of `key=value` among the result's words, or NULL. */
 const char *vhost_guest_result_value (char **words, const char *key);

@@ -23,11 +23,7 @@ static const char modules[] = VHOST_GUEST_VIRTIO_PCI_MODULES " virtio_blk";
  * a write fails, a read gives the host's bytes. */
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -b /dev/vda ] || [ ! -b /dev/vdb ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no /dev/vda and /dev/vdb\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -b /dev/vda ] && [ -b /dev/vdb ]", "/dev/vda and /dev/vdb")
   "for d in vda vdb; do\n"
   "  case $(cat /sys/block/$d/serial) in rw-disk) rw=$d ;; ro-disk) ro=$d ;; esac\n"
   "done\n"

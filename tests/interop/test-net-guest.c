@@ -9,6 +9,7 @@
 
 #include "test-support.h"
 #include "guest.h"
+#include "netns.h"
 
 #define TAP_NAME "vhgtap0"
 #define HOST_ADDRESS "10.77.0.1"
@@ -17,12 +18,10 @@
 #define READY_MARKER "VHOST-TEST-READY"
 #define NETNS_PREFIX "vhg-test-"
 #define BOOT_TIMEOUT_MS (120 * 1000)
-#define TRANSFER_TIMEOUT_S "120"
+#define TRANSFER_TIMEOUT_S VHOST_NETNS_COMMAND_TIMEOUT_S
 #define SUBPROCESS_TIMEOUT_US (280 * G_TIME_SPAN_SECOND)
 
-/* virtio-net on PCI (the script adds any missing dependency). */
-static const char modules[] =
-  "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net";
+static const char modules[] = VHOST_GUEST_VIRTIO_NET_MODULES;
 
 /* The guest's /init: eth0 up at GUEST_ADDRESS, 3 pings to the host; then a listener on
  * port 5002 (its stdin open without data, so that it does not half-close the
@@ -34,11 +33,7 @@ static const char modules[] =
  * would be /dev/null, and `$!` of a background pipeline is the whole pipeline.) */
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -e /sys/class/net/eth0 ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -e /sys/class/net/eth0 ]", "eth0")
   "cpus=$(nproc)\n"
   "last=$((1 << (cpus - 1)))\n"
   "queues=$(ls -d /sys/class/net/eth0/queues/tx-* | wc -l)\n"
@@ -67,20 +62,6 @@ static const char guest_init[] =
   "tx=$(md5sum </tmp/data)\n"
   "result PASS rx=${rx%% *} rxsize=$rxsize tx=${tx%% *} cpus=$cpus queues=$queues\n";
 
-/* A comment line in the TAP output: the case runs in a subprocess, where
- * g_test_message() prints nothing. */
-static void G_GNUC_PRINTF (1, 2)
-note (const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_print ("# %s\n", message);
-}
-
 typedef struct
 {
   guint queue_pairs;
@@ -88,55 +69,6 @@ typedef struct
   gboolean existing_tap; /* made by the test beforehand (persistent, multi-queue) */
   gboolean packed;       /* the packed ring */
 } NetCase;
-
-/* Run `argv` (bounded by timeout(1)); fails the test with its output unless it exits 0. */
-static char *
-run (const char *const *argv)
-{
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_autofree char *command = NULL;
-  g_autoptr(GError) error = NULL;
-  char *out = NULL;
-  int status = -1;
-
-  g_ptr_array_add (args, (gpointer) "timeout");
-  g_ptr_array_add (args, (gpointer) TRANSFER_TIMEOUT_S);
-  for (guint i = 0; argv[i] != NULL; i++)
-    g_ptr_array_add (args, (gpointer) argv[i]);
-  g_ptr_array_add (args, NULL);
-  command = g_strjoinv (" ", (char **) argv);
-  note ("running %s", command);
-  g_assert_true (g_spawn_sync (NULL, (char **) args->pdata, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL,
-                               NULL, NULL, &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, &error))
-    g_error ("%s failed (%s):\n%s", command, error->message, out);
-  return out;
-}
-
-/* Run a shell command line in the namespace. */
-static char *
-run_in_netns (const char *netns, const char *command)
-{
-  const char *argv[] = { "ip", "netns", "exec", netns, "sh", "-c", command, NULL };
-
-  return run (argv);
-}
-
-static void
-check_md5 (const char *path, const char *md5)
-{
-  g_autofree char *contents = NULL;
-  g_autofree char *sum = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize length = 0;
-
-  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (length, ==, DATA_SIZE);
-  sum = g_compute_checksum_for_data (G_CHECKSUM_MD5, (const guchar *) contents, length);
-  g_assert_cmpstr (sum, ==, md5);
-}
 
 typedef struct
 {
@@ -159,9 +91,9 @@ find_pair_stats (const char *log, guint index, PairStats *stats)
               &stats->rx_frames, &stats->rx_bytes, &stats->tx_frames, &stats->tx_bytes, &stats->rx_dropped,
               &stats->tx_dropped);
   g_assert_cmpint (n, ==, 6);
-  note ("queue pair %u: received %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes), transmitted %"
-                  G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes)", index, stats->rx_frames, stats->rx_bytes,
-                  stats->tx_frames, stats->tx_bytes);
+  vhost_netns_note ("queue pair %u: received %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes), transmitted %"
+                    G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " bytes)", index, stats->rx_frames, stats->rx_bytes,
+                    stats->tx_frames, stats->tx_bytes);
 }
 
 /* SIGTERM: a clean exit (status 0) without the socket file, without warnings, with
@@ -185,8 +117,9 @@ stop_tool (VhostPeer *net, const char *sock, guint n_pairs, PairStats *stats)
 
 /* The test itself, in a subprocess, in the namespace its parent made. */
 static void
-run_case (const NetCase *c, const char *netns, const char *dir)
+run_case (gconstpointer case_data, const char *netns, const char *dir)
 {
+  const NetCase *c = case_data;
   gint fds = vhost_test_count_open_fds ();
   const char *tool = g_getenv ("VHOST_USER_NET");
   g_autofree char *sock = g_build_filename (dir, "net.sock", NULL);
@@ -231,27 +164,27 @@ run_case (const NetCase *c, const char *netns, const char *dir)
 
   /* The back-end in the namespace, on the TAP, which it creates or attaches to. */
   if (c->existing_tap)
-    g_free (run_in_netns (netns, "ip tuntap add dev " TAP_NAME " mode tap multi_queue vnet_hdr"));
+    g_free (vhost_netns_run_in (netns, "ip tuntap add dev " TAP_NAME " mode tap multi_queue vnet_hdr"));
   net = vhost_peer_start (dir, "vhost-user-net", "ip", tool_argv);
   vhost_peer_wait_for_socket (net, sock, 30000);
-  g_free (run_in_netns (netns, "ip link set lo up && ip addr add " HOST_ADDRESS "/24 dev " TAP_NAME
+  g_free (vhost_netns_run_in (netns, "ip link set lo up && ip addr add " HOST_ADDRESS "/24 dev " TAP_NAME
                                " && ip link set " TAP_NAME " up"));
   /* The host's listener for the guest's 10 MiB; its stdin stays open (a pipe). */
   listener = vhost_peer_start (dir, "nc-listener", "busybox-static", listen_argv);
 
   guest = vhost_guest_start (dir, kver, initrd, c->cpus, devices);
   vhost_guest_wait_console (guest, READY_MARKER, BOOT_TIMEOUT_MS);
-  note ("the guest pinged the host and listens, after %.1f s",
-                  (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
+  vhost_netns_note ("the guest pinged the host and listens, after %.1f s",
+                    (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
 
   /* The host pings the guest and sends it 10 MiB. */
-  out = run_in_netns (netns, "exec /bin/busybox ping -c 3 -w 60 " GUEST_ADDRESS);
+  out = vhost_netns_run_in (netns, "exec /bin/busybox ping -c 3 -w 60 " GUEST_ADDRESS);
   if (strstr (out, "3 packets received") == NULL)
     g_error ("the host's pings to the guest were lost:\n%s", out);
-  g_free (run_in_netns (netns, send));
+  g_free (vhost_netns_run_in (netns, send));
 
   result = vhost_guest_wait_result (guest, BOOT_TIMEOUT_MS);
-  note ("the guest reported %s %s %s %s %s", result[1], result[2], result[3], result[4], result[5]);
+  vhost_netns_note ("the guest reported %s %s %s %s %s", result[1], result[2], result[3], result[4], result[5]);
   /* Host to guest: what the guest received is what the host sent. */
   g_assert_nonnull (vhost_guest_result_value (result, "rxsize"));
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "rxsize"), NULL, 10), ==, DATA_SIZE);
@@ -261,7 +194,7 @@ run_case (const NetCase *c, const char *netns, const char *dir)
     g_error ("the host's nc did not see the end of the guest's data");
   g_assert_cmpint (status, ==, 0);
   g_assert_nonnull (vhost_guest_result_value (result, "tx"));
-  check_md5 (from_guest, vhost_guest_result_value (result, "tx"));
+  vhost_guest_assert_file_md5 (from_guest, DATA_SIZE, vhost_guest_result_value (result, "tx"));
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "cpus"), NULL, 10), ==, c->cpus);
   g_assert_cmpuint (g_ascii_strtoull (vhost_guest_result_value (result, "queues"), NULL, 10), ==, c->queue_pairs);
   vhost_peer_free (guest);
@@ -281,106 +214,16 @@ run_case (const NetCase *c, const char *netns, const char *dir)
   vhost_peer_free (listener);
   vhost_peer_free (net);
   vhost_test_assert_fd_count (fds);
-  note ("the case took %.1f s", (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
+  vhost_netns_note ("the case took %.1f s", (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
 }
 
-/* The namespaces in `ip netns list`. */
-static GStrv
-list_netns (void)
-{
-  const char *argv[] = { "ip", "netns", "list", NULL };
-  g_autofree char *out = run (argv);
-  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
-  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
-
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      char *space = strchr (lines[i], ' ');
-
-      if (space != NULL)
-        *space = '\0'; /* "NAME (id: N)" */
-      if (lines[i][0] != '\0')
-        g_strv_builder_add (names, lines[i]);
-    }
-  return g_strv_builder_end (names);
-}
-
-static void
-netns_delete (const char *name)
-{
-  const char *argv[] = { "ip", "netns", "delete", name, NULL };
-
-  g_free (run (argv));
-}
-
-/* Namespaces left by runs of this test that were killed (their process is gone). */
-static void
-delete_stale_netns (void)
-{
-  g_auto(GStrv) names = list_netns ();
-
-  for (guint i = 0; names[i] != NULL; i++)
-    {
-      g_autofree char *proc = NULL;
-
-      if (!g_str_has_prefix (names[i], NETNS_PREFIX))
-        continue;
-      proc = g_strdup_printf ("/proc/%s", names[i] + strlen (NETNS_PREFIX));
-      if (!g_file_test (proc, G_FILE_TEST_EXISTS))
-        {
-          g_autofree char *dir = g_strdup_printf ("%s/vhost-%s", g_get_tmp_dir (), names[i]);
-
-          note ("deleting the stale network namespace %s", names[i]);
-          netns_delete (names[i]);
-          vhost_peer_remove_dir (dir);
-        }
-    }
-}
-
-/* The parent makes the namespace and a directory, runs the case in a subprocess and
- * deletes them whatever the outcome. */
+/* The case in a namespace and a directory of its own, in a subprocess. */
 static void
 test_net_guest (gconstpointer data)
 {
-  const NetCase *c = data;
-  g_autofree char *netns = NULL;
-  g_autofree char *dir = NULL;
-  g_auto(GStrv) left = NULL;
-  const char *argv[] = { "ip", "netns", "add", NULL, NULL };
-  const char *const logs[] = { "vhost-user-net.log", "nc-listener.log" };
+  const char *const logs[] = { "vhost-user-net.log", "nc-listener.log", NULL };
 
-  /* Named after the parent's pid, which the subprocess knows too. */
-  netns = g_strdup_printf (NETNS_PREFIX "%d", (int) (g_test_subprocess () ? getppid () : getpid ()));
-  dir = g_strdup_printf ("%s/vhost-%s", g_get_tmp_dir (), netns);
-  if (g_test_subprocess ())
-    {
-      run_case (c, netns, dir);
-      return;
-    }
-  if (!g_file_test ("/dev/net/tun", G_FILE_TEST_EXISTS))
-    g_error ("/dev/net/tun is missing: vhost-user-net needs the tun module");
-  delete_stale_netns ();
-  argv[3] = netns;
-  g_free (run (argv));
-  vhost_peer_remove_dir (dir);
-  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
-  g_test_trap_subprocess (NULL, SUBPROCESS_TIMEOUT_US,
-                          G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
-  netns_delete (netns);
-  left = list_netns ();
-  g_assert_false (g_strv_contains ((const char *const *) left, netns));
-  /* A case that failed half-way could not show the logs of the programs it ran. */
-  for (guint i = 0; !g_test_trap_has_passed () && i < G_N_ELEMENTS (logs); i++)
-    {
-      g_autofree char *path = g_build_filename (dir, logs[i], NULL);
-      g_autofree char *contents = NULL;
-
-      if (g_file_get_contents (path, &contents, NULL, NULL))
-        g_printerr ("--- %s ---\n%s\n---\n", logs[i], contents);
-    }
-  vhost_peer_remove_dir (dir);
-  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
-  g_test_trap_assert_passed ();
+  vhost_netns_test (NETNS_PREFIX, run_case, data, logs, SUBPROCESS_TIMEOUT_US);
 }
 
 /* The guest of the echo device: no IPv6 (nothing but its own frames on the link), the
@@ -389,11 +232,7 @@ test_net_guest (gconstpointer data)
  * It reports what its interface sent and received meanwhile. The test puts $mtu and
  * $size before it. */
 static const char echo_init_body[] =
-  "n=0\n"
-  "while [ ! -e /sys/class/net/eth0 ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -e /sys/class/net/eth0 ]", "eth0")
   "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6\n"
   "echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6\n"
   "ip link set eth0 mtu $mtu || result FAIL mtu $mtu\n"
@@ -455,10 +294,10 @@ test_net_echo (gconstpointer data)
   guest = vhost_guest_start (dir, kver, initrd, 1, devices);
   result = vhost_guest_wait_result (guest, BOOT_TIMEOUT_MS);
   vhost_peer_free (guest);
-  note ("the guest sent %s frames (%s bytes) and received %s (%s bytes); mergeable buffers: %s",
-                  vhost_guest_result_value (result, "tx"), vhost_guest_result_value (result, "txbytes"),
-                  vhost_guest_result_value (result, "rx"), vhost_guest_result_value (result, "rxbytes"),
-                  vhost_guest_result_value (result, "mrg"));
+  vhost_netns_note ("the guest sent %s frames (%s bytes) and received %s (%s bytes); mergeable buffers: %s",
+                    vhost_guest_result_value (result, "tx"), vhost_guest_result_value (result, "txbytes"),
+                    vhost_guest_result_value (result, "rx"), vhost_guest_result_value (result, "rxbytes"),
+                    vhost_guest_result_value (result, "mrg"));
   g_assert_cmpstr (vhost_guest_result_value (result, "mrg"), ==, c->mergeable ? "1" : "0");
   /* The 50 requests, and as many frames back, byte for byte. */
   g_assert_cmpuint (result_number (result, "tx"), >=, 50);

@@ -29,11 +29,7 @@ static const char modules[] =
  * writes go through queue 0 and the reads through queue 1. */
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -b /dev/vda ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no /dev/vda\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -b /dev/vda ]", "/dev/vda")
   "size=$(cat /sys/block/vda/size)\n"
   "serial=$(cat /sys/block/vda/serial) || result FAIL serial\n"
   "queues=$(ls /sys/block/vda/mq | wc -l)\n"

@@ -196,6 +196,14 @@ vhost_peer_has_exited (VhostPeer *peer)
   return g_subprocess_get_identifier (peer->process) == NULL;
 }
 
+GPid
+vhost_peer_get_pid (VhostPeer *peer)
+{
+  const char *id = g_subprocess_get_identifier (peer->process);
+
+  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
+}
+
 void
 vhost_peer_send_signal (VhostPeer *peer, int signum)
 {

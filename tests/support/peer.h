@@ -36,6 +36,9 @@ void vhost_peer_close_stdin (VhostPeer *peer);
 /* Whether the peer has exited (and GLib has reaped it); does not wait. */
 gboolean vhost_peer_has_exited (VhostPeer *peer);
 
+/* The peer's process id, or 0 once GLib has reaped it. */
+GPid vhost_peer_get_pid (VhostPeer *peer);
+
 /* Send `signum` to the peer (if it has not been reaped yet). */
 void vhost_peer_send_signal (VhostPeer *peer, int signum);
 

@@ -85,6 +85,8 @@ count_inflight (VhostRing *ring, guint *n_chains, guint *n_descs)
   ring->n_resubmit = *n_chains;
   ring->resubmit_next = 0;
   ring->resubmit_end = next;
+  if (*n_chains > 0)
+    g_debug ("Queue %u: %u chains in flight in an earlier back-end go to the device again", ring->index, *n_chains);
   return TRUE;
 }
 
