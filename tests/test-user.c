@@ -97,15 +97,110 @@ test_negotiate (Fixture *f, gconstpointer data)
 }
 
 static void
+copy_disconnect_error (VhostUserSlave *slave, gpointer data)
+{
+  GError **copy = data;
+
+  g_assert_nonnull (VHOST_TEST_DEVICE (slave)->disconnect_error);
+  *copy = g_error_copy (VHOST_TEST_DEVICE (slave)->disconnect_error);
+}
+
+static void
 test_features_not_offered (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GError) slave_error = NULL;
 
   /* Bit 40 was not offered: the slave ends the session, naming the request. */
   g_assert_false (vhost_backend_set_features (VHOST_BACKEND (f->master), VHOST_FEATURE_MASK (40), &error) &&
                   vhost_backend_get_features (VHOST_BACKEND (f->master), NULL, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
   g_assert_false (vhost_user_master_get_connected (f->master));
+  /* The slave's error names the bit and the way out. */
+  vhost_test_slave_thread_run (f->thread, copy_disconnect_error, &slave_error);
+  g_assert_error (slave_error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (slave_error->message, "SET_FEATURES: the front-end acked features that the device did "
+                                                  "not offer: RING_RESET (bit 40)."));
+  g_assert_nonnull (strstr (slave_error->message, "get_features virtual function"));
+}
+
+static void
+test_protocol_features_not_offered (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) slave_error = NULL;
+
+  /* XEN_MMAP, which the library does not implement, and bit 30, which no specification defines. */
+  guint64 acked = VHOST_USER_PROTOCOL_F_XEN_MMAP | (G_GUINT64_CONSTANT (1) << 30);
+  g_autoptr(GBytes) payload = g_bytes_new (&acked, sizeof acked);
+  g_autoptr(GBytes) reply = NULL;
+
+  /* Sent raw: the master itself refuses to set what it does not implement. */
+  reply = vhost_user_master_send_request (f->master, VHOST_USER_SET_PROTOCOL_FEATURES, payload, NULL, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_false (vhost_backend_get_features (VHOST_BACKEND (f->master), NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
+  vhost_test_slave_thread_run (f->thread, copy_disconnect_error, &slave_error);
+  g_assert_nonnull (strstr (slave_error->message, "SET_PROTOCOL_FEATURES: the front-end acked protocol features that "
+                                                  "the device did not offer: XEN_MMAP (bit 17), protocol feature bit "
+                                                  "30."));
+}
+
+/* What a device that overrides nothing offers: the ring features the library
+ * implements, and only the protocol features it backs. */
+static void
+set_config_space (VhostUserSlave *slave, gpointer data)
+{
+  if (data != NULL)
+    vhost_user_slave_set_config_space (slave, data);
+}
+
+static void
+test_default_offer (gconstpointer data)
+{
+  gboolean with_config = GPOINTER_TO_INT (data);
+  g_autoptr(GBytes) config = g_bytes_new_static ("\1\2\3\4", 4);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  VhostTestSlaveThread *thread;
+  guint64 features = 0, protocol = 0;
+  gint fds_before = vhost_test_count_open_fds ();
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_USER_SLAVE, sv[0], set_config_space, with_config ? config : NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
+  g_assert_cmphex (features, ==,
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) |
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES));
+  g_assert_true (vhost_user_master_get_protocol_features (master, &protocol, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (protocol, ==,
+                   VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_BACKEND_REQ |
+                   VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD | VHOST_USER_PROTOCOL_F_HOST_NOTIFIER |
+                   VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD | VHOST_USER_PROTOCOL_F_RESET_DEVICE |
+                   VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS |
+                   VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_SHARED_OBJECT |
+                   (with_config ? VHOST_USER_PROTOCOL_F_CONFIG : 0));
+  /* QEMU's vhost-user-rng acks INDIRECT_DESC and EVENT_IDX whatever was offered: accepted now. */
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
+  g_assert_true (vhost_user_master_set_protocol_features (master, protocol, &error));
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), NULL, &error));
+  g_assert_no_error (error);
+  if (with_config)
+    {
+      g_autoptr(GBytes) bytes = vhost_user_master_get_config (master, 0, 4, 0, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (bytes, config));
+    }
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
 }
 
 static void
@@ -1098,6 +1193,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ("/vhost/user/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("negotiate", test_negotiate);
   ADD ("features-not-offered", test_features_not_offered);
+  ADD ("protocol-features-not-offered", test_protocol_features_not_offered);
   ADD ("config", test_config);
   ADD ("mem-table", test_mem_table);
   ADD ("vrings", test_vrings);
@@ -1120,6 +1216,8 @@ main (int argc, char **argv)
                                                  ack ? "with-reply-ack" : "without-reply-ack");
         g_test_add (path, Fixture, &gated_cases[i], fixture_setup, test_gated, fixture_teardown);
       }
+  g_test_add_data_func ("/vhost/user/default-offer/without-config", GINT_TO_POINTER (FALSE), test_default_offer);
+  g_test_add_data_func ("/vhost/user/default-offer/with-config", GINT_TO_POINTER (TRUE), test_default_offer);
   g_test_add_func ("/vhost/user/listen", test_listen);
   g_test_add_func ("/vhost/user/connect-errors", test_connect_errors);
   g_test_add_func ("/vhost/user/client-mode", test_client_mode);

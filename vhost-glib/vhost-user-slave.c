@@ -55,10 +55,17 @@
 
 #define DEFAULT_MAX_QUEUE_SIZE 1024
 
+/* The ring features the library implements for every device. */
+#define DEFAULT_FEATURES                                                                            \
+  (VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |  \
+   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED))
+
+/* The device-independent protocol features the library backs whatever the device.
+ * CONFIG comes on top when the device has a configuration space; LOG_SHMFD only
+ * when the device asks for it (migration), see slave_real_get_protocol_features(). */
 #define DEFAULT_PROTOCOL_FEATURES                                                                   \
-  ((guint64) (VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_LOG_SHMFD |                        \
-              VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_BACKEND_REQ |               \
-              VHOST_USER_PROTOCOL_F_CONFIG | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD |              \
+  ((guint64) (VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |                        \
+              VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD |         \
               VHOST_USER_PROTOCOL_F_HOST_NOTIFIER | VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD |        \
               VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |   \
               VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS |          \
@@ -363,6 +370,78 @@ static const VhostUserDevOps dev_ops = {
   .get_queue = dev_get_queue,
 };
 
+/* "RING_EVENT_IDX (bit 29), device feature bit 3": the names of the bits of a
+ * virtio feature set or (protocol) of a protocol feature set. */
+static char *
+feature_bit_names (guint64 bits, gboolean protocol)
+{
+  GEnumClass *virtio = g_type_class_ref (VHOST_TYPE_VIRTIO_FEATURE);
+  GFlagsClass *flags = g_type_class_ref (VHOST_TYPE_USER_PROTOCOL_FEATURES);
+  GString *names = g_string_new (NULL);
+
+  for (guint bit = 0; bit < 64; bit++)
+    {
+      const char *name = NULL;
+
+      if (!(bits & VHOST_FEATURE_MASK (bit)))
+        continue;
+      if (names->len > 0)
+        g_string_append (names, ", ");
+      if (protocol && bit < 32)
+        {
+          GFlagsValue *value = g_flags_get_first_value (flags, 1u << bit);
+
+          if (value != NULL && value->value == 1u << bit)
+            name = value->value_name + strlen ("VHOST_USER_PROTOCOL_F_");
+        }
+      else if (!protocol)
+        {
+          GEnumValue *value = g_enum_get_value (virtio, bit);
+
+          if (value != NULL)
+            name = value->value_name + strlen ("VHOST_VIRTIO_F_");
+        }
+      if (name != NULL)
+        g_string_append_printf (names, "%s (bit %u)", name, bit);
+      else
+        g_string_append_printf (names, "%s bit %u", protocol ? "protocol feature" : "device feature", bit);
+    }
+  g_type_class_unref (flags);
+  g_type_class_unref (virtio);
+  return g_string_free (names, FALSE);
+}
+
+/* SET_FEATURES or SET_PROTOCOL_FEATURES refused for bits the device did not
+ * offer: say which, and how to make them agree. */
+static void
+explain_unoffered (VhostUserSlave *self, const VhostUserMsg *msg, GError **error)
+{
+  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+  gboolean protocol = msg->hdr.request == VHOST_USER_SET_PROTOCOL_FEATURES;
+  guint64 offered, unoffered;
+  g_autofree char *names = NULL;
+
+  if ((msg->hdr.request != VHOST_USER_SET_FEATURES && !protocol) || msg->hdr.size != sizeof (guint64) ||
+      !g_error_matches (*error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT))
+    return;
+  if (protocol)
+    offered = klass->get_protocol_features (self) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  else
+    offered = klass->get_features (self) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+  unoffered = msg->payload.u64 & ~offered;
+  if (unoffered == 0)
+    return;
+  names = feature_bit_names (unoffered, protocol);
+  g_clear_error (error);
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+               "%s: the front-end acked %s that the device did not offer: %s. A device that supports them "
+               "offers them from its %s virtual function (do_%s in Python); otherwise turn them off in the "
+               "front-end",
+               protocol ? "SET_PROTOCOL_FEATURES" : "SET_FEATURES", protocol ? "protocol features" : "features",
+               names, protocol ? "get_protocol_features" : "get_features",
+               protocol ? "get_protocol_features" : "get_features");
+}
+
 static void
 slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_data)
 {
@@ -372,6 +451,8 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
 
   g_object_ref (self);
   keep = vhost_user_dev_handle (PRIV (self)->dev, msg, &error);
+  if (error != NULL)
+    explain_unoffered (self, msg, &error);
   g_signal_emit (self, signals[SIGNAL_REQUEST_HANDLED], 0, (VhostUserRequest) msg->hdr.request, error);
   if (!keep)
     slave_end_connection (self, error);
@@ -811,13 +892,20 @@ vhost_user_slave_get_dev (VhostUserSlave *slave)
 static guint64
 slave_real_get_features (VhostUserSlave *self)
 {
-  return VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1);
+  return DEFAULT_FEATURES;
 }
+
+static GBytes *slave_real_get_config (VhostUserSlave *self, guint offset, guint size, GError **error);
 
 static guint64
 slave_real_get_protocol_features (VhostUserSlave *self)
 {
-  return DEFAULT_PROTOCOL_FEATURES;
+  guint64 features = DEFAULT_PROTOCOL_FEATURES;
+
+  /* CONFIG only with a configuration space: bytes set, or a get_config of the device's own. */
+  if (PRIV (self)->config != NULL || VHOST_USER_SLAVE_GET_CLASS (self)->get_config != slave_real_get_config)
+    features |= VHOST_USER_PROTOCOL_F_CONFIG;
+  return features;
 }
 
 static guint

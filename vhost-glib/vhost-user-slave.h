@@ -55,10 +55,19 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  * VhostUserSlaveClass:
  * @parent_class: the parent class.
  * @get_features: returns the virtio features the device offers. The library adds
- *   %VHOST_VIRTIO_F_PROTOCOL_FEATURES. The default offers %VHOST_VIRTIO_F_VERSION_1.
+ *   %VHOST_VIRTIO_F_PROTOCOL_FEATURES. The default offers the ring features the
+ *   library implements: %VHOST_VIRTIO_F_VERSION_1, %VHOST_VIRTIO_F_RING_INDIRECT_DESC,
+ *   %VHOST_VIRTIO_F_RING_EVENT_IDX and %VHOST_VIRTIO_F_RING_PACKED; a device adds its
+ *   own bits to what the parent class returns. A front-end that acks a bit that was
+ *   not offered is refused with an error that names the bit.
  * @get_protocol_features: returns the protocol features the device offers; the
- *   library keeps those it implements. The default offers every device-independent
- *   protocol feature the library implements.
+ *   library keeps those it implements. The default offers the device-independent
+ *   protocol features the library implements (MQ, REPLY_ACK, BACKEND_REQ,
+ *   BACKEND_SEND_FD, HOST_NOTIFIER, INFLIGHT_SHMFD, RESET_DEVICE,
+ *   INBAND_NOTIFICATIONS, CONFIGURE_MEM_SLOTS, STATUS, SHARED_OBJECT), and CONFIG
+ *   when the device has a configuration space (vhost_user_slave_set_config_space(),
+ *   or a @get_config of its own). LOG_SHMFD, the dirty log that migration needs,
+ *   is offered only by a device that adds it.
  * @get_num_queues: returns the number of queues (GET_QUEUE_NUM). The default returns 1.
  * @get_max_queue_size: returns the largest queue size SET_VRING_NUM may set. The
  *   default returns 1024.
