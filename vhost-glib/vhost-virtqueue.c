@@ -84,6 +84,7 @@ struct _VhostVirtqueue
   gpointer drain_data;
   GDestroyNotify drain_notify;
   VhostVirtqueueDispatch dispatch;
+  gboolean no_handler;              /* started in worker mode without a handler: broken by the device */
   struct iovec *scratch;            /* (owned) for pop_request */
 };
 
@@ -308,7 +309,10 @@ report_broken_cb (gpointer data)
     return G_SOURCE_REMOVE;
   vhost_queue_stop (&self->queue);
   error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
-  g_message ("The driver broke a queue: %s", error->message);
+  if (self->no_handler)
+    g_warning ("%s", error->message);
+  else
+    g_message ("The driver broke a queue: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_BROKEN], 0, error);
   return G_SOURCE_REMOVE;
 }
@@ -446,7 +450,21 @@ queue_wake (VhostQueue *queue, gpointer data)
 static void
 queue_running_changed (VhostQueue *queue, gpointer data)
 {
-  g_object_notify_by_pspec (G_OBJECT (data), properties[PROP_RUNNING]);
+  VhostVirtqueue *self = data;
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+  /* Nothing would ever process a worker-mode queue without a handler (a binding
+   * that forgot the main-context dispatch): fail loudly instead of hanging the driver. */
+  self->no_handler = queue->running && !queue->main_context && self->handler == NULL;
+  if (self->no_handler)
+    {
+      g_snprintf (queue->ring.error, sizeof queue->ring.error,
+                  "vring %u started with no handler in worker dispatch mode, so nothing processes it: a device in "
+                  "C sets one with vhost_virtqueue_set_handler(); a device in another language sets "
+                  "VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT and handles VhostVirtqueue::kick",
+                  queue->ring.index);
+      vhost_queue_report_broken (queue);
+    }
 }
 
 static const VhostQueueHooks queue_hooks = {
@@ -543,9 +561,8 @@ vhost_virtqueue_get_broken (VhostVirtqueue *queue)
  *
  * Sets the function that processes the queue in %VHOST_VIRTQUEUE_DISPATCH_WORKER
  * mode. Call it while the queue is not running (for example from the device's
- * instance init). A queue without a handler is never woken and asks the driver
- * not to kick it; the handler of another queue in the same worker group may pop
- * from it (a network device's receive queue, filled as frames arrive).
+ * instance init). A queue that starts in this mode without a handler is broken
+ * at once (#VhostVirtqueue::broken, with a warning), since nothing would process it.
  */
 void
 vhost_virtqueue_set_handler (VhostVirtqueue *queue,
