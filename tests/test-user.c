@@ -1185,6 +1185,227 @@ test_client_mode (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* A device that implements the device requests through their typed virtual
+ * functions, and records what it was given. */
+G_DECLARE_FINAL_TYPE (TestTypedDevice, test_typed_device, TEST, TYPED_DEVICE, VhostUserSlave)
+
+struct _TestTypedDevice
+{
+  VhostUserSlave parent_instance;
+  guint8 mac[6];
+  guint mtu;
+  guint64 iova, size, uaddr;
+  VhostIotlbAccess perm;
+  VhostIotlbMessageType type;
+  guint endian_index;
+  gboolean big_endian;
+  VhostDeviceStateDirection direction;
+  gint state_fd;                  /* a duplicate of SET_DEVICE_STATE_FD's fd */
+  gboolean checked;
+};
+
+G_DEFINE_FINAL_TYPE (TestTypedDevice, test_typed_device, VHOST_TYPE_USER_SLAVE)
+
+static gboolean
+typed_send_rarp (VhostUserSlave *slave, const guint8 *mac, GError **error)
+{
+  memcpy (TEST_TYPED_DEVICE (slave)->mac, mac, 6);
+  return TRUE;
+}
+
+static gboolean
+typed_net_set_mtu (VhostUserSlave *slave, guint mtu, GError **error)
+{
+  TEST_TYPED_DEVICE (slave)->mtu = mtu;
+  return TRUE;
+}
+
+static gboolean
+typed_iotlb_msg (VhostUserSlave *slave, guint64 iova, guint64 size, guint64 uaddr, VhostIotlbAccess perm,
+                 VhostIotlbMessageType type, GError **error)
+{
+  TestTypedDevice *self = TEST_TYPED_DEVICE (slave);
+
+  self->iova = iova;
+  self->size = size;
+  self->uaddr = uaddr;
+  self->perm = perm;
+  self->type = type;
+  return TRUE;
+}
+
+static gboolean
+typed_set_vring_endian (VhostUserSlave *slave, guint index, gboolean big_endian, GError **error)
+{
+  TEST_TYPED_DEVICE (slave)->endian_index = index;
+  TEST_TYPED_DEVICE (slave)->big_endian = big_endian;
+  return TRUE;
+}
+
+static gboolean
+typed_set_device_state_fd (VhostUserSlave *slave, VhostDeviceStateDirection direction, VhostDeviceStatePhase phase,
+                           gint fd, gint *reply_fd, GError **error)
+{
+  TestTypedDevice *self = TEST_TYPED_DEVICE (slave);
+
+  self->direction = direction;
+  self->state_fd = dup (fd);
+  *reply_fd = -1;
+  return TRUE;
+}
+
+static gboolean
+typed_check_device_state (VhostUserSlave *slave, GError **error)
+{
+  TEST_TYPED_DEVICE (slave)->checked = TRUE;
+  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_FAILED, "the state did not load");
+  return FALSE;
+}
+
+static gint
+typed_get_shared_object (VhostUserSlave *slave, GBytes *uuid, GError **error)
+{
+  int fd;
+
+  if (g_bytes_get_size (uuid) != 16 || ((const guint8 *) g_bytes_get_data (uuid, NULL))[15] != 16)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_FOUND, "no such object");
+      return -1;
+    }
+  fd = vhost_test_memfd (4096);
+  g_assert_cmpint (pwrite (fd, "object", 6, 0), ==, 6);
+  return fd;
+}
+
+static void
+test_typed_device_finalize (GObject *object)
+{
+  if (TEST_TYPED_DEVICE (object)->state_fd >= 0)
+    close (TEST_TYPED_DEVICE (object)->state_fd);
+  G_OBJECT_CLASS (test_typed_device_parent_class)->finalize (object);
+}
+
+static void
+test_typed_device_class_init (TestTypedDeviceClass *klass)
+{
+  VhostUserSlaveClass *slave_class = VHOST_USER_SLAVE_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = test_typed_device_finalize;
+  slave_class->send_rarp = typed_send_rarp;
+  slave_class->net_set_mtu = typed_net_set_mtu;
+  slave_class->iotlb_msg = typed_iotlb_msg;
+  slave_class->set_vring_endian = typed_set_vring_endian;
+  slave_class->set_device_state_fd = typed_set_device_state_fd;
+  slave_class->check_device_state = typed_check_device_state;
+  slave_class->get_shared_object = typed_get_shared_object;
+}
+
+static void
+test_typed_device_init (TestTypedDevice *self)
+{
+  self->state_fd = -1;
+}
+
+static void
+copy_typed_device (VhostUserSlave *slave, gpointer data)
+{
+  memcpy (data, slave, sizeof (TestTypedDevice));
+}
+
+/* The device requests reach the device decoded, with the specification's enumerations. */
+static void
+test_typed_device_requests (void)
+{
+  static const guint8 mac[6] = { 0x52, 0x54, 0, 0xab, 0xcd, 0xef };
+  static const guint8 uuid_bytes[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+  g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
+  static const guint8 other_uuid_bytes[16] = { 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+  g_autoptr(GBytes) other_uuid = g_bytes_new_static (other_uuid_bytes, 16);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  VhostTestSlaveThread *thread;
+  TestTypedDevice seen;
+  guint64 protocol = 0, bad_iotlb[4] = { 0x1000, 0x1000, 0, 9 << 8 };
+  gint fds_before = vhost_test_count_open_fds ();
+  int sv[2], pipe_fds[2], out_fd = 0, fd;
+  char buf[8];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (test_typed_device_get_type (), sv[0], NULL, NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), NULL, &error));
+  g_assert_true (vhost_user_master_get_protocol_features (master, &protocol, &error));
+  g_assert_no_error (error);
+  /* Offered because the device implements them; PAGEFAULT not. */
+  g_assert_cmphex (protocol & (VHOST_USER_PROTOCOL_F_RARP | VHOST_USER_PROTOCOL_F_NET_MTU |
+                               VHOST_USER_PROTOCOL_F_CROSS_ENDIAN | VHOST_USER_PROTOCOL_F_DEVICE_STATE |
+                               VHOST_USER_PROTOCOL_F_PAGEFAULT),
+                   ==, VHOST_USER_PROTOCOL_F_RARP | VHOST_USER_PROTOCOL_F_NET_MTU |
+                         VHOST_USER_PROTOCOL_F_CROSS_ENDIAN | VHOST_USER_PROTOCOL_F_DEVICE_STATE);
+  g_assert_true (vhost_user_master_set_protocol_features (master, protocol, &error));
+
+  g_assert_true (vhost_user_master_send_rarp (master, mac, &error));
+  g_assert_true (vhost_user_master_net_set_mtu (master, 9000, &error));
+  g_assert_true (vhost_user_master_set_vring_endian (master, 0, TRUE, &error));
+  g_assert_true (vhost_user_master_iotlb_msg (master, 0x1000, 0x2000, 0x7f0000000000, VHOST_IOTLB_ACCESS_WRITE,
+                                              VHOST_IOTLB_MESSAGE_UPDATE, &error));
+  g_assert_no_error (error);
+  /* A vring the device does not have, and an IOTLB type that no specification defines. */
+  g_assert_false (vhost_user_master_set_vring_endian (master, 7, TRUE, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+  g_clear_error (&error);
+  {
+    g_autoptr(GBytes) payload = g_bytes_new (bad_iotlb, sizeof bad_iotlb);
+    g_autoptr(GBytes) reply = vhost_user_master_send_request (master, VHOST_USER_IOTLB_MSG, payload, NULL, NULL,
+                                                              NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (*(const guint64 *) g_bytes_get_data (reply, NULL), !=, 0);
+  }
+
+  fd = vhost_user_master_get_shared_object (master, uuid, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pread (fd, buf, 6, 0), ==, 6);
+  g_assert_cmpmem (buf, 6, "object", 6);
+  close (fd);
+  g_assert_cmpint (vhost_user_master_get_shared_object (master, other_uuid, &error), <, 0);
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+  g_clear_error (&error);
+
+  g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
+  g_assert_true (vhost_user_master_set_device_state_fd (master, VHOST_DEVICE_STATE_DIRECTION_SAVE,
+                                                        VHOST_DEVICE_STATE_PHASE_STOPPED, pipe_fds[1], &out_fd,
+                                                        &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (out_fd, ==, -1);
+  close (pipe_fds[1]);
+  g_assert_false (vhost_user_master_check_device_state (master, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+  g_clear_error (&error);
+
+  vhost_test_slave_thread_run (thread, copy_typed_device, &seen);
+  g_assert_cmpmem (seen.mac, 6, mac, 6);
+  g_assert_cmpuint (seen.mtu, ==, 9000);
+  g_assert_cmpuint (seen.endian_index, ==, 0);
+  g_assert_true (seen.big_endian);
+  g_assert_cmphex (seen.iova, ==, 0x1000);
+  g_assert_cmphex (seen.size, ==, 0x2000);
+  g_assert_cmphex (seen.uaddr, ==, 0x7f0000000000);
+  g_assert_cmpint (seen.perm, ==, VHOST_IOTLB_ACCESS_WRITE);
+  g_assert_cmpint (seen.type, ==, VHOST_IOTLB_MESSAGE_UPDATE);
+  g_assert_cmpint (seen.direction, ==, VHOST_DEVICE_STATE_DIRECTION_SAVE);
+  g_assert_true (seen.checked);
+  /* The device kept a duplicate of our pipe's write end. */
+  g_assert_cmpint (write (seen.state_fd, "state", 5), ==, 5);
+  g_assert_cmpint (read (pipe_fds[0], buf, 5), ==, 5);
+  g_assert_cmpmem (buf, 5, "state", 5);
+  close (pipe_fds[0]);
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1218,6 +1439,7 @@ main (int argc, char **argv)
       }
   g_test_add_data_func ("/vhost/user/default-offer/without-config", GINT_TO_POINTER (FALSE), test_default_offer);
   g_test_add_data_func ("/vhost/user/default-offer/with-config", GINT_TO_POINTER (TRUE), test_default_offer);
+  g_test_add_func ("/vhost/user/typed-device-requests", test_typed_device_requests);
   g_test_add_func ("/vhost/user/listen", test_listen);
   g_test_add_func ("/vhost/user/connect-errors", test_connect_errors);
   g_test_add_func ("/vhost/user/client-mode", test_client_mode);

@@ -896,6 +896,16 @@ slave_real_get_features (VhostUserSlave *self)
 }
 
 static GBytes *slave_real_get_config (VhostUserSlave *self, guint offset, guint size, GError **error);
+static gboolean slave_real_send_rarp (VhostUserSlave *self, const guint8 *mac, GError **error);
+static gboolean slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error);
+static gboolean slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error);
+static gboolean slave_real_set_device_state_fd (VhostUserSlave *self,
+                                                VhostDeviceStateDirection direction,
+                                                VhostDeviceStatePhase phase,
+                                                gint fd,
+                                                gint *reply_fd,
+                                                GError **error);
+static gint slave_real_postcopy_advise (VhostUserSlave *self, GError **error);
 
 static guint64
 slave_real_get_protocol_features (VhostUserSlave *self)
@@ -903,8 +913,21 @@ slave_real_get_protocol_features (VhostUserSlave *self)
   guint64 features = DEFAULT_PROTOCOL_FEATURES;
 
   /* CONFIG only with a configuration space: bytes set, or a get_config of the device's own. */
-  if (PRIV (self)->config != NULL || VHOST_USER_SLAVE_GET_CLASS (self)->get_config != slave_real_get_config)
+  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+
+  if (PRIV (self)->config != NULL || klass->get_config != slave_real_get_config)
     features |= VHOST_USER_PROTOCOL_F_CONFIG;
+  /* The feature of each device request the device implements. */
+  if (klass->send_rarp != slave_real_send_rarp)
+    features |= VHOST_USER_PROTOCOL_F_RARP;
+  if (klass->net_set_mtu != slave_real_net_set_mtu)
+    features |= VHOST_USER_PROTOCOL_F_NET_MTU;
+  if (klass->set_vring_endian != slave_real_set_vring_endian)
+    features |= VHOST_USER_PROTOCOL_F_CROSS_ENDIAN;
+  if (klass->set_device_state_fd != slave_real_set_device_state_fd)
+    features |= VHOST_USER_PROTOCOL_F_DEVICE_STATE;
+  if (klass->postcopy_advise != slave_real_postcopy_advise)
+    features |= VHOST_USER_PROTOCOL_F_PAGEFAULT;
   return features;
 }
 
@@ -960,6 +983,115 @@ slave_real_reset (VhostUserSlave *self)
 {
 }
 
+/* Device requests, decoded: the default device_request calls these. */
+
+static gboolean
+not_supported (VhostUserRequest request, GError **error)
+{
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: the device does not support it",
+               vhost_user_request_get_name (request));
+  return FALSE;
+}
+
+static gboolean
+slave_real_send_rarp (VhostUserSlave *self, const guint8 *mac, GError **error)
+{
+  return not_supported (VHOST_USER_SEND_RARP, error);
+}
+
+static gboolean
+slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error)
+{
+  return not_supported (VHOST_USER_NET_SET_MTU, error);
+}
+
+static gboolean
+slave_real_iotlb_msg (VhostUserSlave *self,
+                      guint64 iova,
+                      guint64 size,
+                      guint64 uaddr,
+                      VhostIotlbAccess perm,
+                      VhostIotlbMessageType type,
+                      GError **error)
+{
+  return not_supported (VHOST_USER_IOTLB_MSG, error);
+}
+
+static gboolean
+slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error)
+{
+  return not_supported (VHOST_USER_SET_VRING_ENDIAN, error);
+}
+
+static gboolean
+slave_real_set_device_state_fd (VhostUserSlave *self,
+                                VhostDeviceStateDirection direction,
+                                VhostDeviceStatePhase phase,
+                                gint fd,
+                                gint *reply_fd,
+                                GError **error)
+{
+  return not_supported (VHOST_USER_SET_DEVICE_STATE_FD, error);
+}
+
+static gboolean
+slave_real_check_device_state (VhostUserSlave *self, GError **error)
+{
+  return not_supported (VHOST_USER_CHECK_DEVICE_STATE, error);
+}
+
+static gint
+slave_real_get_shared_object (VhostUserSlave *self, GBytes *uuid, GError **error)
+{
+  not_supported (VHOST_USER_GET_SHARED_OBJECT, error);
+  return -1;
+}
+
+static gboolean
+slave_real_gpu_set_socket (VhostUserSlave *self, gint fd, GError **error)
+{
+  return not_supported (VHOST_USER_GPU_SET_SOCKET, error);
+}
+
+static gint
+slave_real_postcopy_advise (VhostUserSlave *self, GError **error)
+{
+  not_supported (VHOST_USER_POSTCOPY_ADVISE, error);
+  return -1;
+}
+
+static gboolean
+slave_real_postcopy_listen (VhostUserSlave *self, GError **error)
+{
+  return not_supported (VHOST_USER_POSTCOPY_LISTEN, error);
+}
+
+static gboolean
+slave_real_postcopy_end (VhostUserSlave *self, GError **error)
+{
+  return not_supported (VHOST_USER_POSTCOPY_END, error);
+}
+
+/* A reply with a u64 and, when `fd` >= 0, that fd (taken). */
+static void
+reply_u64_fd (guint64 value, gint fd, GBytes **reply, GUnixFDList **reply_fds)
+{
+  *reply = g_bytes_new (&value, sizeof value);
+  if (fd >= 0)
+    *reply_fds = g_unix_fd_list_new_from_array (&fd, 1);
+}
+
+/* A virtual function that returns an fd must set the error exactly when it returns -1. */
+static gboolean
+check_returned_fd (VhostUserRequest request, gint fd, GError **error)
+{
+  if (fd >= 0 || (error != NULL && *error != NULL))
+    return fd >= 0;
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_FAILED, "%s: the device returned no file descriptor",
+               vhost_user_request_get_name (request));
+  return FALSE;
+}
+
 static gboolean
 slave_real_device_request (VhostUserSlave *self,
                            VhostUserRequest request,
@@ -969,9 +1101,83 @@ slave_real_device_request (VhostUserSlave *self,
                            GUnixFDList **reply_fds,
                            GError **error)
 {
-  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: the device does not support it",
-               vhost_user_request_get_name (request));
-  return FALSE;
+  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+  const char *name = vhost_user_request_get_name (request);
+  /* The protocol layer checked the payload's size and the number of fds. */
+  const VhostUserPayload *p = g_bytes_get_data (payload, NULL);
+  gint fd = g_unix_fd_list_get_length (fds) > 0 ? g_unix_fd_list_peek_fds (fds, NULL)[0] : -1;
+  gint out_fd = -1;
+
+  switch (request)
+    {
+    case VHOST_USER_SEND_RARP:
+      return klass->send_rarp (self, p->bytes, error);
+    case VHOST_USER_NET_SET_MTU:
+      if (p->u64 > G_MAXUINT)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: MTU %" G_GUINT64_FORMAT " is too large",
+                       name, p->u64);
+          return FALSE;
+        }
+      return klass->net_set_mtu (self, (guint) p->u64, error);
+    case VHOST_USER_IOTLB_MSG:
+      if (p->iotlb.type < VHOST_IOTLB_MESSAGE_MISS || p->iotlb.type > VHOST_IOTLB_MESSAGE_ACCESS_FAIL ||
+          p->iotlb.perm > (VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE))
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: type %u or access %u is not defined",
+                       name, p->iotlb.type, p->iotlb.perm);
+          return FALSE;
+        }
+      return klass->iotlb_msg (self, p->iotlb.iova, p->iotlb.size, p->iotlb.uaddr, p->iotlb.perm, p->iotlb.type,
+                               error);
+    case VHOST_USER_SET_VRING_ENDIAN:
+      if (!vhost_user_dev_check_vring_index (PRIV (self)->dev, name, p->state.index, error))
+        return FALSE;
+      return klass->set_vring_endian (self, p->state.index, p->state.num != 0, error);
+    case VHOST_USER_SET_DEVICE_STATE_FD:
+      if (p->device_state.direction > VHOST_DEVICE_STATE_DIRECTION_LOAD ||
+          p->device_state.phase != VHOST_DEVICE_STATE_PHASE_STOPPED)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: direction %u or phase %u is not defined",
+                       name, p->device_state.direction, p->device_state.phase);
+          return FALSE;
+        }
+      if (!klass->set_device_state_fd (self, p->device_state.direction, p->device_state.phase, fd, &out_fd, error))
+        {
+          if (out_fd >= 0)
+            close (out_fd);
+          return FALSE;
+        }
+      reply_u64_fd (out_fd >= 0 ? 0 : VHOST_USER_DEVICE_STATE_NOFD, out_fd, reply, reply_fds);
+      return TRUE;
+    case VHOST_USER_CHECK_DEVICE_STATE:
+      return klass->check_device_state (self, error);
+    case VHOST_USER_GET_SHARED_OBJECT:
+      {
+        g_autoptr(GBytes) uuid = g_bytes_new (p->shared.uuid, sizeof p->shared.uuid);
+
+        out_fd = klass->get_shared_object (self, uuid, error);
+        if (!check_returned_fd (request, out_fd, error))
+          return FALSE;
+        reply_u64_fd (0, out_fd, reply, reply_fds);
+        return TRUE;
+      }
+    case VHOST_USER_GPU_SET_SOCKET:
+      return klass->gpu_set_socket (self, fd, error);
+    case VHOST_USER_POSTCOPY_ADVISE:
+      out_fd = klass->postcopy_advise (self, error);
+      if (!check_returned_fd (request, out_fd, error))
+        return FALSE;
+      *reply = g_bytes_new (NULL, 0);
+      *reply_fds = g_unix_fd_list_new_from_array (&out_fd, 1);
+      return TRUE;
+    case VHOST_USER_POSTCOPY_LISTEN:
+      return klass->postcopy_listen (self, error);
+    case VHOST_USER_POSTCOPY_END:
+      return klass->postcopy_end (self, error);
+    default:
+      return not_supported (request, error);
+    }
 }
 
 static void
@@ -1072,6 +1278,17 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   klass->vring_state_changed = slave_real_vring_state_changed;
   klass->reset = slave_real_reset;
   klass->device_request = slave_real_device_request;
+  klass->send_rarp = slave_real_send_rarp;
+  klass->net_set_mtu = slave_real_net_set_mtu;
+  klass->iotlb_msg = slave_real_iotlb_msg;
+  klass->set_vring_endian = slave_real_set_vring_endian;
+  klass->set_device_state_fd = slave_real_set_device_state_fd;
+  klass->check_device_state = slave_real_check_device_state;
+  klass->get_shared_object = slave_real_get_shared_object;
+  klass->gpu_set_socket = slave_real_gpu_set_socket;
+  klass->postcopy_advise = slave_real_postcopy_advise;
+  klass->postcopy_listen = slave_real_postcopy_listen;
+  klass->postcopy_end = slave_real_postcopy_end;
 
   /**
    * VhostUserSlave:busy-poll-us:

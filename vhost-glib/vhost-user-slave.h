@@ -52,6 +52,140 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  */
 
 /**
+ * VhostUserSlaveClass::send_rarp:
+ * @slave: the #VhostUserSlave
+ * @mac: (array fixed-size=6): the guest's MAC address
+ * @error: return location for a #GError
+ *
+ * SEND_RARP: a network device broadcasts a RARP for @mac (after a migration).
+ * Overriding it offers %VHOST_USER_PROTOCOL_F_RARP.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::net_set_mtu:
+ * @slave: the #VhostUserSlave
+ * @mtu: the MTU the front-end asks for
+ * @error: return location for a #GError
+ *
+ * NET_SET_MTU. Overriding it offers %VHOST_USER_PROTOCOL_F_NET_MTU.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::iotlb_msg:
+ * @slave: the #VhostUserSlave
+ * @iova: the I/O virtual address
+ * @size: the size of the range
+ * @uaddr: the front-end's address of the range, for an update
+ * @perm: the access the translation allows
+ * @type: %VHOST_IOTLB_MESSAGE_UPDATE or %VHOST_IOTLB_MESSAGE_INVALIDATE
+ * @error: return location for a #GError
+ *
+ * IOTLB_MSG from the front-end: a translation added or removed. The slave has
+ * checked that @type and @perm are values of their enumerations.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::set_vring_endian:
+ * @slave: the #VhostUserSlave
+ * @index: the queue index, checked against the device's queues
+ * @big_endian: whether the legacy queue is big-endian
+ * @error: return location for a #GError
+ *
+ * SET_VRING_ENDIAN. Overriding it offers %VHOST_USER_PROTOCOL_F_CROSS_ENDIAN.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::set_device_state_fd:
+ * @slave: the #VhostUserSlave
+ * @direction: whether the device saves or loads its state
+ * @phase: the migration phase
+ * @fd: the pipe (or other file) to write the state to or read it from; the
+ *   slave closes it when the call returns, so duplicate it to keep it
+ * @reply_fd: (out): -1, or a file descriptor the front-end is to use instead
+ *   of @fd; the slave takes it
+ * @error: return location for a #GError
+ *
+ * SET_DEVICE_STATE_FD: starts a transfer of the device's internal state.
+ * Overriding it offers %VHOST_USER_PROTOCOL_F_DEVICE_STATE.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::check_device_state:
+ * @slave: the #VhostUserSlave
+ * @error: return location for a #GError
+ *
+ * CHECK_DEVICE_STATE: tells whether the last state transfer succeeded.
+ *
+ * Returns: %TRUE if it did
+ */
+
+/**
+ * VhostUserSlaveClass::get_shared_object:
+ * @slave: the #VhostUserSlave
+ * @uuid: the 16 bytes of the object's UUID
+ * @error: return location for a #GError
+ *
+ * GET_SHARED_OBJECT: a file descriptor for the object the device exported
+ * under @uuid.
+ *
+ * Returns: a file descriptor, which the slave takes, or -1 with @error set
+ */
+
+/**
+ * VhostUserSlaveClass::gpu_set_socket:
+ * @slave: the #VhostUserSlave
+ * @fd: the socket of the vhost-user-gpu protocol; the slave closes it when the
+ *   call returns, so duplicate it to keep it
+ * @error: return location for a #GError
+ *
+ * GPU_SET_SOCKET.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::postcopy_advise:
+ * @slave: the #VhostUserSlave
+ * @error: return location for a #GError
+ *
+ * POSTCOPY_ADVISE: opens a userfaultfd for postcopy migration. Overriding it
+ * offers %VHOST_USER_PROTOCOL_F_PAGEFAULT (so override @postcopy_listen and
+ * @postcopy_end too).
+ *
+ * Returns: the userfaultfd, which the slave takes, or -1 with @error set
+ */
+
+/**
+ * VhostUserSlaveClass::postcopy_listen:
+ * @slave: the #VhostUserSlave
+ * @error: return location for a #GError
+ *
+ * POSTCOPY_LISTEN: postcopy migration enters its listening phase.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::postcopy_end:
+ * @slave: the #VhostUserSlave
+ * @error: return location for a #GError
+ *
+ * POSTCOPY_END: postcopy migration is over.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
  * VhostUserSlaveClass:
  * @parent_class: the parent class.
  * @get_features: returns the virtio features the device offers. The library adds
@@ -79,15 +213,31 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  *   (%VHOST_ERROR_NOT_SUPPORTED).
  * @vring_state_changed: a queue was started or stopped, enabled or disabled.
  * @reset: the front-end reset the device (RESET_DEVICE, RESET_OWNER, or a status of 0).
- * @device_request: handles the requests whose meaning depends on the device:
+ * @device_request: receives the requests whose meaning depends on the device:
  *   SEND_RARP, NET_SET_MTU, IOTLB_MSG, SET_VRING_ENDIAN, CREATE_CRYPTO_SESSION,
  *   CLOSE_CRYPTO_SESSION, POSTCOPY_ADVISE, POSTCOPY_LISTEN, POSTCOPY_END,
- *   GPU_SET_SOCKET, GET_SHARED_OBJECT, SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE.
- *   The payload and reply are in the wire format of the vhost-user specification.
- *   The default refuses with %VHOST_ERROR_NOT_SUPPORTED.
+ *   GPU_SET_SOCKET, GET_SHARED_OBJECT, SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE,
+ *   with the payload and reply in the wire format of the vhost-user specification.
+ *   The default decodes them and calls the typed virtual function of each
+ *   (@send_rarp, @net_set_mtu...); it refuses the crypto sessions, whose payload
+ *   depends on the algorithm, with %VHOST_ERROR_NOT_SUPPORTED. Override it only
+ *   to see the wire format.
+ * @send_rarp: SEND_RARP, decoded. The default refuses (%VHOST_ERROR_NOT_SUPPORTED),
+ *   and so do the defaults of the other typed requests.
+ * @net_set_mtu: NET_SET_MTU, decoded.
+ * @iotlb_msg: IOTLB_MSG from the front-end, decoded.
+ * @set_vring_endian: SET_VRING_ENDIAN, decoded.
+ * @set_device_state_fd: SET_DEVICE_STATE_FD, decoded.
+ * @check_device_state: CHECK_DEVICE_STATE.
+ * @get_shared_object: GET_SHARED_OBJECT, decoded.
+ * @gpu_set_socket: GPU_SET_SOCKET.
+ * @postcopy_advise: POSTCOPY_ADVISE.
+ * @postcopy_listen: POSTCOPY_LISTEN.
+ * @postcopy_end: POSTCOPY_END.
  *
  * The virtual functions a device overrides. They run on the #GMainContext the
- * slave belongs to.
+ * slave belongs to. A protocol feature that a device request needs is offered
+ * by default when the device overrides that request's typed virtual function.
  */
 struct _VhostUserSlaveClass
 {
@@ -116,9 +266,31 @@ struct _VhostUserSlaveClass
                               GBytes **reply,
                               GUnixFDList **reply_fds,
                               GError **error);
+  gboolean (*send_rarp) (VhostUserSlave *slave, const guint8 *mac, GError **error);
+  gboolean (*net_set_mtu) (VhostUserSlave *slave, guint mtu, GError **error);
+  gboolean (*iotlb_msg) (VhostUserSlave *slave,
+                         guint64 iova,
+                         guint64 size,
+                         guint64 uaddr,
+                         VhostIotlbAccess perm,
+                         VhostIotlbMessageType type,
+                         GError **error);
+  gboolean (*set_vring_endian) (VhostUserSlave *slave, guint index, gboolean big_endian, GError **error);
+  gboolean (*set_device_state_fd) (VhostUserSlave *slave,
+                                   VhostDeviceStateDirection direction,
+                                   VhostDeviceStatePhase phase,
+                                   gint fd,
+                                   gint *reply_fd,
+                                   GError **error);
+  gboolean (*check_device_state) (VhostUserSlave *slave, GError **error);
+  gint (*get_shared_object) (VhostUserSlave *slave, GBytes *uuid, GError **error);
+  gboolean (*gpu_set_socket) (VhostUserSlave *slave, gint fd, GError **error);
+  gint (*postcopy_advise) (VhostUserSlave *slave, GError **error);
+  gboolean (*postcopy_listen) (VhostUserSlave *slave, GError **error);
+  gboolean (*postcopy_end) (VhostUserSlave *slave, GError **error);
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[5];
 };
 
 VHOST_AVAILABLE_IN_ALL
@@ -182,8 +354,8 @@ gboolean vhost_user_slave_send_iotlb_msg (VhostUserSlave *slave,
                                           guint64 iova,
                                           guint64 size,
                                           guint64 uaddr,
-                                          guint perm,
-                                          guint type,
+                                          VhostIotlbAccess perm,
+                                          VhostIotlbMessageType type,
                                           GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_vring_call (VhostUserSlave *slave,
