@@ -87,6 +87,7 @@ typedef struct
   GSource *redial_source;        /* (owned) (nullable) client mode: the next dial */
   guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
   guint reconnect_max_ms;
+  GError *vfunc_error;           /* (owned) (nullable) vhost_user_slave_fail_request() */
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -205,6 +206,9 @@ slave_end_connection (VhostUserSlave *self, const GError *error)
   vhost_user_channel_close (priv->channel);
   g_clear_pointer (&priv->channel, vhost_user_channel_unref);
   vhost_user_dev_disconnect (priv->dev);
+  if (priv->vfunc_error != NULL)
+    g_warning ("While the connection ended: %s", priv->vfunc_error->message);
+  g_clear_error (&priv->vfunc_error);
   g_clear_pointer (&priv->backend, vhost_user_channel_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   if (error != NULL)
@@ -325,7 +329,13 @@ dev_device_request (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, g
 static void
 dev_send (VhostUserDev *dev, const VhostUserMsg *msg, gpointer data)
 {
-  vhost_user_channel_send (PRIV (VHOST_USER_SLAVE (data))->channel, msg);
+  VhostUserSlavePrivate *priv = PRIV (VHOST_USER_SLAVE (data));
+
+  /* A virtual function failed (vhost_user_slave_fail_request()): the reply would
+   * carry a made-up value; the connection ends instead. */
+  if (priv->vfunc_error != NULL)
+    return;
+  vhost_user_channel_send (priv->channel, msg);
 }
 
 static void
@@ -450,9 +460,17 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
   gboolean keep;
 
   g_object_ref (self);
+  g_clear_error (&PRIV (self)->vfunc_error);
   keep = vhost_user_dev_handle (PRIV (self)->dev, msg, &error);
   if (error != NULL)
     explain_unoffered (self, msg, &error);
+  if (PRIV (self)->vfunc_error != NULL)
+    {
+      g_clear_error (&error);
+      error = g_steal_pointer (&PRIV (self)->vfunc_error);
+      g_prefix_error (&error, "%s: ", vhost_user_request_name (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request));
+      keep = FALSE;
+    }
   g_signal_emit (self, signals[SIGNAL_REQUEST_HANDLED], 0, (VhostUserRequest) msg->hdr.request, error);
   if (!keep)
     slave_end_connection (self, error);
@@ -465,6 +483,7 @@ slave_serve (VhostUserSlave *self, int fd, GError **error)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
   VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+  guint n_queues, max_queue_size;
 
   if (priv->channel != NULL)
     {
@@ -472,7 +491,16 @@ slave_serve (VhostUserSlave *self, int fd, GError **error)
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "The slave already serves a front-end");
       return FALSE;
     }
-  vhost_user_dev_connect (priv->dev, klass->get_num_queues (self), klass->get_max_queue_size (self));
+  g_clear_error (&priv->vfunc_error);
+  n_queues = klass->get_num_queues (self);
+  max_queue_size = klass->get_max_queue_size (self);
+  if (priv->vfunc_error != NULL)
+    {
+      close (fd);
+      g_propagate_prefixed_error (error, g_steal_pointer (&priv->vfunc_error), "Serving a front-end: ");
+      return FALSE;
+    }
+  vhost_user_dev_connect (priv->dev, n_queues, max_queue_size);
   priv->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_RESPONDER,
                                           priv->context, slave_request_cb, slave_closed_cb, self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
@@ -501,7 +529,11 @@ slave_accept_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
   /* One front-end at a time: stop accepting until this one goes away. */
   g_source_destroy (priv->listen_source);
   g_clear_pointer (&priv->listen_source, g_source_unref);
-  slave_serve (self, fd, NULL);
+  if (!slave_serve (self, fd, &error))
+    {
+      g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
+      slave_start_listening (self);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -751,6 +783,33 @@ vhost_user_slave_set_config_space (VhostUserSlave *slave, GBytes *config)
     g_bytes_ref (config);
   g_clear_pointer (&priv->config, g_bytes_unref);
   priv->config = config;
+}
+
+/**
+ * vhost_user_slave_fail_request:
+ * @slave: a #VhostUserSlave
+ * @error: why the virtual function failed
+ *
+ * Makes the request being handled fail with @error, from a virtual function
+ * that has no #GError of its own (@get_features, @get_protocol_features,
+ * @vring_state_changed, @reset... of #VhostUserSlaveClass). No reply is sent:
+ * the connection ends and #VhostUserSlave::disconnected carries @error, prefixed
+ * with the request's name; the front-end sees the connection close. From
+ * @get_num_queues or @get_max_queue_size, which run when a front-end connects,
+ * the connection is refused the same way. Language bindings call it when the
+ * code of such a virtual function raised an exception; the value it returned
+ * is then not used. Only the first error of a request counts.
+ */
+void
+vhost_user_slave_fail_request (VhostUserSlave *slave, const GError *error)
+{
+  VhostUserSlavePrivate *priv;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+  g_return_if_fail (error != NULL);
+  priv = PRIV (slave);
+  if (priv->vfunc_error == NULL)
+    priv->vfunc_error = g_error_copy (error);
 }
 
 /**
@@ -1213,6 +1272,7 @@ vhost_user_slave_finalize (GObject *object)
   VhostUserSlavePrivate *priv = PRIV (VHOST_USER_SLAVE (object));
 
   g_clear_pointer (&priv->config, g_bytes_unref);
+  g_clear_error (&priv->vfunc_error);
   vhost_user_dev_free (priv->dev);
   g_ptr_array_unref (priv->queues);
   g_main_context_unref (priv->context);

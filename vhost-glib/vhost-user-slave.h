@@ -238,6 +238,12 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  * The virtual functions a device overrides. They run on the #GMainContext the
  * slave belongs to. A protocol feature that a device request needs is offered
  * by default when the device overrides that request's typed virtual function.
+ *
+ * Bindings whose code raises an exception in a virtual function without a
+ * #GError (@get_features, @get_protocol_features, @get_num_queues,
+ * @get_max_queue_size, @vring_state_changed, @reset) call
+ * vhost_user_slave_fail_request(), so that the request fails instead of going on
+ * with a made-up value.
  */
 struct _VhostUserSlaveClass
 {
@@ -321,6 +327,9 @@ guint vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_set_config_space (VhostUserSlave *slave,
                                         GBytes *config);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_fail_request (VhostUserSlave *slave,
+                                    const GError *error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_get_connected (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
