@@ -459,9 +459,8 @@ queue_running_changed (VhostQueue *queue, gpointer data)
   if (self->no_handler)
     {
       g_snprintf (queue->ring.error, sizeof queue->ring.error,
-                  "vring %u started with no handler in worker dispatch mode, so nothing processes it: a device in "
-                  "C sets one with vhost_virtqueue_set_handler(); a device in another language sets "
-                  "VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT and handles VhostVirtqueue::kick",
+                  "vring %u started in worker mode with no handler: set one with vhost_virtqueue_set_handler(), "
+                  "or use VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT and the kick signal",
                   queue->ring.index);
       vhost_queue_report_broken (queue);
     }
