@@ -1087,6 +1087,88 @@ vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *requ
 }
 
 /**
+ * vhost_virtqueue_pop_requests:
+ * @queue: a #VhostVirtqueue
+ * @max: the most requests to take
+ * @error: return location for a #GError
+ *
+ * Takes up to @max available chains at once, as vhost_virtqueue_pop_request()
+ * takes one: for bindings, where a call costs more than the work of a small
+ * request. If the ring breaks after some chains were taken, those are returned
+ * and the next call fails.
+ *
+ * Returns: (transfer full) (element-type VhostVirtqueueRequest): the requests,
+ *   an empty array when none is available; %NULL with @error set when the queue
+ *   is broken or not running. The array has no free function: unref each
+ *   request, then the array.
+ */
+GPtrArray *
+vhost_virtqueue_pop_requests (VhostVirtqueue *queue, guint max, GError **error)
+{
+  GPtrArray *requests;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), NULL);
+
+  /* No free function: the caller owns the array and each request (bindings
+   * take the requests over and free the array alone). */
+  requests = g_ptr_array_sized_new (MIN (max, 64));
+  while (requests->len < max)
+    {
+      VhostVirtqueueRequest *request = vhost_virtqueue_pop_request (queue, &local_error);
+
+      if (request == NULL)
+        break;
+      g_ptr_array_add (requests, request);
+    }
+  if (local_error != NULL && requests->len == 0)
+    {
+      g_ptr_array_unref (requests);
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  g_clear_error (&local_error);
+  return requests;
+}
+
+/**
+ * vhost_virtqueue_push_requests:
+ * @queue: a #VhostVirtqueue
+ * @requests: (array length=n_requests): requests popped from @queue
+ * @n_requests: how many
+ * @lens: (array length=n_lens): how many bytes the device wrote into each
+ * @n_lens: as many as @n_requests
+ * @error: return location for a #GError
+ *
+ * Gives requests back to the driver in order, as vhost_virtqueue_push_request()
+ * gives one. If one cannot be pushed, the ones before it were.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_virtqueue_push_requests (VhostVirtqueue *queue,
+                               VhostVirtqueueRequest **requests,
+                               guint n_requests,
+                               const guint32 *lens,
+                               guint n_lens,
+                               GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  g_return_val_if_fail (requests != NULL || n_requests == 0, FALSE);
+
+  if (n_lens != n_requests)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "vring %u: %u requests but %u lengths",
+                   queue->queue.ring.index, n_requests, n_lens);
+      return FALSE;
+    }
+  for (guint i = 0; i < n_requests; i++)
+    if (!vhost_virtqueue_push_request (queue, requests[i], lens[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/**
  * vhost_virtqueue_request_ref:
  * @request: a #VhostVirtqueueRequest
  *
@@ -1148,16 +1230,42 @@ vhost_virtqueue_request_get_id (VhostVirtqueueRequest *request)
 GBytes *
 vhost_virtqueue_request_read (VhostVirtqueueRequest *request, GError **error)
 {
-  GByteArray *array;
+  gsize length;
+  guint8 *data = vhost_virtqueue_request_read_data (request, &length, error);
+
+  return data != NULL ? g_bytes_new_take (data, length) : NULL;
+}
+
+/**
+ * vhost_virtqueue_request_read_data:
+ * @request: a #VhostVirtqueueRequest
+ * @length: (out): how many bytes were copied
+ * @error: return location for a #GError
+ *
+ * Copies the chain's readable buffers, in order, as vhost_virtqueue_request_read()
+ * does, into memory that the caller frees with g_free(): a byte array in
+ * bindings, without a #GBytes.
+ *
+ * Returns: (transfer full) (array length=length) (nullable): the bytes the
+ *   driver gave the device, or %NULL with %VHOST_ERROR_BROKEN if guest memory
+ *   went away since the request was popped
+ */
+guint8 *
+vhost_virtqueue_request_read_data (VhostVirtqueueRequest *request, gsize *length, GError **error)
+{
+  guint8 *data;
 
   g_return_val_if_fail (request != NULL, NULL);
+  g_return_val_if_fail (length != NULL, NULL);
 
+  *length = 0;
   if (!request_check (request, error))
     return NULL;
-  array = g_byte_array_new ();
-  for (guint i = 0; i < request->element.n_out; i++)
-    g_byte_array_append (array, request->iov[i].iov_base, request->iov[i].iov_len);
-  return g_byte_array_free_to_bytes (array);
+  *length = vhost_virtqueue_element_get_readable_size (&request->element);
+  /* One byte more, so that an empty chain gives a non-NULL pointer. */
+  data = g_malloc (*length + 1);
+  vhost_virtqueue_element_read (&request->element, 0, data, *length);
+  return data;
 }
 
 /**
@@ -1194,17 +1302,46 @@ vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBy
   gsize size;
   const guint8 *p = g_bytes_get_data (data, &size);
 
+  return vhost_virtqueue_request_write_data (request, offset, p, size, error);
+}
+
+/**
+ * vhost_virtqueue_request_write_data:
+ * @request: a #VhostVirtqueueRequest
+ * @offset: where to write, counted in the chain's writable bytes
+ * @data: (array length=length): what to write
+ * @length: how many bytes
+ * @error: return location for a #GError
+ *
+ * Copies @length bytes into the chain's writable buffers, as
+ * vhost_virtqueue_request_write() does: a byte array in bindings, without a #GBytes.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT if the
+ *   buffers are too short, %VHOST_ERROR_BROKEN if guest memory went away since
+ *   the request was popped
+ */
+gboolean
+vhost_virtqueue_request_write_data (VhostVirtqueueRequest *request,
+                                    gsize offset,
+                                    const guint8 *data,
+                                    gsize length,
+                                    GError **error)
+{
+  gsize writable;
+
   g_return_val_if_fail (request != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
   if (!request_check (request, error))
     return FALSE;
-  if (offset > vhost_virtqueue_request_get_writable_size (request) ||
-      size > vhost_virtqueue_request_get_writable_size (request) - offset)
+  writable = vhost_virtqueue_request_get_writable_size (request);
+  if (offset > writable || length > writable - offset)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                    "Writing %" G_GSIZE_FORMAT " bytes at %" G_GSIZE_FORMAT " overflows the chain's %" G_GSIZE_FORMAT
-                   " writable bytes", size, offset, vhost_virtqueue_request_get_writable_size (request));
+                   " writable bytes", length, offset, writable);
       return FALSE;
     }
-  vhost_virtqueue_element_write (&request->element, offset, p, size);
+  vhost_virtqueue_element_write (&request->element, offset, data, length);
   return TRUE;
 }
