@@ -69,6 +69,36 @@ class Echo(Vhost.UserSlave):
         return True, -1
 
 
+class BatchEcho(Vhost.UserSlave):
+    """Echo, popping and pushing requests in batches of up to 4; records the batch sizes
+    and whether pushing with the wrong number of lengths was refused."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+        self.mismatch = None
+        queue = self.get_virtqueue(0)
+        queue.set_dispatch(Vhost.VirtqueueDispatch.MAIN_CONTEXT)
+        queue.connect("kick", self.on_kick)
+
+    def on_kick(self, queue):
+        while True:
+            requests = queue.pop_requests(4)
+            if not requests:
+                return
+            self.batches.append(len(requests))
+            lens = []
+            for request in requests:
+                data = request.read()
+                request.write(0, data.upper())
+                lens.append(len(data))
+            try:
+                queue.push_requests(requests, lens[:-1])
+            except Vhost.InvalidArgumentError as error:
+                self.mismatch = error.message
+            queue.push_requests(requests, lens)
+
+
 class Broken(Vhost.UserSlave):
     """A device whose code raises: in a virtual function with a GError and in one without."""
 
@@ -104,7 +134,7 @@ class Served(SlaveThread):
     def slave_done(self, slave):
         # The kick handler is a bound method of the device: a cycle through C that
         # Python's collector cannot see; break it so the device and its context go.
-        if isinstance(slave, Echo):
+        if isinstance(slave, (Echo, BatchEcho)):
             slave.get_virtqueue(0).disconnect_by_func(slave.on_kick)
 
     def wait_for(self, kind, timeout=10):
@@ -210,6 +240,29 @@ def test_buffers_as_tuples_or_keywords_and_iteration_over_requests(serve):
         assert driver.get_running()
         assert served.slave.handled == 8
     assert not driver.get_running()  # the with block stopped it
+
+
+def test_requests_popped_and_pushed_in_batches(serve):
+    master, served = serve(BatchEcho)
+    with Vhost.Driver(master, 1 << 20) as driver:
+        driver.start(1, 32, Vhost.Features.VERSION_1)
+        outs = [driver.alloc(16) for _ in range(10)]
+        ins = [driver.alloc(16) for _ in range(10)]
+        for i in range(10):
+            driver.write(outs[i], b"chain %d" % i)
+            driver.submit(0, [(outs[i], len(b"chain %d" % i))], [(ins[i], 16)], i)
+        driver.kick(0)
+        done = {}
+        while len(done) < 10:
+            driver.wait(0, 10000)
+            while True:
+                ok, tag, length = driver.reap(0)
+                if not ok:
+                    break
+                done[tag] = driver.read(ins[tag], length)
+        assert done == {i: b"CHAIN %d" % i for i in range(10)}
+        assert sum(served.slave.batches) == 10 and max(served.slave.batches) == 4
+        assert "requests but" in served.slave.mismatch
 
 
 def test_driver_from_properties_is_initialised_or_refused(serve):
