@@ -45,6 +45,51 @@
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
  * there. Use it from the thread that owns that context.
+ *
+ * A device with a configuration space and one queue, in C (see the chapter
+ * "Writing a device" for complete programs):
+ * |[<!-- language="C" -->
+ * static guint64
+ * my_blk_get_features (VhostUserSlave *slave)
+ * {
+ *   // The library's ring features, and the device's own bits.
+ *   return VHOST_USER_SLAVE_CLASS (my_blk_parent_class)->get_features (slave) |
+ *          VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE);
+ * }
+ *
+ * static void
+ * my_blk_class_init (MyBlkClass *klass)
+ * {
+ *   VHOST_USER_SLAVE_CLASS (klass)->get_features = my_blk_get_features;
+ * }
+ *
+ * static void
+ * my_blk_init (MyBlk *self)
+ * {
+ *   g_autoptr(GBytes) config = g_bytes_new (&self->config, sizeof self->config);
+ *
+ *   vhost_user_slave_set_config_space (VHOST_USER_SLAVE (self), config); // offers CONFIG
+ *   vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), 0),
+ *                                my_blk_handle_queue, self, NULL);
+ * }
+ *
+ * // then: vhost_user_slave_listen (VHOST_USER_SLAVE (blk), "/run/blk.sock", &error);
+ * ]|
+ * and in Python, where the queue is processed on the main context:
+ * |[<!-- language="Python" -->
+ * class Rng(Vhost.UserSlave):
+ *     def __init__(self):
+ *         super().__init__()
+ *         queue = self.get_virtqueue(0)
+ *         queue.set_dispatch(Vhost.VirtqueueDispatch.MAIN_CONTEXT)
+ *         queue.connect("kick", self.on_kick)
+ *
+ *     def on_kick(self, queue):
+ *         for request in queue:
+ *             size = request.get_writable_size()
+ *             request.write(0, os.urandom(size))
+ *             queue.push_request(request, size)
+ * ]|
  */
 
 /**
@@ -1359,7 +1404,9 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * is QEMU's default polling time for its I/O threads. 0 never polls.
    */
   properties[PROP_BUSY_POLL_US] =
-    g_param_spec_uint ("busy-poll-us", NULL, NULL, 0, G_MAXUINT, DEFAULT_BUSY_POLL_US,
+    g_param_spec_uint ("busy-poll-us", "Busy poll us",
+                       "How long, in microseconds, a queue worker keeps polling its rings after the last work before "
+                       "it sleeps on the kick eventfds again.", 0, G_MAXUINT, DEFAULT_BUSY_POLL_US,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserSlave:reconnect-max-ms:
@@ -1370,7 +1417,10 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * 0 does not dial again.
    */
   properties[PROP_RECONNECT_MAX_MS] =
-    g_param_spec_uint ("reconnect-max-ms", NULL, NULL, 0, G_MAXUINT, DEFAULT_RECONNECT_MAX_MS,
+    g_param_spec_uint ("reconnect-max-ms", "Reconnect max ms",
+                       "In client mode (vhost_user_slave_connect_to()), the longest wait, in milliseconds, between "
+                       "two dials of a front-end that went away: the slave tries after 50 ms, then waits twice as "
+                       "long after each failure up to this.", 0, G_MAXUINT, DEFAULT_RECONNECT_MAX_MS,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserSlave:connected:
@@ -1378,7 +1428,7 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * Whether a front-end is connected.
    */
   properties[PROP_CONNECTED] =
-    g_param_spec_boolean ("connected", NULL, NULL, FALSE,
+    g_param_spec_boolean ("connected", "Connected", "Whether a front-end is connected.", FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

@@ -30,10 +30,38 @@
  * a main loop. Queues with the same worker group (vhost_virtqueue_set_worker_group())
  * share a thread.
  *
+ * A handler that answers each chain by filling its writable buffers:
+ * |[<!-- language="C" -->
+ * static void
+ * handle_queue (VhostVirtqueue *queue, gpointer user_data)
+ * {
+ *   struct iovec iov[VHOST_VIRTQUEUE_MAX_IOV];
+ *   VhostVirtqueueElement element;
+ *
+ *   while (vhost_virtqueue_pop (queue, &element, iov, G_N_ELEMENTS (iov)))
+ *     {
+ *       gsize written = fill (&iov[element.n_out], element.n_in); // the writable buffers
+ *
+ *       vhost_virtqueue_push (queue, &element, written);
+ *     }
+ * }
+ * ]|
+ *
  * In %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode, for bindings, the kicks arrive as
  * #VhostVirtqueue::kick on the slave's #GMainContext, where
  * vhost_virtqueue_pop_request() and vhost_virtqueue_push_request() give the chains
- * as #VhostVirtqueueRequest objects.
+ * as #VhostVirtqueueRequest objects, one at a time or, with
+ * vhost_virtqueue_pop_requests() and vhost_virtqueue_push_requests(), in batches:
+ * |[<!-- language="Python" -->
+ * def on_kick(queue):
+ *     while requests := queue.pop_requests(64):
+ *         lengths = []
+ *         for request in requests:
+ *             data = request.read()
+ *             request.write(0, data[::-1])
+ *             lengths.append(len(data))
+ *         queue.push_requests(requests, lengths)
+ * ]|
  *
  * Every index, address and length read from the rings is checked. A driver that
  * breaks the rules (a descriptor loop, a buffer outside guest memory, a chain
@@ -198,21 +226,23 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
    *
    * The queue's index in its device.
    */
-  properties[PROP_INDEX] = g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0,
+  properties[PROP_INDEX] = g_param_spec_uint ("index", "Index", "The queue's index in its device.", 0, G_MAXUINT, 0,
                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostVirtqueue:size:
    *
    * The queue size the front-end set (SET_VRING_NUM), or 0.
    */
-  properties[PROP_SIZE] = g_param_spec_uint ("size", NULL, NULL, 0, 32768, 0,
+  properties[PROP_SIZE] = g_param_spec_uint ("size", "Size",
+                                             "The queue size the front-end set (SET_VRING_NUM), or 0.", 0, 32768, 0,
                                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostVirtqueue:running:
    *
    * Whether the queue is being processed.
    */
-  properties[PROP_RUNNING] = g_param_spec_boolean ("running", NULL, NULL, FALSE,
+  properties[PROP_RUNNING] = g_param_spec_boolean ("running", "Running", "Whether the queue is being processed.",
+                                                   FALSE,
                                                    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
                                                      G_PARAM_EXPLICIT_NOTIFY);
   /**
@@ -220,7 +250,8 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
    *
    * Where the queue's kicks are handled. Takes effect the next time the queue starts.
    */
-  properties[PROP_DISPATCH] = g_param_spec_enum ("dispatch", NULL, NULL, VHOST_TYPE_VIRTQUEUE_DISPATCH,
+  properties[PROP_DISPATCH] = g_param_spec_enum ("dispatch", "Dispatch", "Where the queue's kicks are handled.",
+                                                 VHOST_TYPE_VIRTQUEUE_DISPATCH,
                                                  VHOST_VIRTQUEUE_DISPATCH_WORKER,
                                                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                    G_PARAM_EXPLICIT_NOTIFY);
@@ -231,7 +262,9 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
    * Defaults to the queue's index (one thread per queue). Takes effect the next
    * time the queue starts.
    */
-  properties[PROP_WORKER_GROUP] = g_param_spec_uint ("worker-group", NULL, NULL, 0, G_MAXUINT, 0,
+  properties[PROP_WORKER_GROUP] = g_param_spec_uint ("worker-group", "Worker group",
+                                                     "The worker thread the queue runs in: queues with the same "
+                                                     "group share one.", 0, G_MAXUINT, 0,
                                                      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                        G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
