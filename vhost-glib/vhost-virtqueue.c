@@ -488,7 +488,9 @@ queue_running_changed (VhostQueue *queue, gpointer data)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
   /* Nothing would ever process a worker-mode queue without a handler (a binding
    * that forgot the main-context dispatch): fail loudly instead of hanging the driver. */
-  self->no_handler = queue->running && !queue->main_context && self->handler == NULL;
+  if (!queue->running)
+    return;
+  self->no_handler = !queue->main_context && self->handler == NULL;
   if (self->no_handler)
     {
       g_snprintf (queue->ring.error, sizeof queue->ring.error,
