@@ -147,6 +147,19 @@ class Served(SlaveThread):
         raise AssertionError("no %s event: %r" % (kind, self.events))
 
 
+def reap(driver, count):
+    """Waits for `count` completions of queue 0: {tag: length}."""
+    done = {}
+    while len(done) < count:
+        driver.wait(0, 10000)
+        while True:
+            ok, tag, length = driver.reap(0)
+            if not ok:
+                break
+            done[tag] = length
+    return done
+
+
 @pytest.fixture
 def serve():
     before = open_fds()
@@ -227,15 +240,7 @@ def test_buffers_as_tuples_or_keywords_and_iteration_over_requests(serve):
             outs = [(out, 9)] if i % 2 else [Vhost.DriverBuffer(addr=out, len=9)]
             driver.submit(0, outs, [(into, 64)], i)
         driver.kick(0)
-        done = {}
-        while len(done) < 8:
-            driver.wait(0, 10000)
-            while True:
-                ok, tag, length = driver.reap(0)
-                if not ok:
-                    break
-                done[tag] = length
-        assert done == {i: 9 for i in range(8)}
+        assert reap(driver, 8) == {i: 9 for i in range(8)}
         assert driver.read(into, 9) == b"request 7"
         assert driver.get_running()
         assert served.slave.handled == 8
@@ -252,15 +257,9 @@ def test_requests_popped_and_pushed_in_batches(serve):
             driver.write(outs[i], b"chain %d" % i)
             driver.submit(0, [(outs[i], len(b"chain %d" % i))], [(ins[i], 16)], i)
         driver.kick(0)
-        done = {}
-        while len(done) < 10:
-            driver.wait(0, 10000)
-            while True:
-                ok, tag, length = driver.reap(0)
-                if not ok:
-                    break
-                done[tag] = driver.read(ins[tag], length)
-        assert done == {i: b"CHAIN %d" % i for i in range(10)}
+        done = reap(driver, 10)
+        assert {tag: driver.read(ins[tag], length) for tag, length in done.items()} == {
+            i: b"CHAIN %d" % i for i in range(10)}
         assert sum(served.slave.batches) == 10 and max(served.slave.batches) == 4
         assert "requests but" in served.slave.mismatch
 
