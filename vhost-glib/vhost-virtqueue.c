@@ -323,9 +323,11 @@ request_check (VhostVirtqueueRequest *request, GError **error)
   return FALSE;
 }
 
+/* The source holds the queue by weak reference: the queue holds the context, and
+ * a report still pending when the context's owner drops it must not keep both. */
 typedef struct
 {
-  VhostVirtqueue *queue; /* (owned) */
+  GWeakRef queue;
   guint generation;
 } BrokenReport;
 
@@ -333,8 +335,11 @@ static gboolean
 report_broken_cb (gpointer data)
 {
   BrokenReport *report = data;
-  VhostVirtqueue *self = report->queue;
+  g_autoptr(VhostVirtqueue) self = g_weak_ref_get (&report->queue);
   g_autoptr(GError) error = NULL;
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
 
   /* A report from before the queue was set up again is stale; a queue stopped
    * since (by a request that came first) is still broken and is reported. */
@@ -355,7 +360,7 @@ broken_report_free (gpointer data)
 {
   BrokenReport *report = data;
 
-  g_object_unref (report->queue);
+  g_weak_ref_clear (&report->queue);
   g_free (report);
 }
 
@@ -368,7 +373,7 @@ queue_broken (VhostQueue *queue, gpointer data)
   BrokenReport *report = g_new (BrokenReport, 1);
   GSource *source;
 
-  report->queue = g_object_ref (self);
+  g_weak_ref_init (&report->queue, self);
   report->generation = g_atomic_int_get (&queue->generation);
   /* Always through a source: g_main_context_invoke() would run the callback
    * right here, in the worker, if it could acquire the context. */
