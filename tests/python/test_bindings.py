@@ -20,8 +20,15 @@ CONFIG = bytes(range(16))
 
 
 def open_fds():
+    """The open fds and what they are."""
     gc.collect()
-    return len(os.listdir("/proc/self/fd"))
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink("/proc/self/fd/" + fd)
+        except FileNotFoundError:  # the directory's own fd
+            pass
+    return fds
 
 
 class Echo(Vhost.UserSlave):
@@ -178,7 +185,8 @@ def serve():
         master.close()
         served.stop()
     del started[:]
-    assert open_fds() == before
+    after = open_fds()
+    assert after.keys() == before.keys(), {fd: after.get(fd, before.get(fd)) for fd in after.keys() ^ before.keys()}
 
 
 def test_connect_is_gobject_connect_and_the_backend_connect_keeps_a_name(serve):
