@@ -190,7 +190,7 @@ def _patch_namespace():
             continue
         for method in info.get_methods():
             name = method.get_name()
-            if name not in klass.__dict__ and not hasattr(klass, name):
+            if not hasattr(klass, name):
                 continue
             wrapper = _wrap_callable(method, getattr(klass, name), method.is_method())
             if wrapper is not None:
