@@ -7,7 +7,7 @@ packages=(
   meson ninja-build pkg-config gcc
   libglib2.0-dev gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   gtk-doc-tools libjson-glib-dev liburing-dev libmnl-dev iproute2
-  python3 python3-gi python3-pytest
+  python3 python3-gi python3-pytest valac gjs
   valgrind clang libclang-rt-dev
   qemu-system-x86 qemu-system-gui qemu-utils
   linux-image-amd64 busybox-static cpio xz-utils kmod

@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 run_python() {
-  GI_TYPELIB_PATH="$root/_build_demo/vhost-glib" LD_LIBRARY_PATH="$root/_build_demo/vhost-glib" \
+  GI_TYPELIB_PATH="$root/_build_demo/introspection" PYTHONPATH="$root/bindings/python" LD_LIBRARY_PATH="$root/_build_demo/vhost-glib" \
     /usr/bin/python3 "$@"
 }
 

@@ -98,15 +98,111 @@ test_negotiate (Fixture *f, gconstpointer data)
 }
 
 static void
+copy_disconnect_error (VhostUserSlave *slave, gpointer data)
+{
+  GError **copy = data;
+
+  g_assert_nonnull (VHOST_TEST_DEVICE (slave)->disconnect_error);
+  *copy = g_error_copy (VHOST_TEST_DEVICE (slave)->disconnect_error);
+}
+
+static void
 test_features_not_offered (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GError) slave_error = NULL;
 
   /* Bit 40 was not offered: the slave ends the session, naming the request. */
   g_assert_false (vhost_backend_set_features (VHOST_BACKEND (f->master), VHOST_FEATURE_MASK (40), &error) &&
                   vhost_backend_get_features (VHOST_BACKEND (f->master), NULL, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
   g_assert_false (vhost_user_master_get_connected (f->master));
+  /* The slave's error names the bit and the way out. */
+  vhost_test_slave_thread_run (f->thread, copy_disconnect_error, &slave_error);
+  g_assert_error (slave_error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (slave_error->message, "SET_FEATURES: the front-end acked features that the device did "
+                                                  "not offer: RING_RESET (bit 40)."));
+  g_assert_nonnull (strstr (slave_error->message, "get_features virtual function"));
+}
+
+static void
+test_protocol_features_not_offered (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) slave_error = NULL;
+
+  /* XEN_MMAP, which the library does not implement, and bit 30, which no specification defines. */
+  guint64 acked = VHOST_USER_PROTOCOL_F_XEN_MMAP | (G_GUINT64_CONSTANT (1) << 30);
+  g_autoptr(GBytes) payload = g_bytes_new (&acked, sizeof acked);
+  g_autoptr(GBytes) reply = NULL;
+
+  /* Sent raw: the master itself refuses to set what it does not implement. */
+  reply = vhost_user_master_send_request (f->master, VHOST_USER_SET_PROTOCOL_FEATURES, payload, NULL, NULL, NULL,
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_false (vhost_backend_get_features (VHOST_BACKEND (f->master), NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
+  vhost_test_slave_thread_run (f->thread, copy_disconnect_error, &slave_error);
+  g_assert_nonnull (strstr (slave_error->message, "SET_PROTOCOL_FEATURES: the front-end acked protocol features that "
+                                                  "the device did not offer: XEN_MMAP (bit 17), protocol feature bit "
+                                                  "30."));
+}
+
+/* What a device that overrides nothing offers: the ring features the library
+ * implements, and only the protocol features it backs. */
+static void
+set_config_space (VhostUserSlave *slave, gpointer data)
+{
+  if (data != NULL)
+    vhost_user_slave_set_config_space (slave, data);
+}
+
+static void
+test_default_offer (gconstpointer data)
+{
+  gboolean with_config = GPOINTER_TO_INT (data);
+  g_autoptr(GBytes) config = g_bytes_new_static ("\1\2\3\4", 4);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  VhostTestSlaveThread *thread;
+  guint64 features = 0, protocol = 0;
+  gint fds_before = vhost_test_count_open_fds ();
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_USER_SLAVE, sv[0], set_config_space, with_config ? config : NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
+  g_assert_cmphex (features, ==,
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) |
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES));
+  g_assert_true (vhost_user_master_get_protocol_features (master, &protocol, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (protocol, ==,
+                   VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_BACKEND_REQ |
+                   VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD | VHOST_USER_PROTOCOL_F_HOST_NOTIFIER |
+                   VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD | VHOST_USER_PROTOCOL_F_RESET_DEVICE |
+                   VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS |
+                   VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_SHARED_OBJECT |
+                   VHOST_USER_PROTOCOL_F_LOG_SHMFD | VHOST_USER_PROTOCOL_F_PAGEFAULT |
+                   VHOST_USER_PROTOCOL_F_DEVICE_STATE | (with_config ? VHOST_USER_PROTOCOL_F_CONFIG : 0));
+  /* QEMU's vhost-user-rng acks INDIRECT_DESC and EVENT_IDX whatever was offered: accepted now. */
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
+  g_assert_true (vhost_user_master_set_protocol_features (master, protocol, &error));
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), NULL, &error));
+  g_assert_no_error (error);
+  if (with_config)
+    {
+      g_autoptr(GBytes) bytes = vhost_user_master_get_config (master, 0, 4, 0, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (bytes, config));
+    }
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
 }
 
 static void
@@ -1477,6 +1573,174 @@ test_reconnect_cancel (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* A device that implements the device requests through their typed virtual
+ * functions, and records what it was given. */
+G_DECLARE_FINAL_TYPE (TestTypedDevice, test_typed_device, TEST, TYPED_DEVICE, VhostUserSlave)
+
+struct _TestTypedDevice
+{
+  VhostUserSlave parent_instance;
+  guint8 mac[6];
+  guint mtu;
+  guint64 iova, size, uaddr;
+  VhostIotlbAccess perm;
+  VhostIotlbMessageType type;
+  guint endian_index;
+  gboolean big_endian;
+};
+
+G_DEFINE_FINAL_TYPE (TestTypedDevice, test_typed_device, VHOST_TYPE_USER_SLAVE)
+
+static gboolean
+typed_send_rarp (VhostUserSlave *slave, const guint8 *mac, GError **error)
+{
+  memcpy (TEST_TYPED_DEVICE (slave)->mac, mac, 6);
+  return TRUE;
+}
+
+static gboolean
+typed_net_set_mtu (VhostUserSlave *slave, guint mtu, GError **error)
+{
+  TEST_TYPED_DEVICE (slave)->mtu = mtu;
+  return TRUE;
+}
+
+static gboolean
+typed_iotlb_msg (VhostUserSlave *slave, guint64 iova, guint64 size, guint64 uaddr, VhostIotlbAccess perm,
+                 VhostIotlbMessageType type, GError **error)
+{
+  TestTypedDevice *self = TEST_TYPED_DEVICE (slave);
+
+  self->iova = iova;
+  self->size = size;
+  self->uaddr = uaddr;
+  self->perm = perm;
+  self->type = type;
+  return TRUE;
+}
+
+static gboolean
+typed_set_vring_endian (VhostUserSlave *slave, guint index, gboolean big_endian, GError **error)
+{
+  TEST_TYPED_DEVICE (slave)->endian_index = index;
+  TEST_TYPED_DEVICE (slave)->big_endian = big_endian;
+  return TRUE;
+}
+
+static gint
+typed_get_shared_object (VhostUserSlave *slave, GBytes *uuid, GError **error)
+{
+  int fd;
+
+  if (g_bytes_get_size (uuid) != 16 || ((const guint8 *) g_bytes_get_data (uuid, NULL))[15] != 16)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_FOUND, "no such object");
+      return -1;
+    }
+  fd = vhost_test_memfd (4096);
+  g_assert_cmpint (pwrite (fd, "object", 6, 0), ==, 6);
+  return fd;
+}
+
+static void
+test_typed_device_class_init (TestTypedDeviceClass *klass)
+{
+  VhostUserSlaveClass *slave_class = VHOST_USER_SLAVE_CLASS (klass);
+
+  slave_class->send_rarp = typed_send_rarp;
+  slave_class->net_set_mtu = typed_net_set_mtu;
+  slave_class->iotlb_msg = typed_iotlb_msg;
+  slave_class->set_vring_endian = typed_set_vring_endian;
+  slave_class->get_shared_object = typed_get_shared_object;
+}
+
+static void
+test_typed_device_init (TestTypedDevice *self)
+{
+}
+
+static void
+copy_typed_device (VhostUserSlave *slave, gpointer data)
+{
+  memcpy (data, slave, sizeof (TestTypedDevice));
+}
+
+/* The device requests reach the device decoded, with the specification's enumerations. */
+static void
+test_typed_device_requests (void)
+{
+  static const guint8 mac[6] = { 0x52, 0x54, 0, 0xab, 0xcd, 0xef };
+  static const guint8 uuid_bytes[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+  g_autoptr(GBytes) uuid = g_bytes_new_static (uuid_bytes, 16);
+  static const guint8 other_uuid_bytes[16] = { 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1 };
+  g_autoptr(GBytes) other_uuid = g_bytes_new_static (other_uuid_bytes, 16);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VhostUserMaster) master = NULL;
+  VhostTestSlaveThread *thread;
+  TestTypedDevice seen;
+  guint64 protocol = 0, bad_iotlb[4] = { 0x1000, 0x1000, 0, 9 << 8 };
+  gint fds_before = vhost_test_count_open_fds ();
+  int sv[2], fd;
+  char buf[8];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  thread = vhost_test_slave_thread_new (test_typed_device_get_type (), sv[0], NULL, NULL);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), NULL, &error));
+  g_assert_true (vhost_user_master_get_protocol_features (master, &protocol, &error));
+  g_assert_no_error (error);
+  /* Offered because the device implements them (test_default_offer checks that
+   * a device without them does not offer them). */
+  g_assert_cmphex (protocol & (VHOST_USER_PROTOCOL_F_RARP | VHOST_USER_PROTOCOL_F_NET_MTU |
+                               VHOST_USER_PROTOCOL_F_CROSS_ENDIAN),
+                   ==, VHOST_USER_PROTOCOL_F_RARP | VHOST_USER_PROTOCOL_F_NET_MTU |
+                         VHOST_USER_PROTOCOL_F_CROSS_ENDIAN);
+  g_assert_true (vhost_user_master_set_protocol_features (master, protocol, &error));
+
+  g_assert_true (vhost_user_master_send_rarp (master, mac, &error));
+  g_assert_true (vhost_user_master_net_set_mtu (master, 9000, &error));
+  g_assert_true (vhost_user_master_set_vring_endian (master, 0, TRUE, &error));
+  g_assert_true (vhost_user_master_iotlb_msg (master, 0x1000, 0x2000, 0x7f0000000000, VHOST_IOTLB_ACCESS_WRITE,
+                                              VHOST_IOTLB_MESSAGE_UPDATE, &error));
+  g_assert_no_error (error);
+  /* A vring the device does not have, and an IOTLB type that no specification defines. */
+  g_assert_false (vhost_user_master_set_vring_endian (master, 7, TRUE, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+  g_clear_error (&error);
+  {
+    g_autoptr(GBytes) payload = g_bytes_new (bad_iotlb, sizeof bad_iotlb);
+    g_autoptr(GBytes) reply = vhost_user_master_send_request (master, VHOST_USER_IOTLB_MSG, payload, NULL, NULL,
+                                                              NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (*(const guint64 *) g_bytes_get_data (reply, NULL), !=, 0);
+  }
+
+  fd = vhost_user_master_get_shared_object (master, uuid, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pread (fd, buf, 6, 0), ==, 6);
+  g_assert_cmpmem (buf, 6, "object", 6);
+  close (fd);
+  g_assert_cmpint (vhost_user_master_get_shared_object (master, other_uuid, &error), <, 0);
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+  g_clear_error (&error);
+
+  vhost_test_slave_thread_run (thread, copy_typed_device, &seen);
+  g_assert_cmpmem (seen.mac, 6, mac, 6);
+  g_assert_cmpuint (seen.mtu, ==, 9000);
+  g_assert_cmpuint (seen.endian_index, ==, 0);
+  g_assert_true (seen.big_endian);
+  g_assert_cmphex (seen.iova, ==, 0x1000);
+  g_assert_cmphex (seen.size, ==, 0x2000);
+  g_assert_cmphex (seen.uaddr, ==, 0x7f0000000000);
+  g_assert_cmpint (seen.perm, ==, VHOST_IOTLB_ACCESS_WRITE);
+  g_assert_cmpint (seen.type, ==, VHOST_IOTLB_MESSAGE_UPDATE);
+  g_clear_object (&master);
+  vhost_test_slave_thread_free (thread);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1485,6 +1749,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ("/vhost/user/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("negotiate", test_negotiate);
   ADD ("features-not-offered", test_features_not_offered);
+  ADD ("protocol-features-not-offered", test_protocol_features_not_offered);
   ADD ("config", test_config);
   ADD ("mem-table", test_mem_table);
   ADD ("vrings", test_vrings);
@@ -1508,6 +1773,9 @@ main (int argc, char **argv)
                                                  ack ? "with-reply-ack" : "without-reply-ack");
         g_test_add (path, Fixture, &gated_cases[i], fixture_setup, test_gated, fixture_teardown);
       }
+  g_test_add_data_func ("/vhost/user/default-offer/without-config", GINT_TO_POINTER (FALSE), test_default_offer);
+  g_test_add_data_func ("/vhost/user/default-offer/with-config", GINT_TO_POINTER (TRUE), test_default_offer);
+  g_test_add_func ("/vhost/user/typed-device-requests", test_typed_device_requests);
   g_test_add_func ("/vhost/user/listen", test_listen);
   g_test_add_func ("/vhost/user/connect-errors", test_connect_errors);
   g_test_add_func ("/vhost/user/client-mode", test_client_mode);

@@ -242,13 +242,26 @@ probe (const char *path, DeviceType type, guint config_size, GError **error)
         return NULL;
       add_int (json, "max-mem-slots", (gint64) value);
     }
-  if (protocol & VHOST_USER_PROTOCOL_F_CONFIG)
+  if ((protocol & VHOST_USER_PROTOCOL_F_CONFIG) && config_size > 0)
     {
-      g_autoptr(GBytes) config = vhost_user_master_get_config (master, 0, config_size, 0, error);
+      GError *config_error = NULL;
+      g_autoptr(GBytes) config = vhost_user_master_get_config (master, 0, config_size, 0, &config_error);
 
-      if (config == NULL)
-        return NULL;
-      add_config (json, type, features, config);
+      /* A back-end that refuses GET_CONFIG has no configuration space (or a
+       * smaller one): a fact to report, not a failure of the probe. */
+      if (g_error_matches (config_error, VHOST_ERROR, VHOST_ERROR_REJECTED))
+        {
+          json_builder_set_member_name (json, "config-unreadable");
+          json_builder_add_string_value (json, config_error->message);
+          g_error_free (config_error);
+        }
+      else if (config == NULL)
+        {
+          g_propagate_error (error, config_error);
+          return NULL;
+        }
+      else
+        add_config (json, type, features, config);
     }
   json_builder_end_object (json);
   vhost_user_master_close (master);
@@ -480,7 +493,7 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "socket-path", 's', 0, G_OPTION_ARG_FILENAME, &socket_path, "The back-end's socket", "PATH" },
     { "type", 't', 0, G_OPTION_ARG_STRING, &type_name, "Decode the device as blk or net", "TYPE" },
-    { "config-size", 0, 0, G_OPTION_ARG_INT, &config_size, "Bytes of config space to read (default 60)", "N" },
+    { "config-size", 0, 0, G_OPTION_ARG_INT, &config_size, "Bytes of config space to read (default 60; 0: none)", "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json_output, "Print JSON, for programs", NULL },
     { "list", 'l', 0, G_OPTION_ARG_NONE, &list, "List the installed back-end programs and their capabilities", NULL },
     { "descriptor-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &descriptor_dirs,
@@ -532,9 +545,9 @@ main (int argc, char **argv)
       g_printerr ("vhost-user-probe: --type %s: not blk or net\n", type_name);
       return EXIT_USAGE;
     }
-  if (config_size < 1 || config_size > 256)
+  if (config_size < 0 || config_size > 256)
     {
-      g_printerr ("vhost-user-probe: --config-size %d: not between 1 and 256\n", config_size);
+      g_printerr ("vhost-user-probe: --config-size %d: not between 0 and 256\n", config_size);
       return EXIT_USAGE;
     }
 

@@ -931,7 +931,9 @@ vhost_kernel_class_init (VhostKernelClass *klass)
    * The device node to open, such as /dev/vhost-net, when #VhostKernel:fd is -1.
    * Opened read-write, close-on-exec and non-blocking.
    */
-  properties[PROP_DEVICE_PATH] = g_param_spec_string ("device-path", NULL, NULL, NULL,
+  properties[PROP_DEVICE_PATH] = g_param_spec_string ("device-path", "Device path",
+                                                      "The device node to open, such as /dev/vhost-net, when "
+                                                      "VhostKernel:fd is -1.", NULL,
                                                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                                                         G_PARAM_STATIC_STRINGS);
   /**
@@ -940,7 +942,7 @@ vhost_kernel_class_init (VhostKernelClass *klass)
    * The device's file descriptor. Set at construction, the object adopts it (it
    * closes it when finalized) instead of opening #VhostKernel:device-path.
    */
-  properties[PROP_FD] = g_param_spec_int ("fd", NULL, NULL, -1, G_MAXINT, -1,
+  properties[PROP_FD] = g_param_spec_int ("fd", "Fd", "The device's file descriptor.", -1, G_MAXINT, -1,
                                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

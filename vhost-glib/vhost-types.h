@@ -14,6 +14,65 @@
 G_BEGIN_DECLS
 
 /**
+ * VhostDeviceStateDirection:
+ * @VHOST_DEVICE_STATE_DIRECTION_SAVE: the back-end writes its state into the
+ *   file descriptor, for the front-end to save.
+ * @VHOST_DEVICE_STATE_DIRECTION_LOAD: the back-end reads its state from the file
+ *   descriptor.
+ *
+ * The direction of a device state transfer (SET_DEVICE_STATE_FD), numbered as
+ * the vhost-user specification numbers it.
+ */
+typedef enum {
+  VHOST_DEVICE_STATE_DIRECTION_SAVE = 0,
+  VHOST_DEVICE_STATE_DIRECTION_LOAD = 1,
+} VhostDeviceStateDirection;
+
+/**
+ * VhostDeviceStatePhase:
+ * @VHOST_DEVICE_STATE_PHASE_STOPPED: the device is stopped (its queues are
+ *   stopped and it processes nothing); the one phase the specification defines.
+ *
+ * The migration phase in which a device state transfer (SET_DEVICE_STATE_FD)
+ * happens.
+ */
+typedef enum {
+  VHOST_DEVICE_STATE_PHASE_STOPPED = 0,
+} VhostDeviceStatePhase;
+
+/**
+ * VhostIotlbMessageType:
+ * @VHOST_IOTLB_MESSAGE_MISS: the back-end found no translation for an address.
+ * @VHOST_IOTLB_MESSAGE_UPDATE: the front-end adds a translation.
+ * @VHOST_IOTLB_MESSAGE_INVALIDATE: the front-end removes the translations of a range.
+ * @VHOST_IOTLB_MESSAGE_ACCESS_FAIL: the back-end was denied an access.
+ *
+ * The type of an IOTLB message (IOTLB_MSG, on either channel), numbered as the
+ * specification (and the kernel's struct vhost_iotlb_msg) numbers it.
+ */
+typedef enum {
+  VHOST_IOTLB_MESSAGE_MISS = 1,
+  VHOST_IOTLB_MESSAGE_UPDATE = 2,
+  VHOST_IOTLB_MESSAGE_INVALIDATE = 3,
+  VHOST_IOTLB_MESSAGE_ACCESS_FAIL = 4,
+} VhostIotlbMessageType;
+
+/**
+ * VhostIotlbAccess:
+ * @VHOST_IOTLB_ACCESS_NONE: no access.
+ * @VHOST_IOTLB_ACCESS_READ: read access (VHOST_ACCESS_RO; with @VHOST_IOTLB_ACCESS_WRITE, VHOST_ACCESS_RW).
+ * @VHOST_IOTLB_ACCESS_WRITE: write access (VHOST_ACCESS_WO).
+ *
+ * The access an IOTLB message is about (its `perm` field), as #VhostVdpaAccess
+ * is for vDPA mappings.
+ */
+typedef enum /*< flags >*/ {
+  VHOST_IOTLB_ACCESS_NONE = 0,
+  VHOST_IOTLB_ACCESS_READ = 1 << 0,
+  VHOST_IOTLB_ACCESS_WRITE = 1 << 1,
+} VhostIotlbAccess;
+
+/**
  * VhostMemoryRegion:
  *
  * One region of guest memory as a front-end describes it to a back-end: where

@@ -90,8 +90,8 @@ vhost_user_slave_set_host_notifier (VhostUserSlave *slave,
  * @iova: the I/O virtual address
  * @size: the size of the range
  * @uaddr: the user address
- * @perm: the access (1 read, 2 write, 3 both)
- * @type: the message type (1 miss, 4 access fail)
+ * @perm: the access that missed or failed
+ * @type: %VHOST_IOTLB_MESSAGE_MISS or %VHOST_IOTLB_MESSAGE_ACCESS_FAIL
  * @error: return location for a #GError
  *
  * Reports an IOTLB miss or access failure to the front-end (IOTLB_MSG).
@@ -103,8 +103,8 @@ vhost_user_slave_send_iotlb_msg (VhostUserSlave *slave,
                                  guint64 iova,
                                  guint64 size,
                                  guint64 uaddr,
-                                 guint perm,
-                                 guint type,
+                                 VhostIotlbAccess perm,
+                                 VhostIotlbMessageType type,
                                  GError **error)
 {
   VhostUserMsg msg;

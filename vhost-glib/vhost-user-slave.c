@@ -45,6 +45,51 @@
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
  * there. Use it from the thread that owns that context.
+ *
+ * A device with a configuration space and one queue, in C (see the chapter
+ * "Writing a device" for complete programs):
+ * |[<!-- language="C" -->
+ * static guint64
+ * my_blk_get_features (VhostUserSlave *slave)
+ * {
+ *   // The library's ring features, and the device's own bits.
+ *   return VHOST_USER_SLAVE_CLASS (my_blk_parent_class)->get_features (slave) |
+ *          VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE);
+ * }
+ *
+ * static void
+ * my_blk_class_init (MyBlkClass *klass)
+ * {
+ *   VHOST_USER_SLAVE_CLASS (klass)->get_features = my_blk_get_features;
+ * }
+ *
+ * static void
+ * my_blk_init (MyBlk *self)
+ * {
+ *   g_autoptr(GBytes) config = g_bytes_new (&self->config, sizeof self->config);
+ *
+ *   vhost_user_slave_set_config_space (VHOST_USER_SLAVE (self), config); // offers CONFIG
+ *   vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), 0),
+ *                                my_blk_handle_queue, self, NULL);
+ * }
+ *
+ * // then: vhost_user_slave_listen (VHOST_USER_SLAVE (blk), "/run/blk.sock", &error);
+ * ]|
+ * and in Python, where the queue is processed on the main context:
+ * |[<!-- language="Python" -->
+ * class Rng(Vhost.UserSlave):
+ *     def __init__(self):
+ *         super().__init__()
+ *         queue = self.get_virtqueue(0)
+ *         queue.set_dispatch(Vhost.VirtqueueDispatch.MAIN_CONTEXT)
+ *         queue.connect("kick", self.on_kick)
+ *
+ *     def on_kick(self, queue):
+ *         for request in queue:
+ *             size = request.get_writable_size()
+ *             request.write(0, os.urandom(size))
+ *             queue.push_request(request, size)
+ * ]|
  */
 
 /**
@@ -55,10 +100,20 @@
 
 #define DEFAULT_MAX_QUEUE_SIZE 1024
 
+/* The ring features the library implements for every device. */
+#define DEFAULT_FEATURES                                                                            \
+  (VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |  \
+   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED))
+
+/* The device-independent protocol features the library backs whatever the device
+ * (the engine logs dirty pages, tracks inflight chains, answers postcopy and moves
+ * the device state). CONFIG comes on top when the device has a configuration space,
+ * and the features of the device requests the device implements; see
+ * slave_real_get_protocol_features(). */
 #define DEFAULT_PROTOCOL_FEATURES                                                                   \
-  ((guint64) (VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_LOG_SHMFD |                        \
-              VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_BACKEND_REQ |               \
-              VHOST_USER_PROTOCOL_F_CONFIG | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD |              \
+  ((guint64) (VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |                        \
+              VHOST_USER_PROTOCOL_F_LOG_SHMFD |                                                   \
+              VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD |         \
               VHOST_USER_PROTOCOL_F_HOST_NOTIFIER | VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD |        \
               VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |   \
               VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS |          \
@@ -81,6 +136,7 @@ typedef struct
   GSource *redial_source;        /* (owned) (nullable) client mode: the next dial */
   guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
   guint reconnect_max_ms;
+  GError *vfunc_error;           /* (owned) (nullable) vhost_user_slave_fail_request() */
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -199,6 +255,9 @@ slave_end_connection (VhostUserSlave *self, const GError *error)
   vhost_user_channel_close (priv->channel);
   g_clear_pointer (&priv->channel, vhost_user_channel_unref);
   vhost_user_dev_disconnect (priv->dev);
+  if (priv->vfunc_error != NULL)
+    g_warning ("While the connection ended: %s", priv->vfunc_error->message);
+  g_clear_error (&priv->vfunc_error);
   g_clear_pointer (&priv->backend, vhost_user_channel_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   if (error != NULL)
@@ -319,7 +378,13 @@ dev_device_request (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, g
 static void
 dev_send (VhostUserDev *dev, const VhostUserMsg *msg, gpointer data)
 {
-  vhost_user_channel_send (PRIV (VHOST_USER_SLAVE (data))->channel, msg);
+  VhostUserSlavePrivate *priv = PRIV (VHOST_USER_SLAVE (data));
+
+  /* A virtual function failed (vhost_user_slave_fail_request()): the reply would
+   * carry a made-up value; the connection ends instead. */
+  if (priv->vfunc_error != NULL)
+    return;
+  vhost_user_channel_send (priv->channel, msg);
 }
 
 static void
@@ -431,6 +496,78 @@ static const VhostUserDevOps dev_ops = {
   .load_state = dev_load_state,
 };
 
+/* "RING_EVENT_IDX (bit 29), device feature bit 3": the names of the bits of a
+ * virtio feature set or (protocol) of a protocol feature set. */
+static char *
+feature_bit_names (guint64 bits, gboolean protocol)
+{
+  GEnumClass *virtio = g_type_class_ref (VHOST_TYPE_VIRTIO_FEATURE);
+  GFlagsClass *flags = g_type_class_ref (VHOST_TYPE_USER_PROTOCOL_FEATURES);
+  GString *names = g_string_new (NULL);
+
+  for (guint bit = 0; bit < 64; bit++)
+    {
+      const char *name = NULL;
+
+      if (!(bits & VHOST_FEATURE_MASK (bit)))
+        continue;
+      if (names->len > 0)
+        g_string_append (names, ", ");
+      if (protocol && bit < 32)
+        {
+          GFlagsValue *value = g_flags_get_first_value (flags, 1u << bit);
+
+          if (value != NULL && value->value == 1u << bit)
+            name = value->value_name + strlen ("VHOST_USER_PROTOCOL_F_");
+        }
+      else if (!protocol)
+        {
+          GEnumValue *value = g_enum_get_value (virtio, bit);
+
+          if (value != NULL)
+            name = value->value_name + strlen ("VHOST_VIRTIO_F_");
+        }
+      if (name != NULL)
+        g_string_append_printf (names, "%s (bit %u)", name, bit);
+      else
+        g_string_append_printf (names, "%s bit %u", protocol ? "protocol feature" : "device feature", bit);
+    }
+  g_type_class_unref (flags);
+  g_type_class_unref (virtio);
+  return g_string_free (names, FALSE);
+}
+
+/* SET_FEATURES or SET_PROTOCOL_FEATURES refused for bits the device did not
+ * offer: say which, and how to make them agree. */
+static void
+explain_unoffered (VhostUserSlave *self, const VhostUserMsg *msg, GError **error)
+{
+  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+  gboolean protocol = msg->hdr.request == VHOST_USER_SET_PROTOCOL_FEATURES;
+  guint64 offered, unoffered;
+  g_autofree char *names = NULL;
+
+  if ((msg->hdr.request != VHOST_USER_SET_FEATURES && !protocol) || msg->hdr.size != sizeof (guint64) ||
+      !g_error_matches (*error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT))
+    return;
+  if (protocol)
+    offered = klass->get_protocol_features (self) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  else
+    offered = klass->get_features (self) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+  unoffered = msg->payload.u64 & ~offered;
+  if (unoffered == 0)
+    return;
+  names = feature_bit_names (unoffered, protocol);
+  g_clear_error (error);
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+               "%s: the front-end acked %s that the device did not offer: %s. A device that supports them "
+               "offers them from its %s virtual function (do_%s in Python); otherwise turn them off in the "
+               "front-end",
+               protocol ? "SET_PROTOCOL_FEATURES" : "SET_FEATURES", protocol ? "protocol features" : "features",
+               names, protocol ? "get_protocol_features" : "get_features",
+               protocol ? "get_protocol_features" : "get_features");
+}
+
 static void
 slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_data)
 {
@@ -439,7 +576,17 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
   gboolean keep;
 
   g_object_ref (self);
+  g_clear_error (&PRIV (self)->vfunc_error);
   keep = vhost_user_dev_handle (PRIV (self)->dev, msg, &error);
+  if (error != NULL)
+    explain_unoffered (self, msg, &error);
+  if (PRIV (self)->vfunc_error != NULL)
+    {
+      g_clear_error (&error);
+      error = g_steal_pointer (&PRIV (self)->vfunc_error);
+      g_prefix_error (&error, "%s: ", vhost_user_request_name (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request));
+      keep = FALSE;
+    }
   g_signal_emit (self, signals[SIGNAL_REQUEST_HANDLED], 0, (VhostUserRequest) msg->hdr.request, error);
   if (!keep)
     slave_end_connection (self, error);
@@ -452,6 +599,7 @@ slave_serve (VhostUserSlave *self, int fd, GError **error)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
   VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+  guint n_queues, max_queue_size;
 
   if (priv->channel != NULL)
     {
@@ -459,7 +607,16 @@ slave_serve (VhostUserSlave *self, int fd, GError **error)
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "The slave already serves a front-end");
       return FALSE;
     }
-  vhost_user_dev_connect (priv->dev, klass->get_num_queues (self), klass->get_max_queue_size (self));
+  g_clear_error (&priv->vfunc_error);
+  n_queues = klass->get_num_queues (self);
+  max_queue_size = klass->get_max_queue_size (self);
+  if (priv->vfunc_error != NULL)
+    {
+      close (fd);
+      g_propagate_prefixed_error (error, g_steal_pointer (&priv->vfunc_error), "Serving a front-end: ");
+      return FALSE;
+    }
+  vhost_user_dev_connect (priv->dev, n_queues, max_queue_size);
   priv->channel = vhost_user_channel_new (fd, VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_CHANNEL_RESPONDER,
                                           priv->context, slave_request_cb, slave_closed_cb, self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
@@ -488,7 +645,11 @@ slave_accept_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
   /* One front-end at a time: stop accepting until this one goes away. */
   g_source_destroy (priv->listen_source);
   g_clear_pointer (&priv->listen_source, g_source_unref);
-  slave_serve (self, fd, NULL);
+  if (!slave_serve (self, fd, &error))
+    {
+      g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
+      slave_start_listening (self);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -741,6 +902,33 @@ vhost_user_slave_set_config_space (VhostUserSlave *slave, GBytes *config)
 }
 
 /**
+ * vhost_user_slave_fail_request:
+ * @slave: a #VhostUserSlave
+ * @error: why the virtual function failed
+ *
+ * Makes the request being handled fail with @error, from a virtual function
+ * that has no #GError of its own (@get_features, @get_protocol_features,
+ * @vring_state_changed, @reset... of #VhostUserSlaveClass). No reply is sent:
+ * the connection ends and #VhostUserSlave::disconnected carries @error, prefixed
+ * with the request's name; the front-end sees the connection close. From
+ * @get_num_queues or @get_max_queue_size, which run when a front-end connects,
+ * the connection is refused the same way. Language bindings call it when the
+ * code of such a virtual function raised an exception; the value it returned
+ * is then not used. Only the first error of a request counts.
+ */
+void
+vhost_user_slave_fail_request (VhostUserSlave *slave, const GError *error)
+{
+  VhostUserSlavePrivate *priv;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+  g_return_if_fail (error != NULL);
+  priv = PRIV (slave);
+  if (priv->vfunc_error == NULL)
+    priv->vfunc_error = g_error_copy (error);
+}
+
+/**
  * vhost_user_slave_get_connected:
  * @slave: a #VhostUserSlave
  *
@@ -879,13 +1067,32 @@ vhost_user_slave_get_dev (VhostUserSlave *slave)
 static guint64
 slave_real_get_features (VhostUserSlave *self)
 {
-  return VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1);
+  return DEFAULT_FEATURES;
 }
+
+static GBytes *slave_real_get_config (VhostUserSlave *self, guint offset, guint size, GError **error);
+static gboolean slave_real_send_rarp (VhostUserSlave *self, const guint8 *mac, GError **error);
+static gboolean slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error);
+static gboolean slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error);
 
 static guint64
 slave_real_get_protocol_features (VhostUserSlave *self)
 {
-  return DEFAULT_PROTOCOL_FEATURES;
+  guint64 features = DEFAULT_PROTOCOL_FEATURES;
+
+  /* CONFIG only with a configuration space: bytes set, or a get_config of the device's own. */
+  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+
+  if (PRIV (self)->config != NULL || klass->get_config != slave_real_get_config)
+    features |= VHOST_USER_PROTOCOL_F_CONFIG;
+  /* The feature of each device request the device implements. */
+  if (klass->send_rarp != slave_real_send_rarp)
+    features |= VHOST_USER_PROTOCOL_F_RARP;
+  if (klass->net_set_mtu != slave_real_net_set_mtu)
+    features |= VHOST_USER_PROTOCOL_F_NET_MTU;
+  if (klass->set_vring_endian != slave_real_set_vring_endian)
+    features |= VHOST_USER_PROTOCOL_F_CROSS_ENDIAN;
+  return features;
 }
 
 static guint
@@ -940,6 +1147,79 @@ slave_real_reset (VhostUserSlave *self)
 {
 }
 
+/* Device requests, decoded: the default device_request calls these. */
+
+static gboolean
+not_supported (VhostUserRequest request, GError **error)
+{
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: the device does not support it",
+               vhost_user_request_get_name (request));
+  return FALSE;
+}
+
+static gboolean
+slave_real_send_rarp (VhostUserSlave *self, const guint8 *mac, GError **error)
+{
+  return not_supported (VHOST_USER_SEND_RARP, error);
+}
+
+static gboolean
+slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error)
+{
+  return not_supported (VHOST_USER_NET_SET_MTU, error);
+}
+
+static gboolean
+slave_real_iotlb_msg (VhostUserSlave *self,
+                      guint64 iova,
+                      guint64 size,
+                      guint64 uaddr,
+                      VhostIotlbAccess perm,
+                      VhostIotlbMessageType type,
+                      GError **error)
+{
+  return not_supported (VHOST_USER_IOTLB_MSG, error);
+}
+
+static gboolean
+slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error)
+{
+  return not_supported (VHOST_USER_SET_VRING_ENDIAN, error);
+}
+
+static gint
+slave_real_get_shared_object (VhostUserSlave *self, GBytes *uuid, GError **error)
+{
+  not_supported (VHOST_USER_GET_SHARED_OBJECT, error);
+  return -1;
+}
+
+static gboolean
+slave_real_gpu_set_socket (VhostUserSlave *self, gint fd, GError **error)
+{
+  return not_supported (VHOST_USER_GPU_SET_SOCKET, error);
+}
+
+/* A reply with a u64 and, when `fd` >= 0, that fd (taken). */
+static void
+reply_u64_fd (guint64 value, gint fd, GBytes **reply, GUnixFDList **reply_fds)
+{
+  *reply = g_bytes_new (&value, sizeof value);
+  if (fd >= 0)
+    *reply_fds = g_unix_fd_list_new_from_array (&fd, 1);
+}
+
+/* A virtual function that returns an fd must set the error exactly when it returns -1. */
+static gboolean
+check_returned_fd (VhostUserRequest request, gint fd, GError **error)
+{
+  if (fd >= 0 || (error != NULL && *error != NULL))
+    return fd >= 0;
+  g_set_error (error, VHOST_ERROR, VHOST_ERROR_FAILED, "%s: the device returned no file descriptor",
+               vhost_user_request_get_name (request));
+  return FALSE;
+}
+
 static gboolean
 slave_real_device_request (VhostUserSlave *self,
                            VhostUserRequest request,
@@ -949,9 +1229,54 @@ slave_real_device_request (VhostUserSlave *self,
                            GUnixFDList **reply_fds,
                            GError **error)
 {
-  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: the device does not support it",
-               vhost_user_request_get_name (request));
-  return FALSE;
+  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
+  const char *name = vhost_user_request_get_name (request);
+  /* The protocol layer checked the payload's size and the number of fds. */
+  const VhostUserPayload *p = g_bytes_get_data (payload, NULL);
+  gint fd = g_unix_fd_list_get_length (fds) > 0 ? g_unix_fd_list_peek_fds (fds, NULL)[0] : -1;
+  gint out_fd = -1;
+
+  switch (request)
+    {
+    case VHOST_USER_SEND_RARP:
+      return klass->send_rarp (self, p->bytes, error);
+    case VHOST_USER_NET_SET_MTU:
+      if (p->u64 > G_MAXUINT)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: MTU %" G_GUINT64_FORMAT " is too large",
+                       name, p->u64);
+          return FALSE;
+        }
+      return klass->net_set_mtu (self, (guint) p->u64, error);
+    case VHOST_USER_IOTLB_MSG:
+      if (p->iotlb.type < VHOST_IOTLB_MESSAGE_MISS || p->iotlb.type > VHOST_IOTLB_MESSAGE_ACCESS_FAIL ||
+          p->iotlb.perm > (VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE))
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: type %u or access %u is not defined",
+                       name, p->iotlb.type, p->iotlb.perm);
+          return FALSE;
+        }
+      return klass->iotlb_msg (self, p->iotlb.iova, p->iotlb.size, p->iotlb.uaddr, p->iotlb.perm, p->iotlb.type,
+                               error);
+    case VHOST_USER_SET_VRING_ENDIAN:
+      if (!vhost_user_dev_check_vring_index (PRIV (self)->dev, name, p->state.index, error))
+        return FALSE;
+      return klass->set_vring_endian (self, p->state.index, p->state.num != 0, error);
+    case VHOST_USER_GET_SHARED_OBJECT:
+      {
+        g_autoptr(GBytes) uuid = g_bytes_new (p->shared.uuid, sizeof p->shared.uuid);
+
+        out_fd = klass->get_shared_object (self, uuid, error);
+        if (!check_returned_fd (request, out_fd, error))
+          return FALSE;
+        reply_u64_fd (0, out_fd, reply, reply_fds);
+        return TRUE;
+      }
+    case VHOST_USER_GPU_SET_SOCKET:
+      return klass->gpu_set_socket (self, fd, error);
+    default:
+      return not_supported (request, error);
+    }
 }
 
 static GBytes *
@@ -1004,6 +1329,7 @@ vhost_user_slave_finalize (GObject *object)
   VhostUserSlavePrivate *priv = PRIV (VHOST_USER_SLAVE (object));
 
   g_clear_pointer (&priv->config, g_bytes_unref);
+  g_clear_error (&priv->vfunc_error);
   vhost_user_dev_free (priv->dev);
   g_ptr_array_unref (priv->queues);
   g_main_context_unref (priv->context);
@@ -1069,6 +1395,12 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   klass->vring_state_changed = slave_real_vring_state_changed;
   klass->reset = slave_real_reset;
   klass->device_request = slave_real_device_request;
+  klass->send_rarp = slave_real_send_rarp;
+  klass->net_set_mtu = slave_real_net_set_mtu;
+  klass->iotlb_msg = slave_real_iotlb_msg;
+  klass->set_vring_endian = slave_real_set_vring_endian;
+  klass->get_shared_object = slave_real_get_shared_object;
+  klass->gpu_set_socket = slave_real_gpu_set_socket;
   klass->save_state = slave_real_save_state;
   klass->load_state = slave_real_load_state;
 
@@ -1081,7 +1413,9 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * is QEMU's default polling time for its I/O threads. 0 never polls.
    */
   properties[PROP_BUSY_POLL_US] =
-    g_param_spec_uint ("busy-poll-us", NULL, NULL, 0, G_MAXUINT, DEFAULT_BUSY_POLL_US,
+    g_param_spec_uint ("busy-poll-us", "Busy poll us",
+                       "How long, in microseconds, a queue worker keeps polling its rings after the last work before "
+                       "it sleeps on the kick eventfds again.", 0, G_MAXUINT, DEFAULT_BUSY_POLL_US,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserSlave:reconnect-max-ms:
@@ -1092,7 +1426,10 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * 0 does not dial again.
    */
   properties[PROP_RECONNECT_MAX_MS] =
-    g_param_spec_uint ("reconnect-max-ms", NULL, NULL, 0, G_MAXUINT, DEFAULT_RECONNECT_MAX_MS,
+    g_param_spec_uint ("reconnect-max-ms", "Reconnect max ms",
+                       "In client mode (vhost_user_slave_connect_to()), the longest wait, in milliseconds, between "
+                       "two dials of a front-end that went away: the slave tries after 50 ms, then waits twice as "
+                       "long after each failure up to this.", 0, G_MAXUINT, DEFAULT_RECONNECT_MAX_MS,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserSlave:connected:
@@ -1100,7 +1437,7 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * Whether a front-end is connected.
    */
   properties[PROP_CONNECTED] =
-    g_param_spec_boolean ("connected", NULL, NULL, FALSE,
+    g_param_spec_boolean ("connected", "Connected", "Whether a front-end is connected.", FALSE,
                           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

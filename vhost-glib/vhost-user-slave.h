@@ -73,13 +73,99 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  */
 
 /**
+ * VhostUserSlaveClass::send_rarp:
+ * @slave: the #VhostUserSlave
+ * @mac: (array fixed-size=6): the guest's MAC address
+ * @error: return location for a #GError
+ *
+ * SEND_RARP: a network device broadcasts a RARP for @mac (after a migration).
+ * Overriding it offers %VHOST_USER_PROTOCOL_F_RARP.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::net_set_mtu:
+ * @slave: the #VhostUserSlave
+ * @mtu: the MTU the front-end asks for
+ * @error: return location for a #GError
+ *
+ * NET_SET_MTU. Overriding it offers %VHOST_USER_PROTOCOL_F_NET_MTU.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::iotlb_msg:
+ * @slave: the #VhostUserSlave
+ * @iova: the I/O virtual address
+ * @size: the size of the range
+ * @uaddr: the front-end's address of the range, for an update
+ * @perm: the access the translation allows
+ * @type: %VHOST_IOTLB_MESSAGE_UPDATE or %VHOST_IOTLB_MESSAGE_INVALIDATE
+ * @error: return location for a #GError
+ *
+ * IOTLB_MSG from the front-end: a translation added or removed. The slave has
+ * checked that @type and @perm are values of their enumerations.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::set_vring_endian:
+ * @slave: the #VhostUserSlave
+ * @index: the queue index, checked against the device's queues
+ * @big_endian: whether the legacy queue is big-endian
+ * @error: return location for a #GError
+ *
+ * SET_VRING_ENDIAN. Overriding it offers %VHOST_USER_PROTOCOL_F_CROSS_ENDIAN.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
+ * VhostUserSlaveClass::get_shared_object:
+ * @slave: the #VhostUserSlave
+ * @uuid: the 16 bytes of the object's UUID
+ * @error: return location for a #GError
+ *
+ * GET_SHARED_OBJECT: a file descriptor for the object the device exported
+ * under @uuid.
+ *
+ * Returns: a file descriptor, which the slave takes, or -1 with @error set
+ */
+
+/**
+ * VhostUserSlaveClass::gpu_set_socket:
+ * @slave: the #VhostUserSlave
+ * @fd: the socket of the vhost-user-gpu protocol; the slave closes it when the
+ *   call returns, so duplicate it to keep it
+ * @error: return location for a #GError
+ *
+ * GPU_SET_SOCKET.
+ *
+ * Returns: %TRUE on success
+ */
+
+/**
  * VhostUserSlaveClass:
  * @parent_class: the parent class.
  * @get_features: returns the virtio features the device offers. The library adds
- *   %VHOST_VIRTIO_F_PROTOCOL_FEATURES. The default offers %VHOST_VIRTIO_F_VERSION_1.
+ *   %VHOST_VIRTIO_F_PROTOCOL_FEATURES. The default offers the ring features the
+ *   library implements: %VHOST_VIRTIO_F_VERSION_1, %VHOST_VIRTIO_F_RING_INDIRECT_DESC,
+ *   %VHOST_VIRTIO_F_RING_EVENT_IDX and %VHOST_VIRTIO_F_RING_PACKED; a device adds its
+ *   own bits to what the parent class returns. A front-end that acks a bit that was
+ *   not offered is refused with an error that names the bit.
  * @get_protocol_features: returns the protocol features the device offers; the
- *   library keeps those it implements. The default offers every device-independent
- *   protocol feature the library implements.
+ *   library keeps those it implements. The default offers the device-independent
+ *   protocol features the library implements (MQ, REPLY_ACK, LOG_SHMFD,
+ *   BACKEND_REQ, BACKEND_SEND_FD, HOST_NOTIFIER, INFLIGHT_SHMFD, RESET_DEVICE,
+ *   INBAND_NOTIFICATIONS, CONFIGURE_MEM_SLOTS, STATUS, SHARED_OBJECT, PAGEFAULT,
+ *   DEVICE_STATE), CONFIG when the device has a configuration space
+ *   (vhost_user_slave_set_config_space(), or a @get_config of its own), and the
+ *   feature of each typed device request the device overrides. Migration also
+ *   needs %VHOST_VIRTIO_F_LOG_ALL among the device's features, which a device
+ *   offers when the library's dirty log covers all it writes to guest memory.
  * @get_num_queues: returns the number of queues (GET_QUEUE_NUM). The default returns 1.
  * @get_max_queue_size: returns the largest queue size SET_VRING_NUM may set. The
  *   default returns 1024.
@@ -91,11 +177,21 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  *   (%VHOST_ERROR_NOT_SUPPORTED).
  * @vring_state_changed: a queue was started or stopped, enabled or disabled.
  * @reset: the front-end reset the device (RESET_DEVICE, RESET_OWNER, or a status of 0).
- * @device_request: handles the requests whose meaning depends on the device:
+ * @device_request: receives the requests whose meaning depends on the device:
  *   SEND_RARP, NET_SET_MTU, IOTLB_MSG, SET_VRING_ENDIAN, CREATE_CRYPTO_SESSION,
- *   CLOSE_CRYPTO_SESSION, GPU_SET_SOCKET, GET_SHARED_OBJECT.
- *   The payload and reply are in the wire format of the vhost-user specification.
- *   The default refuses with %VHOST_ERROR_NOT_SUPPORTED.
+ *   CLOSE_CRYPTO_SESSION, GPU_SET_SOCKET, GET_SHARED_OBJECT,
+ *   with the payload and reply in the wire format of the vhost-user specification.
+ *   The default decodes them and calls the typed virtual function of each
+ *   (@send_rarp, @net_set_mtu...); it refuses the crypto sessions, whose payload
+ *   depends on the algorithm, with %VHOST_ERROR_NOT_SUPPORTED. Override it only
+ *   to see the wire format.
+ * @send_rarp: SEND_RARP, decoded. The default refuses (%VHOST_ERROR_NOT_SUPPORTED),
+ *   and so do the defaults of the other typed requests.
+ * @net_set_mtu: NET_SET_MTU, decoded.
+ * @iotlb_msg: IOTLB_MSG from the front-end, decoded.
+ * @set_vring_endian: SET_VRING_ENDIAN, decoded.
+ * @get_shared_object: GET_SHARED_OBJECT, decoded.
+ * @gpu_set_socket: GPU_SET_SOCKET.
  * @save_state: returns the device's own state for a migration
  *   (SET_DEVICE_STATE_FD), with the queues stopped; the library saves its own
  *   (each queue's position and flags, the inflight area) beside it. The default
@@ -104,7 +200,14 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  *   queues start on the destination. The default accepts only an empty one.
  *
  * The virtual functions a device overrides. They run on the #GMainContext the
- * slave belongs to.
+ * slave belongs to. A protocol feature that a device request needs is offered
+ * by default when the device overrides that request's typed virtual function.
+ *
+ * Bindings whose code raises an exception in a virtual function without a
+ * #GError (@get_features, @get_protocol_features, @get_num_queues,
+ * @get_max_queue_size, @vring_state_changed, @reset) call
+ * vhost_user_slave_fail_request(), so that the request fails instead of going on
+ * with a made-up value.
  */
 struct _VhostUserSlaveClass
 {
@@ -133,11 +236,23 @@ struct _VhostUserSlaveClass
                               GBytes **reply,
                               GUnixFDList **reply_fds,
                               GError **error);
+  gboolean (*send_rarp) (VhostUserSlave *slave, const guint8 *mac, GError **error);
+  gboolean (*net_set_mtu) (VhostUserSlave *slave, guint mtu, GError **error);
+  gboolean (*iotlb_msg) (VhostUserSlave *slave,
+                         guint64 iova,
+                         guint64 size,
+                         guint64 uaddr,
+                         VhostIotlbAccess perm,
+                         VhostIotlbMessageType type,
+                         GError **error);
+  gboolean (*set_vring_endian) (VhostUserSlave *slave, guint index, gboolean big_endian, GError **error);
+  gint (*get_shared_object) (VhostUserSlave *slave, GBytes *uuid, GError **error);
+  gboolean (*gpu_set_socket) (VhostUserSlave *slave, gint fd, GError **error);
   GBytes *(*save_state) (VhostUserSlave *slave, GError **error);
   gboolean (*load_state) (VhostUserSlave *slave, GBytes *state, GError **error);
 
   /*< private >*/
-  gpointer padding[14];
+  gpointer padding[8];
 };
 
 VHOST_AVAILABLE_IN_ALL
@@ -168,6 +283,9 @@ guint vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_set_config_space (VhostUserSlave *slave,
                                         GBytes *config);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_fail_request (VhostUserSlave *slave,
+                                    const GError *error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_get_connected (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
@@ -201,8 +319,8 @@ gboolean vhost_user_slave_send_iotlb_msg (VhostUserSlave *slave,
                                           guint64 iova,
                                           guint64 size,
                                           guint64 uaddr,
-                                          guint perm,
-                                          guint type,
+                                          VhostIotlbAccess perm,
+                                          VhostIotlbMessageType type,
                                           GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_vring_call (VhostUserSlave *slave,

@@ -1331,7 +1331,10 @@ vhost_vdpa_class_init (VhostVdpaClass *klass)
    * The acked backend features, a mask of VHOST_FEATURE_MASK() of
    * #VhostVdpaBackendFeature bits.
    */
-  properties[PROP_BACKEND_FEATURES] = g_param_spec_uint64 ("backend-features", NULL, NULL, 0, G_MAXUINT64, 0,
+  properties[PROP_BACKEND_FEATURES] = g_param_spec_uint64 ("backend-features", "Backend features",
+                                                           "The acked backend features, a mask of "
+                                                           "VHOST_FEATURE_MASK() of VhostVdpaBackendFeature bits.",
+                                                           0, G_MAXUINT64, 0,
                                                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
                                                              G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);

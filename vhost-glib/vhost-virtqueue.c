@@ -31,10 +31,38 @@
  * a main loop. Queues with the same worker group (vhost_virtqueue_set_worker_group())
  * share a thread.
  *
+ * A handler that answers each chain by filling its writable buffers:
+ * |[<!-- language="C" -->
+ * static void
+ * handle_queue (VhostVirtqueue *queue, gpointer user_data)
+ * {
+ *   struct iovec iov[VHOST_VIRTQUEUE_MAX_IOV];
+ *   VhostVirtqueueElement element;
+ *
+ *   while (vhost_virtqueue_pop (queue, &element, iov, G_N_ELEMENTS (iov)))
+ *     {
+ *       gsize written = fill (&iov[element.n_out], element.n_in); // the writable buffers
+ *
+ *       vhost_virtqueue_push (queue, &element, written);
+ *     }
+ * }
+ * ]|
+ *
  * In %VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT mode, for bindings, the kicks arrive as
  * #VhostVirtqueue::kick on the slave's #GMainContext, where
  * vhost_virtqueue_pop_request() and vhost_virtqueue_push_request() give the chains
- * as #VhostVirtqueueRequest objects.
+ * as #VhostVirtqueueRequest objects, one at a time or, with
+ * vhost_virtqueue_pop_requests() and vhost_virtqueue_push_requests(), in batches:
+ * |[<!-- language="Python" -->
+ * def on_kick(queue):
+ *     while requests := queue.pop_requests(64):
+ *         lengths = []
+ *         for request in requests:
+ *             data = request.read()
+ *             request.write(0, data[::-1])
+ *             lengths.append(len(data))
+ *         queue.push_requests(requests, lengths)
+ * ]|
  *
  * Every index, address and length read from the rings is checked. A driver that
  * breaks the rules (a descriptor loop, a buffer outside guest memory, a chain
@@ -85,6 +113,7 @@ struct _VhostVirtqueue
   gpointer drain_data;
   GDestroyNotify drain_notify;
   VhostVirtqueueDispatch dispatch;
+  gboolean no_handler;              /* started in worker mode without a handler: broken by the device */
   struct iovec *scratch;            /* (owned) for pop_request */
 };
 
@@ -198,21 +227,23 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
    *
    * The queue's index in its device.
    */
-  properties[PROP_INDEX] = g_param_spec_uint ("index", NULL, NULL, 0, G_MAXUINT, 0,
+  properties[PROP_INDEX] = g_param_spec_uint ("index", "Index", "The queue's index in its device.", 0, G_MAXUINT, 0,
                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostVirtqueue:size:
    *
    * The queue size the front-end set (SET_VRING_NUM), or 0.
    */
-  properties[PROP_SIZE] = g_param_spec_uint ("size", NULL, NULL, 0, 32768, 0,
+  properties[PROP_SIZE] = g_param_spec_uint ("size", "Size",
+                                             "The queue size the front-end set (SET_VRING_NUM), or 0.", 0, 32768, 0,
                                              G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostVirtqueue:running:
    *
    * Whether the queue is being processed.
    */
-  properties[PROP_RUNNING] = g_param_spec_boolean ("running", NULL, NULL, FALSE,
+  properties[PROP_RUNNING] = g_param_spec_boolean ("running", "Running", "Whether the queue is being processed.",
+                                                   FALSE,
                                                    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
                                                      G_PARAM_EXPLICIT_NOTIFY);
   /**
@@ -220,7 +251,8 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
    *
    * Where the queue's kicks are handled. Takes effect the next time the queue starts.
    */
-  properties[PROP_DISPATCH] = g_param_spec_enum ("dispatch", NULL, NULL, VHOST_TYPE_VIRTQUEUE_DISPATCH,
+  properties[PROP_DISPATCH] = g_param_spec_enum ("dispatch", "Dispatch", "Where the queue's kicks are handled.",
+                                                 VHOST_TYPE_VIRTQUEUE_DISPATCH,
                                                  VHOST_VIRTQUEUE_DISPATCH_WORKER,
                                                  G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                    G_PARAM_EXPLICIT_NOTIFY);
@@ -231,7 +263,9 @@ vhost_virtqueue_class_init (VhostVirtqueueClass *klass)
    * Defaults to the queue's index (one thread per queue). Takes effect the next
    * time the queue starts.
    */
-  properties[PROP_WORKER_GROUP] = g_param_spec_uint ("worker-group", NULL, NULL, 0, G_MAXUINT, 0,
+  properties[PROP_WORKER_GROUP] = g_param_spec_uint ("worker-group", "Worker group",
+                                                     "The worker thread the queue runs in: queues with the same "
+                                                     "group share one.", 0, G_MAXUINT, 0,
                                                      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                        G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -300,9 +334,11 @@ queue_fault (VhostVirtqueue *self, VhostGuard *guard, GError **error)
   g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
 }
 
+/* The source holds the queue by weak reference: the queue holds the context, and
+ * a report still pending when the context's owner drops it must not keep both. */
 typedef struct
 {
-  VhostVirtqueue *queue; /* (owned) */
+  GWeakRef queue;
   guint generation;
 } BrokenReport;
 
@@ -310,8 +346,11 @@ static gboolean
 report_broken_cb (gpointer data)
 {
   BrokenReport *report = data;
-  VhostVirtqueue *self = report->queue;
+  g_autoptr(VhostVirtqueue) self = g_weak_ref_get (&report->queue);
   g_autoptr(GError) error = NULL;
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
 
   /* A report from before the queue was set up again is stale; a queue stopped
    * since (by a request that came first) is still broken and is reported. */
@@ -319,7 +358,10 @@ report_broken_cb (gpointer data)
     return G_SOURCE_REMOVE;
   vhost_queue_stop (&self->queue);
   error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
-  g_message ("The driver broke a queue: %s", error->message);
+  if (self->no_handler)
+    g_warning ("%s", error->message);
+  else
+    g_message ("The driver broke a queue: %s", error->message);
   g_signal_emit (self, signals[SIGNAL_BROKEN], 0, error);
   return G_SOURCE_REMOVE;
 }
@@ -329,7 +371,7 @@ broken_report_free (gpointer data)
 {
   BrokenReport *report = data;
 
-  g_object_unref (report->queue);
+  g_weak_ref_clear (&report->queue);
   g_free (report);
 }
 
@@ -342,7 +384,7 @@ queue_broken (VhostQueue *queue, gpointer data)
   BrokenReport *report = g_new (BrokenReport, 1);
   GSource *source;
 
-  report->queue = g_object_ref (self);
+  g_weak_ref_init (&report->queue, self);
   report->generation = g_atomic_int_get (&queue->generation);
   /* Always through a source: g_main_context_invoke() would run the callback
    * right here, in the worker, if it could acquire the context. */
@@ -482,7 +524,22 @@ queue_wake (VhostQueue *queue, gpointer data)
 static void
 queue_running_changed (VhostQueue *queue, gpointer data)
 {
-  g_object_notify_by_pspec (G_OBJECT (data), properties[PROP_RUNNING]);
+  VhostVirtqueue *self = data;
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
+  /* Nothing would ever process a worker-mode queue without a handler (a binding
+   * that forgot the main-context dispatch): fail loudly instead of hanging the driver. */
+  if (!queue->running)
+    return;
+  self->no_handler = !queue->main_context && self->handler == NULL;
+  if (self->no_handler)
+    {
+      g_snprintf (queue->ring.error, sizeof queue->ring.error,
+                  "vring %u started in worker mode with no handler: set one with vhost_virtqueue_set_handler(), "
+                  "or use VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT and the kick signal",
+                  queue->ring.index);
+      vhost_queue_report_broken (queue);
+    }
 }
 
 static const VhostQueueHooks queue_hooks = {
@@ -579,9 +636,8 @@ vhost_virtqueue_get_broken (VhostVirtqueue *queue)
  *
  * Sets the function that processes the queue in %VHOST_VIRTQUEUE_DISPATCH_WORKER
  * mode. Call it while the queue is not running (for example from the device's
- * instance init). A queue without a handler is never woken and asks the driver
- * not to kick it; the handler of another queue in the same worker group may pop
- * from it (a network device's receive queue, filled as frames arrive).
+ * instance init). A queue that starts in this mode without a handler is broken
+ * at once (#VhostVirtqueue::broken, with a warning), since nothing would process it.
  */
 void
 vhost_virtqueue_set_handler (VhostVirtqueue *queue,
@@ -1122,6 +1178,88 @@ vhost_virtqueue_push_request (VhostVirtqueue *queue, VhostVirtqueueRequest *requ
 }
 
 /**
+ * vhost_virtqueue_pop_requests:
+ * @queue: a #VhostVirtqueue
+ * @max: the most requests to take
+ * @error: return location for a #GError
+ *
+ * Takes up to @max available chains at once, as vhost_virtqueue_pop_request()
+ * takes one: for bindings, where a call costs more than the work of a small
+ * request. If the ring breaks after some chains were taken, those are returned
+ * and the next call fails.
+ *
+ * Returns: (transfer full) (element-type VhostVirtqueueRequest): the requests,
+ *   an empty array when none is available; %NULL with @error set when the queue
+ *   is broken or not running. The array has no free function: unref each
+ *   request, then the array.
+ */
+GPtrArray *
+vhost_virtqueue_pop_requests (VhostVirtqueue *queue, guint max, GError **error)
+{
+  GPtrArray *requests;
+  GError *local_error = NULL;
+
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), NULL);
+
+  /* No free function: the caller owns the array and each request (bindings
+   * take the requests over and free the array alone). */
+  requests = g_ptr_array_sized_new (MIN (max, 64));
+  while (requests->len < max)
+    {
+      VhostVirtqueueRequest *request = vhost_virtqueue_pop_request (queue, &local_error);
+
+      if (request == NULL)
+        break;
+      g_ptr_array_add (requests, request);
+    }
+  if (local_error != NULL && requests->len == 0)
+    {
+      g_ptr_array_unref (requests);
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  g_clear_error (&local_error);
+  return requests;
+}
+
+/**
+ * vhost_virtqueue_push_requests:
+ * @queue: a #VhostVirtqueue
+ * @requests: (array length=n_requests): requests popped from @queue
+ * @n_requests: how many
+ * @lens: (array length=n_lens): how many bytes the device wrote into each
+ * @n_lens: as many as @n_requests
+ * @error: return location for a #GError
+ *
+ * Gives requests back to the driver in order, as vhost_virtqueue_push_request()
+ * gives one. If one cannot be pushed, the ones before it were.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_virtqueue_push_requests (VhostVirtqueue *queue,
+                               VhostVirtqueueRequest **requests,
+                               guint n_requests,
+                               const guint32 *lens,
+                               guint n_lens,
+                               GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_VIRTQUEUE (queue), FALSE);
+  g_return_val_if_fail (requests != NULL || n_requests == 0, FALSE);
+
+  if (n_lens != n_requests)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "vring %u: %u requests but %u lengths",
+                   queue->queue.ring.index, n_requests, n_lens);
+      return FALSE;
+    }
+  for (guint i = 0; i < n_requests; i++)
+    if (!vhost_virtqueue_push_request (queue, requests[i], lens[i], error))
+      return FALSE;
+  return TRUE;
+}
+
+/**
  * vhost_virtqueue_request_ref:
  * @request: a #VhostVirtqueueRequest
  *
@@ -1183,24 +1321,51 @@ vhost_virtqueue_request_get_id (VhostVirtqueueRequest *request)
 GBytes *
 vhost_virtqueue_request_read (VhostVirtqueueRequest *request, GError **error)
 {
-  GByteArray *volatile array;
+  gsize length;
+  guint8 *data = vhost_virtqueue_request_read_data (request, &length, error);
+
+  return data != NULL ? g_bytes_new_take (data, length) : NULL;
+}
+
+/**
+ * vhost_virtqueue_request_read_data:
+ * @request: a #VhostVirtqueueRequest
+ * @length: (out): how many bytes were copied
+ * @error: return location for a #GError
+ *
+ * Copies the chain's readable buffers, in order, as vhost_virtqueue_request_read()
+ * does, into memory that the caller frees with g_free(): a byte array in
+ * bindings, without a #GBytes.
+ *
+ * Returns: (transfer full) (array length=length) (nullable): the bytes the
+ *   driver gave the device, or %NULL with %VHOST_ERROR_BROKEN if guest memory
+ *   went away since the request was popped
+ */
+guint8 *
+vhost_virtqueue_request_read_data (VhostVirtqueueRequest *request, gsize *length, GError **error)
+{
   VhostGuard guard;
+  guint8 *data;
 
   g_return_val_if_fail (request != NULL, NULL);
+  g_return_val_if_fail (length != NULL, NULL);
 
+  *length = 0;
   if (!request_check (request, error))
     return NULL;
-  array = g_byte_array_new ();
+  *length = vhost_virtqueue_element_get_readable_size (&request->element);
+  /* One byte more, so that an empty chain gives a non-NULL pointer. */
+  data = g_malloc (*length + 1);
   if (!VHOST_GUARD_ENTER (&guard))
     {
-      g_byte_array_unref (array);
+      g_free (data);
+      *length = 0;
       queue_fault (request->queue, &guard, error);
       return NULL;
     }
-  for (guint i = 0; i < request->element.n_out; i++)
-    g_byte_array_append (array, request->iov[i].iov_base, request->iov[i].iov_len);
+  vhost_virtqueue_element_read (&request->element, 0, data, *length);
   vhost_guard_leave (&guard);
-  return g_byte_array_free_to_bytes (array);
+  return data;
 }
 
 /**
@@ -1234,19 +1399,48 @@ vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request)
 gboolean
 vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBytes *data, GError **error)
 {
-  VhostGuard guard;
   gsize size;
   const guint8 *p = g_bytes_get_data (data, &size);
 
+  return vhost_virtqueue_request_write_data (request, offset, p, size, error);
+}
+
+/**
+ * vhost_virtqueue_request_write_data:
+ * @request: a #VhostVirtqueueRequest
+ * @offset: where to write, counted in the chain's writable bytes
+ * @data: (array length=length): what to write
+ * @length: how many bytes
+ * @error: return location for a #GError
+ *
+ * Copies @length bytes into the chain's writable buffers, as
+ * vhost_virtqueue_request_write() does: a byte array in bindings, without a #GBytes.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT if the
+ *   buffers are too short, %VHOST_ERROR_BROKEN if guest memory went away since
+ *   the request was popped
+ */
+gboolean
+vhost_virtqueue_request_write_data (VhostVirtqueueRequest *request,
+                                    gsize offset,
+                                    const guint8 *data,
+                                    gsize length,
+                                    GError **error)
+{
+  VhostGuard guard;
+  gsize writable;
+
   g_return_val_if_fail (request != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+
   if (!request_check (request, error))
     return FALSE;
-  if (offset > vhost_virtqueue_request_get_writable_size (request) ||
-      size > vhost_virtqueue_request_get_writable_size (request) - offset)
+  writable = vhost_virtqueue_request_get_writable_size (request);
+  if (offset > writable || length > writable - offset)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                    "Writing %" G_GSIZE_FORMAT " bytes at %" G_GSIZE_FORMAT " overflows the chain's %" G_GSIZE_FORMAT
-                   " writable bytes", size, offset, vhost_virtqueue_request_get_writable_size (request));
+                   " writable bytes", length, offset, writable);
       return FALSE;
     }
   if (!VHOST_GUARD_ENTER (&guard))
@@ -1254,7 +1448,7 @@ vhost_virtqueue_request_write (VhostVirtqueueRequest *request, gsize offset, GBy
       queue_fault (request->queue, &guard, error);
       return FALSE;
     }
-  vhost_virtqueue_element_write (&request->element, offset, p, size);
+  vhost_virtqueue_element_write (&request->element, offset, data, length);
   vhost_guard_leave (&guard);
   return TRUE;
 }

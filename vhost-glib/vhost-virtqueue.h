@@ -102,12 +102,22 @@ VHOST_AVAILABLE_IN_ALL
 GBytes *vhost_virtqueue_request_read (VhostVirtqueueRequest *request,
                                       GError **error);
 VHOST_AVAILABLE_IN_ALL
+guint8 *vhost_virtqueue_request_read_data (VhostVirtqueueRequest *request,
+                                           gsize *length,
+                                           GError **error);
+VHOST_AVAILABLE_IN_ALL
 gsize vhost_virtqueue_request_get_writable_size (VhostVirtqueueRequest *request);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_virtqueue_request_write (VhostVirtqueueRequest *request,
                                         gsize offset,
                                         GBytes *data,
                                         GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_virtqueue_request_write_data (VhostVirtqueueRequest *request,
+                                             gsize offset,
+                                             const guint8 *data,
+                                             gsize length,
+                                             GError **error);
 
 /**
  * VHOST_TYPE_VIRTQUEUE:
@@ -196,6 +206,17 @@ gboolean vhost_virtqueue_push_request (VhostVirtqueue *queue,
                                        VhostVirtqueueRequest *request,
                                        guint32 len,
                                        GError **error);
+VHOST_AVAILABLE_IN_ALL
+GPtrArray *vhost_virtqueue_pop_requests (VhostVirtqueue *queue,
+                                         guint max,
+                                         GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_virtqueue_push_requests (VhostVirtqueue *queue,
+                                        VhostVirtqueueRequest **requests,
+                                        guint n_requests,
+                                        const guint32 *lens,
+                                        guint n_lens,
+                                        GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VhostVirtqueueRequest, vhost_virtqueue_request_unref)
 

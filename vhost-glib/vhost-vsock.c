@@ -214,7 +214,9 @@ vhost_vsock_class_init (VhostVsockClass *klass)
    *
    * The guest context ID vhost_vsock_set_guest_cid() set, or 0.
    */
-  properties[PROP_GUEST_CID] = g_param_spec_uint64 ("guest-cid", NULL, NULL, 0, G_MAXUINT64, 0,
+  properties[PROP_GUEST_CID] = g_param_spec_uint64 ("guest-cid", "Guest cid",
+                                                    "The guest context ID vhost_vsock_set_guest_cid() set, or 0.",
+                                                    0, G_MAXUINT64, 0,
                                                     G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
                                                       G_PARAM_EXPLICIT_NOTIFY);
   /**
@@ -222,7 +224,8 @@ vhost_vsock_class_init (VhostVsockClass *klass)
    *
    * Whether vhost_vsock_set_running() started the device.
    */
-  properties[PROP_RUNNING] = g_param_spec_boolean ("running", NULL, NULL, FALSE,
+  properties[PROP_RUNNING] = g_param_spec_boolean ("running", "Running",
+                                                   "Whether vhost_vsock_set_running() started the device.", FALSE,
                                                    G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
                                                      G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);

@@ -201,6 +201,56 @@ test_probe_net_tool (void)
   vhost_peer_remove_dir (dir);
 }
 
+static void
+listen_small_config (VhostUserSlave *slave, gpointer data)
+{
+  const char *const *args = data;
+  g_autoptr(GError) error = NULL;
+
+  if (args[1] != NULL)
+    {
+      g_autoptr(GBytes) config = g_bytes_new_static (args[1], strlen (args[1]));
+
+      vhost_user_slave_set_config_space (slave, config);
+    }
+  g_assert_true (vhost_user_slave_listen (slave, args[0], &error));
+  g_assert_no_error (error);
+}
+
+/* A device with a 4-byte configuration space, or none: a GET_CONFIG refused for
+ * bytes past its end is reported, not fatal; --config-size 0 reads none. */
+static void
+test_probe_config_space (gconstpointer data)
+{
+  const char *config = data;
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "dev.sock", NULL);
+  const char *args[] = { sock, config };
+  VhostTestSlaveThread *thread = vhost_test_slave_thread_new (VHOST_TYPE_USER_SLAVE, -1, listen_small_config, args);
+  g_autoptr(JsonObject) whole = probe_json (sock, "blk");
+  g_autoptr(JsonObject) four = probe_json_config (sock, "blk", "4");
+  g_autoptr(JsonObject) none = probe_json_config (sock, "blk", "0");
+
+  g_assert_true (has_name (whole, "features", "ring-packed"));
+  g_assert_cmpint (has_name (whole, "protocol-features", "config"), ==, config != NULL);
+  g_assert_false (json_object_has_member (whole, "config"));
+  if (config != NULL)
+    {
+      g_assert_true (strstr (json_object_get_string_member (whole, "config-unreadable"), "GET_CONFIG") != NULL);
+      g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (four, "config"), "bytes"), ==,
+                       "61626364");
+    }
+  else
+    {
+      g_assert_false (json_object_has_member (whole, "config-unreadable"));
+      g_assert_false (json_object_has_member (four, "config"));
+    }
+  g_assert_false (json_object_has_member (none, "config"));
+  g_assert_false (json_object_has_member (none, "config-unreadable"));
+  vhost_test_slave_thread_free (thread);
+  vhost_peer_remove_dir (dir);
+}
+
 /* A missing socket and a bad command line: a one-line error and exit 1 or 2. */
 static void
 test_probe_errors (void)
@@ -242,6 +292,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/interop/probe/dpdk-vhost-pmd", test_probe_dpdk);
   g_test_add_func ("/vhost/interop/probe/vhost-glib-blk", test_probe_own_blk);
   g_test_add_func ("/vhost/interop/probe/vhost-user-net", test_probe_net_tool);
+  g_test_add_data_func ("/vhost/interop/probe/config-space/small", "abcd", test_probe_config_space);
+  g_test_add_data_func ("/vhost/interop/probe/config-space/none", NULL, test_probe_config_space);
   g_test_add_func ("/vhost/interop/probe/errors", test_probe_errors);
   return g_test_run ();
 }

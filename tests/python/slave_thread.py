@@ -41,6 +41,9 @@ class SlaveThread:
         del self.loop
 
     def stop(self):
-        self.loop.quit()
+        """Stops the loop and joins the thread; again, does nothing."""
+        loop = getattr(self, "loop", None)
+        if loop is not None:
+            loop.quit()
         self.thread.join(10)
         assert not self.thread.is_alive()

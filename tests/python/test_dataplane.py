@@ -23,7 +23,7 @@ class PyReverse(Vhost.UserSlave):
         self.handled = 0
         queue = self.get_virtqueue(0)
         queue.set_dispatch(Vhost.VirtqueueDispatch.MAIN_CONTEXT)
-        GObject.Object.connect(queue, "kick", self.on_kick)
+        queue.connect("kick", self.on_kick)
 
     def do_get_features(self):
         return VERSION_1 | INDIRECT | EVENT_IDX | PACKED
@@ -36,9 +36,9 @@ class PyReverse(Vhost.UserSlave):
             request = queue.pop_request()
             if request is None:
                 return
-            data = request.read().get_data()
+            data = request.read()
             assert request.get_writable_size() >= len(data)
-            request.write(0, GLib.Bytes.new(data[::-1]))
+            request.write(0, data[::-1])
             queue.push_request(request, len(data))
             self.handled += 1
 
@@ -51,32 +51,25 @@ class ReverseThread(SlaveThread):
         self.handled = slave.handled
 
 
-def buffer(addr, length):
-    b = Vhost.DriverBuffer()
-    b.addr = addr
-    b.len = length
-    return b
-
-
 def run_reverse(features):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     thread = ReverseThread(theirs)
     master = Vhost.UserMaster.new_for_fd(ours.detach())
-    master.connect(None)
+    master.connect_backend()
     driver = Vhost.Driver.new(master, 1024 * 1024)
     driver.start(1, 16, features)
     assert driver.get_acked_features() & features == features
-    ok, out_addr = driver.alloc(4096)
-    ok, in_addr = driver.alloc(4096)
+    out_addr = driver.alloc(4096)
+    in_addr = driver.alloc(4096)
     for i in range(100):
         payload = os.urandom(1 + (i * 37) % 4000)
-        driver.write(out_addr, GLib.Bytes.new(payload))
-        driver.submit(0, [buffer(out_addr, len(payload))], [buffer(in_addr, 4096)], i)
+        driver.write(out_addr, payload)
+        driver.submit(0, [(out_addr, len(payload))], [(in_addr, 4096)], i)
         driver.kick(0)
         driver.wait(0, 10000)
         ok, tag, length = driver.reap(0)
         assert ok and tag == i and length == len(payload)
-        assert driver.read(in_addr, length).get_data() == payload[::-1]
+        assert driver.read(in_addr, length) == payload[::-1]
     driver.stop()
     base = driver.get_vring_base(0)
     del driver

@@ -38,7 +38,7 @@ class PyBlk(Vhost.UserSlave):
         if offset + size > len(CONFIG):
             raise GLib.Error.new_literal(Vhost.error_quark(), "outside the config space",
                                          int(Vhost.Error.INVALID_ARGUMENT))
-        return GLib.Bytes.new(CONFIG[offset:offset + size])
+        return CONFIG[offset:offset + size]
 
 
 class BlkThread(SlaveThread):
@@ -50,7 +50,7 @@ class BlkThread(SlaveThread):
 
     def make_slave(self):
         slave = PyBlk()
-        GObject.Object.connect(slave, "request-handled",
+        slave.connect("request-handled",
                                lambda s, request, error: self.requests.append(request))
         return slave
 
@@ -66,7 +66,7 @@ def pair():
     a, b = socket.socketpair()
     slave = BlkThread(a)
     master = Vhost.UserMaster.new_for_fd(b.detach())
-    master.connect(None)
+    master.connect_backend()
     yield master, slave
     master.close()
     del master
@@ -92,10 +92,10 @@ def test_negotiate_and_read_config(pair):
     assert m.get_queue_num() == 3
 
     config = m.get_config(0, 60, 0)
-    assert isinstance(config, GLib.Bytes)
-    assert config.get_data() == CONFIG
-    assert m.get_config(10, 8, 0).get_data() == CONFIG[10:18]
-    capacity, = struct.unpack_from("<Q", m.get_config(0, 8, 0).get_data())
+    assert isinstance(config, bytes)
+    assert config == CONFIG
+    assert m.get_config(10, 8, 0) == CONFIG[10:18]
+    capacity, = struct.unpack_from("<Q", m.get_config(0, 8, 0))
     assert capacity == struct.unpack_from("<Q", CONFIG)[0]
 
     m.set_status(0x0f)
@@ -112,7 +112,7 @@ def test_config_error_from_python_device(pair):
     assert info.value.code == int(Vhost.Error.REJECTED)
     assert "GET_CONFIG" in info.value.message
     # The session goes on after a refused GET_CONFIG.
-    assert m.get_config(0, 4, 0).get_data() == CONFIG[:4]
+    assert m.get_config(0, 4, 0) == CONFIG[:4]
 
 
 def test_feature_not_negotiated(pair):
@@ -135,14 +135,14 @@ def test_async_request(pair):
     m.send_request_async(Vhost.UserRequest.GET_FEATURES, None, None, None, done)
     loop.run()
     (payload, fds), = results
-    assert struct.unpack("<Q", payload.get_data())[0] & DEVICE_FEATURES == DEVICE_FEATURES
+    assert struct.unpack("<Q", payload)[0] & DEVICE_FEATURES == DEVICE_FEATURES
     assert fds is None
 
 
 def test_connect_to_missing_socket():
     m = Vhost.UserMaster.new("/nonexistent/vhost.sock")
     with pytest.raises(GLib.Error) as info:
-        m.connect(None)
+        m.connect_backend()
     assert info.value.code == int(Vhost.Error.IO)
     assert "/nonexistent/vhost.sock" in info.value.message
     assert not m.props.connected

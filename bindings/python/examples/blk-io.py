@@ -26,42 +26,35 @@ T_IN, T_OUT, T_FLUSH = 0, 1, 4
 BLOCK = 4096
 
 
-def buffer(addr, length):
-    b = Vhost.DriverBuffer()
-    b.addr = addr
-    b.len = length
-    return b
-
-
 class Blk:
     def __init__(self, path):
         self.master = Vhost.UserMaster.new(path)
-        self.master.connect(None)
+        self.master.connect_backend()
         self.driver = Vhost.Driver.new(self.master, 4 * 1024 * 1024)
         self.driver.start(1, 64, VERSION_1 | EVENT_IDX | BLK_F_FLUSH)
-        ok, self.hdr = self.driver.alloc(64)
-        ok, self.data = self.driver.alloc(BLOCK)
+        self.hdr = self.driver.alloc(64)
+        self.data = self.driver.alloc(BLOCK)
         self.tag = 0
 
     def request(self, kind, sector, payload=None):
         """One virtio-blk request: header, data, status byte; returns (status, data read)."""
-        self.driver.write(self.hdr, GLib.Bytes.new(struct.pack("<IIQB", kind, 0, sector, 0xff)))
-        out = [buffer(self.hdr, 16)]
+        self.driver.write(self.hdr, struct.pack("<IIQB", kind, 0, sector, 0xff))
+        out = [(self.hdr, 16)]
         into = []
         if kind == T_OUT:
-            self.driver.write(self.data, GLib.Bytes.new(payload))
-            out.append(buffer(self.data, BLOCK))
+            self.driver.write(self.data, payload)
+            out.append((self.data, BLOCK))
         elif kind == T_IN:
-            into.append(buffer(self.data, BLOCK))
-        into.append(buffer(self.hdr + 16, 1))
+            into.append((self.data, BLOCK))
+        into.append((self.hdr + 16, 1))
         self.tag += 1
         self.driver.submit(0, out, into, self.tag)
         self.driver.kick(0)
         self.driver.wait(0, 10000)
         ok, tag, length = self.driver.reap(0)
         assert ok and tag == self.tag
-        status = self.driver.read(self.hdr + 16, 1).get_data()[0]
-        data = self.driver.read(self.data, BLOCK).get_data() if kind == T_IN else None
+        status = self.driver.read(self.hdr + 16, 1)[0]
+        data = self.driver.read(self.data, BLOCK) if kind == T_IN else None
         return status, data
 
     def close(self):

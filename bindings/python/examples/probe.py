@@ -34,7 +34,7 @@ def feature_names(features):
 
 def main(path):
     master = Vhost.UserMaster.new(path)
-    master.connect(None)
+    master.connect_backend()
     features = master.get_features()
     print("virtio features   0x%016x" % features)
     print("                  " + " ".join(feature_names(features)))
@@ -53,7 +53,7 @@ def main(path):
         print("memory slots      %d" % master.get_max_mem_slots())
     if flags & Vhost.UserProtocolFeatures.CONFIG:
         try:
-            config = master.get_config(0, 60, 0).get_data()
+            config = master.get_config(0, 60, 0)
         except GLib.Error as error:
             print("config            unreadable: %s" % error.message)
         else:

@@ -1,0 +1,51 @@
+#!/usr/bin/gjs
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Connects to a vhost-user back-end as a front-end (Vhost.UserMaster, from GJS) and prints what it offers.
+imports.gi.versions.Vhost = '1.0';
+const {Vhost} = imports.gi;
+const System = imports.system;
+
+// GJS passes every out value back, with the boolean result first where it has one.
+function value(result) {
+    return Array.isArray(result) ? result[result.length - 1] : result;
+}
+
+// The names of the transport feature bits that are set: Vhost.VirtioFeature maps names to bit numbers.
+function featureNames(features) {
+    return Object.entries(Vhost.VirtioFeature)
+        .filter(([, bit]) => typeof bit === 'number' && (BigInt(features) >> BigInt(bit)) & 1n)
+        .map(([name]) => name.toLowerCase().replace(/_/g, '-'));
+}
+
+function main(argv) {
+    if (argv.length !== 1) {
+        printerr('Usage: probe.js SOCKET');
+        return 2;
+    }
+    const master = Vhost.UserMaster.new(argv[0]);
+    try {
+        // The vhost-user connect: GObject's signal connect is GObject.Object.prototype.connect.
+        master.connect(null);
+        const features = value(master.get_features());
+        master.set_owner();
+        print(`features 0x${features.toString(16).padStart(16, '0')} ${featureNames(features).join(' ')}`);
+        const offered = value(master.get_protocol_features());
+        const {MQ, CONFIG} = Vhost.UserProtocolFeatures;
+        master.set_protocol_features(offered & (MQ | CONFIG));
+        const queues = offered & MQ ? value(master.get_queue_num()) : 1;
+        print(`queues ${queues}`);
+        if (offered & CONFIG) {
+            // virtio-blk: the capacity, in 512-byte sectors, is the first field.
+            const config = master.get_config(0, 8, 0).toArray();
+            const capacity = new DataView(config.buffer, config.byteOffset, 8).getBigUint64(0, true);
+            print(`capacity ${capacity} sectors`);
+        }
+        master.close();
+    } catch (e) {
+        printerr(`probe: ${e.message}`);
+        return 1;
+    }
+    return 0;
+}
+
+System.exit(main(ARGV));
