@@ -505,6 +505,48 @@ test_mid_run (Fixture *f, gconstpointer data)
   g_assert_cmpuint (signalled, >, 0);
 }
 
+/* VHOST_GLIB_TEST_NO_DIRTY_LOG, the testing aid that migration tests use to show
+ * they catch a back-end that does not log: with it set, logging turned on logs
+ * nothing, and the back-end says so. */
+static void
+test_disabled_for_testing (gconstpointer data)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VhostVringAddr) logged = NULL;
+      Fixture fixture = { 0 }, *f = &fixture;
+      eventfd_t signalled = 0;
+      guint base;
+
+      g_assert_true (g_setenv ("VHOST_GLIB_TEST_NO_DIRTY_LOG", "1", TRUE));
+      g_test_expect_message ("Vhost", G_LOG_LEVEL_WARNING, "VHOST_GLIB_TEST_NO_DIRTY_LOG is set*");
+      fixture_setup (f, data);
+      g_assert_true (vhost_backend_set_log_base (VHOST_BACKEND (f->master), LOG_OFFSET, LOG_SIZE, f->log_fd, &error));
+      g_assert_true (vhost_backend_set_log_fd (VHOST_BACKEND (f->master), f->log_call_fd, &error));
+      g_assert_true (vhost_backend_set_features (VHOST_BACKEND (f->master),
+                                                 f->features | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL), &error));
+      logged = vhost_vring_addr_new (0, 1u << VHOST_VRING_F_LOG, uaddr (f, DESC_AREA), uaddr (f, USED_AREA),
+                                     uaddr (f, AVAIL_AREA), LOG_GUEST_ADDR);
+      g_assert_true (vhost_backend_set_vring_addr (VHOST_BACKEND (f->master), logged, &error));
+      g_assert_no_error (error);
+      for (guint i = 0; i < 32; i++)
+        submit (f, PHASE_AFTER, 0);
+      kick (f);
+      reap_all (f);
+      g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (f->master), 0, &base, &error));
+      g_assert_no_error (error);
+      g_test_assert_expected_messages ();
+      for (guint i = 0; i < LOG_OFFSET + LOG_SIZE; i++)
+        g_assert_cmpuint (f->log_map[i], ==, 0);
+      g_assert_cmpint (eventfd_read (f->log_call_fd, &signalled), ==, -1);
+      fixture_teardown (f, data);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -523,5 +565,6 @@ main (int argc, char **argv)
 
       g_test_add (path, Fixture, &params[i], fixture_setup, test_mid_run, fixture_teardown);
     }
+  g_test_add_data_func ("/vhost/dirty-log/disabled-for-testing", &params[0], test_disabled_for_testing);
   return g_test_run ();
 }
