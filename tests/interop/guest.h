@@ -50,6 +50,16 @@ VhostPeer *vhost_guest_start (const char *dir,
                               guint smp,
                               const char *const *devices);
 
+/* The same with the guest's memory given as `memory`, the value of QEMU's -object
+ * (its id must be "mem"), and the peer called `name` (its log is `name`.log). */
+VhostPeer *vhost_guest_start_with_memory (const char *dir,
+                                          const char *name,
+                                          const char *kver,
+                                          const char *initrd,
+                                          guint smp,
+                                          const char *memory,
+                                          const char *const *devices);
+
 /* Wait up to `timeout_ms` for the guest to power off. Fails the test (with the console)
  * unless the guest reported PASS and QEMU exited 0. Returns the words after PASS. */
 char **vhost_guest_wait_result (VhostPeer *guest, guint timeout_ms);
@@ -58,6 +68,9 @@ char **vhost_guest_wait_result (VhostPeer *guest, guint timeout_ms);
  * the test to go on with its part. Fails the test (with the console) if QEMU exits
  * first or the time runs out. */
 void vhost_guest_wait_console (VhostPeer *guest, const char *text, guint timeout_ms);
+
+/* The serial console so far, without carriage returns and ANSI escape sequences. */
+char *vhost_guest_get_console (VhostPeer *guest);
 
 /* The value of `key=value` among the result's words, or NULL. */
 const char *vhost_guest_result_value (char **words, const char *key);
