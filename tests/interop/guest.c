@@ -33,19 +33,33 @@ void
 vhost_guest_make_initramfs (const char *dir, const char *kver, const char *initrd, const char *init_script,
                             const char *modules)
 {
+  vhost_guest_make_initramfs_with_files (dir, kver, initrd, init_script, modules, NULL);
+}
+
+void
+vhost_guest_make_initramfs_with_files (const char *dir, const char *kver, const char *initrd, const char *init_script,
+                                       const char *modules, const char *const *files)
+{
   g_autofree char *script = g_test_build_filename (G_TEST_DIST, "vm", "make-initramfs.sh", NULL);
   g_autofree char *init = g_build_filename (dir, "init", NULL);
   g_autofree char *out = NULL, *err = NULL;
   g_autoptr(GError) error = NULL;
-  const char *argv[] = { "bash", script, "-k", kver, initrd, init, modules, NULL };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *head[] = { "bash", script, "-k", kver, initrd, init, modules };
   int status = -1;
+
+  for (guint i = 0; i < G_N_ELEMENTS (head); i++)
+    g_ptr_array_add (argv, (gpointer) head[i]);
+  for (guint i = 0; files != NULL && files[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) files[i]);
+  g_ptr_array_add (argv, NULL);
 
   if (!g_file_test ("/bin/busybox", G_FILE_TEST_IS_EXECUTABLE))
     g_error ("/bin/busybox is missing: apt-get install busybox-static (.ci/install-deps.sh does)");
   g_assert_true (g_file_set_contents (init, init_script, -1, &error));
   g_assert_no_error (error);
   g_test_message ("building %s with %s", initrd, script);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
                                &error));
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, &error))
@@ -122,7 +136,7 @@ VhostPeer *
 vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint smp, const char *const *devices)
 {
   return vhost_guest_start_with_memory (dir, "qemu", kver, initrd, smp, "memory-backend-memfd,id=mem,size=512M,share=on",
-                                        devices);
+                                        NULL, devices);
 }
 
 VhostPeer *
@@ -132,9 +146,12 @@ vhost_guest_start_with_memory (const char *dir,
                                const char *initrd,
                                guint smp,
                                const char *memory,
+                               const char *kernel_args,
                                const char *const *devices)
 {
   g_autofree char *kernel = g_strdup_printf ("/boot/vmlinuz-%s", kver);
+  g_autofree char *append = g_strdup_printf ("console=ttyS0 quiet panic=-1%s%s", kernel_args != NULL ? " " : "",
+                                             kernel_args != NULL ? kernel_args : "");
   g_autofree char *cpus = g_strdup_printf ("%u", smp);
   g_autofree char *qemu = g_find_program_in_path ("qemu-system-x86_64");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -144,7 +161,7 @@ vhost_guest_start_with_memory (const char *dir,
                                "qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "512", "-smp", cpus,
                                "-nographic", "-no-reboot", "-nic", "none",
                                "-object", memory, "-numa", "node,memdev=mem",
-                               "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 quiet panic=-1" };
+                               "-kernel", kernel, "-initrd", initrd, "-append", append };
 
   if (qemu == NULL)
     g_error ("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (.ci/install-deps.sh does)");

@@ -41,6 +41,15 @@ void vhost_guest_make_initramfs (const char *dir,
                                  const char *init_script,
                                  const char *modules);
 
+/* The same, with `files` (NULL-terminated, "PATH" or "PATH:DEST") in the initramfs too,
+ * and the shared libraries that a dynamically linked one needs. */
+void vhost_guest_make_initramfs_with_files (const char *dir,
+                                            const char *kver,
+                                            const char *initrd,
+                                            const char *init_script,
+                                            const char *modules,
+                                            const char *const *files);
+
 /* Boot `kver` with `initrd` on `smp` CPUs and 512 MiB of shareable memory (memfd), with
  * the extra QEMU arguments `devices` (NULL-terminated: -chardev, -device...). QEMU is
  * killed if the test process dies. */
@@ -51,13 +60,15 @@ VhostPeer *vhost_guest_start (const char *dir,
                               const char *const *devices);
 
 /* The same with the guest's memory given as `memory`, the value of QEMU's -object
- * (its id must be "mem"), and the peer called `name` (its log is `name`.log). */
+ * (its id must be "mem"), `kernel_args` (nullable) added to the kernel's command
+ * line, and the peer called `name` (its log is `name`.log). */
 VhostPeer *vhost_guest_start_with_memory (const char *dir,
                                           const char *name,
                                           const char *kver,
                                           const char *initrd,
                                           guint smp,
                                           const char *memory,
+                                          const char *kernel_args,
                                           const char *const *devices);
 
 /* Wait up to `timeout_ms` for the guest to power off. Fails the test (with the console)

@@ -1,28 +1,39 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Live migration of a test guest between two QEMU processes: QMP on both sides, query-migrate until it ends. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "migration.h"
 #include "test-support.h"
 
 #define QMP_SOCKET_TIMEOUT_MS 30000
+#define MEMORY_SIZE (512 * 1024 * 1024)
+#define PAGE 4096
 
 struct _VhostMigration
 {
   char *dir;
+  VhostMigrationOptions options;
   VhostPeer *source;              /* (owned) (nullable) */
   VhostPeer *destination;         /* (owned) */
   VhostQmp *source_qmp;           /* (owned) (nullable) */
   VhostQmp *destination_qmp;      /* (owned) */
+  int source_memory;              /* (owned) the source guest's memory file */
+  int destination_memory;         /* (owned) */
 };
 
 static VhostPeer *
 start_qemu (VhostMigration *m, const char *side, const char *kver, const char *initrd, guint smp,
-            const char *const *devices, gboolean incoming, VhostQmp **qmp)
+            const char *const *devices, gboolean incoming, VhostQmp **qmp, int *memory_fd)
 {
   g_autofree char *name = g_strdup_printf ("qemu-%s", side);
   g_autofree char *qmp_path = g_strdup_printf ("%s/qmp-%s.sock", m->dir, side);
   g_autofree char *qmp_arg = g_strdup_printf ("unix:%s,server=on,wait=off", qmp_path);
+  g_autofree char *memory_path = g_strdup_printf ("/dev/shm/vhost-glib-migration-%d-%s", (int) getpid (), side);
+  g_autofree char *memory = g_strdup_printf ("memory-backend-file,id=mem,size=%u,share=on,mem-path=%s", MEMORY_SIZE,
+                                             memory_path);
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   VhostPeer *peer;
 
@@ -34,24 +45,38 @@ start_qemu (VhostMigration *m, const char *side, const char *kver, const char *i
     {
       g_ptr_array_add (args, (gpointer) "-incoming");
       g_ptr_array_add (args, (gpointer) "defer");
+      /* After a precopy migration the destination waits, for the comparison. */
+      if (!m->options.postcopy)
+        g_ptr_array_add (args, (gpointer) "-S");
     }
   g_ptr_array_add (args, NULL);
-  peer = vhost_guest_start_with_memory (m->dir, name, kver, initrd, smp, VHOST_MIGRATION_MEMORY,
+  unlink (memory_path);
+  peer = vhost_guest_start_with_memory (m->dir, name, kver, initrd, smp, memory, "init_on_alloc=0",
                                         (const char *const *) args->pdata);
   vhost_peer_wait_for_socket (peer, qmp_path, QMP_SOCKET_TIMEOUT_MS);
   *qmp = vhost_qmp_connect (qmp_path);
+  /* QEMU has the file by now (it made the memory before its monitor): ours is
+   * an fd, so that nothing stays in /dev/shm however the test ends. */
+  *memory_fd = open (memory_path, O_RDONLY | O_CLOEXEC);
+  if (*memory_fd < 0)
+    g_error ("%s: %s", memory_path, g_strerror (errno));
+  g_assert_cmpint (unlink (memory_path), ==, 0);
   return peer;
 }
 
 VhostMigration *
 vhost_migration_new (const char *dir, const char *kver, const char *initrd, guint smp,
-                     const char *const *source_devices, const char *const *destination_devices)
+                     const VhostMigrationOptions *options, const char *const *source_devices,
+                     const char *const *destination_devices)
 {
   VhostMigration *m = g_new0 (VhostMigration, 1);
 
   m->dir = g_strdup (dir);
-  m->source = start_qemu (m, "source", kver, initrd, smp, source_devices, FALSE, &m->source_qmp);
-  m->destination = start_qemu (m, "destination", kver, initrd, smp, destination_devices, TRUE, &m->destination_qmp);
+  m->options = *options;
+  m->source_memory = m->destination_memory = -1;
+  m->source = start_qemu (m, "source", kver, initrd, smp, source_devices, FALSE, &m->source_qmp, &m->source_memory);
+  m->destination = start_qemu (m, "destination", kver, initrd, smp, destination_devices, TRUE, &m->destination_qmp,
+                               &m->destination_memory);
   return m;
 }
 
@@ -79,10 +104,33 @@ migration_status (JsonObject *info)
   return json_object_get_string_member_with_default (info, "status", "none");
 }
 
-void
-vhost_migration_run (VhostMigration *m, const VhostMigrationOptions *options, guint timeout_ms,
-                     VhostMigrationStats *stats)
+/* The pages of guest memory that differ between the two sides, both paused. */
+static gint64
+compare_memory (VhostMigration *m)
 {
+  g_autofree guint8 *a = g_malloc (1 << 20), *b = g_malloc (1 << 20);
+  g_autoptr(GString) first = g_string_new (NULL);
+  gint64 differing = 0;
+
+  for (gsize offset = 0; offset < MEMORY_SIZE; offset += 1 << 20)
+    {
+      g_assert_cmpint (pread (m->source_memory, a, 1 << 20, offset), ==, 1 << 20);
+      g_assert_cmpint (pread (m->destination_memory, b, 1 << 20, offset), ==, 1 << 20);
+      if (memcmp (a, b, 1 << 20) == 0)
+        continue;
+      for (gsize page = 0; page < (1 << 20); page += PAGE)
+        if (memcmp (a + page, b + page, PAGE) != 0 && differing++ < 8)
+          g_string_append_printf (first, " 0x%" G_GSIZE_MODIFIER "x", offset + page);
+    }
+  g_test_message ("the destination's memory: %" G_GINT64_FORMAT " pages differ from the source's%s%s", differing,
+                  differing > 0 ? ", from" : "", first->str);
+  return differing;
+}
+
+void
+vhost_migration_run (VhostMigration *m, guint timeout_ms, VhostMigrationStats *stats)
+{
+  const VhostMigrationOptions *options = &m->options;
   g_autofree char *uri = g_strdup_printf ("unix:%s/migration.sock", m->dir);
   g_autofree char *uri_arg = g_strdup_printf ("{\"uri\": \"%s\"}", uri);
   gint64 deadline = g_get_monotonic_time () + timeout_ms * G_TIME_SPAN_MILLISECOND;
@@ -150,8 +198,15 @@ vhost_migration_run (VhostMigration *m, const VhostMigrationOptions *options, gu
                   " dirty-bitmap syncs",
                   options->postcopy ? " (postcopy)" : "", stats->total_ms, stats->downtime_ms, stats->setup_ms,
                   stats->transferred, stats->postcopy_bytes, stats->postcopy_requests, stats->dirty_syncs);
+  stats->differing_pages = -1;
   if (options->postcopy)
     g_assert_true (saw_postcopy || stats->postcopy_bytes > 0);
+  else
+    {
+      /* Both paused: the destination holds what the source held. */
+      stats->differing_pages = compare_memory (m);
+      json_node_unref (vhost_qmp_execute (m->destination_qmp, "cont", NULL));
+    }
 
   /* The destination runs the guest. */
   {
@@ -181,6 +236,10 @@ vhost_migration_free (VhostMigration *m)
   g_clear_pointer (&m->destination_qmp, vhost_qmp_free);
   g_clear_pointer (&m->source, vhost_peer_free);
   g_clear_pointer (&m->destination, vhost_peer_free);
+  if (m->source_memory >= 0)
+    close (m->source_memory);
+  if (m->destination_memory >= 0)
+    close (m->destination_memory);
   g_free (m->dir);
   g_free (m);
 }

@@ -7,18 +7,14 @@
 
 G_BEGIN_DECLS
 
-/* Guest memory that QEMU 7.2 migrates with vhost-user back-ends: a shareable file,
- * an unlinked one in /dev/shm for each QEMU (memory-backend-memfd makes the
- * destination guest panic after the migration under TCG). */
-#define VHOST_MIGRATION_MEMORY "memory-backend-file,id=mem,size=512M,share=on,mem-path=/dev/shm"
-
 typedef struct
 {
   gboolean postcopy;      /* postcopy-ram on both sides, switched to at once */
   guint64 max_bandwidth;  /* bytes per second; 0 for QEMU's default */
 } VhostMigrationOptions;
 
-/* What query-migrate reports once the migration completed. */
+/* What query-migrate reports once the migration completed, and what the
+ * comparison of the two memories found. */
 typedef struct
 {
   gint64 total_ms;
@@ -28,17 +24,24 @@ typedef struct
   gint64 postcopy_bytes;  /* of which after the switch to postcopy */
   gint64 postcopy_requests;
   gint64 dirty_syncs;
+  gint64 differing_pages; /* precopy: pages of guest memory that the destination got wrong; -1 if not compared */
 } VhostMigrationStats;
 
 typedef struct _VhostMigration VhostMigration;
 
 /* Boot the source guest ("qemu-source") with `source_devices`, and start the
  * destination QEMU ("qemu-destination", waiting for the migration) with
- * `destination_devices`; each has its QMP socket in `dir`. */
+ * `destination_devices`; each has its QMP socket in `dir`, and its memory in a
+ * file of /dev/shm (QEMU 7.2 under TCG migrates a guest on memfd memory into
+ * a kernel panic), unlinked once QEMU has it. The guests' kernels run with
+ * init_on_alloc=0: Debian's zeroes every page it allocates, receive buffers
+ * included, and so has QEMU send them whether the back-end logs its writes or
+ * not. */
 VhostMigration *vhost_migration_new (const char *dir,
                                      const char *kver,
                                      const char *initrd,
                                      guint smp,
+                                     const VhostMigrationOptions *options,
                                      const char *const *source_devices,
                                      const char *const *destination_devices);
 
@@ -46,12 +49,11 @@ VhostPeer *vhost_migration_get_source (VhostMigration *migration);
 VhostPeer *vhost_migration_get_destination (VhostMigration *migration);
 
 /* Migrate the guest over a unix socket and wait up to `timeout_ms` for the
- * migration to complete; fails the test if it fails. The destination runs the
- * guest afterwards; the source is paused. */
-void vhost_migration_run (VhostMigration *migration,
-                          const VhostMigrationOptions *options,
-                          guint timeout_ms,
-                          VhostMigrationStats *stats);
+ * migration to complete; fails the test if it fails. After a precopy
+ * migration, before the destination runs the guest, its memory is compared
+ * page by page with the source's (stats->differing_pages). The destination
+ * runs the guest afterwards; the source is paused. */
+void vhost_migration_run (VhostMigration *migration, guint timeout_ms, VhostMigrationStats *stats);
 
 /* Quit the paused source QEMU (QMP quit): it must exit with status 0. */
 void vhost_migration_quit_source (VhostMigration *migration);
