@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The dirty log as a migration turns it on under traffic, through VhostUserMaster, the socket and VhostUserSlave: the bitmap is exactly the pages the device wrote. */
+/* The dirty log as a migration turns it on under traffic, through VhostUserMaster, the socket and
+ * VhostUserSlave: the bitmap is exactly the pages the device wrote. */
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>

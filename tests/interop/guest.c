@@ -135,8 +135,8 @@ vhost_guest_result_value (char **words, const char *key)
 VhostPeer *
 vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint smp, const char *const *devices)
 {
-  return vhost_guest_start_with_memory (dir, "qemu", kver, initrd, smp, "memory-backend-memfd,id=mem,size=512M,share=on",
-                                        NULL, devices);
+  return vhost_guest_start_with_memory (dir, "qemu", kver, initrd, smp,
+                                        "memory-backend-memfd,id=mem,size=512M,share=on", NULL, devices);
 }
 
 VhostPeer *

@@ -26,6 +26,15 @@ G_BEGIN_DECLS
   "result () { echo \"" VHOST_GUEST_RESULT_MARKER "$*\"; poweroff -f; sleep 60; }\n"           \
   "for m in $(cat /etc/modules.order); do insmod \"$m\" || result FAIL insmod \"$m\"; done\n"
 
+/* Lines of /init that wait up to 30 s until the shell test `test` holds, and
+ * fail with `what` if it does not. */
+#define VHOST_GUEST_WAIT_FOR(test, what)                                                      \
+  "n=0\n"                                                                                     \
+  "while ! " test "; do\n"                                                                   \
+  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL " what "\n"                                  \
+  "  sleep 0.05\n"                                                                            \
+  "done\n"
+
 /* The modules of virtio devices on PCI, in load order. */
 #define VHOST_GUEST_VIRTIO_PCI_MODULES \
   "virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci"

@@ -148,7 +148,8 @@ vhost_migration_run (VhostMigration *m, guint timeout_ms, VhostMigrationStats *s
     }
   if (options->max_bandwidth > 0)
     {
-      g_autofree char *bandwidth = g_strdup_printf ("{\"max-bandwidth\": %" G_GUINT64_FORMAT "}", options->max_bandwidth);
+      g_autofree char *bandwidth = g_strdup_printf ("{\"max-bandwidth\": %" G_GUINT64_FORMAT "}",
+                                                    options->max_bandwidth);
 
       json_node_unref (vhost_qmp_execute (m->source_qmp, "migrate-set-parameters", bandwidth));
     }

@@ -7,6 +7,12 @@
 
 G_BEGIN_DECLS
 
+/* Bounds for the steps of a migration test, generous for a busy machine. */
+#define VHOST_MIGRATION_BOOT_TIMEOUT_MS (240 * 1000)
+#define VHOST_MIGRATION_TIMEOUT_MS (300 * 1000)
+/* A precopy slow enough that the guest works for seconds while its memory moves. */
+#define VHOST_MIGRATION_MAX_BANDWIDTH (32 * 1024 * 1024)
+
 typedef struct
 {
   gboolean postcopy;      /* postcopy-ram on both sides, switched to at once */

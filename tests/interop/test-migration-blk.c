@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Live migration of a Linux guest whose disk is vhost-user-blk (tools/vhost-user-blk, or qemu-storage-daemon to compare):
- * a write-and-verify loop over O_DIRECT runs through the migration, precopy or postcopy, and goes on at the destination. */
+/* Live migration of a Linux guest whose disk is vhost-user-blk (tools/vhost-user-blk, or
+ * qemu-storage-daemon to compare): a write-and-verify loop over O_DIRECT runs through the
+ * migration, precopy or postcopy, and goes on at the destination. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,11 +15,7 @@
 #define BLOCKS 32                     /* per round, after the control block */
 #define IMAGE_SIZE (8 * 1024 * 1024)
 #define ROUND_MARKER "VHOST-TEST-ROUND "
-#define BOOT_TIMEOUT_MS (240 * 1000)
-#define MIGRATION_TIMEOUT_MS (300 * 1000)
 #define ROUND_TIMEOUT_MS (120 * 1000)
-/* Slow enough that the guest's loop runs for seconds while its memory moves. */
-#define MAX_BANDWIDTH (32 * 1024 * 1024)
 
 static const char modules[] = VHOST_GUEST_VIRTIO_PCI_MODULES " virtio_blk";
 
@@ -26,24 +23,18 @@ static const char modules[] = VHOST_GUEST_VIRTIO_PCI_MODULES " virtio_blk";
  * round and the block), reading it back and comparing, all with O_DIRECT; after
  * each round the marker, and a look at the control block (block 0): the test
  * writes STOP there to end the loop. Any I/O error or difference fails. */
-#define STR(x) #x
-#define XSTR(x) STR (x)
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -b /dev/vda ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no /dev/vda\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -b /dev/vda ]", "no /dev/vda")
   "r=0\n"
   "while :; do\n"
   "  r=$((r + 1))\n"
   "  b=0\n"
-  "  while [ $b -lt " XSTR (BLOCKS) " ]; do\n"
-  "    yes \"r$r b$b\" | head -c " XSTR (BLOCK_SIZE) " >/tmp/w\n"
-  "    dd if=/tmp/w of=/dev/vda bs=" XSTR (BLOCK_SIZE) " seek=$((b + 1)) count=1 oflag=direct 2>/tmp/err"
+  "  while [ $b -lt " G_STRINGIFY (BLOCKS) " ]; do\n"
+  "    yes \"r$r b$b\" | head -c " G_STRINGIFY (BLOCK_SIZE) " >/tmp/w\n"
+  "    dd if=/tmp/w of=/dev/vda bs=" G_STRINGIFY (BLOCK_SIZE) " seek=$((b + 1)) count=1 oflag=direct 2>/tmp/err"
   " || result FAIL write r$r b$b $(cat /tmp/err)\n"
-  "    dd if=/dev/vda of=/tmp/r bs=" XSTR (BLOCK_SIZE) " skip=$((b + 1)) count=1 iflag=direct 2>/tmp/err"
+  "    dd if=/dev/vda of=/tmp/r bs=" G_STRINGIFY (BLOCK_SIZE) " skip=$((b + 1)) count=1 iflag=direct 2>/tmp/err"
   " || result FAIL read r$r b$b $(cat /tmp/err)\n"
   "    cmp /tmp/w /tmp/r >/dev/null || result FAIL verify r$r b$b\n"
   "    b=$((b + 1))\n"
@@ -168,7 +159,7 @@ test_blk_migration (gconstpointer data)
   g_autoptr(GError) error = NULL;
   const char *source_devices[] = { "-chardev", source_chardev, "-device", device, NULL };
   const char *destination_devices[] = { "-chardev", destination_chardev, "-device", device, NULL };
-  VhostMigrationOptions options = { .postcopy = c->postcopy, .max_bandwidth = MAX_BANDWIDTH };
+  VhostMigrationOptions options = { .postcopy = c->postcopy, .max_bandwidth = VHOST_MIGRATION_MAX_BANDWIDTH };
   VhostMigrationStats stats;
   g_auto(GStrv) result = NULL;
   VhostPeer *source_backend, *destination_backend, *guest;
@@ -185,10 +176,11 @@ test_blk_migration (gconstpointer data)
   migration = vhost_migration_new (dir, kver, initrd, 1, &options, source_devices, destination_devices);
 
   /* The loop runs on the source: a round done, then the migration under it. */
-  vhost_guest_wait_console (vhost_migration_get_source (migration), ROUND_MARKER "1\n", BOOT_TIMEOUT_MS);
+  vhost_guest_wait_console (vhost_migration_get_source (migration), ROUND_MARKER "1\n",
+                            VHOST_MIGRATION_BOOT_TIMEOUT_MS);
   g_test_message ("the source guest finished its first round after %.1f s",
                   (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND);
-  vhost_migration_run (migration, MIGRATION_TIMEOUT_MS, &stats);
+  vhost_migration_run (migration, VHOST_MIGRATION_TIMEOUT_MS, &stats);
   /* Precopy: the destination got every page the back-end wrote. */
   if (!c->postcopy)
     g_assert_cmpint (stats.differing_pages, ==, 0);

@@ -12,29 +12,19 @@
 
 #define SEED 7
 #define STREAM_SECONDS 40
-#define BOOT_TIMEOUT_MS (240 * 1000)
-#define MIGRATION_TIMEOUT_MS (300 * 1000)
 #define END_TIMEOUT_MS ((STREAM_SECONDS + 120) * 1000)
-/* Slow enough that the guest receives for seconds while its memory moves. */
-#define MAX_BANDWIDTH (32 * 1024 * 1024)
 
 static const char modules[] = VHOST_GUEST_VIRTIO_PCI_MODULES " failover net_failover virtio_net";
 
-#define STR(x) #x
-#define XSTR(x) STR (x)
 /* The guest's /init: eth0 up without IPv6 (nothing but the stream on the link),
  * then echo-stream for STREAM_SECONDS. */
 static const char guest_init[] =
   VHOST_GUEST_INIT_PRELUDE
-  "n=0\n"
-  "while [ ! -e /sys/class/net/eth0 ]; do\n"
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no eth0\n"
-  "  sleep 0.05\n"
-  "done\n"
+  VHOST_GUEST_WAIT_FOR ("[ -e /sys/class/net/eth0 ]", "no eth0")
   "echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6\n"
   "echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6\n"
   "ip link set eth0 up || result FAIL ip link\n"
-  "/bin/echo-stream eth0 " XSTR (STREAM_SECONDS) " " XSTR (SEED) " || result FAIL echo-stream\n"
+  "/bin/echo-stream eth0 " G_STRINGIFY (STREAM_SECONDS) " " G_STRINGIFY (SEED) " || result FAIL echo-stream\n"
   "result PASS\n";
 
 typedef struct
@@ -138,7 +128,7 @@ test_net_migration (gconstpointer data)
                                    NULL };
   const char *destination_devices[] = { "-chardev", destination_chardev, net_args[0], net_args[1], net_args[2],
                                         net_args[3], NULL };
-  VhostMigrationOptions options = { .postcopy = FALSE, .max_bandwidth = MAX_BANDWIDTH };
+  VhostMigrationOptions options = { .postcopy = FALSE, .max_bandwidth = VHOST_MIGRATION_MAX_BANDWIDTH };
   VhostMigrationStats stats;
   VhostPeer *source_backend, *destination_backend, *guest;
   guint64 before, during, frames;
@@ -151,12 +141,12 @@ test_net_migration (gconstpointer data)
   migration = vhost_migration_new (dir, kver, initrd, 1, &options, source_devices, destination_devices);
 
   /* The stream runs; the migration under it. */
-  vhost_guest_wait_console (vhost_migration_get_source (migration), "ECHO-PROGRESS", BOOT_TIMEOUT_MS);
+  vhost_guest_wait_console (vhost_migration_get_source (migration), "ECHO-PROGRESS", VHOST_MIGRATION_BOOT_TIMEOUT_MS);
   source_console = vhost_guest_get_console (vhost_migration_get_source (migration));
   before = last_progress (source_console);
   g_test_message ("the stream runs after %.1f s (%" G_GUINT64_FORMAT " frames back)",
                   (g_get_monotonic_time () - start) / (double) G_TIME_SPAN_SECOND, before);
-  vhost_migration_run (migration, MIGRATION_TIMEOUT_MS, &stats);
+  vhost_migration_run (migration, VHOST_MIGRATION_TIMEOUT_MS, &stats);
   /* With the log the destination got every page the back-end wrote; without
    * it, some receive buffers went over before the back-end filled them. */
   if (c->dirty_log)
