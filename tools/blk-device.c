@@ -46,7 +46,6 @@ typedef struct
   struct iovec data[REQUEST_IOV];  /* the data part of the chain, for readv/writev and RAM */
   guint n_data;
   guint8 *status;                  /* the chain's last writable byte, in guest memory */
-  guint32 used_len;
   guint32 type;                    /* VIRTIO_BLK_T_* */
   guint64 offset;                  /* in bytes, for the rest of a short transfer */
   gsize remaining;
@@ -222,7 +221,10 @@ request_count (BlkQueue *q, const BlkRequest *r, guint8 status)
       }
 }
 
-/* Write the status and give the chain back. */
+/* Write the status and give the chain back. The status is the last writable
+ * byte, so the length is all of them, as QEMU's virtio-blk gives it: the length
+ * says what the dirty log of a migration covers, and it must reach the status
+ * (a request that fails before its data, or a short serial, wrote less). */
 static void
 request_complete (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, guint8 status)
 {
@@ -230,7 +232,7 @@ request_complete (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, guint8 stat
     g_debug ("Queue %u: request type %u (head %u) ends with status %u", vhost_virtqueue_get_index (queue), r->type,
              r->elem.id, status);
   *r->status = status;
-  vhost_virtqueue_push (queue, &r->elem, r->used_len);
+  vhost_virtqueue_push (queue, &r->elem, vhost_virtqueue_element_get_writable_size (&r->elem));
   request_count (q, r, status);
   request_release (q, r);
 }
@@ -358,7 +360,6 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       request_release (q, r);
       return;
     }
-  r->used_len = 1;
   /* The header is nearly always one buffer of its own: read it in place. */
   if (r->elem.n_out > 0 && r->iov[0].iov_len >= sizeof hdr)
     memcpy (&hdr, r->iov[0].iov_base, sizeof hdr);
@@ -373,7 +374,6 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
     {
     case VIRTIO_BLK_T_IN:
       r->length = r->remaining = in_len - 1;
-      r->used_len = in_len;
       if (data)
         r->n_data = iov_slice (r->iov + r->elem.n_out, r->elem.n_in, 0, r->remaining, r->data);
       r->offset = sector * SECTOR_SIZE;
@@ -391,7 +391,7 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
     case VIRTIO_BLK_T_FLUSH:
       break;
     case VIRTIO_BLK_T_GET_ID:
-      r->used_len = 1 + vhost_virtqueue_element_write (&r->elem, 0, self->serial, MIN (in_len - 1, sizeof self->serial));
+      vhost_virtqueue_element_write (&r->elem, 0, self->serial, MIN (in_len - 1, sizeof self->serial));
       request_complete (q, queue, r, VIRTIO_BLK_S_OK);
       return;
     case VIRTIO_BLK_T_DISCARD:

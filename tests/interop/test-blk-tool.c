@@ -269,6 +269,10 @@ test_file_io (gconstpointer data)
   g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, G_MAXUINT64 - 1, 0, 1024, NULL), ==, VIRTIO_BLK_S_IOERR);
   g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_OUT, 0, 100, 0, NULL), ==, VIRTIO_BLK_S_IOERR);
   g_assert_cmpuint (front_request (&f, 1, 77, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_UNSUPP);
+  /* With a writable buffer before the status: the used length reaches the
+   * status byte (a migration's dirty log covers what the length says). */
+  g_assert_cmpuint (front_request (&f, 1, 77, 0, 0, 512, &used), ==, VIRTIO_BLK_S_UNSUPP);
+  g_assert_cmpuint (used, ==, 512 + 1);
   g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, 0, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), ==,
                     VIRTIO_BLK_S_UNSUPP);
   g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, SECTORS - 4, 8, 0), ==, VIRTIO_BLK_S_IOERR);

@@ -44,13 +44,16 @@ vhost_queue_report_broken (VhostQueue *queue)
     queue->hooks->broken (queue, queue->hooks_data);
 }
 
-/* The processing thread. TRUE if new chains arrived while kicks were being turned on. */
+/* The processing thread. TRUE if new chains arrived while kicks were being turned on.
+ * With event idx, kicks are asked for from a position in the ring, which chains
+ * taken since it was written leave behind (another queue's handler may take this
+ * queue's chains while its kicks are on): kicks on are asked for again each time. */
 static gboolean
 set_kicks (VhostQueue *queue, gboolean on)
 {
   gboolean more = FALSE;
 
-  if (queue->kicks_on != on)
+  if (queue->kicks_on != on || (on && queue->ring.event_idx))
     {
       more = vhost_ring_set_kicks (&queue->ring, on);
       queue->kicks_on = on;

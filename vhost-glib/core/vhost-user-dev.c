@@ -233,16 +233,28 @@ vhost_user_dev_vring_set_state (VhostUserDev *dev, guint index, gboolean started
   dev->ops->vring_state_changed (dev, index, started, enabled, dev->user_data);
 }
 
+/* Where vring `index` stands, as GET_VRING_BASE reports it (its queue stopped):
+ * a base still to be applied, or else the position of a ring that ran since
+ * the last SET_VRING_BASE (even one the driver broke). */
+static guint
+vring_base (VhostUserDev *dev, guint index)
+{
+  if (dev->queues[index] != NULL && !dev->vrings[index].base_set)
+    return vhost_ring_get_base (&dev->queues[index]->ring);
+  return dev->vrings[index].base;
+}
+
+/* Every vring back to its initial state. With `keep_bases`, each one keeps its
+ * position as the base that GET_VRING_BASE reports (and that a start without
+ * SET_VRING_BASE applies). */
 static void
-reset_vrings (VhostUserDev *dev)
+reset_vrings (VhostUserDev *dev, gboolean keep_bases)
 {
   vhost_user_dev_stop_queues (dev);
-  for (guint i = 0; i < G_N_ELEMENTS (dev->queues); i++)
-    if (dev->queues[i] != NULL)
-      vhost_ring_init (&dev->queues[i]->ring, i);
   for (guint i = 0; i < dev->n_vrings; i++)
     {
       VhostUserDevVring *vring = &dev->vrings[i];
+      guint base = vring_base (dev, i);
 
       vhost_user_dev_vring_set_state (dev, i, FALSE, FALSE);
       vhost_user_dev_close_fd (&vring->kick_fd);
@@ -250,13 +262,18 @@ reset_vrings (VhostUserDev *dev)
       vhost_user_dev_close_fd (&vring->err_fd);
       memset (vring, 0, sizeof *vring);
       vring->kick_fd = vring->call_fd = vring->err_fd = -1;
+      vring->base = keep_bases ? base : 0;
+      vring->base_set = keep_bases;
     }
+  for (guint i = 0; i < G_N_ELEMENTS (dev->queues); i++)
+    if (dev->queues[i] != NULL)
+      vhost_ring_init (&dev->queues[i]->ring, i);
 }
 
 static void
-device_reset (VhostUserDev *dev)
+device_reset (VhostUserDev *dev, gboolean keep_bases)
 {
-  reset_vrings (dev);
+  reset_vrings (dev, keep_bases);
   dev->status = 0;
   dev->ops->reset (dev, dev->user_data);
 }
@@ -278,7 +295,7 @@ vhost_user_dev_disconnect (VhostUserDev *dev)
 {
   if (!dev->connected)
     return;
-  reset_vrings (dev);
+  reset_vrings (dev, FALSE);
   g_clear_pointer (&dev->vrings, g_free);
   dev->n_vrings = 0;
   vhost_user_dev_mem_clear (dev);
@@ -405,7 +422,7 @@ vhost_user_dev_request_set_owner (VhostUserDev *dev, VhostUserMsg *msg, VhostUse
 gboolean
 vhost_user_dev_request_reset_owner (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  reset_vrings (dev);
+  reset_vrings (dev, FALSE);
   return TRUE;
 }
 
@@ -466,11 +483,7 @@ vhost_user_dev_request_get_vring_base (VhostUserDev *dev, VhostUserMsg *msg, Vho
   vhost_user_dev_close_fd (&vring->kick_fd);
   vhost_user_msg_init_reply (reply, msg, sizeof (VhostUserVringState));
   reply->payload.state.index = index;
-  reply->payload.state.num = vring->base;
-  /* A ring that ran since the last SET_VRING_BASE (even one the driver broke)
-   * knows where it stopped; the queues are stopped at this point. */
-  if (dev->queues[index] != NULL && !vring->base_set)
-    reply->payload.state.num = vhost_ring_get_base (&dev->queues[index]->ring);
+  reply->payload.state.num = vring_base (dev, index);
   return TRUE;
 }
 
@@ -630,7 +643,7 @@ vhost_user_dev_request_set_config (VhostUserDev *dev, VhostUserMsg *msg, VhostUs
 gboolean
 vhost_user_dev_request_reset_device (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  device_reset (dev);
+  device_reset (dev, FALSE);
   return TRUE;
 }
 
@@ -662,8 +675,11 @@ vhost_user_dev_request_set_status (VhostUserDev *dev, VhostUserMsg *msg, VhostUs
                    "SET_STATUS: 0x%" G_GINT64_MODIFIER "x is not a status byte", msg->payload.u64);
       return FALSE;
     }
+  /* QEMU (7.2 and older) stops a device with SET_STATUS 0 before GET_VRING_BASE
+   * (a VM stopped or migrated), and takes the position that GET_VRING_BASE
+   * returns to resume the rings from: the reset keeps it. */
   if (msg->payload.u64 == 0)
-    device_reset (dev);
+    device_reset (dev, TRUE);
   dev->status = msg->payload.u64;
   return TRUE;
 }

@@ -124,6 +124,28 @@ vhost_user_dev_mem_clear (VhostUserDev *dev)
   vhost_user_dev_mem_rebuild (dev);
 }
 
+/* A testing aid: with VHOST_GLIB_TEST_NO_DIRTY_LOG set (to anything but an
+ * empty string) in the environment, the rings are never given the dirty log, so
+ * that a migration test can show it catches a back-end that does not log. The
+ * environment is read once. */
+static gboolean
+dirty_log_disabled (void)
+{
+  static gsize disabled = 0;
+
+  if (g_once_init_enter (&disabled))
+    {
+      const char *value = g_getenv ("VHOST_GLIB_TEST_NO_DIRTY_LOG");
+      gboolean set = value != NULL && value[0] != '\0';
+
+      if (set)
+        g_warning ("VHOST_GLIB_TEST_NO_DIRTY_LOG is set: the device's writes to guest memory are not logged, "
+                   "and a migration loses them");
+      g_once_init_leave (&disabled, set ? 2 : 1);
+    }
+  return disabled == 2;
+}
+
 /* The table the rings read, from the regions and the log (the queues are stopped). */
 void
 vhost_user_dev_mem_rebuild (VhostUserDev *dev)
@@ -140,8 +162,8 @@ vhost_user_dev_mem_rebuild (VhostUserDev *dev)
       mem->regions[i].uaddr = region->wire.userspace_addr;
       mem->regions[i].hva = region->map + region->wire.mmap_offset;
     }
-  mem->log = dev->log_area;
-  mem->log_size = dev->log_area_size;
+  mem->log = dirty_log_disabled () ? NULL : dev->log_area;
+  mem->log_size = mem->log != NULL ? dev->log_area_size : 0;
   mem->log_call_fd = dev->log_call_fd;
 }
 
