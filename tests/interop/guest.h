@@ -42,15 +42,6 @@ G_BEGIN_DECLS
 /* The same for virtio-net. */
 #define VHOST_GUEST_VIRTIO_NET_MODULES VHOST_GUEST_VIRTIO_PCI_MODULES " failover net_failover virtio_net"
 
-/* An /init step: wait up to 30 s until the shell condition `condition` holds (a device
- * appears), else report FAIL no `what`. */
-#define VHOST_GUEST_WAIT_FOR(condition, what)                      \
-  "n=0\n"                                                          \
-  "until " condition "; do\n"                                      \
-  "  n=$((n + 1)); [ $n -le 600 ] || result FAIL no " what "\n"    \
-  "  sleep 0.05\n"                                                 \
-  "done\n"
-
 /* The newest kernel with both its modules and a /boot/vmlinuz. */
 char *vhost_guest_find_kernel (void);
 
