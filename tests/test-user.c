@@ -1000,20 +1000,30 @@ test_reply_ack_off (Fixture *f, gconstpointer data)
   g_assert_false (vhost_user_master_get_connected (f->master));
 }
 
-/* INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK: the back-end closes
- * the connection, as the specification asks, even when the front-end asked for
- * an acknowledgement. */
+/* INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK: the master refuses to
+ * send it; sent anyway, the back-end closes the connection, as the specification
+ * asks, even when the front-end asked for an acknowledgement. */
 static void
 test_inband_needs (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+  guint64 features = VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+  g_autoptr(GBytes) payload = g_bytes_new (&features, sizeof features);
+  g_autoptr(GBytes) reply = NULL;
 
   g_signal_connect (f->master, "disconnected", G_CALLBACK (on_disconnected), f);
   negotiate (f, VHOST_USER_PROTOCOL_F_REPLY_ACK);
-  g_assert_false (vhost_user_master_set_protocol_features (f->master,
-                                                           VHOST_USER_PROTOCOL_F_REPLY_ACK |
-                                                             VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS,
-                                                           &error));
+  g_assert_false (vhost_user_master_set_protocol_features (f->master, features, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "INBAND_NOTIFICATIONS needs BACKEND_REQ"));
+  g_clear_error (&error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  barrier (f);
+  g_assert_true (vhost_user_master_get_connected (f->master));
+
+  reply = vhost_user_master_send_request (f->master, VHOST_USER_SET_PROTOCOL_FEATURES, payload, NULL, NULL, NULL,
+                                          &error);
+  g_assert_null (reply);
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
   g_assert_cmpuint (f->disconnects, ==, 1);
   g_assert_false (vhost_user_master_get_connected (f->master));

@@ -78,8 +78,11 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  * @get_features: returns the virtio features the device offers. The library adds
  *   %VHOST_VIRTIO_F_PROTOCOL_FEATURES. The default offers %VHOST_VIRTIO_F_VERSION_1.
  * @get_protocol_features: returns the protocol features the device offers; the
- *   library keeps those it implements. The default offers every device-independent
- *   protocol feature the library implements.
+ *   library keeps those it implements, and those whose conditions hold
+ *   (%VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT with
+ *   %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, %VHOST_USER_PROTOCOL_F_SHMEM with a
+ *   region declared by vhost_user_slave_set_shmem_regions()). The default offers
+ *   every device-independent protocol feature the library implements.
  * @get_num_queues: returns the number of queues (GET_QUEUE_NUM). The default returns 1.
  * @get_max_queue_size: returns the largest queue size SET_VRING_NUM may set. The
  *   default returns 1024.
@@ -169,6 +172,14 @@ VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_set_config_space (VhostUserSlave *slave,
                                         GBytes *config);
 VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_set_shmem_regions (VhostUserSlave *slave,
+                                             const guint64 *sizes,
+                                             guint n_sizes,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+const guint64 *vhost_user_slave_get_shmem_regions (VhostUserSlave *slave,
+                                                   guint *n_sizes);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_get_connected (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
 guint64 vhost_user_slave_get_acked_features (VhostUserSlave *slave);
@@ -224,5 +235,20 @@ VHOST_AVAILABLE_IN_ALL
 gint vhost_user_slave_shared_object_lookup (VhostUserSlave *slave,
                                             GBytes *uuid,
                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_shmem_map (VhostUserSlave *slave,
+                                     guint shmid,
+                                     gint fd,
+                                     guint64 fd_offset,
+                                     guint64 shm_offset,
+                                     guint64 len,
+                                     VhostUserShmemMapFlags flags,
+                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_shmem_unmap (VhostUserSlave *slave,
+                                       guint shmid,
+                                       guint64 shm_offset,
+                                       guint64 len,
+                                       GError **error);
 
 G_END_DECLS
