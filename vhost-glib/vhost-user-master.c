@@ -2270,7 +2270,7 @@ vhost_user_master_get_shmem_config (VhostUserMaster *master, guint *n_sizes, GEr
 }
 
 /**
- * vhost_user_master_get_shmem_region:
+ * vhost_user_master_get_shmem_region: (skip)
  * @master: a #VhostUserMaster
  * @shmid: a shared memory region ID
  * @size: (out) (optional): the size of the region, 0 if there is none
@@ -2283,8 +2283,8 @@ vhost_user_master_get_shmem_config (VhostUserMaster *master, guint *n_sizes, GEr
  * mapping after #VhostUserMaster::shmem-unmap, kills the process. The address
  * is valid until the connection ends. Bindings use vhost_user_master_read_shmem().
  *
- * Returns: (skip) (nullable): the start of the region, or %NULL if @shmid is not
- *   a region of the connection
+ * Returns: (nullable): the start of the region, or %NULL if @shmid is not a
+ *   region of the connection
  */
 gpointer
 vhost_user_master_get_shmem_region (VhostUserMaster *master, guint shmid, guint64 *size)
