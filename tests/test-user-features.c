@@ -856,6 +856,7 @@ setup_holder (VhostUserSlave *slave, gpointer data)
   VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, 0);
 
   VHOST_TEST_DEVICE (slave)->num_queues = 1;
+  VHOST_TEST_DEVICE (slave)->features |= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED);
   vhost_user_slave_set_busy_poll_us (slave, 0);
   vhost_virtqueue_set_handler (queue, holder_handler, NULL, NULL);
   vhost_virtqueue_set_drain_handler (queue, holder_drain, NULL, NULL);
@@ -894,10 +895,27 @@ reap_all (VhostDriver *driver, guint8 *in, guint *completed)
   return n;
 }
 
+/* A packed ring of 16 descriptors, `n` descriptors on from its start: the
+ * position, and the wrap counter (1 at the start) in bit 15. */
+static guint
+packed_position (guint n)
+{
+  return n % 16 | ((n / 16) % 2 == 0 ? 0x8000u : 0);
+}
+
+typedef struct
+{
+  gboolean suspend;              /* GET_VRING_BASE_INFLIGHT negotiated */
+  gboolean packed;
+} HolderCase;
+
 static void
 test_vring_base_inflight (gconstpointer data)
 {
-  gboolean suspend = GPOINTER_TO_INT (data);
+  const HolderCase *c = data;
+  gboolean suspend = c->suspend;
+  guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
+                     (c->packed ? VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) : 0);
   gint fds_before = vhost_test_count_open_fds ();
   g_autoptr(VhostUserMaster) master = NULL;
   g_autoptr(VhostDriver) driver = NULL;
@@ -917,7 +935,8 @@ test_vring_base_inflight (gconstpointer data)
   g_assert_true (vhost_user_master_connect (master, NULL, &error));
   driver = vhost_driver_new (VHOST_BACKEND (master), 1024 * 1024, &error);
   g_assert_no_error (error);
-  g_assert_true (vhost_driver_start (driver, 1, 16, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error));
+  g_assert_true (vhost_driver_start (driver, 1, 16, features, &error));
+  g_assert_cmphex (vhost_driver_get_acked_features (driver) & features, ==, features);
   g_assert_no_error (error);
   /* The driver keeps the inflight area; the feature comes on top. */
   g_assert_cmphex (vhost_user_master_get_acked_protocol_features (master) & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, !=,
@@ -945,10 +964,16 @@ test_vring_base_inflight (gconstpointer data)
   /* The requests of the bring-up stopped the queue too, with nothing held. */
   g_atomic_int_set (&holder.drains, 0);
 
-  /* GET_VRING_BASE: the base counts every chain taken, completed or not. */
+  /* GET_VRING_BASE: the available position counts every chain taken, completed
+   * or not; a packed ring's used one (bits 16-31), those completed, in
+   * descriptors (two a chain) with the wrap counter in bit 15. */
   g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (master), 0, &base, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (base, ==, HELD_CHAINS);
+  if (c->packed)
+    g_assert_cmphex (base, ==, packed_position (2 * HELD_CHAINS) |
+                                 packed_position (2 * (suspend ? HELD_CHAINS / 2 : HELD_CHAINS)) << 16);
+  else
+    g_assert_cmpuint (base, ==, HELD_CHAINS);
   reaped = reap_all (driver, in, completed);
   g_assert_cmpint (g_atomic_int_get (&holder.suspends), ==, (suspend ? 1 : 0));
   g_assert_cmpint (g_atomic_int_get (&holder.drains), ==, (suspend ? 0 : 1));
@@ -979,6 +1004,13 @@ test_vring_base_inflight (gconstpointer data)
   vhost_test_assert_fd_count (fds_before);
 }
 
+static const HolderCase holder_cases[] = {
+  { FALSE, FALSE },
+  { TRUE, FALSE },
+  { FALSE, TRUE },
+  { TRUE, TRUE },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -1006,9 +1038,13 @@ main (int argc, char **argv)
               test_dependencies, fixture_teardown);
   g_test_add ("/vhost/user-features/dependencies/get-vring-base-inflight", Fixture, &dependencies[1],
               fixture_setup, test_dependencies, fixture_teardown);
-  g_test_add_data_func ("/vhost/user-features/get-vring-base-inflight/drain", GINT_TO_POINTER (FALSE),
-                        test_vring_base_inflight);
-  g_test_add_data_func ("/vhost/user-features/get-vring-base-inflight/suspend", GINT_TO_POINTER (TRUE),
-                        test_vring_base_inflight);
+  for (guint i = 0; i < G_N_ELEMENTS (holder_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/vhost/user-features/get-vring-base-inflight/%s/%s",
+                                               holder_cases[i].packed ? "packed" : "split",
+                                               holder_cases[i].suspend ? "suspend" : "drain");
+
+      g_test_add_data_func (path, &holder_cases[i], test_vring_base_inflight);
+    }
   return g_test_run ();
 }
