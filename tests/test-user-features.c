@@ -41,72 +41,106 @@ typedef struct
   VhostUserShmemMapFlags flags;
 } Seen;
 
-/* The lines of /proc/self/maps that name `needle`. */
-static guint
-maps_count (const char *needle)
+/* One line of /proc/self/maps: the range, the permissions, the inode. */
+typedef struct
+{
+  guint64 start, end;
+  char perms[5];
+  guint64 inode;
+  const char *line;
+} MapsLine;
+
+/* Call `func` for each line of /proc/self/maps until it returns TRUE. */
+static void
+maps_foreach (gboolean (*func) (const MapsLine *line, gpointer data), gpointer data)
 {
   g_autofree char *maps = NULL;
   g_auto (GStrv) lines = NULL;
-  guint n = 0;
 
   g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
   lines = g_strsplit (maps, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
-    n += strstr (lines[i], needle) != NULL;
-  return n;
+    {
+      MapsLine line = { .line = lines[i] };
+      guint64 offset;
+
+      if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x %4s %" G_GINT64_MODIFIER "x %*s %"
+                  G_GINT64_MODIFIER "u", &line.start, &line.end, line.perms, &offset, &line.inode) == 5 &&
+          func (&line, data))
+        return;
+    }
+}
+
+typedef struct
+{
+  const char *needle;
+  guint n;
+} MapsCount;
+
+static gboolean
+count_named (const MapsLine *line, gpointer data)
+{
+  MapsCount *count = data;
+
+  count->n += strstr (line->line, count->needle) != NULL;
+  return FALSE;
+}
+
+/* The lines of /proc/self/maps that name `needle`. */
+static guint
+maps_count (const char *needle)
+{
+  MapsCount count = { needle, 0 };
+
+  maps_foreach (count_named, &count);
+  return count.n;
+}
+
+static gboolean
+count_reservation (const MapsLine *line, gpointer data)
+{
+  guint64 size = line->end - line->start;
+
+  *(guint *) data += strcmp (line->perms, "---p") == 0 && line->inode == 0 &&
+                     (size == region_sizes[0] || size == region_sizes[2]);
+  return FALSE;
 }
 
 /* Anonymous mappings without access of the size of a region: its reservation, whole. */
 static guint
 maps_count_reservations (void)
 {
-  g_autofree char *maps = NULL;
-  g_auto (GStrv) lines = NULL;
   guint n = 0;
 
-  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
-  lines = g_strsplit (maps, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      guint64 start, end, offset, inode;
-      char perms[5];
-
-      if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x %4s %" G_GINT64_MODIFIER "x %*s %"
-                  G_GINT64_MODIFIER "u", &start, &end, perms, &offset, &inode) == 5 &&
-          strcmp (perms, "---p") == 0 && inode == 0 &&
-          (end - start == region_sizes[0] || end - start == region_sizes[2]))
-        n++;
-    }
+  maps_foreach (count_reservation, &n);
   return n;
 }
 
-/* The permissions ("r--s", "---p"...) of the mapping that holds `addr`. */
-static char *
-maps_perms (gconstpointer addr)
+typedef struct
 {
-  g_autofree char *maps = NULL;
-  g_auto (GStrv) lines = NULL;
+  guintptr addr;
+  char perms[5];
+} MapsFind;
 
-  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
-  lines = g_strsplit (maps, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      guint64 start, end;
-      char perms[5];
+static gboolean
+find_perms (const MapsLine *line, gpointer data)
+{
+  MapsFind *find = data;
 
-      if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x %4s", &start, &end, perms) == 3 &&
-          (guintptr) addr >= start && (guintptr) addr < end)
-        return g_strdup (perms);
-    }
-  return g_strdup ("none");
+  if (find->addr < line->start || find->addr >= line->end)
+    return FALSE;
+  memcpy (find->perms, line->perms, sizeof find->perms);
+  return TRUE;
 }
 
+/* The permissions ("r--s", "---p"...) of the mapping that holds `addr` are `expected`. */
 static void
 assert_perms (gconstpointer addr, const char *expected)
 {
-  g_autofree char *perms = maps_perms (addr);
+  MapsFind find = { (guintptr) addr, "none" };
 
-  g_assert_cmpstr (perms, ==, expected);
+  maps_foreach (find_perms, &find);
+  g_assert_cmpstr (find.perms, ==, expected);
 }
 
 static void
@@ -172,18 +206,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 static void
 negotiate (Fixture *f, guint64 protocol_features)
 {
-  g_autoptr(GError) error = NULL;
-  guint64 features = 0, offered = 0;
-
-  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (f->master), &features, &error));
-  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (f->master), &error));
-  g_assert_true (vhost_user_master_get_protocol_features (f->master, &offered, &error));
-  g_assert_no_error (error);
-  g_assert_cmphex (offered & protocol_features, ==, protocol_features);
-  g_assert_true (vhost_user_master_set_protocol_features (f->master, protocol_features, &error));
-  g_assert_no_error (error);
-  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (f->master), features, &error));
-  g_assert_no_error (error);
+  vhost_test_negotiate (f->master, protocol_features);
 }
 
 /* Negotiate SHMEM (and `extra`), and read the regions. */

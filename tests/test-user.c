@@ -50,21 +50,10 @@ fixture_teardown (Fixture *f, gconstpointer data)
 static void
 negotiate (Fixture *f, guint64 protocol_features)
 {
-  g_autoptr(GError) error = NULL;
-  guint64 features = 0, offered = 0;
+  guint64 features = vhost_test_negotiate (f->master, protocol_features);
 
-  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (f->master), &features, &error));
-  g_assert_no_error (error);
   g_assert_cmphex (features, ==, f->device->features | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES));
-  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (f->master), &error));
-  g_assert_true (vhost_user_master_get_protocol_features (f->master, &offered, &error));
-  g_assert_no_error (error);
-  g_assert_cmphex (offered & protocol_features, ==, protocol_features);
-  g_assert_true (vhost_user_master_set_protocol_features (f->master, protocol_features, &error));
-  g_assert_no_error (error);
   g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, protocol_features);
-  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (f->master), features, &error));
-  g_assert_no_error (error);
   g_assert_cmphex (vhost_user_master_get_acked_features (f->master), ==, features);
 }
 

@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The Python tests' harness: a Vhost.UserSlave served from a thread and GMainContext of its own.
+import contextlib
+import gc
+import os
+import socket
 import threading
 import time
 
-from gi.repository import GLib
+from gi.repository import GLib, Vhost
 
 
 class SlaveThread:
@@ -74,3 +78,24 @@ class SlaveThread:
         if error is not None:
             raise error
         return value
+
+
+def open_fds():
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+@contextlib.contextmanager
+def master_and_slave(thread_class):
+    """A master connected over a socketpair to a slave served by thread_class;
+    every fd is closed again once both are gone."""
+    before = open_fds()
+    a, b = socket.socketpair()
+    slave = thread_class(a)
+    master = Vhost.UserMaster.new_for_fd(b.detach())
+    master.connect(None)
+    yield master, slave
+    master.close()
+    del master
+    slave.stop()
+    assert open_fds() == before

@@ -1,15 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # VIRTIO Shared Memory Regions from Python: a slave maps a memfd, a master reads it through its region.
-import gc
 import os
-import socket
 
 import pytest
 import gi
 
 gi.require_version("Vhost", "1.0")
 from gi.repository import Gio, GLib, GObject, Vhost  # noqa: E402
-from slave_thread import SlaveThread  # noqa: E402
+from slave_thread import SlaveThread, master_and_slave  # noqa: E402
 
 GLib.MainContext.default()
 GObject.type_class_ref(Gio.Task)
@@ -29,23 +27,10 @@ class ShmemThread(SlaveThread):
         return slave
 
 
-def open_fds():
-    gc.collect()
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.fixture
 def pair():
-    before = open_fds()
-    a, b = socket.socketpair()
-    slave = ShmemThread(a)
-    master = Vhost.UserMaster.new_for_fd(b.detach())
-    master.connect(None)
-    yield master, slave
-    master.close()
-    del master
-    slave.stop()
-    assert open_fds() == before
+    with master_and_slave(ShmemThread) as pair:
+        yield pair
 
 
 def test_map_read_unmap(pair):
