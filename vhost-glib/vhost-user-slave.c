@@ -420,7 +420,8 @@ dev_get_shmem_config (VhostUserDev *dev, guint64 *sizes, gpointer data)
 {
   GArray *shmem_sizes = PRIV (VHOST_USER_SLAVE (data))->shmem_sizes;
 
-  memcpy (sizes, shmem_sizes->data, shmem_sizes->len * sizeof (guint64));
+  if (shmem_sizes->len > 0)
+    memcpy (sizes, shmem_sizes->data, shmem_sizes->len * sizeof (guint64));
 }
 
 static const VhostUserDevOps dev_ops = {
