@@ -793,6 +793,29 @@ test_dependencies (Fixture *f, gconstpointer data)
   g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, dep->needs & ~lowest);
 }
 
+/* In-band notifications, negotiated as they must be: a kick goes (with
+ * REPLY_ACK, the call returns once it was handled); a bad queue index is refused
+ * before it is sent. */
+static void
+test_inband_kick (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  guint kicks;
+
+  negotiate (f, VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_F_BACKEND_REQ |
+                  VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  kicks = count_handled (f->device, VHOST_USER_VRING_KICK);
+  g_assert_true (vhost_user_master_vring_kick (f->master, 3, &error));
+  g_assert_no_error (error);
+  g_assert_false (vhost_user_master_vring_kick (f->master, 256, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "VRING_KICK"));
+  g_clear_error (&error);
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (f->master), NULL, &error));
+  g_assert_cmpuint (count_handled (f->device, VHOST_USER_VRING_KICK), ==, kicks + 1);
+  g_assert_true (vhost_user_master_get_connected (f->master));
+}
+
 /* GET_VRING_BASE_INFLIGHT is offered only with INFLIGHT_SHMFD; sent without
  * it anyway, the back-end refuses it. */
 static void
@@ -1073,6 +1096,7 @@ main (int argc, char **argv)
   ADD ("shmem/map-no-reply-ack", test_map_no_reply_ack);
   ADD ("shmem/map-not-negotiated", test_map_not_negotiated);
   ADD ("get-vring-base-inflight/offer", test_vring_base_inflight_offer);
+  ADD ("inband/kick", test_inband_kick);
 #undef ADD
   g_test_add_func ("/vhost/user-features/shmem/no-regions", test_no_regions);
   for (guint i = 0; i < G_N_ELEMENTS (bad_maps); i++)

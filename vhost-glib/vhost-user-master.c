@@ -2424,7 +2424,8 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
  *
  * Kicks a queue in-band (VRING_KICK), in place of its kick eventfd. Needs
  * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS, which comes with REPLY_ACK: the
- * call returns once the back-end has processed the kick.
+ * call returns once the back-end has processed the kick. A queue index past
+ * 255 is %VHOST_ERROR_INVALID_ARGUMENT, and is not sent.
  *
  * Returns: %TRUE on success
  */
@@ -2432,6 +2433,13 @@ gboolean
 vhost_user_master_vring_kick (VhostUserMaster *master, guint index, GError **error)
 {
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  if (index >= VHOST_USER_MAX_QUEUES)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "VRING_KICK: vring index %u is over %u", index,
+                   VHOST_USER_MAX_QUEUES - 1);
+      return FALSE;
+    }
+  /* The specification reserves the state's num, which must be 0. */
   return master_call_state (master, VHOST_USER_VRING_KICK, index, 0, error);
 }
 
