@@ -182,9 +182,9 @@ backend_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user
 
 /* Back-end requests, dispatched on the master's main context (or inside a sync call):
  * one function per request, named in the table's handler column. Each becomes a
- * signal; the message was validated (vhost_user_request_validate()) on its way in,
- * and only the shared memory requests, which ask for something of the front-end,
- * can still be refused (a status in `reply`). */
+ * signal; the message was validated (vhost_user_request_validate()) on its way in.
+ * A lookup may find nothing, and the shared memory requests, which change the
+ * front-end's address space, may be refused: a status in `reply`. */
 
 static void
 backend_iotlb_msg (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
@@ -272,11 +272,22 @@ backend_shmem_check (VhostUserMaster *self, VhostUserMsg *msg, GError **error)
   return FALSE;
 }
 
+/* A refusal: logged once, and a status (an errno) for the back-end if it asked. */
 static void
 backend_shmem_refused (VhostUserMsg *reply, GError *error)
 {
   g_message ("Refusing a back-end request: %s", error->message);
-  reply->payload.u64 = error->code == VHOST_ERROR_NO_SPACE ? ENOSPC : error->code == VHOST_ERROR_MAP_FAILED ? EIO : EINVAL;
+  switch (error->code)
+    {
+    case VHOST_ERROR_NO_SPACE:
+      reply->payload.u64 = ENOSPC;
+      break;
+    case VHOST_ERROR_MAP_FAILED:
+      reply->payload.u64 = EIO;
+      break;
+    default:
+      reply->payload.u64 = EINVAL;
+    }
   g_error_free (error);
 }
 

@@ -42,6 +42,11 @@
  * and otherwise ends the connection too. #VhostUserSlave::request-handled reports
  * each request.
  *
+ * A device with VIRTIO Shared Memory Regions declares them
+ * (vhost_user_slave_set_shmem_regions()), which the front-end reads with
+ * GET_SHMEM_CONFIG, and has files mapped into them on the front-end's side
+ * (vhost_user_slave_shmem_map(), vhost_user_slave_shmem_unmap()).
+ *
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
  * there. Use it from the thread that owns that context.
