@@ -475,6 +475,25 @@ vhost_test_wait_for_result (GAsyncResult **result, guint timeout_ms)
   g_assert_false (timed_out);
 }
 
+guint64
+vhost_test_negotiate (VhostUserMaster *master, guint64 protocol_features)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 features = 0, offered = 0;
+
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (master), &error));
+  g_assert_true (vhost_user_master_get_protocol_features (master, &offered, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (offered & protocol_features, ==, protocol_features);
+  g_assert_true (vhost_user_master_set_protocol_features (master, protocol_features, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
+  g_assert_no_error (error);
+  return features;
+}
+
 void
 vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64 *tag, guint *len)
 {

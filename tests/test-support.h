@@ -75,6 +75,12 @@ void vhost_test_slave_thread_wait_disconnect (VhostTestSlaveThread *thread);
 /* Stop the loop, drop the slave in its thread, join. */
 void vhost_test_slave_thread_free (VhostTestSlaveThread *thread);
 
+/* The usual start of a session on `master`: GET_FEATURES, SET_OWNER,
+ * GET_PROTOCOL_FEATURES (whose offer must hold `protocol_features`),
+ * SET_PROTOCOL_FEATURES with them and SET_FEATURES with every feature offered,
+ * which it returns. */
+guint64 vhost_test_negotiate (VhostUserMaster *master, guint64 protocol_features);
+
 /* Wait for and take one completion of `queue`, failing the test after `timeout_ms`. */
 void vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64 *tag, guint *len);
 

@@ -50,21 +50,10 @@ fixture_teardown (Fixture *f, gconstpointer data)
 static void
 negotiate (Fixture *f, guint64 protocol_features)
 {
-  g_autoptr(GError) error = NULL;
-  guint64 features = 0, offered = 0;
+  guint64 features = vhost_test_negotiate (f->master, protocol_features);
 
-  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (f->master), &features, &error));
-  g_assert_no_error (error);
   g_assert_cmphex (features, ==, f->device->features | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES));
-  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (f->master), &error));
-  g_assert_true (vhost_user_master_get_protocol_features (f->master, &offered, &error));
-  g_assert_no_error (error);
-  g_assert_cmphex (offered & protocol_features, ==, protocol_features);
-  g_assert_true (vhost_user_master_set_protocol_features (f->master, protocol_features, &error));
-  g_assert_no_error (error);
   g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, protocol_features);
-  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (f->master), features, &error));
-  g_assert_no_error (error);
   g_assert_cmphex (vhost_user_master_get_acked_features (f->master), ==, features);
 }
 
@@ -187,7 +176,8 @@ test_default_offer (gconstpointer data)
                    VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS | VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS |
                    VHOST_USER_PROTOCOL_F_STATUS | VHOST_USER_PROTOCOL_F_SHARED_OBJECT |
                    VHOST_USER_PROTOCOL_F_LOG_SHMFD | VHOST_USER_PROTOCOL_F_PAGEFAULT |
-                   VHOST_USER_PROTOCOL_F_DEVICE_STATE | (with_config ? VHOST_USER_PROTOCOL_F_CONFIG : 0));
+                   VHOST_USER_PROTOCOL_F_DEVICE_STATE | VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT |
+                   (with_config ? VHOST_USER_PROTOCOL_F_CONFIG : 0));
   /* QEMU's vhost-user-rng acks INDIRECT_DESC and EVENT_IDX whatever was offered: accepted now. */
   g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
   g_assert_true (vhost_user_master_set_protocol_features (master, protocol, &error));
@@ -1096,20 +1086,30 @@ test_reply_ack_off (Fixture *f, gconstpointer data)
   g_assert_false (vhost_user_master_get_connected (f->master));
 }
 
-/* INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK: the back-end closes
- * the connection, as the specification asks, even when the front-end asked for
- * an acknowledgement. */
+/* INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK: the master refuses to
+ * send it; sent anyway, the back-end closes the connection, as the specification
+ * asks, even when the front-end asked for an acknowledgement. */
 static void
 test_inband_needs (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+  guint64 features = VHOST_USER_PROTOCOL_F_REPLY_ACK | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+  g_autoptr(GBytes) payload = g_bytes_new (&features, sizeof features);
+  g_autoptr(GBytes) reply = NULL;
 
   g_signal_connect (f->master, "disconnected", G_CALLBACK (on_disconnected), f);
   negotiate (f, VHOST_USER_PROTOCOL_F_REPLY_ACK);
-  g_assert_false (vhost_user_master_set_protocol_features (f->master,
-                                                           VHOST_USER_PROTOCOL_F_REPLY_ACK |
-                                                             VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS,
-                                                           &error));
+  g_assert_false (vhost_user_master_set_protocol_features (f->master, features, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "INBAND_NOTIFICATIONS needs BACKEND_REQ"));
+  g_clear_error (&error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (f->master), ==, VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  barrier (f);
+  g_assert_true (vhost_user_master_get_connected (f->master));
+
+  reply = vhost_user_master_send_request (f->master, VHOST_USER_SET_PROTOCOL_FEATURES, payload, NULL, NULL, NULL,
+                                          &error);
+  g_assert_null (reply);
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
   g_assert_cmpuint (f->disconnects, ==, 1);
   g_assert_false (vhost_user_master_get_connected (f->master));

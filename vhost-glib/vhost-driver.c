@@ -1078,8 +1078,11 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
  * @error: return location for a #GError
  *
  * Stops every queue with GET_VRING_BASE and keeps the final state (see
- * vhost_driver_get_vring_base()). Chains still in flight stay unreaped. Every
- * queue is asked even if one fails; the first error is returned.
+ * vhost_driver_get_vring_base()). The driver does not negotiate
+ * %VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT, so the back-end completes the
+ * chains its device took before it answers; chains completed but not reaped, and
+ * those the device had not taken, stay so. Every queue is asked even if one
+ * fails; the first error is returned.
  *
  * Returns: %TRUE on success
  */

@@ -42,6 +42,11 @@
  * and otherwise ends the connection too. #VhostUserSlave::request-handled reports
  * each request.
  *
+ * A device with VIRTIO Shared Memory Regions declares them
+ * (vhost_user_slave_set_shmem_regions()), which the front-end reads with
+ * GET_SHMEM_CONFIG, and has files mapped into them on the front-end's side
+ * (vhost_user_slave_shmem_map(), vhost_user_slave_shmem_unmap()).
+ *
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
  * there. Use it from the thread that owns that context.
@@ -118,7 +123,8 @@
               VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |   \
               VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS |          \
               VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_PAGEFAULT |                 \
-              VHOST_USER_PROTOCOL_F_DEVICE_STATE))
+              VHOST_USER_PROTOCOL_F_DEVICE_STATE | VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT |   \
+              VHOST_USER_PROTOCOL_F_SHMEM))
 
 typedef struct
 {
@@ -137,6 +143,7 @@ typedef struct
   guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
   guint reconnect_max_ms;
   GError *vfunc_error;           /* (owned) (nullable) vhost_user_slave_fail_request() */
+  GArray *shmem_sizes;           /* (element-type guint64) (owned) the shared memory regions, by shmid */
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -478,6 +485,15 @@ dev_load_state (VhostUserDev *dev, GBytes *state, gpointer data, GError **error)
   return VHOST_USER_SLAVE_GET_CLASS (data)->load_state (data, state, error);
 }
 
+static void
+dev_get_shmem_config (VhostUserDev *dev, guint64 *sizes, gpointer data)
+{
+  GArray *shmem_sizes = PRIV (VHOST_USER_SLAVE (data))->shmem_sizes;
+
+  if (shmem_sizes->len > 0)
+    memcpy (sizes, shmem_sizes->data, shmem_sizes->len * sizeof (guint64));
+}
+
 static const VhostUserDevOps dev_ops = {
   .get_features = dev_get_features,
   .get_protocol_features = dev_get_protocol_features,
@@ -494,6 +510,7 @@ static const VhostUserDevOps dev_ops = {
   .get_queue = dev_get_queue,
   .save_state = dev_save_state,
   .load_state = dev_load_state,
+  .get_shmem_config = dev_get_shmem_config,
 };
 
 /* "RING_EVENT_IDX (bit 29), device feature bit 3": the names of the bits of a
@@ -929,6 +946,85 @@ vhost_user_slave_fail_request (VhostUserSlave *slave, const GError *error)
 }
 
 /**
+ * vhost_user_slave_set_shmem_regions:
+ * @slave: a #VhostUserSlave
+ * @sizes: (array length=n_sizes) (nullable): the size of each shared memory
+ *   region, by region ID (shmid); 0 for an ID the device does not use
+ * @n_sizes: the number of entries in @sizes, at most
+ *   %VHOST_USER_MAX_SHMEM_REGIONS
+ * @error: return location for a #GError
+ *
+ * Declares the device's VIRTIO Shared Memory Regions, which the front-end reads
+ * with GET_SHMEM_CONFIG and reserves in its address space; the device then has
+ * files mapped into them with vhost_user_slave_shmem_map(). Each size must be a
+ * multiple of the page size. With at least one region, the default
+ * #VhostUserSlaveClass.get_protocol_features() offers
+ * %VHOST_USER_PROTOCOL_F_SHMEM; without any, the slave never offers it.
+ *
+ * The specification has the regions stay the same for a whole connection, so
+ * this fails with %VHOST_ERROR_BROKEN while a front-end is connected; sizes that
+ * are not page multiples, or too many, are %VHOST_ERROR_INVALID_ARGUMENT.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_slave_set_shmem_regions (VhostUserSlave *slave, const guint64 *sizes, guint n_sizes, GError **error)
+{
+  VhostUserSlavePrivate *priv;
+  guint64 page = sysconf (_SC_PAGESIZE);
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
+  g_return_val_if_fail (sizes != NULL || n_sizes == 0, FALSE);
+  priv = PRIV (slave);
+  if (priv->channel != NULL)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                           "Shared memory regions: they cannot change while a front-end is connected");
+      return FALSE;
+    }
+  if (n_sizes > VHOST_USER_MAX_SHMEM_REGIONS)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "Shared memory regions: %u regions; a device has at most %u", n_sizes,
+                   VHOST_USER_MAX_SHMEM_REGIONS);
+      return FALSE;
+    }
+  for (guint i = 0; i < n_sizes; i++)
+    if (sizes[i] % page != 0)
+      {
+        g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                     "Shared memory region %u: %" G_GUINT64_FORMAT " bytes is not a multiple of the page size (%"
+                     G_GUINT64_FORMAT ")", i, sizes[i], page);
+        return FALSE;
+      }
+  g_array_set_size (priv->shmem_sizes, 0);
+  g_array_append_vals (priv->shmem_sizes, sizes, n_sizes);
+  return TRUE;
+}
+
+/**
+ * vhost_user_slave_get_shmem_regions:
+ * @slave: a #VhostUserSlave
+ * @n_sizes: (out): the number of entries returned
+ *
+ * Gets what vhost_user_slave_set_shmem_regions() declared.
+ *
+ * Returns: (array length=n_sizes) (transfer none) (nullable): the size of each
+ *   shared memory region, by region ID
+ */
+const guint64 *
+vhost_user_slave_get_shmem_regions (VhostUserSlave *slave, guint *n_sizes)
+{
+  GArray *sizes;
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), NULL);
+  g_return_val_if_fail (n_sizes != NULL, NULL);
+  sizes = PRIV (slave)->shmem_sizes;
+  *n_sizes = sizes->len;
+  return sizes->len > 0 ? (const guint64 *) sizes->data : NULL;
+}
+
+/**
  * vhost_user_slave_get_connected:
  * @slave: a #VhostUserSlave
  *
@@ -1308,6 +1404,7 @@ vhost_user_slave_init (VhostUserSlave *self)
   vhost_user_dev_set_busy_poll_us (priv->dev, priv->busy_poll_us);
   priv->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
   priv->redial_ms = FIRST_REDIAL_MS;
+  priv->shmem_sizes = g_array_new (FALSE, TRUE, sizeof (guint64));
 }
 
 static void
@@ -1330,6 +1427,7 @@ vhost_user_slave_finalize (GObject *object)
 
   g_clear_pointer (&priv->config, g_bytes_unref);
   g_clear_error (&priv->vfunc_error);
+  g_array_unref (priv->shmem_sizes);
   vhost_user_dev_free (priv->dev);
   g_ptr_array_unref (priv->queues);
   g_main_context_unref (priv->context);

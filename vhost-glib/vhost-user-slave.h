@@ -157,7 +157,10 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  *   own bits to what the parent class returns. A front-end that acks a bit that was
  *   not offered is refused with an error that names the bit.
  * @get_protocol_features: returns the protocol features the device offers; the
- *   library keeps those it implements. The default offers the device-independent
+ *   library keeps those it implements, and those whose conditions hold
+ *   (%VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT with
+ *   %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, %VHOST_USER_PROTOCOL_F_SHMEM with a
+ *   region declared by vhost_user_slave_set_shmem_regions()). The default offers the device-independent
  *   protocol features the library implements (MQ, REPLY_ACK, LOG_SHMFD,
  *   BACKEND_REQ, BACKEND_SEND_FD, HOST_NOTIFIER, INFLIGHT_SHMFD, RESET_DEVICE,
  *   INBAND_NOTIFICATIONS, CONFIGURE_MEM_SLOTS, STATUS, SHARED_OBJECT, PAGEFAULT,
@@ -287,6 +290,14 @@ VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_fail_request (VhostUserSlave *slave,
                                     const GError *error);
 VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_set_shmem_regions (VhostUserSlave *slave,
+                                             const guint64 *sizes,
+                                             guint n_sizes,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+const guint64 *vhost_user_slave_get_shmem_regions (VhostUserSlave *slave,
+                                                   guint *n_sizes);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_get_connected (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
 guint64 vhost_user_slave_get_acked_features (VhostUserSlave *slave);
@@ -342,5 +353,20 @@ VHOST_AVAILABLE_IN_ALL
 gint vhost_user_slave_shared_object_lookup (VhostUserSlave *slave,
                                             GBytes *uuid,
                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_shmem_map (VhostUserSlave *slave,
+                                     guint shmid,
+                                     gint fd,
+                                     guint64 fd_offset,
+                                     guint64 shm_offset,
+                                     guint64 len,
+                                     VhostUserShmemMapFlags flags,
+                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_shmem_unmap (VhostUserSlave *slave,
+                                       guint shmid,
+                                       guint64 shm_offset,
+                                       guint64 len,
+                                       GError **error);
 
 G_END_DECLS

@@ -97,6 +97,14 @@ struct _VhostVirtqueueRequest
   struct iovec iov[];
 };
 
+/* A handler the core queue calls at a stop, with its data. */
+typedef struct
+{
+  VhostVirtqueueHandler func;
+  gpointer data;
+  GDestroyNotify notify;
+} QueueCallback;
+
 struct _VhostVirtqueue
 {
   GObject parent_instance;
@@ -109,9 +117,8 @@ struct _VhostVirtqueue
   VhostVirtqueueHandler handler;
   gpointer handler_data;
   GDestroyNotify handler_notify;
-  VhostVirtqueueHandler drain;
-  gpointer drain_data;
-  GDestroyNotify drain_notify;
+  QueueCallback drain;
+  QueueCallback suspend;
   VhostVirtqueueDispatch dispatch;
   gboolean no_handler;              /* started in worker mode without a handler: broken by the device */
   struct iovec *scratch;            /* (owned) for pop_request */
@@ -154,6 +161,7 @@ vhost_virtqueue_dispose (GObject *object)
   vhost_queue_stop (&self->queue);
   vhost_virtqueue_set_handler (self, NULL, NULL, NULL);
   vhost_virtqueue_set_drain_handler (self, NULL, NULL, NULL);
+  vhost_virtqueue_set_suspend_handler (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (vhost_virtqueue_parent_class)->dispose (object);
 }
 
@@ -564,7 +572,25 @@ call_drain (VhostQueue *queue, gpointer data)
 {
   VhostVirtqueue *self = data;
 
-  self->drain (self, self->drain_data);
+  self->drain.func (self, self->drain.data);
+}
+
+static void
+call_suspend (VhostQueue *queue, gpointer data)
+{
+  VhostVirtqueue *self = data;
+
+  self->suspend.func (self, self->suspend.data);
+}
+
+static void
+callback_set (QueueCallback *callback, VhostVirtqueueHandler func, gpointer data, GDestroyNotify notify)
+{
+  if (callback->notify != NULL)
+    callback->notify (callback->data);
+  callback->func = func;
+  callback->data = data;
+  callback->notify = notify;
 }
 
 /**
@@ -685,13 +711,51 @@ vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
   g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
   g_return_if_fail (!queue->queue.running || handler == NULL);
 
-  if (queue->drain_notify != NULL)
-    queue->drain_notify (queue->drain_data);
-  queue->drain = handler;
-  queue->drain_data = user_data;
-  queue->drain_notify = notify;
+  callback_set (&queue->drain, handler, user_data, notify);
   queue->queue.drain = handler != NULL ? call_drain : NULL;
   queue->queue.drain_data = queue;
+}
+
+/**
+ * vhost_virtqueue_set_suspend_handler:
+ * @queue: a #VhostVirtqueue
+ * @handler: (nullable) (scope notified) (closure user_data): ends the I/O of the
+ *   chains the device holds, without necessarily completing them
+ * @user_data: data for @handler
+ * @notify: (nullable): frees @user_data
+ *
+ * Sets the function that runs instead of the drain handler (see
+ * vhost_virtqueue_set_drain_handler()) when the front-end stops the queue with
+ * GET_VRING_BASE after negotiating
+ * %VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT, and the queue tracks its
+ * chains in an inflight area (%VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD; the slave
+ * offers the first only with the second). The specification then lets the
+ * back-end suspend its requests instead of completing them, which is what a
+ * live migration wants from a device whose I/O may take long.
+ *
+ * @handler must end the device's I/O on every chain it holds (cancel it, or wait
+ * for what cannot be cancelled): after it returns, nothing may touch their
+ * buffers. It pushes the chains whose I/O finished, with vhost_virtqueue_push(),
+ * and forgets the others without pushing them: those stay in flight, recorded in
+ * the inflight area, and vhost_virtqueue_pop() gives them again, before any
+ * other chain, when the queue next starts, on this back-end or on one that gets
+ * the area (SET_INFLIGHT_FD). Their requests must therefore be safe to do again.
+ *
+ * Without a suspend handler, or for any other stop, the drain handler runs. It
+ * runs in the same thread and context as the drain handler.
+ */
+void
+vhost_virtqueue_set_suspend_handler (VhostVirtqueue *queue,
+                                     VhostVirtqueueHandler handler,
+                                     gpointer user_data,
+                                     GDestroyNotify notify)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+  g_return_if_fail (!queue->queue.running || handler == NULL);
+
+  callback_set (&queue->suspend, handler, user_data, notify);
+  queue->queue.suspend = handler != NULL ? call_suspend : NULL;
+  queue->queue.suspend_data = queue;
 }
 
 /**

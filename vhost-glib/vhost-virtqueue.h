@@ -172,6 +172,11 @@ void vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
                                         gpointer user_data,
                                         GDestroyNotify notify);
 VHOST_AVAILABLE_IN_ALL
+void vhost_virtqueue_set_suspend_handler (VhostVirtqueue *queue,
+                                          VhostVirtqueueHandler handler,
+                                          gpointer user_data,
+                                          GDestroyNotify notify);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_virtqueue_set_event_fd (VhostVirtqueue *queue,
                                        gint fd,
                                        GError **error);

@@ -4,13 +4,16 @@
  *
  * The input: byte 0 sets the device (1 to 4 queues, the largest queue size); then messages,
  * each one byte of fds (bits 0-1: how many, 0 to 3; bits 2-7: two bits a kind: guest memory,
- * an eventfd, a small memfd, /dev/null), the request code (one byte, modulo 45: the known ones
+ * an eventfd, a small memfd, /dev/null), the request code (one byte, modulo 48: the known ones
  * and a few unknown), the flags (one byte), the payload size (two bytes, little endian) and
  * the payload. Guest memory (256 KiB) repeats the whole input. A message the protocol layer
  * refuses, or that ends the connection, starts a new one, as a socket would. After each
  * message the running queues are processed here, in this thread: chains popped, written and
- * pushed. Every reply the engine sends must be a valid reply to its request, and every fd
- * the target opened must be closed when the input is done. */
+ * pushed, but one per queue held, as a device with asynchronous I/O does, until the queue
+ * stops (drained: pushed; suspended by a GET_VRING_BASE with GET_VRING_BASE_INFLIGHT: left in
+ * flight). The device has two shared memory regions (SHMEM) and in-band notifications. Every
+ * reply the engine sends must be a valid reply to its request, and every fd the target
+ * opened must be closed when the input is done. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -30,6 +33,9 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 typedef struct
 {
   VhostQueue queues[MAX_QUEUES];
+  VhostRingElement held[MAX_QUEUES];         /* one chain per queue the device keeps */
+  struct iovec held_iov[MAX_QUEUES][16];
+  gboolean holding[MAX_QUEUES];
   const VhostUserMsg *request;    /* the request being handled */
   int mem_fd;
 } Harness;
@@ -130,6 +136,20 @@ dev_protocol_features_changed (VhostUserDev *dev, guint64 features, gpointer dat
 {
 }
 
+static void
+dev_inband_notify (VhostUserDev *dev, VhostUserBackendRequest request, guint index, gpointer data)
+{
+  if ((request != VHOST_USER_BACKEND_VRING_CALL && request != VHOST_USER_BACKEND_VRING_ERR) || index >= MAX_QUEUES)
+    abort ();
+}
+
+static void
+dev_get_shmem_config (VhostUserDev *dev, guint64 *sizes, gpointer data)
+{
+  sizes[0] = 0x10000;
+  sizes[3] = 0x2000;
+}
+
 static VhostQueue *
 dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
 {
@@ -152,8 +172,30 @@ static const VhostUserDevOps ops = {
   .send = dev_send,
   .set_backend_fd = dev_set_backend_fd,
   .protocol_features_changed = dev_protocol_features_changed,
+  .inband_notify = dev_inband_notify,
   .get_queue = dev_get_queue,
+  .get_shmem_config = dev_get_shmem_config,
 };
+
+/* A queue stops: the chain the device keeps is pushed (drain), or left in flight
+ * (suspend). */
+static void
+queue_drain (VhostQueue *queue, gpointer data)
+{
+  Harness *h = data;
+
+  if (h->holding[queue->ring.index])
+    vhost_ring_push (&queue->ring, &h->held[queue->ring.index], 0);
+  h->holding[queue->ring.index] = FALSE;
+}
+
+static void
+queue_suspend (VhostQueue *queue, gpointer data)
+{
+  Harness *h = data;
+
+  h->holding[queue->ring.index] = FALSE;
+}
 
 static int
 small_memfd (void)
@@ -193,6 +235,8 @@ process_queues (Harness *h)
 
       if (!queue->running)
         continue;
+      if (!h->holding[q] && vhost_ring_pop (&queue->ring, &h->held[q], h->held_iov[q], G_N_ELEMENTS (iov)) > 0)
+        h->holding[q] = TRUE;
       for (guint n = 0; n < 8 && vhost_ring_pop (&queue->ring, &elem, iov, G_N_ELEMENTS (iov)) > 0; n++)
         {
           guint32 len = 0;
@@ -238,6 +282,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       vhost_queue_init (&h.queues[q], q, NULL, NULL);
       /* No worker threads: this thread processes the queues. */
       h.queues[q].main_context = TRUE;
+      h.queues[q].drain = queue_drain;
+      h.queues[q].drain_data = &h;
+      h.queues[q].suspend = queue_suspend;
+      h.queues[q].suspend_data = &h;
     }
 
   dev = vhost_user_dev_new (&ops, &h);
@@ -250,7 +298,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr(GError) error = NULL;
       gboolean keep;
 
-      vhost_user_msg_init (&msg, data[pos + 1] % 45, 0);
+      vhost_user_msg_init (&msg, data[pos + 1] % 48, 0);
       msg.hdr.flags = data[pos + 2];
       pos += 5;
       payload = MIN (payload, MIN (size - pos, VHOST_USER_MAX_PAYLOAD));

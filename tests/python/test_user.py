@@ -1,8 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A Vhost.UserMaster talks to a Vhost.UserSlave subclass written in Python, over a socketpair.
-import gc
-import os
-import socket
 import struct
 
 import pytest
@@ -10,7 +7,7 @@ import gi
 
 gi.require_version("Vhost", "1.0")
 from gi.repository import Gio, GLib, GObject, Vhost  # noqa: E402
-from slave_thread import SlaveThread  # noqa: E402
+from slave_thread import SlaveThread, master_and_slave  # noqa: E402
 
 # GLib creates a few fds once per process (the default main context's wakeup fd, the
 # worker context that GTask's type sets up): create them before any test counts fds.
@@ -55,23 +52,10 @@ class BlkThread(SlaveThread):
         return slave
 
 
-def open_fds():
-    gc.collect()
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.fixture
 def pair():
-    before = open_fds()
-    a, b = socket.socketpair()
-    slave = BlkThread(a)
-    master = Vhost.UserMaster.new_for_fd(b.detach())
-    master.connect_backend()
-    yield master, slave
-    master.close()
-    del master
-    slave.stop()
-    assert open_fds() == before
+    with master_and_slave(BlkThread) as pair:
+        yield pair
 
 
 def test_negotiate_and_read_config(pair):

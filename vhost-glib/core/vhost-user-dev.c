@@ -99,15 +99,39 @@ resume_workers (GPtrArray *paused)
   g_ptr_array_unref (paused);
 }
 
-void
-vhost_user_dev_stop_queues (VhostUserDev *dev)
+/* Stop every queue; the one of a GET_VRING_BASE, with GET_VRING_BASE_INFLIGHT,
+ * may leave its requests in flight (`suspend`, or -1): it takes them up from
+ * the inflight area when it starts again. */
+static void
+stop_queues (VhostUserDev *dev, gint suspend)
 {
   GPtrArray *paused = pause_workers (dev);
 
   for (guint i = 0; i < G_N_ELEMENTS (dev->queues); i++)
-    if (dev->queues[i] != NULL)
+    if (dev->queues[i] == NULL)
+      continue;
+    else if ((gint) i == suspend)
+      dev->inflight_recover[i] |= vhost_queue_suspend (dev->queues[i]);
+    else
       vhost_queue_stop (dev->queues[i]);
   resume_workers (paused);
+}
+
+void
+vhost_user_dev_stop_queues (VhostUserDev *dev)
+{
+  stop_queues (dev, -1);
+}
+
+/* The vring a request stops with GET_VRING_BASE_INFLIGHT's leave to suspend, or -1. */
+static gint
+suspended_vring (VhostUserDev *dev, const VhostUserMsg *msg)
+{
+  if (msg->hdr.request != VHOST_USER_GET_VRING_BASE ||
+      !(dev->acked_protocol_features & VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) ||
+      msg->payload.state.index >= dev->n_vrings)
+    return -1;
+  return msg->payload.state.index;
 }
 
 void
@@ -357,7 +381,7 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
   if (ok)
     {
       if (stop)
-        vhost_user_dev_stop_queues (dev);
+        stop_queues (dev, suspended_vring (dev, msg));
       ok = handlers[msg->hdr.request](dev, msg, &reply, &local_error);
       if (stop && dev->connected)
         start_queues (dev);
@@ -520,14 +544,36 @@ vhost_user_dev_request_set_vring_fd (VhostUserDev *dev, VhostUserMsg *msg, Vhost
   return TRUE;
 }
 
-/* What the device offers, of what the engine implements with its owner's help. */
+/* The device's shared memory regions (SHMEM): their sizes by shmid, and how
+ * many have a size. */
+static guint
+shmem_config (VhostUserDev *dev, guint64 *sizes)
+{
+  guint n = 0;
+
+  memset (sizes, 0, VHOST_USER_MAX_SHMEM_REGIONS * sizeof (guint64));
+  if (dev->ops->get_shmem_config != NULL)
+    dev->ops->get_shmem_config (dev, sizes, dev->user_data);
+  for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
+    n += sizes[i] != 0;
+  return n;
+}
+
+/* What the device offers, of what the engine implements with its owner's help:
+ * suspending requests at GET_VRING_BASE needs the inflight area they are
+ * recorded in, and SHMEM a region. */
 static guint64
 offered_protocol_features (VhostUserDev *dev)
 {
   guint64 features = dev->ops->get_protocol_features (dev, dev->user_data) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  guint64 sizes[VHOST_USER_MAX_SHMEM_REGIONS];
 
   if (dev->ops->inband_notify == NULL)
     features &= ~(guint64) VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+  if (!(features & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+    features &= ~(guint64) VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT;
+  if ((features & VHOST_USER_PROTOCOL_F_SHMEM) && shmem_config (dev, sizes) == 0)
+    features &= ~(guint64) VHOST_USER_PROTOCOL_F_SHMEM;
   return features;
 }
 
@@ -560,6 +606,13 @@ vhost_user_dev_request_set_protocol_features (VhostUserDev *dev, VhostUserMsg *m
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
                            "SET_PROTOCOL_FEATURES: INBAND_NOTIFICATIONS needs BACKEND_REQ and REPLY_ACK");
+      return FALSE;
+    }
+  if ((msg->payload.u64 & VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) &&
+      !(msg->payload.u64 & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "SET_PROTOCOL_FEATURES: GET_VRING_BASE_INFLIGHT needs INFLIGHT_SHMFD");
       return FALSE;
     }
   dev->acked_protocol_features = msg->payload.u64;
@@ -688,6 +741,14 @@ gboolean
 vhost_user_dev_request_get_status (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
   reply->payload.u64 = dev->status;
+  return TRUE;
+}
+
+gboolean
+vhost_user_dev_request_get_shmem_config (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  vhost_user_msg_init_reply (reply, msg, sizeof (VhostUserShmemConfigWire));
+  reply->payload.shmem_config.nregions = shmem_config (dev, reply->payload.shmem_config.memory_sizes);
   return TRUE;
 }
 

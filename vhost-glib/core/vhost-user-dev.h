@@ -64,6 +64,12 @@ typedef struct
    * engine's; the queues are stopped. NULL operations mean no state. */
   GBytes *(*save_state) (VhostUserDev *dev, gpointer user_data, GError **error);
   gboolean (*load_state) (VhostUserDev *dev, GBytes *state, gpointer user_data, GError **error);
+
+  /* Shared memory regions (SHMEM): fill `sizes` (VHOST_USER_MAX_SHMEM_REGIONS
+   * entries, zeroed) with the size of each region by shmid, 0 where there is
+   * none. NULL, or no region of non-zero size: the device has none, and SHMEM
+   * is not offered. */
+  void (*get_shmem_config) (VhostUserDev *dev, guint64 *sizes, gpointer user_data);
 } VhostUserDevOps;
 
 VhostUserDev *vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data);
