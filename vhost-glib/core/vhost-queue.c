@@ -44,13 +44,19 @@ vhost_queue_report_broken (VhostQueue *queue)
     queue->hooks->broken (queue, queue->hooks_data);
 }
 
-/* The processing thread. TRUE if new chains arrived while kicks were being turned on. */
+/* The processing thread. TRUE if new chains arrived while kicks were being turned on.
+ * With event idx, kicks on means "a kick for the driver's next chain": the index
+ * written then falls behind as soon as the driver adds chains, and if those are
+ * taken without this queue turning its kicks off and on again (by another queue's
+ * handler, as an echo device takes its transmit queue's chains from its receive
+ * queue's handler), the driver never kicks again. So turning kicks on writes it
+ * every time. */
 static gboolean
 set_kicks (VhostQueue *queue, gboolean on)
 {
   gboolean more = FALSE;
 
-  if (queue->kicks_on != on)
+  if (queue->kicks_on != on || (on && queue->ring.event_idx))
     {
       more = vhost_ring_set_kicks (&queue->ring, on);
       queue->kicks_on = on;
