@@ -167,6 +167,16 @@ vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
   return state.exited;
 }
 
+GPid
+vhost_peer_get_pid (VhostPeer *peer)
+{
+  const char *pid = g_subprocess_get_identifier (peer->process);
+
+  if (pid == NULL)
+    g_error ("%s has exited; its log:\n%s", peer->name, vhost_peer_get_log (peer));
+  return (GPid) g_ascii_strtoll (pid, NULL, 10);
+}
+
 guint
 vhost_peer_count_fds (VhostPeer *peer)
 {

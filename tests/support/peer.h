@@ -27,6 +27,9 @@ char *vhost_peer_get_log (VhostPeer *peer);
  * code (-1 if a signal killed it). */
 gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status);
 
+/* The running peer's process id (argv[0]'s, which keeps it through exec, as taskset does). */
+GPid vhost_peer_get_pid (VhostPeer *peer);
+
 /* How many fds the running peer has open. */
 guint vhost_peer_count_fds (VhostPeer *peer);
 
