@@ -614,12 +614,8 @@ raw_good_chain (Raw *r)
   raw_desc (r, 0, RAW_BUF, 64, VRING_DESC_F_NEXT, 1);
   raw_desc (r, 1, RAW_R1 + 0x100, 64, VRING_DESC_F_WRITE, 0);
   raw_publish (r, 0);
-  /* (a call left from earlier completions is drained on the way) */
-  while (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE) != r->avail_idx)
-    {
-      g_assert_true (fd_readable (r->call, 5000));
-      raw_drain (r->call);
-    }
+  g_assert_true (fd_readable (r->call, 5000));
+  raw_drain (r->call);
   g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before + 1);
   g_assert_cmpuint (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE), ==, r->avail_idx);
 }
@@ -1192,6 +1188,10 @@ test_raw_device_state (Raw *r, gconstpointer data)
       g_assert_true (fd_readable (r->call, 5000));
       raw_drain (r->call);
     }
+  /* Once the worker went round past them (raw_marker()), their last call is in. */
+  raw_marker (r);
+  if (fd_readable (r->call, 0))
+    raw_drain (r->call);
   g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before + 3);
   for (guint i = 0; i < 3; i++)
     g_assert_cmpuint (r->used->ring[2 + i].id, ==, 2 + 2 * i);

@@ -12,9 +12,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/virtio_blk.h>
 #include <liburing.h>
 
@@ -74,6 +76,7 @@ struct _VhostToolBlk
   gboolean configured;
   VhostToolBlkBacking backing;
   int fd;                          /* (owned) the image, or -1 */
+  gboolean in_memory;              /* the image is a tmpfs or ramfs file: no io_uring (request_file_sync()) */
   guint8 *ram;                     /* (owned) the RAM disk, or NULL */
   guint64 size;                    /* bytes */
   gboolean read_only;
@@ -298,6 +301,68 @@ request_sync (VhostToolBlk *self, BlkRequest *r)
   return VIRTIO_BLK_S_OK;
 }
 
+/* A write-zeroes request whose file system cannot zero a range in place: a hole
+ * reads back as zeroes too. TRUE if the request is to be tried again so. */
+static gboolean
+fallocate_fall_back (BlkRequest *r, int err)
+{
+  if (err != EOPNOTSUPP || !(r->fallocate_mode & FALLOC_FL_ZERO_RANGE) || r->type != VIRTIO_BLK_T_WRITE_ZEROES)
+    return FALSE;
+  r->fallocate_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  return TRUE;
+}
+
+/* Serve a request on an image in memory (tmpfs, ramfs) in the queue's worker. Such
+ * I/O never waits for a device, but io_uring cannot try it without blocking (these
+ * file systems take no RWF_NOWAIT), so it would hand every request to a kernel
+ * worker thread: a wake-up and two context switches for a copy of a few KiB. */
+static guint8
+request_file_sync (VhostToolBlk *self, VhostVirtqueue *queue, BlkRequest *r)
+{
+  int ret = 0;
+
+  switch (r->type)
+    {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+      while (r->remaining > 0)
+        {
+          gssize n = r->type == VIRTIO_BLK_T_IN ? preadv (self->fd, r->data, r->n_data, r->offset)
+                                                : pwritev (self->fd, r->data, r->n_data, r->offset);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              /* 0: the image shrank under us. */
+              ret = n < 0 ? errno : EIO;
+              break;
+            }
+          r->offset += n;
+          r->remaining -= n;
+          iov_advance (r, n);
+        }
+      break;
+    case VIRTIO_BLK_T_FLUSH:
+      if (fdatasync (self->fd) < 0)
+        ret = errno;
+      break;
+    default: /* discard, write zeroes */
+      while (fallocate (self->fd, r->fallocate_mode, r->offset, r->remaining) < 0)
+        if (errno != EINTR && !fallocate_fall_back (r, errno))
+          {
+            ret = errno;
+            break;
+          }
+      break;
+    }
+  if (ret == 0)
+    return VIRTIO_BLK_S_OK;
+  g_debug ("Queue %u: request type %u at byte %" G_GUINT64_FORMAT ": %s", vhost_virtqueue_get_index (queue), r->type,
+           r->offset, g_strerror (ret));
+  return VIRTIO_BLK_S_IOERR;
+}
+
 /* Check a discard or write-zeroes request (one range) and set its byte range. */
 static guint8
 request_parse_range (VhostToolBlk *self, BlkRequest *r, gsize out_len)
@@ -418,6 +483,11 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       request_complete (q, queue, r, VIRTIO_BLK_S_OK);
       return;
     }
+  if (self->in_memory)
+    {
+      request_complete (q, queue, r, request_file_sync (self, queue, r));
+      return;
+    }
   request_submit (q, r);
 }
 
@@ -428,10 +498,8 @@ request_done (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, int res)
   q->in_flight--;
   if (res < 0)
     {
-      /* Some file systems cannot zero a range in place: a hole reads back as zeroes too. */
-      if (res == -EOPNOTSUPP && (r->fallocate_mode & FALLOC_FL_ZERO_RANGE) && r->type == VIRTIO_BLK_T_WRITE_ZEROES)
+      if (fallocate_fall_back (r, -res))
         {
-          r->fallocate_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
           request_submit (q, r);
           return;
         }
@@ -624,7 +692,14 @@ open_image (VhostToolBlk *self, const char *path, gboolean direct, GError **erro
         self->physical_block_exp = exp + 1;
     }
   else if (S_ISREG (st.st_mode))
-    self->size = st.st_size;
+    {
+      struct statfs fs;
+
+      self->size = st.st_size;
+      self->in_memory = fstatfs (self->fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+      if (self->in_memory)
+        g_debug ("%s is in memory (tmpfs or ramfs): its requests are served in the queues' threads", path);
+    }
   else
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s is neither a regular file nor a block device",

@@ -1505,10 +1505,16 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   /**
    * VhostUserSlave:busy-poll-us:
    *
-   * How long, in microseconds, a queue worker keeps polling its rings after the
-   * last work before it sleeps on the kick eventfds again. Polling costs CPU time
-   * but saves the wake-ups, which cost tens of microseconds each; the default, 32,
-   * is QEMU's default polling time for its I/O threads. 0 never polls.
+   * How long, at most, in microseconds, a queue worker keeps polling its rings
+   * after the last work before it sleeps on the kick eventfds again. Polling costs
+   * CPU time but saves the wake-ups, which cost tens of microseconds each; the
+   * default, 32, is QEMU's default polling time for its I/O threads. 0 never polls.
+   *
+   * Each worker adapts the interval it polls for, from 0 to this, as QEMU's I/O
+   * threads do: it halves it after a sleep that polling for this long would not
+   * have saved (the work came later), and doubles it (from 4 microseconds) after one that
+   * polling longer would have saved. At a low request rate the worker then sleeps
+   * soon after each request instead of polling for the whole interval.
    */
   properties[PROP_BUSY_POLL_US] =
     g_param_spec_uint ("busy-poll-us", "Busy poll us",

@@ -208,16 +208,19 @@ start_tool (const char *dir, const char *sock, const char *const *args)
 }
 
 /* Every request type on a file image, through both queues, split or packed, with
- * and without O_DIRECT; the image file holds what was written. */
+ * and without O_DIRECT, and on tmpfs (served without io_uring); the image file
+ * holds what was written. */
 static void
 test_file_io (gconstpointer data)
 {
   const char *mode = data;
   gboolean packed = strstr (mode, "packed") != NULL, direct = strstr (mode, "direct") != NULL;
+  gboolean tmpfs = strstr (mode, "tmpfs") != NULL;
   g_autofree char *dir = vhost_peer_make_dir ();
   g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  g_autofree char *image_dir = tmpfs ? g_strdup ("/dev/shm/vhost-blk-tool-XXXXXX") : g_strdup (dir);
   g_autofree guint8 *model = NULL;
-  g_autofree char *image = make_image (dir, &model);
+  g_autofree char *image = make_image (tmpfs ? g_mkdtemp (image_dir) : image_dir, &model);
   g_autofree char *file_arg = g_strdup_printf ("--blk-file=%s", image);
   const char *args[] = { file_arg, "--num-queues=2", "--serial=" SERIAL, direct ? "--direct" : NULL, NULL };
   g_autoptr(VhostPeer) peer = start_tool (dir, sock, args);
@@ -226,6 +229,12 @@ test_file_io (gconstpointer data)
 
   front_open (&f, sock, 2, packed);
   g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
+  if (tmpfs)
+    {
+      g_autofree char *log = vhost_peer_get_log (peer);
+
+      g_assert_nonnull (strstr (log, "is in memory (tmpfs or ramfs)"));
+    }
 
   /* Writes of 1 to 128 sectors at random places, each read back, on both queues. */
   for (guint i = 0; i < 200; i++)
@@ -329,6 +338,8 @@ test_file_io (gconstpointer data)
   assert_peer_fds (peer, fds);
   stop_tool (peer, sock);
   vhost_peer_remove_dir (dir);
+  if (tmpfs)
+    vhost_peer_remove_dir (image_dir);
 }
 
 /* --read-only: VIRTIO_BLK_F_RO offered, no discard; writes fail, reads work, the
@@ -484,6 +495,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/interop/blk-tool/file/split", "split", test_file_io);
   g_test_add_data_func ("/vhost/interop/blk-tool/file/packed", "packed", test_file_io);
   g_test_add_data_func ("/vhost/interop/blk-tool/file/direct", "split direct", test_file_io);
+  g_test_add_data_func ("/vhost/interop/blk-tool/file/tmpfs", "split tmpfs", test_file_io);
   g_test_add_func ("/vhost/interop/blk-tool/read-only", test_read_only);
   g_test_add_func ("/vhost/interop/blk-tool/ram-and-null", test_ram_and_null);
   g_test_add_func ("/vhost/interop/blk-tool/fd", test_fd);

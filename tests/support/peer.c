@@ -167,6 +167,16 @@ vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
   return state.exited;
 }
 
+GPid
+vhost_peer_get_pid (VhostPeer *peer)
+{
+  const char *pid = g_subprocess_get_identifier (peer->process);
+
+  if (pid == NULL)
+    g_error ("%s has exited; its log:\n%s", peer->name, vhost_peer_get_log (peer));
+  return (GPid) g_ascii_strtoll (pid, NULL, 10);
+}
+
 guint
 vhost_peer_count_fds (VhostPeer *peer)
 {
@@ -194,14 +204,6 @@ vhost_peer_has_exited (VhostPeer *peer)
 {
   /* The identifier is NULL once GLib has reaped the peer. */
   return g_subprocess_get_identifier (peer->process) == NULL;
-}
-
-GPid
-vhost_peer_get_pid (VhostPeer *peer)
-{
-  const char *id = g_subprocess_get_identifier (peer->process);
-
-  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
 }
 
 void

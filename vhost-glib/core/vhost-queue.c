@@ -45,9 +45,12 @@ vhost_queue_report_broken (VhostQueue *queue)
 }
 
 /* The processing thread. TRUE if new chains arrived while kicks were being turned on.
- * With event idx, kicks are asked for from a position in the ring, which chains
- * taken since it was written leave behind (another queue's handler may take this
- * queue's chains while its kicks are on): kicks on are asked for again each time. */
+ * With event idx, kicks on means "a kick for the driver's next chain": the index
+ * written then falls behind as soon as the driver adds chains, and if those are
+ * taken without this queue turning its kicks off and on again (by another queue's
+ * handler, as an echo device takes its transmit queue's chains from its receive
+ * queue's handler), the driver never kicks again. So turning kicks on writes it
+ * every time. */
 static gboolean
 set_kicks (VhostQueue *queue, gboolean on)
 {
