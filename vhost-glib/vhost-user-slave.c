@@ -425,6 +425,7 @@ static const VhostUserDevOps dev_ops = {
   .send = dev_send,
   .set_backend_fd = dev_set_backend_fd,
   .inband_notify = dev_inband_notify,
+  .iotlb_request = vhost_user_slave_iotlb_request,
   .protocol_features_changed = dev_protocol_features_changed,
   .get_queue = dev_get_queue,
   .save_state = dev_save_state,
@@ -872,6 +873,12 @@ VhostUserDev *
 vhost_user_slave_get_dev (VhostUserSlave *slave)
 {
   return PRIV (slave)->dev;
+}
+
+GMainContext *
+vhost_user_slave_get_context (VhostUserSlave *slave)
+{
+  return PRIV (slave)->context;
 }
 
 /* Defaults of the virtual functions. */

@@ -59,6 +59,26 @@ vhost_mem_gpa_to_hva_whole (const VhostMem *mem, guint64 gpa, guint64 len)
   return got == len ? hva : NULL;
 }
 
+/* The host address of front-end user address @uaddr, or NULL if no region holds
+ * it. *len is clipped to what is contiguous in that region. */
+static inline void *
+vhost_mem_uaddr_to_hva_clip (const VhostMem *mem, guint64 uaddr, guint64 *len)
+{
+  for (guint i = 0; i < mem->n_regions; i++)
+    {
+      const VhostMemRegion *r = &mem->regions[i];
+      guint64 off = uaddr - r->uaddr;
+
+      if (uaddr >= r->uaddr && off < r->size)
+        {
+          if (*len > r->size - off)
+            *len = r->size - off;
+          return r->hva + off;
+        }
+    }
+  return NULL;
+}
+
 /* The host address of @len bytes at front-end user address @uaddr (vring
  * addresses), or NULL unless one region holds all of them. */
 void *vhost_mem_uaddr_to_hva (const VhostMem *mem, guint64 uaddr, guint64 len);
