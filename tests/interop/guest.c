@@ -113,7 +113,15 @@ vhost_guest_result_value (char **words, const char *key)
 VhostPeer *
 vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint smp, const char *const *devices)
 {
+  return vhost_guest_start_with_append (dir, kver, initrd, smp, NULL, devices);
+}
+
+VhostPeer *
+vhost_guest_start_with_append (const char *dir, const char *kver, const char *initrd, guint smp, const char *append,
+                               const char *const *devices)
+{
   g_autofree char *kernel = g_strdup_printf ("/boot/vmlinuz-%s", kver);
+  g_autofree char *cmdline = g_strconcat ("console=ttyS0 quiet panic=-1", append != NULL ? " " : "", append, NULL);
   g_autofree char *cpus = g_strdup_printf ("%u", smp);
   g_autofree char *qemu = g_find_program_in_path ("qemu-system-x86_64");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -123,7 +131,7 @@ vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint 
                                "qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "512", "-smp", cpus,
                                "-nographic", "-no-reboot", "-nic", "none",
                                "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
-                               "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 quiet panic=-1" };
+                               "-kernel", kernel, "-initrd", initrd, "-append", cmdline };
 
   if (qemu == NULL)
     g_error ("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (.ci/install-deps.sh does)");

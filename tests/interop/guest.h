@@ -50,6 +50,14 @@ VhostPeer *vhost_guest_start (const char *dir,
                               guint smp,
                               const char *const *devices);
 
+/* vhost_guest_start() with `append` (may be NULL) added to the kernel command line. */
+VhostPeer *vhost_guest_start_with_append (const char *dir,
+                                          const char *kver,
+                                          const char *initrd,
+                                          guint smp,
+                                          const char *append,
+                                          const char *const *devices);
+
 /* Wait up to `timeout_ms` for the guest to power off. Fails the test (with the console)
  * unless the guest reported PASS and QEMU exited 0. Returns the words after PASS. */
 char **vhost_guest_wait_result (VhostPeer *guest, guint timeout_ms);
