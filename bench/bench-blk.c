@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 4 KiB random-read IOPS and kick-to-completion latency: the vhost-user-blk program's null disk against
- * qemu-storage-daemon's null-co, each a process pinned to CPU 1, with the same VhostDriver front-end. */
+ * qemu-storage-daemon's null-co, each a process pinned to CPU 1, with the same VhostDriver front-end;
+ * or (--iotlb) the vhost-user-blk program without and with VIRTIO_F_ACCESS_PLATFORM. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,8 @@ static gint rounds = 3;
 static gint busy_poll_us = 32;
 static guint64 extra_features;
 static gboolean indirect;
+static gboolean iotlb;
+static gint64 iotlb_page_size = 4096;
 
 #define MAX_ROUNDS 16
 
@@ -27,6 +30,8 @@ typedef struct
   double mean_us, p50_us, p99_us;
 } Result;
 
+/* The two back-ends of a round: qemu-storage-daemon and vhost-user-blk, or with
+ * --iotlb vhost-user-blk without and with ACCESS_PLATFORM. */
 typedef struct
 {
   Result qsd, ours;
@@ -71,10 +76,33 @@ submit (VhostDriver *driver, guint64 hdr, guint64 data, guint tag)
     g_error ("%s", error->message);
 }
 
+/* With ACCESS_PLATFORM and an IOTLB filled page by page, the misses of the
+ * rings and of every buffer, answered while this thread's context runs: one
+ * read on each buffer, before the timed run polls without the context. */
+static void
+warm_up (VhostDriver *driver, const guint64 *hdr, const guint64 *data, guint depth)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 tag;
+  guint len;
+
+  for (guint i = 0; i < depth; i++)
+    submit (driver, hdr[i], data[i], i);
+  vhost_driver_kick (driver, 0);
+  while (vhost_driver_get_in_flight (driver, 0) > 0)
+    if (!vhost_driver_reap (driver, 0, &tag, &len, &error))
+      {
+        if (error != NULL)
+          g_error ("%s", error->message);
+        g_main_context_iteration (NULL, FALSE);
+      }
+}
+
 /* The same VhostDriver front-end for both back-ends: random 4 KiB reads with
- * `depth` in flight for `seconds`, reaping by polling. */
+ * `depth` in flight for `seconds`, reaping by polling. With `access_platform`
+ * the device goes through the back-end's IOTLB (--iotlb-page-size). */
 static Result
-run (const char *socket_path, guint depth)
+run (const char *socket_path, guint depth, gboolean access_platform)
 {
   g_autoptr(VhostUserMaster) master = vhost_user_master_new (socket_path);
   g_autoptr(VhostDriver) driver = NULL;
@@ -85,15 +113,23 @@ run (const char *socket_path, guint depth)
   Result result = { 0 };
 
   if (!vhost_user_master_connect (master, NULL, &error) ||
-      (driver = vhost_driver_new (VHOST_BACKEND (master), 16 * 1024 * 1024, &error)) == NULL ||
-      !vhost_driver_start (driver, 1, 128,
+      (driver = vhost_driver_new (VHOST_BACKEND (master), 16 * 1024 * 1024, &error)) == NULL)
+    g_error ("%s: %s", socket_path, error->message);
+  vhost_driver_set_access_platform (driver, access_platform);
+  vhost_driver_set_iotlb_page_size (driver, iotlb_page_size);
+  if (!vhost_driver_start (driver, 1, 128,
                            VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
                              VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | extra_features,
                            &error))
     g_error ("%s: %s", socket_path, error->message);
+  if (access_platform &&
+      !(vhost_driver_get_acked_features (driver) & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM)))
+    g_error ("%s: VIRTIO_F_ACCESS_PLATFORM was not negotiated", socket_path);
   for (guint i = 0; i < depth; i++)
     if (!vhost_driver_alloc (driver, 64, &hdr[i], &error) || !vhost_driver_alloc (driver, BLOCK, &data[i], &error))
       g_error ("%s", error->message);
+  if (access_platform)
+    warm_up (driver, hdr, data, depth);
 
   /* Latency is timed at depth 1 only; deeper runs read the clock every 1024
    * completions, so that the front-end spends its time on requests. */
@@ -189,6 +225,10 @@ print_summary (guint depth, const Round *all, guint n_rounds)
         printf (" %8.2f %8.2f\n", m[4], m[5]);
       else
         printf (" %8s %8s\n", "-", "-");
+      /* The time the back-end gives each request: 1 / IOPS. */
+      if (iotlb)
+        printf ("%-6u per-request cost with ACCESS_PLATFORM: %.3f times, %+.0f ns\n", depth, m[0] / m[1],
+                1e9 / m[1] - 1e9 / m[0]);
     }
 }
 
@@ -202,6 +242,11 @@ main (int argc, char **argv)
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
       "vhost-user-blk's --busy-poll-us (default 32, the library's default)", "US" },
     { "indirect", 0, 0, G_OPTION_ARG_NONE, &indirect, "Ask for VIRTIO_F_INDIRECT_DESC", NULL },
+    { "iotlb", 0, 0, G_OPTION_ARG_NONE, &iotlb,
+      "Compare vhost-user-blk without and with VIRTIO_F_ACCESS_PLATFORM (instead of qemu-storage-daemon)", NULL },
+    { "iotlb-page-size", 0, 0, G_OPTION_ARG_INT64, &iotlb_page_size,
+      "With --iotlb: the IOTLB entries' size in bytes, one sent per miss (default 4096; 0: one entry for the "
+      "whole memory, sent at start)", "BYTES" },
     { NULL }
   };
   g_autoptr(GOptionContext) options =
@@ -229,18 +274,25 @@ main (int argc, char **argv)
       return 2;
     }
   rounds = CLAMP (rounds, 1, MAX_ROUNDS);
+  iotlb_page_size = MAX (iotlb_page_size, 0);
   if (indirect)
     extra_features |= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
 
   busy_poll = g_strdup_printf ("--busy-poll-us=%d", busy_poll_us);
   our_argv[4] = busy_poll;
 
-  qsd = bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
+  qsd = iotlb ? NULL : bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
   ours = bench_back_end_start (dir, "vhost-user-blk", "vhost-glib", our_argv, our_sock, 30000);
   bench_pin_to_cpu (0);
 
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
-  printf ("# vhost-user-blk: the built program, %s %s; qemu-storage-daemon: null-co\n", null_size, busy_poll);
+  printf ("# vhost-user-blk: the built program, %s %s; %s\n", null_size, busy_poll,
+          iotlb ? "first without, then with VIRTIO_F_ACCESS_PLATFORM" : "qemu-storage-daemon: null-co");
+  if (iotlb && iotlb_page_size > 0)
+    printf ("# ACCESS_PLATFORM: the driver answers each IOTLB miss with a %" G_GINT64_FORMAT "-byte entry\n",
+            iotlb_page_size);
+  else if (iotlb)
+    printf ("# ACCESS_PLATFORM: one IOTLB entry maps the driver's whole memory\n");
   printf ("# front-end on CPU 0, each back-end on CPU 1; event idx%s\n", indirect ? ", indirect descriptors" : "");
   printf ("# medians per placement of IOPS and of latency in us (mean; p99 at depth 1 only)\n");
   bench_print_placement_rule ();
@@ -254,20 +306,24 @@ main (int argc, char **argv)
           Round *r = &all[round];
 
           r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
-          r->qsd = run (qsd_sock, depths[i]);
+          r->qsd = iotlb ? run (our_sock, depths[i], FALSE) : run (qsd_sock, depths[i], FALSE);
           r->rtt_ns[1] = bench_line_round_trip_ns (0, 1);
-          r->ours = run (our_sock, depths[i]);
+          r->ours = run (our_sock, depths[i], iotlb);
           r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
           r->placement = bench_placement_of (r->rtt_ns, 3);
           changed += r->placement == BENCH_PLACEMENT_CHANGED;
-          printf ("#   depth %u round %d: qsd %.0f IOPS, vhost-user-blk %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: "
-                  "%s\n",
-                  depths[i], round + 1, r->qsd.iops, r->ours.iops, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2],
-                  bench_placement_name (r->placement));
+          printf ("#   depth %u round %d: %s %.0f IOPS, %s %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: %s\n",
+                  depths[i], round + 1, iotlb ? "without" : "qsd", r->qsd.iops,
+                  iotlb ? "with ACCESS_PLATFORM" : "vhost-user-blk", r->ours.iops, r->rtt_ns[0], r->rtt_ns[1],
+                  r->rtt_ns[2], bench_placement_name (r->placement));
           fflush (stdout);
         }
-      printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "qsd IOPS",
-              "our IOPS", "ratio", "qsd mean", "our mean", "qsd p99", "our p99");
+      if (iotlb)
+        printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "plain IOPS",
+                "iotlb IOPS", "ratio", "pl. mean", "io. mean", "pl. p99", "io. p99");
+      else
+        printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "qsd IOPS",
+                "our IOPS", "ratio", "qsd mean", "our mean", "qsd p99", "our p99");
       print_summary (depths[i], all, rounds);
       printf ("%-6u %u of %d rounds not compared (the placement changed)\n", depths[i], changed, rounds);
       fflush (stdout);
@@ -275,7 +331,8 @@ main (int argc, char **argv)
 
   vhost_peer_terminate (ours, SIGTERM, our_sock);
   vhost_peer_free (ours);
-  vhost_peer_free (qsd);
+  if (qsd != NULL)
+    vhost_peer_free (qsd);
   vhost_peer_remove_dir (dir);
   return 0;
 }
