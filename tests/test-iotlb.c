@@ -292,8 +292,8 @@ test_miss (Fixture *f, gconstpointer data)
 }
 
 /* A device-writable buffer that the IOTLB maps read-only: the front-end hears of
- * it (ACCESS_FAIL), the chain comes back with nothing written, and the queue
- * serves the next request. */
+ * it (ACCESS_FAIL), the device gets the chain without buffers and gives it back
+ * with nothing written, and the queue serves the next request. */
 static void
 test_read_only (Fixture *f, gconstpointer data)
 {
@@ -310,6 +310,7 @@ test_read_only (Fixture *f, gconstpointer data)
   wait_completion (f, 0, &tag, &len);
   g_assert_cmpuint (tag, ==, 7);
   g_assert_cmpuint (len, ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&last_n_in), ==, 0);
   g_assert_cmpmem (ro_host, PAGE, saved, PAGE);
   wait_seen (f, IOTLB_ACCESS_FAIL, ro, PAGE, PERM_WRITE, 1);
   g_assert_cmpuint (count_seen (f, IOTLB_ACCESS_FAIL, ro, PAGE, PERM_WRITE), ==, 1);

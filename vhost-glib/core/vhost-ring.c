@@ -661,30 +661,18 @@ resubmit_find (VhostRing *ring, guint64 *counter)
 
 static int split_pop (VhostRing *ring, Walk *walk);
 
-/* pop's result for a chain that went back refused: go on to the next one. */
-#define POP_REFUSED 2
-
 /* With an IOTLB: a chain taken whose buffers the IOTLB does not let the device
- * reach as it must. The front-end is told (ACCESS_FAIL); the chain goes back
- * used with length 0, nothing written into it, and the queue goes on. In
- * order (VIRTIO_F_IN_ORDER) it cannot go back before the chains taken earlier:
- * the ring breaks. */
+ * reach as it must. The front-end is told (ACCESS_FAIL), and the device gets
+ * the chain without any buffer, as if its descriptors were all empty: it can
+ * write nothing into it, and gives it back as any chain it cannot use (with
+ * length 0). Not a refusal done here: the device keeps its order of pushes
+ * (in order) and of unpops. */
 static int
 refuse (VhostRing *ring, Walk *walk)
 {
-  VhostRingElement *elem = walk->elem;
-
   ring->iotlb_report (ring, VHOST_IOTLB_ACCESS_FAIL, walk->denied_iova, walk->denied_perm, 0, ring->iotlb_report_data);
-  if (ring->in_order)
-    {
-      vhost_ring_fail (ring, "chain %u needs %s access at IOVA 0x%" G_GINT64_MODIFIER "x, which the IOTLB does not "
-                       "give, and VIRTIO_F_IN_ORDER keeps it from going back unused", elem->id,
-                       vhost_iotlb_perm_name (walk->denied_perm), walk->denied_iova);
-      return -1;
-    }
-  elem->n_out = elem->n_in = 0;
-  vhost_ring_push (ring, elem, 0);
-  return ring->broken ? -1 : POP_REFUSED;
+  walk->elem->n_out = walk->elem->n_in = 0;
+  return 1;
 }
 
 /* Split: give the device again a chain an earlier process took and did not
@@ -930,27 +918,18 @@ flush_before_pop (VhostRing *ring)
 }
 
 /* One chain (with an IOTLB, its lock held): 1 popped, 0 none (or a translation
- * missing), -1 broken. Chains the IOTLB refuses go back on the way. */
+ * missing), -1 broken. */
 static int
 pop_one (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov)
 {
-  int r = 0;
+  Walk walk = { elem, iov, max_iov, FALSE, 0, 0 };
+  int r;
 
   if (ring->iotlb != NULL && !areas_ready_locked (ring))
     return ring->broken ? -1 : 0;
-  /* A driver cannot make more than a queue of chains available at once. */
-  for (guint k = 0; k <= ring->num; k++)
-    {
-      Walk walk = { elem, iov, max_iov, FALSE, 0, 0 };
-
-      elem->n_out = elem->n_in = 0;
-      elem->iov = iov;
-      r = ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk);
-      if (r != POP_REFUSED)
-        break;
-    }
-  if (r == POP_REFUSED)
-    return 0;
+  elem->n_out = elem->n_in = 0;
+  elem->iov = iov;
+  r = ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk);
   /* A walk that stopped without breaking the ring waits for a translation. */
   return r < 0 && !ring->broken ? 0 : r;
 }
