@@ -203,12 +203,23 @@ map_area (VhostRing *ring, const char *what, guint64 addr, guint64 size, guint64
           vhost_ring_fail (ring, "the %s at IOVA 0x%" G_GINT64_MODIFIER "x needs %s access, which the IOTLB does not give",
                            what, addr, vhost_iotlb_perm_name (perm));
         }
-      return r == VHOST_IOTLB_OK ? hva : NULL;
+      if (r != VHOST_IOTLB_OK)
+        return NULL;
     }
-  hva = vhost_mem_uaddr_to_hva (ring->mem, addr, size);
-  if (hva == NULL)
-    vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not inside guest memory",
-                     what, addr, size);
+  else if ((hva = vhost_mem_uaddr_to_hva (ring->mem, addr, size)) == NULL)
+    {
+      vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not inside guest "
+                       "memory", what, addr, size);
+      return NULL;
+    }
+  /* Read in place: our address must be aligned too (an IOTLB entry, or a region,
+   * may move an aligned address off its alignment). */
+  if ((guintptr) hva % align != 0)
+    {
+      vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x lies at an address of the back-end's that is not %"
+                       G_GUINT64_FORMAT "-byte aligned", what, addr, align);
+      return NULL;
+    }
   return hva;
 }
 
