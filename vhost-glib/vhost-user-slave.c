@@ -42,6 +42,13 @@
  * and otherwise ends the connection too. #VhostUserSlave::request-handled reports
  * each request.
  *
+ * A device that offers %VHOST_VIRTIO_F_ACCESS_PLATFORM gets it when the slave
+ * offers %VHOST_USER_PROTOCOL_F_BACKEND_REQ and %VHOST_USER_PROTOCOL_F_REPLY_ACK
+ * too: its rings then translate I/O virtual addresses through a device IOTLB
+ * that the front-end keeps with IOTLB_MSG, misses are sent to the front-end
+ * while the queue waits without blocking anything else (see the chapter "A
+ * device IOTLB").
+ *
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
  * there. Use it from the thread that owns that context.
