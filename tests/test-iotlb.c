@@ -19,8 +19,8 @@
 
 /* The device: copies each chain's readable bytes into its writable buffers,
  * XORed with a key that depends on the queue, and pushes the chain with that
- * length. It records how many writable iovecs the last chain had. */
-static gint last_n_in;
+ * length. It records how many writable iovecs and bytes the last chain had. */
+static gint last_n_in, last_writable;
 
 static guint8
 key_of (guint queue)
@@ -43,14 +43,46 @@ echo_handler (VhostVirtqueue *queue, gpointer user_data)
       for (gsize i = 0; i < len; i++)
         data[i] ^= key;
       g_atomic_int_set (&last_n_in, elem.n_in);
+      g_atomic_int_set (&last_writable, vhost_virtqueue_element_get_writable_size (&elem));
       vhost_virtqueue_push (queue, &elem, vhost_virtqueue_element_write (&elem, 0, data, len));
     }
+}
+
+/* The same device on the slave's main context, as a binding's would be. */
+static void
+kick_echo (VhostVirtqueue *queue, gpointer user_data)
+{
+  guint8 key = key_of (vhost_virtqueue_get_index (queue));
+  g_autoptr(GError) error = NULL;
+  VhostVirtqueueRequest *request;
+
+  while ((request = vhost_virtqueue_pop_request (queue, &error)) != NULL)
+    {
+      g_autoptr(GBytes) in = vhost_virtqueue_request_read (request, &error);
+      g_autoptr(GBytes) out = NULL;
+      gsize len = 0;
+      const guint8 *p = g_bytes_get_data (in, &len);
+      guint8 *data = g_malloc (len + 1);
+
+      g_assert_no_error (error);
+      g_atomic_int_set (&last_writable, vhost_virtqueue_request_get_writable_size (request));
+      for (gsize i = 0; i < len; i++)
+        data[i] = p[i] ^ key;
+      len = MIN (len, vhost_virtqueue_request_get_writable_size (request));
+      out = g_bytes_new_take (data, len);
+      g_assert_true (vhost_virtqueue_request_write (request, 0, out, &error));
+      g_assert_true (vhost_virtqueue_push_request (queue, request, len, &error));
+      g_assert_no_error (error);
+      vhost_virtqueue_request_unref (request);
+    }
+  g_assert_no_error (error);
 }
 
 typedef struct
 {
   gboolean packed;
   guint n_queues;
+  gboolean main_context; /* the queues dispatched on the slave's main context */
 } Config;
 
 static guint64
@@ -70,7 +102,16 @@ setup_device (VhostUserSlave *slave, gpointer data)
   device->features = features_of (config);
   device->num_queues = config->n_queues;
   for (guint i = 0; i < config->n_queues; i++)
-    vhost_virtqueue_set_handler (vhost_user_slave_get_virtqueue (slave, i), echo_handler, NULL, NULL);
+    {
+      VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (slave, i);
+
+      vhost_virtqueue_set_handler (queue, echo_handler, NULL, NULL);
+      if (config->main_context)
+        {
+          vhost_virtqueue_set_dispatch (queue, VHOST_VIRTQUEUE_DISPATCH_MAIN_CONTEXT);
+          g_signal_connect (queue, "kick", G_CALLBACK (kick_echo), NULL);
+        }
+    }
 }
 
 /* One IOTLB message of the back-end, as the master saw it. */
@@ -310,7 +351,7 @@ test_read_only (Fixture *f, gconstpointer data)
   wait_completion (f, 0, &tag, &len);
   g_assert_cmpuint (tag, ==, 7);
   g_assert_cmpuint (len, ==, 0);
-  g_assert_cmpint (g_atomic_int_get (&last_n_in), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&last_writable), ==, 0);
   g_assert_cmpmem (ro_host, PAGE, saved, PAGE);
   wait_seen (f, IOTLB_ACCESS_FAIL, ro, PAGE, PERM_WRITE, 1);
   g_assert_cmpuint (count_seen (f, IOTLB_ACCESS_FAIL, ro, PAGE, PERM_WRITE), ==, 1);
@@ -452,7 +493,96 @@ test_unanswered (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, stall, PAGE, PERM_WRITE), ==, 1);
 }
 
-static const Config split1 = { FALSE, 1 }, packed1 = { TRUE, 1 }, split2 = { FALSE, 2 }, packed2 = { TRUE, 2 };
+/* IOTLB_MSG that the slave refuses, each with a failure status: the connection
+ * and the queue go on. */
+static void
+test_bad_messages (Fixture *f, gconstpointer data)
+{
+  static const struct
+  {
+    guint64 iova, size, uaddr;
+    guint perm, type;
+  } bad[] = {
+    { 0x1000, 0, 0x7f0000000000, PERM_READ, IOTLB_UPDATE },                  /* empty */
+    { G_MAXUINT64 - 10, 0x1000, 0x7f0000000000, PERM_READ, IOTLB_UPDATE },   /* its IOVAs wrap */
+    { 0x1000, 0x1000, G_MAXUINT64 - 10, PERM_READ, IOTLB_UPDATE },           /* its user addresses wrap */
+    { 0x1000, 0x1000, 0x7f0000000000, 4, IOTLB_UPDATE },                     /* no such permission */
+    { 0x1000, 0x1000, 0, PERM_READ, IOTLB_MISS },                            /* the back-end's types */
+    { 0x1000, 0x1000, 0, PERM_READ, IOTLB_ACCESS_FAIL },
+    { 0x1000, 0x1000, 0, PERM_READ, 9 },
+  };
+  guint8 *out_host, *in_host;
+  guint64 out = alloc_page (f, &out_host), in = alloc_page (f, &in_host);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (vhost_user_master_iotlb_msg (f->master, bad[i].iova, bad[i].size, bad[i].uaddr, bad[i].perm,
+                                                   bad[i].type, &error));
+      g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+    }
+  /* An invalidation of everything from an address on, clipped at 2^64. */
+  iotlb_msg (f, 0x1000, G_MAXUINT64, NULL, 0, IOTLB_INVALIDATE);
+  echo (f, 0, out, out_host, in, in_host, 100, 1);
+}
+
+/* The slave offers ACCESS_PLATFORM only with what misses need, and refuses it
+ * without: the front-end must give it the back-end channel and REPLY_ACK. */
+static void
+setup_negotiation (VhostUserSlave *slave, gpointer data)
+{
+  VhostTestDevice *device = VHOST_TEST_DEVICE (slave);
+
+  device->features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
+  device->protocol_features = GPOINTER_TO_UINT (data) ? G_MAXUINT64 : ~(guint64) VHOST_USER_PROTOCOL_F_REPLY_ACK;
+}
+
+static void
+test_negotiation (void)
+{
+  const guint64 access_platform = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
+  gint fds_before = vhost_test_count_open_fds ();
+
+  for (guint with_reply_ack = 0; with_reply_ack < 2; with_reply_ack++)
+    {
+      g_autoptr(VhostUserMaster) master = NULL;
+      g_autoptr(GError) error = NULL;
+      VhostTestSlaveThread *thread;
+      guint64 features = 0;
+      int sv[2];
+
+      g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+      thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, sv[0], setup_negotiation,
+                                            GUINT_TO_POINTER (with_reply_ack));
+      master = vhost_user_master_new_for_fd (sv[1]);
+      g_assert_true (vhost_user_master_connect (master, NULL, &error));
+      g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
+      g_assert_no_error (error);
+      if (!with_reply_ack)
+        /* The device offers it, the slave does not: misses could not be answered. */
+        g_assert_cmphex (features & access_platform, ==, 0);
+      else
+        {
+          g_assert_cmphex (features & access_platform, !=, 0);
+          /* Without the back-end channel, SET_FEATURES fails (REPLY_ACK says so). */
+          g_assert_true (vhost_user_master_set_protocol_features (master, VHOST_USER_PROTOCOL_F_REPLY_ACK, &error));
+          g_assert_no_error (error);
+          g_assert_false (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
+          g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
+          g_clear_error (&error);
+          /* And without ACCESS_PLATFORM the device goes on. */
+          g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features & ~access_platform, &error));
+          g_assert_no_error (error);
+        }
+      g_clear_object (&master);
+      vhost_test_slave_thread_free (thread);
+    }
+  vhost_test_assert_fd_count (fds_before);
+}
+
+static const Config split1 = { FALSE, 1, FALSE }, packed1 = { TRUE, 1, FALSE }, split2 = { FALSE, 2, FALSE },
+                    packed2 = { TRUE, 2, FALSE }, split_main = { FALSE, 2, TRUE }, packed_main = { TRUE, 2, TRUE };
 
 int
 main (int argc, char **argv)
@@ -468,6 +598,11 @@ main (int argc, char **argv)
   ADD ("split/other-queue", split2, test_other_queue);
   ADD ("packed/other-queue", packed2, test_other_queue);
   ADD ("split/unanswered-miss", split1, test_unanswered);
+  ADD ("split/bad-messages", split1, test_bad_messages);
+  ADD ("split/main-context/miss", split_main, test_miss);
+  ADD ("packed/main-context/miss", packed_main, test_miss);
+  ADD ("split/main-context/read-only", split_main, test_read_only);
 #undef ADD
+  g_test_add_func ("/vhost/iotlb/negotiation", test_negotiation);
   return g_test_run ();
 }
