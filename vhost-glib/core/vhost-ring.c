@@ -389,7 +389,7 @@ vhost_ring_map (VhostRing *ring)
 
 /* The walk of one chain: where its iovecs go. With an IOTLB, a buffer it does
  * not let the device reach as it must makes the chain refused: the walk goes
- * on to its end without translating, and the chain goes back unused. */
+ * on to its end without translating, and the device gets no buffer of it. */
 typedef struct
 {
   VhostRingElement *elem;
