@@ -400,6 +400,15 @@ typedef struct
   guint8 denied_perm;
 } Walk;
 
+/* The IOTLB refuses the walk's chain @perm access at @iova. */
+static void
+walk_deny (Walk *walk, guint64 iova, guint8 perm)
+{
+  walk->denied = TRUE;
+  walk->denied_iova = iova;
+  walk->denied_perm = perm;
+}
+
 /* Append the buffer [addr, addr + len) to the walk, one iovec per region it
  * touches (with an IOTLB: per stretch of our memory its entries map it to).
  * FALSE when the walk stops: the ring broken, or a translation missing. */
@@ -439,9 +448,7 @@ walk_add (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, gboolean writa
               ring_miss (ring, addr, perm);
               return FALSE;
             case VHOST_IOTLB_DENIED:
-              walk->denied = TRUE;
-              walk->denied_iova = addr;
-              walk->denied_perm = perm;
+              walk_deny (walk, addr, perm);
               return TRUE;
             default:
               vhost_ring_fail (ring, "the buffer at IOVA 0x%" G_GINT64_MODIFIER "x translates to user address 0x%"
@@ -513,9 +520,7 @@ map_indirect (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, guint *n)
           table = hva;
           break;
         case VHOST_IOTLB_DENIED:
-          walk->denied = TRUE;
-          walk->denied_iova = addr;
-          walk->denied_perm = VHOST_IOTLB_PERM_READ;
+          walk_deny (walk, addr, VHOST_IOTLB_PERM_READ);
           return NULL;
         default:
           return NULL;
