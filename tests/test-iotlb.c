@@ -282,6 +282,13 @@ echo (Fixture *f, guint queue, guint64 out, guint8 *out_host, guint64 in, guint8
     g_assert_cmphex (in_host[i], ==, out_host[i] ^ key_of (queue));
 }
 
+/* How many entries the slave's IOTLB holds (read under its lock). */
+static guint
+n_entries (Fixture *f)
+{
+  return vhost_user_dev_get_iotlb_n_entries (vhost_user_slave_get_dev (vhost_test_slave_thread_get_slave (f->thread)));
+}
+
 static void
 iotlb_msg (Fixture *f, guint64 iova, guint64 size, gpointer host, guint perm, guint type)
 {
@@ -325,6 +332,7 @@ test_miss (Fixture *f, gconstpointer data)
    * chain, and miss, and so do both buffers. */
   before = count_seen (f, IOTLB_MISS, 0, PAGE, desc_perm);
   iotlb_msg (f, 0, MEMORY_SIZE, NULL, 0, IOTLB_INVALIDATE);
+  g_assert_cmpuint (n_entries (f), ==, 0);
   echo (f, 0, out, out_host, in, in_host, 500, 4);
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, out, PAGE, PERM_READ), ==, 2);
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, in, PAGE, PERM_WRITE), ==, 3);
@@ -372,7 +380,7 @@ test_span (Fixture *f, gconstpointer data)
   guint64 out = alloc_page (f, &out_host), a = alloc_page (f, &a_host), b = alloc_page (f, &b_host);
   guint64 x1 = alloc_page (f, &x1_host), gap = alloc_page (f, &gap_host), x2 = alloc_page (f, &x2_host);
   guint64 tag;
-  guint len;
+  guint len, before;
 
   /* Two pages that follow each other in IOVAs, mapped to two pages that do not
    * follow each other in memory (the allocator gives pages in order). */
@@ -402,8 +410,10 @@ test_span (Fixture *f, gconstpointer data)
     g_assert_true (a_host[i] == 0 && b_host[i] == 0);
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, a, 2 * PAGE, PERM_WRITE), ==, 0);
 
-  /* Where the entries go on in memory, one piece. */
+  /* Where the entries go on in memory, one piece, and one entry. */
+  before = n_entries (f);
   iotlb_msg (f, b, PAGE, x1_host + PAGE, PERM_READ | PERM_WRITE, IOTLB_UPDATE);
+  g_assert_cmpuint (n_entries (f), ==, before - 1);
   submit (f, 0, out, 128, a + PAGE - 64, 128, 10);
   wait_completion (f, 0, &tag, &len);
   g_assert_cmpuint (len, ==, 128);
