@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* 4 KiB random I/O against the vhost-user-blk program and qemu-storage-daemon, each a process pinned to CPU 1, with
  * the same VhostDriver front-end: their null disks (IOPS and kick-to-completion latency), the same image file on
- * tmpfs and on disk (--files: IOPS, latency, the back-end's CPU time per request), and a paced load (--paced). */
+ * tmpfs and on disk (--files: IOPS, latency, the back-end's CPU time per request), and a paced load (--paced);
+ * or (--iotlb) the vhost-user-blk program's null disk without and with VIRTIO_F_ACCESS_PLATFORM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,6 +32,8 @@ static gint rounds = 3;
 static gint busy_poll_us = 32;
 static guint64 extra_features;
 static gboolean indirect;
+static gboolean iotlb;
+static gint64 iotlb_page_size = 4096;
 static gboolean files_mode;
 static gboolean paced_mode;
 static char *storage_list;
@@ -52,6 +55,7 @@ typedef struct
   gboolean time_each; /* time every request; else only at depth 1 (the mean by Little's law) */
   double rate;        /* requests per second, evenly spread over the run and the queues; 0: closed loop */
   guint64 capacity;   /* bytes: the offsets fall below */
+  gboolean access_platform; /* VIRTIO_F_ACCESS_PLATFORM: through the back-end's IOTLB (--iotlb-page-size) */
 } Load;
 
 /* Every field a double: the medians go field by field (RESULT_FIELD). */
@@ -267,6 +271,31 @@ run_paced (Front *f, gint64 end_us, GArray *latencies)
   return completed;
 }
 
+/* With ACCESS_PLATFORM and an IOTLB filled page by page, the misses of the rings
+ * and of every buffer, answered while this thread's context runs: one request on
+ * each buffer, before the timed run polls without the context. */
+static void
+warm_up (Front *f)
+{
+  for (guint q = 0; q < f->load->n_queues; q++)
+    {
+      for (guint i = 0; i < f->load->depth; i++)
+        submit (f, q, i);
+      vhost_driver_kick (f->driver, q);
+    }
+  while (in_flight (f) > 0)
+    {
+      guint tag;
+      gboolean any = FALSE;
+
+      for (guint q = 0; q < f->load->n_queues; q++)
+        while (reap (f, q, &tag))
+          any = TRUE;
+      if (!any)
+        g_main_context_iteration (NULL, FALSE);
+    }
+}
+
 /* One run of the same VhostDriver front-end against the back-end at `socket_path`
  * (process `back_end`), reaping by polling. */
 static Result
@@ -285,13 +314,19 @@ run (const char *socket_path, GPid back_end, const Load *load)
 
   g_assert (load->n_queues <= MAX_QUEUES && load->depth <= MAX_DEPTH);
   if (!vhost_user_master_connect (master, NULL, &error) ||
-      (driver = vhost_driver_new (VHOST_BACKEND (master), 16 * 1024 * 1024, &error)) == NULL ||
-      !vhost_driver_start (driver, load->n_queues, QUEUE_SIZE,
+      (driver = vhost_driver_new (VHOST_BACKEND (master), 16 * 1024 * 1024, &error)) == NULL)
+    g_error ("%s: %s", socket_path, error->message);
+  vhost_driver_set_access_platform (driver, load->access_platform);
+  vhost_driver_set_iotlb_page_size (driver, iotlb_page_size);
+  if (!vhost_driver_start (driver, load->n_queues, QUEUE_SIZE,
                            VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
                              VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
                              (load->n_queues > 1 ? VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ) : 0) | extra_features,
                            &error))
     g_error ("%s: %s", socket_path, error->message);
+  if (load->access_platform &&
+      !(vhost_driver_get_acked_features (driver) & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM)))
+    g_error ("%s: VIRTIO_F_ACCESS_PLATFORM was not negotiated", socket_path);
   f.driver = driver;
   f.load = load;
   /* The data blocks aligned to a page, as a guest's are (O_DIRECT needs at least
@@ -308,6 +343,9 @@ run (const char *socket_path, GPid back_end, const Load *load)
       for (guint k = 0; k < BLOCK / 8; k++)
         ((guint64 *) vhost_driver_get_host_address (driver, f.data[i], BLOCK))[k] = next_random ();
     }
+
+  if (load->access_platform)
+    warm_up (&f);
 
   bench_cpu_window_begin (&cpu, back_end);
   start = g_get_monotonic_time ();
@@ -375,10 +413,16 @@ print_summary (guint depth, const Round *all, guint n_rounds)
         printf (" %8.2f %8.2f\n", qsd.p99_us, ours.p99_us);
       else
         printf (" %8s %8s\n", "-", "-");
+      /* With --iotlb, "qsd" is the run without ACCESS_PLATFORM: the time each request
+       * costs the back-end, 1 / IOPS, with it against without. */
+      if (iotlb)
+        printf ("%-6u per-request cost with ACCESS_PLATFORM: %.3f times, %+.0f ns\n", depth, qsd.iops / ours.iops,
+                1e9 / ours.iops - 1e9 / qsd.iops);
     }
 }
 
-/* The two back-ends of a round. */
+/* The two back-ends of a round: qemu-storage-daemon and vhost-user-blk, or with
+ * --iotlb vhost-user-blk without and with ACCESS_PLATFORM (both "sockets" its). */
 typedef struct
 {
   const char *qsd_sock, *our_sock;
@@ -399,15 +443,19 @@ run_rounds (Round *all, const char *label, const Pair *pair)
       Round *r = &all[i];
 
       r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
+      Load with = pair->load;
+
+      with.access_platform = iotlb;
+      r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
       r->qsd = run (pair->qsd_sock, pair->qsd_pid, &pair->load);
       r->rtt_ns[1] = bench_line_round_trip_ns (0, 1);
-      r->ours = run (pair->our_sock, pair->our_pid, &pair->load);
+      r->ours = run (pair->our_sock, pair->our_pid, &with);
       r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
       r->placement = bench_placement_of (r->rtt_ns, 3);
       changed += r->placement == BENCH_PLACEMENT_CHANGED;
-      printf ("#   %s round %d: qsd %.0f IOPS, vhost-user-blk %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: %s\n",
-              label, i + 1, r->qsd.iops, r->ours.iops, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2],
-              bench_placement_name (r->placement));
+      printf ("#   %s round %d: %s %.0f IOPS, %s %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: %s\n", label, i + 1,
+              iotlb ? "without" : "qsd", r->qsd.iops, iotlb ? "with ACCESS_PLATFORM" : "vhost-user-blk", r->ours.iops,
+              r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2], bench_placement_name (r->placement));
       fflush (stdout);
     }
   return changed;
@@ -434,13 +482,25 @@ bench_null (const char *dir)
                 .our_sock = our_sock,
                 .load = { .n_queues = 1, .depth = 1, .capacity = CAPACITY } };
 
-  qsd = bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
+  qsd = iotlb ? NULL : bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
   ours = bench_back_end_start (dir, "vhost-user-blk", "vhost-glib", our_argv, our_sock, 30000);
-  pair.qsd_pid = vhost_peer_get_pid (qsd);
   pair.our_pid = vhost_peer_get_pid (ours);
+  if (iotlb)
+    {
+      pair.qsd_sock = our_sock;
+      pair.qsd_pid = pair.our_pid;
+    }
+  else
+    pair.qsd_pid = vhost_peer_get_pid (qsd);
 
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
-  printf ("# vhost-user-blk: the built program, %s %s; qemu-storage-daemon: null-co\n", null_size, busy_poll);
+  printf ("# vhost-user-blk: the built program, %s %s; %s\n", null_size, busy_poll,
+          iotlb ? "first without, then with VIRTIO_F_ACCESS_PLATFORM" : "qemu-storage-daemon: null-co");
+  if (iotlb && iotlb_page_size > 0)
+    printf ("# ACCESS_PLATFORM: the driver answers each IOTLB miss with a %" G_GINT64_FORMAT "-byte entry\n",
+            iotlb_page_size);
+  else if (iotlb)
+    printf ("# ACCESS_PLATFORM: one IOTLB entry maps the driver's whole memory\n");
   printf ("# front-end on CPU 0, each back-end on CPU 1; event idx%s\n", indirect ? ", indirect descriptors" : "");
   printf ("# medians per placement of IOPS and of latency in us (mean; p99 at depth 1 only)\n");
   bench_print_placement_rule ();
@@ -452,8 +512,12 @@ bench_null (const char *dir)
 
       pair.load.depth = depths[i];
       changed = run_rounds (all, label, &pair);
-      printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "qsd IOPS",
-              "our IOPS", "ratio", "qsd mean", "our mean", "qsd p99", "our p99");
+      if (iotlb)
+        printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "plain IOPS",
+                "iotlb IOPS", "ratio", "pl. mean", "io. mean", "pl. p99", "io. p99");
+      else
+        printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "qsd IOPS",
+                "our IOPS", "ratio", "qsd mean", "our mean", "qsd p99", "our p99");
       print_summary (depths[i], all, rounds);
       printf ("%-6u %u of %d rounds not compared (the placement changed)\n", depths[i], changed, rounds);
       fflush (stdout);
@@ -461,7 +525,8 @@ bench_null (const char *dir)
 
   vhost_peer_terminate (ours, SIGTERM, our_sock);
   vhost_peer_free (ours);
-  vhost_peer_free (qsd);
+  if (qsd != NULL)
+    vhost_peer_free (qsd);
 }
 
 /* Where an image lives: a tmpfs file (memory speed: the back-ends' own costs show)
@@ -828,6 +893,12 @@ main (int argc, char **argv)
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
       "vhost-user-blk's --busy-poll-us (default 32, the library's default)", "US" },
     { "indirect", 0, 0, G_OPTION_ARG_NONE, &indirect, "Ask for VIRTIO_F_INDIRECT_DESC", NULL },
+    { "iotlb", 0, 0, G_OPTION_ARG_NONE, &iotlb,
+      "Compare vhost-user-blk's null disk without and with VIRTIO_F_ACCESS_PLATFORM (instead of qemu-storage-daemon)",
+      NULL },
+    { "iotlb-page-size", 0, 0, G_OPTION_ARG_INT64, &iotlb_page_size,
+      "With --iotlb: the IOTLB entries' size in bytes, one sent per miss (default 4096; 0: one entry for the "
+      "whole memory, sent at start)", "BYTES" },
     { "files", 0, 0, G_OPTION_ARG_NONE, &files_mode,
       "Serve the same image file from both back-ends (not their null disks)", NULL },
     { "paced", 0, 0, G_OPTION_ARG_NONE, &paced_mode,
@@ -863,9 +934,14 @@ main (int argc, char **argv)
   rounds = CLAMP (rounds, 1, MAX_ROUNDS);
   if (indirect)
     extra_features |= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
-  if (files_mode && paced_mode)
+  if (files_mode + paced_mode + iotlb > 1)
     {
-      g_printerr ("--files and --paced are separate benchmarks\n");
+      g_printerr ("--files, --paced and --iotlb are separate benchmarks\n");
+      return 2;
+    }
+  if (iotlb_page_size < 0)
+    {
+      g_printerr ("--iotlb-page-size: %" G_GINT64_FORMAT " is negative\n", iotlb_page_size);
       return 2;
     }
   if (file_size_text != NULL)

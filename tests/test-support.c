@@ -144,7 +144,6 @@ test_device_request (VhostUserSlave *slave,
         close (fd);
       }
       return TRUE;
-    case VHOST_USER_IOTLB_MSG:
     case VHOST_USER_POSTCOPY_END:
     case VHOST_USER_CHECK_DEVICE_STATE:
     case VHOST_USER_SET_DEVICE_STATE_FD:

@@ -100,7 +100,7 @@ vhost_tool_blk_get_features (VhostUserSlave *slave)
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_SIZE_MAX) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_SEG_MAX) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_TOPOLOGY) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_FLUSH) |
-                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ);
+                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
 
   if (self->read_only)
     features |= VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO);

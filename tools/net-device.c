@@ -933,7 +933,7 @@ vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig *config, 
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL) |
-                   VHOST_FEATURE_MASK (VIRTIO_NET_F_MAC) |
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM) | VHOST_FEATURE_MASK (VIRTIO_NET_F_MAC) |
                    VHOST_FEATURE_MASK (VIRTIO_NET_F_MTU) | VHOST_FEATURE_MASK (VIRTIO_NET_F_STATUS);
   if (self->n_pairs > 1)
     self->features |= VHOST_FEATURE_MASK (VIRTIO_NET_F_MQ);

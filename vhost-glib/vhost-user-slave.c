@@ -47,6 +47,13 @@
  * GET_SHMEM_CONFIG, and has files mapped into them on the front-end's side
  * (vhost_user_slave_shmem_map(), vhost_user_slave_shmem_unmap()).
  *
+ * A device that offers %VHOST_VIRTIO_F_ACCESS_PLATFORM gets it when the slave
+ * offers %VHOST_USER_PROTOCOL_F_BACKEND_REQ and %VHOST_USER_PROTOCOL_F_REPLY_ACK
+ * too: its rings then translate I/O virtual addresses through a device IOTLB
+ * that the front-end keeps with IOTLB_MSG, misses are sent to the front-end
+ * while the queue waits without blocking anything else (see the chapter "A
+ * device IOTLB").
+ *
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
  * there. Use it from the thread that owns that context.
@@ -506,6 +513,7 @@ static const VhostUserDevOps dev_ops = {
   .send = dev_send,
   .set_backend_fd = dev_set_backend_fd,
   .inband_notify = dev_inband_notify,
+  .iotlb_request = vhost_user_slave_iotlb_request,
   .protocol_features_changed = dev_protocol_features_changed,
   .get_queue = dev_get_queue,
   .save_state = dev_save_state,
@@ -1158,6 +1166,12 @@ vhost_user_slave_get_dev (VhostUserSlave *slave)
   return PRIV (slave)->dev;
 }
 
+GMainContext *
+vhost_user_slave_get_context (VhostUserSlave *slave)
+{
+  return PRIV (slave)->context;
+}
+
 /* Defaults of the virtual functions. */
 
 static guint64
@@ -1266,18 +1280,6 @@ slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error)
 }
 
 static gboolean
-slave_real_iotlb_msg (VhostUserSlave *self,
-                      guint64 iova,
-                      guint64 size,
-                      guint64 uaddr,
-                      VhostIotlbAccess perm,
-                      VhostIotlbMessageType type,
-                      GError **error)
-{
-  return not_supported (VHOST_USER_IOTLB_MSG, error);
-}
-
-static gboolean
 slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error)
 {
   return not_supported (VHOST_USER_SET_VRING_ENDIAN, error);
@@ -1344,16 +1346,6 @@ slave_real_device_request (VhostUserSlave *self,
           return FALSE;
         }
       return klass->net_set_mtu (self, (guint) p->u64, error);
-    case VHOST_USER_IOTLB_MSG:
-      if (p->iotlb.type < VHOST_IOTLB_MESSAGE_MISS || p->iotlb.type > VHOST_IOTLB_MESSAGE_ACCESS_FAIL ||
-          p->iotlb.perm > (VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE))
-        {
-          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: type %u or access %u is not defined",
-                       name, p->iotlb.type, p->iotlb.perm);
-          return FALSE;
-        }
-      return klass->iotlb_msg (self, p->iotlb.iova, p->iotlb.size, p->iotlb.uaddr, p->iotlb.perm, p->iotlb.type,
-                               error);
     case VHOST_USER_SET_VRING_ENDIAN:
       if (!vhost_user_dev_check_vring_index (PRIV (self)->dev, name, p->state.index, error))
         return FALSE;
@@ -1495,7 +1487,6 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   klass->device_request = slave_real_device_request;
   klass->send_rarp = slave_real_send_rarp;
   klass->net_set_mtu = slave_real_net_set_mtu;
-  klass->iotlb_msg = slave_real_iotlb_msg;
   klass->set_vring_endian = slave_real_set_vring_endian;
   klass->get_shared_object = slave_real_get_shared_object;
   klass->gpu_set_socket = slave_real_gpu_set_socket;

@@ -885,6 +885,12 @@ vhost_virtqueue_get_worker_group (VhostVirtqueue *queue)
  * main-context mode, from #VhostVirtqueue::kick). A chain that needs more than
  * @max_iov iovecs breaks the queue.
  *
+ * With %VHOST_VIRTIO_F_ACCESS_PLATFORM, a chain whose translation is missing in
+ * the device IOTLB is not available yet: %FALSE, and the queue's handler is
+ * called again once the front-end sent it. A chain with a buffer the IOTLB does
+ * not let the device reach as it must comes without any buffer (@element has
+ * no iovec); give it back with length 0. A buffer may take one iovec per page.
+ *
  * Returns: %TRUE if a chain was popped; %FALSE if none is available or the queue
  *   is broken
  */

@@ -11,9 +11,12 @@
  * message the running queues are processed here, in this thread: chains popped, written and
  * pushed, but one per queue held, as a device with asynchronous I/O does, until the queue
  * stops (drained: pushed; suspended by a GET_VRING_BASE with GET_VRING_BASE_INFLIGHT: left in
- * flight). The device has two shared memory regions (SHMEM) and in-band notifications. Every
- * reply the engine sends must be a valid reply to its request, and every fd the target
- * opened must be closed when the input is done. */
+ * flight). The device has two shared memory regions (SHMEM) and in-band notifications, and
+ * offers VIRTIO_F_ACCESS_PLATFORM: with it, IOTLB_MSG updates and invalidations fill the
+ * engine's IOTLB, and the rings' misses are answered after each message (one in two with an
+ * error), as the front-end's acknowledgements would be. Every reply the engine sends must be
+ * a valid reply to its request, and every fd the target opened must be closed when the input
+ * is done. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -27,6 +30,7 @@
 
 #define MEM_SIZE (256 * 1024)
 #define MAX_QUEUES 4
+#define MAX_MISSES 16
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -38,6 +42,10 @@ typedef struct
   gboolean holding[MAX_QUEUES];
   const VhostUserMsg *request;    /* the request being handled */
   int mem_fd;
+  /* The misses the rings sent, for the "front-end" to acknowledge. */
+  guint n_misses;
+  guint miss_index[MAX_MISSES];
+  guint miss_serial[MAX_MISSES];
 } Harness;
 
 static guint
@@ -62,7 +70,7 @@ dev_get_features (VhostUserDev *dev, gpointer data)
   return G_GUINT64_CONSTANT (0xff) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
          VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
          VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER) |
-         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
+         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
 }
 
 static guint64
@@ -160,6 +168,37 @@ dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
   return &h->queues[index];
 }
 
+/* A ring's miss or access failure (in this thread, inside a pop): kept, answered later. */
+static void
+dev_iotlb_request (VhostUserDev *dev, guint index, guint8 type, guint64 iova, guint8 perm, guint serial,
+                   gpointer data)
+{
+  Harness *h = data;
+
+  if (index >= MAX_QUEUES || (type != 1 && type != 4) || perm == 0 || perm > 3 || (type == 1) != (serial != 0))
+    abort ();
+  if (type == 1 && h->n_misses < MAX_MISSES)
+    {
+      h->miss_index[h->n_misses] = index;
+      h->miss_serial[h->n_misses++] = serial;
+    }
+}
+
+/* The front-end acknowledges the misses: an update may or may not have come. */
+static void
+answer_misses (Harness *h, VhostUserDev *dev)
+{
+  for (guint i = 0; i < h->n_misses; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (h->miss_serial[i] & 1)
+        g_set_error_literal (&error, VHOST_ERROR, VHOST_ERROR_REJECTED, "rejected");
+      vhost_user_dev_iotlb_miss_answered (dev, h->miss_index[i], h->miss_serial[i], error);
+    }
+  h->n_misses = 0;
+}
+
 static const VhostUserDevOps ops = {
   .get_features = dev_get_features,
   .get_protocol_features = dev_get_protocol_features,
@@ -175,6 +214,7 @@ static const VhostUserDevOps ops = {
   .inband_notify = dev_inband_notify,
   .get_queue = dev_get_queue,
   .get_shmem_config = dev_get_shmem_config,
+  .iotlb_request = dev_iotlb_request,
 };
 
 /* A queue stops: the chain the device keeps is pushed (drain), or left in flight
@@ -317,9 +357,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         {
           /* The connection ends; the next message comes on a new one. */
           vhost_user_dev_disconnect (dev);
+          h.n_misses = 0;
           vhost_user_dev_connect (dev, 1 + data[0] % MAX_QUEUES, 1u << (data[0] >> 4));
         }
       process_queues (&h);
+      answer_misses (&h, dev);
     }
   vhost_user_dev_free (dev);
   munmap (mem, MEM_SIZE);

@@ -33,6 +33,7 @@ vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data)
   dev->workers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) vhost_worker_free);
   vhost_user_dev_mem_init (dev);
   dev->mem.log_call_fd = -1;
+  vhost_iotlb_init (&dev->iotlb);
   return dev;
 }
 
@@ -43,6 +44,7 @@ vhost_user_dev_free (VhostUserDev *dev)
   vhost_user_dev_release_queues (dev);
   g_hash_table_unref (dev->workers);
   g_array_unref (dev->regions);
+  vhost_iotlb_destroy (&dev->iotlb);
   g_free (dev);
 }
 
@@ -240,6 +242,7 @@ start_queues (VhostUserDev *dev)
           vring->base_set = FALSE;
         }
       vhost_user_dev_inflight_attach (dev, i, ring);
+      vhost_user_dev_iotlb_attach (dev, ring);
       vhost_queue_start (queue, queue->main_context ? NULL : get_worker (dev, queue->worker_group), vring->kick_fd);
     }
   resume_workers (paused);
@@ -326,6 +329,7 @@ vhost_user_dev_disconnect (VhostUserDev *dev)
   vhost_user_dev_inflight_clear (dev);
   vhost_user_dev_postcopy_clear (dev);
   vhost_user_dev_state_clear (dev);
+  vhost_iotlb_clear (&dev->iotlb);
   dev->acked_features = 0;
   dev->acked_protocol_features = 0;
   dev->features_set = FALSE;
@@ -411,18 +415,28 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
 /* The requests, in the order of the table; memory and log requests are in
  * vhost-user-mem.c, inflight ones in vhost-user-inflight.c. */
 
+static guint64 offered_protocol_features (VhostUserDev *dev);
+
+/* What the device offers, of what the engine implements with its owner's help. */
+static guint64
+offered_features (VhostUserDev *dev)
+{
+  return vhost_user_dev_iotlb_offered (dev, dev->ops->get_features (dev, dev->user_data),
+                                       offered_protocol_features (dev)) |
+         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+}
+
 gboolean
 vhost_user_dev_request_get_features (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  reply->payload.u64 = dev->ops->get_features (dev, dev->user_data) |
-                       VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+  reply->payload.u64 = offered_features (dev);
   return TRUE;
 }
 
 gboolean
 vhost_user_dev_request_set_features (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  guint64 offered = dev->ops->get_features (dev, dev->user_data) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+  guint64 offered = offered_features (dev);
 
   if (msg->payload.u64 & ~offered)
     {
@@ -430,7 +444,8 @@ vhost_user_dev_request_set_features (VhostUserDev *dev, VhostUserMsg *msg, Vhost
                    "SET_FEATURES: features 0x%" G_GINT64_MODIFIER "x were not offered", msg->payload.u64 & ~offered);
       return FALSE;
     }
-  if (!dev->ops->set_features (dev, msg->payload.u64, dev->user_data, error))
+  if (!vhost_user_dev_iotlb_check (msg->payload.u64, dev->acked_protocol_features, "SET_FEATURES", error) ||
+      !dev->ops->set_features (dev, msg->payload.u64, dev->user_data, error))
     return FALSE;
   dev->acked_features = msg->payload.u64;
   dev->features_set = TRUE;
@@ -615,6 +630,8 @@ vhost_user_dev_request_set_protocol_features (VhostUserDev *dev, VhostUserMsg *m
                            "SET_PROTOCOL_FEATURES: GET_VRING_BASE_INFLIGHT needs INFLIGHT_SHMFD");
       return FALSE;
     }
+  if (!vhost_user_dev_iotlb_check (dev->acked_features, msg->payload.u64, "SET_PROTOCOL_FEATURES", error))
+    return FALSE;
   dev->acked_protocol_features = msg->payload.u64;
   dev->ops->protocol_features_changed (dev, dev->acked_protocol_features, dev->user_data);
   return TRUE;

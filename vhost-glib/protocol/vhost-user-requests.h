@@ -58,7 +58,7 @@
   R (SEND_RARP,             device,                U64,          NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      RARP,                 KEEP, CLOSE)  \
   R (NET_SET_MTU,           device,                U64,          NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      NET_MTU,              KEEP, CLOSE)  \
   R (SET_BACKEND_REQ_FD,    set_backend_req_fd,    NONE,         ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      BACKEND_REQ,          KEEP, CLOSE)  \
-  R (IOTLB_MSG,             device,                IOTLB,        NONE,        ALWAYS,     U64,          NONE,         NONE,      NONE,                 KEEP, STATUS) \
+  R (IOTLB_MSG,             iotlb_msg,             IOTLB,        NONE,        ALWAYS,     U64,          NONE,         NONE,      NONE,                 KEEP, STATUS) \
   R (SET_VRING_ENDIAN,      device,                STATE,        NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      CROSS_ENDIAN,         KEEP, CLOSE)  \
   R (GET_CONFIG,            get_config,            CONFIG,       NONE,        ALWAYS,     CONFIG,       NONE,         NONE,      CONFIG,               KEEP, EMPTY)  \
   R (SET_CONFIG,            set_config,            CONFIG,       NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      CONFIG,               KEEP, CLOSE)  \
