@@ -12,6 +12,10 @@ G_BEGIN_DECLS
  * default and a chain (header, data, status) may not be longer than its ring. */
 #define VHOST_TOOL_BLK_SEG_MAX 126
 #define VHOST_TOOL_BLK_MAX_QUEUES 64
+/* The largest disk: its byte offsets must fit the signed 64-bit offsets of the
+ * front-ends and guests (QEMU's int64_t, Linux's loff_t), whatever the 64-bit
+ * capacity field of virtio-blk (in 512-byte sectors) could say. */
+#define VHOST_TOOL_BLK_SIZE_MAX (G_MAXINT64 / VHOST_TOOL_BLK_SECTOR_SIZE * VHOST_TOOL_BLK_SECTOR_SIZE)
 /* The serial number GET_ID returns unless the configuration names one. */
 #define VHOST_TOOL_BLK_SERIAL_DEFAULT "vhost-glib-blk"
 /* The longest serial number: GET_ID returns 20 bytes, without a NUL at that length. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 
@@ -72,6 +73,8 @@ typedef struct
   GSocket *listener;             /* (owned) (nullable) */
   GSource *listen_source;        /* (owned) (nullable) */
   char *listen_path;             /* (owned) (nullable) the socket file we created */
+  dev_t listen_dev;              /* ...and its device and inode, to remove only that file */
+  ino_t listen_ino;
   VhostUserChannel *channel;     /* (owned) (nullable) the front-end's connection */
   VhostUserChannel *backend;     /* (owned) (nullable) the back-end request channel */
   GBytes *config;                /* (owned) (nullable) */
@@ -505,15 +508,43 @@ slave_start_listening (VhostUserSlave *self)
   g_source_attach (priv->listen_source, priv->context);
 }
 
+/* Whether a process answers on the unix socket `path`: a connection attempt
+ * that does not block (a full backlog answers EAGAIN: someone listens). A
+ * refused connection is a socket file that nobody listens on any more. */
+static gboolean
+socket_is_live (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  gboolean live;
+
+  if (fd < 0)
+    return FALSE;
+  memcpy (address.sun_path, path, strlen (path));
+  live = connect (fd, (struct sockaddr *) &address, sizeof address) == 0 || errno == EAGAIN || errno == EINPROGRESS;
+  close (fd);
+  return live;
+}
+
 /**
  * vhost_user_slave_listen:
  * @slave: a #VhostUserSlave
  * @path: the path of the unix socket to create
  * @error: return location for a #GError
  *
- * Listens on @path and serves the front-ends that connect, one at a time. A stale
- * socket file at @path is replaced; the file is removed by
- * vhost_user_slave_close() and when the slave is finalized.
+ * Listens on @path and serves the front-ends that connect, one at a time.
+ *
+ * A socket file at @path that no process listens on any more (left by a
+ * process that was killed: a connection to it is refused) is replaced. A socket
+ * that a process answers on is not: the call fails with
+ * %VHOST_ERROR_ADDRESS_IN_USE, and that process keeps its socket. Any other
+ * kind of file at @path is left alone and the call fails with %VHOST_ERROR_IO.
+ * An empty @path, or one longer than a unix socket address holds (107 bytes on
+ * Linux), fails with %VHOST_ERROR_INVALID_ARGUMENT.
+ *
+ * vhost_user_slave_close() and the finalization of the slave remove the socket
+ * file, but only the one the slave created: if another file has taken its place
+ * at @path since (the same device and inode number no longer), it is left there.
  *
  * Returns: %TRUE on success
  */
@@ -524,6 +555,7 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   GError *local_error = NULL;
+  struct sockaddr_un native;
   struct stat st;
 
   g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
@@ -534,8 +566,31 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "Already listening on %s", priv->listen_path);
       return FALSE;
     }
+  if (path[0] == '\0')
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "Listening on '': the socket path is empty");
+      return FALSE;
+    }
+  if (strlen (path) >= sizeof native.sun_path)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "Listening on %s: the socket path is %" G_GSIZE_FORMAT " bytes long, more than the %"
+                   G_GSIZE_FORMAT " a unix socket address holds",
+                   path, strlen (path), sizeof native.sun_path - 1);
+      return FALSE;
+    }
   if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
-    unlink (path);
+    {
+      if (socket_is_live (path))
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_ADDRESS_IN_USE,
+                       "Listening on %s: another process is listening on that socket", path);
+          return FALSE;
+        }
+      /* Stale: nobody listens there any more. */
+      unlink (path);
+    }
   socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &local_error);
   address = g_unix_socket_address_new (path);
   if (socket == NULL || !g_socket_bind (socket, address, FALSE, &local_error) ||
@@ -544,6 +599,12 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Listening on %s: %s", path, local_error->message);
       g_error_free (local_error);
       return FALSE;
+    }
+  /* What to remove at the end: this file, not one that took its place. */
+  if (lstat (path, &st) == 0)
+    {
+      priv->listen_dev = st.st_dev;
+      priv->listen_ino = st.st_ino;
     }
   priv->listener = g_steal_pointer (&socket);
   priv->listen_path = g_strdup (path);
@@ -691,7 +752,8 @@ vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellab
  * @slave: a #VhostUserSlave
  *
  * Ends the connection to the front-end, if any, stops listening (removing
- * the socket file) and stops dialing a front-end again (client mode).
+ * the socket file it created, if that is still the file at its path) and stops
+ * dialing a front-end again (client mode).
  * #VhostUserSlave::disconnected is not emitted.
  */
 void
@@ -706,9 +768,13 @@ vhost_user_slave_close (VhostUserSlave *slave)
   g_clear_pointer (&priv->listen_source, g_source_unref);
   if (priv->listener != NULL)
     {
+      struct stat st;
+
       g_socket_close (priv->listener, NULL);
       g_clear_object (&priv->listener);
-      if (priv->listen_path != NULL)
+      /* Only our own socket file: another process may have put its own there. */
+      if (priv->listen_path != NULL && lstat (priv->listen_path, &st) == 0 && st.st_dev == priv->listen_dev &&
+          st.st_ino == priv->listen_ino)
         unlink (priv->listen_path);
     }
   g_clear_pointer (&priv->listen_path, g_free);
