@@ -58,6 +58,7 @@ typedef struct
 struct _BlkQueue
 {
   VhostToolBlk *blk;
+  VhostVirtqueue *queue;           /* (not owned) the slave's */
   gboolean async;                  /* a file or a block device: io_uring */
   struct io_uring ring;
   int event;                       /* (owned) eventfd io_uring signals completions on */
@@ -350,8 +351,10 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       r->status = (guint8 *) r->iov[i - 1].iov_base + r->iov[i - 1].iov_len - 1;
   if (r->status == NULL)
     {
-      g_warning ("Queue %u: a chain (head %u) without a writable status byte", vhost_virtqueue_get_index (queue),
-                 r->elem.id);
+      /* The driver can send these in a loop: rate-limited. */
+      vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "chain without a writable status byte",
+                           "Queue %u: a chain (head %u) without a writable status byte",
+                           vhost_virtqueue_get_index (queue), r->elem.id);
       vhost_virtqueue_push (queue, &r->elem, 0);
       stat_add (&q->stats.requests, 1);
       stat_add (&q->stats.malformed, 1);
@@ -485,7 +488,8 @@ queue_submit (BlkQueue *q)
       if (n < 0)
         {
           /* Out of resources for now: what is queued goes with the next call. */
-          g_warning ("io_uring_submit: %s", g_strerror (-n));
+          vhost_virtqueue_log (q->queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_submit failed",
+                               "Queue %u: io_uring_submit: %s", vhost_virtqueue_get_index (q->queue), g_strerror (-n));
           return;
         }
       q->queued -= MIN ((guint) n, q->queued);
@@ -538,7 +542,8 @@ blk_drain_queue (VhostVirtqueue *queue, gpointer user_data)
 
       if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
         {
-          g_warning ("io_uring_wait_cqe: %s", g_strerror (-ret));
+          vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_wait_cqe failed",
+                               "Queue %u: io_uring_wait_cqe: %s", vhost_virtqueue_get_index (queue), g_strerror (-ret));
           g_usleep (1000);
         }
       queue_reap (q, queue);
@@ -656,6 +661,7 @@ setup_queues (VhostToolBlk *self, GError **error)
       int ret;
 
       q->blk = self;
+      q->queue = queue;
       if (self->backing != VHOST_TOOL_BLK_BACKING_FILE)
         {
           q->requests = g_new (BlkRequest, 1);

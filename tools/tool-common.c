@@ -233,10 +233,13 @@ on_disconnected (VhostUserSlave *slave, const GError *error, gpointer data)
   RunState *state = data;
   gboolean hung_up = error == NULL || g_error_matches (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
 
+  /* A front-end can connect and go away in a loop: rate-limited. */
   if (hung_up)
-    tool_message ("The front-end went away");
+    vhost_user_slave_log (slave, g_get_prgname (), G_LOG_LEVEL_MESSAGE, "front-end went away",
+                          "The front-end went away");
   else
-    tool_message ("The connection to the front-end ended: %s", error->message);
+    vhost_user_slave_log (slave, g_get_prgname (), G_LOG_LEVEL_MESSAGE, "connection ended on an error",
+                          "The connection to the front-end ended: %s", error->message);
   if (!state->own_connection)
     return;
   /* Served until the front-end hung up, or broken by a bad request. */

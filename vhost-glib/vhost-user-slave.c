@@ -14,6 +14,7 @@
 #include "vhost-user-channel-private.h"
 #include "vhost-user-slave-private.h"
 #include "vhost-virtqueue-private.h"
+#include "core/vhost-log-limit.h"
 #include "core/vhost-user-dev.h"
 
 /**
@@ -84,6 +85,7 @@ typedef struct
   GSource *redial_source;        /* (owned) (nullable) client mode: the next dial */
   guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
   guint reconnect_max_ms;
+  VhostLogLimiter log_limiter;   /* what front-ends can make the device log (any thread) */
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -784,6 +786,69 @@ vhost_user_slave_close (VhostUserSlave *slave)
     g_source_destroy (priv->redial_source);
   g_clear_pointer (&priv->redial_source, g_source_unref);
   slave_end_connection (slave, NULL);
+  /* The counts of messages held back are told before the device goes quiet. */
+  vhost_log_limiter_flush (&priv->log_limiter, g_get_monotonic_time ());
+}
+
+/**
+ * vhost_user_slave_log: (skip)
+ * @slave: a #VhostUserSlave
+ * @log_domain: (nullable): the log domain, usually %G_LOG_DOMAIN
+ * @log_level: the level: one of %G_LOG_LEVEL_CRITICAL, %G_LOG_LEVEL_WARNING,
+ *   %G_LOG_LEVEL_MESSAGE, %G_LOG_LEVEL_INFO and %G_LOG_LEVEL_DEBUG
+ * @reason: what kind of message it is: a short constant text, such as "front-end
+ *   went away", which also ends the count line of the messages dropped
+ * @format: a printf()-style format
+ * @...: the arguments of @format
+ *
+ * Logs a message that front-ends can cause but that belongs to no queue (a
+ * connection that ends, a request the device refuses) at a bounded rate, as
+ * vhost_virtqueue_log() does for a queue: a burst of 10 messages of each
+ * @reason, then one a second, the count of those dropped printed before the next
+ * one that goes out ("COUNT similar messages suppressed (@reason)"), or at
+ * vhost_user_slave_close(). The state is kept for the slave's life, across
+ * connections. Call it from any thread.
+ */
+void
+vhost_user_slave_log (VhostUserSlave *slave,
+                      const gchar *log_domain,
+                      GLogLevelFlags log_level,
+                      const gchar *reason,
+                      const gchar *format,
+                      ...)
+{
+  va_list args;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+  g_return_if_fail (reason != NULL && format != NULL);
+  g_return_if_fail ((log_level & G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_ERROR) != 0);
+
+  va_start (args, format);
+  vhost_log_limiter_logv (&PRIV (slave)->log_limiter, log_domain, log_level & ~G_LOG_LEVEL_ERROR, reason,
+                          g_get_monotonic_time (), format, args);
+  va_end (args);
+}
+
+/**
+ * vhost_user_slave_log_message: (rename-to vhost_user_slave_log)
+ * @slave: a #VhostUserSlave
+ * @log_domain: (nullable): the log domain
+ * @log_level: the level, as for vhost_user_slave_log()
+ * @reason: what kind of message it is, as for vhost_user_slave_log()
+ * @message: the message
+ *
+ * Logs @message at a bounded rate, as vhost_user_slave_log() does; for bindings,
+ * which format their messages themselves.
+ */
+void
+vhost_user_slave_log_message (VhostUserSlave *slave,
+                              const gchar *log_domain,
+                              GLogLevelFlags log_level,
+                              const gchar *reason,
+                              const gchar *message)
+{
+  g_return_if_fail (message != NULL);
+  vhost_user_slave_log (slave, log_domain, log_level, reason, "%s", message);
 }
 
 /**
@@ -1049,6 +1114,7 @@ vhost_user_slave_init (VhostUserSlave *self)
   vhost_user_dev_set_busy_poll_us (priv->dev, priv->busy_poll_us);
   priv->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
   priv->redial_ms = FIRST_REDIAL_MS;
+  vhost_log_limiter_init (&priv->log_limiter, NULL, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
 }
 
 static void
@@ -1071,6 +1137,7 @@ vhost_user_slave_finalize (GObject *object)
 
   g_clear_pointer (&priv->config, g_bytes_unref);
   vhost_user_dev_free (priv->dev);
+  vhost_log_limiter_clear (&priv->log_limiter);
   g_ptr_array_unref (priv->queues);
   g_main_context_unref (priv->context);
   G_OBJECT_CLASS (vhost_user_slave_parent_class)->finalize (object);
