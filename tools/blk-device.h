@@ -61,9 +61,12 @@ typedef struct
 G_DECLARE_FINAL_TYPE (VhostToolBlk, vhost_tool_blk, VHOST, TOOL_BLK, VhostUserSlave)
 
 /* Set the device up once, before it serves a front-end, in the thread whose main
- * context the slave belongs to: open or map the disk, set up the queues (an io_uring
- * each for a file), the features and the configuration space. The errors are in the
- * G_IO_ERROR domain and name the file or the call that failed. */
+ * context the slave belongs to: open or map the disk, set up the queues, the features
+ * and the configuration space. For a file, each queue gets an eventfd now and its
+ * io_uring and request records only while it runs (from its first request after it
+ * started to its stop), so that an idle device costs little per queue; io_uring is
+ * tried once here. The errors are in the G_IO_ERROR domain and name the file or the
+ * call that failed. */
 gboolean vhost_tool_blk_configure (VhostToolBlk *self, const VhostToolBlkConfig *config, GError **error);
 
 /* The capacity in 512-byte sectors. */
