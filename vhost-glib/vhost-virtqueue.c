@@ -316,6 +316,7 @@ typedef struct
 {
   VhostVirtqueue *queue; /* (owned) */
   guint generation;
+  char message[sizeof ((VhostRing *) NULL)->error]; /* what broke it, taken when it broke */
 } BrokenReport;
 
 static gboolean
@@ -330,7 +331,9 @@ report_broken_cb (gpointer data)
   if (report->generation != (guint) g_atomic_int_get (&self->queue.generation))
     return G_SOURCE_REMOVE;
   vhost_queue_stop (&self->queue);
-  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
+  /* The ring's own message may be gone by now (a reset or a disconnect sets the
+   * ring up afresh): the report's copy. */
+  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, report->message);
   /* A front-end can break a queue again at every start. */
   vhost_virtqueue_log (self, G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "broken ring", "The driver broke a queue: %s",
                        error->message);
@@ -358,6 +361,7 @@ queue_broken (VhostQueue *queue, gpointer data)
 
   report->queue = g_object_ref (self);
   report->generation = g_atomic_int_get (&queue->generation);
+  g_strlcpy (report->message, queue->ring.error, sizeof report->message);
   /* Always through a source: g_main_context_invoke() would run the callback
    * right here, in the worker, if it could acquire the context. */
   source = g_idle_source_new ();
