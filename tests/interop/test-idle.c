@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a configured queue of the tools costs while no front-end uses it: resident memory per queue within a
  * bound, before the first front-end and after front-ends used every queue; fds and memory flat over reconnects. */
-#include <string.h>
-#include <linux/virtio_blk.h>
-#include <linux/virtio_net.h>
-
 #include "test-support.h"
+#include "front.h"
 #include "peer.h"
 
 /* The most resident memory a configured queue may add to an idle tool. */
@@ -13,8 +10,6 @@
 /* What RSS may grow over front-end cycles after the first (allocator noise). */
 #define MAX_GROWTH_KB 256
 #define CYCLES 3
-#define QUEUE_SIZE 128
-#define NET_HDR_LEN 12
 
 typedef struct
 {
@@ -24,11 +19,12 @@ typedef struct
   const char *count;      /* the option that sets the number of queues (or queue pairs) */
   guint max;              /* the most it allows */
   guint per_count;        /* queues per unit of `count` */
+  VhostTestFrontKind kind;
 } Tool;
 
 static const Tool tools[] = {
-  { "blk", "VHOST_USER_BLK", "--blk-file=@/disk.img", "--num-queues", 64, 1 },
-  { "net", "VHOST_USER_NET", "--echo", "--queue-pairs", 8, 2 },
+  { "blk", "VHOST_USER_BLK", "--blk-file=@/disk.img", "--num-queues", 64, 1, VHOST_TEST_FRONT_BLK },
+  { "net", "VHOST_USER_NET", "--echo", "--queue-pairs", 8, 2, VHOST_TEST_FRONT_NET },
 };
 
 typedef struct
@@ -62,109 +58,14 @@ start_tool (const Tool *t, const char *dir, const char *sock, guint count)
   return peer;
 }
 
-/* One read from every queue of a blk device. */
-static void
-use_blk (VhostDriver *driver, guint n_queues)
-{
-  g_autoptr(GError) error = NULL;
-  guint64 hdr, data, status, tag;
-  guint len;
-
-  g_assert_true (vhost_driver_alloc (driver, sizeof (struct virtio_blk_outhdr), &hdr, &error));
-  g_assert_true (vhost_driver_alloc (driver, 4096, &data, &error));
-  g_assert_true (vhost_driver_alloc (driver, n_queues, &status, &error));
-  g_assert_no_error (error);
-  memset (vhost_driver_get_host_address (driver, hdr, sizeof (struct virtio_blk_outhdr)), 0,
-          sizeof (struct virtio_blk_outhdr));
-  for (guint q = 0; q < n_queues; q++)
-    {
-      VhostDriverBuffer out = { hdr, sizeof (struct virtio_blk_outhdr) };
-      VhostDriverBuffer in[2] = { { data, 4096 }, { status + q, 1 } };
-
-      g_assert_true (vhost_driver_submit (driver, q, &out, 1, in, 2, q, &error));
-      g_assert_no_error (error);
-      vhost_driver_kick (driver, q);
-    }
-  for (guint q = 0; q < n_queues; q++)
-    {
-      vhost_test_reap_one (driver, q, 10000, &tag, &len);
-      g_assert_cmpuint (len, ==, 4097);
-      g_assert_cmpuint (*(guint8 *) vhost_driver_get_host_address (driver, status + q, 1), ==, VIRTIO_BLK_S_OK);
-    }
-}
-
-/* One frame echoed by every queue pair of a net device. */
-static void
-use_net (VhostDriver *driver, guint n_queues)
-{
-  g_autoptr(GError) error = NULL;
-  guint64 frame, rx, tag;
-  guint len;
-
-  g_assert_true (vhost_driver_alloc (driver, NET_HDR_LEN + 60, &frame, &error));
-  g_assert_true (vhost_driver_alloc (driver, 2048 * n_queues / 2, &rx, &error));
-  g_assert_no_error (error);
-  memset (vhost_driver_get_host_address (driver, frame, NET_HDR_LEN + 60), 0x5a, NET_HDR_LEN + 60);
-  for (guint pair = 0; pair < n_queues / 2; pair++)
-    {
-      VhostDriverBuffer out = { frame, NET_HDR_LEN + 60 };
-      VhostDriverBuffer in = { rx + 2048 * pair, 2048 };
-
-      g_assert_true (vhost_driver_submit (driver, 2 * pair, NULL, 0, &in, 1, pair, &error));
-      g_assert_true (vhost_driver_submit (driver, 2 * pair + 1, &out, 1, NULL, 0, pair, &error));
-      g_assert_no_error (error);
-      vhost_driver_kick (driver, 2 * pair);
-      vhost_driver_kick (driver, 2 * pair + 1);
-    }
-  for (guint pair = 0; pair < n_queues / 2; pair++)
-    {
-      vhost_test_reap_one (driver, 2 * pair, 10000, &tag, &len);
-      g_assert_cmpuint (len, ==, NET_HDR_LEN + 60);
-      vhost_test_reap_one (driver, 2 * pair + 1, 10000, &tag, &len);
-    }
-}
-
-/* A front-end that brings up every queue, moves data through each, stops them, and
- * starts and uses them again before it goes. */
-static void
-front_end_cycle (const Tool *t, const char *sock, guint n_queues)
-{
-  g_autoptr(VhostUserMaster) master = vhost_user_master_new (sock);
-  g_autoptr(VhostDriver) driver = NULL;
-  g_autoptr(GError) error = NULL;
-  guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ) |
-                     VHOST_FEATURE_MASK (VIRTIO_NET_F_MQ);
-
-  g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  g_assert_no_error (error);
-  driver = vhost_driver_new (VHOST_BACKEND (master), 4 * 1024 * 1024, &error);
-  g_assert_no_error (error);
-  for (guint round = 0; round < 2; round++)
-    {
-      g_assert_true (vhost_driver_start (driver, n_queues, QUEUE_SIZE, features, &error));
-      g_assert_no_error (error);
-      if (t->per_count == 1)
-        use_blk (driver, n_queues);
-      else
-        use_net (driver, n_queues);
-      g_assert_true (vhost_driver_stop (driver, &error));
-      g_assert_no_error (error);
-    }
-}
-
 /* What the tool uses once the last front-end's connection is gone: a front-end that
  * only asks for the features is served after it (one at a time), and is there while
  * the tool is measured. */
 static void
 usage_after (const char *sock, VhostPeer *peer, Usage *usage)
 {
-  g_autoptr(VhostUserMaster) master = vhost_user_master_new (sock);
-  g_autoptr(GError) error = NULL;
-  guint64 features;
+  g_autoptr(VhostUserMaster) master = vhost_test_front_connect (sock);
 
-  g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
-  g_assert_no_error (error);
   usage_of (peer, usage);
 }
 
@@ -186,7 +87,8 @@ measure (const Tool *t, const char *dir, guint count, Figures *fig)
     {
       Usage now;
 
-      front_end_cycle (t, sock, count * t->per_count);
+      /* Every queue up, used, stopped, up again and used, before the front-end goes. */
+      vhost_test_front_cycle (sock, t->kind, count * t->per_count, 2);
       usage_after (sock, peer, &now);
       g_test_message ("%s, %u queue(s), after front-end %u: RSS %" G_GUINT64_FORMAT " KiB, %u fds, %u threads",
                       t->name, count * t->per_count, cycle + 1, now.rss_kb, now.fds, now.threads);

@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "test-support.h"
+#include "front.h"
 #include "peer.h"
 
 /* A file name that makes any socket path longer than a unix socket address (107 bytes). */
@@ -183,15 +184,7 @@ start_tool (const SocketTool *t, const char *dir, const char *name, const char *
 static void
 assert_serves (const char *sock)
 {
-  g_autoptr(VhostUserMaster) master = vhost_user_master_new (sock);
-  g_autoptr(GError) error = NULL;
-  guint64 features = 0;
-
-  g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
-  g_assert_no_error (error);
-  g_assert_true (features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1));
+  g_autoptr(VhostUserMaster) master = vhost_test_front_connect (sock);
 }
 
 static void
