@@ -8,6 +8,20 @@
 
 G_BEGIN_DECLS
 
+/* 1 in a build with AddressSanitizer (the tools of that build have it too): their
+ * RSS then holds its shadow memory and the freed blocks it keeps in quarantine, and
+ * says little about what they use; LeakSanitizer checks their leaks at exit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VHOST_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VHOST_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef VHOST_TEST_SANITIZED
+#define VHOST_TEST_SANITIZED 0
+#endif
+
 /* g_test_init(), and the process-wide objects that hold fds for good (the default
  * main context's wakeup fd) created up front, so that fd counts in tests are exact. */
 void vhost_test_init (int *argc, char ***argv);

@@ -122,8 +122,13 @@ test_idle (gconstpointer data)
 
     g_test_message ("%s: %.1f KiB per queue idle, %.1f KiB per queue once front-ends used them (at most %d)", t->name,
                     idle, used, MAX_KB_PER_QUEUE);
-    g_assert_cmpfloat (idle, <=, MAX_KB_PER_QUEUE);
-    g_assert_cmpfloat (used, <=, MAX_KB_PER_QUEUE);
+    if (VHOST_TEST_SANITIZED)
+      g_test_message ("under AddressSanitizer the memory is not held to the bounds (its shadow and quarantine)");
+    else
+      {
+        g_assert_cmpfloat (idle, <=, MAX_KB_PER_QUEUE);
+        g_assert_cmpfloat (used, <=, MAX_KB_PER_QUEUE);
+      }
   }
   /* Queues that start, stop and start again, and front-ends that come and go, leave
    * nothing behind: the fds are those of the first time, the memory stays. */
@@ -131,7 +136,8 @@ test_idle (gconstpointer data)
     {
       g_assert_cmpuint (fig[i].last.fds, ==, fig[i].used.fds);
       g_assert_cmpuint (fig[i].last.threads, ==, fig[i].used.threads);
-      g_assert_cmpuint (fig[i].last.rss_kb, <=, fig[i].used.rss_kb + MAX_GROWTH_KB);
+      if (!VHOST_TEST_SANITIZED)
+        g_assert_cmpuint (fig[i].last.rss_kb, <=, fig[i].used.rss_kb + MAX_GROWTH_KB);
     }
   vhost_peer_remove_dir (dir);
 }

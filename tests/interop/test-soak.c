@@ -21,17 +21,6 @@
 #include "peer.h"
 #include "vhost-glib/protocol/vhost-user-protocol.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
 #define DEFAULT_SECONDS 60
 #define CHECK_EVERY 200          /* hostile connections between two checks */
 #define MEM_SIZE (1024 * 1024)   /* each of the two memfds of guest memory */
@@ -41,7 +30,7 @@
 #define FD_SLACK 2
 /* What RSS may grow over the run once the first check brought every queue up; more
  * under ASan, which keeps freed memory in quarantine (16 MB asked for below). */
-#define RSS_SLACK_KB (SANITIZED ? 96 * 1024 : 16 * 1024)
+#define RSS_SLACK_KB (VHOST_TEST_SANITIZED ? 96 * 1024 : 16 * 1024)
 
 typedef struct
 {
@@ -229,8 +218,10 @@ send_msg (Hostile *h, guint32 request, guint32 flags, const void *payload, gsize
   if (h->dead)
     return;
   len = MIN (len, VHOST_USER_MAX_PAYLOAD);
-  memcpy (send_fds, fds, n_send * sizeof (int));
-  memcpy (buf + VHOST_USER_HDR_SIZE, payload, len);
+  if (n_send > 0)
+    memcpy (send_fds, fds, n_send * sizeof (int));
+  if (len > 0)
+    memcpy (buf + VHOST_USER_HDR_SIZE, payload, len);
   if (chance (h, 12))
     switch (rnd (h, 7))
       {
@@ -594,7 +585,8 @@ control_change (Hostile *h)
       {
         VhostUserConfigWire config = { rnd (h, 300), rnd (h, 300), 0 };
 
-        send_msg (h, VHOST_USER_GET_CONFIG, 0, &config, VHOST_USER_CONFIG_HDR_SIZE + config.size, NULL, 0);
+        send_msg (h, VHOST_USER_GET_CONFIG, 0, &config,
+                  MIN (VHOST_USER_CONFIG_HDR_SIZE + config.size, sizeof config), NULL, 0);
       }
       break;
     case 10:
@@ -885,7 +877,7 @@ main (int argc, char **argv)
 {
   /* Under ASan, the tools keep less freed memory in quarantine, so that their RSS
    * says something about leaks; the options of scripts/test.sh stay. */
-  if (SANITIZED)
+  if (VHOST_TEST_SANITIZED)
     {
       g_autofree char *options = g_strconcat (g_getenv ("ASAN_OPTIONS") != NULL ? g_getenv ("ASAN_OPTIONS") : "",
                                               ":quarantine_size_mb=16", NULL);
