@@ -2,33 +2,43 @@
 /* The rate limiter of what a peer can make the back-end log (core/vhost-log-limit.c), on a clock the test drives. */
 #include <string.h>
 
+#include "test-support.h"
 #include "vhost-glib/core/vhost-log-limit.h"
 
 #define SECOND G_USEC_PER_SEC
 #define DOMAIN "vhost-test-limit"
 
-/* What the limiter logged in DOMAIN, one string per line. */
+/* What the limiter logged in DOMAIN since the last call, one string per line ("W ..." for a warning,
+ * "M ..." for a message). */
 static GPtrArray *lines;
 
-static GLogWriterOutput
-record_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+static void
+take_lines (void)
 {
-  const char *domain = NULL, *message = NULL;
+  g_autoptr(GPtrArray) more = vhost_test_log_capture_take ();
 
-  for (gsize i = 0; i < n_fields; i++)
-    if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
-      domain = fields[i].value;
-    else if (strcmp (fields[i].key, "MESSAGE") == 0)
-      message = fields[i].value;
-  if (g_strcmp0 (domain, DOMAIN) != 0)
-    return g_log_writer_default (level, fields, n_fields, data);
-  g_ptr_array_add (lines, g_strdup_printf ("%s%s", level & G_LOG_LEVEL_WARNING ? "W " : "M ", message));
-  return G_LOG_WRITER_HANDLED;
+  for (guint i = 0; i < more->len; i++)
+    g_ptr_array_add (lines, g_strdup (g_ptr_array_index (more, i)));
+}
+
+static guint
+n_lines (void)
+{
+  take_lines ();
+  return lines->len;
+}
+
+static void
+reset_lines (void)
+{
+  take_lines ();
+  g_ptr_array_set_size (lines, 0);
 }
 
 static void
 assert_line (guint index, const char *expected)
 {
+  take_lines ();
   g_assert_cmpuint (index, <, lines->len);
   g_assert_cmpstr (g_ptr_array_index (lines, index), ==, expected);
 }
@@ -83,12 +93,12 @@ test_flood (void)
   gint64 t0 = 50 * SECOND;
   g_autofree char *count = NULL;
 
-  g_ptr_array_set_size (lines, 0);
+  reset_lines ();
   vhost_log_limiter_init (&limiter, "Queue 3: ", 10, SECOND);
   for (guint i = 0; i < 1000; i++)
     vhost_log_limiter_log (&limiter, DOMAIN, G_LOG_LEVEL_WARNING, "bad chain", t0 + i * (SECOND / 200), "chain %u", i);
   /* 10, then at 1, 2, 3 and 4 s a count and a message. */
-  g_assert_cmpuint (lines->len, ==, 10 + 4 * 2);
+  g_assert_cmpuint (n_lines (), ==, 10 + 4 * 2);
   for (guint i = 0; i < 10; i++)
     {
       g_autofree char *expected = g_strdup_printf ("W chain %u", i);
@@ -107,19 +117,19 @@ test_flood (void)
 
   /* No token yet: the count waits. */
   vhost_log_limiter_flush (&limiter, t0 + 5 * SECOND - 1);
-  g_assert_cmpuint (lines->len, ==, 19);
+  g_assert_cmpuint (n_lines (), ==, 19);
   /* The count of what came after 4 s, once. */
   vhost_log_limiter_flush (&limiter, t0 + 5 * SECOND);
-  g_assert_cmpuint (lines->len, ==, 20);
+  g_assert_cmpuint (n_lines (), ==, 20);
   assert_line (19, "W Queue 3: 199 similar messages suppressed (bad chain)");
   vhost_log_limiter_flush (&limiter, t0 + 10 * SECOND);
-  g_assert_cmpuint (lines->len, ==, 20);
+  g_assert_cmpuint (n_lines (), ==, 20);
 
   /* One dropped message says so in the singular. */
   for (guint i = 0; i < 11; i++)
     vhost_log_limiter_log (&limiter, DOMAIN, G_LOG_LEVEL_WARNING, "bad chain", t0 + 20 * SECOND, "again %u", i);
   vhost_log_limiter_log (&limiter, DOMAIN, G_LOG_LEVEL_WARNING, "bad chain", t0 + 21 * SECOND, "later");
-  g_assert_cmpuint (lines->len, ==, 32);
+  g_assert_cmpuint (n_lines (), ==, 32);
   assert_line (30, "W Queue 3: 1 similar message suppressed (bad chain)");
   assert_line (31, "W later");
   vhost_log_limiter_clear (&limiter);
@@ -133,7 +143,7 @@ test_flush_bounded (void)
   gint64 t0 = 10 * SECOND;
   guint64 shown = 0, counted = 0;
 
-  g_ptr_array_set_size (lines, 0);
+  reset_lines ();
   vhost_log_limiter_init (&limiter, NULL, 2, SECOND);
   for (guint cycle = 0; cycle < 1000; cycle++)
     {
@@ -145,11 +155,11 @@ test_flush_bounded (void)
     }
   /* 10 s: the burst of 2, then a token a second (9 of them after the first second),
    * each for a message and the count line before it. */
-  g_assert_cmpuint (lines->len, <=, 2 + 2 * 9);
-  g_assert_cmpuint (lines->len, >=, 2 + 9);
+  g_assert_cmpuint (n_lines (), <=, 2 + 2 * 9);
+  g_assert_cmpuint (n_lines (), >=, 2 + 9);
   /* Later, a last count: every message was shown or counted, once. */
   vhost_log_limiter_flush (&limiter, t0 + 20 * SECOND);
-  for (guint i = 0; i < lines->len; i++)
+  for (guint i = 0; i < n_lines (); i++)
     {
       const char *line = g_ptr_array_index (lines, i);
 
@@ -171,7 +181,7 @@ test_many_reasons (void)
 {
   VhostLogLimiter limiter;
 
-  g_ptr_array_set_size (lines, 0);
+  reset_lines ();
   vhost_log_limiter_init (&limiter, NULL, 1, SECOND);
   for (guint r = 0; r < VHOST_LOG_LIMIT_REASONS + 4; r++)
     {
@@ -181,10 +191,10 @@ test_many_reasons (void)
       vhost_log_limiter_log (&limiter, DOMAIN, G_LOG_LEVEL_MESSAGE, reason, 0, "%s again", reason);
     }
   /* One each for the first ones, one for all the others. */
-  g_assert_cmpuint (lines->len, ==, VHOST_LOG_LIMIT_REASONS + 1);
+  g_assert_cmpuint (n_lines (), ==, VHOST_LOG_LIMIT_REASONS + 1);
   assert_line (VHOST_LOG_LIMIT_REASONS, "M reason 8");
   vhost_log_limiter_flush (&limiter, SECOND);
-  g_assert_cmpuint (lines->len, ==, 2 * VHOST_LOG_LIMIT_REASONS + 2);
+  g_assert_cmpuint (n_lines (), ==, 2 * VHOST_LOG_LIMIT_REASONS + 2);
   assert_line (2 * VHOST_LOG_LIMIT_REASONS + 1, "M 7 similar messages suppressed (other messages)");
   vhost_log_limiter_clear (&limiter);
 }
@@ -193,10 +203,9 @@ int
 main (int argc, char **argv)
 {
   lines = g_ptr_array_new_with_free_func (g_free);
-  g_log_set_writer_func (record_writer, NULL, NULL);
-  g_test_init (&argc, &argv, NULL);
-  /* The limiter's warnings are what the tests look at, not failures. */
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  vhost_test_init (&argc, &argv);
+  /* The limiter's lines are what the tests look at. */
+  vhost_test_log_capture_start (DOMAIN);
   g_test_add_func ("/vhost/log-limit/bucket", test_bucket);
   g_test_add_func ("/vhost/log-limit/flood", test_flood);
   g_test_add_func ("/vhost/log-limit/flush-bounded", test_flush_bounded);

@@ -22,9 +22,18 @@ G_BEGIN_DECLS
 #define VHOST_TEST_SANITIZED 0
 #endif
 
-/* g_test_init(), and the process-wide objects that hold fds for good (the default
- * main context's wakeup fd) created up front, so that fd counts in tests are exact. */
+/* g_test_init(), the log writer of vhost_test_log_capture_start(), and the
+ * process-wide objects that hold fds for good (the default main context's wakeup
+ * fd) created up front, so that fd counts in tests are exact. */
 void vhost_test_init (int *argc, char ***argv);
+
+/* Record what is logged in `domain` (structured or not, from any thread) instead of
+ * printing it: a string per message, its level's letter ('W', 'M', 'I', 'D'), a
+ * space, the message. vhost_test_init() installs the writer this needs. */
+void vhost_test_log_capture_start (const char *domain);
+/* (transfer full) The lines recorded since the start or the last take. */
+GPtrArray *vhost_test_log_capture_take (void);
+void vhost_test_log_capture_stop (void);
 
 /* A memfd of `size` bytes. */
 int vhost_test_memfd (gsize size);

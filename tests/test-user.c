@@ -1164,25 +1164,6 @@ test_listen_paths (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
-/* The lines logged in the domain "vhost-test-rate", while a test looks at them. */
-static GPtrArray *rate_lines;
-
-static GLogWriterOutput
-rate_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-  const char *domain = NULL, *message = NULL;
-
-  for (gsize i = 0; i < n_fields; i++)
-    if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
-      domain = fields[i].value;
-    else if (strcmp (fields[i].key, "MESSAGE") == 0)
-      message = fields[i].value;
-  if (rate_lines == NULL || g_strcmp0 (domain, "vhost-test-rate") != 0)
-    return g_log_writer_default (level, fields, n_fields, data);
-  g_ptr_array_add (rate_lines, g_strdup_printf ("%s%s", level & G_LOG_LEVEL_INFO ? "I " : "M ", message));
-  return G_LOG_WRITER_HANDLED;
-}
-
 /* What a peer can make a device log goes out at a bounded rate, per queue and reason:
  * a burst of 10 (the rate itself is tested on a clock of its own in test-log-limit). */
 static void
@@ -1190,12 +1171,12 @@ test_log_rate (void)
 {
   g_autoptr(VhostTestDevice) device = vhost_test_device_new ();
   VhostUserSlave *slave = VHOST_USER_SLAVE (device);
-  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) lines = NULL;
   VhostVirtqueue *queue0 = vhost_user_slave_get_virtqueue (slave, 0);
   gint64 start = g_get_monotonic_time ();
   guint extra;
 
-  rate_lines = lines;
+  vhost_test_log_capture_start ("vhost-test-rate");
   for (guint i = 0; i < 50; i++)
     {
       vhost_virtqueue_log (queue0, "vhost-test-rate", G_LOG_LEVEL_MESSAGE, "bad chain", "chain %u", i);
@@ -1206,6 +1187,8 @@ test_log_rate (void)
   /* One more message per reason for each second this took (none on a normal day),
    * with its count line. */
   extra = 2 * (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  lines = vhost_test_log_capture_take ();
+  vhost_test_log_capture_stop ();
   g_assert_cmpuint (lines->len, >=, 30);
   g_assert_cmpuint (lines->len, <=, 30 + 3 * extra);
   g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, "M chain 0");
@@ -1213,7 +1196,6 @@ test_log_rate (void)
   g_assert_cmpstr (g_ptr_array_index (lines, 2), ==, "M gone 0");
   g_assert_cmpstr (g_ptr_array_index (lines, 3), ==, "M gone");
   g_assert_cmpstr (g_ptr_array_index (lines, 29), ==, "I other");
-  rate_lines = NULL;
 }
 
 static void
@@ -1593,7 +1575,6 @@ test_reconnect_cancel (void)
 int
 main (int argc, char **argv)
 {
-  g_log_set_writer_func (rate_writer, NULL, NULL);
   vhost_test_init (&argc, &argv);
 
 #define ADD(path, func) g_test_add ("/vhost/user/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)

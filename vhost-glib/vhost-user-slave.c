@@ -820,12 +820,9 @@ vhost_user_slave_log (VhostUserSlave *slave,
   va_list args;
 
   g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
-  g_return_if_fail (reason != NULL && format != NULL);
-  g_return_if_fail ((log_level & G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_ERROR) != 0);
 
   va_start (args, format);
-  vhost_log_limiter_logv (&PRIV (slave)->log_limiter, log_domain, log_level & ~G_LOG_LEVEL_ERROR, reason,
-                          g_get_monotonic_time (), format, args);
+  vhost_log_limiter_logv_now (&PRIV (slave)->log_limiter, log_domain, log_level, reason, format, args);
   va_end (args);
 }
 

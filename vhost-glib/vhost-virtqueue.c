@@ -629,12 +629,9 @@ vhost_virtqueue_log (VhostVirtqueue *queue,
   va_list args;
 
   g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
-  g_return_if_fail (reason != NULL && format != NULL);
-  g_return_if_fail ((log_level & G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_ERROR) != 0);
 
   va_start (args, format);
-  vhost_log_limiter_logv (&queue->log_limiter, log_domain, log_level & ~G_LOG_LEVEL_ERROR, reason,
-                          g_get_monotonic_time (), format, args);
+  vhost_log_limiter_logv_now (&queue->log_limiter, log_domain, log_level, reason, format, args);
   va_end (args);
 }
 

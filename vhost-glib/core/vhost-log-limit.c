@@ -168,6 +168,20 @@ vhost_log_limiter_logv (VhostLogLimiter *limiter,
 }
 
 void
+vhost_log_limiter_logv_now (VhostLogLimiter *limiter,
+                            const char *domain,
+                            GLogLevelFlags level,
+                            const char *reason,
+                            const char *format,
+                            va_list args)
+{
+  g_return_if_fail (reason != NULL && format != NULL);
+  g_return_if_fail ((level & G_LOG_LEVEL_MASK & ~G_LOG_LEVEL_ERROR) != 0);
+
+  vhost_log_limiter_logv (limiter, domain, level & ~G_LOG_LEVEL_ERROR, reason, g_get_monotonic_time (), format, args);
+}
+
+void
 vhost_log_limiter_log (VhostLogLimiter *limiter,
                        const char *domain,
                        GLogLevelFlags level,

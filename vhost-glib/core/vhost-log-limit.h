@@ -104,6 +104,14 @@ void vhost_log_limiter_logv (VhostLogLimiter *limiter,
                              gint64 now,
                              const char *format,
                              va_list args) G_GNUC_PRINTF (6, 0);
+/* vhost_log_limiter_logv() now, for the public functions: `level` one level (or
+ * several), not G_LOG_LEVEL_ERROR, which would abort. */
+void vhost_log_limiter_logv_now (VhostLogLimiter *limiter,
+                                 const char *domain,
+                                 GLogLevelFlags level,
+                                 const char *reason,
+                                 const char *format,
+                                 va_list args) G_GNUC_PRINTF (5, 0);
 /* Print the counts still pending, each as its reason's own message would be
  * (domain, level), for the reasons whose bucket has a token at `now`. */
 void vhost_log_limiter_flush (VhostLogLimiter *limiter, gint64 now);
