@@ -56,9 +56,9 @@ typedef struct
 } BlkRequest;
 
 /* A queue with io_uring (a file or a block device) has its ring and its request records
- * only while it runs: the worker sets them up at the first call of the handler after
- * the queue started, the drain handler takes them down when it stops. An idle device
- * keeps only the eventfd of each queue. */
+ * only while it runs: the worker sets them up at the first request after the queue
+ * started, the drain handler takes them down when it stops. An idle device keeps only
+ * the eventfd of each queue. */
 struct _BlkQueue
 {
   VhostToolBlk *blk;
@@ -582,7 +582,7 @@ queue_fail_requests (BlkQueue *q, VhostVirtqueue *queue)
 
       if (status != NULL)
         *status = VIRTIO_BLK_S_IOERR;
-      vhost_virtqueue_push (queue, &r.elem, status != NULL ? 1 : 0);
+      vhost_virtqueue_push (queue, &r.elem, status != NULL ? vhost_virtqueue_element_get_writable_size (&r.elem) : 0);
       stat_add (&q->stats.requests, 1);
       stat_add (status != NULL ? &q->stats.io_errors : &q->stats.malformed, 1);
     }

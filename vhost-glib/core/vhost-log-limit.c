@@ -103,19 +103,26 @@ find_slot (VhostLogLimiter *limiter, const char *domain, GLogLevelFlags level, c
   return slot;
 }
 
-gboolean
-vhost_log_limiter_check (VhostLogLimiter *limiter,
-                         const char *domain,
-                         GLogLevelFlags level,
-                         const char *reason,
-                         gint64 now,
-                         guint64 *suppressed)
+/* Whether a message of `reason` goes out at `now`; if so, *suppressed is the count
+ * of those dropped before it, and *counted the reason they were counted under (its
+ * own, or that of the slot every further reason shares). */
+static gboolean
+limiter_take (VhostLogLimiter *limiter,
+              const char *domain,
+              GLogLevelFlags level,
+              const char *reason,
+              gint64 now,
+              guint64 *suppressed,
+              const char **counted)
 {
+  VhostLogLimitSlot *slot;
   gboolean allowed;
 
   g_mutex_lock (&limiter->mutex);
-  allowed = vhost_rate_bucket_take (&find_slot (limiter, domain, level, reason)->bucket, limiter->burst,
-                                    limiter->interval, now, suppressed);
+  slot = find_slot (limiter, domain, level, reason);
+  allowed = vhost_rate_bucket_take (&slot->bucket, limiter->burst, limiter->interval, now, suppressed);
+  /* Slots live as long as the limiter. */
+  *counted = slot->reason;
   g_mutex_unlock (&limiter->mutex);
   return allowed;
 }
@@ -137,19 +144,6 @@ log_count (VhostLogLimiter *limiter, const char *domain, GLogLevelFlags level, c
 }
 
 void
-vhost_log_limiter_emit (VhostLogLimiter *limiter,
-                        const char *domain,
-                        GLogLevelFlags level,
-                        const char *reason,
-                        guint64 suppressed,
-                        const char *message)
-{
-  if (suppressed > 0)
-    log_count (limiter, domain, level, reason, suppressed);
-  log_line (domain, level, reason, message);
-}
-
-void
 vhost_log_limiter_logv (VhostLogLimiter *limiter,
                         const char *domain,
                         GLogLevelFlags level,
@@ -159,12 +153,16 @@ vhost_log_limiter_logv (VhostLogLimiter *limiter,
                         va_list args)
 {
   g_autofree char *message = NULL;
+  const char *counted = NULL;
   guint64 suppressed = 0;
 
-  if (!vhost_log_limiter_check (limiter, domain, level, reason, now, &suppressed))
+  if (!limiter_take (limiter, domain, level, reason, now, &suppressed, &counted))
     return;
+  /* Formatted only now that it goes out. */
   message = g_strdup_vprintf (format, args);
-  vhost_log_limiter_emit (limiter, domain, level, reason, suppressed, message);
+  if (suppressed > 0)
+    log_count (limiter, domain, level, counted, suppressed);
+  log_line (domain, level, reason, message);
 }
 
 void

@@ -72,24 +72,9 @@ typedef struct
 void vhost_log_limiter_init (VhostLogLimiter *limiter, const char *label, guint burst, gint64 interval);
 void vhost_log_limiter_clear (VhostLogLimiter *limiter);
 
-/* Whether a message of `reason`, to be logged in `domain` at `level`, goes out at
- * `now`. If so (and only then) format it and give it to
- * vhost_log_limiter_emit() with *suppressed. */
-gboolean vhost_log_limiter_check (VhostLogLimiter *limiter,
-                                  const char *domain,
-                                  GLogLevelFlags level,
-                                  const char *reason,
-                                  gint64 now,
-                                  guint64 *suppressed);
-/* Log `message` (in `domain` at `level`), after the count of the `suppressed`
- * messages of `reason` dropped before it if there were any. */
-void vhost_log_limiter_emit (VhostLogLimiter *limiter,
-                             const char *domain,
-                             GLogLevelFlags level,
-                             const char *reason,
-                             guint64 suppressed,
-                             const char *message);
-/* Check and emit; `message` is formatted only when it goes out. */
+/* Log a message of `reason` in `domain` at `level`, if its bucket lets it go out at
+ * `now`, after the count of those dropped before it if there were any; it is
+ * formatted only then. */
 void vhost_log_limiter_log (VhostLogLimiter *limiter,
                             const char *domain,
                             GLogLevelFlags level,
