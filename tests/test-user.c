@@ -5,6 +5,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -1201,6 +1203,99 @@ test_listen (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* The socket path: a live one is not taken over, a stale one is replaced, a path no
+ * unix address holds is refused, and only the slave's own file is removed. */
+static void
+test_listen_paths (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "sock", NULL);
+  g_autofree char *stale = g_build_filename (dir, "stale", NULL);
+  g_autofree char *long_path = g_strdup_printf ("%s/%0120d", dir, 0);
+  g_autoptr(VhostTestDevice) first = vhost_test_device_new ();
+  g_autoptr(VhostTestDevice) second = vhost_test_device_new ();
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  g_autoptr(GError) error = NULL;
+  struct stat st_first, st_second;
+  int fd;
+
+  g_assert_true (vhost_user_slave_listen (VHOST_USER_SLAVE (first), path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (path, &st_first), ==, 0);
+  /* Someone answers there. */
+  g_assert_false (vhost_user_slave_listen (VHOST_USER_SLAVE (second), path, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_ADDRESS_IN_USE);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+  g_assert_cmpint (lstat (path, &st_second), ==, 0);
+  g_assert_cmpuint (st_second.st_ino, ==, st_first.st_ino);
+  g_assert_false (vhost_user_slave_listen (VHOST_USER_SLAVE (second), "", &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (vhost_user_slave_listen (VHOST_USER_SLAVE (second), long_path, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "107"));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (long_path, G_FILE_TEST_EXISTS));
+  /* The first one's file replaced by hand: the first leaves the second's alone. */
+  g_assert_cmpint (unlink (path), ==, 0);
+  g_assert_true (vhost_user_slave_listen (VHOST_USER_SLAVE (second), path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (lstat (path, &st_second), ==, 0);
+  vhost_user_slave_close (VHOST_USER_SLAVE (first));
+  g_assert_cmpint (lstat (path, &st_first), ==, 0);
+  g_assert_cmpuint (st_first.st_ino, ==, st_second.st_ino);
+  vhost_user_slave_close (VHOST_USER_SLAVE (second));
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  /* A socket file nobody listens on: replaced. */
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_strlcpy (address.sun_path, stale, sizeof address.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &address, sizeof address), ==, 0);
+  close (fd);
+  g_assert_true (vhost_user_slave_listen (VHOST_USER_SLAVE (first), stale, &error));
+  g_assert_no_error (error);
+  g_clear_object (&first);
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_clear_object (&second);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* What a peer can make a device log goes out at a bounded rate, per queue and reason:
+ * a burst of 10 (the rate itself is tested on a clock of its own in test-log-limit). */
+static void
+test_log_rate (void)
+{
+  g_autoptr(VhostTestDevice) device = vhost_test_device_new ();
+  VhostUserSlave *slave = VHOST_USER_SLAVE (device);
+  g_autoptr(GPtrArray) lines = NULL;
+  VhostVirtqueue *queue0 = vhost_user_slave_get_virtqueue (slave, 0);
+  gint64 start = g_get_monotonic_time ();
+  guint extra;
+
+  vhost_test_log_capture_start ("vhost-test-rate");
+  for (guint i = 0; i < 50; i++)
+    {
+      vhost_virtqueue_log (queue0, "vhost-test-rate", G_LOG_LEVEL_MESSAGE, "bad chain", "chain %u", i);
+      vhost_virtqueue_log_message (queue0, "vhost-test-rate", G_LOG_LEVEL_INFO, "other reason", "other");
+      vhost_user_slave_log (slave, "vhost-test-rate", G_LOG_LEVEL_MESSAGE, "went away", "gone %u", i);
+      vhost_user_slave_log_message (slave, "vhost-test-rate", G_LOG_LEVEL_MESSAGE, "went away", "gone");
+    }
+  /* One more message per reason for each second this took (none on a normal day),
+   * with its count line. */
+  extra = 2 * (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  lines = vhost_test_log_capture_take ();
+  vhost_test_log_capture_stop ();
+  g_assert_cmpuint (lines->len, >=, 30);
+  g_assert_cmpuint (lines->len, <=, 30 + 3 * extra);
+  g_assert_cmpstr (g_ptr_array_index (lines, 0), ==, "M chain 0");
+  g_assert_cmpstr (g_ptr_array_index (lines, 1), ==, "I other");
+  g_assert_cmpstr (g_ptr_array_index (lines, 2), ==, "M gone 0");
+  g_assert_cmpstr (g_ptr_array_index (lines, 3), ==, "M gone");
+  g_assert_cmpstr (g_ptr_array_index (lines, 29), ==, "I other");
+}
+
 static void
 test_connect_errors (void)
 {
@@ -1755,6 +1850,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/user/default-offer/with-config", GINT_TO_POINTER (TRUE), test_default_offer);
   g_test_add_func ("/vhost/user/typed-device-requests", test_typed_device_requests);
   g_test_add_func ("/vhost/user/listen", test_listen);
+  g_test_add_func ("/vhost/user/listen/paths", test_listen_paths);
+  g_test_add_func ("/vhost/user/log-rate", test_log_rate);
   g_test_add_func ("/vhost/user/connect-errors", test_connect_errors);
   g_test_add_func ("/vhost/user/client-mode", test_client_mode);
   g_test_add_func ("/vhost/user/reconnect", test_reconnect);

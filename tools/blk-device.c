@@ -56,13 +56,19 @@ typedef struct
   guint next_free;
 } BlkRequest;
 
+/* A queue with io_uring (a file or a block device) has its ring and its request records
+ * only while it runs: the worker sets them up at the first request after the queue
+ * started, the drain handler takes them down when it stops. An idle device keeps only
+ * the eventfd of each queue. */
 struct _BlkQueue
 {
   VhostToolBlk *blk;
+  VhostVirtqueue *queue;           /* (not owned) the slave's */
   gboolean async;                  /* a file or a block device: io_uring */
-  struct io_uring ring;
+  struct io_uring ring;            /* set up while n_requests > 0 */
   int event;                       /* (owned) eventfd io_uring signals completions on */
-  BlkRequest *requests;            /* (owned) QUEUE_SIZE_MAX of them with io_uring, else one */
+  BlkRequest *requests;            /* (owned) n_requests of them with io_uring (mapped), else one */
+  guint n_requests;                /* io_uring: the queue's size while it runs, else 0 */
   guint free_head;                 /* a list through next_free; QUEUE_SIZE_MAX at the end */
   guint in_flight;
   guint queued;                    /* SQEs not yet submitted */
@@ -394,6 +400,16 @@ request_parse_range (VhostToolBlk *self, BlkRequest *r, gsize out_len)
   return VIRTIO_BLK_S_OK;
 }
 
+/* The chain's last writable byte, where the status goes, or NULL. */
+static guint8 *
+chain_status (const VhostVirtqueueElement *elem)
+{
+  for (guint i = elem->n_out + elem->n_in; i > elem->n_out; i--)
+    if (elem->iov[i - 1].iov_len > 0)
+      return (guint8 *) elem->iov[i - 1].iov_base + elem->iov[i - 1].iov_len - 1;
+  return NULL;
+}
+
 /* Look at a new chain: answer it now, or queue its I/O. */
 static void
 request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
@@ -411,14 +427,13 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
   r->offset = 0;
   r->length = 0;
   r->n_data = 0;
-  r->status = NULL;
-  for (guint i = r->elem.n_out + r->elem.n_in; i > r->elem.n_out && r->status == NULL; i--)
-    if (r->iov[i - 1].iov_len > 0)
-      r->status = (guint8 *) r->iov[i - 1].iov_base + r->iov[i - 1].iov_len - 1;
+  r->status = chain_status (&r->elem);
   if (r->status == NULL)
     {
-      g_warning ("Queue %u: a chain (head %u) without a writable status byte", vhost_virtqueue_get_index (queue),
-                 r->elem.id);
+      /* The driver can send these in a loop: rate-limited. */
+      vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "chain without a writable status byte",
+                           "Queue %u: a chain (head %u) without a writable status byte",
+                           vhost_virtqueue_get_index (queue), r->elem.id);
       vhost_virtqueue_push (queue, &r->elem, 0);
       stat_add (&q->stats.requests, 1);
       stat_add (&q->stats.malformed, 1);
@@ -553,10 +568,91 @@ queue_submit (BlkQueue *q)
       if (n < 0)
         {
           /* Out of resources for now: what is queued goes with the next call. */
-          g_warning ("io_uring_submit: %s", g_strerror (-n));
+          vhost_virtqueue_log (q->queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_submit failed",
+                               "Queue %u: io_uring_submit: %s", vhost_virtqueue_get_index (q->queue), g_strerror (-n));
           return;
         }
       q->queued -= MIN ((guint) n, q->queued);
+    }
+}
+
+/* Runs in the queue's worker thread, at the first request after the queue started:
+ * an io_uring and a request record for each descriptor the queue has. The
+ * records are mapped apart, so that they go back to the system when the queue stops. */
+static gboolean
+queue_setup (BlkQueue *q, VhostVirtqueue *queue)
+{
+  guint n = MIN (MAX (vhost_virtqueue_get_size (queue), 1), QUEUE_SIZE_MAX);
+  BlkRequest *requests;
+  int ret;
+
+  requests = mmap (NULL, n * sizeof (BlkRequest), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (requests == MAP_FAILED)
+    {
+      ret = -errno;
+      goto fail;
+    }
+  if ((ret = io_uring_queue_init (n, &q->ring, 0)) < 0)
+    {
+      munmap (requests, n * sizeof (BlkRequest));
+      goto fail;
+    }
+  if ((ret = io_uring_register_eventfd (&q->ring, q->event)) < 0)
+    {
+      io_uring_queue_exit (&q->ring);
+      munmap (requests, n * sizeof (BlkRequest));
+      goto fail;
+    }
+  for (guint j = 0; j < n; j++)
+    requests[j].next_free = j + 1 < n ? j + 1 : QUEUE_SIZE_MAX;
+  q->requests = requests;
+  q->n_requests = n;
+  q->free_head = 0;
+  q->in_flight = q->queued = 0;
+  return TRUE;
+
+fail:
+  vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring not set up",
+                       "Queue %u: setting up its io_uring of %u entries: %s; its requests fail",
+                       vhost_virtqueue_get_index (queue), n, g_strerror (-ret));
+  return FALSE;
+}
+
+/* The queue stopped (its drain handler, in the control thread, with nothing in
+ * flight): its io_uring and its records go. */
+static void
+queue_teardown (BlkQueue *q)
+{
+  eventfd_t count;
+
+  if (q->n_requests == 0)
+    return;
+  io_uring_queue_exit (&q->ring);
+  munmap (q->requests, q->n_requests * sizeof (BlkRequest));
+  q->requests = NULL;
+  q->n_requests = 0;
+  /* Nothing of the old ring may call the handler at the next start (the worker
+   * watches the eventfd edge-triggered: a count left in it fires when the queue is
+   * attached again), or the io_uring would come back for no request. */
+  eventfd_read (q->event, &count);
+}
+
+/* No io_uring (it could not be set up): every request fails with an I/O error,
+ * until a later call sets it up. */
+static void
+queue_fail_requests (BlkQueue *q, VhostVirtqueue *queue)
+{
+  BlkRequest r;
+
+  while (vhost_virtqueue_pop (queue, &r.elem, r.iov, REQUEST_IOV))
+    {
+      guint8 *status = chain_status (&r.elem);
+
+      if (status != NULL)
+        *status = VIRTIO_BLK_S_IOERR;
+      vhost_virtqueue_push (queue, &r.elem, status != NULL ? vhost_virtqueue_element_get_writable_size (&r.elem) : 0);
+      stat_add (&q->stats.requests, 1);
+      stat_add (status != NULL ? &q->stats.io_errors : &q->stats.malformed, 1);
     }
 }
 
@@ -567,6 +663,21 @@ blk_handle_queue (VhostVirtqueue *queue, gpointer user_data)
 {
   BlkQueue *q = user_data;
 
+  if (q->n_requests == 0)
+    {
+      BlkRequest first;
+
+      /* Called with nothing to take (a busy-polling round, the eventfd of a ring
+       * gone): no io_uring for that. */
+      if (!vhost_virtqueue_pop (queue, &first.elem, first.iov, REQUEST_IOV))
+        return;
+      vhost_virtqueue_unpop (queue, &first.elem);
+      if (!queue_setup (q, queue))
+        {
+          queue_fail_requests (q, queue);
+          return;
+        }
+    }
   queue_reap (q, queue);
   while (q->free_head < QUEUE_SIZE_MAX)
     {
@@ -606,12 +717,14 @@ blk_drain_queue (VhostVirtqueue *queue, gpointer user_data)
 
       if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
         {
-          g_warning ("io_uring_wait_cqe: %s", g_strerror (-ret));
+          vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_wait_cqe failed",
+                               "Queue %u: io_uring_wait_cqe: %s", vhost_virtqueue_get_index (queue), g_strerror (-ret));
           g_usleep (1000);
         }
       queue_reap (q, queue);
       queue_submit (q);
     }
+  queue_teardown (q);
 }
 
 static void
@@ -635,10 +748,11 @@ vhost_tool_blk_finalize (GObject *object)
       BlkQueue *q = &self->queues[i];
 
       if (q->async)
-        io_uring_queue_exit (&q->ring);
+        queue_teardown (q);
+      else
+        g_free (q->requests);
       if (q->event >= 0)
         close (q->event);
-      g_free (q->requests);
     }
   if (self->ram != NULL)
     munmap (self->ram, self->size);
@@ -721,36 +835,48 @@ open_image (VhostToolBlk *self, const char *path, gboolean direct, GError **erro
   return TRUE;
 }
 
+/* Whether this process may use io_uring at all (a kernel built without it, or a
+ * sysctl or a seccomp filter that forbids it): told at start-up rather than at the
+ * first request. The queues' own come when they start. */
+static gboolean
+probe_io_uring (GError **error)
+{
+  struct io_uring ring;
+  int ret = io_uring_queue_init (1, &ring, 0);
+
+  if (ret < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-ret), "io_uring_queue_init: %s", g_strerror (-ret));
+      return FALSE;
+    }
+  io_uring_queue_exit (&ring);
+  return TRUE;
+}
+
 static gboolean
 setup_queues (VhostToolBlk *self, GError **error)
 {
+  if (self->backing == VHOST_TOOL_BLK_BACKING_FILE && !probe_io_uring (error))
+    return FALSE;
   for (guint i = 0; i < self->num_queues; i++)
     {
       BlkQueue *q = &self->queues[i];
       VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), i);
-      int ret;
 
       q->blk = self;
+      q->queue = queue;
       if (self->backing != VHOST_TOOL_BLK_BACKING_FILE)
         {
           q->requests = g_new (BlkRequest, 1);
           vhost_virtqueue_set_handler (queue, blk_handle_queue_sync, q, NULL);
           continue;
         }
-      q->requests = g_new (BlkRequest, QUEUE_SIZE_MAX);
-      for (guint j = 0; j < QUEUE_SIZE_MAX; j++)
-        q->requests[j].next_free = j + 1;
-      q->free_head = 0;
-      if ((ret = io_uring_queue_init (QUEUE_SIZE_MAX, &q->ring, 0)) < 0)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-ret), "io_uring_queue_init: %s", g_strerror (-ret));
-          return FALSE;
-        }
+      /* The io_uring and the records come when the queue starts (queue_setup()). */
       q->async = TRUE;
       q->event = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-      if (q->event < 0 || (ret = io_uring_register_eventfd (&q->ring, q->event)) < 0)
+      if (q->event < 0)
         {
-          int saved = q->event < 0 ? errno : -ret;
+          int saved = errno;
 
           g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "io_uring eventfd: %s", g_strerror (saved));
           return FALSE;

@@ -13,6 +13,7 @@
 #include "vhost-user-channel-private.h"
 #include "vhost-user-shmem-private.h"
 #include "protocol/vhost-user-requests.h"
+#include "core/vhost-log-limit.h"
 
 /**
  * SECTION:vhost-user-master
@@ -108,6 +109,7 @@ struct _VhostUserMaster
   gboolean postcopy_listening;     /* between POSTCOPY_LISTEN and POSTCOPY_END */
   GArray *postcopy_regions;        /* (element-type PostcopyRegion) (owned) where the back-end mapped them */
   VhostUserShmem *shmem;           /* (owned) (nullable) the shared memory regions, from GET_SHMEM_CONFIG */
+  VhostLogLimiter log_limiter;     /* what a back-end can make the master log */
 };
 
 /* A region of guest memory as the back-end mapped it, learnt in postcopy. */
@@ -284,11 +286,13 @@ backend_shmem_check (VhostUserMaster *self, VhostUserMsg *msg, GError **error)
   return FALSE;
 }
 
-/* A refusal: logged once, and a status (an errno) for the back-end if it asked. */
+/* A refusal: logged (at the rate a back-end cannot turn into a flood), and a
+ * status (an errno) for the back-end if it asked. */
 static void
-backend_shmem_refused (VhostUserMsg *reply, GError *error)
+backend_shmem_refused (VhostUserMaster *self, VhostUserMsg *reply, GError *error)
 {
-  g_message ("Refusing a back-end request: %s", error->message);
+  vhost_log_limiter_log (&self->log_limiter, G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "back-end request refused",
+                         g_get_monotonic_time (), "Refusing a back-end request: %s", error->message);
   switch (error->code)
     {
     case VHOST_ERROR_NO_SPACE:
@@ -311,7 +315,7 @@ backend_shmem_map (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply
 
   if (!backend_shmem_check (self, msg, &error) || !vhost_user_shmem_map (self->shmem, m, msg->fds[0], &error))
     {
-      backend_shmem_refused (reply, error);
+      backend_shmem_refused (self, reply, error);
       return;
     }
   g_signal_emit (self, signals[SIGNAL_SHMEM_MAP], 0, (guint) m->shmid, m->shm_offset, m->len,
@@ -332,7 +336,7 @@ backend_shmem_unmap (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *rep
 
   if (!backend_shmem_check (self, msg, &error) || !vhost_user_shmem_unmap (self->shmem, m, &error))
     {
-      backend_shmem_refused (reply, error);
+      backend_shmem_refused (self, reply, error);
       return;
     }
   emit_shmem_unmap (m->shmid, m->shm_offset, m->len, self);
@@ -497,6 +501,7 @@ vhost_user_master_init (VhostUserMaster *self)
   self->timeout_ms = DEFAULT_TIMEOUT_MS;
   self->context = g_main_context_ref_thread_default ();
   self->postcopy_regions = g_array_new (FALSE, FALSE, sizeof (PostcopyRegion));
+  vhost_log_limiter_init (&self->log_limiter, NULL, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
 }
 
 static void
@@ -530,6 +535,7 @@ vhost_user_master_finalize (GObject *object)
   g_free (self->socket_path);
   g_main_context_unref (self->context);
   g_array_unref (self->postcopy_regions);
+  vhost_log_limiter_clear (&self->log_limiter);
   G_OBJECT_CLASS (vhost_user_master_parent_class)->finalize (object);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 
@@ -13,6 +14,7 @@
 #include "vhost-user-channel-private.h"
 #include "vhost-user-slave-private.h"
 #include "vhost-virtqueue-private.h"
+#include "core/vhost-log-limit.h"
 #include "core/vhost-user-dev.h"
 
 /**
@@ -140,6 +142,8 @@ typedef struct
   GSocket *listener;             /* (owned) (nullable) */
   GSource *listen_source;        /* (owned) (nullable) */
   char *listen_path;             /* (owned) (nullable) the socket file we created */
+  dev_t listen_dev;              /* ...and its device and inode, to remove only that file */
+  ino_t listen_ino;
   VhostUserChannel *channel;     /* (owned) (nullable) the front-end's connection */
   VhostUserChannel *backend;     /* (owned) (nullable) the back-end request channel */
   GBytes *config;                /* (owned) (nullable) */
@@ -151,6 +155,7 @@ typedef struct
   guint reconnect_max_ms;
   GError *vfunc_error;           /* (owned) (nullable) vhost_user_slave_fail_request() */
   GArray *shmem_sizes;           /* (element-type guint64) (owned) the shared memory regions, by shmid */
+  VhostLogLimiter log_limiter;   /* what front-ends can make the device log (any thread) */
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -270,7 +275,8 @@ slave_end_connection (VhostUserSlave *self, const GError *error)
   g_clear_pointer (&priv->channel, vhost_user_channel_unref);
   vhost_user_dev_disconnect (priv->dev);
   if (priv->vfunc_error != NULL)
-    g_warning ("While the connection ended: %s", priv->vfunc_error->message);
+    vhost_user_slave_log (self, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "virtual function failed",
+                          "While the connection ended: %s", priv->vfunc_error->message);
   g_clear_error (&priv->vfunc_error);
   g_clear_pointer (&priv->backend, vhost_user_channel_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
@@ -691,15 +697,43 @@ slave_start_listening (VhostUserSlave *self)
   g_source_attach (priv->listen_source, priv->context);
 }
 
+/* Whether a process answers on the unix socket `path`: a connection attempt
+ * that does not block (a full backlog answers EAGAIN: someone listens). A
+ * refused connection is a socket file that nobody listens on any more. */
+static gboolean
+socket_is_live (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  gboolean live;
+
+  if (fd < 0)
+    return FALSE;
+  memcpy (address.sun_path, path, strlen (path));
+  live = connect (fd, (struct sockaddr *) &address, sizeof address) == 0 || errno == EAGAIN || errno == EINPROGRESS;
+  close (fd);
+  return live;
+}
+
 /**
  * vhost_user_slave_listen:
  * @slave: a #VhostUserSlave
  * @path: the path of the unix socket to create
  * @error: return location for a #GError
  *
- * Listens on @path and serves the front-ends that connect, one at a time. A stale
- * socket file at @path is replaced; the file is removed by
- * vhost_user_slave_close() and when the slave is finalized.
+ * Listens on @path and serves the front-ends that connect, one at a time.
+ *
+ * A socket file at @path that no process listens on any more (left by a
+ * process that was killed: a connection to it is refused) is replaced. A socket
+ * that a process answers on is not: the call fails with
+ * %VHOST_ERROR_ADDRESS_IN_USE, and that process keeps its socket. Any other
+ * kind of file at @path is left alone and the call fails with %VHOST_ERROR_IO.
+ * An empty @path, or one longer than a unix socket address holds (107 bytes on
+ * Linux), fails with %VHOST_ERROR_INVALID_ARGUMENT.
+ *
+ * vhost_user_slave_close() and the finalization of the slave remove the socket
+ * file, but only the one the slave created: if another file has taken its place
+ * at @path since (the same device and inode number no longer), it is left there.
  *
  * Returns: %TRUE on success
  */
@@ -710,6 +744,7 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   GError *local_error = NULL;
+  struct sockaddr_un native;
   struct stat st;
 
   g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
@@ -720,8 +755,31 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "Already listening on %s", priv->listen_path);
       return FALSE;
     }
+  if (path[0] == '\0')
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "Listening on '': the socket path is empty");
+      return FALSE;
+    }
+  if (strlen (path) >= sizeof native.sun_path)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "Listening on %s: the socket path is %" G_GSIZE_FORMAT " bytes long, more than the %"
+                   G_GSIZE_FORMAT " a unix socket address holds",
+                   path, strlen (path), sizeof native.sun_path - 1);
+      return FALSE;
+    }
   if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
-    unlink (path);
+    {
+      if (socket_is_live (path))
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_ADDRESS_IN_USE,
+                       "Listening on %s: another process is listening on that socket", path);
+          return FALSE;
+        }
+      /* Stale: nobody listens there any more. */
+      unlink (path);
+    }
   socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &local_error);
   address = g_unix_socket_address_new (path);
   if (socket == NULL || !g_socket_bind (socket, address, FALSE, &local_error) ||
@@ -730,6 +788,12 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Listening on %s: %s", path, local_error->message);
       g_error_free (local_error);
       return FALSE;
+    }
+  /* What to remove at the end: this file, not one that took its place. */
+  if (lstat (path, &st) == 0)
+    {
+      priv->listen_dev = st.st_dev;
+      priv->listen_ino = st.st_ino;
     }
   priv->listener = g_steal_pointer (&socket);
   priv->listen_path = g_strdup (path);
@@ -877,7 +941,8 @@ vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellab
  * @slave: a #VhostUserSlave
  *
  * Ends the connection to the front-end, if any, stops listening (removing
- * the socket file) and stops dialing a front-end again (client mode).
+ * the socket file it created, if that is still the file at its path) and stops
+ * dialing a front-end again (client mode).
  * #VhostUserSlave::disconnected is not emitted.
  */
 void
@@ -892,9 +957,13 @@ vhost_user_slave_close (VhostUserSlave *slave)
   g_clear_pointer (&priv->listen_source, g_source_unref);
   if (priv->listener != NULL)
     {
+      struct stat st;
+
       g_socket_close (priv->listener, NULL);
       g_clear_object (&priv->listener);
-      if (priv->listen_path != NULL)
+      /* Only our own socket file: another process may have put its own there. */
+      if (priv->listen_path != NULL && lstat (priv->listen_path, &st) == 0 && st.st_dev == priv->listen_dev &&
+          st.st_ino == priv->listen_ino)
         unlink (priv->listen_path);
     }
   g_clear_pointer (&priv->listen_path, g_free);
@@ -904,6 +973,66 @@ vhost_user_slave_close (VhostUserSlave *slave)
     g_source_destroy (priv->redial_source);
   g_clear_pointer (&priv->redial_source, g_source_unref);
   slave_end_connection (slave, NULL);
+  /* The counts of messages held back are told before the device goes quiet. */
+  vhost_log_limiter_flush (&priv->log_limiter, g_get_monotonic_time ());
+}
+
+/**
+ * vhost_user_slave_log: (skip)
+ * @slave: a #VhostUserSlave
+ * @log_domain: (nullable): the log domain, usually %G_LOG_DOMAIN
+ * @log_level: the level: one of %G_LOG_LEVEL_CRITICAL, %G_LOG_LEVEL_WARNING,
+ *   %G_LOG_LEVEL_MESSAGE, %G_LOG_LEVEL_INFO and %G_LOG_LEVEL_DEBUG
+ * @reason: what kind of message it is: a short constant text, such as "front-end
+ *   went away", which also ends the count line of the messages dropped
+ * @format: a printf()-style format
+ * @...: the arguments of @format
+ *
+ * Logs a message that front-ends can cause but that belongs to no queue (a
+ * connection that ends, a request the device refuses) at a bounded rate, as
+ * vhost_virtqueue_log() does for a queue: a burst of 10 messages of each
+ * @reason, then one a second, the count of those dropped printed before the next
+ * one that goes out ("COUNT similar messages suppressed (@reason)"), or at
+ * vhost_user_slave_close(). The state is kept for the slave's life, across
+ * connections. Call it from any thread.
+ */
+void
+vhost_user_slave_log (VhostUserSlave *slave,
+                      const gchar *log_domain,
+                      GLogLevelFlags log_level,
+                      const gchar *reason,
+                      const gchar *format,
+                      ...)
+{
+  va_list args;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+
+  va_start (args, format);
+  vhost_log_limiter_logv_now (&PRIV (slave)->log_limiter, log_domain, log_level, reason, format, args);
+  va_end (args);
+}
+
+/**
+ * vhost_user_slave_log_message: (rename-to vhost_user_slave_log)
+ * @slave: a #VhostUserSlave
+ * @log_domain: (nullable): the log domain
+ * @log_level: the level, as for vhost_user_slave_log()
+ * @reason: what kind of message it is, as for vhost_user_slave_log()
+ * @message: the message
+ *
+ * Logs @message at a bounded rate, as vhost_user_slave_log() does; for bindings,
+ * which format their messages themselves.
+ */
+void
+vhost_user_slave_log_message (VhostUserSlave *slave,
+                              const gchar *log_domain,
+                              GLogLevelFlags log_level,
+                              const gchar *reason,
+                              const gchar *message)
+{
+  g_return_if_fail (message != NULL);
+  vhost_user_slave_log (slave, log_domain, log_level, reason, "%s", message);
 }
 
 /**
@@ -1397,6 +1526,7 @@ vhost_user_slave_init (VhostUserSlave *self)
   priv->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
   priv->redial_ms = FIRST_REDIAL_MS;
   priv->shmem_sizes = g_array_new (FALSE, TRUE, sizeof (guint64));
+  vhost_log_limiter_init (&priv->log_limiter, NULL, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
 }
 
 static void
@@ -1421,6 +1551,7 @@ vhost_user_slave_finalize (GObject *object)
   g_clear_error (&priv->vfunc_error);
   g_array_unref (priv->shmem_sizes);
   vhost_user_dev_free (priv->dev);
+  vhost_log_limiter_clear (&priv->log_limiter);
   g_ptr_array_unref (priv->queues);
   g_main_context_unref (priv->context);
   G_OBJECT_CLASS (vhost_user_slave_parent_class)->finalize (object);

@@ -251,6 +251,20 @@ VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_close (VhostUserSlave *slave);
 
 VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_log (VhostUserSlave *slave,
+                           const gchar *log_domain,
+                           GLogLevelFlags log_level,
+                           const gchar *reason,
+                           const gchar *format,
+                           ...) G_GNUC_PRINTF (5, 6);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_log_message (VhostUserSlave *slave,
+                                   const gchar *log_domain,
+                                   GLogLevelFlags log_level,
+                                   const gchar *reason,
+                                   const gchar *message);
+
+VHOST_AVAILABLE_IN_ALL
 VhostVirtqueue *vhost_user_slave_get_virtqueue (VhostUserSlave *slave,
                                                 guint index);
 VHOST_AVAILABLE_IN_ALL

@@ -488,6 +488,126 @@ test_probe (void)
   vhost_peer_remove_dir (dir);
 }
 
+#define FLOOD_SECONDS 3
+#define FLOOD_REASON "chain without a writable status byte"
+
+/* The seconds of a GLib log line's time stamp ("[(process:PID): ]PROGRAM-WARNING **:
+ * HH:MM:SS.mmm: ..."), or -1 if it has none. */
+static gint64
+line_second (const char *line)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("([0-9]{2}):([0-9]{2}):([0-9]{2})\\.[0-9]{3}: ", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  gint64 second = 0;
+
+  if (!g_regex_match (regex, line, 0, &match))
+    return -1;
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *part = g_match_info_fetch (match, i);
+
+      second = second * 60 + g_ascii_strtoll (part, NULL, 10);
+    }
+  return second;
+}
+
+/* A front-end that resubmits chains without a writable status byte as fast as it can:
+ * the tool's stderr stays within a burst and about two lines a second, and what it
+ * does not print it counts; every malformed chain is printed or counted once. */
+static void
+test_log_flood (void)
+{
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  g_autofree char *socket_arg = g_strdup_printf ("--socket-path=%s", sock);
+  const char *argv[] = { tool_path ("VHOST_USER_BLK"), socket_arg, "--null=64M", NULL };
+  g_autoptr(VhostPeer) peer = vhost_peer_start (dir, "vhost-user-blk", NULL, argv);
+  g_autoptr(GArray) seconds = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *log = NULL;
+  guint64 sent = 0, shown = 0, counted = 0, in_flight = 0, tag;
+  guint len, max_per_second = 0, n_lines = 0;
+  gint64 start, end;
+  Front f = { 0 };
+
+  vhost_peer_wait_for_socket (peer, sock, 10000);
+  front_open (&f, sock, 1, FALSE);
+  *(struct virtio_blk_outhdr *) f.hdr = (struct virtio_blk_outhdr) { GUINT32_TO_LE (VIRTIO_BLK_T_IN), 0, 0 };
+  start = g_get_monotonic_time ();
+  end = start + FLOOD_SECONDS * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end)
+    {
+      VhostDriverBuffer out = { f.hdr_addr, sizeof (struct virtio_blk_outhdr) };
+
+      /* A header and nothing writable, 64 at a time. */
+      while (in_flight < 64)
+        {
+          g_assert_true (vhost_driver_submit (f.driver, 0, &out, 1, NULL, 0, sent, &error));
+          g_assert_no_error (error);
+          sent++;
+          in_flight++;
+        }
+      vhost_driver_kick (f.driver, 0);
+      g_assert_true (vhost_driver_wait (f.driver, 0, 10000, &error));
+      g_assert_no_error (error);
+      while (vhost_driver_reap (f.driver, 0, &tag, &len, &error))
+        {
+          g_assert_cmpuint (len, ==, 0);
+          in_flight--;
+        }
+      g_assert_no_error (error);
+    }
+  while (in_flight > 0)
+    {
+      vhost_test_reap_one (f.driver, 0, 10000, &tag, &len);
+      in_flight--;
+    }
+  /* The rate window reopens: stopping the queue then prints the last count. */
+  while (g_get_monotonic_time () < end + G_USEC_PER_SEC + 100000)
+    g_usleep (50000);
+  front_close (&f);
+  stop_tool (peer, sock);
+
+  log = vhost_peer_get_log (peer);
+  g_test_message ("the tool's log:\n%s", log);
+  lines = g_strsplit (log, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *count = strstr (lines[i], "Queue 0: ");
+      gint64 second = line_second (lines[i]);
+
+      if (lines[i][0] == '\0')
+        continue;
+      n_lines++;
+      if (strstr (lines[i], "Queue 0: a chain (head ") != NULL)
+        shown++;
+      else if (count != NULL && strstr (count, " similar messages suppressed (" FLOOD_REASON ")") != NULL)
+        counted += g_ascii_strtoull (count + strlen ("Queue 0: "), NULL, 10);
+      if (second >= 0)
+        g_array_append_val (seconds, second);
+    }
+  /* The most lines in one second of the clock (the lines come in time order). */
+  for (guint i = 0, run = 0; i < seconds->len; i++)
+    {
+      run = i > 0 && g_array_index (seconds, gint64, i) == g_array_index (seconds, gint64, i - 1) ? run + 1 : 1;
+      max_per_second = MAX (max_per_second, run);
+    }
+  g_test_message ("%" G_GUINT64_FORMAT " malformed chains in %d s; the tool printed %u lines (at most %u in one "
+                  "second): %" G_GUINT64_FORMAT " warnings, and %" G_GUINT64_FORMAT " more counted as suppressed",
+                  sent, FLOOD_SECONDS, n_lines, max_per_second, shown, counted);
+  g_assert_cmpuint (sent, >=, 1000);
+  /* Each one printed or counted, once. */
+  g_assert_cmpuint (shown + counted, ==, sent);
+  g_assert_cmpuint (counted, >, 0);
+  /* The burst of 10, then one warning and one count line a second at most. */
+  g_assert_cmpuint (shown, <=, 10 + FLOOD_SECONDS + 2);
+  g_assert_cmpuint (max_per_second, <=, 10 + 2 * 2 + 2);
+  /* Besides them: the start, the listening, the front-end going away, the shutdown. */
+  g_assert_cmpuint (n_lines, <=, 10 + 2 * (FLOOD_SECONDS + 2) + 6);
+  vhost_peer_remove_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -500,5 +620,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/interop/blk-tool/ram-and-null", test_ram_and_null);
   g_test_add_func ("/vhost/interop/blk-tool/fd", test_fd);
   g_test_add_func ("/vhost/interop/blk-tool/probe", test_probe);
+  g_test_add_func ("/vhost/interop/blk-tool/log-flood", test_log_flood);
   return g_test_run ();
 }

@@ -149,3 +149,17 @@ def test_backend_negotiate_protocol(pair):
     m.get_features()  # a reply: the slave has handled what came before
     assert Vhost.UserRequest.GET_PROTOCOL_FEATURES in slave.requests
     assert Vhost.UserRequest.SET_PROTOCOL_FEATURES in slave.requests
+
+
+def test_log_rate_limited(capfd):
+    """What a peer can make a device log goes out at a bounded rate: the burst of 10 per
+    queue (or slave) and reason, whatever the number of calls."""
+    slave = PyBlk()
+    queue = slave.get_virtqueue(0)
+    for i in range(50):
+        queue.log("py-rate", GLib.LogLevelFlags.LEVEL_MESSAGE, "bad chain", "chain %d" % i)
+        slave.log("py-rate", GLib.LogLevelFlags.LEVEL_MESSAGE, "went away", "gone %d" % i)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "py-rate-Message" in line]
+    assert sum("chain " in line for line in lines) == 10
+    assert sum("gone " in line for line in lines) == 10
+    assert lines[0].endswith("chain 0") and lines[1].endswith("gone 0")

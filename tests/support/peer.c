@@ -2,6 +2,7 @@
 /* Peer processes for tests and benchmarks: temp dirs, processes with their logs, sockets to wait for. */
 #include <sys/prctl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
@@ -188,6 +189,32 @@ vhost_peer_count_fds (VhostPeer *peer)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
+}
+
+/* A "Key:   N kB" line of the running peer's /proc/PID/status, as a number. */
+static guint64
+status_field (VhostPeer *peer, const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (peer->process));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, key);
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (key), NULL, 10);
+}
+
+guint64
+vhost_peer_get_rss_kb (VhostPeer *peer)
+{
+  return status_field (peer, "\nVmRSS:");
+}
+
+guint
+vhost_peer_count_threads (VhostPeer *peer)
+{
+  return status_field (peer, "\nThreads:");
 }
 
 void

@@ -33,6 +33,12 @@ GPid vhost_peer_get_pid (VhostPeer *peer);
 /* How many fds the running peer has open. */
 guint vhost_peer_count_fds (VhostPeer *peer);
 
+/* The running peer's resident memory (VmRSS), in KiB. */
+guint64 vhost_peer_get_rss_kb (VhostPeer *peer);
+
+/* The number of threads of the running peer. */
+guint vhost_peer_count_threads (VhostPeer *peer);
+
 /* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
 void vhost_peer_close_stdin (VhostPeer *peer);
 

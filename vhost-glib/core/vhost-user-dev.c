@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "vhost-user-dev-private.h"
+#include "vhost-log-limit.h"
 
 typedef gboolean (*RequestHandler) (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error);
 
@@ -156,7 +157,7 @@ get_worker (VhostUserDev *dev, guint group)
   worker = vhost_worker_new (name, &error);
   if (worker == NULL)
     {
-      g_warning ("%s", error->message);
+      vhost_log_limited (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "worker not started", "%s", error->message);
       return NULL;
     }
   vhost_worker_set_poll_us (worker, dev->busy_poll_us);

@@ -7,6 +7,7 @@
 
 #include "vhost-user-dev-private.h"
 #include "vhost-guard.h"
+#include "vhost-log-limit.h"
 
 static void
 region_unmap (VhostUserDevRegion *region)
@@ -57,8 +58,9 @@ vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what,
   /* A file that can shrink can take pages away from under us: faults in it
    * are caught (vhost-guard.h). */
   if (!vhost_guard_fd_is_sealed (fd) && !vhost_guard_register (map, *map_size))
-    g_warning ("%s: region %u: too many mappings to guard; a truncation of its file would kill the process", what,
-               i);
+    vhost_log_limited (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "mapping not guarded",
+                       "%s: region %u: too many mappings to guard; a truncation of its file would kill the process",
+                       what, i);
   *map_out = map;
   return TRUE;
 }
