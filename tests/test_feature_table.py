@@ -64,7 +64,7 @@ class FeatureTableTest(unittest.TestCase):
         self.assertRegex(r.stdout, r"(?m)^\+\| 19 \| `SEND_RARP` \|.*only `vhost_user_master_send_request\(\)`")
 
     def test_default_protocol_feature_change_fails(self):
-        self.edit("vhost-glib/vhost-user-slave.c", "VHOST_USER_PROTOCOL_F_MQ | ", "")
+        self.edit("vhost-glib/vhost-user-slave-internal.h", "VHOST_USER_PROTOCOL_F_MQ | ", "")
         r = self.check()
         self.assertEqual(r.returncode, 1)
         self.assertRegex(r.stdout, r"(?m)^\+\| 0 \| `MQ` \|.*if the device offers it")

@@ -13,6 +13,7 @@
 #include "vhost-enum-types.h"
 #include "vhost-user-channel-private.h"
 #include "vhost-user-slave-private.h"
+#include "vhost-user-slave-internal.h"
 #include "vhost-virtqueue-private.h"
 #include "core/vhost-log-limit.h"
 #include "core/vhost-user-dev.h"
@@ -112,57 +113,7 @@
  * A vhost-user back-end. All its fields are private.
  */
 
-#define DEFAULT_MAX_QUEUE_SIZE 1024
-
-/* The ring features the library implements for every device. */
-#define DEFAULT_FEATURES                                                                            \
-  (VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |  \
-   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED))
-
-/* The device-independent protocol features the library backs whatever the device
- * (the engine logs dirty pages, tracks inflight chains, answers postcopy and moves
- * the device state). CONFIG comes on top when the device has a configuration space,
- * and the features of the device requests the device implements; see
- * slave_real_get_protocol_features(). */
-#define DEFAULT_PROTOCOL_FEATURES                                                                   \
-  ((guint64) (VHOST_USER_PROTOCOL_F_MQ | VHOST_USER_PROTOCOL_F_REPLY_ACK |                        \
-              VHOST_USER_PROTOCOL_F_LOG_SHMFD |                                                   \
-              VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD |         \
-              VHOST_USER_PROTOCOL_F_HOST_NOTIFIER | VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD |        \
-              VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |   \
-              VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS |          \
-              VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_PAGEFAULT |                 \
-              VHOST_USER_PROTOCOL_F_DEVICE_STATE | VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT |   \
-              VHOST_USER_PROTOCOL_F_SHMEM))
-
-typedef struct
-{
-  GMainContext *context;         /* (owned) */
-  VhostUserDev *dev;             /* (owned) the engine: everything the front-end negotiates */
-  GSocket *listener;             /* (owned) (nullable) */
-  GSource *listen_source;        /* (owned) (nullable) */
-  char *listen_path;             /* (owned) (nullable) the socket file we created */
-  dev_t listen_dev;              /* ...and its device and inode, to remove only that file */
-  ino_t listen_ino;
-  VhostUserChannel *channel;     /* (owned) (nullable) the front-end's connection */
-  VhostUserChannel *backend;     /* (owned) (nullable) the back-end request channel */
-  GBytes *config;                /* (owned) (nullable) */
-  GPtrArray *queues;             /* (element-type VhostVirtqueue) (owned) */
-  guint busy_poll_us;
-  char *connect_path;            /* (owned) (nullable) client mode: the front-end's socket */
-  GSource *redial_source;        /* (owned) (nullable) client mode: the next dial */
-  guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
-  guint reconnect_max_ms;
-  GError *vfunc_error;           /* (owned) (nullable) vhost_user_slave_fail_request() */
-  GArray *shmem_sizes;           /* (element-type guint64) (owned) the shared memory regions, by shmid */
-  VhostLogLimiter log_limiter;   /* what front-ends can make the device log (any thread) */
-} VhostUserSlavePrivate;
-
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
-
-#define DEFAULT_BUSY_POLL_US 32
-#define DEFAULT_RECONNECT_MAX_MS 2000
-#define FIRST_REDIAL_MS 50
 
 enum {
   PROP_0,
@@ -182,7 +133,11 @@ enum {
 
 static guint signals[N_SIGNALS];
 
-#define PRIV(self) ((VhostUserSlavePrivate *) vhost_user_slave_get_instance_private (self))
+VhostUserSlavePrivate *
+vhost_user_slave_priv (VhostUserSlave *self)
+{
+  return vhost_user_slave_get_instance_private (self);
+}
 
 /* A queue's driver broke the ring rules: the engine tells the front-end. */
 static void
@@ -258,11 +213,14 @@ vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave)
   return PRIV (slave)->busy_poll_us;
 }
 
-static void slave_start_listening (VhostUserSlave *self);
-static void slave_schedule_redial (VhostUserSlave *self);
+void
+vhost_user_slave_emit_disconnected (VhostUserSlave *self, const GError *error)
+{
+  g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
+}
 
-static void
-slave_end_connection (VhostUserSlave *self, const GError *error)
+void
+vhost_user_slave_end_connection (VhostUserSlave *self, const GError *error)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
 
@@ -282,15 +240,15 @@ slave_end_connection (VhostUserSlave *self, const GError *error)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   if (error != NULL)
     g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
-  slave_start_listening (self);
-  slave_schedule_redial (self);
+  vhost_user_slave_start_listening (self);
+  vhost_user_slave_schedule_redial (self);
   g_object_unref (self);
 }
 
 static void
 slave_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user_data)
 {
-  slave_end_connection (VHOST_USER_SLAVE (user_data), error);
+  vhost_user_slave_end_connection (VHOST_USER_SLAVE (user_data), error);
 }
 
 static void
@@ -527,78 +485,6 @@ static const VhostUserDevOps dev_ops = {
   .get_shmem_config = dev_get_shmem_config,
 };
 
-/* "RING_EVENT_IDX (bit 29), device feature bit 3": the names of the bits of a
- * virtio feature set or (protocol) of a protocol feature set. */
-static char *
-feature_bit_names (guint64 bits, gboolean protocol)
-{
-  GEnumClass *virtio = g_type_class_ref (VHOST_TYPE_VIRTIO_FEATURE);
-  GFlagsClass *flags = g_type_class_ref (VHOST_TYPE_USER_PROTOCOL_FEATURES);
-  GString *names = g_string_new (NULL);
-
-  for (guint bit = 0; bit < 64; bit++)
-    {
-      const char *name = NULL;
-
-      if (!(bits & VHOST_FEATURE_MASK (bit)))
-        continue;
-      if (names->len > 0)
-        g_string_append (names, ", ");
-      if (protocol && bit < 32)
-        {
-          GFlagsValue *value = g_flags_get_first_value (flags, 1u << bit);
-
-          if (value != NULL && value->value == 1u << bit)
-            name = value->value_name + strlen ("VHOST_USER_PROTOCOL_F_");
-        }
-      else if (!protocol)
-        {
-          GEnumValue *value = g_enum_get_value (virtio, bit);
-
-          if (value != NULL)
-            name = value->value_name + strlen ("VHOST_VIRTIO_F_");
-        }
-      if (name != NULL)
-        g_string_append_printf (names, "%s (bit %u)", name, bit);
-      else
-        g_string_append_printf (names, "%s bit %u", protocol ? "protocol feature" : "device feature", bit);
-    }
-  g_type_class_unref (flags);
-  g_type_class_unref (virtio);
-  return g_string_free (names, FALSE);
-}
-
-/* SET_FEATURES or SET_PROTOCOL_FEATURES refused for bits the device did not
- * offer: say which, and how to make them agree. */
-static void
-explain_unoffered (VhostUserSlave *self, const VhostUserMsg *msg, GError **error)
-{
-  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
-  gboolean protocol = msg->hdr.request == VHOST_USER_SET_PROTOCOL_FEATURES;
-  guint64 offered, unoffered;
-  g_autofree char *names = NULL;
-
-  if ((msg->hdr.request != VHOST_USER_SET_FEATURES && !protocol) || msg->hdr.size != sizeof (guint64) ||
-      !g_error_matches (*error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT))
-    return;
-  if (protocol)
-    offered = klass->get_protocol_features (self) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
-  else
-    offered = klass->get_features (self) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
-  unoffered = msg->payload.u64 & ~offered;
-  if (unoffered == 0)
-    return;
-  names = feature_bit_names (unoffered, protocol);
-  g_clear_error (error);
-  g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-               "%s: the front-end acked %s that the device did not offer: %s. A device that supports them "
-               "offers them from its %s virtual function (do_%s in Python); otherwise turn them off in the "
-               "front-end",
-               protocol ? "SET_PROTOCOL_FEATURES" : "SET_FEATURES", protocol ? "protocol features" : "features",
-               names, protocol ? "get_protocol_features" : "get_features",
-               protocol ? "get_protocol_features" : "get_features");
-}
-
 static void
 slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_data)
 {
@@ -610,7 +496,7 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
   g_clear_error (&PRIV (self)->vfunc_error);
   keep = vhost_user_dev_handle (PRIV (self)->dev, msg, &error);
   if (error != NULL)
-    explain_unoffered (self, msg, &error);
+    vhost_user_slave_explain_unoffered (self, msg, &error);
   if (PRIV (self)->vfunc_error != NULL)
     {
       g_clear_error (&error);
@@ -620,13 +506,12 @@ slave_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_da
     }
   g_signal_emit (self, signals[SIGNAL_REQUEST_HANDLED], 0, (VhostUserRequest) msg->hdr.request, error);
   if (!keep)
-    slave_end_connection (self, error);
+    vhost_user_slave_end_connection (self, error);
   g_object_unref (self);
 }
 
-/* Start serving a connected socket. Takes `fd`. */
-static gboolean
-slave_serve (VhostUserSlave *self, int fd, GError **error)
+gboolean
+vhost_user_slave_serve_socket (VhostUserSlave *self, int fd, GError **error)
 {
   VhostUserSlavePrivate *priv = PRIV (self);
   VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
@@ -652,329 +537,6 @@ slave_serve (VhostUserSlave *self, int fd, GError **error)
                                           priv->context, slave_request_cb, slave_closed_cb, self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
   return TRUE;
-}
-
-static gboolean
-slave_accept_cb (GSocket *socket, GIOCondition condition, gpointer user_data)
-{
-  VhostUserSlave *self = user_data;
-  VhostUserSlavePrivate *priv = PRIV (self);
-  g_autoptr(GSocket) client = NULL;
-  g_autoptr(GError) error = NULL;
-  int fd;
-
-  client = g_socket_accept (socket, NULL, &error);
-  if (client == NULL)
-    {
-      g_debug ("accept on %s: %s", priv->listen_path, error->message);
-      return G_SOURCE_CONTINUE;
-    }
-  fd = fcntl (g_socket_get_fd (client), F_DUPFD_CLOEXEC, 3);
-  g_socket_close (client, NULL);
-  if (fd < 0)
-    return G_SOURCE_CONTINUE;
-  /* One front-end at a time: stop accepting until this one goes away. */
-  g_source_destroy (priv->listen_source);
-  g_clear_pointer (&priv->listen_source, g_source_unref);
-  if (!slave_serve (self, fd, &error))
-    {
-      g_signal_emit (self, signals[SIGNAL_DISCONNECTED], 0, error);
-      slave_start_listening (self);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static void
-slave_start_listening (VhostUserSlave *self)
-{
-  VhostUserSlavePrivate *priv = PRIV (self);
-
-  if (priv->listener == NULL || priv->listen_source != NULL || priv->channel != NULL)
-    return;
-  priv->listen_source = g_socket_create_source (priv->listener, G_IO_IN, NULL);
-  g_source_set_static_name (priv->listen_source, "[vhost] vhost-user listener");
-  g_source_set_callback (priv->listen_source, G_SOURCE_FUNC (slave_accept_cb), self, NULL);
-  g_source_attach (priv->listen_source, priv->context);
-}
-
-/* Whether a process answers on the unix socket `path`: a connection attempt
- * that does not block (a full backlog answers EAGAIN: someone listens). A
- * refused connection is a socket file that nobody listens on any more. */
-static gboolean
-socket_is_live (const char *path)
-{
-  struct sockaddr_un address = { .sun_family = AF_UNIX };
-  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  gboolean live;
-
-  if (fd < 0)
-    return FALSE;
-  memcpy (address.sun_path, path, strlen (path));
-  live = connect (fd, (struct sockaddr *) &address, sizeof address) == 0 || errno == EAGAIN || errno == EINPROGRESS;
-  close (fd);
-  return live;
-}
-
-/**
- * vhost_user_slave_listen:
- * @slave: a #VhostUserSlave
- * @path: the path of the unix socket to create
- * @error: return location for a #GError
- *
- * Listens on @path and serves the front-ends that connect, one at a time.
- *
- * A socket file at @path that no process listens on any more (left by a
- * process that was killed: a connection to it is refused) is replaced. A socket
- * that a process answers on is not: the call fails with
- * %VHOST_ERROR_ADDRESS_IN_USE, and that process keeps its socket. Any other
- * kind of file at @path is left alone and the call fails with %VHOST_ERROR_IO.
- * An empty @path, or one longer than a unix socket address holds (107 bytes on
- * Linux), fails with %VHOST_ERROR_INVALID_ARGUMENT.
- *
- * vhost_user_slave_close() and the finalization of the slave remove the socket
- * file, but only the one the slave created: if another file has taken its place
- * at @path since (the same device and inode number no longer), it is left there.
- *
- * Returns: %TRUE on success
- */
-gboolean
-vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error)
-{
-  VhostUserSlavePrivate *priv;
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketAddress) address = NULL;
-  GError *local_error = NULL;
-  struct sockaddr_un native;
-  struct stat st;
-
-  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
-  g_return_val_if_fail (path != NULL, FALSE);
-  priv = PRIV (slave);
-  if (priv->listener != NULL)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "Already listening on %s", priv->listen_path);
-      return FALSE;
-    }
-  if (path[0] == '\0')
-    {
-      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                           "Listening on '': the socket path is empty");
-      return FALSE;
-    }
-  if (strlen (path) >= sizeof native.sun_path)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                   "Listening on %s: the socket path is %" G_GSIZE_FORMAT " bytes long, more than the %"
-                   G_GSIZE_FORMAT " a unix socket address holds",
-                   path, strlen (path), sizeof native.sun_path - 1);
-      return FALSE;
-    }
-  if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
-    {
-      if (socket_is_live (path))
-        {
-          g_set_error (error, VHOST_ERROR, VHOST_ERROR_ADDRESS_IN_USE,
-                       "Listening on %s: another process is listening on that socket", path);
-          return FALSE;
-        }
-      /* Stale: nobody listens there any more. */
-      unlink (path);
-    }
-  socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &local_error);
-  address = g_unix_socket_address_new (path);
-  if (socket == NULL || !g_socket_bind (socket, address, FALSE, &local_error) ||
-      !g_socket_listen (socket, &local_error))
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Listening on %s: %s", path, local_error->message);
-      g_error_free (local_error);
-      return FALSE;
-    }
-  /* What to remove at the end: this file, not one that took its place. */
-  if (lstat (path, &st) == 0)
-    {
-      priv->listen_dev = st.st_dev;
-      priv->listen_ino = st.st_ino;
-    }
-  priv->listener = g_steal_pointer (&socket);
-  priv->listen_path = g_strdup (path);
-  slave_start_listening (slave);
-  return TRUE;
-}
-
-/**
- * vhost_user_slave_serve_fd:
- * @slave: a #VhostUserSlave
- * @fd: a unix stream socket connected to a front-end
- * @error: return location for a #GError
- *
- * Serves a front-end on a socket that is already connected, as with the
- * `--fd` option of the specification's back-end program conventions. The slave
- * takes ownership of @fd, also when this fails.
- *
- * Returns: %TRUE on success
- */
-gboolean
-vhost_user_slave_serve_fd (VhostUserSlave *slave, gint fd, GError **error)
-{
-  struct stat st;
-  int type = 0;
-  socklen_t len = sizeof type;
-
-  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
-  g_return_val_if_fail (fd >= 0, FALSE);
-  if (fstat (fd, &st) < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "fd %d: %s", fd, g_strerror (saved));
-      if (saved != EBADF)
-        close (fd);
-      return FALSE;
-    }
-  if (!S_ISSOCK (st.st_mode) || getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "fd %d is not a stream socket", fd);
-      close (fd);
-      return FALSE;
-    }
-  return slave_serve (slave, fd, error);
-}
-
-/* Client mode: one dial, and on success the connection served. */
-static gboolean
-slave_dial (VhostUserSlave *self, const char *path, GCancellable *cancellable, GError **error)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
-  g_autoptr(GSocketConnection) connection = NULL;
-  GError *local_error = NULL;
-  int fd;
-
-  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), cancellable, &local_error);
-  if (connection == NULL)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Connecting to %s: %s", path, local_error->message);
-      g_error_free (local_error);
-      return FALSE;
-    }
-  fd = fcntl (g_socket_get_fd (g_socket_connection_get_socket (connection)), F_DUPFD_CLOEXEC, 3);
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  if (fd < 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Connecting to %s: %s", path, g_strerror (errsv));
-      return FALSE;
-    }
-  return slave_serve (self, fd, error);
-}
-
-static gboolean
-slave_redial_cb (gpointer data)
-{
-  VhostUserSlave *self = data;
-  VhostUserSlavePrivate *priv = PRIV (self);
-  g_autoptr(GError) error = NULL;
-
-  g_clear_pointer (&priv->redial_source, g_source_unref);
-  if (slave_dial (self, priv->connect_path, NULL, &error))
-    {
-      priv->redial_ms = FIRST_REDIAL_MS;
-      return G_SOURCE_REMOVE;
-    }
-  g_debug ("%s; trying again in %u ms", error->message, priv->redial_ms);
-  priv->redial_ms = MIN (priv->redial_ms * 2, MAX (priv->reconnect_max_ms, FIRST_REDIAL_MS));
-  slave_schedule_redial (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* Client mode: dial the front-end again, after a wait that grows with each
- * failure up to #VhostUserSlave:reconnect-max-ms. */
-static void
-slave_schedule_redial (VhostUserSlave *self)
-{
-  VhostUserSlavePrivate *priv = PRIV (self);
-
-  if (priv->connect_path == NULL || priv->reconnect_max_ms == 0 || priv->channel != NULL ||
-      priv->redial_source != NULL)
-    return;
-  priv->redial_source = g_timeout_source_new (MIN (priv->redial_ms, priv->reconnect_max_ms));
-  g_source_set_static_name (priv->redial_source, "[vhost] vhost-user redial");
-  g_source_set_callback (priv->redial_source, slave_redial_cb, self, NULL);
-  g_source_attach (priv->redial_source, priv->context);
-}
-
-/**
- * vhost_user_slave_connect_to:
- * @slave: a #VhostUserSlave
- * @path: the path of a front-end's listening unix socket
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Connects to a front-end that listens on @path (client mode) and serves it.
- * When that connection ends, the slave dials @path again, waiting 50 ms
- * before the first try and twice as long after each failure, up to
- * #VhostUserSlave:reconnect-max-ms (0: it does not dial again), until a
- * front-end answers or vhost_user_slave_close() is called. A front-end that
- * restarts, or a back-end that the front-end dropped, is so served again.
- *
- * Returns: %TRUE if the first connection was made
- */
-gboolean
-vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellable *cancellable, GError **error)
-{
-  VhostUserSlavePrivate *priv;
-
-  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
-  g_return_val_if_fail (path != NULL, FALSE);
-  priv = PRIV (slave);
-  if (!slave_dial (slave, path, cancellable, error))
-    return FALSE;
-  g_free (priv->connect_path);
-  priv->connect_path = g_strdup (path);
-  priv->redial_ms = FIRST_REDIAL_MS;
-  return TRUE;
-}
-
-/**
- * vhost_user_slave_close:
- * @slave: a #VhostUserSlave
- *
- * Ends the connection to the front-end, if any, stops listening (removing
- * the socket file it created, if that is still the file at its path) and stops
- * dialing a front-end again (client mode).
- * #VhostUserSlave::disconnected is not emitted.
- */
-void
-vhost_user_slave_close (VhostUserSlave *slave)
-{
-  VhostUserSlavePrivate *priv;
-
-  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
-  priv = PRIV (slave);
-  if (priv->listen_source != NULL)
-    g_source_destroy (priv->listen_source);
-  g_clear_pointer (&priv->listen_source, g_source_unref);
-  if (priv->listener != NULL)
-    {
-      struct stat st;
-
-      g_socket_close (priv->listener, NULL);
-      g_clear_object (&priv->listener);
-      /* Only our own socket file: another process may have put its own there. */
-      if (priv->listen_path != NULL && lstat (priv->listen_path, &st) == 0 && st.st_dev == priv->listen_dev &&
-          st.st_ino == priv->listen_ino)
-        unlink (priv->listen_path);
-    }
-  g_clear_pointer (&priv->listen_path, g_free);
-  /* No more dialing, then the connection ends. */
-  g_clear_pointer (&priv->connect_path, g_free);
-  if (priv->redial_source != NULL)
-    g_source_destroy (priv->redial_source);
-  g_clear_pointer (&priv->redial_source, g_source_unref);
-  slave_end_connection (slave, NULL);
-  /* The counts of messages held back are told before the device goes quiet. */
-  vhost_log_limiter_flush (&priv->log_limiter, g_get_monotonic_time ());
 }
 
 /**
@@ -1301,218 +863,6 @@ vhost_user_slave_get_context (VhostUserSlave *slave)
   return PRIV (slave)->context;
 }
 
-/* Defaults of the virtual functions. */
-
-static guint64
-slave_real_get_features (VhostUserSlave *self)
-{
-  return DEFAULT_FEATURES;
-}
-
-static GBytes *slave_real_get_config (VhostUserSlave *self, guint offset, guint size, GError **error);
-static gboolean slave_real_send_rarp (VhostUserSlave *self, const guint8 *mac, GError **error);
-static gboolean slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error);
-static gboolean slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error);
-
-static guint64
-slave_real_get_protocol_features (VhostUserSlave *self)
-{
-  guint64 features = DEFAULT_PROTOCOL_FEATURES;
-
-  /* CONFIG only with a configuration space: bytes set, or a get_config of the device's own. */
-  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
-
-  if (PRIV (self)->config != NULL || klass->get_config != slave_real_get_config)
-    features |= VHOST_USER_PROTOCOL_F_CONFIG;
-  /* The feature of each device request the device implements. */
-  if (klass->send_rarp != slave_real_send_rarp)
-    features |= VHOST_USER_PROTOCOL_F_RARP;
-  if (klass->net_set_mtu != slave_real_net_set_mtu)
-    features |= VHOST_USER_PROTOCOL_F_NET_MTU;
-  if (klass->set_vring_endian != slave_real_set_vring_endian)
-    features |= VHOST_USER_PROTOCOL_F_CROSS_ENDIAN;
-  return features;
-}
-
-static guint
-slave_real_get_num_queues (VhostUserSlave *self)
-{
-  return 1;
-}
-
-static guint
-slave_real_get_max_queue_size (VhostUserSlave *self)
-{
-  return DEFAULT_MAX_QUEUE_SIZE;
-}
-
-static gboolean
-slave_real_set_features (VhostUserSlave *self, guint64 features, GError **error)
-{
-  return TRUE;
-}
-
-static GBytes *
-slave_real_get_config (VhostUserSlave *self, guint offset, guint size, GError **error)
-{
-  VhostUserSlavePrivate *priv = PRIV (self);
-  gsize length = priv->config != NULL ? g_bytes_get_size (priv->config) : 0;
-
-  if (offset > length || size > length - offset)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
-                   "GET_CONFIG: %u bytes at offset %u are outside the %" G_GSIZE_FORMAT "-byte configuration space",
-                   size, offset, length);
-      return NULL;
-    }
-  return g_bytes_new_from_bytes (priv->config, offset, size);
-}
-
-static gboolean
-slave_real_set_config (VhostUserSlave *self, guint offset, GBytes *data, guint flags, GError **error)
-{
-  g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
-                       "SET_CONFIG: the device's configuration space is read-only");
-  return FALSE;
-}
-
-static void
-slave_real_vring_state_changed (VhostUserSlave *self, guint index, gboolean started, gboolean enabled)
-{
-}
-
-static void
-slave_real_reset (VhostUserSlave *self)
-{
-}
-
-/* Device requests, decoded: the default device_request calls these. */
-
-static gboolean
-not_supported (VhostUserRequest request, GError **error)
-{
-  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: the device does not support it",
-               vhost_user_request_get_name (request));
-  return FALSE;
-}
-
-static gboolean
-slave_real_send_rarp (VhostUserSlave *self, const guint8 *mac, GError **error)
-{
-  return not_supported (VHOST_USER_SEND_RARP, error);
-}
-
-static gboolean
-slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error)
-{
-  return not_supported (VHOST_USER_NET_SET_MTU, error);
-}
-
-static gboolean
-slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error)
-{
-  return not_supported (VHOST_USER_SET_VRING_ENDIAN, error);
-}
-
-static gint
-slave_real_get_shared_object (VhostUserSlave *self, GBytes *uuid, GError **error)
-{
-  not_supported (VHOST_USER_GET_SHARED_OBJECT, error);
-  return -1;
-}
-
-static gboolean
-slave_real_gpu_set_socket (VhostUserSlave *self, gint fd, GError **error)
-{
-  return not_supported (VHOST_USER_GPU_SET_SOCKET, error);
-}
-
-/* A reply with a u64 and, when `fd` >= 0, that fd (taken). */
-static void
-reply_u64_fd (guint64 value, gint fd, GBytes **reply, GUnixFDList **reply_fds)
-{
-  *reply = g_bytes_new (&value, sizeof value);
-  if (fd >= 0)
-    *reply_fds = g_unix_fd_list_new_from_array (&fd, 1);
-}
-
-/* A virtual function that returns an fd must set the error exactly when it returns -1. */
-static gboolean
-check_returned_fd (VhostUserRequest request, gint fd, GError **error)
-{
-  if (fd >= 0 || (error != NULL && *error != NULL))
-    return fd >= 0;
-  g_set_error (error, VHOST_ERROR, VHOST_ERROR_FAILED, "%s: the device returned no file descriptor",
-               vhost_user_request_get_name (request));
-  return FALSE;
-}
-
-static gboolean
-slave_real_device_request (VhostUserSlave *self,
-                           VhostUserRequest request,
-                           GBytes *payload,
-                           GUnixFDList *fds,
-                           GBytes **reply,
-                           GUnixFDList **reply_fds,
-                           GError **error)
-{
-  VhostUserSlaveClass *klass = VHOST_USER_SLAVE_GET_CLASS (self);
-  const char *name = vhost_user_request_get_name (request);
-  /* The protocol layer checked the payload's size and the number of fds. */
-  const VhostUserPayload *p = g_bytes_get_data (payload, NULL);
-  gint fd = g_unix_fd_list_get_length (fds) > 0 ? g_unix_fd_list_peek_fds (fds, NULL)[0] : -1;
-  gint out_fd = -1;
-
-  switch (request)
-    {
-    case VHOST_USER_SEND_RARP:
-      return klass->send_rarp (self, p->bytes, error);
-    case VHOST_USER_NET_SET_MTU:
-      if (p->u64 > G_MAXUINT)
-        {
-          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: MTU %" G_GUINT64_FORMAT " is too large",
-                       name, p->u64);
-          return FALSE;
-        }
-      return klass->net_set_mtu (self, (guint) p->u64, error);
-    case VHOST_USER_SET_VRING_ENDIAN:
-      if (!vhost_user_dev_check_vring_index (PRIV (self)->dev, name, p->state.index, error))
-        return FALSE;
-      return klass->set_vring_endian (self, p->state.index, p->state.num != 0, error);
-    case VHOST_USER_GET_SHARED_OBJECT:
-      {
-        g_autoptr(GBytes) uuid = g_bytes_new (p->shared.uuid, sizeof p->shared.uuid);
-
-        out_fd = klass->get_shared_object (self, uuid, error);
-        if (!check_returned_fd (request, out_fd, error))
-          return FALSE;
-        reply_u64_fd (0, out_fd, reply, reply_fds);
-        return TRUE;
-      }
-    case VHOST_USER_GPU_SET_SOCKET:
-      return klass->gpu_set_socket (self, fd, error);
-    default:
-      return not_supported (request, error);
-    }
-}
-
-static GBytes *
-slave_real_save_state (VhostUserSlave *self, GError **error)
-{
-  return g_bytes_new (NULL, 0);
-}
-
-static gboolean
-slave_real_load_state (VhostUserSlave *self, GBytes *state, GError **error)
-{
-  if (g_bytes_get_size (state) == 0)
-    return TRUE;
-  g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
-               "CHECK_DEVICE_STATE: %" G_GSIZE_FORMAT " bytes of device state, and the device keeps none",
-               g_bytes_get_size (state));
-  return FALSE;
-}
-
 static void
 vhost_user_slave_init (VhostUserSlave *self)
 {
@@ -1606,23 +956,7 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   object_class->get_property = vhost_user_slave_get_property;
   object_class->set_property = vhost_user_slave_set_property;
 
-  klass->get_features = slave_real_get_features;
-  klass->get_protocol_features = slave_real_get_protocol_features;
-  klass->get_num_queues = slave_real_get_num_queues;
-  klass->get_max_queue_size = slave_real_get_max_queue_size;
-  klass->set_features = slave_real_set_features;
-  klass->get_config = slave_real_get_config;
-  klass->set_config = slave_real_set_config;
-  klass->vring_state_changed = slave_real_vring_state_changed;
-  klass->reset = slave_real_reset;
-  klass->device_request = slave_real_device_request;
-  klass->send_rarp = slave_real_send_rarp;
-  klass->net_set_mtu = slave_real_net_set_mtu;
-  klass->set_vring_endian = slave_real_set_vring_endian;
-  klass->get_shared_object = slave_real_get_shared_object;
-  klass->gpu_set_socket = slave_real_gpu_set_socket;
-  klass->save_state = slave_real_save_state;
-  klass->load_state = slave_real_load_state;
+  vhost_user_slave_class_set_defaults (klass);
 
   /**
    * VhostUserSlave:busy-poll-us:

@@ -211,17 +211,18 @@ def generate(root):
     requests_h = read(root, "vhost-glib/protocol/vhost-user-requests.h")
     constants_h = read(root, "vhost-glib/protocol/vhost-constants.h")
     protocol_h = read(root, "vhost-glib/protocol/vhost-user-protocol.h")
-    slave_c = read(root, "vhost-glib/vhost-user-slave.c")
+    slave_internal_h = read(root, "vhost-glib/vhost-user-slave-internal.h")
     frontend = parse_request_table(requests_h, "VHOST_USER_FRONTEND_REQUESTS")
     backend = parse_request_table(requests_h, "VHOST_USER_BACKEND_REQUESTS")
     feature_docs, feature_bits = parse_enum_docs(constants_h, "VHOST_USER_PROTOCOL_F_")
     request_docs, request_codes = parse_enum_docs(constants_h, "VHOST_USER_")
     backend_docs, backend_codes = parse_enum_docs(constants_h, "VHOST_USER_BACKEND_")
     supported = parse_feature_mask(protocol_h, "VHOST_USER_PROTOCOL_FEATURES_SUPPORTED", "vhost-user-protocol.h")
-    default = parse_feature_mask(slave_c, "DEFAULT_PROTOCOL_FEATURES", "vhost-user-slave.c")
+    default = parse_feature_mask(slave_internal_h, "DEFAULT_PROTOCOL_FEATURES", "vhost-user-slave-internal.h")
 
     master = Source(root, ["vhost-glib/vhost-user-master.c"], ["vhost-glib/vhost-user-master.h"])
-    slave = Source(root, ["vhost-glib/vhost-user-slave.c", "vhost-glib/vhost-user-slave-backend.c"],
+    slave = Source(root, ["vhost-glib/vhost-user-slave.c", "vhost-glib/vhost-user-slave-backend.c",
+                          "vhost-glib/vhost-user-slave-defaults.c"],
                    ["vhost-glib/vhost-user-slave.h"])
     core_files = sorted(f for f in os.listdir(os.path.join(root, "vhost-glib/core")) if f.endswith(".c"))
     engine = {}
