@@ -1055,7 +1055,7 @@ negotiate (VhostDriver *self, guint64 wanted, gboolean restore, GError **error)
         }
       acked &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
     }
-  if (!restore && (protocol & iotlb_protocol) != iotlb_protocol)
+  if (VHOST_IS_USER_MASTER (self->backend) && !restore && (protocol & iotlb_protocol) != iotlb_protocol)
     acked &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
   if (restore && (acked != self->acked_features || protocol != self->protocol_features))
     {
