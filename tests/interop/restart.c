@@ -80,8 +80,8 @@ all_threads_stopped (GPid pid)
   return TRUE;
 }
 
-static void
-stop_and_wait (VhostPeer *peer)
+void
+vhost_restart_stop (VhostPeer *peer)
 {
   gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
 
@@ -109,7 +109,7 @@ vhost_restart_stop_holding_io (VhostPeer *peer, guint timeout_ms)
        * leave the two cores to QEMU and the back-end). */
       while (count_between (fdinfos, "SqHead:", "CqTail:") == 0 && g_get_monotonic_time () < deadline)
         g_usleep (50);
-      stop_and_wait (peer);
+      vhost_restart_stop (peer);
       /* Stopped, the back-end holds what it submitted and has not reaped yet. */
       held = count_between (fdinfos, "SqHead:", "CqHead:");
       if (held > 0 || g_get_monotonic_time () >= deadline)

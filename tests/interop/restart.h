@@ -19,6 +19,9 @@ typedef VhostPeer *(*VhostRestartStartFunc) (guint generation, gpointer data);
  * up to `timeout_ms`. Returns the count; the peer is stopped. */
 guint vhost_restart_stop_holding_io (VhostPeer *peer, guint timeout_ms);
 
+/* Stop every thread of the peer with SIGSTOP and wait until they all are stopped. */
+void vhost_restart_stop (VhostPeer *peer);
+
 /* Whether a front-end is connected to the peer's listening socket `path`: an accepted
  * connection in /proc/PID/net/unix, or in this process's table if the front-end runs in
  * this process's network namespace and the peer in another one. */
