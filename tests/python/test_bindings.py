@@ -320,7 +320,7 @@ def test_bytes_in_device_virtual_functions_and_typed_device_requests(serve):
     master.send_rarp(b"\x52\x54\x00\x01\x02\x03")
     # The library's state with the device's own bytes (do_save_state) at its end.
     r, w = os.pipe()
-    master.set_device_state_fd(int(Vhost.DeviceStateDirection.SAVE), int(Vhost.DeviceStatePhase.STOPPED), w)
+    master.set_device_state_fd(Vhost.DeviceStateDirection.SAVE, Vhost.DeviceStatePhase.STOPPED, w)
     os.close(w)
     state = b""
     while chunk := os.read(r, 4096):
