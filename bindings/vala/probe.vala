@@ -28,10 +28,9 @@ int main (string[] args)
   var master = new Vhost.UserMaster (args[1]);
   try
     {
-      uint64 features, offered, queues = 1;
-
       master.connect ();
-      master.get_features (out features);
+      /* The query_* forms return the value and throw. */
+      uint64 features = master.query_features ();
       master.set_owner ();
       print ("features 0x%016" + uint64.FORMAT_MODIFIER + "x%s\n", features, feature_names (features));
       if ((features & ((uint64) 1 << Vhost.VirtioFeature.PROTOCOL_FEATURES)) == 0)
@@ -39,10 +38,9 @@ int main (string[] args)
           printerr ("probe: the back-end has no protocol features\n");
           return 1;
         }
-      master.get_protocol_features (out offered);
+      uint64 offered = master.query_protocol_features ();
       master.set_protocol_features (offered & (Vhost.UserProtocolFeatures.MQ | Vhost.UserProtocolFeatures.CONFIG));
-      if ((offered & Vhost.UserProtocolFeatures.MQ) != 0)
-        master.get_queue_num (out queues);
+      uint64 queues = (offered & Vhost.UserProtocolFeatures.MQ) != 0 ? master.query_queue_num () : 1;
       print ("queues %" + uint64.FORMAT + "\n", queues);
       if ((offered & Vhost.UserProtocolFeatures.CONFIG) != 0)
         {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Runs a language's probe example (the Vala one, or the GJS one) against tools/vhost-user-blk serving
-# an 8 MiB RAM disk with 3 queues: it must print the features, 3 queues and 16384 sectors.
+# Runs a language's probe example (Vala, GJS, C, asynchronous Python) against tools/vhost-user-blk
+# serving an 8 MiB RAM disk with 3 queues: it must print the features, 3 queues and 16384 sectors.
 # Usage: test-probe-example.sh VHOST_USER_BLK COMMAND...
 set -euo pipefail
 blk=$1; shift

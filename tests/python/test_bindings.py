@@ -281,6 +281,28 @@ def test_driver_from_properties_is_initialised_or_refused(serve):
     driver.stop()
     with pytest.raises(TypeError, match="backend, memory_size"):
         Vhost.Driver()
+    # Keywords as properties; a driver that cannot be made says why.
+    assert Vhost.Driver(master, 1 << 20, n_regions=2).get_n_regions() == 2
+    with pytest.raises(Vhost.InvalidArgumentError, match="4097 is not a positive multiple"):
+        Vhost.Driver(backend=master, memory_size=4097)
+    # Made by GObject itself, without the override's constructor: the memory is there too.
+    plain = GObject.new(Vhost.Driver, backend=master, memory_size=1 << 20)
+    assert plain.get_memory_fd() >= 0
+    broken = GObject.new(Vhost.Driver, backend=master, memory_size=4097)
+    with pytest.raises(Vhost.InvalidArgumentError, match="The driver has no guest memory"):
+        broken.alloc(64)
+
+
+def test_driver_addresses_and_byte_arrays_without_wrappers(serve):
+    master, _ = serve()
+    driver = Vhost.Driver(master, 1 << 20)
+    addr = driver.alloc_address(64)
+    assert isinstance(addr, int)
+    assert driver.write_data(addr, b"bytes in")
+    data = driver.read_data(addr, 8)
+    assert type(data) is bytes and data == b"bytes in"
+    with pytest.raises(Vhost.InvalidArgumentError):
+        driver.read_data(1 << 20, 1)
 
 
 def test_features_are_ints_with_named_masks(serve):
