@@ -4,16 +4,23 @@
 
 #define UNPAREN(...) __VA_ARGS__
 
+/* The task of a default implementation, or NULL if `cancellable` was cancelled
+ * already (the task then answered that). */
 static GTask *
-backend_task_new (VhostBackend *backend,
-                  gpointer tag,
-                  GCancellable *cancellable,
-                  GAsyncReadyCallback callback,
-                  gpointer user_data)
+backend_default_task (VhostBackend *backend,
+                      gpointer tag,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer user_data)
 {
   GTask *task = g_task_new (backend, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, tag);
+  if (g_task_return_error_if_cancelled (task))
+    {
+      g_object_unref (task);
+      return NULL;
+    }
   return task;
 }
 
@@ -61,15 +68,12 @@ backend_task_propagate_boolean (VhostBackend *backend, GAsyncResult *result, gpo
   static void backend_default_##name##_async (VhostBackend *backend UNPAREN params, GCancellable *cancellable,  \
                                               GAsyncReadyCallback callback, gpointer user_data)                 \
   {                                                                                                             \
-    GTask *task = backend_task_new (backend, vhost_backend_##name##_async, cancellable, callback, user_data);   \
+    GTask *task = backend_default_task (backend, vhost_backend_##name##_async, cancellable, callback, user_data); \
     GError *error = NULL;                                                                                       \
     gboolean ok;                                                                                                \
                                                                                                                 \
-    if (g_task_return_error_if_cancelled (task))                                                                \
-      {                                                                                                         \
-        g_object_unref (task);                                                                                  \
-        return;                                                                                                 \
-      }                                                                                                         \
+    if (task == NULL)                                                                                           \
+      return;                                                                                                   \
     ok = vhost_backend_##name (backend UNPAREN args, &error);                                                   \
     backend_task_return (task, ok, FALSE, 0, error);                                                            \
   }                                                                                                             \
@@ -95,16 +99,13 @@ backend_task_propagate_boolean (VhostBackend *backend, GAsyncResult *result, gpo
   static void backend_default_##name##_async (VhostBackend *backend UNPAREN params, GCancellable *cancellable,  \
                                               GAsyncReadyCallback callback, gpointer user_data)                 \
   {                                                                                                             \
-    GTask *task = backend_task_new (backend, vhost_backend_##name##_async, cancellable, callback, user_data);   \
+    GTask *task = backend_default_task (backend, vhost_backend_##name##_async, cancellable, callback, user_data); \
     GError *error = NULL;                                                                                       \
     Type value = 0;                                                                                             \
     gboolean ok;                                                                                                \
                                                                                                                 \
-    if (g_task_return_error_if_cancelled (task))                                                                \
-      {                                                                                                         \
-        g_object_unref (task);                                                                                  \
-        return;                                                                                                 \
-      }                                                                                                         \
+    if (task == NULL)                                                                                           \
+      return;                                                                                                   \
     ok = vhost_backend_##name (backend UNPAREN args, &value, &error);                                           \
     backend_task_return (task, ok, TRUE, value, error);                                                         \
   }                                                                                                             \

@@ -616,6 +616,33 @@ master_state_async (VhostUserMaster *master,
   master_call_async (master, &msg, tag, kind, NULL, cancellable, callback, user_data);
 }
 
+/* The public functions that are all alike, each after its documentation. */
+#define MASTER_FINISH_BOOLEAN(name)                                                                          \
+  gboolean vhost_user_master_##name##_finish (VhostUserMaster *master, GAsyncResult *result, GError **error) \
+  {                                                                                                        \
+    return finish_boolean (master, result, vhost_user_master_##name##_async, error);                        \
+  }
+#define MASTER_FINISH_U64(name)                                                                              \
+  gboolean vhost_user_master_##name##_finish (VhostUserMaster *master, GAsyncResult *result, guint64 *value, \
+                                              GError **error)                                              \
+  {                                                                                                        \
+    return finish_u64 (master, result, vhost_user_master_##name##_async, value, error);                     \
+  }
+#define MASTER_FINISH_FD(name)                                                                               \
+  gint vhost_user_master_##name##_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)     \
+  {                                                                                                        \
+    return finish_fd (master, result, vhost_user_master_##name##_async, error);                             \
+  }
+/* A request without arguments. */
+#define MASTER_SIMPLE_ASYNC(name, request, done)                                                              \
+  void vhost_user_master_##name##_async (VhostUserMaster *master, GCancellable *cancellable,                 \
+                                         GAsyncReadyCallback callback, gpointer user_data)                  \
+  {                                                                                                        \
+    g_return_if_fail (VHOST_IS_USER_MASTER (master));                                                      \
+    master_simple_async (master, request, vhost_user_master_##name##_async, RESULT_FULL, done, cancellable,  \
+                         callback, user_data);                                                             \
+  }
+
 /**
  * vhost_user_master_send_request_async:
  * @master: a #VhostUserMaster
@@ -685,16 +712,7 @@ vhost_user_master_send_request_finish (VhostUserMaster *master,
  * The asynchronous form of vhost_user_master_get_protocol_features(); @callback
  * calls vhost_user_master_get_protocol_features_finish().
  */
-void
-vhost_user_master_get_protocol_features_async (VhostUserMaster *master,
-                                               GCancellable *cancellable,
-                                               GAsyncReadyCallback callback,
-                                               gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_GET_PROTOCOL_FEATURES, vhost_user_master_get_protocol_features_async,
-                       RESULT_FULL, done_u64, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (get_protocol_features, VHOST_USER_GET_PROTOCOL_FEATURES, done_u64)
 
 /**
  * vhost_user_master_get_protocol_features_finish:
@@ -708,14 +726,7 @@ vhost_user_master_get_protocol_features_async (VhostUserMaster *master,
  *
  * Returns: (skip): %TRUE on success
  */
-gboolean
-vhost_user_master_get_protocol_features_finish (VhostUserMaster *master,
-                                                GAsyncResult *result,
-                                                guint64 *features,
-                                                GError **error)
-{
-  return finish_u64 (master, result, vhost_user_master_get_protocol_features_async, features, error);
-}
+MASTER_FINISH_U64 (get_protocol_features)
 
 /**
  * vhost_user_master_set_protocol_features_async:
@@ -758,11 +769,7 @@ vhost_user_master_set_protocol_features_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_set_protocol_features_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_set_protocol_features_async, error);
-}
+MASTER_FINISH_BOOLEAN (set_protocol_features)
 
 /**
  * vhost_user_master_get_queue_num_async:
@@ -774,16 +781,7 @@ vhost_user_master_set_protocol_features_finish (VhostUserMaster *master, GAsyncR
  * The asynchronous form of vhost_user_master_get_queue_num(); @callback calls
  * vhost_user_master_get_queue_num_finish().
  */
-void
-vhost_user_master_get_queue_num_async (VhostUserMaster *master,
-                                       GCancellable *cancellable,
-                                       GAsyncReadyCallback callback,
-                                       gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_GET_QUEUE_NUM, vhost_user_master_get_queue_num_async, RESULT_FULL,
-                       done_u64, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (get_queue_num, VHOST_USER_GET_QUEUE_NUM, done_u64)
 
 /**
  * vhost_user_master_get_queue_num_finish:
@@ -796,11 +794,7 @@ vhost_user_master_get_queue_num_async (VhostUserMaster *master,
  *
  * Returns: (skip): %TRUE on success
  */
-gboolean
-vhost_user_master_get_queue_num_finish (VhostUserMaster *master, GAsyncResult *result, guint64 *num, GError **error)
-{
-  return finish_u64 (master, result, vhost_user_master_get_queue_num_async, num, error);
-}
+MASTER_FINISH_U64 (get_queue_num)
 
 /**
  * vhost_user_master_get_config_async:
@@ -894,11 +888,7 @@ vhost_user_master_set_config_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_set_config_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_set_config_async, error);
-}
+MASTER_FINISH_BOOLEAN (set_config)
 
 static void
 master_vring_enable_async (VhostUserMaster *master,
@@ -952,11 +942,7 @@ vhost_user_master_set_vring_enable_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_set_vring_enable_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_set_vring_enable_async, error);
-}
+MASTER_FINISH_BOOLEAN (set_vring_enable)
 
 /**
  * vhost_user_master_get_inflight_fd_async:
@@ -1064,11 +1050,7 @@ vhost_user_master_set_inflight_fd_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_set_inflight_fd_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_set_inflight_fd_async, error);
-}
+MASTER_FINISH_BOOLEAN (set_inflight_fd)
 
 /**
  * vhost_user_master_get_max_mem_slots_async:
@@ -1080,16 +1062,7 @@ vhost_user_master_set_inflight_fd_finish (VhostUserMaster *master, GAsyncResult 
  * The asynchronous form of vhost_user_master_get_max_mem_slots(); @callback calls
  * vhost_user_master_get_max_mem_slots_finish().
  */
-void
-vhost_user_master_get_max_mem_slots_async (VhostUserMaster *master,
-                                           GCancellable *cancellable,
-                                           GAsyncReadyCallback callback,
-                                           gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_GET_MAX_MEM_SLOTS, vhost_user_master_get_max_mem_slots_async,
-                       RESULT_FULL, done_u64, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (get_max_mem_slots, VHOST_USER_GET_MAX_MEM_SLOTS, done_u64)
 
 /**
  * vhost_user_master_get_max_mem_slots_finish:
@@ -1102,14 +1075,7 @@ vhost_user_master_get_max_mem_slots_async (VhostUserMaster *master,
  *
  * Returns: (skip): %TRUE on success
  */
-gboolean
-vhost_user_master_get_max_mem_slots_finish (VhostUserMaster *master,
-                                            GAsyncResult *result,
-                                            guint64 *slots,
-                                            GError **error)
-{
-  return finish_u64 (master, result, vhost_user_master_get_max_mem_slots_async, slots, error);
-}
+MASTER_FINISH_U64 (get_max_mem_slots)
 
 static void
 master_mem_reg_async (VhostUserMaster *master,
@@ -1162,11 +1128,7 @@ vhost_user_master_add_mem_region_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_add_mem_region_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_add_mem_region_async, error);
-}
+MASTER_FINISH_BOOLEAN (add_mem_region)
 
 /**
  * vhost_user_master_remove_mem_region_async:
@@ -1200,11 +1162,7 @@ vhost_user_master_remove_mem_region_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_remove_mem_region_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_remove_mem_region_async, error);
-}
+MASTER_FINISH_BOOLEAN (remove_mem_region)
 
 /**
  * vhost_user_master_set_status_async:
@@ -1239,11 +1197,7 @@ vhost_user_master_set_status_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_set_status_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_set_status_async, error);
-}
+MASTER_FINISH_BOOLEAN (set_status)
 
 /**
  * vhost_user_master_get_status_async:
@@ -1255,16 +1209,7 @@ vhost_user_master_set_status_finish (VhostUserMaster *master, GAsyncResult *resu
  * The asynchronous form of vhost_user_master_get_status(); @callback calls
  * vhost_user_master_get_status_finish().
  */
-void
-vhost_user_master_get_status_async (VhostUserMaster *master,
-                                    GCancellable *cancellable,
-                                    GAsyncReadyCallback callback,
-                                    gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_GET_STATUS, vhost_user_master_get_status_async, RESULT_FULL,
-                       done_get_status, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (get_status, VHOST_USER_GET_STATUS, done_get_status)
 
 /**
  * vhost_user_master_get_status_finish:
@@ -1299,16 +1244,7 @@ vhost_user_master_get_status_finish (VhostUserMaster *master, GAsyncResult *resu
  * The asynchronous form of vhost_user_master_reset_device(); @callback calls
  * vhost_user_master_reset_device_finish().
  */
-void
-vhost_user_master_reset_device_async (VhostUserMaster *master,
-                                      GCancellable *cancellable,
-                                      GAsyncReadyCallback callback,
-                                      gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_RESET_DEVICE, vhost_user_master_reset_device_async, RESULT_FULL, NULL,
-                       cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (reset_device, VHOST_USER_RESET_DEVICE, NULL)
 
 /**
  * vhost_user_master_reset_device_finish:
@@ -1320,11 +1256,7 @@ vhost_user_master_reset_device_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_reset_device_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_reset_device_async, error);
-}
+MASTER_FINISH_BOOLEAN (reset_device)
 
 /**
  * vhost_user_master_set_device_state_fd_async:
@@ -1396,16 +1328,7 @@ vhost_user_master_set_device_state_fd_finish (VhostUserMaster *master,
  * The asynchronous form of vhost_user_master_check_device_state(); @callback
  * calls vhost_user_master_check_device_state_finish().
  */
-void
-vhost_user_master_check_device_state_async (VhostUserMaster *master,
-                                            GCancellable *cancellable,
-                                            GAsyncReadyCallback callback,
-                                            gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_CHECK_DEVICE_STATE, vhost_user_master_check_device_state_async,
-                       RESULT_FULL, done_status, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (check_device_state, VHOST_USER_CHECK_DEVICE_STATE, done_status)
 
 /**
  * vhost_user_master_check_device_state_finish:
@@ -1417,11 +1340,7 @@ vhost_user_master_check_device_state_async (VhostUserMaster *master,
  *
  * Returns: %TRUE if the back-end finished the transfer successfully
  */
-gboolean
-vhost_user_master_check_device_state_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_check_device_state_async, error);
-}
+MASTER_FINISH_BOOLEAN (check_device_state)
 
 /**
  * vhost_user_master_postcopy_advise_async:
@@ -1433,16 +1352,7 @@ vhost_user_master_check_device_state_finish (VhostUserMaster *master, GAsyncResu
  * The asynchronous form of vhost_user_master_postcopy_advise(); @callback calls
  * vhost_user_master_postcopy_advise_finish().
  */
-void
-vhost_user_master_postcopy_advise_async (VhostUserMaster *master,
-                                         GCancellable *cancellable,
-                                         GAsyncReadyCallback callback,
-                                         gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_POSTCOPY_ADVISE, vhost_user_master_postcopy_advise_async, RESULT_FULL,
-                       done_fd, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (postcopy_advise, VHOST_USER_POSTCOPY_ADVISE, done_fd)
 
 /**
  * vhost_user_master_postcopy_advise_finish:
@@ -1454,11 +1364,7 @@ vhost_user_master_postcopy_advise_async (VhostUserMaster *master,
  *
  * Returns: the userfaultfd, which the caller owns, or -1 on error
  */
-gint
-vhost_user_master_postcopy_advise_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_fd (master, result, vhost_user_master_postcopy_advise_async, error);
-}
+MASTER_FINISH_FD (postcopy_advise)
 
 /**
  * vhost_user_master_postcopy_listen_async:
@@ -1471,16 +1377,7 @@ vhost_user_master_postcopy_advise_finish (VhostUserMaster *master, GAsyncResult 
  * sent after it are answered as postcopy orders. @callback calls
  * vhost_user_master_postcopy_listen_finish().
  */
-void
-vhost_user_master_postcopy_listen_async (VhostUserMaster *master,
-                                         GCancellable *cancellable,
-                                         GAsyncReadyCallback callback,
-                                         gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_POSTCOPY_LISTEN, vhost_user_master_postcopy_listen_async, RESULT_FULL,
-                       done_postcopy_listen, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (postcopy_listen, VHOST_USER_POSTCOPY_LISTEN, done_postcopy_listen)
 
 /**
  * vhost_user_master_postcopy_listen_finish:
@@ -1492,11 +1389,7 @@ vhost_user_master_postcopy_listen_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_postcopy_listen_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_postcopy_listen_async, error);
-}
+MASTER_FINISH_BOOLEAN (postcopy_listen)
 
 /**
  * vhost_user_master_postcopy_end_async:
@@ -1508,16 +1401,7 @@ vhost_user_master_postcopy_listen_finish (VhostUserMaster *master, GAsyncResult 
  * The asynchronous form of vhost_user_master_postcopy_end(); @callback calls
  * vhost_user_master_postcopy_end_finish().
  */
-void
-vhost_user_master_postcopy_end_async (VhostUserMaster *master,
-                                      GCancellable *cancellable,
-                                      GAsyncReadyCallback callback,
-                                      gpointer user_data)
-{
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_simple_async (master, VHOST_USER_POSTCOPY_END, vhost_user_master_postcopy_end_async, RESULT_FULL,
-                       done_postcopy_end, cancellable, callback, user_data);
-}
+MASTER_SIMPLE_ASYNC (postcopy_end, VHOST_USER_POSTCOPY_END, done_postcopy_end)
 
 /**
  * vhost_user_master_postcopy_end_finish:
@@ -1529,11 +1413,7 @@ vhost_user_master_postcopy_end_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_postcopy_end_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_postcopy_end_async, error);
-}
+MASTER_FINISH_BOOLEAN (postcopy_end)
 
 /**
  * vhost_user_master_get_shared_object_async:
@@ -1572,11 +1452,7 @@ vhost_user_master_get_shared_object_async (VhostUserMaster *master,
  *
  * Returns: a file descriptor the caller owns, or -1 on error
  */
-gint
-vhost_user_master_get_shared_object_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_fd (master, result, vhost_user_master_get_shared_object_async, error);
-}
+MASTER_FINISH_FD (get_shared_object)
 
 /**
  * vhost_user_master_send_rarp_async:
@@ -1615,11 +1491,7 @@ vhost_user_master_send_rarp_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_send_rarp_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_send_rarp_async, error);
-}
+MASTER_FINISH_BOOLEAN (send_rarp)
 
 /**
  * vhost_user_master_net_set_mtu_async:
@@ -1654,11 +1526,7 @@ vhost_user_master_net_set_mtu_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_net_set_mtu_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_net_set_mtu_async, error);
-}
+MASTER_FINISH_BOOLEAN (net_set_mtu)
 
 /**
  * vhost_user_master_set_vring_endian_async:
@@ -1695,11 +1563,7 @@ vhost_user_master_set_vring_endian_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_set_vring_endian_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_set_vring_endian_async, error);
-}
+MASTER_FINISH_BOOLEAN (set_vring_endian)
 
 /**
  * vhost_user_master_iotlb_msg_async:
@@ -1745,11 +1609,7 @@ vhost_user_master_iotlb_msg_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_iotlb_msg_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_iotlb_msg_async, error);
-}
+MASTER_FINISH_BOOLEAN (iotlb_msg)
 
 /**
  * vhost_user_master_vring_kick_async:
@@ -1784,11 +1644,7 @@ vhost_user_master_vring_kick_async (VhostUserMaster *master,
  *
  * Returns: %TRUE on success
  */
-gboolean
-vhost_user_master_vring_kick_finish (VhostUserMaster *master, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (master, result, vhost_user_master_vring_kick_async, error);
-}
+MASTER_FINISH_BOOLEAN (vring_kick)
 
 /* VhostBackend, asynchronously. The GTasks follow the interface's convention, so
  * that its default finishing functions take them. */

@@ -2488,18 +2488,6 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
  * Kicks a queue in-band (VRING_KICK). Needs
  * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS.
  *
- *
- * Gets %TRUE on success.
- *
- *
- * Gets %TRUE on success.
- *
- *
- * Gets %TRUE on success.
- *
- *
- * Gets %TRUE on success.
- *
  * Returns: %TRUE on success
  */
 gboolean
