@@ -71,7 +71,7 @@ struct _MasterOp
   VhostUserMsg second;         /* the second message of a two-message op */
   MasterOpCheck check;         /* (nullable) */
   MasterOpDone done;           /* (nullable) */
-  guint64 arg;                 /* features, wanted protocol features, a vring index */
+  guint64 arg;                 /* the protocol features to set, or those wanted */
   MasterResult result;
   GError *error;               /* (owned) (nullable) */
 };
