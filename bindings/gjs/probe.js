@@ -36,6 +36,15 @@ function main(argv) {
             const capacity = new DataView(config.buffer, config.byteOffset, 8).getBigUint64(0, true);
             print(`capacity ${capacity} sectors`);
         }
+        // A driver made from its properties has its guest memory; addresses and
+        // bytes come back as values.
+        const driver = new Vhost.Driver({backend: master, memory_size: 1 << 20});
+        const addr = driver.alloc_address(64);
+        driver.write_data(addr, new TextEncoder().encode('vhost'));
+        const back = new TextDecoder().decode(driver.read_data(addr, 5));
+        if (back !== 'vhost')
+            throw new Error(`the driver's memory gave back "${back}"`);
+        print(`driver memory: ${back} at 0x${addr.toString(16)}`);
         master.close();
     } catch (e) {
         printerr(`probe: ${e.message}`);

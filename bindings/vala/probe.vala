@@ -52,6 +52,20 @@ int main (string[] args)
             capacity = (capacity << 8) | config[i];
           print ("capacity %" + uint64.FORMAT + " sectors\n", capacity);
         }
+
+      /* A driver made from its properties has its guest memory; addresses and
+       * bytes come back as values. */
+      var driver = (Vhost.Driver) Object.new (typeof (Vhost.Driver), "backend", master, "memory-size", (uint64) 1 << 20);
+      uint64 addr = driver.alloc_address (64);
+      driver.write_data (addr, "vhost".data);
+      uint8[] bytes = driver.read_data (addr, 5);
+      string back = ((string) bytes).substring (0, bytes.length);
+      if (back != "vhost")
+        {
+          printerr ("probe: the driver's memory gave back \"%s\"\n", back);
+          return 1;
+        }
+      print ("driver memory: %s at 0x%" + uint64.FORMAT_MODIFIER + "x\n", back, addr);
       master.close ();
     }
   catch (Error e)
