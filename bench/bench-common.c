@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the benchmarks share beside tests/support/peer.h (the peer processes): the back-ends' programs, CPU
- * pinning, where the host has put the vCPUs, medians. */
+ * pinning, where the host has put the vCPUs, medians, latency percentiles, a back-end's CPU time, paced load. */
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bench-common.h"
 
@@ -133,6 +136,14 @@ bench_placement_name (BenchPlacement placement)
   return names[placement];
 }
 
+const char *
+bench_placement_short_name (BenchPlacement placement)
+{
+  static const char *const names[] = { "one-core", "one-L3", "two-L3s", "changed" };
+
+  return names[placement];
+}
+
 void
 bench_print_placement_rule (void)
 {
@@ -153,4 +164,93 @@ bench_median (double *values, guint n)
 {
   qsort (values, n, sizeof (double), bench_compare_double);
   return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+gint64
+bench_now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+double
+bench_process_cpu_seconds (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &text, NULL, &error))
+    g_error ("%s", error->message);
+  /* The command name, in parentheses, may hold spaces: the fields start after its
+   * last ')'. utime and stime are fields 14 and 15, the 12th and 13th after it. */
+  after_name = strrchr (text, ')');
+  if (after_name == NULL)
+    g_error ("%s: no command name in '%s'", path, text);
+  fields = g_strsplit (after_name + 2, " ", 0);
+  if (g_strv_length (fields) < 13)
+    g_error ("%s: too few fields in '%s'", path, text);
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) / sysconf (_SC_CLK_TCK);
+}
+
+void
+bench_cpu_window_begin (BenchCpuWindow *window, GPid pid)
+{
+  window->pid = pid;
+  window->wall_ns = bench_now_ns ();
+  window->cpu_s = bench_process_cpu_seconds (pid);
+}
+
+void
+bench_cpu_window_end (BenchCpuWindow *window)
+{
+  window->cpu_s = bench_process_cpu_seconds (window->pid) - window->cpu_s;
+  window->wall_ns = bench_now_ns () - window->wall_ns;
+}
+
+double
+bench_cpu_window_percent (const BenchCpuWindow *window)
+{
+  return window->wall_ns > 0 ? 100 * window->cpu_s / (window->wall_ns / 1e9) : 0;
+}
+
+BenchLatency
+bench_latency_of (GArray *samples)
+{
+  BenchLatency latency = { 0 };
+
+  if (samples->len == 0)
+    return latency;
+  g_array_sort (samples, bench_compare_double);
+  for (guint i = 0; i < samples->len; i++)
+    latency.mean_us += g_array_index (samples, double, i) / samples->len;
+  latency.p50_us = g_array_index (samples, double, samples->len / 2);
+  latency.p99_us = g_array_index (samples, double, (gsize) samples->len * 99 / 100);
+  return latency;
+}
+
+const double bench_paced_fractions[BENCH_N_PACED] = { 0.10, 0.25, 0.50 };
+
+void
+bench_pacer_init (BenchPacer *pacer, double rate_per_s, gint64 start_ns)
+{
+  pacer->interval_ns = 1e9 / rate_per_s;
+  pacer->start_ns = pacer->next_ns = start_ns;
+  pacer->due = 0;
+}
+
+gboolean
+bench_pacer_take (BenchPacer *pacer, gint64 now_ns, gint64 *due_ns)
+{
+  if (now_ns < pacer->next_ns)
+    return FALSE;
+  *due_ns = pacer->next_ns;
+  pacer->due++;
+  /* From the start, not by adding: no rounding error piles up. */
+  pacer->next_ns = pacer->start_ns + (gint64) (pacer->due * pacer->interval_ns);
+  return TRUE;
 }

@@ -97,6 +97,10 @@ static SlaveCase slave_cases[] = {
   { "region-beyond-file", VHOST_USER_SET_MEM_TABLE, V, 8 + 32, { 0 }, 8 + 32, 0, FDS_MEMFD_SMALL, 1, FALSE, VHOST_ERROR_MAP_FAILED, "SET_MEM_TABLE" },
   { "hangup-mid-message", VHOST_USER_SET_VRING_ADDR, V, 40, { 0 }, 40, 12 + 17, FDS_NONE, 0, FALSE, VHOST_ERROR_DISCONNECTED, "SET_VRING_ADDR" },
   { "not-negotiated", VHOST_USER_GET_STATUS, V, 0, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_NOT_SUPPORTED, "GET_STATUS" },
+  { "shmem-config-payload", VHOST_USER_GET_SHMEM_CONFIG, V, 8, { 0 }, 8, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_MESSAGE_SIZE, "GET_SHMEM_CONFIG" },
+  { "shmem-config-fd", VHOST_USER_GET_SHMEM_CONFIG, V, 0, { 0 }, 0, 0, FDS_EVENTFDS, 1, FALSE, VHOST_ERROR_FDS, "GET_SHMEM_CONFIG" },
+  { "shmem-config-not-negotiated", VHOST_USER_GET_SHMEM_CONFIG, V, 0, { 0 }, 0, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_NOT_SUPPORTED, "GET_SHMEM_CONFIG needs the protocol feature SHMEM" },
+  { "vring-base-inflight-alone", VHOST_USER_SET_PROTOCOL_FEATURES, V, 8, { 0, 0, 0x10 }, 8, 0, FDS_NONE, 0, FALSE, VHOST_ERROR_INVALID_ARGUMENT, "GET_VRING_BASE_INFLIGHT needs INFLIGHT_SHMFD" },
 };
 
 static void
@@ -530,35 +534,32 @@ test_master_timeout (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
-/* Bad back-end requests on the back-end request channel. */
-static void
-test_master_backend_channel (gconstpointer data)
+/* A master on a raw back-end, with `features` and the back-end request channel:
+ * the raw end of the front-end's socket in *raw, the back-end's end of the
+ * channel in *backend. ::disconnected goes to *signalled. */
+static VhostUserMaster *
+master_with_backend_channel (guint64 features, int *raw, int *backend, GError **signalled)
 {
-  guint32 request = GPOINTER_TO_UINT (data);
-  gint fds_before = vhost_test_count_open_fds ();
-  g_autoptr(VhostUserMaster) master = NULL;
   g_autoptr(GError) error = NULL;
-  GError *signalled = NULL;
-  int sv[2], backend = -1;
-  guint8 buf[128];
-  VhostUserMsg msg;
+  VhostUserMaster *master;
+  int sv[2];
+  guint8 buf[32];
   guint64 ack = 0;
   gsize len;
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
   master = vhost_user_master_new_for_fd (sv[1]);
   g_assert_true (vhost_user_master_connect (master, NULL, &error));
-  g_signal_connect (master, "disconnected", G_CALLBACK (on_master_disconnected), &signalled);
+  g_signal_connect (master, "disconnected", G_CALLBACK (on_master_disconnected), signalled);
   /* Answer the SET_BACKEND_REQ_FD's acknowledgement in advance, then collect the fd. */
   len = build (buf, VHOST_USER_SET_BACKEND_REQ_FD, R, 8, &ack, 8);
   raw_send (sv[0], buf, len, NULL, 0);
   g_assert_true (vhost_user_master_set_protocol_features (master,
                                                           VHOST_USER_PROTOCOL_F_BACKEND_REQ |
-                                                            VHOST_USER_PROTOCOL_F_REPLY_ACK |
-                                                            VHOST_USER_PROTOCOL_F_HOST_NOTIFIER |
-                                                            VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD,
+                                                            VHOST_USER_PROTOCOL_F_REPLY_ACK | features,
                                                           &error));
   g_assert_no_error (error);
+  *backend = -1;
   {
     union {
       struct cmsghdr align;
@@ -582,12 +583,30 @@ test_master_backend_channel (gconstpointer data)
         n = recvmsg (sv[0], &mh, MSG_CMSG_CLOEXEC);
         g_assert_cmpint (n, >, 0);
         if (CMSG_FIRSTHDR (&mh) != NULL)
-          memcpy (&backend, CMSG_DATA (CMSG_FIRSTHDR (&mh)), sizeof (int));
+          memcpy (backend, CMSG_DATA (CMSG_FIRSTHDR (&mh)), sizeof (int));
         got += n;
       }
   }
-  g_assert_cmpint (backend, >=, 0);
+  g_assert_cmpint (*backend, >=, 0);
+  *raw = sv[0];
+  return master;
+}
 
+/* Bad back-end requests on the back-end request channel. */
+static void
+test_master_backend_channel (gconstpointer data)
+{
+  guint32 request = GPOINTER_TO_UINT (data);
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  GError *signalled = NULL;
+  int raw, backend;
+  guint8 buf[128];
+  VhostUserMsg msg;
+  gsize len;
+
+  master = master_with_backend_channel (VHOST_USER_PROTOCOL_F_HOST_NOTIFIER | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD,
+                                        &raw, &backend, &signalled);
   vhost_user_msg_init (&msg, request, 0);
   if (request == VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG)
     {
@@ -616,8 +635,173 @@ test_master_backend_channel (gconstpointer data)
   g_clear_error (&signalled);
   g_assert_false (vhost_user_master_get_connected (master));
   close (backend);
+  close (raw);
+  g_clear_object (&master);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* Bad replies to GET_SHMEM_CONFIG: the session ends, naming the request. */
+typedef struct
+{
+  const char *name;
+  guint32 size;               /* the reply's payload size */
+  guint32 nregions;
+  guint64 sizes[3];           /* the first memory sizes, the others 0 */
+  guint n_fds;
+  VhostError code;
+  const char *message;
+} ShmemConfigCase;
+
+static const ShmemConfigCase shmem_config_cases[] = {
+  { "too-many-regions", 2056, 257, { 4096 }, 0, VHOST_ERROR_INVALID_ARGUMENT, "GET_SHMEM_CONFIG: 257 regions" },
+  { "short", 8 + 8 * 3, 1, { 4096 }, 0, VHOST_ERROR_MESSAGE_SIZE, "GET_SHMEM_CONFIG: payload size 32" },
+  { "fd", 2056, 1, { 4096 }, 1, VHOST_ERROR_FDS, "GET_SHMEM_CONFIG: 1 file descriptors" },
+  { "not-page-size", 2056, 2, { 4096, 4097 }, 0, VHOST_ERROR_PROTOCOL, "region 1 has 4097 bytes" },
+  { "miscounted", 2056, 1, { 4096, 0, 8192 }, 0, VHOST_ERROR_PROTOCOL, "2 regions have a size, and the reply counts 1" },
+};
+
+static void
+test_master_shmem_config (gconstpointer data)
+{
+  const ShmemConfigCase *c = data;
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *buf = g_malloc0 (sizeof (VhostUserHeader) + sizeof (VhostUserShmemConfigWire));
+  VhostUserShmemConfigWire config = { c->nregions };
+  GError *signalled = NULL;
+  int sv[2], fd = -1;
+  guint n = 1;
+  gsize len;
+
+  memcpy (config.memory_sizes, c->sizes, sizeof c->sizes);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+  master = vhost_user_master_new_for_fd (sv[1]);
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  g_signal_connect (master, "disconnected", G_CALLBACK (on_master_disconnected), &signalled);
+  g_assert_true (vhost_user_master_set_protocol_features (master, VHOST_USER_PROTOCOL_F_SHMEM, &error));
+  len = build (buf, VHOST_USER_GET_SHMEM_CONFIG, R, c->size, &config, MIN (c->size, sizeof config));
+  if (c->n_fds > 0)
+    fd = vhost_test_memfd (4096);
+  raw_send (sv[0], buf, len, &fd, c->n_fds);
+  if (fd >= 0)
+    close (fd);
+
+  g_assert_null (vhost_user_master_get_shmem_config (master, &n, &error));
+  g_assert_cmpuint (n, ==, 0);
+  g_assert_error (error, VHOST_ERROR, (gint) c->code);
+  if (strstr (error->message, c->message) == NULL)
+    g_error ("'%s' does not name '%s'", error->message, c->message);
+  g_assert_false (vhost_user_master_get_connected (master));
+  g_assert_nonnull (signalled);
+  g_clear_error (&signalled);
+  g_assert_null (vhost_user_master_get_shmem_region (master, 0, NULL));
   close (sv[0]);
   g_clear_object (&master);
+  vhost_test_assert_fd_count (fds_before);
+}
+
+/* SHMEM_MAP and SHMEM_UNMAP from a raw back-end: a malformed one ends the session
+ * (the back-end channel's failure is the session's); a well-formed one the master
+ * cannot carry out is answered with a failure status, and the session goes on. */
+typedef struct
+{
+  const char *name;
+  guint32 request;
+  guint32 size;
+  VhostUserMMapWire mmap;
+  guint n_fds;
+  gboolean regions;           /* GET_SHMEM_CONFIG first: one region of 4 pages */
+  VhostError code;            /* the session's end, or 0: a failure status */
+  const char *message;
+} ShmemRequestCase;
+
+#define MMAP(shmid, fd_offset, shm_offset, len, flags) { shmid, { 0 }, fd_offset, shm_offset, len, flags }
+
+static const ShmemRequestCase shmem_request_cases[] = {
+  { "map-no-fd", VHOST_USER_BACKEND_SHMEM_MAP, 40, MMAP (0, 0, 0, 4096, 0), 0, TRUE, VHOST_ERROR_FDS, "SHMEM_MAP" },
+  { "map-two-fds", VHOST_USER_BACKEND_SHMEM_MAP, 40, MMAP (0, 0, 0, 4096, 0), 2, TRUE, VHOST_ERROR_FDS, "SHMEM_MAP" },
+  { "map-short", VHOST_USER_BACKEND_SHMEM_MAP, 32, MMAP (0, 0, 0, 4096, 0), 1, TRUE, VHOST_ERROR_MESSAGE_SIZE, "SHMEM_MAP" },
+  { "unmap-fd", VHOST_USER_BACKEND_SHMEM_UNMAP, 40, MMAP (0, 0, 0, 4096, 0), 1, TRUE, VHOST_ERROR_FDS, "SHMEM_UNMAP" },
+  { "map-unknown-flags", VHOST_USER_BACKEND_SHMEM_MAP, 40, MMAP (0, 0, 0, 4096, 2), 1, TRUE, 0, "*SHMEM_MAP: unknown flags 0x2" },
+  { "map-no-regions", VHOST_USER_BACKEND_SHMEM_MAP, 40, MMAP (0, 0, 0, 4096, 0), 1, FALSE, 0, "*SHMEM_MAP: the front-end has not read*" },
+  { "unmap-nothing", VHOST_USER_BACKEND_SHMEM_UNMAP, 40, MMAP (0, 0, 0, 4096, 0), 0, TRUE, 0, "*SHMEM_UNMAP: region 0 has no mapping*" },
+};
+
+static void
+test_master_shmem_request (gconstpointer data)
+{
+  const ShmemRequestCase *c = data;
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autoptr(VhostUserMaster) master = NULL;
+  g_autoptr(GError) error = NULL;
+  GError *signalled = NULL;
+  int raw, backend, fds[2] = { -1, -1 };
+  guint8 buf[sizeof (VhostUserHeader) + sizeof (VhostUserShmemConfigWire)];
+  gsize len;
+
+  master = master_with_backend_channel (VHOST_USER_PROTOCOL_F_SHMEM | VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD, &raw,
+                                        &backend, &signalled);
+  if (c->regions)
+    {
+      VhostUserShmemConfigWire config = { 1, 0, { 4 * 4096 } };
+      g_autofree guint64 *sizes = NULL;
+      guint n = 0;
+
+      len = build (buf, VHOST_USER_GET_SHMEM_CONFIG, R, sizeof config, &config, sizeof config);
+      raw_send (raw, buf, len, NULL, 0);
+      sizes = vhost_user_master_get_shmem_config (master, &n, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (n, ==, 1);
+    }
+  for (guint i = 0; i < c->n_fds; i++)
+    fds[i] = vhost_test_memfd (4096);
+  len = build (buf, c->request, VHOST_USER_VERSION | VHOST_USER_FLAG_NEED_REPLY, c->size, &c->mmap, c->size);
+  /* The master's refusals are rate-limited (structured) log lines. */
+  if (c->code == 0)
+    vhost_test_log_capture_start ("Vhost");
+  raw_send (backend, buf, len, fds, c->n_fds);
+  for (guint i = 0; i < c->n_fds; i++)
+    close (fds[i]);
+
+  if (c->code != 0)
+    {
+      while (signalled == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_error (signalled, VHOST_ERROR, (gint) c->code);
+      if (strstr (signalled->message, c->message) == NULL)
+        g_error ("'%s' does not name '%s'", signalled->message, c->message);
+      g_clear_error (&signalled);
+      g_assert_false (vhost_user_master_get_connected (master));
+    }
+  else
+    {
+      VhostUserHeader hdr;
+      guint64 status = 0;
+      struct pollfd pfd = { backend, POLLIN, 0 };
+
+      /* The acknowledgement says failure; nothing else changes. */
+      while (poll (&pfd, 1, 0) == 0)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpint (recv (backend, buf, sizeof hdr + 8, MSG_WAITALL), ==, sizeof hdr + 8);
+      memcpy (&hdr, buf, sizeof hdr);
+      memcpy (&status, buf + sizeof hdr, 8);
+      g_assert_cmpuint (hdr.request, ==, c->request);
+      g_assert_cmpuint (hdr.flags, ==, R);
+      g_assert_cmpuint (status, !=, 0);
+      {
+        g_autofree char *pattern = g_strconcat ("M ", c->message, NULL);
+
+        vhost_test_log_capture_assert (pattern);
+        vhost_test_log_capture_stop ();
+      }
+      g_assert_null (signalled);
+      g_assert_true (vhost_user_master_get_connected (master));
+    }
+  close (backend);
+  close (raw);
+  g_clear_object (&master);
+  g_clear_error (&signalled);
   vhost_test_assert_fd_count (fds_before);
 }
 
@@ -648,5 +832,17 @@ main (int argc, char **argv)
                         test_master_backend_channel);
   g_test_add_data_func ("/vhost/bad-input/to-master/backend-area-overflow",
                         GUINT_TO_POINTER (VHOST_USER_BACKEND_VRING_HOST_NOTIFIER_MSG), test_master_backend_channel);
+  for (guint i = 0; i < G_N_ELEMENTS (shmem_config_cases); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vhost/bad-input/to-master/shmem-config/", shmem_config_cases[i].name,
+                                           NULL);
+      g_test_add_data_func (path, &shmem_config_cases[i], test_master_shmem_config);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (shmem_request_cases); i++)
+    {
+      g_autofree char *path = g_strconcat ("/vhost/bad-input/to-master/backend-shmem/", shmem_request_cases[i].name,
+                                           NULL);
+      g_test_add_data_func (path, &shmem_request_cases[i], test_master_shmem_request);
+    }
   return g_test_run ();
 }

@@ -390,6 +390,20 @@ set_vring (Fixture *f)
   call_vring_fd (f, VHOST_USER_SET_VRING_KICK, 0, f->kick_fd);
 }
 
+/* Set vring 0 up from `base` and start it, as QEMU starts a device. */
+static void
+start_vring (Fixture *f, guint base)
+{
+  call_state (f, VHOST_USER_SET_VRING_BASE, 0, base);
+  set_vring (f);
+  call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+  g_assert_true (f->queues[0].running);
+  g_assert_false (f->queues[1].running);
+  call_set_u64 (f, VHOST_USER_SET_STATUS, VHOST_VIRTIO_STATUS_ACKNOWLEDGE | VHOST_VIRTIO_STATUS_DRIVER |
+                                            VHOST_VIRTIO_STATUS_FEATURES_OK | VHOST_VIRTIO_STATUS_DRIVER_OK);
+  g_assert_cmpuint (call_u64 (f, VHOST_USER_GET_STATUS), ==, 0xf);
+}
+
 /* Negotiate, share memory, set vring 0 up and start it. */
 static void
 bring_up (Fixture *f)
@@ -413,15 +427,7 @@ bring_up (Fixture *f)
       f->ring.used = (gpointer) (f->mem + RING_AREA + 0x2000);
     }
   vhost_driver_ring_init (&f->ring, QUEUE_SIZE, f->params->packed, f->params->event_idx, FALSE);
-
-  call_state (f, VHOST_USER_SET_VRING_BASE, 0, f->params->packed ? 0x8000 : 0);
-  set_vring (f);
-  call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 1);
-  g_assert_true (f->queues[0].running);
-  g_assert_false (f->queues[1].running);
-  call_set_u64 (f, VHOST_USER_SET_STATUS, VHOST_VIRTIO_STATUS_ACKNOWLEDGE | VHOST_VIRTIO_STATUS_DRIVER |
-                                            VHOST_VIRTIO_STATUS_FEATURES_OK | VHOST_VIRTIO_STATUS_DRIVER_OK);
-  g_assert_cmpuint (call_u64 (f, VHOST_USER_GET_STATUS), ==, 0xf);
+  start_vring (f, f->params->packed ? 0x8000 : 0);
 }
 
 /* Wait until the call eventfd fires (or, with event idx, a used entry appears). */
@@ -445,11 +451,11 @@ wait_used (Fixture *f, guint64 *tag, guint32 *len)
     }
 }
 
+/* Chains `first` to `last` - 1 through the echo, one at a time. */
 static void
-test_bring_up (Fixture *f, gconstpointer data)
+echo_chains (Fixture *f, guint first, guint last)
 {
-  bring_up (f);
-  for (guint round = 0; round < 3 * QUEUE_SIZE; round++)
+  for (guint round = first; round < last; round++)
     {
       VhostDriverRingBuffer out = { DATA_AREA + round * 256, 32 };
       VhostDriverRingBuffer in = { DATA_AREA + round * 256 + 128, 64 };
@@ -468,18 +474,39 @@ test_bring_up (Fixture *f, gconstpointer data)
       for (guint i = 0; i < 32; i++)
         g_assert_cmpuint (f->mem[in.addr + i], ==, (guint8) (round * 3 + 31 - i));
     }
-  g_assert_cmpuint (g_atomic_int_get (&f->handled), ==, 3 * QUEUE_SIZE);
+  g_assert_cmpuint (g_atomic_int_get (&f->handled), ==, last);
+}
+
+/* GET_VRING_BASE's answer after `n` chains from the start. */
+static guint
+expected_base (Fixture *f, guint n)
+{
+  guint wrap;
+
+  if (!f->params->packed)
+    return n;
+  /* Bits 0-15: the next available descriptor and its wrap counter (1 at first,
+   * flipped at each turn); bits 16-31: the same for the used side. */
+  n *= 2; /* descriptors: each chain has two */
+  wrap = (n / QUEUE_SIZE + 1) % 2;
+  return (n % QUEUE_SIZE | wrap << 15) * 0x10001;
+}
+
+static void
+test_bring_up (Fixture *f, gconstpointer data)
+{
+  bring_up (f);
+  echo_chains (f, 0, 3 * QUEUE_SIZE);
 
   /* GET_VRING_BASE stops the ring where the device is. */
   {
     VhostUserMsg msg;
     VhostUserMsg *reply;
-    guint expect = f->params->packed ? (3 * QUEUE_SIZE) % QUEUE_SIZE | 0x8000 : 3 * QUEUE_SIZE;
 
     vhost_user_msg_init_state (&msg, VHOST_USER_GET_VRING_BASE, 0, 0);
     reply = call (f, &msg);
     g_assert_nonnull (reply);
-    g_assert_cmpuint (reply->payload.state.num & 0xffff, ==, expect);
+    g_assert_cmphex (reply->payload.state.num, ==, expected_base (f, 3 * QUEUE_SIZE));
     reply_free (reply);
     g_assert_false (f->queues[0].running);
   }
@@ -488,6 +515,35 @@ test_bring_up (Fixture *f, gconstpointer data)
   g_assert_false (vhost_user_dev_is_connected (f->dev));
   g_assert_cmpuint (vhost_user_dev_get_n_regions (f->dev), ==, 0);
   g_assert_cmpint (vhost_user_dev_get_vring_fd (f->dev, 0, VHOST_USER_SET_VRING_KICK), ==, -1);
+}
+
+/* QEMU 7.2 stops a device (a VM stopped, or migrated) with SET_STATUS 0, then
+ * SET_VRING_ENABLE 0 and GET_VRING_BASE, and resumes it (here, or on the
+ * destination's back-end) from the base GET_VRING_BASE returned: the reset by
+ * status keeps each ring's position for it. */
+static void
+test_stop_resume (Fixture *f, gconstpointer data)
+{
+  guint n = QUEUE_SIZE + 3, base;
+  VhostUserMsg msg, *reply;
+
+  bring_up (f);
+  echo_chains (f, 0, n);
+  call_set_u64 (f, VHOST_USER_SET_STATUS, 0);
+  g_assert_cmpuint (f->resets, ==, 1);
+  g_assert_false (f->queues[0].running);
+  call_state (f, VHOST_USER_SET_VRING_ENABLE, 0, 0);
+  vhost_user_msg_init_state (&msg, VHOST_USER_GET_VRING_BASE, 0, 0);
+  reply = call (f, &msg);
+  g_assert_nonnull (reply);
+  base = reply->payload.state.num;
+  reply_free (reply);
+  g_assert_cmphex (base, ==, expected_base (f, n));
+
+  /* Started again from there, the ring goes on where it was. */
+  start_vring (f, base);
+  echo_chains (f, n, n + QUEUE_SIZE);
+  vhost_user_dev_disconnect (f->dev);
 }
 
 /* Failures answer as the table says, and the connection goes on where it can. */
@@ -900,7 +956,11 @@ main (int argc, char **argv)
                                                params[i].event_idx ? "/event-idx" : "");
 
       g_test_add (up, Fixture, &params[i], fixture_setup, test_bring_up, fixture_teardown);
+      g_autofree char *stop = g_strdup_printf ("/vhost/engine/stop-resume/%s%s", params[i].packed ? "packed" : "split",
+                                               params[i].event_idx ? "/event-idx" : "");
+
       g_test_add (fail, Fixture, &params[i], fixture_setup, test_failures, fixture_teardown);
+      g_test_add (stop, Fixture, &params[i], fixture_setup, test_stop_resume, fixture_teardown);
       if (!params[i].event_idx)
         {
           g_autofree char *postcopy = g_strdup_printf ("/vhost/engine/postcopy/%s",

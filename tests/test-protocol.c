@@ -20,7 +20,7 @@ fill_payload (VhostUserMsg *msg, VhostUserPayloadKind kind, gboolean is_reply)
 {
   VhostUserPayload *p = &msg->payload;
 
-  memset (p->bytes, 0, 512);
+  memset (p->bytes, 0, sizeof p->bytes);
   switch (kind)
     {
     case VHOST_USER_PAYLOAD_NONE:
@@ -61,6 +61,14 @@ fill_payload (VhostUserMsg *msg, VhostUserPayloadKind kind, gboolean is_reply)
       return sizeof (VhostUserDeviceStateWire);
     case VHOST_USER_PAYLOAD_OPAQUE:
       return 40;
+    case VHOST_USER_PAYLOAD_SHMEM_CONFIG:
+      p->shmem_config.nregions = 1;
+      p->shmem_config.memory_sizes[2] = 0x10000;
+      return sizeof (VhostUserShmemConfigWire);
+    case VHOST_USER_PAYLOAD_MMAP:
+      p->mmap.shmid = 2;
+      p->mmap.len = 0x1000;
+      return sizeof (VhostUserMMapWire);
     default:
       g_assert_not_reached ();
     }
@@ -126,6 +134,8 @@ typedef enum
   SPEC_INFLIGHT,      /* inflight description: 2 u64, 2 u16, as QEMU's 8-aligned struct: 24 */
   SPEC_SHARED,        /* VhostUserShared: a 16-byte UUID */
   SPEC_DEVICE_STATE,  /* device state transfer parameters: direction, phase: 8 */
+  SPEC_SHMEM_CONFIG,  /* VIRTIO Shared Memory Region configuration: num regions, padding, 256 sizes: 2056 */
+  SPEC_MMAP,          /* MMAP request: shmid, 7 padding, fd_offset, shm_offset, len, flags: 40 */
   SPEC_CRYPTO,        /* crypto session description: no layout in the specification */
   SPEC_UNSAID,        /* the specification names no payload (the reply of GET_SHARED_OBJECT) */
 } SpecShape;
@@ -134,7 +144,8 @@ typedef enum
 static const gint spec_shape_size[] = {
   [SPEC_NONE] = 0, [SPEC_U64] = 8, [SPEC_STATE] = 8, [SPEC_ADDR] = 40, [SPEC_REGIONS] = -1,
   [SPEC_ONE_REGION] = 40, [SPEC_LOG] = 16, [SPEC_IOTLB] = 32, [SPEC_CONFIG] = -1, [SPEC_AREA] = 24,
-  [SPEC_INFLIGHT] = 24, [SPEC_SHARED] = 16, [SPEC_DEVICE_STATE] = 8, [SPEC_CRYPTO] = -1, [SPEC_UNSAID] = -1,
+  [SPEC_INFLIGHT] = 24, [SPEC_SHARED] = 16, [SPEC_DEVICE_STATE] = 8, [SPEC_SHMEM_CONFIG] = 2056, [SPEC_MMAP] = 40,
+  [SPEC_CRYPTO] = -1, [SPEC_UNSAID] = -1,
 };
 
 typedef enum
@@ -173,6 +184,7 @@ enum
   F_CROSS_ENDIAN = 6, F_CRYPTO_SESSION = 7, F_PAGEFAULT = 8, F_CONFIG = 9, F_BACKEND_SEND_FD = 10,
   F_HOST_NOTIFIER = 11, F_INFLIGHT_SHMFD = 12, F_RESET_DEVICE = 13, F_INBAND_NOTIFICATIONS = 14,
   F_CONFIGURE_MEM_SLOTS = 15, F_STATUS = 16, F_XEN_MMAP = 17, F_SHARED_OBJECT = 18, F_DEVICE_STATE = 19,
+  F_GET_VRING_BASE_INFLIGHT = 20, F_SHMEM = 21,
 };
 
 #define NO (-1)
@@ -238,6 +250,7 @@ static const SpecRequest spec_frontend[] = {
   /* The reply's u64: bits 0-7 the status, bit 8 the invalid FD flag. */
   { 42, "SET_DEVICE_STATE_FD",    SPEC_DEVICE_STATE, SPEC_FDS_ONE,             SPEC_REPLY_ALWAYS, SPEC_U64,        SPEC_FDS_ONE_UNLESS_FLAG, NO,       F_DEVICE_STATE },
   { 43, "CHECK_DEVICE_STATE",     SPEC_NONE,         SPEC_FDS_NONE,            SPEC_REPLY_ALWAYS, SPEC_U64,        SPEC_FDS_NONE,   NO,                F_DEVICE_STATE },
+  { 44, "GET_SHMEM_CONFIG",       SPEC_NONE,         SPEC_FDS_NONE,            SPEC_REPLY_ALWAYS, SPEC_SHMEM_CONFIG, SPEC_FDS_NONE, NO,                F_SHMEM },
 };
 
 /* Back-end requests: sent on the channel that BACKEND_REQ sets up, so every one of
@@ -252,6 +265,11 @@ static const SpecRequest spec_backend[] = {
   { 7, "SHARED_OBJECT_REMOVE",    SPEC_SHARED,       SPEC_FDS_NONE,            SPEC_REPLY_ACK,    SPEC_NONE,       SPEC_FDS_NONE,   NO,                F_SHARED_OBJECT },
   /* "reply payload: dmabuf fd and u64 ... if the operation fails, no fd is sent". */
   { 8, "SHARED_OBJECT_LOOKUP",    SPEC_SHARED,       SPEC_FDS_NONE,            SPEC_REPLY_ALWAYS, SPEC_U64,        SPEC_FDS_AT_MOST_ONE, NO,           F_SHARED_OBJECT },
+  /* "request payload: fd and struct VhostUserMMap"; "If REPLY_ACK is negotiated, and
+   * back-end set the NEED_REPLY flag, the front-end must respond with zero when
+   * operation is successfully completed, or non-zero otherwise." */
+  { 9, "SHMEM_MAP",               SPEC_MMAP,         SPEC_FDS_ONE,             SPEC_REPLY_ACK,    SPEC_NONE,       SPEC_FDS_NONE,   NO,                F_SHMEM },
+  { 10, "SHMEM_UNMAP",            SPEC_MMAP,         SPEC_FDS_NONE,            SPEC_REPLY_ACK,    SPEC_NONE,       SPEC_FDS_NONE,   NO,                F_SHMEM },
 };
 
 #undef NO
@@ -315,6 +333,10 @@ spec_shape_of (VhostUserPayloadKind kind)
       return SPEC_DEVICE_STATE;
     case VHOST_USER_PAYLOAD_OPAQUE:
       return SPEC_CRYPTO;
+    case VHOST_USER_PAYLOAD_SHMEM_CONFIG:
+      return SPEC_SHMEM_CONFIG;
+    case VHOST_USER_PAYLOAD_MMAP:
+      return SPEC_MMAP;
     default:
       g_assert_not_reached ();
     }
@@ -556,8 +578,8 @@ test_request (gconstpointer data)
 static void
 test_unknown (void)
 {
-  static const guint32 frontend[] = { 0, 44, 1000, G_MAXUINT32 };
-  static const guint32 backend[] = { 0, 9, 1000 };
+  static const guint32 frontend[] = { 0, 45, 1000, G_MAXUINT32 };
+  static const guint32 backend[] = { 0, 11, 1000 };
   VhostUserMsg msg;
   GError *error = NULL;
 
@@ -714,6 +736,42 @@ test_config_sizes (void)
   g_assert_true (vhost_user_reply_validate (VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_GET_CONFIG, FALSE, &reply, NULL));
 }
 
+/* GET_SHMEM_CONFIG's reply counts at most 256 regions; SHMEM_MAP's payload is
+ * exactly 40 bytes whatever it says (its values are the front-end's to check). */
+static void
+test_shmem_sizes (void)
+{
+  VhostUserMsg msg, reply;
+  GError *error = NULL;
+
+  vhost_user_msg_init (&msg, VHOST_USER_GET_SHMEM_CONFIG, 0);
+  vhost_user_msg_init_reply (&reply, &msg, sizeof (VhostUserShmemConfigWire));
+  reply.payload.shmem_config.nregions = VHOST_USER_MAX_SHMEM_REGIONS;
+  g_assert_true (vhost_user_reply_validate (VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_GET_SHMEM_CONFIG, FALSE, &reply,
+                                            NULL));
+  reply.payload.shmem_config.nregions = VHOST_USER_MAX_SHMEM_REGIONS + 1;
+  assert_invalid (vhost_user_reply_validate (VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_GET_SHMEM_CONFIG, FALSE, &reply,
+                                             &error),
+                  &error, VHOST_ERROR_INVALID_ARGUMENT, "GET_SHMEM_CONFIG");
+  /* A reply of the number of regions only, as a truncated struct would be. */
+  reply.hdr.size = 8 + 8 * 4;
+  reply.payload.shmem_config.nregions = 4;
+  assert_invalid (vhost_user_reply_validate (VHOST_USER_CHANNEL_FRONTEND, VHOST_USER_GET_SHMEM_CONFIG, FALSE, &reply,
+                                             &error),
+                  &error, VHOST_ERROR_MESSAGE_SIZE, "GET_SHMEM_CONFIG");
+
+  vhost_user_msg_init (&msg, VHOST_USER_BACKEND_SHMEM_UNMAP, sizeof (VhostUserMMapWire));
+  msg.payload.mmap.shmid = 255;
+  msg.payload.mmap.shm_offset = G_MAXUINT64;
+  msg.payload.mmap.len = G_MAXUINT64;
+  msg.payload.mmap.flags = G_MAXUINT64;
+  g_assert_true (vhost_user_request_validate (VHOST_USER_CHANNEL_BACKEND, &msg, NULL));
+  g_assert_cmpstr (vhost_user_protocol_feature_name (VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT), ==,
+                   "GET_VRING_BASE_INFLIGHT");
+  g_assert_cmpstr (vhost_user_protocol_feature_name (VHOST_USER_PROTOCOL_F_SHMEM), ==, "SHMEM");
+  g_assert_cmpstr (vhost_user_protocol_feature_name (G_GUINT64_CONSTANT (1) << 22), ==, "UNKNOWN");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -746,5 +804,6 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/protocol/mem-table-counts", test_mem_table_counts);
   g_test_add_func ("/vhost/protocol/vring-index", test_vring_index);
   g_test_add_func ("/vhost/protocol/config-sizes", test_config_sizes);
+  g_test_add_func ("/vhost/protocol/shmem-sizes", test_shmem_sizes);
   return g_test_run ();
 }

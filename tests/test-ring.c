@@ -2445,6 +2445,103 @@ test_worker_pause_resume (void)
   close (kick);
 }
 
+/* A queue for the adaptive-poll test: work when the test says so; each call with
+ * work and each arm (the worker about to sleep) counted under the lock. */
+typedef struct
+{
+  VhostWorkerItem item;
+  GMutex lock;
+  GCond cond;
+  gint pending; /* (atomic) */
+  guint worked, armed;
+} PollProbe;
+
+static gboolean
+probe_item (VhostWorkerItem *item, gboolean poll)
+{
+  PollProbe *p = item->data;
+
+  if (!g_atomic_int_compare_and_exchange (&p->pending, 1, 0))
+    return FALSE;
+  g_mutex_lock (&p->lock);
+  p->worked++;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+  return TRUE;
+}
+
+static gboolean
+probe_arm (VhostWorkerItem *item)
+{
+  PollProbe *p = item->data;
+
+  g_mutex_lock (&p->lock);
+  p->armed++;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+  return FALSE;
+}
+
+static void
+probe_wait (PollProbe *p, guint *counter, guint value)
+{
+  g_mutex_lock (&p->lock);
+  while (*counter < value)
+    g_cond_wait (&p->cond, &p->lock);
+  g_mutex_unlock (&p->lock);
+}
+
+static void
+probe_kick (PollProbe *p)
+{
+  g_atomic_int_set (&p->pending, 1);
+  g_assert_cmpint (eventfd_write (p->item.kick_fd, 1), ==, 0);
+}
+
+/* The busy-poll interval halves after a sleep longer than the longest interval
+ * (polling could not have saved it), and doubles back after a sleep shorter than
+ * that (polling longer would have). */
+static void
+test_worker_adaptive_poll (void)
+{
+  g_autoptr(GError) error = NULL;
+  VhostWorker *w = vhost_worker_new ("test-worker", &error);
+  PollProbe p = { { .kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK), .event_fd = -1, .func = probe_item,
+                    .arm = probe_arm } };
+  /* Long enough that a busy machine wakes the test in time for the second step. */
+  const guint longest = 400 * 1000;
+  guint armed;
+
+  g_assert_no_error (error);
+  p.item.data = &p;
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  vhost_worker_set_poll_us (w, longest);
+  g_assert_cmpuint (vhost_worker_get_poll_now_us (w), ==, longest);
+  g_assert_true (vhost_worker_attach (w, &p.item, &error));
+  /* Asleep after polling for the whole interval, then 100 ms more: halved. */
+  probe_wait (&p, &p.armed, 1);
+  g_usleep (100 * 1000);
+  probe_kick (&p);
+  probe_wait (&p, &p.worked, 1);
+  g_assert_cmpuint (vhost_worker_get_poll_now_us (w), ==, longest / 2);
+  /* Asleep after polling for half the interval (the next sleep: the pause above
+   * may have woken an earlier one), work as soon as it sleeps: back to the longest. */
+  g_mutex_lock (&p.lock);
+  armed = p.armed;
+  g_mutex_unlock (&p.lock);
+  probe_wait (&p, &p.armed, armed + 1);
+  probe_kick (&p);
+  probe_wait (&p, &p.worked, 2);
+  g_assert_cmpuint (vhost_worker_get_poll_now_us (w), ==, longest);
+
+  vhost_worker_detach (&p.item);
+  vhost_worker_free (w);
+  close (p.item.kick_fd);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+}
+
 /* A random address: mostly near the regions' edges and inside them, sometimes
  * anywhere at all. */
 static guint64
@@ -2612,6 +2709,7 @@ main (int argc, char **argv)
   for (guint i = 0; i < G_N_ELEMENTS (bad_used_cases); i++)
     g_test_add_data_func (bad_used_cases[i].path, &bad_used_cases[i], test_driver_bad_used);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
+  g_test_add_func ("/vhost/ring/worker/adaptive-poll", test_worker_adaptive_poll);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);
   return g_test_run ();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Shared test helpers: a configurable test device, and a slave served from its own thread. */
+/* Shared test helpers: a configurable test device, a slave served from its own thread, captured logs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,9 +11,83 @@
 
 #include "test-support.h"
 
+/* The log capture: the domain it records and what it recorded, under a lock (workers log too). */
+static GMutex capture_lock;
+static char *capture_domain;
+static GPtrArray *capture_lines;
+
+static GLogWriterOutput
+capture_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  const char *domain = NULL, *message = NULL;
+  GLogWriterOutput output = G_LOG_WRITER_UNHANDLED;
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
+      domain = fields[i].value;
+    else if (strcmp (fields[i].key, "MESSAGE") == 0)
+      message = fields[i].value;
+  g_mutex_lock (&capture_lock);
+  if (capture_domain != NULL && g_strcmp0 (domain, capture_domain) == 0)
+    {
+      char kind = level & G_LOG_LEVEL_WARNING ? 'W' : level & G_LOG_LEVEL_MESSAGE ? 'M'
+                                                    : level & G_LOG_LEVEL_INFO   ? 'I'
+                                                                                 : 'D';
+
+      g_ptr_array_add (capture_lines, g_strdup_printf ("%c %s", kind, message));
+      output = G_LOG_WRITER_HANDLED;
+    }
+  g_mutex_unlock (&capture_lock);
+  return output == G_LOG_WRITER_HANDLED ? output : g_log_writer_default (level, fields, n_fields, data);
+}
+
+void
+vhost_test_log_capture_start (const char *domain)
+{
+  g_mutex_lock (&capture_lock);
+  g_free (capture_domain);
+  capture_domain = g_strdup (domain);
+  g_clear_pointer (&capture_lines, g_ptr_array_unref);
+  capture_lines = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_unlock (&capture_lock);
+}
+
+GPtrArray *
+vhost_test_log_capture_take (void)
+{
+  GPtrArray *lines;
+
+  g_mutex_lock (&capture_lock);
+  lines = g_steal_pointer (&capture_lines);
+  capture_lines = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_unlock (&capture_lock);
+  return lines;
+}
+
+void
+vhost_test_log_capture_assert (const char *pattern)
+{
+  g_autoptr(GPtrArray) lines = vhost_test_log_capture_take ();
+
+  for (guint i = 0; i < lines->len; i++)
+    if (g_pattern_match_simple (pattern, g_ptr_array_index (lines, i)))
+      return;
+  g_error ("no log line matches '%s' among the %u taken", pattern, lines->len);
+}
+
+void
+vhost_test_log_capture_stop (void)
+{
+  g_mutex_lock (&capture_lock);
+  g_clear_pointer (&capture_domain, g_free);
+  g_clear_pointer (&capture_lines, g_ptr_array_unref);
+  g_mutex_unlock (&capture_lock);
+}
+
 void
 vhost_test_init (int *argc, char ***argv)
 {
+  g_log_set_writer_func (capture_writer, NULL, NULL);
   g_test_init (argc, argv, NULL);
   g_main_context_default ();
   /* GTask's type creates GLib's worker context (an eventfd) the first time. */
@@ -144,7 +218,6 @@ test_device_request (VhostUserSlave *slave,
         close (fd);
       }
       return TRUE;
-    case VHOST_USER_IOTLB_MSG:
     case VHOST_USER_POSTCOPY_END:
     case VHOST_USER_CHECK_DEVICE_STATE:
     case VHOST_USER_SET_DEVICE_STATE_FD:
@@ -517,6 +590,25 @@ vhost_test_wait_for_result (GAsyncResult **result, guint timeout_ms)
   g_source_destroy (source);
   g_source_unref (source);
   g_assert_false (timed_out);
+}
+
+guint64
+vhost_test_negotiate (VhostUserMaster *master, guint64 protocol_features)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 features = 0, offered = 0;
+
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (master), &features, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_owner (VHOST_BACKEND (master), &error));
+  g_assert_true (vhost_user_master_get_protocol_features (master, &offered, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (offered & protocol_features, ==, protocol_features);
+  g_assert_true (vhost_user_master_set_protocol_features (master, protocol_features, &error));
+  g_assert_no_error (error);
+  g_assert_true (vhost_backend_set_features (VHOST_BACKEND (master), features, &error));
+  g_assert_no_error (error);
+  return features;
 }
 
 void

@@ -8,9 +8,35 @@
 
 G_BEGIN_DECLS
 
-/* g_test_init(), and the process-wide objects that hold fds for good (the default
- * main context's wakeup fd) created up front, so that fd counts in tests are exact. */
+/* 1 in a build with AddressSanitizer (the tools of that build have it too): their
+ * RSS then holds its shadow memory and the freed blocks it keeps in quarantine, and
+ * says little about what they use; LeakSanitizer checks their leaks at exit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define VHOST_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VHOST_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef VHOST_TEST_SANITIZED
+#define VHOST_TEST_SANITIZED 0
+#endif
+
+/* g_test_init(), the log writer of vhost_test_log_capture_start(), and the
+ * process-wide objects that hold fds for good (the default main context's wakeup
+ * fd) created up front, so that fd counts in tests are exact. */
 void vhost_test_init (int *argc, char ***argv);
+
+/* Record what is logged in `domain` (structured or not, from any thread) instead of
+ * printing it: a string per message, its level's letter ('W', 'M', 'I', 'D'), a
+ * space, the message. vhost_test_init() installs the writer this needs. */
+void vhost_test_log_capture_start (const char *domain);
+/* (transfer full) The lines recorded since the start or the last take. */
+GPtrArray *vhost_test_log_capture_take (void);
+/* Take the lines recorded so far and assert that one matches `pattern`
+ * (g_pattern_match_simple() on "L message"). */
+void vhost_test_log_capture_assert (const char *pattern);
+void vhost_test_log_capture_stop (void);
 
 /* A memfd of `size` bytes. */
 int vhost_test_memfd (gsize size);
@@ -80,6 +106,12 @@ void vhost_test_slave_thread_resume (VhostTestSlaveThread *thread, gboolean clos
 void vhost_test_slave_thread_wait_disconnect (VhostTestSlaveThread *thread);
 /* Stop the loop, drop the slave in its thread, join. */
 void vhost_test_slave_thread_free (VhostTestSlaveThread *thread);
+
+/* The usual start of a session on `master`: GET_FEATURES, SET_OWNER,
+ * GET_PROTOCOL_FEATURES (whose offer must hold `protocol_features`),
+ * SET_PROTOCOL_FEATURES with them and SET_FEATURES with every feature offered,
+ * which it returns. */
+guint64 vhost_test_negotiate (VhostUserMaster *master, guint64 protocol_features);
 
 /* Wait for and take one completion of `queue`, failing the test after `timeout_ms`. */
 void vhost_test_reap_one (VhostDriver *driver, guint queue, guint timeout_ms, guint64 *tag, guint *len);

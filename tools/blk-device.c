@@ -12,9 +12,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/virtio_blk.h>
 #include <liburing.h>
 
@@ -46,7 +48,6 @@ typedef struct
   struct iovec data[REQUEST_IOV];  /* the data part of the chain, for readv/writev and RAM */
   guint n_data;
   guint8 *status;                  /* the chain's last writable byte, in guest memory */
-  guint32 used_len;
   guint32 type;                    /* VIRTIO_BLK_T_* */
   guint64 offset;                  /* in bytes, for the rest of a short transfer */
   gsize remaining;
@@ -55,13 +56,19 @@ typedef struct
   guint next_free;
 } BlkRequest;
 
+/* A queue with io_uring (a file or a block device) has its ring and its request records
+ * only while it runs: the worker sets them up at the first request after the queue
+ * started, the drain handler takes them down when it stops. An idle device keeps only
+ * the eventfd of each queue. */
 struct _BlkQueue
 {
   VhostToolBlk *blk;
+  VhostVirtqueue *queue;           /* (not owned) the slave's */
   gboolean async;                  /* a file or a block device: io_uring */
-  struct io_uring ring;
+  struct io_uring ring;            /* set up while n_requests > 0 */
   int event;                       /* (owned) eventfd io_uring signals completions on */
-  BlkRequest *requests;            /* (owned) QUEUE_SIZE_MAX of them with io_uring, else one */
+  BlkRequest *requests;            /* (owned) n_requests of them with io_uring (mapped), else one */
+  guint n_requests;                /* io_uring: the queue's size while it runs, else 0 */
   guint free_head;                 /* a list through next_free; QUEUE_SIZE_MAX at the end */
   guint in_flight;
   guint queued;                    /* SQEs not yet submitted */
@@ -75,6 +82,7 @@ struct _VhostToolBlk
   gboolean configured;
   VhostToolBlkBacking backing;
   int fd;                          /* (owned) the image, or -1 */
+  gboolean in_memory;              /* the image is a tmpfs or ramfs file: no io_uring (request_file_sync()) */
   guint8 *ram;                     /* (owned) the RAM disk, or NULL */
   guint64 size;                    /* bytes */
   gboolean read_only;
@@ -98,7 +106,7 @@ vhost_tool_blk_get_features (VhostUserSlave *slave)
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_SIZE_MAX) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_SEG_MAX) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_BLK_SIZE) |
                      VHOST_FEATURE_MASK (VIRTIO_BLK_F_TOPOLOGY) | VHOST_FEATURE_MASK (VIRTIO_BLK_F_FLUSH) |
-                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ);
+                     VHOST_FEATURE_MASK (VIRTIO_BLK_F_MQ) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
 
   if (self->read_only)
     features |= VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO);
@@ -222,7 +230,10 @@ request_count (BlkQueue *q, const BlkRequest *r, guint8 status)
       }
 }
 
-/* Write the status and give the chain back. */
+/* Write the status and give the chain back. The status is the last writable
+ * byte, so the length is all of them, as QEMU's virtio-blk gives it: the length
+ * says what the dirty log of a migration covers, and it must reach the status
+ * (a request that fails before its data, or a short serial, wrote less). */
 static void
 request_complete (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, guint8 status)
 {
@@ -230,7 +241,7 @@ request_complete (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, guint8 stat
     g_debug ("Queue %u: request type %u (head %u) ends with status %u", vhost_virtqueue_get_index (queue), r->type,
              r->elem.id, status);
   *r->status = status;
-  vhost_virtqueue_push (queue, &r->elem, r->used_len);
+  vhost_virtqueue_push (queue, &r->elem, vhost_virtqueue_element_get_writable_size (&r->elem));
   request_count (q, r, status);
   request_release (q, r);
 }
@@ -296,6 +307,68 @@ request_sync (VhostToolBlk *self, BlkRequest *r)
   return VIRTIO_BLK_S_OK;
 }
 
+/* A write-zeroes request whose file system cannot zero a range in place: a hole
+ * reads back as zeroes too. TRUE if the request is to be tried again so. */
+static gboolean
+fallocate_fall_back (BlkRequest *r, int err)
+{
+  if (err != EOPNOTSUPP || !(r->fallocate_mode & FALLOC_FL_ZERO_RANGE) || r->type != VIRTIO_BLK_T_WRITE_ZEROES)
+    return FALSE;
+  r->fallocate_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  return TRUE;
+}
+
+/* Serve a request on an image in memory (tmpfs, ramfs) in the queue's worker. Such
+ * I/O never waits for a device, but io_uring cannot try it without blocking (these
+ * file systems take no RWF_NOWAIT), so it would hand every request to a kernel
+ * worker thread: a wake-up and two context switches for a copy of a few KiB. */
+static guint8
+request_file_sync (VhostToolBlk *self, VhostVirtqueue *queue, BlkRequest *r)
+{
+  int ret = 0;
+
+  switch (r->type)
+    {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+      while (r->remaining > 0)
+        {
+          gssize n = r->type == VIRTIO_BLK_T_IN ? preadv (self->fd, r->data, r->n_data, r->offset)
+                                                : pwritev (self->fd, r->data, r->n_data, r->offset);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            {
+              /* 0: the image shrank under us. */
+              ret = n < 0 ? errno : EIO;
+              break;
+            }
+          r->offset += n;
+          r->remaining -= n;
+          iov_advance (r, n);
+        }
+      break;
+    case VIRTIO_BLK_T_FLUSH:
+      if (fdatasync (self->fd) < 0)
+        ret = errno;
+      break;
+    default: /* discard, write zeroes */
+      while (fallocate (self->fd, r->fallocate_mode, r->offset, r->remaining) < 0)
+        if (errno != EINTR && !fallocate_fall_back (r, errno))
+          {
+            ret = errno;
+            break;
+          }
+      break;
+    }
+  if (ret == 0)
+    return VIRTIO_BLK_S_OK;
+  g_debug ("Queue %u: request type %u at byte %" G_GUINT64_FORMAT ": %s", vhost_virtqueue_get_index (queue), r->type,
+           r->offset, g_strerror (ret));
+  return VIRTIO_BLK_S_IOERR;
+}
+
 /* Check a discard or write-zeroes request (one range) and set its byte range. */
 static guint8
 request_parse_range (VhostToolBlk *self, BlkRequest *r, gsize out_len)
@@ -327,6 +400,16 @@ request_parse_range (VhostToolBlk *self, BlkRequest *r, gsize out_len)
   return VIRTIO_BLK_S_OK;
 }
 
+/* The chain's last writable byte, where the status goes, or NULL. */
+static guint8 *
+chain_status (const VhostVirtqueueElement *elem)
+{
+  for (guint i = elem->n_out + elem->n_in; i > elem->n_out; i--)
+    if (elem->iov[i - 1].iov_len > 0)
+      return (guint8 *) elem->iov[i - 1].iov_base + elem->iov[i - 1].iov_len - 1;
+  return NULL;
+}
+
 /* Look at a new chain: answer it now, or queue its I/O. */
 static void
 request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
@@ -344,21 +427,19 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
   r->offset = 0;
   r->length = 0;
   r->n_data = 0;
-  r->status = NULL;
-  for (guint i = r->elem.n_out + r->elem.n_in; i > r->elem.n_out && r->status == NULL; i--)
-    if (r->iov[i - 1].iov_len > 0)
-      r->status = (guint8 *) r->iov[i - 1].iov_base + r->iov[i - 1].iov_len - 1;
+  r->status = chain_status (&r->elem);
   if (r->status == NULL)
     {
-      g_warning ("Queue %u: a chain (head %u) without a writable status byte", vhost_virtqueue_get_index (queue),
-                 r->elem.id);
+      /* The driver can send these in a loop: rate-limited. */
+      vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "chain without a writable status byte",
+                           "Queue %u: a chain (head %u) without a writable status byte",
+                           vhost_virtqueue_get_index (queue), r->elem.id);
       vhost_virtqueue_push (queue, &r->elem, 0);
       stat_add (&q->stats.requests, 1);
       stat_add (&q->stats.malformed, 1);
       request_release (q, r);
       return;
     }
-  r->used_len = 1;
   /* The header is nearly always one buffer of its own: read it in place. */
   if (r->elem.n_out > 0 && r->iov[0].iov_len >= sizeof hdr)
     memcpy (&hdr, r->iov[0].iov_base, sizeof hdr);
@@ -373,7 +454,6 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
     {
     case VIRTIO_BLK_T_IN:
       r->length = r->remaining = in_len - 1;
-      r->used_len = in_len;
       if (data)
         r->n_data = iov_slice (r->iov + r->elem.n_out, r->elem.n_in, 0, r->remaining, r->data);
       r->offset = sector * SECTOR_SIZE;
@@ -391,7 +471,7 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
     case VIRTIO_BLK_T_FLUSH:
       break;
     case VIRTIO_BLK_T_GET_ID:
-      r->used_len = 1 + vhost_virtqueue_element_write (&r->elem, 0, self->serial, MIN (in_len - 1, sizeof self->serial));
+      vhost_virtqueue_element_write (&r->elem, 0, self->serial, MIN (in_len - 1, sizeof self->serial));
       request_complete (q, queue, r, VIRTIO_BLK_S_OK);
       return;
     case VIRTIO_BLK_T_DISCARD:
@@ -418,6 +498,11 @@ request_start (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r)
       request_complete (q, queue, r, VIRTIO_BLK_S_OK);
       return;
     }
+  if (self->in_memory)
+    {
+      request_complete (q, queue, r, request_file_sync (self, queue, r));
+      return;
+    }
   request_submit (q, r);
 }
 
@@ -428,10 +513,8 @@ request_done (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, int res)
   q->in_flight--;
   if (res < 0)
     {
-      /* Some file systems cannot zero a range in place: a hole reads back as zeroes too. */
-      if (res == -EOPNOTSUPP && (r->fallocate_mode & FALLOC_FL_ZERO_RANGE) && r->type == VIRTIO_BLK_T_WRITE_ZEROES)
+      if (fallocate_fall_back (r, -res))
         {
-          r->fallocate_mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
           request_submit (q, r);
           return;
         }
@@ -485,10 +568,91 @@ queue_submit (BlkQueue *q)
       if (n < 0)
         {
           /* Out of resources for now: what is queued goes with the next call. */
-          g_warning ("io_uring_submit: %s", g_strerror (-n));
+          vhost_virtqueue_log (q->queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_submit failed",
+                               "Queue %u: io_uring_submit: %s", vhost_virtqueue_get_index (q->queue), g_strerror (-n));
           return;
         }
       q->queued -= MIN ((guint) n, q->queued);
+    }
+}
+
+/* Runs in the queue's worker thread, at the first request after the queue started:
+ * an io_uring and a request record for each descriptor the queue has. The
+ * records are mapped apart, so that they go back to the system when the queue stops. */
+static gboolean
+queue_setup (BlkQueue *q, VhostVirtqueue *queue)
+{
+  guint n = MIN (MAX (vhost_virtqueue_get_size (queue), 1), QUEUE_SIZE_MAX);
+  BlkRequest *requests;
+  int ret;
+
+  requests = mmap (NULL, n * sizeof (BlkRequest), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (requests == MAP_FAILED)
+    {
+      ret = -errno;
+      goto fail;
+    }
+  if ((ret = io_uring_queue_init (n, &q->ring, 0)) < 0)
+    {
+      munmap (requests, n * sizeof (BlkRequest));
+      goto fail;
+    }
+  if ((ret = io_uring_register_eventfd (&q->ring, q->event)) < 0)
+    {
+      io_uring_queue_exit (&q->ring);
+      munmap (requests, n * sizeof (BlkRequest));
+      goto fail;
+    }
+  for (guint j = 0; j < n; j++)
+    requests[j].next_free = j + 1 < n ? j + 1 : QUEUE_SIZE_MAX;
+  q->requests = requests;
+  q->n_requests = n;
+  q->free_head = 0;
+  q->in_flight = q->queued = 0;
+  return TRUE;
+
+fail:
+  vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring not set up",
+                       "Queue %u: setting up its io_uring of %u entries: %s; its requests fail",
+                       vhost_virtqueue_get_index (queue), n, g_strerror (-ret));
+  return FALSE;
+}
+
+/* The queue stopped (its drain handler, in the control thread, with nothing in
+ * flight): its io_uring and its records go. */
+static void
+queue_teardown (BlkQueue *q)
+{
+  eventfd_t count;
+
+  if (q->n_requests == 0)
+    return;
+  io_uring_queue_exit (&q->ring);
+  munmap (q->requests, q->n_requests * sizeof (BlkRequest));
+  q->requests = NULL;
+  q->n_requests = 0;
+  /* Nothing of the old ring may call the handler at the next start (the worker
+   * watches the eventfd edge-triggered: a count left in it fires when the queue is
+   * attached again), or the io_uring would come back for no request. */
+  eventfd_read (q->event, &count);
+}
+
+/* No io_uring (it could not be set up): every request fails with an I/O error,
+ * until a later call sets it up. */
+static void
+queue_fail_requests (BlkQueue *q, VhostVirtqueue *queue)
+{
+  BlkRequest r;
+
+  while (vhost_virtqueue_pop (queue, &r.elem, r.iov, REQUEST_IOV))
+    {
+      guint8 *status = chain_status (&r.elem);
+
+      if (status != NULL)
+        *status = VIRTIO_BLK_S_IOERR;
+      vhost_virtqueue_push (queue, &r.elem, status != NULL ? vhost_virtqueue_element_get_writable_size (&r.elem) : 0);
+      stat_add (&q->stats.requests, 1);
+      stat_add (status != NULL ? &q->stats.io_errors : &q->stats.malformed, 1);
     }
 }
 
@@ -499,6 +663,21 @@ blk_handle_queue (VhostVirtqueue *queue, gpointer user_data)
 {
   BlkQueue *q = user_data;
 
+  if (q->n_requests == 0)
+    {
+      BlkRequest first;
+
+      /* Called with nothing to take (a busy-polling round, the eventfd of a ring
+       * gone): no io_uring for that. */
+      if (!vhost_virtqueue_pop (queue, &first.elem, first.iov, REQUEST_IOV))
+        return;
+      vhost_virtqueue_unpop (queue, &first.elem);
+      if (!queue_setup (q, queue))
+        {
+          queue_fail_requests (q, queue);
+          return;
+        }
+    }
   queue_reap (q, queue);
   while (q->free_head < QUEUE_SIZE_MAX)
     {
@@ -538,12 +717,14 @@ blk_drain_queue (VhostVirtqueue *queue, gpointer user_data)
 
       if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
         {
-          g_warning ("io_uring_wait_cqe: %s", g_strerror (-ret));
+          vhost_virtqueue_log (queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_wait_cqe failed",
+                               "Queue %u: io_uring_wait_cqe: %s", vhost_virtqueue_get_index (queue), g_strerror (-ret));
           g_usleep (1000);
         }
       queue_reap (q, queue);
       queue_submit (q);
     }
+  queue_teardown (q);
 }
 
 static void
@@ -567,10 +748,11 @@ vhost_tool_blk_finalize (GObject *object)
       BlkQueue *q = &self->queues[i];
 
       if (q->async)
-        io_uring_queue_exit (&q->ring);
+        queue_teardown (q);
+      else
+        g_free (q->requests);
       if (q->event >= 0)
         close (q->event);
-      g_free (q->requests);
     }
   if (self->ram != NULL)
     munmap (self->ram, self->size);
@@ -624,7 +806,14 @@ open_image (VhostToolBlk *self, const char *path, gboolean direct, GError **erro
         self->physical_block_exp = exp + 1;
     }
   else if (S_ISREG (st.st_mode))
-    self->size = st.st_size;
+    {
+      struct statfs fs;
+
+      self->size = st.st_size;
+      self->in_memory = fstatfs (self->fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
+      if (self->in_memory)
+        g_debug ("%s is in memory (tmpfs or ramfs): its requests are served in the queues' threads", path);
+    }
   else
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s is neither a regular file nor a block device",
@@ -646,36 +835,48 @@ open_image (VhostToolBlk *self, const char *path, gboolean direct, GError **erro
   return TRUE;
 }
 
+/* Whether this process may use io_uring at all (a kernel built without it, or a
+ * sysctl or a seccomp filter that forbids it): told at start-up rather than at the
+ * first request. The queues' own come when they start. */
+static gboolean
+probe_io_uring (GError **error)
+{
+  struct io_uring ring;
+  int ret = io_uring_queue_init (1, &ring, 0);
+
+  if (ret < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-ret), "io_uring_queue_init: %s", g_strerror (-ret));
+      return FALSE;
+    }
+  io_uring_queue_exit (&ring);
+  return TRUE;
+}
+
 static gboolean
 setup_queues (VhostToolBlk *self, GError **error)
 {
+  if (self->backing == VHOST_TOOL_BLK_BACKING_FILE && !probe_io_uring (error))
+    return FALSE;
   for (guint i = 0; i < self->num_queues; i++)
     {
       BlkQueue *q = &self->queues[i];
       VhostVirtqueue *queue = vhost_user_slave_get_virtqueue (VHOST_USER_SLAVE (self), i);
-      int ret;
 
       q->blk = self;
+      q->queue = queue;
       if (self->backing != VHOST_TOOL_BLK_BACKING_FILE)
         {
           q->requests = g_new (BlkRequest, 1);
           vhost_virtqueue_set_handler (queue, blk_handle_queue_sync, q, NULL);
           continue;
         }
-      q->requests = g_new (BlkRequest, QUEUE_SIZE_MAX);
-      for (guint j = 0; j < QUEUE_SIZE_MAX; j++)
-        q->requests[j].next_free = j + 1;
-      q->free_head = 0;
-      if ((ret = io_uring_queue_init (QUEUE_SIZE_MAX, &q->ring, 0)) < 0)
-        {
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-ret), "io_uring_queue_init: %s", g_strerror (-ret));
-          return FALSE;
-        }
+      /* The io_uring and the records come when the queue starts (queue_setup()). */
       q->async = TRUE;
       q->event = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-      if (q->event < 0 || (ret = io_uring_register_eventfd (&q->ring, q->event)) < 0)
+      if (q->event < 0)
         {
-          int saved = q->event < 0 ? errno : -ret;
+          int saved = errno;
 
           g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "io_uring eventfd: %s", g_strerror (saved));
           return FALSE;

@@ -12,6 +12,10 @@ G_BEGIN_DECLS
  * default and a chain (header, data, status) may not be longer than its ring. */
 #define VHOST_TOOL_BLK_SEG_MAX 126
 #define VHOST_TOOL_BLK_MAX_QUEUES 64
+/* The largest disk: its byte offsets must fit the signed 64-bit offsets of the
+ * front-ends and guests (QEMU's int64_t, Linux's loff_t), whatever the 64-bit
+ * capacity field of virtio-blk (in 512-byte sectors) could say. */
+#define VHOST_TOOL_BLK_SIZE_MAX (G_MAXINT64 / VHOST_TOOL_BLK_SECTOR_SIZE * VHOST_TOOL_BLK_SECTOR_SIZE)
 /* The serial number GET_ID returns unless the configuration names one. */
 #define VHOST_TOOL_BLK_SERIAL_DEFAULT "vhost-glib-blk"
 /* The longest serial number: GET_ID returns 20 bytes, without a NUL at that length. */
@@ -57,9 +61,12 @@ typedef struct
 G_DECLARE_FINAL_TYPE (VhostToolBlk, vhost_tool_blk, VHOST, TOOL_BLK, VhostUserSlave)
 
 /* Set the device up once, before it serves a front-end, in the thread whose main
- * context the slave belongs to: open or map the disk, set up the queues (an io_uring
- * each for a file), the features and the configuration space. The errors are in the
- * G_IO_ERROR domain and name the file or the call that failed. */
+ * context the slave belongs to: open or map the disk, set up the queues, the features
+ * and the configuration space. For a file, each queue gets an eventfd now and its
+ * io_uring and request records only while it runs (from its first request after it
+ * started to its stop), so that an idle device costs little per queue; io_uring is
+ * tried once here. The errors are in the G_IO_ERROR domain and name the file or the
+ * call that failed. */
 gboolean vhost_tool_blk_configure (VhostToolBlk *self, const VhostToolBlkConfig *config, GError **error);
 
 /* The capacity in 512-byte sectors. */

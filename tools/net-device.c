@@ -38,8 +38,6 @@
  * chain, plus one cache line so that the batch's first iovecs do not all fall into
  * the same cache set. */
 #define ECHO_IOV_STRIDE (MAX_IOV + 4)
-/* At most one warning a second per queue pair about what the guest sent. */
-#define WARN_INTERVAL G_TIME_SPAN_SECOND
 
 /* Chains popped from one queue whose iovecs share one array. */
 typedef struct
@@ -79,9 +77,6 @@ typedef struct
   guint8 *bounce;        /* (owned) MAX_PACKET bytes: a received frame that does not fit one chain */
   gsize pending;         /* bytes of a frame in bounce waiting for receive buffers; 0 for none */
 
-  gint64 last_warning;   /* monotonic time of the last warning */
-  guint suppressed;      /* warnings not printed since */
-
   VhostToolNetStats stats; /* (atomic) */
 } NetPair;
 
@@ -103,35 +98,25 @@ struct _VhostToolNet
 
 G_DEFINE_FINAL_TYPE (VhostToolNet, vhost_tool_net, VHOST_TYPE_USER_SLAVE)
 
-/* Count a dropped frame and say why, at most once per WARN_INTERVAL per pair. */
-static void G_GNUC_PRINTF (4, 5)
-pair_log_drop (NetPair *pair, guint64 *counter, GLogLevelFlags level, const char *format, ...)
+/* Count a dropped frame and say why, at the rate vhost_virtqueue_log() allows for
+ * `queue` and `reason`: the guest can send such frames in a loop. */
+static void G_GNUC_PRINTF (6, 7)
+pair_log_drop (NetPair *pair, VhostVirtqueue *queue, guint64 *counter, GLogLevelFlags level, const char *reason,
+               const char *format, ...)
 {
-  gint64 now = g_get_monotonic_time ();
-  g_autofree char *message = NULL;
+  char message[256];
   va_list args;
 
   __atomic_fetch_add (counter, 1, __ATOMIC_RELAXED);
-  if (pair->last_warning != 0 && now - pair->last_warning < WARN_INTERVAL)
-    {
-      pair->suppressed++;
-      return;
-    }
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  g_vsnprintf (message, sizeof message, format, args);
   va_end (args);
-  if (pair->suppressed > 0)
-    g_log_structured (G_LOG_DOMAIN, level, "MESSAGE",
-                      "Queue pair %u: %s (and %u more dropped frames since the last message)", pair->index,
-                      message, pair->suppressed);
-  else
-    g_log_structured (G_LOG_DOMAIN, level, "MESSAGE", "Queue pair %u: %s", pair->index, message);
-  pair->last_warning = now;
-  pair->suppressed = 0;
+  vhost_virtqueue_log (queue, G_LOG_DOMAIN, level, reason, "Queue pair %u: %s", pair->index, message);
 }
 
 /* What the guest got wrong: a warning. */
-#define pair_drop(pair, counter, ...) pair_log_drop (pair, counter, G_LOG_LEVEL_WARNING, __VA_ARGS__)
+#define pair_drop(pair, queue, counter, reason, ...) \
+  pair_log_drop (pair, queue, counter, G_LOG_LEVEL_WARNING, reason, __VA_ARGS__)
 
 /* Pop a chain into the set; FALSE if none is available or the set is full. */
 static gboolean
@@ -199,7 +184,7 @@ rx_gather (NetPair *pair, VhostVirtqueue *rxq, gsize need)
         {
           /* Alone, so it can be given back at once. */
           vhost_virtqueue_push (rxq, &rx->elem[0], 0);
-          pair_drop (pair, &pair->stats.rx_dropped, "a receive chain (head %u) with %" G_GSIZE_FORMAT
+          pair_drop (pair, rxq, &pair->stats.rx_dropped, "receive chain too short", "a receive chain (head %u) with %" G_GSIZE_FORMAT
                      " writable bytes, no room for a header", rx->elem[0].id, rx->cap[0]);
           chains_clear (rx);
           continue;
@@ -296,7 +281,8 @@ rx_deliver_pending (NetPair *pair, VhostVirtqueue *rxq)
     case GATHER_SHORT:
       return RX_SHORT;
     case GATHER_NO_FIT:
-      pair_drop (pair, &pair->stats.rx_dropped, "a received frame of %" G_GSIZE_FORMAT " bytes does not fit the "
+      pair_drop (pair, rxq, &pair->stats.rx_dropped, "received frame too large",
+                 "a received frame of %" G_GSIZE_FORMAT " bytes does not fit the "
                  "receive buffers", pair->pending);
       break;
     case GATHER_OK:
@@ -345,7 +331,8 @@ rx_receive (NetPair *pair, VhostVirtqueue *rxq)
       chains_unpop (rx, rxq, 0);
       /* EBADFD: the TAP queue is detached (the guest disabled the pair). */
       if (saved != EAGAIN && saved != EBADFD)
-        g_warning ("Queue pair %u: reading the TAP failed: %s", pair->index, g_strerror (saved));
+        vhost_virtqueue_log (rxq, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "TAP read failed",
+                             "Queue pair %u: reading the TAP failed: %s", pair->index, g_strerror (saved));
       return RX_EMPTY;
     }
   if ((gsize) n <= cap && (gsize) n >= net->hdr_len)
@@ -362,7 +349,8 @@ rx_receive (NetPair *pair, VhostVirtqueue *rxq)
     {
       /* The TAP gives the length of the frame even when it did not fit. */
       chains_unpop (rx, rxq, 0);
-      pair_drop (pair, &pair->stats.rx_dropped, "a received frame of %" G_GSSIZE_FORMAT " bytes does not fit %s", n,
+      pair_drop (pair, rxq, &pair->stats.rx_dropped, "received frame too large",
+                 "a received frame of %" G_GSSIZE_FORMAT " bytes does not fit %s", n,
                  net->mergeable ? "the largest frame" : "the receive buffer");
       return RX_DONE;
     }
@@ -414,7 +402,8 @@ tap_tx_handler (VhostVirtqueue *txq, gpointer data)
 
       if (length < net->hdr_len || length > net->hdr_len + MAX_FRAME)
         {
-          pair_drop (pair, &pair->stats.tx_dropped, "a transmitted chain (head %u) of %" G_GSIZE_FORMAT " bytes: %s",
+          pair_drop (pair, txq, &pair->stats.tx_dropped, "transmitted chain not a frame",
+                     "a transmitted chain (head %u) of %" G_GSIZE_FORMAT " bytes: %s",
                      elem.id, length, length < net->hdr_len ? "shorter than a header" : "longer than a frame");
           vhost_virtqueue_push (txq, &elem, 0);
           continue;
@@ -428,7 +417,8 @@ tap_tx_handler (VhostVirtqueue *txq, gpointer data)
           /* EIO: the interface is down; EBADFD: the queue is detached. Not the guest's fault. */
           GLogLevelFlags level = saved == EIO || saved == EBADFD ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING;
 
-          pair_log_drop (pair, &pair->stats.tx_dropped, level, "writing %" G_GSIZE_FORMAT " bytes to the TAP failed: %s",
+          pair_log_drop (pair, txq, &pair->stats.tx_dropped, level, "TAP write failed",
+                         "writing %" G_GSIZE_FORMAT " bytes to the TAP failed: %s",
                          length, g_strerror (saved));
         }
       else
@@ -452,13 +442,14 @@ typedef enum {
 
 /* Whether a transmitted chain of `length` bytes is a frame; if not, count and say so. */
 static gboolean
-echo_check_length (NetPair *pair, const VhostVirtqueueElement *t, gsize length)
+echo_check_length (NetPair *pair, VhostVirtqueue *txq, const VhostVirtqueueElement *t, gsize length)
 {
   gsize hdr_len = pair->net->hdr_len;
 
   if (length >= hdr_len && length <= hdr_len + MAX_FRAME)
     return TRUE;
-  pair_drop (pair, &pair->stats.tx_dropped, "a transmitted chain (head %u) of %" G_GSIZE_FORMAT " bytes: %s", t->id,
+  pair_drop (pair, txq, &pair->stats.tx_dropped, "transmitted chain not a frame",
+             "a transmitted chain (head %u) of %" G_GSIZE_FORMAT " bytes: %s", t->id,
              length, length < hdr_len ? "shorter than a header" : "longer than a frame");
   return FALSE;
 }
@@ -523,7 +514,8 @@ echo_one (NetPair *pair, VhostVirtqueue *rxq, VhostVirtqueue *txq, const VhostVi
       vhost_virtqueue_unpop (txq, t);
       return ECHO_STALLED;
     case GATHER_NO_FIT:
-      pair_drop (pair, &pair->stats.rx_dropped, "an echoed frame of %" G_GSIZE_FORMAT " bytes does not fit the "
+      pair_drop (pair, rxq, &pair->stats.rx_dropped, "echoed frame too large",
+                 "an echoed frame of %" G_GSIZE_FORMAT " bytes does not fit the "
                  "receive buffers", length - pair->net->hdr_len);
       break;
     case GATHER_OK:
@@ -571,7 +563,7 @@ echo_batch (NetPair *pair, VhostVirtqueue *rxq, VhostVirtqueue *txq, guint *fram
       gsize length = vhost_virtqueue_element_get_readable_size (&b->tx[k]);
 
       b->len[k] = 0;
-      if (!echo_check_length (pair, &b->tx[k], length))
+      if (!echo_check_length (pair, txq, &b->tx[k], length))
         continue;
       if (used == n_rx)
         {
@@ -707,8 +699,12 @@ pair_attach (NetPair *pair, gboolean attach)
   ifr.ifr_flags = attach ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
   if (ioctl (pair->tap_fd, TUNSETQUEUE, &ifr) < 0)
     {
-      g_warning ("Queue pair %u: cannot %s the TAP queue: %s", pair->index, attach ? "attach" : "detach",
-                 g_strerror (errno));
+      int saved = errno;
+
+      /* The front-end enables and disables queues as it likes. */
+      vhost_user_slave_log (VHOST_USER_SLAVE (pair->net), G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "TAP queue not switched",
+                            "Queue pair %u: cannot %s the TAP queue: %s", pair->index,
+                            attach ? "attach" : "detach", g_strerror (saved));
       return;
     }
   pair->attached = attach;
@@ -933,7 +929,7 @@ vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig *config, 
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) |
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
                    VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL) |
-                   VHOST_FEATURE_MASK (VIRTIO_NET_F_MAC) |
+                   VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM) | VHOST_FEATURE_MASK (VIRTIO_NET_F_MAC) |
                    VHOST_FEATURE_MASK (VIRTIO_NET_F_MTU) | VHOST_FEATURE_MASK (VIRTIO_NET_F_STATUS);
   if (self->n_pairs > 1)
     self->features |= VHOST_FEATURE_MASK (VIRTIO_NET_F_MQ);

@@ -49,18 +49,35 @@ vhost_tool_options_clear (VhostToolOptions *options)
 }
 
 int
+vhost_tool_parse_number (const char *option, const char *text, gint64 min, gint64 max, gint64 *value)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Decimal only, an optional sign, nothing around it. */
+  if (!g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, &error))
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s=%s: not a number", option, text);
+  if (*value < min || *value > max)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--%s=%s: not between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT,
+                            option, text, min, max);
+  return -1;
+}
+
+int
 vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEntry *entries,
                   VhostToolOptions *options)
 {
+  g_autofree char *fd = NULL, *busy_poll_us = NULL;
   const GOptionEntry common[] = {
     { "socket-path", 's', 0, G_OPTION_ARG_FILENAME, &options->socket_path,
       "Listen for the front-end on the UNIX socket PATH (incompatible with --fd)", "PATH" },
-    { "fd", 0, 0, G_OPTION_ARG_INT, &options->fd,
+    { "fd", 0, 0, G_OPTION_ARG_STRING, &fd,
       "Serve the front-end on the connected UNIX socket FD (incompatible with --socket-path)", "FD" },
     { "print-capabilities", 0, 0, G_OPTION_ARG_NONE, &options->print_capabilities,
       "Print the back-end's capabilities as JSON and exit", NULL },
-    { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &options->busy_poll_us,
-      "Poll the rings for US microseconds after the last request before sleeping (0: never poll)", "US" },
+    { "busy-poll-us", 0, 0, G_OPTION_ARG_STRING, &busy_poll_us,
+      "Poll the rings for at most US microseconds after the last request before sleeping (shorter while requests "
+      "come further apart), 0 to 1000000 (0: never poll)",
+      "US" },
     { "pid-file", 0, 0, G_OPTION_ARG_FILENAME, &options->pid_file,
       "Write the process id to PATH once the socket listens (removed at exit)", "PATH" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Log debug messages", NULL },
@@ -83,6 +100,24 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "%s (try --help)", error->message);
   if (*argc > 1)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "unexpected argument '%s' (try --help)", (*argv)[1]);
+  if (fd != NULL)
+    {
+      gint64 value;
+      int code = vhost_tool_parse_number ("fd", fd, 0, G_MAXINT, &value);
+
+      if (code >= 0)
+        return code;
+      options->fd = value;
+    }
+  if (busy_poll_us != NULL)
+    {
+      gint64 value;
+      int code = vhost_tool_parse_number ("busy-poll-us", busy_poll_us, 0, VHOST_TOOL_BUSY_POLL_US_MAX, &value);
+
+      if (code >= 0)
+        return code;
+      options->busy_poll_us = value;
+    }
   if (options->verbose)
     g_log_set_debug_enabled (TRUE);
   return -1;
@@ -91,12 +126,21 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
 int
 vhost_tool_check (const VhostToolOptions *options)
 {
+  struct sockaddr_un address;
+
   if (options->socket_path != NULL && options->fd >= 0)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--socket-path and --fd cannot be used together");
   if (options->socket_path == NULL && options->fd < 0)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--socket-path or --fd is required (try --help)");
-  if (options->busy_poll_us < -1)
-    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--busy-poll-us must not be negative");
+  /* A unix socket address holds sizeof sun_path - 1 bytes and a NUL; an empty
+   * one would be an abstract socket. */
+  if (options->socket_path != NULL && options->socket_path[0] == '\0')
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--socket-path: the path is empty");
+  if (options->socket_path != NULL && strlen (options->socket_path) >= sizeof address.sun_path)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE,
+                            "--socket-path=%s: the path is %" G_GSIZE_FORMAT " bytes long, more than the %"
+                            G_GSIZE_FORMAT " a unix socket address holds",
+                            options->socket_path, strlen (options->socket_path), sizeof address.sun_path - 1);
   return -1;
 }
 
@@ -190,10 +234,13 @@ on_disconnected (VhostUserSlave *slave, const GError *error, gpointer data)
   RunState *state = data;
   gboolean hung_up = error == NULL || g_error_matches (error, VHOST_ERROR, VHOST_ERROR_DISCONNECTED);
 
+  /* A front-end can connect and go away in a loop: rate-limited. */
   if (hung_up)
-    tool_message ("The front-end went away");
+    vhost_user_slave_log (slave, g_get_prgname (), G_LOG_LEVEL_MESSAGE, "front-end went away",
+                          "The front-end went away");
   else
-    tool_message ("The connection to the front-end ended: %s", error->message);
+    vhost_user_slave_log (slave, g_get_prgname (), G_LOG_LEVEL_MESSAGE, "connection ended on an error",
+                          "The connection to the front-end ended: %s", error->message);
   if (!state->own_connection)
     return;
   /* Served until the front-end hung up, or broken by a bad request. */

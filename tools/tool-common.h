@@ -12,13 +12,16 @@ G_BEGIN_DECLS
 #define VHOST_TOOL_EXIT_FAILURE 1 /* a run-time error: an image, a socket, a device */
 #define VHOST_TOOL_EXIT_USAGE 2   /* a bad command line */
 
+/* The longest --busy-poll-us: a second of polling after the last request. */
+#define VHOST_TOOL_BUSY_POLL_US_MAX 1000000
+
 typedef struct
 {
   char *socket_path;           /* --socket-path: listen here */
   int fd;                      /* --fd: serve this connected socket; -1 if not given */
   gboolean print_capabilities; /* --print-capabilities */
   gboolean verbose;            /* --verbose: debug messages */
-  int busy_poll_us;            /* --busy-poll-us; -1: the library's default */
+  int busy_poll_us;            /* --busy-poll-us, 0 to VHOST_TOOL_BUSY_POLL_US_MAX; -1 if not given */
   char *pid_file;              /* --pid-file: write the pid here once ready */
 } VhostToolOptions;
 
@@ -37,7 +40,8 @@ int vhost_tool_parse (int *argc,
                       VhostToolOptions *options);
 
 /* The common checks once the tool has looked at its own options: exactly one of
- * --socket-path and --fd. Returns -1 or VHOST_TOOL_EXIT_USAGE (with the message printed). */
+ * --socket-path and --fd, a socket path that fits a unix socket address. Returns -1
+ * or VHOST_TOOL_EXIT_USAGE (with the message printed). */
 int vhost_tool_check (const VhostToolOptions *options);
 
 /* Print `{"type": type, "features": [...]}` for --print-capabilities (json-glib). */
@@ -52,6 +56,11 @@ int vhost_tool_fail (int exit_code, const char *format, ...) G_GNUC_PRINTF (2, 3
  * READY=1 on $NOTIFY_SOCKET; removes the pid file at the end. Returns the exit code.
  * Runs the thread-default main context. */
 int vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options);
+
+/* Parse the value `text` of the numeric option --`option`: a decimal integer from
+ * `min` to `max`. Returns -1 with *value set, or VHOST_TOOL_EXIT_USAGE with a message
+ * naming the option printed. */
+int vhost_tool_parse_number (const char *option, const char *text, gint64 min, gint64 max, gint64 *value);
 
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
 gboolean vhost_tool_parse_size (const char *text, guint64 *size, GError **error);

@@ -6,17 +6,29 @@
 #define G_LOG_USE_STRUCTURED
 
 #include <string.h>
+#include <sys/sysinfo.h>
 
 #include "blk-device.h"
 #include "tool-common.h"
+
+/* The RAM and swap of the machine: a RAM disk larger than that could never be filled. */
+static guint64
+machine_memory (void)
+{
+  struct sysinfo info;
+
+  if (sysinfo (&info) < 0)
+    return G_MAXUINT64;
+  return ((guint64) info.totalram + info.totalswap) * MAX (info.mem_unit, 1);
+}
 
 int
 main (int argc, char **argv)
 {
   g_auto(VhostToolOptions) options = { 0 };
-  g_autofree char *blk_file = NULL, *ram = NULL, *null = NULL, *serial = NULL;
+  g_autofree char *blk_file = NULL, *ram = NULL, *null = NULL, *serial = NULL, *num_queues_text = NULL;
   gboolean read_only = FALSE, direct = FALSE;
-  int num_queues = 1;
+  gint64 num_queues = 1;
   const GOptionEntry entries[] = {
     { "blk-file", 'b', 0, G_OPTION_ARG_FILENAME, &blk_file, "Serve the raw image file or block device PATH", "PATH" },
     { "ram", 0, 0, G_OPTION_ARG_STRING, &ram, "Serve a RAM disk of SIZE bytes (K, M, G suffixes)", "SIZE" },
@@ -24,8 +36,8 @@ main (int argc, char **argv)
       "Serve a disk of SIZE bytes that stores nothing (reads leave the buffers as they are)", "SIZE" },
     { "read-only", 'r', 0, G_OPTION_ARG_NONE, &read_only, "Export the disk read-only", NULL },
     { "direct", 0, 0, G_OPTION_ARG_NONE, &direct, "Open --blk-file with O_DIRECT, bypassing the page cache", NULL },
-    { "num-queues", 'q', 0, G_OPTION_ARG_INT, &num_queues, "Offer N queues, each served by its own thread (1-64)",
-      "N" },
+    { "num-queues", 'q', 0, G_OPTION_ARG_STRING, &num_queues_text,
+      "Offer N queues, each served by its own thread (1-64)", "N" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, "The serial number GET_ID returns (at most 20 bytes)", "TEXT" },
     { NULL }
   };
@@ -34,6 +46,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   VhostToolBlkConfig config = { 0 };
   const char *size_option = NULL;
+  guint64 memory;
   guint sources;
   int code;
 
@@ -53,8 +66,9 @@ main (int argc, char **argv)
                                                                 : "--blk-file, --ram and --null cannot be used together");
   if (direct && blk_file == NULL)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--direct applies to --blk-file only");
-  if (num_queues < 1 || num_queues > VHOST_TOOL_BLK_MAX_QUEUES)
-    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--num-queues must be between 1 and %d", VHOST_TOOL_BLK_MAX_QUEUES);
+  if (num_queues_text != NULL &&
+      (code = vhost_tool_parse_number ("num-queues", num_queues_text, 1, VHOST_TOOL_BLK_MAX_QUEUES, &num_queues)) >= 0)
+    return code;
   if (serial != NULL && strlen (serial) > VHOST_TOOL_BLK_SERIAL_MAX)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--serial is longer than %d bytes", VHOST_TOOL_BLK_SERIAL_MAX);
   if ((code = vhost_tool_check (&options)) >= 0)
@@ -80,6 +94,17 @@ main (int argc, char **argv)
       if (config.size % VHOST_TOOL_BLK_SECTOR_SIZE != 0)
         return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "%s: %" G_GUINT64_FORMAT " is not a multiple of %d bytes",
                                 size_option, config.size, VHOST_TOOL_BLK_SECTOR_SIZE);
+      if (config.size > VHOST_TOOL_BLK_SIZE_MAX)
+        return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE,
+                                "%s: %" G_GUINT64_FORMAT " bytes is more than a disk's byte offsets reach (at most %"
+                                G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " sectors)",
+                                size_option, config.size, (guint64) VHOST_TOOL_BLK_SIZE_MAX,
+                                (guint64) VHOST_TOOL_BLK_SIZE_MAX / VHOST_TOOL_BLK_SECTOR_SIZE);
+      if (ram != NULL && config.size > (memory = machine_memory ()))
+        return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE,
+                                "--ram: %" G_GUINT64_FORMAT " bytes is more than this machine's memory (%"
+                                G_GUINT64_FORMAT " bytes of RAM and swap)",
+                                config.size, memory);
     }
 
   blk = g_object_new (VHOST_TYPE_TOOL_BLK, NULL);

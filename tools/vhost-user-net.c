@@ -37,9 +37,9 @@ int
 main (int argc, char **argv)
 {
   g_autofree char *tap = NULL;
-  g_autofree char *mac_text = NULL;
+  g_autofree char *mac_text = NULL, *mtu_text = NULL, *queue_pairs_text = NULL;
   gboolean echo = FALSE, no_mrg_rxbuf = FALSE;
-  int mtu = -1, queue_pairs = 1;
+  gint64 mtu = -1, queue_pairs = 1;
   const GOptionEntry entries[] = {
     { "tap", 0, 0, G_OPTION_ARG_STRING, &tap,
       "Attach to the TAP interface IFNAME, creating it if it does not exist", "IFNAME" },
@@ -47,9 +47,9 @@ main (int argc, char **argv)
       "Send the frames the guest transmits back to it (for tests and benchmarks)", NULL },
     { "mac", 0, 0, G_OPTION_ARG_STRING, &mac_text, "The device's MAC address (default " DEFAULT_MAC ")",
       "XX:XX:XX:XX:XX:XX" },
-    { "mtu", 0, 0, G_OPTION_ARG_INT, &mtu,
+    { "mtu", 0, 0, G_OPTION_ARG_STRING, &mtu_text,
       "The MTU the device advises, 68 to 65535, and sets on the TAP (default: the TAP's; 1500 with --echo)", "N" },
-    { "queue-pairs", 0, 0, G_OPTION_ARG_INT, &queue_pairs, "Offer N receive/transmit queue pairs, 1 to 8 "
+    { "queue-pairs", 0, 0, G_OPTION_ARG_STRING, &queue_pairs_text, "Offer N receive/transmit queue pairs, 1 to 8 "
       "(default 1)", "N" },
     { "no-mrg-rxbuf", 0, 0, G_OPTION_ARG_NONE, &no_mrg_rxbuf, "Do not offer mergeable receive buffers", NULL },
     { NULL }
@@ -83,11 +83,12 @@ main (int argc, char **argv)
   if (!parse_mac (mac_text != NULL ? mac_text : DEFAULT_MAC, config.mac))
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--mac=%s: not a unicast MAC address like " DEFAULT_MAC,
                             mac_text);
-  if (mtu != -1 && (mtu < 68 || mtu > 65535))
-    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--mtu=%d: not between 68 and 65535", mtu);
-  if (queue_pairs < 1 || queue_pairs > VHOST_TOOL_NET_MAX_QUEUE_PAIRS)
-    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--queue-pairs=%d: not between 1 and %d", queue_pairs,
-                            VHOST_TOOL_NET_MAX_QUEUE_PAIRS);
+  if (mtu_text != NULL && (code = vhost_tool_parse_number ("mtu", mtu_text, 68, 65535, &mtu)) >= 0)
+    return code;
+  if (queue_pairs_text != NULL &&
+      (code = vhost_tool_parse_number ("queue-pairs", queue_pairs_text, 1, VHOST_TOOL_NET_MAX_QUEUE_PAIRS,
+                                       &queue_pairs)) >= 0)
+    return code;
 
   config.mode = echo ? VHOST_TOOL_NET_MODE_ECHO : VHOST_TOOL_NET_MODE_TAP;
   config.tap = tap;

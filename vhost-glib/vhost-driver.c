@@ -11,6 +11,7 @@
 #include "vhost-driver.h"
 #include "vhost-user-master.h"
 #include "core/vhost-driver-ring.h"
+#include "core/vhost-iotlb.h"
 
 /**
  * SECTION:vhost-driver
@@ -38,6 +39,13 @@
  * where the back-end has one (vhost_backend_has_status()). vhost_driver_stop()
  * stops the queues with GET_VRING_BASE and keeps what it returned
  * (vhost_driver_get_vring_base()).
+ *
+ * With #VhostDriver:access-platform, a vhost-user device goes through a
+ * device IOTLB (%VHOST_VIRTIO_F_ACCESS_PLATFORM): the driver's guest addresses
+ * are then its I/O virtual addresses, and the driver keeps the back-end's
+ * IOTLB as a platform IOMMU would: it maps its whole memory when the device
+ * starts, or (#VhostDriver:iotlb-page-size) answers each IOTLB miss with the
+ * page that holds the address, as QEMU's vIOMMU does.
  *
  * On a #VhostUserMaster, the device survives its back-end: when the back-end
  * process dies (#VhostUserMaster::disconnected) and a new one listens on the same
@@ -136,6 +144,10 @@ struct _VhostDriver
   guint64 inflight_size;
   guint64 inflight_offset;
   GError *init_error;    /* (owned) (nullable) why constructed() could not make the memory */
+  /* ACCESS_PLATFORM on vhost-user: the IOTLB the driver keeps in the back-end. */
+  gboolean access_platform;
+  guint64 iotlb_page_size; /* 0: the whole memory at start; else a page per miss */
+  gulong iotlb_handler;    /* on the master's iotlb-message */
 };
 
 static void vhost_driver_initable_iface_init (GInitableIface *iface);
@@ -152,6 +164,8 @@ enum {
   PROP_N_REGIONS,
   PROP_RUNNING,
   PROP_ACKED_FEATURES,
+  PROP_ACCESS_PLATFORM,
+  PROP_IOTLB_PAGE_SIZE,
   N_PROPS
 };
 
@@ -646,6 +660,8 @@ vhost_driver_dispose (GObject *object)
 
   for (guint i = 0; i < self->queues->len; i++)
     queue_unwatch (get_queue (self, i));
+  if (self->iotlb_handler != 0)
+    g_clear_signal_handler (&self->iotlb_handler, self->backend);
   G_OBJECT_CLASS (vhost_driver_parent_class)->dispose (object);
 }
 
@@ -691,6 +707,12 @@ vhost_driver_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_ACKED_FEATURES:
       g_value_set_uint64 (value, self->acked_features);
       break;
+    case PROP_ACCESS_PLATFORM:
+      g_value_set_boolean (value, self->access_platform);
+      break;
+    case PROP_IOTLB_PAGE_SIZE:
+      g_value_set_uint64 (value, self->iotlb_page_size);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -711,6 +733,12 @@ vhost_driver_set_property (GObject *object, guint prop_id, const GValue *value, 
       break;
     case PROP_N_REGIONS:
       self->n_regions = g_value_get_uint (value);
+      break;
+    case PROP_ACCESS_PLATFORM:
+      vhost_driver_set_access_platform (self, g_value_get_boolean (value));
+      break;
+    case PROP_IOTLB_PAGE_SIZE:
+      vhost_driver_set_iotlb_page_size (self, g_value_get_uint64 (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -775,6 +803,40 @@ vhost_driver_class_init (VhostDriverClass *klass)
   properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 (
       "acked-features", "Acked features", "The virtio features vhost_driver_start() negotiated.", 0,
       G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostDriver:access-platform:
+   *
+   * Whether vhost_driver_start() negotiates %VHOST_VIRTIO_F_ACCESS_PLATFORM
+   * with a vhost-user back-end that offers it (with the protocol features
+   * %VHOST_USER_PROTOCOL_F_BACKEND_REQ and %VHOST_USER_PROTOCOL_F_REPLY_ACK,
+   * which IOTLB misses need). The ring and buffer addresses the back-end sees
+   * are then I/O virtual addresses, equal to the driver's guest addresses, and
+   * the driver fills the back-end's IOTLB (see #VhostDriver:iotlb-page-size)
+   * and answers its misses (#VhostUserMaster::iotlb-message) on its
+   * #GMainContext or inside its calls: a program that waits for completions
+   * without iterating that context should map the whole memory at start.
+   * Without it, %VHOST_VIRTIO_F_ACCESS_PLATFORM is never acked on vhost-user.
+   * Other back-ends do not support it. Takes effect at the next start.
+   */
+  properties[PROP_ACCESS_PLATFORM] = g_param_spec_boolean (
+      "access-platform", "Access platform",
+      "Whether vhost_driver_start() negotiates VHOST_VIRTIO_F_ACCESS_PLATFORM with a vhost-user "
+      "back-end that offers it.",
+      FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostDriver:iotlb-page-size:
+   *
+   * With #VhostDriver:access-platform: 0 (the default) maps the driver's whole
+   * memory in the back-end's IOTLB with one update when the device starts, so
+   * that it never misses; a size in bytes sends nothing at start and answers
+   * each IOTLB miss with an update of the page of that size that holds the
+   * address, as a vIOMMU that maps pages does. Takes effect at the next start.
+   */
+  properties[PROP_IOTLB_PAGE_SIZE] = g_param_spec_uint64 (
+      "iotlb-page-size", "IOTLB page size",
+      "With access-platform: 0 maps the driver's whole memory in the back-end's IOTLB at start; a "
+      "size in bytes answers each IOTLB miss with the page of that size that holds the address.",
+      0, G_MAXUINT64, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -899,6 +961,74 @@ vhost_driver_get_queue_size (VhostDriver *driver)
 }
 
 /**
+ * vhost_driver_set_access_platform:
+ * @driver: a #VhostDriver
+ * @access_platform: whether to negotiate %VHOST_VIRTIO_F_ACCESS_PLATFORM
+ *
+ * Sets #VhostDriver:access-platform.
+ */
+void
+vhost_driver_set_access_platform (VhostDriver *driver, gboolean access_platform)
+{
+  g_return_if_fail (VHOST_IS_DRIVER (driver));
+
+  access_platform = !!access_platform;
+  if (driver->access_platform == access_platform)
+    return;
+  driver->access_platform = access_platform;
+  g_object_notify_by_pspec (G_OBJECT (driver), properties[PROP_ACCESS_PLATFORM]);
+}
+
+/**
+ * vhost_driver_get_access_platform:
+ * @driver: a #VhostDriver
+ *
+ * Gets #VhostDriver:access-platform.
+ *
+ * Returns: whether the driver negotiates %VHOST_VIRTIO_F_ACCESS_PLATFORM
+ */
+gboolean
+vhost_driver_get_access_platform (VhostDriver *driver)
+{
+  g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
+  return driver->access_platform;
+}
+
+/**
+ * vhost_driver_set_iotlb_page_size:
+ * @driver: a #VhostDriver
+ * @page_size: 0 to map the whole memory at start, or the size in bytes of the
+ *   page an IOTLB miss is answered with
+ *
+ * Sets #VhostDriver:iotlb-page-size.
+ */
+void
+vhost_driver_set_iotlb_page_size (VhostDriver *driver, guint64 page_size)
+{
+  g_return_if_fail (VHOST_IS_DRIVER (driver));
+
+  if (driver->iotlb_page_size == page_size)
+    return;
+  driver->iotlb_page_size = page_size;
+  g_object_notify_by_pspec (G_OBJECT (driver), properties[PROP_IOTLB_PAGE_SIZE]);
+}
+
+/**
+ * vhost_driver_get_iotlb_page_size:
+ * @driver: a #VhostDriver
+ *
+ * Gets #VhostDriver:iotlb-page-size.
+ *
+ * Returns: the page size of IOTLB updates, or 0 for the whole memory at start
+ */
+guint64
+vhost_driver_get_iotlb_page_size (VhostDriver *driver)
+{
+  g_return_val_if_fail (VHOST_IS_DRIVER (driver), 0);
+  return driver->iotlb_page_size;
+}
+
+/**
  * vhost_driver_get_vring_base:
  * @driver: a #VhostDriver
  * @queue: a queue index
@@ -981,6 +1111,72 @@ uaddr_of (VhostDriver *self, guint64 addr)
   return (guint64) (guintptr) self->memory + addr;
 }
 
+/* Whether the device goes through the IOTLB the driver keeps in a vhost-user back-end. */
+static gboolean
+has_iotlb (VhostDriver *self)
+{
+  return VHOST_IS_USER_MASTER (self->backend) && has_feature (self->acked_features, VHOST_VIRTIO_F_ACCESS_PLATFORM);
+}
+
+/* What the back-end sees of a guest address in the rings: an I/O virtual
+ * address (the same) through the IOTLB, or the user address. */
+static guint64
+ring_addr_of (VhostDriver *self, guint64 addr)
+{
+  return has_iotlb (self) ? addr : uaddr_of (self, addr);
+}
+
+/* The back-end misses an IOTLB translation (or reports an access it was
+ * refused): the driver, as the platform IOMMU, maps what holds the address.
+ * A miss outside its memory gets no update (the specification: the front-end
+ * sends nothing for an invalid miss). */
+static void
+iotlb_message_cb (VhostUserMaster *master, guint64 iova, guint64 size, guint64 uaddr, guint perm, guint type,
+                  gpointer user_data)
+{
+  VhostDriver *self = user_data;
+  g_autoptr(GError) error = NULL;
+  guint64 start = 0, len = self->memory_size;
+
+  if (!has_iotlb (self))
+    return;
+  if (type != VHOST_IOTLB_MESSAGE_MISS)
+    {
+      g_debug ("The back-end was refused %s access at IOVA 0x%" G_GINT64_MODIFIER "x (IOTLB message type %u)",
+               vhost_iotlb_perm_name (perm), iova, type);
+      return;
+    }
+  if (iova >= self->memory_size)
+    {
+      g_debug ("IOTLB miss at IOVA 0x%" G_GINT64_MODIFIER "x, outside the driver's memory: not answered", iova);
+      return;
+    }
+  if (self->iotlb_page_size > 0)
+    {
+      start = iova - iova % self->iotlb_page_size;
+      len = MIN (self->iotlb_page_size, self->memory_size - start);
+    }
+  if (!vhost_user_master_iotlb_msg (master, start, len, uaddr_of (self, start),
+                                    VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE, VHOST_IOTLB_MESSAGE_UPDATE,
+                                    &error))
+    g_debug ("Answering the IOTLB miss at IOVA 0x%" G_GINT64_MODIFIER "x: %s", iova, error->message);
+}
+
+/* With the IOTLB, after the memory table: answer the back-end's misses, and map
+ * the whole memory unless pages are mapped as they are missed. */
+static gboolean
+setup_iotlb (VhostDriver *self, GError **error)
+{
+  if (!has_iotlb (self))
+    return TRUE;
+  if (self->iotlb_handler == 0)
+    self->iotlb_handler = g_signal_connect (self->backend, "iotlb-message", G_CALLBACK (iotlb_message_cb), self);
+  return self->iotlb_page_size > 0 ||
+         vhost_user_master_iotlb_msg (VHOST_USER_MASTER (self->backend), 0, self->memory_size, uaddr_of (self, 0),
+                                      VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE, VHOST_IOTLB_MESSAGE_UPDATE,
+                                      error);
+}
+
 /* Features and protocol features. A restore asks the back-end for exactly what
  * the device runs with, and fails if it no longer has all of it. */
 static gboolean
@@ -988,6 +1184,8 @@ negotiate (VhostDriver *self, guint64 wanted, gboolean restore, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   guint64 offered, acked, protocol = 0;
+  guint64 wanted_protocol = WANTED_PROTOCOL_FEATURES;
+  const guint64 iotlb_protocol = VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_REPLY_ACK;
 
   if (!vhost_backend_get_features (self->backend, &offered, error))
     return FALSE;
@@ -995,10 +1193,21 @@ negotiate (VhostDriver *self, guint64 wanted, gboolean restore, GError **error)
    * driver does not take completions that way, so it never acks it. */
   acked = offered & (restore ? self->acked_features : wanted | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)) &
           ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER);
+  /* On vhost-user, ACCESS_PLATFORM means the IOTLB the driver keeps: only when
+   * asked for, with the back-end channel its misses come on. */
+  if (VHOST_IS_USER_MASTER (self->backend) && !restore)
+    {
+      acked &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
+      if (self->access_platform)
+        {
+          acked |= offered & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
+          wanted_protocol |= iotlb_protocol;
+        }
+    }
   /* A back-end without protocol features (or that did not offer them) says
    * NOT_SUPPORTED, and the bit that announces them is not acked. */
   if ((!restore || (acked & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES))) &&
-      !vhost_backend_negotiate_protocol (self->backend, restore ? self->protocol_features : WANTED_PROTOCOL_FEATURES,
+      !vhost_backend_negotiate_protocol (self->backend, restore ? self->protocol_features : wanted_protocol,
                                          &protocol, &local_error))
     {
       if (!g_error_matches (local_error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED))
@@ -1008,6 +1217,8 @@ negotiate (VhostDriver *self, guint64 wanted, gboolean restore, GError **error)
         }
       acked &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
     }
+  if (!restore && (protocol & iotlb_protocol) != iotlb_protocol)
+    acked &= ~VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
   if (restore && (acked != self->acked_features || protocol != self->protocol_features))
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
@@ -1060,8 +1271,8 @@ start_queue (VhostDriver *self, guint index, gboolean restore, GError **error)
   g_autoptr(VhostVringAddr) addr = NULL;
   g_autoptr(GError) local_error = NULL;
 
-  addr = vhost_vring_addr_new (index, 0, uaddr_of (self, q->area_addr[0]), uaddr_of (self, q->area_addr[2]),
-                               uaddr_of (self, q->area_addr[1]), q->area_addr[2]);
+  addr = vhost_vring_addr_new (index, 0, ring_addr_of (self, q->area_addr[0]), ring_addr_of (self, q->area_addr[2]),
+                               ring_addr_of (self, q->area_addr[1]), q->area_addr[2]);
   if (!vhost_backend_set_vring_num (self->backend, index, self->queue_size, error) ||
       /* A packed ring's base carries the wrap counter in bit 15; it starts at 1. */
       !vhost_backend_set_vring_base (self->backend, index,
@@ -1128,7 +1339,7 @@ setup_device (VhostDriver *self, guint64 wanted, guint n_queues, gboolean restor
          update_status (self, status, error) &&
          vhost_backend_set_features (self->backend, self->acked_features, error) &&
          update_status (self, status | VHOST_VIRTIO_STATUS_FEATURES_OK, error) && set_mem_table (self, error) &&
-         set_inflight (self, n_queues, restore, error);
+         setup_iotlb (self, error) && set_inflight (self, n_queues, restore, error);
 }
 
 /* Every queue, then DRIVER_OK. */
@@ -1165,7 +1376,8 @@ start_queues (VhostDriver *self, gboolean restore, GError **error)
  * given it (SET_INFLIGHT_FD): the driver keeps it, so that
  * vhost_driver_reconnect() can hand it to a back-end that replaces this one.
  * A #VhostVdpa device must be reset (vhost_vdpa_reset()) before it is brought up
- * a second time.
+ * a second time. On vhost-user, %VHOST_VIRTIO_F_ACCESS_PLATFORM is acked only
+ * with #VhostDriver:access-platform, whatever @features says.
  *
  * Returns: %TRUE on success
  */
@@ -1181,6 +1393,13 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
   if (driver->running || driver->reconnecting)
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "The driver is already running");
+      return FALSE;
+    }
+  if (driver->access_platform && !VHOST_IS_USER_MASTER (driver->backend))
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
+                   "VhostDriver:access-platform is for vhost-user back-ends, not a %s",
+                   G_OBJECT_TYPE_NAME (driver->backend));
       return FALSE;
     }
   if (queue_size == 0 || queue_size > 32768 || (queue_size & (queue_size - 1)) != 0)
@@ -1236,8 +1455,11 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
  * @error: return location for a #GError
  *
  * Stops every queue with GET_VRING_BASE and keeps the final state (see
- * vhost_driver_get_vring_base()). Chains still in flight stay unreaped. Every
- * queue is asked even if one fails; the first error is returned.
+ * vhost_driver_get_vring_base()). The driver does not negotiate
+ * %VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT, so the back-end completes the
+ * chains its device took before it answers; chains completed but not reaped, and
+ * those the device had not taken, stay so. Every queue is asked even if one
+ * fails; the first error is returned.
  *
  * Returns: %TRUE on success
  */

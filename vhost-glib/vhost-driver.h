@@ -106,6 +106,16 @@ guint vhost_driver_get_queue_size (VhostDriver *driver);
 VHOST_AVAILABLE_IN_ALL
 guint vhost_driver_get_vring_base (VhostDriver *driver,
                                    guint queue);
+VHOST_AVAILABLE_IN_ALL
+void vhost_driver_set_access_platform (VhostDriver *driver,
+                                       gboolean access_platform);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_driver_get_access_platform (VhostDriver *driver);
+VHOST_AVAILABLE_IN_ALL
+void vhost_driver_set_iotlb_page_size (VhostDriver *driver,
+                                       guint64 page_size);
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_driver_get_iotlb_page_size (VhostDriver *driver);
 
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_driver_alloc (VhostDriver *driver,

@@ -80,6 +80,18 @@ gboolean vhost_user_channel_call_echo (VhostUserChannel *channel,
                                        VhostUserMsg **reply,
                                        GCancellable *cancellable,
                                        GError **error);
+/* Requester: a call that completes a GTask on the caller's thread-default context
+ * (at once, with no reply, for a request that has none): vhost_user_channel_call_start()
+ * with the reply handed to the task. */
+void vhost_user_channel_call_async (VhostUserChannel *channel,
+                                    const VhostUserMsg *msg,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+gboolean vhost_user_channel_call_finish (VhostUserChannel *channel,
+                                         GAsyncResult *result,
+                                         VhostUserMsg **reply,
+                                         GError **error);
 /* What a call started with vhost_user_channel_call_start() ends with: the reply
  * (owned by the function; NULL when a REPLY_ACK status of 0 answered it), or the
  * error that failed it (the peer's failure status, or the channel's end). */

@@ -863,6 +863,69 @@ vhost_user_channel_call_start (VhostUserChannel *channel,
   return TRUE;
 }
 
+static void
+call_async_reply_cb (VhostUserChannel *channel, VhostUserMsg *reply, const GError *error, gpointer user_data)
+{
+  GTask *task = user_data;
+
+  if (error != NULL)
+    g_task_return_error (task, g_error_copy (error));
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) vhost_user_msg_free);
+  g_object_unref (task);
+}
+
+void
+vhost_user_channel_call_async (VhostUserChannel *channel,
+                               const VhostUserMsg *msg,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  GError *error = NULL;
+  gboolean pending = FALSE;
+
+  g_task_set_source_tag (task, vhost_user_channel_call_async);
+  g_task_set_task_data (task, vhost_user_channel_ref (channel), (GDestroyNotify) vhost_user_channel_unref);
+  if (g_task_return_error_if_cancelled (task))
+    g_object_unref (task);
+  else if (!vhost_user_channel_call_start (channel, msg, FALSE, call_async_reply_cb, task, &pending, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+    }
+  else if (!pending)
+    {
+      /* No reply is due: the request is queued and goes out from the main context. */
+      g_task_return_pointer (task, NULL, NULL);
+      g_object_unref (task);
+    }
+}
+
+gboolean
+vhost_user_channel_call_finish (VhostUserChannel *channel,
+                                GAsyncResult *result,
+                                VhostUserMsg **reply,
+                                GError **error)
+{
+  GError *local_error = NULL;
+  VhostUserMsg *msg;
+
+  g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  msg = g_task_propagate_pointer (G_TASK (result), &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (reply != NULL)
+    *reply = msg;
+  else
+    vhost_user_msg_free (msg);
+  return TRUE;
+}
+
 gboolean
 vhost_user_channel_wait_until (VhostUserChannel *channel,
                                gboolean (*done) (gpointer data),

@@ -47,6 +47,7 @@ typedef struct
   gint fd;             /* (owned) -1 without one */
   GBytes *bytes;       /* (owned) (nullable) */
   GUnixFDList *fds;    /* (owned) (nullable) the reply's fds (send_request) */
+  guint64 *sizes;      /* (owned) (nullable) GET_SHMEM_CONFIG, `value` entries */
 } MasterResult;
 
 /* Moves an op forward: called with reply == NULL to start it, then once for each
@@ -86,6 +87,7 @@ result_clear (MasterResult *result)
   result->fd = -1;
   g_clear_pointer (&result->bytes, g_bytes_unref);
   g_clear_object (&result->fds);
+  g_clear_pointer (&result->sizes, g_free);
 }
 
 static void
@@ -132,6 +134,7 @@ op_answer_cb (gpointer data)
       op->result.fd = -1;
       op->result.bytes = NULL;
       op->result.fds = NULL;
+      op->result.sizes = NULL;
     }
   g_object_unref (task);
   return G_SOURCE_REMOVE;
@@ -405,7 +408,7 @@ step_negotiate (VhostUserMaster *self, MasterOp *op, VhostUserMsg *reply)
     {
     case 0:
       op->stage++;
-      if (!master_check_protocol_offered (self, &op->error))
+      if (!master_check_protocol_offered (self, op->arg, &op->error))
         return FALSE;
       vhost_user_msg_init (&msg, VHOST_USER_GET_PROTOCOL_FEATURES, 0);
       return op_send (self, op, &msg, SEND_REQUEST);
@@ -413,7 +416,7 @@ step_negotiate (VhostUserMaster *self, MasterOp *op, VhostUserMsg *reply)
       op->stage++;
       if (op->error != NULL)
         return FALSE;
-      op->arg &= reply->payload.u64 & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+      op->arg = master_negotiated_protocol (op->arg, reply->payload.u64);
       op->result.value = op->arg;
       G_GNUC_FALLTHROUGH;
     default:
@@ -456,6 +459,38 @@ done_get_inflight_fd (VhostUserMaster *self, MasterOp *op, VhostUserMsg *reply, 
 {
   op->result.fd = master_inflight_reply (self, reply, &op->result.size, &op->result.offset, error);
   return op->result.fd >= 0;
+}
+
+/* SET_STATUS 0 and RESET_DEVICE reset the device: the shared memory mappings go. */
+static gboolean
+done_set_status (VhostUserMaster *self, MasterOp *op, VhostUserMsg *reply, GError **error)
+{
+  if (op->msg->payload.u64 == 0)
+    master_shmem_reset (self);
+  return TRUE;
+}
+
+static gboolean
+done_reset_device (VhostUserMaster *self, MasterOp *op, VhostUserMsg *reply, GError **error)
+{
+  master_shmem_reset (self);
+  return TRUE;
+}
+
+static gboolean
+done_shmem_config (VhostUserMaster *self, MasterOp *op, VhostUserMsg *reply, GError **error)
+{
+  GError *local_error = NULL;
+  guint n = 0;
+
+  op->result.sizes = master_shmem_config_reply (self, reply, &n, &local_error);
+  op->result.value = n;
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -589,6 +624,7 @@ master_u64_async (VhostUserMaster *master,
                   guint64 value,
                   gpointer tag,
                   ResultKind kind,
+                  MasterOpDone done,
                   GCancellable *cancellable,
                   GAsyncReadyCallback callback,
                   gpointer user_data)
@@ -596,7 +632,7 @@ master_u64_async (VhostUserMaster *master,
   VhostUserMsg msg;
 
   vhost_user_msg_init_u64 (&msg, request, value);
-  master_call_async (master, &msg, tag, kind, NULL, cancellable, callback, user_data);
+  master_call_async (master, &msg, tag, kind, done, cancellable, callback, user_data);
 }
 
 static void
@@ -1184,7 +1220,7 @@ vhost_user_master_set_status_async (VhostUserMaster *master,
 {
   g_return_if_fail (VHOST_IS_USER_MASTER (master));
   master_u64_async (master, VHOST_USER_SET_STATUS, status, vhost_user_master_set_status_async, RESULT_FULL,
-                    cancellable, callback, user_data);
+                    done_set_status, cancellable, callback, user_data);
 }
 
 /**
@@ -1244,7 +1280,7 @@ vhost_user_master_get_status_finish (VhostUserMaster *master, GAsyncResult *resu
  * The asynchronous form of vhost_user_master_reset_device(); @callback calls
  * vhost_user_master_reset_device_finish().
  */
-MASTER_SIMPLE_ASYNC (reset_device, VHOST_USER_RESET_DEVICE, NULL)
+MASTER_SIMPLE_ASYNC (reset_device, VHOST_USER_RESET_DEVICE, done_reset_device)
 
 /**
  * vhost_user_master_reset_device_finish:
@@ -1455,6 +1491,42 @@ vhost_user_master_get_shared_object_async (VhostUserMaster *master,
 MASTER_FINISH_FD (get_shared_object)
 
 /**
+ * vhost_user_master_get_shmem_config_async:
+ * @master: a #VhostUserMaster
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the regions
+ * @user_data: data for @callback
+ *
+ * The asynchronous form of vhost_user_master_get_shmem_config(); @callback calls
+ * vhost_user_master_get_shmem_config_finish().
+ */
+MASTER_SIMPLE_ASYNC (get_shmem_config, VHOST_USER_GET_SHMEM_CONFIG, done_shmem_config)
+
+/**
+ * vhost_user_master_get_shmem_config_finish:
+ * @master: a #VhostUserMaster
+ * @result: the #GAsyncResult given to the callback
+ * @n_sizes: (out): the number of entries returned: one past the last region
+ * @error: return location for a #GError
+ *
+ * Finishes vhost_user_master_get_shmem_config_async().
+ *
+ * Returns: (array length=n_sizes) (transfer full) (nullable): the size of each
+ *   region, by region ID (shmid), 0 for an ID the device does not use; %NULL on
+ *   error (and when the device has no region, with no error)
+ */
+guint64 *
+vhost_user_master_get_shmem_config_finish (VhostUserMaster *master, GAsyncResult *result, guint *n_sizes,
+                                           GError **error)
+{
+  g_autoptr(MasterResult) r = op_finish (master, result, vhost_user_master_get_shmem_config_async, error);
+
+  g_return_val_if_fail (n_sizes != NULL, NULL);
+  *n_sizes = r != NULL ? r->value : 0;
+  return r != NULL ? g_steal_pointer (&r->sizes) : NULL;
+}
+
+/**
  * vhost_user_master_send_rarp_async:
  * @master: a #VhostUserMaster
  * @mac: (array fixed-size=6): the guest's MAC address
@@ -1512,7 +1584,7 @@ vhost_user_master_net_set_mtu_async (VhostUserMaster *master,
                                      gpointer user_data)
 {
   g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_u64_async (master, VHOST_USER_NET_SET_MTU, mtu, vhost_user_master_net_set_mtu_async, RESULT_FULL,
+  master_u64_async (master, VHOST_USER_NET_SET_MTU, mtu, vhost_user_master_net_set_mtu_async, RESULT_FULL, NULL,
                     cancellable, callback, user_data);
 }
 
@@ -1629,9 +1701,13 @@ vhost_user_master_vring_kick_async (VhostUserMaster *master,
                                     GAsyncReadyCallback callback,
                                     gpointer user_data)
 {
+  MasterOp *op;
+  VhostUserMsg msg;
+
   g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  master_state_async (master, VHOST_USER_VRING_KICK, index, 0, vhost_user_master_vring_kick_async, RESULT_FULL,
-                      cancellable, callback, user_data);
+  op = op_new (master, vhost_user_master_vring_kick_async, RESULT_FULL, cancellable, callback, user_data);
+  master_build_vring_kick (index, &msg, &op->error);
+  op_submit_msg (op, &msg, NULL, NULL);
 }
 
 /**
@@ -1893,7 +1969,7 @@ master_backend_set_status_async (VhostBackend *backend,
                                  gpointer user_data)
 {
   master_u64_async (VHOST_USER_MASTER (backend), VHOST_USER_SET_STATUS, status, vhost_backend_set_status_async,
-                    RESULT_BOOLEAN, cancellable, callback, user_data);
+                    RESULT_BOOLEAN, done_set_status, cancellable, callback, user_data);
 }
 
 static void

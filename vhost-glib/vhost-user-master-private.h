@@ -4,6 +4,8 @@
 
 #include "vhost-user-master.h"
 #include "vhost-user-channel-private.h"
+#include "vhost-user-shmem-private.h"
+#include "core/vhost-log-limit.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +24,8 @@ struct _VhostUserMaster
   guint timeout_ms;
   gboolean postcopy_listening;     /* between POSTCOPY_LISTEN and POSTCOPY_END */
   GArray *postcopy_regions;        /* (element-type PostcopyRegion) (owned) where the back-end mapped them */
+  VhostUserShmem *shmem;           /* (owned) (nullable) the shared memory regions, from GET_SHMEM_CONFIG */
+  VhostLogLimiter log_limiter;     /* what a back-end can make the master log */
   GQueue ops;                      /* (element-type MasterOp) (owned) async calls, the running one first */
   gboolean ops_running;            /* ops_run() is starting ops */
 };
@@ -46,7 +50,8 @@ gboolean master_build_request (VhostUserRequest request,
                                GError **error);
 GBytes *master_reply_to_bytes (VhostUserMsg *reply, GUnixFDList **out_fds);
 gboolean master_check_protocol_features (guint64 features, GError **error);
-gboolean master_check_protocol_offered (VhostUserMaster *self, GError **error);
+gboolean master_check_protocol_offered (VhostUserMaster *self, guint64 wanted, GError **error);
+guint64 master_negotiated_protocol (guint64 wanted, guint64 offered);
 gboolean master_apply_protocol_features (VhostUserMaster *self,
                                          guint64 features,
                                          VhostUserMsg *backend_req,
@@ -99,6 +104,9 @@ gboolean master_vring_base_reply (VhostUserMaster *self,
                                   guint *base,
                                   GError **error);
 gboolean master_build_vring_fd (VhostUserRequest request, guint index, gint fd, VhostUserMsg *msg, GError **error);
+gboolean master_build_vring_kick (guint index, VhostUserMsg *msg, GError **error);
+void master_shmem_reset (VhostUserMaster *self);
+guint64 *master_shmem_config_reply (VhostUserMaster *master, const VhostUserMsg *reply, guint *n_sizes, GError **error);
 
 /* vhost-user-master-async.c: a sync call first lets the async calls made before it
  * finish (processing the socket, as a sync call waits), so that requests go out in

@@ -95,8 +95,28 @@
  * master was created. Back-end requests become signals: #VhostUserMaster::config-changed,
  * #VhostUserMaster::host-notifier, #VhostUserMaster::iotlb-message,
  * #VhostUserMaster::vring-call, #VhostUserMaster::vring-err,
- * #VhostUserMaster::shared-object-add, #VhostUserMaster::shared-object-remove and
- * #VhostUserMaster::shared-object-lookup.
+ * #VhostUserMaster::shared-object-add, #VhostUserMaster::shared-object-remove,
+ * #VhostUserMaster::shared-object-lookup, #VhostUserMaster::shmem-map and
+ * #VhostUserMaster::shmem-unmap.
+ *
+ * Some protocol features need others, as the specification says:
+ * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS needs
+ * %VHOST_USER_PROTOCOL_F_BACKEND_REQ and %VHOST_USER_PROTOCOL_F_REPLY_ACK, and
+ * %VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT needs
+ * %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD. vhost_user_master_set_protocol_features()
+ * refuses a set that breaks this, and vhost_backend_negotiate_protocol() leaves
+ * out a feature whose dependencies the back-end does not offer.
+ *
+ * With %VHOST_USER_PROTOCOL_F_SHMEM, vhost_user_master_get_shmem_config() reads
+ * the device's VIRTIO Shared Memory Regions and reserves address space for each
+ * one; the back-end then maps files into them (SHMEM_MAP) and unmaps them
+ * (SHMEM_UNMAP). The master checks every such request against its regions, and
+ * answers a refusal with a failure status (with REPLY_ACK) and a message in the
+ * log; the connection goes on. The mapped bytes are read with
+ * vhost_user_master_read_shmem(), or in place through
+ * vhost_user_master_get_shmem_region(). A device reset (RESET_DEVICE, or a
+ * status of 0) unmaps them all, as the specification says, and the regions go
+ * with the connection.
  *
  * When the back-end goes away (#VhostUserMaster::disconnected), the master can
  * dial its socket path again, waiting for a new back-end to listen there:
@@ -143,6 +163,8 @@ enum {
   SIGNAL_SHARED_OBJECT_ADD,
   SIGNAL_SHARED_OBJECT_REMOVE,
   SIGNAL_SHARED_OBJECT_LOOKUP,
+  SIGNAL_SHMEM_MAP,
+  SIGNAL_SHMEM_UNMAP,
   N_SIGNALS
 };
 
@@ -159,6 +181,7 @@ master_drop_connection (VhostUserMaster *self)
   g_clear_pointer (&self->channel, vhost_user_channel_unref);
   self->postcopy_listening = FALSE;
   g_array_set_size (self->postcopy_regions, 0);
+  g_clear_pointer (&self->shmem, vhost_user_shmem_free);
   if (was_connected)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
 }
@@ -188,8 +211,9 @@ backend_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user
 
 /* Back-end requests, dispatched on the master's main context (or inside a sync call):
  * one function per request, named in the table's handler column. Each becomes a
- * signal and none fails: the message was validated (vhost_user_request_validate())
- * on its way in. */
+ * signal; the message was validated (vhost_user_request_validate()) on its way in.
+ * A lookup may find nothing, and the shared memory requests, which change the
+ * front-end's address space, may be refused: a status in `reply`. */
 
 static void
 backend_iotlb_msg (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
@@ -258,6 +282,79 @@ backend_shared_object_lookup (VhostUserMaster *self, VhostUserMsg *msg, VhostUse
     }
   /* The handler keeps its fd: the reply carries it borrowed and the channel sends a copy. */
   reply->fds[reply->n_fds++] = fd;
+}
+
+/* SHMEM_MAP and SHMEM_UNMAP change the regions, and may fail: the back-end
+ * asked for something outside them, or before the regions were read. */
+static gboolean
+backend_shmem_check (VhostUserMaster *self, VhostUserMsg *msg, GError **error)
+{
+  const char *name = vhost_user_backend_request_get_name (msg->hdr.request);
+
+  if (!(self->acked_protocol_features & VHOST_USER_PROTOCOL_F_SHMEM))
+    g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED, "%s: SHMEM was not negotiated", name);
+  else if (self->shmem == NULL)
+    g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                 "%s: the front-end has not read the shared memory regions (GET_SHMEM_CONFIG)", name);
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* A refusal: logged (at the rate a back-end cannot turn into a flood), and a
+ * status (an errno) for the back-end if it asked. */
+static void
+backend_shmem_refused (VhostUserMaster *self, VhostUserMsg *reply, GError *error)
+{
+  vhost_log_limiter_log (&self->log_limiter, G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "back-end request refused",
+                         g_get_monotonic_time (), "Refusing a back-end request: %s", error->message);
+  switch (error->code)
+    {
+    case VHOST_ERROR_NO_SPACE:
+      reply->payload.u64 = ENOSPC;
+      break;
+    case VHOST_ERROR_MAP_FAILED:
+      reply->payload.u64 = EIO;
+      break;
+    default:
+      reply->payload.u64 = EINVAL;
+    }
+  g_error_free (error);
+}
+
+static void
+backend_shmem_map (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  const VhostUserMMapWire *m = &msg->payload.mmap;
+  GError *error = NULL;
+
+  if (!backend_shmem_check (self, msg, &error) || !vhost_user_shmem_map (self->shmem, m, msg->fds[0], &error))
+    {
+      backend_shmem_refused (self, reply, error);
+      return;
+    }
+  g_signal_emit (self, signals[SIGNAL_SHMEM_MAP], 0, (guint) m->shmid, m->shm_offset, m->len,
+                 (VhostUserShmemMapFlags) m->flags);
+}
+
+static void
+emit_shmem_unmap (guint shmid, guint64 offset, guint64 len, gpointer data)
+{
+  g_signal_emit (data, signals[SIGNAL_SHMEM_UNMAP], 0, shmid, offset, len);
+}
+
+static void
+backend_shmem_unmap (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply)
+{
+  const VhostUserMMapWire *m = &msg->payload.mmap;
+  GError *error = NULL;
+
+  if (!backend_shmem_check (self, msg, &error) || !vhost_user_shmem_unmap (self->shmem, m, &error))
+    {
+      backend_shmem_refused (self, reply, error);
+      return;
+    }
+  emit_shmem_unmap (m->shmid, m->shm_offset, m->len, self);
 }
 
 typedef void (*BackendHandler) (VhostUserMaster *self, VhostUserMsg *msg, VhostUserMsg *reply);
@@ -409,6 +506,7 @@ master_set_channel (VhostUserMaster *self, int fd)
   self->offered_features = 0;
   self->postcopy_listening = FALSE;
   g_array_set_size (self->postcopy_regions, 0);
+  g_clear_pointer (&self->shmem, vhost_user_shmem_free);
   if (self->acked_features != 0)
     {
       self->acked_features = 0;
@@ -431,6 +529,7 @@ vhost_user_master_init (VhostUserMaster *self)
   self->context = g_main_context_ref_thread_default ();
   self->postcopy_regions = g_array_new (FALSE, FALSE, sizeof (PostcopyRegion));
   g_queue_init (&self->ops);
+  vhost_log_limiter_init (&self->log_limiter, NULL, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
 }
 
 static void
@@ -447,6 +546,7 @@ vhost_user_master_dispose (GObject *object)
     vhost_user_channel_close (self->backend);
   g_clear_pointer (&self->backend, vhost_user_channel_unref);
   g_clear_pointer (&self->channel, vhost_user_channel_unref);
+  g_clear_pointer (&self->shmem, vhost_user_shmem_free);
   if (self->adopted_fd >= 0)
     {
       close (self->adopted_fd);
@@ -463,6 +563,7 @@ vhost_user_master_finalize (GObject *object)
   g_free (self->socket_path);
   g_main_context_unref (self->context);
   g_array_unref (self->postcopy_regions);
+  vhost_log_limiter_clear (&self->log_limiter);
   G_OBJECT_CLASS (vhost_user_master_parent_class)->finalize (object);
 }
 
@@ -703,6 +804,35 @@ vhost_user_master_class_init (VhostUserMasterClass *klass)
     g_signal_new_class_handler ("shared-object-lookup", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (shared_object_lookup_default), first_fd_wins, NULL, NULL,
                                 G_TYPE_INT, 1, G_TYPE_BYTES);
+  /**
+   * VhostUserMaster::shmem-map:
+   * @master: the #VhostUserMaster
+   * @shmid: the shared memory region
+   * @offset: where the mapping starts in the region
+   * @length: its length
+   * @flags: the mapping's flags: %VHOST_USER_SHMEM_MAP_WRITABLE when the driver
+   *   may write it
+   *
+   * The back-end mapped a file into a shared memory region (SHMEM_MAP); the
+   * bytes are there now. Emitted after the mapping was made; a refused one is
+   * not reported here (see vhost_user_master_get_shmem_config()).
+   */
+  signals[SIGNAL_SHMEM_MAP] =
+    g_signal_new ("shmem-map", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                  G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64, VHOST_TYPE_USER_SHMEM_MAP_FLAGS);
+  /**
+   * VhostUserMaster::shmem-unmap:
+   * @master: the #VhostUserMaster
+   * @shmid: the shared memory region
+   * @offset: where the mapping started in the region
+   * @length: its length
+   *
+   * A mapping of a shared memory region is gone: the back-end unmapped it
+   * (SHMEM_UNMAP), or the device was reset. The range is inaccessible again.
+   */
+  signals[SIGNAL_SHMEM_UNMAP] =
+    g_signal_new ("shmem-unmap", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_UINT, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 /**
@@ -1408,6 +1538,50 @@ vhost_user_master_get_protocol_features (VhostUserMaster *master, guint64 *featu
   return master_get_u64 (master, VHOST_USER_GET_PROTOCOL_FEATURES, features, error);
 }
 
+/* The protocol features that need others, as the specification says. */
+static const struct
+{
+  guint64 feature;
+  guint64 needs;
+} protocol_dependencies[] = {
+  { VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS, VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_REPLY_ACK },
+  { VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT, VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD },
+};
+
+/* `features` without those whose dependencies it lacks. */
+static guint64
+protocol_features_closed (guint64 features)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (protocol_dependencies); i++)
+    if ((features & protocol_dependencies[i].needs) != protocol_dependencies[i].needs)
+      features &= ~protocol_dependencies[i].feature;
+  return features;
+}
+
+/* VHOST_ERROR_INVALID_ARGUMENT naming the first feature of `features` whose
+ * dependencies are not in it. */
+static gboolean
+check_protocol_dependencies (const char *what, guint64 features, GError **error)
+{
+  guint64 broken = features & ~protocol_features_closed (features);
+  g_autoptr(GString) needs = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (protocol_dependencies) && broken != 0; i++)
+    if (protocol_dependencies[i].feature == (broken & -broken))
+      {
+        guint64 missing = protocol_dependencies[i].needs & ~features;
+
+        for (; missing != 0; missing &= missing - 1)
+          g_string_append_printf (needs, "%s%s", needs->len > 0 ? " and " : "",
+                                  vhost_user_protocol_feature_name (missing & -missing));
+        g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: %s needs %s, which %s not in 0x%"
+                     G_GINT64_MODIFIER "x", what, vhost_user_protocol_feature_name (broken), needs->str,
+                     strchr (needs->str, ' ') != NULL ? "are" : "is", features);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 /**
  * vhost_user_master_query_protocol_features:
  * @master: a #VhostUserMaster
@@ -1433,9 +1607,14 @@ vhost_user_master_query_protocol_features (VhostUserMaster *master, GError **err
  * @error: return location for a #GError
  *
  * Sets the protocol features both sides use (SET_PROTOCOL_FEATURES). Features
- * the library does not implement are an error. When @features has
- * %VHOST_USER_PROTOCOL_F_BACKEND_REQ, the back-end request channel is set up too
- * (SET_BACKEND_REQ_FD).
+ * the library does not implement are an error (%VHOST_ERROR_NOT_SUPPORTED), and
+ * so is a feature without those it needs (%VHOST_ERROR_INVALID_ARGUMENT):
+ * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS needs
+ * %VHOST_USER_PROTOCOL_F_BACKEND_REQ and %VHOST_USER_PROTOCOL_F_REPLY_ACK,
+ * %VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT needs
+ * %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD; nothing is sent then. When @features
+ * has %VHOST_USER_PROTOCOL_F_BACKEND_REQ, the back-end request channel is set up
+ * too (SET_BACKEND_REQ_FD).
  *
  * Returns: %TRUE on success
  */
@@ -1467,7 +1646,7 @@ master_check_protocol_features (guint64 features, GError **error)
                    features & ~VHOST_USER_PROTOCOL_FEATURES_SUPPORTED);
       return FALSE;
     }
-  return TRUE;
+  return check_protocol_dependencies ("SET_PROTOCOL_FEATURES", features, error);
 }
 
 /* After SET_PROTOCOL_FEATURES: the protocol features in use and, with BACKEND_REQ, a
@@ -2024,13 +2203,23 @@ vhost_user_master_remove_mem_region (VhostUserMaster *master, VhostMemoryRegion 
   return master_mem_reg (master, VHOST_USER_REM_MEM_REG, region, error);
 }
 
+/* A device reset: the specification has the front-end unmap what the back-end mapped. */
+void
+master_shmem_reset (VhostUserMaster *self)
+{
+  if (self->shmem != NULL)
+    vhost_user_shmem_unmap_all (self->shmem, emit_shmem_unmap, self);
+}
+
 /**
  * vhost_user_master_set_status:
  * @master: a #VhostUserMaster
  * @status: the virtio device status byte
  * @error: return location for a #GError
  *
- * Sets the device status (SET_STATUS). Needs %VHOST_USER_PROTOCOL_F_STATUS.
+ * Sets the device status (SET_STATUS). Needs %VHOST_USER_PROTOCOL_F_STATUS. A
+ * status of 0 resets the device, which unmaps the shared memory regions'
+ * mappings (#VhostUserMaster::shmem-unmap).
  *
  * Returns: %TRUE on success
  */
@@ -2038,7 +2227,11 @@ gboolean
 vhost_user_master_set_status (VhostUserMaster *master, guint8 status, GError **error)
 {
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
-  return master_call_u64 (master, VHOST_USER_SET_STATUS, status, error);
+  if (!master_call_u64 (master, VHOST_USER_SET_STATUS, status, error))
+    return FALSE;
+  if (status == 0)
+    master_shmem_reset (master);
+  return TRUE;
 }
 
 /**
@@ -2081,7 +2274,8 @@ master_status_value (guint64 value, guint8 *status, GError **error)
  * @error: return location for a #GError
  *
  * Resets the device to its initial state (RESET_DEVICE). Needs
- * %VHOST_USER_PROTOCOL_F_RESET_DEVICE.
+ * %VHOST_USER_PROTOCOL_F_RESET_DEVICE. The shared memory regions' mappings go
+ * (#VhostUserMaster::shmem-unmap).
  *
  * Returns: %TRUE on success
  */
@@ -2089,7 +2283,10 @@ gboolean
 vhost_user_master_reset_device (VhostUserMaster *master, GError **error)
 {
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
-  return master_call_simple (master, VHOST_USER_RESET_DEVICE, error);
+  if (!master_call_simple (master, VHOST_USER_RESET_DEVICE, error))
+    return FALSE;
+  master_shmem_reset (master);
+  return TRUE;
 }
 
 /**
@@ -2382,6 +2579,158 @@ master_shared_object_reply (VhostUserMsg *reply, GError **error)
   return vhost_user_msg_take_fd (reply, 0);
 }
 
+/* The reply of GET_SHMEM_CONFIG, as the specification bounds it: page-sized
+ * regions, and no more of them than it counts (it counts those with a size; an
+ * older reading counts the array up to the last one, which is never fewer). */
+static gboolean
+check_shmem_config (const VhostUserShmemConfigWire *config, GError **error)
+{
+  guint64 page = sysconf (_SC_PAGESIZE);
+  guint n = 0;
+
+  for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
+    {
+      if (config->memory_sizes[i] % page != 0)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                       "GET_SHMEM_CONFIG: region %u has %" G_GUINT64_FORMAT " bytes, not a multiple of the page size (%"
+                       G_GUINT64_FORMAT ")", i, config->memory_sizes[i], page);
+          return FALSE;
+        }
+      n += config->memory_sizes[i] != 0;
+    }
+  if (n > config->nregions)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                   "GET_SHMEM_CONFIG: %u regions have a size, and the reply counts %u", n, config->nregions);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * vhost_user_master_get_shmem_config:
+ * @master: a #VhostUserMaster
+ * @n_sizes: (out): the number of entries returned: one past the last region
+ * @error: return location for a #GError
+ *
+ * Reads the device's VIRTIO Shared Memory Regions (GET_SHMEM_CONFIG) and
+ * reserves address space for each one, where the back-end's SHMEM_MAP requests
+ * then place their files. Needs %VHOST_USER_PROTOCOL_F_SHMEM. Until this call,
+ * the master refuses the back-end's mappings.
+ *
+ * The regions stay the same for the whole connection: a second call gets them
+ * again and keeps the mappings, and a back-end whose answer changed, or breaks
+ * the specification's rules (sizes that are multiples of the page size), ends
+ * the connection with %VHOST_ERROR_PROTOCOL. A region too large to reserve is
+ * %VHOST_ERROR_MAP_FAILED.
+ *
+ * Returns: (array length=n_sizes) (transfer full) (nullable): the size of each
+ *   region, by region ID (shmid), 0 for an ID the device does not use; %NULL on
+ *   error (and when the device has no region, with no error)
+ */
+guint64 *
+vhost_user_master_get_shmem_config (VhostUserMaster *master, guint *n_sizes, GError **error)
+{
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  g_return_val_if_fail (n_sizes != NULL, NULL);
+  *n_sizes = 0;
+  vhost_user_msg_init (&msg, VHOST_USER_GET_SHMEM_CONFIG, 0);
+  if (!master_call (master, &msg, &reply, error))
+    return NULL;
+  return master_shmem_config_reply (master, reply, n_sizes, error);
+}
+
+/* GET_SHMEM_CONFIG's reply: the regions, reserved the first time. */
+guint64 *
+master_shmem_config_reply (VhostUserMaster *master, const VhostUserMsg *reply, guint *n_sizes, GError **error)
+{
+  const VhostUserShmemConfigWire *config;
+  GError *local_error = NULL;
+  guint n = 0;
+
+  config = &reply->payload.shmem_config;
+  if (!check_shmem_config (config, &local_error))
+    {
+      master_fail (master, local_error, error);
+      return NULL;
+    }
+  for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
+    if (config->memory_sizes[i] != 0)
+      n = i + 1;
+  if (master->shmem != NULL && !vhost_user_shmem_has_sizes (master->shmem, config->memory_sizes, n))
+    {
+      master_fail (master,
+                   g_error_new_literal (VHOST_ERROR, VHOST_ERROR_PROTOCOL,
+                                        "GET_SHMEM_CONFIG: the shared memory regions changed during the connection"),
+                   error);
+      return NULL;
+    }
+  if (master->shmem == NULL && (master->shmem = vhost_user_shmem_new (config->memory_sizes, n, error)) == NULL)
+    return NULL;
+  *n_sizes = n;
+  return n > 0 ? g_memdup2 (config->memory_sizes, n * sizeof (guint64)) : NULL;
+}
+
+/**
+ * vhost_user_master_get_shmem_region: (skip)
+ * @master: a #VhostUserMaster
+ * @shmid: a shared memory region ID
+ * @size: (out) (optional): the size of the region, 0 if there is none
+ *
+ * Gets where a shared memory region lies in this process, after
+ * vhost_user_master_get_shmem_config(): for C code that reads (or, in a
+ * writable mapping, writes) the mapped bytes in place. Only the ranges the
+ * back-end mapped (#VhostUserMaster::shmem-map) are accessible; the rest of the
+ * region is reserved address space with no access, and touching it, or a
+ * mapping after #VhostUserMaster::shmem-unmap, kills the process. The address
+ * is valid until the connection ends. Bindings use vhost_user_master_read_shmem().
+ *
+ * Returns: (nullable): the start of the region, or %NULL if @shmid is not a
+ *   region of the connection
+ */
+gpointer
+vhost_user_master_get_shmem_region (VhostUserMaster *master, guint shmid, guint64 *size)
+{
+  guint64 dummy;
+
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  if (size == NULL)
+    size = &dummy;
+  *size = 0;
+  return master->shmem != NULL ? vhost_user_shmem_get_region (master->shmem, shmid, size) : NULL;
+}
+
+/**
+ * vhost_user_master_read_shmem:
+ * @master: a #VhostUserMaster
+ * @shmid: a shared memory region ID
+ * @offset: the offset in the region
+ * @length: how many bytes to read
+ * @error: return location for a #GError
+ *
+ * Copies bytes out of a shared memory region. Every byte must lie in a mapping
+ * the back-end made (%VHOST_ERROR_INVALID_ARGUMENT otherwise); a back-end that
+ * shrank the file behind a mapping gives %VHOST_ERROR_MAP_FAILED.
+ *
+ * Returns: (transfer full): @length bytes, or %NULL on error
+ */
+GBytes *
+vhost_user_master_read_shmem (VhostUserMaster *master, guint shmid, guint64 offset, gsize length, GError **error)
+{
+  g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  if (master->shmem == NULL)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                   "Reading shared memory: no shared memory regions (see vhost_user_master_get_shmem_config())");
+      return NULL;
+    }
+  return vhost_user_shmem_read (master->shmem, shmid, offset, length, error);
+}
+
 /**
  * vhost_user_master_send_rarp:
  * @master: a #VhostUserMaster
@@ -2485,16 +2834,34 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
  * @index: the queue index
  * @error: return location for a #GError
  *
- * Kicks a queue in-band (VRING_KICK). Needs
- * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS.
+ * Kicks a queue in-band (VRING_KICK), in place of its kick eventfd. Needs
+ * %VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS, which comes with REPLY_ACK: the
+ * call returns once the back-end has processed the kick. A queue index past
+ * 255 is %VHOST_ERROR_INVALID_ARGUMENT, and is not sent.
  *
  * Returns: %TRUE on success
  */
 gboolean
 vhost_user_master_vring_kick (VhostUserMaster *master, guint index, GError **error)
 {
+  VhostUserMsg msg;
+
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
-  return master_call_state (master, VHOST_USER_VRING_KICK, index, 0, error);
+  return master_build_vring_kick (index, &msg, error) && master_call (master, &msg, NULL, error);
+}
+
+gboolean
+master_build_vring_kick (guint index, VhostUserMsg *msg, GError **error)
+{
+  if (index >= VHOST_USER_MAX_QUEUES)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "VRING_KICK: vring index %u is over %u", index,
+                   VHOST_USER_MAX_QUEUES - 1);
+      return FALSE;
+    }
+  /* The specification reserves the state's num, which must be 0. */
+  vhost_user_msg_init_state (msg, VHOST_USER_VRING_KICK, index, 0);
+  return TRUE;
 }
 
 /* VhostBackend */
@@ -2752,17 +3119,21 @@ master_backend_negotiate_protocol (VhostBackend *backend, guint64 wanted, guint6
   guint64 offered;
 
   master_drain (self);
-  if (!master_check_protocol_offered (self, error) || !vhost_user_master_get_protocol_features (self, &offered, error))
+  if (!master_check_protocol_offered (self, wanted, error) ||
+      !vhost_user_master_get_protocol_features (self, &offered, error))
     return FALSE;
-  offered &= wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  offered = master_negotiated_protocol (wanted, offered);
   if (!vhost_user_master_set_protocol_features (self, offered, error))
     return FALSE;
   *acked = offered;
   return TRUE;
 }
 
+/* Before negotiating: the back-end has protocol features, and what the caller
+ * wants is whole. A caller that wants a feature wants what it needs; a back-end
+ * that lacks that has the feature left out (master_negotiated_protocol()). */
 gboolean
-master_check_protocol_offered (VhostUserMaster *self, GError **error)
+master_check_protocol_offered (VhostUserMaster *self, guint64 wanted, GError **error)
 {
   if (!(self->offered_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
     {
@@ -2771,7 +3142,15 @@ master_check_protocol_offered (VhostUserMaster *self, GError **error)
                            "in GET_FEATURES");
       return FALSE;
     }
-  return TRUE;
+  return check_protocol_dependencies ("Negotiating protocol features", wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED,
+                                      error);
+}
+
+/* The protocol features to ack: what both sides have of those wanted. */
+guint64
+master_negotiated_protocol (guint64 wanted, guint64 offered)
+{
+  return protocol_features_closed (offered & wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED);
 }
 
 /* The status is a request gated by a protocol feature. */

@@ -188,6 +188,20 @@ gint vhost_user_master_get_shared_object (VhostUserMaster *master,
                                           GBytes *uuid,
                                           GError **error);
 VHOST_AVAILABLE_IN_ALL
+guint64 *vhost_user_master_get_shmem_config (VhostUserMaster *master,
+                                             guint *n_sizes,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+gpointer vhost_user_master_get_shmem_region (VhostUserMaster *master,
+                                             guint shmid,
+                                             guint64 *size);
+VHOST_AVAILABLE_IN_ALL
+GBytes *vhost_user_master_read_shmem (VhostUserMaster *master,
+                                      guint shmid,
+                                      guint64 offset,
+                                      gsize length,
+                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_master_send_rarp (VhostUserMaster *master,
                                       const guint8 *mac,
                                       GError **error);
@@ -435,6 +449,16 @@ VHOST_AVAILABLE_IN_ALL
 gint vhost_user_master_get_shared_object_finish (VhostUserMaster *master,
                                                  GAsyncResult *result,
                                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_shmem_config_async (VhostUserMaster *master,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+guint64 *vhost_user_master_get_shmem_config_finish (VhostUserMaster *master,
+                                                   GAsyncResult *result,
+                                                   guint *n_sizes,
+                                                   GError **error);
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_master_send_rarp_async (VhostUserMaster *master,
                                         const guint8 *mac,

@@ -239,3 +239,100 @@ vhost_user_slave_shared_object_lookup (VhostUserSlave *slave, GBytes *uuid, GErr
     }
   return vhost_user_msg_take_fd (reply, 0);
 }
+
+static gboolean
+slave_shmem (VhostUserSlave *self,
+             VhostUserBackendRequest request,
+             guint shmid,
+             gint fd,
+             guint64 fd_offset,
+             guint64 shm_offset,
+             guint64 len,
+             guint64 flags,
+             GError **error)
+{
+  VhostUserMsg msg;
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (self), FALSE);
+  if (shmid >= VHOST_USER_MAX_SHMEM_REGIONS || (flags & ~(guint64) VHOST_USER_SHMEM_MAP_WRITABLE) != 0)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "%s: region %u with flags 0x%" G_GINT64_MODIFIER "x: region IDs go up to %u, and the only flag "
+                   "is WRITABLE", vhost_user_backend_request_get_name (request), shmid, flags,
+                   VHOST_USER_MAX_SHMEM_REGIONS - 1);
+      return FALSE;
+    }
+  vhost_user_msg_init (&msg, request, sizeof (VhostUserMMapWire));
+  msg.payload.mmap.shmid = shmid;
+  msg.payload.mmap.fd_offset = fd_offset;
+  msg.payload.mmap.shm_offset = shm_offset;
+  msg.payload.mmap.len = len;
+  msg.payload.mmap.flags = flags;
+  if (fd >= 0)
+    msg.fds[msg.n_fds++] = fd;
+  return slave_backend_call (self, &msg, NULL, error);
+}
+
+/**
+ * vhost_user_slave_shmem_map:
+ * @slave: a #VhostUserSlave
+ * @shmid: the shared memory region, one that vhost_user_slave_set_shmem_regions()
+ *   declared
+ * @fd: the file to map (borrowed: the front-end gets a duplicate): a memfd, a
+ *   regular file, a dma-buf...
+ * @fd_offset: where the mapping starts in @fd, a multiple of the page size
+ * @shm_offset: where it goes in the region, a multiple of the page size
+ * @len: its length, a multiple of the page size
+ * @flags: %VHOST_USER_SHMEM_MAP_WRITABLE for a mapping the driver may write
+ * @error: return location for a #GError
+ *
+ * Asks the front-end to map @len bytes of @fd into a VIRTIO Shared Memory
+ * Region (SHMEM_MAP), where the driver sees them. Needs
+ * %VHOST_USER_PROTOCOL_F_SHMEM, the back-end request channel and
+ * %VHOST_USER_PROTOCOL_F_BACKEND_SEND_FD (%VHOST_ERROR_NOT_SUPPORTED).
+ *
+ * The front-end checks the mapping against its regions: the range must lie
+ * inside the region, on page boundaries, and not overlap another mapping. With
+ * %VHOST_USER_PROTOCOL_F_REPLY_ACK negotiated, this waits for its answer, and a
+ * mapping it refused (or could not make) fails with %VHOST_ERROR_REJECTED;
+ * without, the front-end answers nothing and a refusal is only logged there.
+ *
+ * Call it from the slave's #GMainContext. It blocks until the front-end
+ * answers (see #VhostUserMaster:timeout on the other side).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_slave_shmem_map (VhostUserSlave *slave,
+                            guint shmid,
+                            gint fd,
+                            guint64 fd_offset,
+                            guint64 shm_offset,
+                            guint64 len,
+                            VhostUserShmemMapFlags flags,
+                            GError **error)
+{
+  g_return_val_if_fail (fd >= 0, FALSE);
+  return slave_shmem (slave, VHOST_USER_BACKEND_SHMEM_MAP, shmid, fd, fd_offset, shm_offset, len, flags, error);
+}
+
+/**
+ * vhost_user_slave_shmem_unmap:
+ * @slave: a #VhostUserSlave
+ * @shmid: the shared memory region
+ * @shm_offset: where the mapping starts in the region
+ * @len: its length
+ * @error: return location for a #GError
+ *
+ * Asks the front-end to remove a mapping that vhost_user_slave_shmem_map() made
+ * (SHMEM_UNMAP): @shm_offset and @len must be exactly those of the mapping. The
+ * range becomes inaccessible again. Needs %VHOST_USER_PROTOCOL_F_SHMEM and the
+ * back-end request channel; answers as vhost_user_slave_shmem_map() does.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_slave_shmem_unmap (VhostUserSlave *slave, guint shmid, guint64 shm_offset, guint64 len, GError **error)
+{
+  return slave_shmem (slave, VHOST_USER_BACKEND_SHMEM_UNMAP, shmid, -1, 0, shm_offset, len, 0, error);
+}

@@ -17,5 +17,9 @@ gboolean vhost_user_slave_has_log (VhostUserSlave *slave);
 /* The back-end request channel (NULL without one) and the engine, for vhost-user-slave-backend.c. */
 VhostUserChannel *vhost_user_slave_get_backend_channel (VhostUserSlave *slave);
 VhostUserDev *vhost_user_slave_get_dev (VhostUserSlave *slave);
+GMainContext *vhost_user_slave_get_context (VhostUserSlave *slave);
+/* The engine's iotlb_request operation (vhost-user-slave-iotlb.c). */
+void vhost_user_slave_iotlb_request (VhostUserDev *dev, guint index, guint8 type, guint64 iova, guint8 perm,
+                                     guint serial, gpointer data);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 
@@ -13,6 +14,7 @@
 #include "vhost-user-channel-private.h"
 #include "vhost-user-slave-private.h"
 #include "vhost-virtqueue-private.h"
+#include "core/vhost-log-limit.h"
 #include "core/vhost-user-dev.h"
 
 /**
@@ -41,6 +43,18 @@
  * is answered with a failure status when the front-end asked for one (REPLY_ACK),
  * and otherwise ends the connection too. #VhostUserSlave::request-handled reports
  * each request.
+ *
+ * A device with VIRTIO Shared Memory Regions declares them
+ * (vhost_user_slave_set_shmem_regions()), which the front-end reads with
+ * GET_SHMEM_CONFIG, and has files mapped into them on the front-end's side
+ * (vhost_user_slave_shmem_map(), vhost_user_slave_shmem_unmap()).
+ *
+ * A device that offers %VHOST_VIRTIO_F_ACCESS_PLATFORM gets it when the slave
+ * offers %VHOST_USER_PROTOCOL_F_BACKEND_REQ and %VHOST_USER_PROTOCOL_F_REPLY_ACK
+ * too: its rings then translate I/O virtual addresses through a device IOTLB
+ * that the front-end keeps with IOTLB_MSG, misses are sent to the front-end
+ * while the queue waits without blocking anything else (see the chapter "A
+ * device IOTLB").
  *
  * The slave's sockets are watched on the #GMainContext that was the
  * thread-default one when it was created; its virtual functions and signals run
@@ -118,7 +132,8 @@
               VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS |   \
               VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS |          \
               VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_PAGEFAULT |                 \
-              VHOST_USER_PROTOCOL_F_DEVICE_STATE))
+              VHOST_USER_PROTOCOL_F_DEVICE_STATE | VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT |   \
+              VHOST_USER_PROTOCOL_F_SHMEM))
 
 typedef struct
 {
@@ -127,6 +142,8 @@ typedef struct
   GSocket *listener;             /* (owned) (nullable) */
   GSource *listen_source;        /* (owned) (nullable) */
   char *listen_path;             /* (owned) (nullable) the socket file we created */
+  dev_t listen_dev;              /* ...and its device and inode, to remove only that file */
+  ino_t listen_ino;
   VhostUserChannel *channel;     /* (owned) (nullable) the front-end's connection */
   VhostUserChannel *backend;     /* (owned) (nullable) the back-end request channel */
   GBytes *config;                /* (owned) (nullable) */
@@ -137,6 +154,8 @@ typedef struct
   guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */
   guint reconnect_max_ms;
   GError *vfunc_error;           /* (owned) (nullable) vhost_user_slave_fail_request() */
+  GArray *shmem_sizes;           /* (element-type guint64) (owned) the shared memory regions, by shmid */
+  VhostLogLimiter log_limiter;   /* what front-ends can make the device log (any thread) */
 } VhostUserSlavePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
@@ -256,7 +275,8 @@ slave_end_connection (VhostUserSlave *self, const GError *error)
   g_clear_pointer (&priv->channel, vhost_user_channel_unref);
   vhost_user_dev_disconnect (priv->dev);
   if (priv->vfunc_error != NULL)
-    g_warning ("While the connection ended: %s", priv->vfunc_error->message);
+    vhost_user_slave_log (self, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "virtual function failed",
+                          "While the connection ended: %s", priv->vfunc_error->message);
   g_clear_error (&priv->vfunc_error);
   g_clear_pointer (&priv->backend, vhost_user_channel_unref);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CONNECTED]);
@@ -478,6 +498,15 @@ dev_load_state (VhostUserDev *dev, GBytes *state, gpointer data, GError **error)
   return VHOST_USER_SLAVE_GET_CLASS (data)->load_state (data, state, error);
 }
 
+static void
+dev_get_shmem_config (VhostUserDev *dev, guint64 *sizes, gpointer data)
+{
+  GArray *shmem_sizes = PRIV (VHOST_USER_SLAVE (data))->shmem_sizes;
+
+  if (shmem_sizes->len > 0)
+    memcpy (sizes, shmem_sizes->data, shmem_sizes->len * sizeof (guint64));
+}
+
 static const VhostUserDevOps dev_ops = {
   .get_features = dev_get_features,
   .get_protocol_features = dev_get_protocol_features,
@@ -490,10 +519,12 @@ static const VhostUserDevOps dev_ops = {
   .send = dev_send,
   .set_backend_fd = dev_set_backend_fd,
   .inband_notify = dev_inband_notify,
+  .iotlb_request = vhost_user_slave_iotlb_request,
   .protocol_features_changed = dev_protocol_features_changed,
   .get_queue = dev_get_queue,
   .save_state = dev_save_state,
   .load_state = dev_load_state,
+  .get_shmem_config = dev_get_shmem_config,
 };
 
 /* "RING_EVENT_IDX (bit 29), device feature bit 3": the names of the bits of a
@@ -666,15 +697,43 @@ slave_start_listening (VhostUserSlave *self)
   g_source_attach (priv->listen_source, priv->context);
 }
 
+/* Whether a process answers on the unix socket `path`: a connection attempt
+ * that does not block (a full backlog answers EAGAIN: someone listens). A
+ * refused connection is a socket file that nobody listens on any more. */
+static gboolean
+socket_is_live (const char *path)
+{
+  struct sockaddr_un address = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  gboolean live;
+
+  if (fd < 0)
+    return FALSE;
+  memcpy (address.sun_path, path, strlen (path));
+  live = connect (fd, (struct sockaddr *) &address, sizeof address) == 0 || errno == EAGAIN || errno == EINPROGRESS;
+  close (fd);
+  return live;
+}
+
 /**
  * vhost_user_slave_listen:
  * @slave: a #VhostUserSlave
  * @path: the path of the unix socket to create
  * @error: return location for a #GError
  *
- * Listens on @path and serves the front-ends that connect, one at a time. A stale
- * socket file at @path is replaced; the file is removed by
- * vhost_user_slave_close() and when the slave is finalized.
+ * Listens on @path and serves the front-ends that connect, one at a time.
+ *
+ * A socket file at @path that no process listens on any more (left by a
+ * process that was killed: a connection to it is refused) is replaced. A socket
+ * that a process answers on is not: the call fails with
+ * %VHOST_ERROR_ADDRESS_IN_USE, and that process keeps its socket. Any other
+ * kind of file at @path is left alone and the call fails with %VHOST_ERROR_IO.
+ * An empty @path, or one longer than a unix socket address holds (107 bytes on
+ * Linux), fails with %VHOST_ERROR_INVALID_ARGUMENT.
+ *
+ * vhost_user_slave_close() and the finalization of the slave remove the socket
+ * file, but only the one the slave created: if another file has taken its place
+ * at @path since (the same device and inode number no longer), it is left there.
  *
  * Returns: %TRUE on success
  */
@@ -685,6 +744,7 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   GError *local_error = NULL;
+  struct sockaddr_un native;
   struct stat st;
 
   g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
@@ -695,8 +755,31 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "Already listening on %s", priv->listen_path);
       return FALSE;
     }
+  if (path[0] == '\0')
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "Listening on '': the socket path is empty");
+      return FALSE;
+    }
+  if (strlen (path) >= sizeof native.sun_path)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "Listening on %s: the socket path is %" G_GSIZE_FORMAT " bytes long, more than the %"
+                   G_GSIZE_FORMAT " a unix socket address holds",
+                   path, strlen (path), sizeof native.sun_path - 1);
+      return FALSE;
+    }
   if (lstat (path, &st) == 0 && S_ISSOCK (st.st_mode))
-    unlink (path);
+    {
+      if (socket_is_live (path))
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_ADDRESS_IN_USE,
+                       "Listening on %s: another process is listening on that socket", path);
+          return FALSE;
+        }
+      /* Stale: nobody listens there any more. */
+      unlink (path);
+    }
   socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &local_error);
   address = g_unix_socket_address_new (path);
   if (socket == NULL || !g_socket_bind (socket, address, FALSE, &local_error) ||
@@ -705,6 +788,12 @@ vhost_user_slave_listen (VhostUserSlave *slave, const char *path, GError **error
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "Listening on %s: %s", path, local_error->message);
       g_error_free (local_error);
       return FALSE;
+    }
+  /* What to remove at the end: this file, not one that took its place. */
+  if (lstat (path, &st) == 0)
+    {
+      priv->listen_dev = st.st_dev;
+      priv->listen_ino = st.st_ino;
     }
   priv->listener = g_steal_pointer (&socket);
   priv->listen_path = g_strdup (path);
@@ -852,7 +941,8 @@ vhost_user_slave_connect_to (VhostUserSlave *slave, const char *path, GCancellab
  * @slave: a #VhostUserSlave
  *
  * Ends the connection to the front-end, if any, stops listening (removing
- * the socket file) and stops dialing a front-end again (client mode).
+ * the socket file it created, if that is still the file at its path) and stops
+ * dialing a front-end again (client mode).
  * #VhostUserSlave::disconnected is not emitted.
  */
 void
@@ -867,9 +957,13 @@ vhost_user_slave_close (VhostUserSlave *slave)
   g_clear_pointer (&priv->listen_source, g_source_unref);
   if (priv->listener != NULL)
     {
+      struct stat st;
+
       g_socket_close (priv->listener, NULL);
       g_clear_object (&priv->listener);
-      if (priv->listen_path != NULL)
+      /* Only our own socket file: another process may have put its own there. */
+      if (priv->listen_path != NULL && lstat (priv->listen_path, &st) == 0 && st.st_dev == priv->listen_dev &&
+          st.st_ino == priv->listen_ino)
         unlink (priv->listen_path);
     }
   g_clear_pointer (&priv->listen_path, g_free);
@@ -879,6 +973,66 @@ vhost_user_slave_close (VhostUserSlave *slave)
     g_source_destroy (priv->redial_source);
   g_clear_pointer (&priv->redial_source, g_source_unref);
   slave_end_connection (slave, NULL);
+  /* The counts of messages held back are told before the device goes quiet. */
+  vhost_log_limiter_flush (&priv->log_limiter, g_get_monotonic_time ());
+}
+
+/**
+ * vhost_user_slave_log: (skip)
+ * @slave: a #VhostUserSlave
+ * @log_domain: (nullable): the log domain, usually %G_LOG_DOMAIN
+ * @log_level: the level: one of %G_LOG_LEVEL_CRITICAL, %G_LOG_LEVEL_WARNING,
+ *   %G_LOG_LEVEL_MESSAGE, %G_LOG_LEVEL_INFO and %G_LOG_LEVEL_DEBUG
+ * @reason: what kind of message it is: a short constant text, such as "front-end
+ *   went away", which also ends the count line of the messages dropped
+ * @format: a printf()-style format
+ * @...: the arguments of @format
+ *
+ * Logs a message that front-ends can cause but that belongs to no queue (a
+ * connection that ends, a request the device refuses) at a bounded rate, as
+ * vhost_virtqueue_log() does for a queue: a burst of 10 messages of each
+ * @reason, then one a second, the count of those dropped printed before the next
+ * one that goes out ("COUNT similar messages suppressed (@reason)"), or at
+ * vhost_user_slave_close(). The state is kept for the slave's life, across
+ * connections. Call it from any thread.
+ */
+void
+vhost_user_slave_log (VhostUserSlave *slave,
+                      const gchar *log_domain,
+                      GLogLevelFlags log_level,
+                      const gchar *reason,
+                      const gchar *format,
+                      ...)
+{
+  va_list args;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+
+  va_start (args, format);
+  vhost_log_limiter_logv_now (&PRIV (slave)->log_limiter, log_domain, log_level, reason, format, args);
+  va_end (args);
+}
+
+/**
+ * vhost_user_slave_log_message: (rename-to vhost_user_slave_log)
+ * @slave: a #VhostUserSlave
+ * @log_domain: (nullable): the log domain
+ * @log_level: the level, as for vhost_user_slave_log()
+ * @reason: what kind of message it is, as for vhost_user_slave_log()
+ * @message: the message
+ *
+ * Logs @message at a bounded rate, as vhost_user_slave_log() does; for bindings,
+ * which format their messages themselves.
+ */
+void
+vhost_user_slave_log_message (VhostUserSlave *slave,
+                              const gchar *log_domain,
+                              GLogLevelFlags log_level,
+                              const gchar *reason,
+                              const gchar *message)
+{
+  g_return_if_fail (message != NULL);
+  vhost_user_slave_log (slave, log_domain, log_level, reason, "%s", message);
 }
 
 /**
@@ -926,6 +1080,85 @@ vhost_user_slave_fail_request (VhostUserSlave *slave, const GError *error)
   priv = PRIV (slave);
   if (priv->vfunc_error == NULL)
     priv->vfunc_error = g_error_copy (error);
+}
+
+/**
+ * vhost_user_slave_set_shmem_regions:
+ * @slave: a #VhostUserSlave
+ * @sizes: (array length=n_sizes) (nullable): the size of each shared memory
+ *   region, by region ID (shmid); 0 for an ID the device does not use
+ * @n_sizes: the number of entries in @sizes, at most
+ *   %VHOST_USER_MAX_SHMEM_REGIONS
+ * @error: return location for a #GError
+ *
+ * Declares the device's VIRTIO Shared Memory Regions, which the front-end reads
+ * with GET_SHMEM_CONFIG and reserves in its address space; the device then has
+ * files mapped into them with vhost_user_slave_shmem_map(). Each size must be a
+ * multiple of the page size. With at least one region, the default
+ * #VhostUserSlaveClass.get_protocol_features() offers
+ * %VHOST_USER_PROTOCOL_F_SHMEM; without any, the slave never offers it.
+ *
+ * The specification has the regions stay the same for a whole connection, so
+ * this fails with %VHOST_ERROR_BROKEN while a front-end is connected; sizes that
+ * are not page multiples, or too many, are %VHOST_ERROR_INVALID_ARGUMENT.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vhost_user_slave_set_shmem_regions (VhostUserSlave *slave, const guint64 *sizes, guint n_sizes, GError **error)
+{
+  VhostUserSlavePrivate *priv;
+  guint64 page = sysconf (_SC_PAGESIZE);
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), FALSE);
+  g_return_val_if_fail (sizes != NULL || n_sizes == 0, FALSE);
+  priv = PRIV (slave);
+  if (priv->channel != NULL)
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN,
+                           "Shared memory regions: they cannot change while a front-end is connected");
+      return FALSE;
+    }
+  if (n_sizes > VHOST_USER_MAX_SHMEM_REGIONS)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                   "Shared memory regions: %u regions; a device has at most %u", n_sizes,
+                   VHOST_USER_MAX_SHMEM_REGIONS);
+      return FALSE;
+    }
+  for (guint i = 0; i < n_sizes; i++)
+    if (sizes[i] % page != 0)
+      {
+        g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                     "Shared memory region %u: %" G_GUINT64_FORMAT " bytes is not a multiple of the page size (%"
+                     G_GUINT64_FORMAT ")", i, sizes[i], page);
+        return FALSE;
+      }
+  g_array_set_size (priv->shmem_sizes, 0);
+  g_array_append_vals (priv->shmem_sizes, sizes, n_sizes);
+  return TRUE;
+}
+
+/**
+ * vhost_user_slave_get_shmem_regions:
+ * @slave: a #VhostUserSlave
+ * @n_sizes: (out): the number of entries returned
+ *
+ * Gets what vhost_user_slave_set_shmem_regions() declared.
+ *
+ * Returns: (array length=n_sizes) (transfer none) (nullable): the size of each
+ *   shared memory region, by region ID
+ */
+const guint64 *
+vhost_user_slave_get_shmem_regions (VhostUserSlave *slave, guint *n_sizes)
+{
+  GArray *sizes;
+
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), NULL);
+  g_return_val_if_fail (n_sizes != NULL, NULL);
+  sizes = PRIV (slave)->shmem_sizes;
+  *n_sizes = sizes->len;
+  return sizes->len > 0 ? (const guint64 *) sizes->data : NULL;
 }
 
 /**
@@ -1062,6 +1295,12 @@ vhost_user_slave_get_dev (VhostUserSlave *slave)
   return PRIV (slave)->dev;
 }
 
+GMainContext *
+vhost_user_slave_get_context (VhostUserSlave *slave)
+{
+  return PRIV (slave)->context;
+}
+
 /* Defaults of the virtual functions. */
 
 static guint64
@@ -1170,18 +1409,6 @@ slave_real_net_set_mtu (VhostUserSlave *self, guint mtu, GError **error)
 }
 
 static gboolean
-slave_real_iotlb_msg (VhostUserSlave *self,
-                      guint64 iova,
-                      guint64 size,
-                      guint64 uaddr,
-                      VhostIotlbAccess perm,
-                      VhostIotlbMessageType type,
-                      GError **error)
-{
-  return not_supported (VHOST_USER_IOTLB_MSG, error);
-}
-
-static gboolean
 slave_real_set_vring_endian (VhostUserSlave *self, guint index, gboolean big_endian, GError **error)
 {
   return not_supported (VHOST_USER_SET_VRING_ENDIAN, error);
@@ -1248,16 +1475,6 @@ slave_real_device_request (VhostUserSlave *self,
           return FALSE;
         }
       return klass->net_set_mtu (self, (guint) p->u64, error);
-    case VHOST_USER_IOTLB_MSG:
-      if (p->iotlb.type < VHOST_IOTLB_MESSAGE_MISS || p->iotlb.type > VHOST_IOTLB_MESSAGE_ACCESS_FAIL ||
-          p->iotlb.perm > (VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE))
-        {
-          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: type %u or access %u is not defined",
-                       name, p->iotlb.type, p->iotlb.perm);
-          return FALSE;
-        }
-      return klass->iotlb_msg (self, p->iotlb.iova, p->iotlb.size, p->iotlb.uaddr, p->iotlb.perm, p->iotlb.type,
-                               error);
     case VHOST_USER_SET_VRING_ENDIAN:
       if (!vhost_user_dev_check_vring_index (PRIV (self)->dev, name, p->state.index, error))
         return FALSE;
@@ -1308,6 +1525,8 @@ vhost_user_slave_init (VhostUserSlave *self)
   vhost_user_dev_set_busy_poll_us (priv->dev, priv->busy_poll_us);
   priv->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
   priv->redial_ms = FIRST_REDIAL_MS;
+  priv->shmem_sizes = g_array_new (FALSE, TRUE, sizeof (guint64));
+  vhost_log_limiter_init (&priv->log_limiter, NULL, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
 }
 
 static void
@@ -1330,7 +1549,9 @@ vhost_user_slave_finalize (GObject *object)
 
   g_clear_pointer (&priv->config, g_bytes_unref);
   g_clear_error (&priv->vfunc_error);
+  g_array_unref (priv->shmem_sizes);
   vhost_user_dev_free (priv->dev);
+  vhost_log_limiter_clear (&priv->log_limiter);
   g_ptr_array_unref (priv->queues);
   g_main_context_unref (priv->context);
   G_OBJECT_CLASS (vhost_user_slave_parent_class)->finalize (object);
@@ -1397,7 +1618,6 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   klass->device_request = slave_real_device_request;
   klass->send_rarp = slave_real_send_rarp;
   klass->net_set_mtu = slave_real_net_set_mtu;
-  klass->iotlb_msg = slave_real_iotlb_msg;
   klass->set_vring_endian = slave_real_set_vring_endian;
   klass->get_shared_object = slave_real_get_shared_object;
   klass->gpu_set_socket = slave_real_gpu_set_socket;
@@ -1407,10 +1627,16 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
   /**
    * VhostUserSlave:busy-poll-us:
    *
-   * How long, in microseconds, a queue worker keeps polling its rings after the
-   * last work before it sleeps on the kick eventfds again. Polling costs CPU time
-   * but saves the wake-ups, which cost tens of microseconds each; the default, 32,
-   * is QEMU's default polling time for its I/O threads. 0 never polls.
+   * How long, at most, in microseconds, a queue worker keeps polling its rings
+   * after the last work before it sleeps on the kick eventfds again. Polling costs
+   * CPU time but saves the wake-ups, which cost tens of microseconds each; the
+   * default, 32, is QEMU's default polling time for its I/O threads. 0 never polls.
+   *
+   * Each worker adapts the interval it polls for, from 0 to this, as QEMU's I/O
+   * threads do: it halves it after a sleep that polling for this long would not
+   * have saved (the work came later), and doubles it (from 4 microseconds) after one that
+   * polling longer would have saved. At a low request rate the worker then sleeps
+   * soon after each request instead of polling for the whole interval.
    */
   properties[PROP_BUSY_POLL_US] =
     g_param_spec_uint ("busy-poll-us", "Busy poll us",

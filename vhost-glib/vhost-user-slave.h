@@ -96,22 +96,6 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  */
 
 /**
- * VhostUserSlaveClass::iotlb_msg:
- * @slave: the #VhostUserSlave
- * @iova: the I/O virtual address
- * @size: the size of the range
- * @uaddr: the front-end's address of the range, for an update
- * @perm: the access the translation allows
- * @type: %VHOST_IOTLB_MESSAGE_UPDATE or %VHOST_IOTLB_MESSAGE_INVALIDATE
- * @error: return location for a #GError
- *
- * IOTLB_MSG from the front-end: a translation added or removed. The slave has
- * checked that @type and @perm are values of their enumerations.
- *
- * Returns: %TRUE on success
- */
-
-/**
  * VhostUserSlaveClass::set_vring_endian:
  * @slave: the #VhostUserSlave
  * @index: the queue index, checked against the device's queues
@@ -157,7 +141,10 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  *   own bits to what the parent class returns. A front-end that acks a bit that was
  *   not offered is refused with an error that names the bit.
  * @get_protocol_features: returns the protocol features the device offers; the
- *   library keeps those it implements. The default offers the device-independent
+ *   library keeps those it implements, and those whose conditions hold
+ *   (%VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT with
+ *   %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, %VHOST_USER_PROTOCOL_F_SHMEM with a
+ *   region declared by vhost_user_slave_set_shmem_regions()). The default offers the device-independent
  *   protocol features the library implements (MQ, REPLY_ACK, LOG_SHMFD,
  *   BACKEND_REQ, BACKEND_SEND_FD, HOST_NOTIFIER, INFLIGHT_SHMFD, RESET_DEVICE,
  *   INBAND_NOTIFICATIONS, CONFIGURE_MEM_SLOTS, STATUS, SHARED_OBJECT, PAGEFAULT,
@@ -178,7 +165,7 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  * @vring_state_changed: a queue was started or stopped, enabled or disabled.
  * @reset: the front-end reset the device (RESET_DEVICE, RESET_OWNER, or a status of 0).
  * @device_request: receives the requests whose meaning depends on the device:
- *   SEND_RARP, NET_SET_MTU, IOTLB_MSG, SET_VRING_ENDIAN, CREATE_CRYPTO_SESSION,
+ *   SEND_RARP, NET_SET_MTU, SET_VRING_ENDIAN, CREATE_CRYPTO_SESSION,
  *   CLOSE_CRYPTO_SESSION, GPU_SET_SOCKET, GET_SHARED_OBJECT,
  *   with the payload and reply in the wire format of the vhost-user specification.
  *   The default decodes them and calls the typed virtual function of each
@@ -188,7 +175,6 @@ G_DECLARE_DERIVABLE_TYPE (VhostUserSlave, vhost_user_slave, VHOST, USER_SLAVE, G
  * @send_rarp: SEND_RARP, decoded. The default refuses (%VHOST_ERROR_NOT_SUPPORTED),
  *   and so do the defaults of the other typed requests.
  * @net_set_mtu: NET_SET_MTU, decoded.
- * @iotlb_msg: IOTLB_MSG from the front-end, decoded.
  * @set_vring_endian: SET_VRING_ENDIAN, decoded.
  * @get_shared_object: GET_SHARED_OBJECT, decoded.
  * @gpu_set_socket: GPU_SET_SOCKET.
@@ -238,13 +224,6 @@ struct _VhostUserSlaveClass
                               GError **error);
   gboolean (*send_rarp) (VhostUserSlave *slave, const guint8 *mac, GError **error);
   gboolean (*net_set_mtu) (VhostUserSlave *slave, guint mtu, GError **error);
-  gboolean (*iotlb_msg) (VhostUserSlave *slave,
-                         guint64 iova,
-                         guint64 size,
-                         guint64 uaddr,
-                         VhostIotlbAccess perm,
-                         VhostIotlbMessageType type,
-                         GError **error);
   gboolean (*set_vring_endian) (VhostUserSlave *slave, guint index, gboolean big_endian, GError **error);
   gint (*get_shared_object) (VhostUserSlave *slave, GBytes *uuid, GError **error);
   gboolean (*gpu_set_socket) (VhostUserSlave *slave, gint fd, GError **error);
@@ -252,7 +231,7 @@ struct _VhostUserSlaveClass
   gboolean (*load_state) (VhostUserSlave *slave, GBytes *state, GError **error);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[9];
 };
 
 VHOST_AVAILABLE_IN_ALL
@@ -272,6 +251,20 @@ VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_close (VhostUserSlave *slave);
 
 VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_log (VhostUserSlave *slave,
+                           const gchar *log_domain,
+                           GLogLevelFlags log_level,
+                           const gchar *reason,
+                           const gchar *format,
+                           ...) G_GNUC_PRINTF (5, 6);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_log_message (VhostUserSlave *slave,
+                                   const gchar *log_domain,
+                                   GLogLevelFlags log_level,
+                                   const gchar *reason,
+                                   const gchar *message);
+
+VHOST_AVAILABLE_IN_ALL
 VhostVirtqueue *vhost_user_slave_get_virtqueue (VhostUserSlave *slave,
                                                 guint index);
 VHOST_AVAILABLE_IN_ALL
@@ -286,6 +279,14 @@ void vhost_user_slave_set_config_space (VhostUserSlave *slave,
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_fail_request (VhostUserSlave *slave,
                                     const GError *error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_set_shmem_regions (VhostUserSlave *slave,
+                                             const guint64 *sizes,
+                                             guint n_sizes,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+const guint64 *vhost_user_slave_get_shmem_regions (VhostUserSlave *slave,
+                                                   guint *n_sizes);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_slave_get_connected (VhostUserSlave *slave);
 VHOST_AVAILABLE_IN_ALL
@@ -342,5 +343,20 @@ VHOST_AVAILABLE_IN_ALL
 gint vhost_user_slave_shared_object_lookup (VhostUserSlave *slave,
                                             GBytes *uuid,
                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_shmem_map (VhostUserSlave *slave,
+                                     guint shmid,
+                                     gint fd,
+                                     guint64 fd_offset,
+                                     guint64 shm_offset,
+                                     guint64 len,
+                                     VhostUserShmemMapFlags flags,
+                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_slave_shmem_unmap (VhostUserSlave *slave,
+                                       guint shmid,
+                                       guint64 shm_offset,
+                                       guint64 len,
+                                       GError **error);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 
 #include "vhost-virtqueue-private.h"
 #include "core/vhost-guard.h"
+#include "core/vhost-log-limit.h"
 #include "vhost-enum-types.h"
 #include "vhost-types.h"
 
@@ -69,6 +70,13 @@
  * longer than the queue...) breaks the queue: it stops, #VhostVirtqueue::broken
  * names what was wrong, and the slave tells the front-end (NEEDS_RESET in the
  * device status when STATUS was negotiated, and the vring's error eventfd).
+ *
+ * What a driver can make a device log, it can make it log at any rate: a device
+ * logs those messages with vhost_virtqueue_log() (or
+ * vhost_virtqueue_log_message() from bindings), which lets through a burst of
+ * 10 messages per queue and reason and then one a second, and prints how many
+ * it dropped ("Queue 0: 1234 similar messages suppressed (reason)") before the
+ * next one it lets through, or when the queue stops.
  */
 
 /**
@@ -97,6 +105,14 @@ struct _VhostVirtqueueRequest
   struct iovec iov[];
 };
 
+/* A handler the core queue calls at a stop, with its data. */
+typedef struct
+{
+  VhostVirtqueueHandler func;
+  gpointer data;
+  GDestroyNotify notify;
+} QueueCallback;
+
 struct _VhostVirtqueue
 {
   GObject parent_instance;
@@ -109,12 +125,12 @@ struct _VhostVirtqueue
   VhostVirtqueueHandler handler;
   gpointer handler_data;
   GDestroyNotify handler_notify;
-  VhostVirtqueueHandler drain;
-  gpointer drain_data;
-  GDestroyNotify drain_notify;
+  QueueCallback drain;
+  QueueCallback suspend;
   VhostVirtqueueDispatch dispatch;
   gboolean no_handler;              /* started in worker mode without a handler: broken by the device */
   struct iovec *scratch;            /* (owned) for pop_request */
+  VhostLogLimiter log_limiter;      /* what the driver can make the queue's device log (any thread) */
 };
 
 G_DEFINE_FINAL_TYPE (VhostVirtqueue, vhost_virtqueue, G_TYPE_OBJECT)
@@ -154,6 +170,7 @@ vhost_virtqueue_dispose (GObject *object)
   vhost_queue_stop (&self->queue);
   vhost_virtqueue_set_handler (self, NULL, NULL, NULL);
   vhost_virtqueue_set_drain_handler (self, NULL, NULL, NULL);
+  vhost_virtqueue_set_suspend_handler (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (vhost_virtqueue_parent_class)->dispose (object);
 }
 
@@ -164,6 +181,7 @@ vhost_virtqueue_finalize (GObject *object)
 
   g_main_context_unref (self->context);
   g_free (self->scratch);
+  vhost_log_limiter_clear (&self->log_limiter);
   G_OBJECT_CLASS (vhost_virtqueue_parent_class)->finalize (object);
 }
 
@@ -299,9 +317,11 @@ VhostVirtqueue *
 vhost_virtqueue_new (guint index, GMainContext *context)
 {
   VhostVirtqueue *self = g_object_new (VHOST_TYPE_VIRTQUEUE, NULL);
+  g_autofree char *label = g_strdup_printf ("Queue %u: ", index);
 
   self->context = g_main_context_ref (context);
   vhost_queue_init (&self->queue, index, &queue_hooks, self);
+  vhost_log_limiter_init (&self->log_limiter, label, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
   return self;
 }
 
@@ -340,6 +360,7 @@ typedef struct
 {
   GWeakRef queue;
   guint generation;
+  char message[sizeof ((VhostRing *) NULL)->error]; /* what broke it, taken when it broke */
 } BrokenReport;
 
 static gboolean
@@ -357,11 +378,15 @@ report_broken_cb (gpointer data)
   if (report->generation != (guint) g_atomic_int_get (&self->queue.generation))
     return G_SOURCE_REMOVE;
   vhost_queue_stop (&self->queue);
-  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, self->queue.ring.error);
+  /* The ring's own message may be gone by now (a reset or a disconnect sets the
+   * ring up afresh): the report's copy. A front-end can break a queue again at
+   * every start, so both messages are rate-limited. */
+  error = g_error_new_literal (VHOST_ERROR, VHOST_ERROR_BROKEN, report->message);
   if (self->no_handler)
-    g_warning ("%s", error->message);
+    vhost_virtqueue_log (self, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "no handler", "%s", error->message);
   else
-    g_message ("The driver broke a queue: %s", error->message);
+    vhost_virtqueue_log (self, G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "broken ring", "The driver broke a queue: %s",
+                         error->message);
   g_signal_emit (self, signals[SIGNAL_BROKEN], 0, error);
   return G_SOURCE_REMOVE;
 }
@@ -386,6 +411,7 @@ queue_broken (VhostQueue *queue, gpointer data)
 
   g_weak_ref_init (&report->queue, self);
   report->generation = g_atomic_int_get (&queue->generation);
+  g_strlcpy (report->message, queue->ring.error, sizeof report->message);
   /* Always through a source: g_main_context_invoke() would run the callback
    * right here, in the worker, if it could acquire the context. */
   source = g_idle_source_new ();
@@ -526,6 +552,9 @@ queue_running_changed (VhostQueue *queue, gpointer data)
 {
   VhostVirtqueue *self = data;
 
+  /* What was held back while it ran is told now (as far as the rate allows). */
+  if (!queue->running)
+    vhost_log_limiter_flush (&self->log_limiter, g_get_monotonic_time ());
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
   /* Nothing would ever process a worker-mode queue without a handler (a binding
    * that forgot the main-context dispatch): fail loudly instead of hanging the driver. */
@@ -564,7 +593,25 @@ call_drain (VhostQueue *queue, gpointer data)
 {
   VhostVirtqueue *self = data;
 
-  self->drain (self, self->drain_data);
+  self->drain.func (self, self->drain.data);
+}
+
+static void
+call_suspend (VhostQueue *queue, gpointer data)
+{
+  VhostVirtqueue *self = data;
+
+  self->suspend.func (self, self->suspend.data);
+}
+
+static void
+callback_set (QueueCallback *callback, VhostVirtqueueHandler func, gpointer data, GDestroyNotify notify)
+{
+  if (callback->notify != NULL)
+    callback->notify (callback->data);
+  callback->func = func;
+  callback->data = data;
+  callback->notify = notify;
 }
 
 /**
@@ -628,6 +675,70 @@ vhost_virtqueue_get_broken (VhostVirtqueue *queue)
 }
 
 /**
+ * vhost_virtqueue_log: (skip)
+ * @queue: a #VhostVirtqueue
+ * @log_domain: (nullable): the log domain, usually %G_LOG_DOMAIN
+ * @log_level: the level: one of %G_LOG_LEVEL_CRITICAL, %G_LOG_LEVEL_WARNING,
+ *   %G_LOG_LEVEL_MESSAGE, %G_LOG_LEVEL_INFO and %G_LOG_LEVEL_DEBUG
+ * @reason: what kind of message it is: a short constant text, such as "chain
+ *   without a status byte", which also ends the count line of the messages dropped
+ * @format: a printf()-style format
+ * @...: the arguments of @format
+ *
+ * Logs, with g_log(), a message that the driver (or the front-end) can cause,
+ * such as a malformed chain, at a bounded rate: each queue lets through a burst
+ * of 10 messages of each @reason, then one a second. The messages dropped are
+ * counted, and the next message of that reason that goes out is preceded by one
+ * line, at the same level, "Queue N: COUNT similar messages suppressed
+ * (@reason)"; a count still pending when the queue stops is printed then. The
+ * message is formatted only if it goes out. The state is kept per queue across
+ * connections, so that a front-end that reconnects is held to the same rate.
+ *
+ * A queue keeps apart 8 reasons; the messages of any further one share one
+ * rate under the reason "other messages". Call it from any thread, the
+ * queue's worker among them: it takes a lock, and allocates only for the
+ * message it lets through.
+ */
+void
+vhost_virtqueue_log (VhostVirtqueue *queue,
+                     const gchar *log_domain,
+                     GLogLevelFlags log_level,
+                     const gchar *reason,
+                     const gchar *format,
+                     ...)
+{
+  va_list args;
+
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+
+  va_start (args, format);
+  vhost_log_limiter_logv_now (&queue->log_limiter, log_domain, log_level, reason, format, args);
+  va_end (args);
+}
+
+/**
+ * vhost_virtqueue_log_message: (rename-to vhost_virtqueue_log)
+ * @queue: a #VhostVirtqueue
+ * @log_domain: (nullable): the log domain
+ * @log_level: the level, as for vhost_virtqueue_log()
+ * @reason: what kind of message it is, as for vhost_virtqueue_log()
+ * @message: the message
+ *
+ * Logs @message at a bounded rate, as vhost_virtqueue_log() does; for bindings,
+ * which format their messages themselves.
+ */
+void
+vhost_virtqueue_log_message (VhostVirtqueue *queue,
+                             const gchar *log_domain,
+                             GLogLevelFlags log_level,
+                             const gchar *reason,
+                             const gchar *message)
+{
+  g_return_if_fail (message != NULL);
+  vhost_virtqueue_log (queue, log_domain, log_level, reason, "%s", message);
+}
+
+/**
  * vhost_virtqueue_set_handler: (skip)
  * @queue: a #VhostVirtqueue
  * @handler: (nullable): the function that processes the queue in its worker thread
@@ -685,13 +796,51 @@ vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
   g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
   g_return_if_fail (!queue->queue.running || handler == NULL);
 
-  if (queue->drain_notify != NULL)
-    queue->drain_notify (queue->drain_data);
-  queue->drain = handler;
-  queue->drain_data = user_data;
-  queue->drain_notify = notify;
+  callback_set (&queue->drain, handler, user_data, notify);
   queue->queue.drain = handler != NULL ? call_drain : NULL;
   queue->queue.drain_data = queue;
+}
+
+/**
+ * vhost_virtqueue_set_suspend_handler:
+ * @queue: a #VhostVirtqueue
+ * @handler: (nullable) (scope notified) (closure user_data): ends the I/O of the
+ *   chains the device holds, without necessarily completing them
+ * @user_data: data for @handler
+ * @notify: (nullable): frees @user_data
+ *
+ * Sets the function that runs instead of the drain handler (see
+ * vhost_virtqueue_set_drain_handler()) when the front-end stops the queue with
+ * GET_VRING_BASE after negotiating
+ * %VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT, and the queue tracks its
+ * chains in an inflight area (%VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD; the slave
+ * offers the first only with the second). The specification then lets the
+ * back-end suspend its requests instead of completing them, which is what a
+ * live migration wants from a device whose I/O may take long.
+ *
+ * @handler must end the device's I/O on every chain it holds (cancel it, or wait
+ * for what cannot be cancelled): after it returns, nothing may touch their
+ * buffers. It pushes the chains whose I/O finished, with vhost_virtqueue_push(),
+ * and forgets the others without pushing them: those stay in flight, recorded in
+ * the inflight area, and vhost_virtqueue_pop() gives them again, before any
+ * other chain, when the queue next starts, on this back-end or on one that gets
+ * the area (SET_INFLIGHT_FD). Their requests must therefore be safe to do again.
+ *
+ * Without a suspend handler, or for any other stop, the drain handler runs. It
+ * runs in the same thread and context as the drain handler.
+ */
+void
+vhost_virtqueue_set_suspend_handler (VhostVirtqueue *queue,
+                                     VhostVirtqueueHandler handler,
+                                     gpointer user_data,
+                                     GDestroyNotify notify)
+{
+  g_return_if_fail (VHOST_IS_VIRTQUEUE (queue));
+  g_return_if_fail (!queue->queue.running || handler == NULL);
+
+  callback_set (&queue->suspend, handler, user_data, notify);
+  queue->queue.suspend = handler != NULL ? call_suspend : NULL;
+  queue->queue.suspend_data = queue;
 }
 
 /**
@@ -820,6 +969,12 @@ vhost_virtqueue_get_worker_group (VhostVirtqueue *queue)
  * Takes the next available chain. Call it from the queue's handler (or, in
  * main-context mode, from #VhostVirtqueue::kick). A chain that needs more than
  * @max_iov iovecs breaks the queue.
+ *
+ * With %VHOST_VIRTIO_F_ACCESS_PLATFORM, a chain whose translation is missing in
+ * the device IOTLB is not available yet: %FALSE, and the queue's handler is
+ * called again once the front-end sent it. A chain with a buffer the IOTLB does
+ * not let the device reach as it must comes without any buffer (@element has
+ * no iovec); give it back with length 0. A buffer may take one iovec per page.
  *
  * Returns: %TRUE if a chain was popped; %FALSE if none is available or the queue
  *   is broken

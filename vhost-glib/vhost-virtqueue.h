@@ -172,11 +172,30 @@ void vhost_virtqueue_set_drain_handler (VhostVirtqueue *queue,
                                         gpointer user_data,
                                         GDestroyNotify notify);
 VHOST_AVAILABLE_IN_ALL
+void vhost_virtqueue_set_suspend_handler (VhostVirtqueue *queue,
+                                          VhostVirtqueueHandler handler,
+                                          gpointer user_data,
+                                          GDestroyNotify notify);
+VHOST_AVAILABLE_IN_ALL
 gboolean vhost_virtqueue_set_event_fd (VhostVirtqueue *queue,
                                        gint fd,
                                        GError **error);
 VHOST_AVAILABLE_IN_ALL
 gint vhost_virtqueue_get_event_fd (VhostVirtqueue *queue);
+
+VHOST_AVAILABLE_IN_ALL
+void vhost_virtqueue_log (VhostVirtqueue *queue,
+                          const gchar *log_domain,
+                          GLogLevelFlags log_level,
+                          const gchar *reason,
+                          const gchar *format,
+                          ...) G_GNUC_PRINTF (5, 6);
+VHOST_AVAILABLE_IN_ALL
+void vhost_virtqueue_log_message (VhostVirtqueue *queue,
+                                  const gchar *log_domain,
+                                  GLogLevelFlags log_level,
+                                  const gchar *reason,
+                                  const gchar *message);
 
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_virtqueue_pop (VhostVirtqueue *queue,

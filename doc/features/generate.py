@@ -155,7 +155,8 @@ def parse_request_table(text, macro):
 
 def parse_enum_docs(text, prefix):
     """`@PREFIXNAME: description` lines of a gtk-doc comment, and `PREFIXNAME = value` members."""
-    docs = dict(re.findall(r"^ \* @%s(\w+): (.*)$" % prefix, text, re.M))
+    docs = {name: re.sub(r"\s*\n \*\s+", " ", desc)
+            for name, desc in re.findall(r"^ \* @%s(\w+): (.*(?:\n \*   .*)*)$" % prefix, text, re.M)}
     values = {}
     for name, value in re.findall(r"^  %s(\w+) = ([^,]+),$" % prefix, text, re.M):
         shift = re.fullmatch(r"1 << (\d+)", value.strip())

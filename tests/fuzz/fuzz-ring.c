@@ -9,14 +9,16 @@
 /*
  * The input:
  *   u8   configuration: bit 0 packed, 1 event idx, 2 indirect, 3 in order,
- *        4 dirty log, 5 a base is set before mapping, 6 a raw queue size
+ *        4 dirty log, 5 a base is set before mapping, 6 a raw queue size,
+ *        7 VIRTIO_F_ACCESS_PLATFORM: addresses are IOVAs, through an IOTLB
  *   the queue size: u16 if bit 6, else 1 + u8
  *   u8   regions - 1 (modulo 3), then for each region after the first a u8
  *        (where it starts, in 64-byte units), then for each region a u8
  *        (which of 4 guest-physical windows it sits in)
+ *   with bit 7: u8 initial IOTLB updates (modulo 8), each as OP_IOTLB_UPDATE
  *   u16  x 3: where the descriptor ring, the available ring (packed: the driver
  *        event area) and the used ring (packed: the device event area) are, as
- *        offsets into guest memory
+ *        offsets into guest memory (with bit 7: IOVAs)
  *   u8   the dirty log's size in bytes, if bit 4
  *   u16  the base, if bit 5
  *   u16  offset, u16 length, then that many bytes: guest memory's first contents
@@ -28,7 +30,11 @@
  * and fails every call (until the front-end sets a new base); the device writes
  * guest memory only where it may (the used ring, or the packed descriptors and
  * device event area) and only when it may (pushing, flushing, asking for kicks;
- * never once broken). AddressSanitizer catches any access outside guest memory
+ * never once broken). With the IOTLB, every buffer of a chain lies in memory
+ * that an entry of the IOTLB maps for the access the buffer is for (checked
+ * against a model of the table kept here), misses and access failures are
+ * reported with what they need, and an update that covers the miss a ring
+ * waits for wakes it. AddressSanitizer catches any access outside guest memory
  * (allocated at its exact size) and the dirty log.
  */
 
@@ -41,6 +47,10 @@
 #define BATCH 8
 #define F_AVAIL ((guint16) (1u << VRING_PACKED_DESC_F_AVAIL))
 #define F_USED ((guint16) (1u << VRING_PACKED_DESC_F_USED))
+/* IOVAs: a small space, in blocks that the model follows. */
+#define IOVA_BLOCK 64
+#define IOVA_BLOCKS 256
+#define IOVA_SPACE (IOVA_BLOCK * IOVA_BLOCKS)
 
 /* The device's operations come first, the driver's after them. */
 enum
@@ -59,8 +69,18 @@ enum
   OP_AVAIL_IDX, /* the driver moves its available index (split) or position (packed) */
   OP_EVENT,     /* the driver writes its event suppression fields */
   OP_RESTART,   /* the front-end stops the ring and sets a base again */
+  OP_IOTLB_UPDATE,     /* the front-end maps IOVA blocks (with the IOTLB) */
+  OP_IOTLB_INVALIDATE, /* the front-end unmaps them */
   N_OPS
 };
+
+/* The model of the IOTLB: what each block of IOVAs maps to. */
+typedef struct
+{
+  gboolean valid;
+  guint64 uaddr;
+  guint8 perm;
+} Block;
 
 typedef struct
 {
@@ -80,6 +100,11 @@ typedef struct
   guint16 avail_idx;
   guint16 pos;
   gboolean wrap;
+  /* With the IOTLB: the table, its model, and what the model lets the device
+   * read and write of guest memory. */
+  VhostIotlb iotlb;
+  Block blocks[IOVA_BLOCKS];
+  guint8 allowed[MEM_SIZE]; /* VHOST_IOTLB_PERM_* bits */
 } Fuzz;
 
 /* The guest-physical address of the byte at @off in guest memory. */
@@ -92,7 +117,8 @@ gpa_at (Fuzz *fz, guint off)
   g_assert_not_reached ();
 }
 
-/* A guest-physical address from the input: mostly inside guest memory. */
+/* A guest-physical address from the input, mostly inside guest memory; with
+ * the IOTLB an IOVA, mostly inside the IOVA space. */
 static guint64
 input_gpa (Fuzz *fz)
 {
@@ -100,7 +126,81 @@ input_gpa (Fuzz *fz)
 
   if (v == 0xffff)
     return fuzz_u64 (&fz->in);
+  if (fz->ring.iotlb != NULL)
+    return v % IOVA_SPACE;
   return gpa_at (fz, v % MEM_SIZE);
+}
+
+/* The model's view: which bytes of guest memory the IOTLB lets the device read or write. */
+static void
+model_allowed (Fuzz *fz)
+{
+  memset (fz->allowed, 0, sizeof fz->allowed);
+  for (guint b = 0; b < IOVA_BLOCKS; b++)
+    for (guint k = 0; fz->blocks[b].valid && k < IOVA_BLOCK; k++)
+      {
+        guint64 u = fz->blocks[b].uaddr + k, len = 1;
+        guint8 *p = vhost_mem_uaddr_to_hva_clip (&fz->mem, u, &len);
+
+        if (p != NULL)
+          fz->allowed[p - fz->buf] |= fz->blocks[b].perm;
+      }
+}
+
+/* The front-end updates the IOTLB: whole blocks, to a user address mostly in guest
+ * memory. A ring that waits for a translation in the range is woken (as the
+ * engine does). */
+static void
+op_iotlb_update (Fuzz *fz)
+{
+  guint first = fuzz_u8 (&fz->in) % IOVA_BLOCKS, n = 1 + fuzz_u8 (&fz->in) % 16;
+  guint16 where = fuzz_u16 (&fz->in);
+  guint8 perm = fuzz_u8 (&fz->in) & VHOST_IOTLB_PERM_RW;
+  guint64 uaddr = where == 0xffff ? fuzz_u64 (&fz->in) : UADDR_BASE + gpa_at (fz, where % MEM_SIZE);
+  guint64 iova = first * IOVA_BLOCK, size;
+  guint serial;
+
+  n = MIN (n, IOVA_BLOCKS - first);
+  size = n * IOVA_BLOCK;
+  if (!vhost_iotlb_update (&fz->iotlb, iova, size, uaddr, perm, NULL))
+    {
+      /* Refused: a range whose user addresses wrap. */
+      g_assert_true (uaddr + (size - 1) < uaddr);
+      return;
+    }
+  for (guint b = first; b < first + n; b++)
+    fz->blocks[b] = (Block) { TRUE, uaddr + (b - first) * IOVA_BLOCK, perm };
+  model_allowed (fz);
+  serial = (guint) g_atomic_int_get (&fz->ring.miss_serial);
+  if (serial != 0 && fz->ring.miss_iova >= iova && fz->ring.miss_iova - iova < size)
+    g_atomic_int_set (&fz->ring.miss_serial, 0);
+}
+
+static void
+op_iotlb_invalidate (Fuzz *fz)
+{
+  guint first = fuzz_u8 (&fz->in) % IOVA_BLOCKS, n = 1 + fuzz_u8 (&fz->in) % 64;
+
+  n = MIN (n, IOVA_BLOCKS - first);
+  vhost_iotlb_invalidate (&fz->iotlb, first * IOVA_BLOCK, n * IOVA_BLOCK);
+  for (guint b = first; b < first + n; b++)
+    fz->blocks[b].valid = FALSE;
+  model_allowed (fz);
+}
+
+/* The ring's reports: what the front-end would be sent. */
+static void
+iotlb_report (VhostRing *ring, guint8 type, guint64 iova, guint8 perm, guint serial, gpointer data)
+{
+  g_assert_true (type == VHOST_IOTLB_MISS || type == VHOST_IOTLB_ACCESS_FAIL);
+  g_assert_true (perm >= VHOST_IOTLB_PERM_READ && perm <= VHOST_IOTLB_PERM_RW);
+  if (type == VHOST_IOTLB_MISS)
+    {
+      /* The ring waits for exactly this. */
+      g_assert_cmpuint (serial, !=, 0);
+      g_assert_cmpuint (serial, ==, (guint) g_atomic_int_get (&ring->miss_serial));
+      g_assert_cmpuint (iova, ==, ring->miss_iova);
+    }
 }
 
 /* The driver writes @len bytes at @dest, inside guest memory. */
@@ -173,9 +273,25 @@ setup_ring (Fuzz *fz)
   ring->in_order = (cfg & 8) != 0;
   ring->num = (cfg & 64) ? fuzz_u16 (&fz->in) : 1u + fuzz_u8 (&fz->in);
   setup_memory (fz);
-  ring->desc_uaddr = UADDR_BASE + gpa_at (fz, fuzz_u16 (&fz->in) % MEM_SIZE);
-  ring->avail_uaddr = UADDR_BASE + gpa_at (fz, fuzz_u16 (&fz->in) % MEM_SIZE);
-  ring->used_uaddr = UADDR_BASE + gpa_at (fz, fuzz_u16 (&fz->in) % MEM_SIZE);
+  vhost_iotlb_init (&fz->iotlb);
+  if (cfg & 128)
+    {
+      guint n = fuzz_u8 (&fz->in) % 8;
+
+      ring->iotlb = &fz->iotlb;
+      ring->iotlb_report = iotlb_report;
+      for (guint i = 0; i < n; i++)
+        op_iotlb_update (fz);
+      ring->desc_uaddr = fuzz_u16 (&fz->in) % IOVA_SPACE;
+      ring->avail_uaddr = fuzz_u16 (&fz->in) % IOVA_SPACE;
+      ring->used_uaddr = fuzz_u16 (&fz->in) % IOVA_SPACE;
+    }
+  else
+    {
+      ring->desc_uaddr = UADDR_BASE + gpa_at (fz, fuzz_u16 (&fz->in) % MEM_SIZE);
+      ring->avail_uaddr = UADDR_BASE + gpa_at (fz, fuzz_u16 (&fz->in) % MEM_SIZE);
+      ring->used_uaddr = UADDR_BASE + gpa_at (fz, fuzz_u16 (&fz->in) % MEM_SIZE);
+    }
   if (cfg & 16)
     {
       fz->mem.log_size = fuzz_u8 (&fz->in);
@@ -215,6 +331,10 @@ check_chain (Fuzz *fz, const VhostRingElement *elem, const struct iovec *iov, gu
 
       g_assert_cmpuint (iov[i].iov_len, >, 0);
       g_assert_true (inside_memory (fz, &iov[i]));
+      /* With the IOTLB, only what it maps for this access. */
+      for (gsize k = 0; fz->ring.iotlb != NULL && k < iov[i].iov_len; k++)
+        g_assert_true (fz->allowed[(guint8 *) iov[i].iov_base + k - fz->buf] &
+                       (i < elem->n_out ? VHOST_IOTLB_PERM_READ : VHOST_IOTLB_PERM_WRITE));
       if (i < elem->n_out)
         (void) (p[0] + p[iov[i].iov_len - 1]);
       else
@@ -561,8 +681,18 @@ run_op (Fuzz *fz, guint op)
     case OP_RESTART:
       op_restart (fz);
       break;
+    case OP_IOTLB_UPDATE:
+      if (ring->iotlb != NULL)
+        op_iotlb_update (fz);
+      break;
+    case OP_IOTLB_INVALIDATE:
+      if (ring->iotlb != NULL)
+        op_iotlb_invalidate (fz);
+      break;
     default:
-      if (!fz->mapped)
+      /* With the IOTLB the areas may wait for their translation. */
+      if (!fz->mapped || (ring->packed ? ring->pdesc == NULL || ring->driver_event == NULL
+                                       : ring->desc == NULL || ring->avail == NULL))
         break;
       if (op == OP_DESC)
         op_desc (fz);
@@ -598,6 +728,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   while (fz->in.left > 0)
     run_op (fz, fuzz_u8 (&fz->in) % N_OPS);
   run_op (fz, OP_FLUSH);
+  vhost_iotlb_destroy (&fz->iotlb);
   g_free (fz->mem.log);
   g_free (fz->seen);
   g_free (fz->buf);

@@ -4,13 +4,19 @@
  *
  * The input: byte 0 sets the device (1 to 4 queues, the largest queue size); then messages,
  * each one byte of fds (bits 0-1: how many, 0 to 3; bits 2-7: two bits a kind: guest memory,
- * an eventfd, a small memfd, /dev/null), the request code (one byte, modulo 45: the known ones
+ * an eventfd, a small memfd, /dev/null), the request code (one byte, modulo 48: the known ones
  * and a few unknown), the flags (one byte), the payload size (two bytes, little endian) and
  * the payload. Guest memory (256 KiB) repeats the whole input. A message the protocol layer
  * refuses, or that ends the connection, starts a new one, as a socket would. After each
  * message the running queues are processed here, in this thread: chains popped, written and
- * pushed. Every reply the engine sends must be a valid reply to its request, and every fd
- * the target opened must be closed when the input is done. */
+ * pushed, but one per queue held, as a device with asynchronous I/O does, until the queue
+ * stops (drained: pushed; suspended by a GET_VRING_BASE with GET_VRING_BASE_INFLIGHT: left in
+ * flight). The device has two shared memory regions (SHMEM) and in-band notifications, and
+ * offers VIRTIO_F_ACCESS_PLATFORM: with it, IOTLB_MSG updates and invalidations fill the
+ * engine's IOTLB, and the rings' misses are answered after each message (one in two with an
+ * error), as the front-end's acknowledgements would be. Every reply the engine sends must be
+ * a valid reply to its request, and every fd the target opened must be closed when the input
+ * is done. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -24,14 +30,22 @@
 
 #define MEM_SIZE (256 * 1024)
 #define MAX_QUEUES 4
+#define MAX_MISSES 16
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 typedef struct
 {
   VhostQueue queues[MAX_QUEUES];
+  VhostRingElement held[MAX_QUEUES];         /* one chain per queue the device keeps */
+  struct iovec held_iov[MAX_QUEUES][16];
+  gboolean holding[MAX_QUEUES];
   const VhostUserMsg *request;    /* the request being handled */
   int mem_fd;
+  /* The misses the rings sent, for the "front-end" to acknowledge. */
+  guint n_misses;
+  guint miss_index[MAX_MISSES];
+  guint miss_serial[MAX_MISSES];
 } Harness;
 
 static guint
@@ -56,7 +70,7 @@ dev_get_features (VhostUserDev *dev, gpointer data)
   return G_GUINT64_CONSTANT (0xff) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
          VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
          VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_PACKED) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_IN_ORDER) |
-         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL);
+         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_LOG_ALL) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM);
 }
 
 static guint64
@@ -130,6 +144,20 @@ dev_protocol_features_changed (VhostUserDev *dev, guint64 features, gpointer dat
 {
 }
 
+static void
+dev_inband_notify (VhostUserDev *dev, VhostUserBackendRequest request, guint index, gpointer data)
+{
+  if ((request != VHOST_USER_BACKEND_VRING_CALL && request != VHOST_USER_BACKEND_VRING_ERR) || index >= MAX_QUEUES)
+    abort ();
+}
+
+static void
+dev_get_shmem_config (VhostUserDev *dev, guint64 *sizes, gpointer data)
+{
+  sizes[0] = 0x10000;
+  sizes[3] = 0x2000;
+}
+
 static VhostQueue *
 dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
 {
@@ -138,6 +166,37 @@ dev_get_queue (VhostUserDev *dev, guint index, gpointer data)
   if (index >= MAX_QUEUES)
     abort ();
   return &h->queues[index];
+}
+
+/* A ring's miss or access failure (in this thread, inside a pop): kept, answered later. */
+static void
+dev_iotlb_request (VhostUserDev *dev, guint index, guint8 type, guint64 iova, guint8 perm, guint serial,
+                   gpointer data)
+{
+  Harness *h = data;
+
+  if (index >= MAX_QUEUES || (type != 1 && type != 4) || perm == 0 || perm > 3 || (type == 1) != (serial != 0))
+    abort ();
+  if (type == 1 && h->n_misses < MAX_MISSES)
+    {
+      h->miss_index[h->n_misses] = index;
+      h->miss_serial[h->n_misses++] = serial;
+    }
+}
+
+/* The front-end acknowledges the misses: an update may or may not have come. */
+static void
+answer_misses (Harness *h, VhostUserDev *dev)
+{
+  for (guint i = 0; i < h->n_misses; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (h->miss_serial[i] & 1)
+        g_set_error_literal (&error, VHOST_ERROR, VHOST_ERROR_REJECTED, "rejected");
+      vhost_user_dev_iotlb_miss_answered (dev, h->miss_index[i], h->miss_serial[i], error);
+    }
+  h->n_misses = 0;
 }
 
 static const VhostUserDevOps ops = {
@@ -152,8 +211,31 @@ static const VhostUserDevOps ops = {
   .send = dev_send,
   .set_backend_fd = dev_set_backend_fd,
   .protocol_features_changed = dev_protocol_features_changed,
+  .inband_notify = dev_inband_notify,
   .get_queue = dev_get_queue,
+  .get_shmem_config = dev_get_shmem_config,
+  .iotlb_request = dev_iotlb_request,
 };
+
+/* A queue stops: the chain the device keeps is pushed (drain), or left in flight
+ * (suspend). */
+static void
+queue_drain (VhostQueue *queue, gpointer data)
+{
+  Harness *h = data;
+
+  if (h->holding[queue->ring.index])
+    vhost_ring_push (&queue->ring, &h->held[queue->ring.index], 0);
+  h->holding[queue->ring.index] = FALSE;
+}
+
+static void
+queue_suspend (VhostQueue *queue, gpointer data)
+{
+  Harness *h = data;
+
+  h->holding[queue->ring.index] = FALSE;
+}
 
 static int
 small_memfd (void)
@@ -193,6 +275,8 @@ process_queues (Harness *h)
 
       if (!queue->running)
         continue;
+      if (!h->holding[q] && vhost_ring_pop (&queue->ring, &h->held[q], h->held_iov[q], G_N_ELEMENTS (iov)) > 0)
+        h->holding[q] = TRUE;
       for (guint n = 0; n < 8 && vhost_ring_pop (&queue->ring, &elem, iov, G_N_ELEMENTS (iov)) > 0; n++)
         {
           guint32 len = 0;
@@ -238,6 +322,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       vhost_queue_init (&h.queues[q], q, NULL, NULL);
       /* No worker threads: this thread processes the queues. */
       h.queues[q].main_context = TRUE;
+      h.queues[q].drain = queue_drain;
+      h.queues[q].drain_data = &h;
+      h.queues[q].suspend = queue_suspend;
+      h.queues[q].suspend_data = &h;
     }
 
   dev = vhost_user_dev_new (&ops, &h);
@@ -250,7 +338,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr(GError) error = NULL;
       gboolean keep;
 
-      vhost_user_msg_init (&msg, data[pos + 1] % 45, 0);
+      vhost_user_msg_init (&msg, data[pos + 1] % 48, 0);
       msg.hdr.flags = data[pos + 2];
       pos += 5;
       payload = MIN (payload, MIN (size - pos, VHOST_USER_MAX_PAYLOAD));
@@ -269,9 +357,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         {
           /* The connection ends; the next message comes on a new one. */
           vhost_user_dev_disconnect (dev);
+          h.n_misses = 0;
           vhost_user_dev_connect (dev, 1 + data[0] % MAX_QUEUES, 1u << (data[0] >> 4));
         }
       process_queues (&h);
+      answer_misses (&h, dev);
     }
   vhost_user_dev_free (dev);
   munmap (mem, MEM_SIZE);

@@ -96,6 +96,14 @@ clean_console (const char *log)
   return g_string_free (text, FALSE);
 }
 
+char *
+vhost_guest_get_console (VhostPeer *guest)
+{
+  g_autofree char *log = vhost_peer_get_log (guest);
+
+  return clean_console (log);
+}
+
 /* The words after the marker, or NULL. */
 static char **
 find_result (const char *console)
@@ -126,7 +134,23 @@ vhost_guest_result_value (char **words, const char *key)
 VhostPeer *
 vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint smp, const char *const *devices)
 {
+  return vhost_guest_start_with_memory (dir, "qemu", kver, initrd, smp,
+                                        "memory-backend-memfd,id=mem,size=512M,share=on", NULL, devices);
+}
+
+VhostPeer *
+vhost_guest_start_with_memory (const char *dir,
+                               const char *name,
+                               const char *kver,
+                               const char *initrd,
+                               guint smp,
+                               const char *memory,
+                               const char *kernel_args,
+                               const char *const *devices)
+{
   g_autofree char *kernel = g_strdup_printf ("/boot/vmlinuz-%s", kver);
+  g_autofree char *append = g_strdup_printf ("console=ttyS0 quiet panic=-1%s%s", kernel_args != NULL ? " " : "",
+                                             kernel_args != NULL ? kernel_args : "");
   g_autofree char *cpus = g_strdup_printf ("%u", smp);
   g_autofree char *qemu = g_find_program_in_path ("qemu-system-x86_64");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -135,8 +159,8 @@ vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint 
   const char *const head[] = { "setpriv", "--pdeathsig", "KILL", "--",
                                "qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "512", "-smp", cpus,
                                "-nographic", "-no-reboot", "-nic", "none",
-                               "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
-                               "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 quiet panic=-1" };
+                               "-object", memory, "-numa", "node,memdev=mem",
+                               "-kernel", kernel, "-initrd", initrd, "-append", append };
 
   if (qemu == NULL)
     g_error ("qemu-system-x86_64 is not installed: apt-get install qemu-system-x86 (.ci/install-deps.sh does)");
@@ -145,7 +169,7 @@ vhost_guest_start (const char *dir, const char *kver, const char *initrd, guint 
   for (guint i = 0; devices != NULL && devices[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) devices[i]);
   g_ptr_array_add (argv, NULL);
-  return vhost_peer_start (dir, "qemu", "util-linux", (const char *const *) argv->pdata);
+  return vhost_peer_start (dir, name, "util-linux", (const char *const *) argv->pdata);
 }
 
 char **

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Back-end restart under a live guest (vhost-user-blk-pci with reconnect=1): the back-end, tools/vhost-user-blk or
- * qemu-storage-daemon, is killed three times while it holds requests of parallel O_DIRECT writers; the guest sees
- * no error and no hang, and the image holds exactly what it wrote. */
+ * qemu-storage-daemon, is killed three times while it holds requests of O_DIRECT writers (parallel ones for
+ * vhost-user-blk, one for qemu-storage-daemon, which has no inflight area); the guest sees no error and no hang,
+ * and the image holds exactly what it wrote. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static const char modules[] = VHOST_GUEST_VIRTIO_PCI_MODULES " virtio_blk";
  * two). In each round, W writers run in parallel, each on its own 4 MiB of /dev/vda: P
  * writes of the region with O_DIRECT, each from a slice of /base that depends on the
  * writer, round and pass, then a read back with O_DIRECT compared to the last slice. The
- * writers' requests differ in size (writer w writes 1 MiB >> 2w at a time) and each write
+ * writers' requests differ in size (writer w writes 1 MiB >> 2(w + S) at a time) and each write
  * ends with a FLUSH (fsync), which takes the host longer than a write: the back-end
  * completes requests out of order. The kernel's log must name no I/O error and no blocked
  * task. The result tells whether the ring is packed (feature bit 34). */
@@ -44,7 +45,7 @@ static const char guest_body[] =
   VHOST_GUEST_WAIT_FOR ("[ -b /dev/vda ]", "/dev/vda")
   "packed=$(cut -c35 /sys/block/vda/device/features)\n"
   "writer () {\n"
-  "  bs=$((1048576 >> (2 * $1)))\n"
+  "  bs=$((1048576 >> (2 * ($1 + S))))\n"
   "  for p in $(seq 1 $P); do\n"
   "    k=$((($1 * 5 + $2 * 3 + p * 7) % 16))\n"
   "    dd if=/base of=/dev/vda bs=$bs count=$((4194304 / bs)) skip=$((k * 65536)) iflag=skip_bytes"
@@ -79,6 +80,8 @@ typedef struct
   Backend backend;
   gboolean packed;        /* packed=on on the QEMU device */
   gboolean expect_packed; /* the ring the guest must end up with */
+  guint writers;          /* writers in parallel (the first `writers` regions) */
+  guint shift;            /* writer w writes 1 MiB >> 2 (w + shift) at a time */
 } RestartCase;
 
 typedef struct
@@ -175,7 +178,7 @@ check_console (VhostPeer *guest)
 }
 
 static void
-check_image (const char *image, const guint8 *base)
+check_image (const char *image, const guint8 *base, guint writers)
 {
   g_autofree guint8 *bytes = NULL;
   g_autoptr(GError) error = NULL;
@@ -184,11 +187,11 @@ check_image (const char *image, const guint8 *base)
   g_assert_true (g_file_get_contents (image, (char **) &bytes, &length, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (length, ==, IMAGE_SIZE);
-  for (guint w = 0; w < WRITERS; w++)
+  for (guint w = 0; w < writers; w++)
     if (memcmp (bytes + w * REGION, base + last_slice (w) * SLICE, REGION) != 0)
       g_error ("the image's region %u does not hold the slice %u of the pattern that its writer wrote last", w,
                last_slice (w));
-  for (gsize i = WRITERS * REGION; i < IMAGE_SIZE; i++)
+  for (gsize i = writers * REGION; i < IMAGE_SIZE; i++)
     if (bytes[i] != 0)
       g_error ("the image has a non-zero byte at %" G_GSIZE_FORMAT ", past what the guest wrote", i);
 }
@@ -205,8 +208,8 @@ test_restart (gconstpointer data)
   g_autofree char *base_spec = g_strdup_printf ("%s:/base", base_path);
   g_autofree char *initrd = g_build_filename (dir, "initrd.gz", NULL);
   g_autofree char *kver = vhost_guest_find_kernel ();
-  g_autofree char *init = g_strdup_printf ("%sW=%u R=%u P=%u\n%s", VHOST_GUEST_INIT_PRELUDE, WRITERS, ROUNDS, PASSES,
-                                           guest_body);
+  g_autofree char *init = g_strdup_printf ("%sW=%u S=%u R=%u P=%u\n%s", VHOST_GUEST_INIT_PRELUDE, c->writers,
+                                           c->shift, ROUNDS, PASSES, guest_body);
   g_autofree char *chardev = g_strdup_printf ("socket,id=c0,path=%s,reconnect=1", sock);
   g_autofree char *device = g_strdup_printf ("vhost-user-blk-pci,chardev=c0,num-queues=%u,packed=%s", NUM_QUEUES,
                                              c->packed ? "on" : "off");
@@ -256,7 +259,7 @@ test_restart (gconstpointer data)
   vhost_peer_terminate (backend, SIGTERM, c->backend == BACKEND_TOOL ? sock : NULL);
   vhost_peer_free (backend);
 
-  check_image (image, (const guint8 *) base);
+  check_image (image, (const guint8 *) base, c->writers);
   /* Every chain the killed process held, and perhaps some it had given back
    * without publishing them, went to the device again. */
   for (guint i = 0; c->backend == BACKEND_TOOL && i < KILLS; i++)
@@ -275,12 +278,18 @@ test_restart (gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  static const RestartCase tool_split = { BACKEND_TOOL, FALSE, FALSE };
-  static const RestartCase tool_packed = { BACKEND_TOOL, TRUE, TRUE };
-  static const RestartCase qsd_split = { BACKEND_QSD, FALSE, FALSE };
+  static const RestartCase tool_split = { BACKEND_TOOL, FALSE, FALSE, WRITERS, 0 };
+  static const RestartCase tool_packed = { BACKEND_TOOL, TRUE, TRUE, WRITERS, 0 };
+  /* qemu-storage-daemon 7.2 has no inflight area (INFLIGHT_SHMFD): QEMU restarts it
+   * from the used ring's index, which is right only if every request before the last
+   * completed one completed too. With requests completed out of order (the parallel
+   * writers above) the guest's ring breaks ("ring restore failed", "id N is not a
+   * head") in some runs, which is the comparison's point but no use in CI: here one
+   * writer, 16 KiB at a time, keeps one request in flight. */
+  static const RestartCase qsd_split = { BACKEND_QSD, FALSE, FALSE, 1, 3 };
   /* qemu-storage-daemon 7.2 does not offer VIRTIO_F_RING_PACKED: QEMU gives the guest
    * a split ring even with packed=on. */
-  static const RestartCase qsd_packed = { BACKEND_QSD, TRUE, FALSE };
+  static const RestartCase qsd_packed = { BACKEND_QSD, TRUE, FALSE, 1, 3 };
 
   vhost_test_init (&argc, &argv);
   g_test_add_data_func ("/vhost/interop/blk-restart/vhost-user-blk/split", &tool_split, test_restart);

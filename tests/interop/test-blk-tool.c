@@ -208,16 +208,19 @@ start_tool (const char *dir, const char *sock, const char *const *args)
 }
 
 /* Every request type on a file image, through both queues, split or packed, with
- * and without O_DIRECT; the image file holds what was written. */
+ * and without O_DIRECT, and on tmpfs (served without io_uring); the image file
+ * holds what was written. */
 static void
 test_file_io (gconstpointer data)
 {
   const char *mode = data;
   gboolean packed = strstr (mode, "packed") != NULL, direct = strstr (mode, "direct") != NULL;
+  gboolean tmpfs = strstr (mode, "tmpfs") != NULL;
   g_autofree char *dir = vhost_peer_make_dir ();
   g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  g_autofree char *image_dir = tmpfs ? g_strdup ("/dev/shm/vhost-blk-tool-XXXXXX") : g_strdup (dir);
   g_autofree guint8 *model = NULL;
-  g_autofree char *image = make_image (dir, &model);
+  g_autofree char *image = make_image (tmpfs ? g_mkdtemp (image_dir) : image_dir, &model);
   g_autofree char *file_arg = g_strdup_printf ("--blk-file=%s", image);
   const char *args[] = { file_arg, "--num-queues=2", "--serial=" SERIAL, direct ? "--direct" : NULL, NULL };
   g_autoptr(VhostPeer) peer = start_tool (dir, sock, args);
@@ -226,6 +229,12 @@ test_file_io (gconstpointer data)
 
   front_open (&f, sock, 2, packed);
   g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
+  if (tmpfs)
+    {
+      g_autofree char *log = vhost_peer_get_log (peer);
+
+      g_assert_nonnull (strstr (log, "is in memory (tmpfs or ramfs)"));
+    }
 
   /* Writes of 1 to 128 sectors at random places, each read back, on both queues. */
   for (guint i = 0; i < 200; i++)
@@ -269,6 +278,10 @@ test_file_io (gconstpointer data)
   g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_IN, G_MAXUINT64 - 1, 0, 1024, NULL), ==, VIRTIO_BLK_S_IOERR);
   g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_OUT, 0, 100, 0, NULL), ==, VIRTIO_BLK_S_IOERR);
   g_assert_cmpuint (front_request (&f, 1, 77, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_UNSUPP);
+  /* With a writable buffer before the status: the used length reaches the
+   * status byte (a migration's dirty log covers what the length says). */
+  g_assert_cmpuint (front_request (&f, 1, 77, 0, 0, 512, &used), ==, VIRTIO_BLK_S_UNSUPP);
+  g_assert_cmpuint (used, ==, 512 + 1);
   g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, 0, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP), ==,
                     VIRTIO_BLK_S_UNSUPP);
   g_assert_cmpuint (front_range (&f, 0, VIRTIO_BLK_T_DISCARD, SECTORS - 4, 8, 0), ==, VIRTIO_BLK_S_IOERR);
@@ -325,6 +338,8 @@ test_file_io (gconstpointer data)
   assert_peer_fds (peer, fds);
   stop_tool (peer, sock);
   vhost_peer_remove_dir (dir);
+  if (tmpfs)
+    vhost_peer_remove_dir (image_dir);
 }
 
 /* --read-only: VIRTIO_BLK_F_RO offered, no discard; writes fail, reads work, the
@@ -473,6 +488,126 @@ test_probe (void)
   vhost_peer_remove_dir (dir);
 }
 
+#define FLOOD_SECONDS 3
+#define FLOOD_REASON "chain without a writable status byte"
+
+/* The seconds of a GLib log line's time stamp ("[(process:PID): ]PROGRAM-WARNING **:
+ * HH:MM:SS.mmm: ..."), or -1 if it has none. */
+static gint64
+line_second (const char *line)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("([0-9]{2}):([0-9]{2}):([0-9]{2})\\.[0-9]{3}: ", 0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  gint64 second = 0;
+
+  if (!g_regex_match (regex, line, 0, &match))
+    return -1;
+  for (guint i = 1; i <= 3; i++)
+    {
+      g_autofree char *part = g_match_info_fetch (match, i);
+
+      second = second * 60 + g_ascii_strtoll (part, NULL, 10);
+    }
+  return second;
+}
+
+/* A front-end that resubmits chains without a writable status byte as fast as it can:
+ * the tool's stderr stays within a burst and about two lines a second, and what it
+ * does not print it counts; every malformed chain is printed or counted once. */
+static void
+test_log_flood (void)
+{
+  g_autofree char *dir = vhost_peer_make_dir ();
+  g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
+  g_autofree char *socket_arg = g_strdup_printf ("--socket-path=%s", sock);
+  const char *argv[] = { tool_path ("VHOST_USER_BLK"), socket_arg, "--null=64M", NULL };
+  g_autoptr(VhostPeer) peer = vhost_peer_start (dir, "vhost-user-blk", NULL, argv);
+  g_autoptr(GArray) seconds = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *log = NULL;
+  guint64 sent = 0, shown = 0, counted = 0, in_flight = 0, tag;
+  guint len, max_per_second = 0, n_lines = 0;
+  gint64 start, end;
+  Front f = { 0 };
+
+  vhost_peer_wait_for_socket (peer, sock, 10000);
+  front_open (&f, sock, 1, FALSE);
+  *(struct virtio_blk_outhdr *) f.hdr = (struct virtio_blk_outhdr) { GUINT32_TO_LE (VIRTIO_BLK_T_IN), 0, 0 };
+  start = g_get_monotonic_time ();
+  end = start + FLOOD_SECONDS * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end)
+    {
+      VhostDriverBuffer out = { f.hdr_addr, sizeof (struct virtio_blk_outhdr) };
+
+      /* A header and nothing writable, 64 at a time. */
+      while (in_flight < 64)
+        {
+          g_assert_true (vhost_driver_submit (f.driver, 0, &out, 1, NULL, 0, sent, &error));
+          g_assert_no_error (error);
+          sent++;
+          in_flight++;
+        }
+      vhost_driver_kick (f.driver, 0);
+      g_assert_true (vhost_driver_wait (f.driver, 0, 10000, &error));
+      g_assert_no_error (error);
+      while (vhost_driver_reap (f.driver, 0, &tag, &len, &error))
+        {
+          g_assert_cmpuint (len, ==, 0);
+          in_flight--;
+        }
+      g_assert_no_error (error);
+    }
+  while (in_flight > 0)
+    {
+      vhost_test_reap_one (f.driver, 0, 10000, &tag, &len);
+      in_flight--;
+    }
+  /* The rate window reopens: stopping the queue then prints the last count. */
+  while (g_get_monotonic_time () < end + G_USEC_PER_SEC + 100000)
+    g_usleep (50000);
+  front_close (&f);
+  stop_tool (peer, sock);
+
+  log = vhost_peer_get_log (peer);
+  g_test_message ("the tool's log:\n%s", log);
+  lines = g_strsplit (log, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *count = strstr (lines[i], "Queue 0: ");
+      gint64 second = line_second (lines[i]);
+
+      if (lines[i][0] == '\0')
+        continue;
+      n_lines++;
+      if (strstr (lines[i], "Queue 0: a chain (head ") != NULL)
+        shown++;
+      else if (count != NULL && strstr (count, " similar messages suppressed (" FLOOD_REASON ")") != NULL)
+        counted += g_ascii_strtoull (count + strlen ("Queue 0: "), NULL, 10);
+      if (second >= 0)
+        g_array_append_val (seconds, second);
+    }
+  /* The most lines in one second of the clock (the lines come in time order). */
+  for (guint i = 0, run = 0; i < seconds->len; i++)
+    {
+      run = i > 0 && g_array_index (seconds, gint64, i) == g_array_index (seconds, gint64, i - 1) ? run + 1 : 1;
+      max_per_second = MAX (max_per_second, run);
+    }
+  g_test_message ("%" G_GUINT64_FORMAT " malformed chains in %d s; the tool printed %u lines (at most %u in one "
+                  "second): %" G_GUINT64_FORMAT " warnings, and %" G_GUINT64_FORMAT " more counted as suppressed",
+                  sent, FLOOD_SECONDS, n_lines, max_per_second, shown, counted);
+  g_assert_cmpuint (sent, >=, 1000);
+  /* Each one printed or counted, once. */
+  g_assert_cmpuint (shown + counted, ==, sent);
+  g_assert_cmpuint (counted, >, 0);
+  /* The burst of 10, then one warning and one count line a second at most. */
+  g_assert_cmpuint (shown, <=, 10 + FLOOD_SECONDS + 2);
+  g_assert_cmpuint (max_per_second, <=, 10 + 2 * 2 + 2);
+  /* Besides them: the start, the listening, the front-end going away, the shutdown. */
+  g_assert_cmpuint (n_lines, <=, 10 + 2 * (FLOOD_SECONDS + 2) + 6);
+  vhost_peer_remove_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -480,9 +615,11 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/interop/blk-tool/file/split", "split", test_file_io);
   g_test_add_data_func ("/vhost/interop/blk-tool/file/packed", "packed", test_file_io);
   g_test_add_data_func ("/vhost/interop/blk-tool/file/direct", "split direct", test_file_io);
+  g_test_add_data_func ("/vhost/interop/blk-tool/file/tmpfs", "split tmpfs", test_file_io);
   g_test_add_func ("/vhost/interop/blk-tool/read-only", test_read_only);
   g_test_add_func ("/vhost/interop/blk-tool/ram-and-null", test_ram_and_null);
   g_test_add_func ("/vhost/interop/blk-tool/fd", test_fd);
   g_test_add_func ("/vhost/interop/blk-tool/probe", test_probe);
+  g_test_add_func ("/vhost/interop/blk-tool/log-flood", test_log_flood);
   return g_test_run ();
 }

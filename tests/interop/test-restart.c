@@ -70,7 +70,7 @@ typedef struct
 {
   const Combo *combo;
   char *dir;               /* (owned) logs and the socket */
-  char *image_dir;         /* (owned) a tmpfs directory for the image */
+  char *image_dir;         /* (owned) the image's directory, not in memory (make_image_dir()) */
   char *image;             /* (owned) */
   char *sock;              /* (owned) */
   VhostPeer *peer;         /* (owned) the back-end of the moment */
@@ -128,18 +128,26 @@ matches_pattern (const guint8 *buf, guint block, guint32 gen)
   return memcmp (buf, expected, BLOCK_SIZE) == 0;
 }
 
-/* A directory in a tmpfs for the image (/dev/shm where it is one), else the test's own. */
+/* A directory for the image on a file system that is not in memory: vhost-user-blk
+ * serves an image on tmpfs or ramfs in its queues' threads, in order, and this test
+ * needs io_uring, whose completions come out of order. The test's own directory, or
+ * a new one in the current directory (meson runs the test in the build directory)
+ * if that one is in memory. */
 static char *
-make_image_dir (const char *fallback)
+make_image_dir (const char *own)
 {
   struct statfs st;
-  char *dir;
+  g_autofree char *dir = NULL;
 
-  if (statfs ("/dev/shm", &st) == 0 && st.f_type == TMPFS_MAGIC &&
-      (dir = g_mkdtemp (g_strdup ("/dev/shm/vhost-restart-XXXXXX"))) != NULL)
-    return dir;
-  g_test_message ("/dev/shm is not a writable tmpfs: the image goes to %s", fallback);
-  return g_strdup (fallback);
+  g_assert_cmpint (statfs (own, &st), ==, 0);
+  if (st.f_type != TMPFS_MAGIC && st.f_type != RAMFS_MAGIC)
+    return g_strdup (own);
+  dir = g_mkdtemp (g_strdup ("vhost-restart-XXXXXX"));
+  g_assert_nonnull (dir);
+  g_assert_cmpint (statfs (dir, &st), ==, 0);
+  if (st.f_type == TMPFS_MAGIC || st.f_type == RAMFS_MAGIC)
+    g_error ("%s and the current directory are on tmpfs: the image needs a disk", own);
+  return g_canonicalize_filename (dir, NULL);
 }
 
 static void

@@ -1,8 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The Python tests' harness: a Vhost.UserSlave served from a thread and GMainContext of its own.
+import contextlib
+import gc
+import os
+import socket
 import threading
+import time
 
-from gi.repository import GLib
+from gi.repository import GLib, Vhost
 
 
 class SlaveThread:
@@ -70,3 +75,52 @@ class SlaveThread:
             loop.quit()
         self.thread.join(10)
         assert not self.thread.is_alive()
+
+    def run(self, func):
+        """Call func(slave) in the slave's thread while this thread iterates its
+        thread-default main context (where a master answers the slave's back-end
+        requests); return what it returned, or raise what it raised."""
+        done = threading.Event()
+        result = []
+
+        def call(*args):
+            try:
+                result.append((func(self.slave), None))
+            except Exception as error:  # noqa: BLE001 - handed to the caller
+                result.append((None, error))
+            done.set()
+            GLib.MainContext.default().wakeup()
+            return GLib.SOURCE_REMOVE
+
+        source = GLib.idle_source_new()
+        source.set_callback(call)
+        source.attach(self.context)
+        deadline = time.monotonic() + 10
+        while not done.is_set():
+            GLib.MainContext.default().iteration(True)
+            assert time.monotonic() < deadline
+        value, error = result[0]
+        if error is not None:
+            raise error
+        return value
+
+
+def open_fds():
+    gc.collect()
+    return len(os.listdir("/proc/self/fd"))
+
+
+@contextlib.contextmanager
+def master_and_slave(thread_class):
+    """A master connected over a socketpair to a slave served by thread_class;
+    every fd is closed again once both are gone."""
+    before = open_fds()
+    a, b = socket.socketpair()
+    slave = thread_class(a)
+    master = Vhost.UserMaster.new_for_fd(b.detach())
+    master.connect_backend()
+    yield master, slave
+    master.close()
+    del master
+    slave.stop()
+    assert open_fds() == before

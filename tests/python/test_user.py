@@ -1,8 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # A Vhost.UserMaster talks to a Vhost.UserSlave subclass written in Python, over a socketpair.
-import gc
-import os
-import socket
 import struct
 
 import pytest
@@ -10,7 +7,7 @@ import gi
 
 gi.require_version("Vhost", "1.0")
 from gi.repository import Gio, GLib, GObject, Vhost  # noqa: E402
-from slave_thread import SlaveThread  # noqa: E402
+from slave_thread import SlaveThread, master_and_slave  # noqa: E402
 
 # GLib creates a few fds once per process (the default main context's wakeup fd, the
 # worker context that GTask's type sets up): create them before any test counts fds.
@@ -55,23 +52,10 @@ class BlkThread(SlaveThread):
         return slave
 
 
-def open_fds():
-    gc.collect()
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.fixture
 def pair():
-    before = open_fds()
-    a, b = socket.socketpair()
-    slave = BlkThread(a)
-    master = Vhost.UserMaster.new_for_fd(b.detach())
-    master.connect_backend()
-    yield master, slave
-    master.close()
-    del master
-    slave.stop()
-    assert open_fds() == before
+    with master_and_slave(BlkThread) as pair:
+        yield pair
 
 
 def test_negotiate_and_read_config(pair):
@@ -165,3 +149,17 @@ def test_backend_negotiate_protocol(pair):
     m.get_features()  # a reply: the slave has handled what came before
     assert Vhost.UserRequest.GET_PROTOCOL_FEATURES in slave.requests
     assert Vhost.UserRequest.SET_PROTOCOL_FEATURES in slave.requests
+
+
+def test_log_rate_limited(capfd):
+    """What a peer can make a device log goes out at a bounded rate: the burst of 10 per
+    queue (or slave) and reason, whatever the number of calls."""
+    slave = PyBlk()
+    queue = slave.get_virtqueue(0)
+    for i in range(50):
+        queue.log("py-rate", GLib.LogLevelFlags.LEVEL_MESSAGE, "bad chain", "chain %d" % i)
+        slave.log("py-rate", GLib.LogLevelFlags.LEVEL_MESSAGE, "went away", "gone %d" % i)
+    lines = [line for line in capfd.readouterr().err.splitlines() if "py-rate-Message" in line]
+    assert sum("chain " in line for line in lines) == 10
+    assert sum("gone " in line for line in lines) == 10
+    assert lines[0].endswith("chain 0") and lines[1].endswith("gone 0")

@@ -2,6 +2,7 @@
 /* Peer processes for tests and benchmarks: temp dirs, processes with their logs, sockets to wait for. */
 #include <sys/prctl.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 
@@ -167,6 +168,16 @@ vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status)
   return state.exited;
 }
 
+GPid
+vhost_peer_get_pid (VhostPeer *peer)
+{
+  const char *pid = g_subprocess_get_identifier (peer->process);
+
+  if (pid == NULL)
+    g_error ("%s has exited; its log:\n%s", peer->name, vhost_peer_get_log (peer));
+  return (GPid) g_ascii_strtoll (pid, NULL, 10);
+}
+
 guint
 vhost_peer_count_fds (VhostPeer *peer)
 {
@@ -178,6 +189,32 @@ vhost_peer_count_fds (VhostPeer *peer)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
+}
+
+/* A "Key:   N kB" line of the running peer's /proc/PID/status, as a number. */
+static guint64
+status_field (VhostPeer *peer, const char *key)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status", g_subprocess_get_identifier (peer->process));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, key);
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen (key), NULL, 10);
+}
+
+guint64
+vhost_peer_get_rss_kb (VhostPeer *peer)
+{
+  return status_field (peer, "\nVmRSS:");
+}
+
+guint
+vhost_peer_count_threads (VhostPeer *peer)
+{
+  return status_field (peer, "\nThreads:");
 }
 
 void
@@ -194,14 +231,6 @@ vhost_peer_has_exited (VhostPeer *peer)
 {
   /* The identifier is NULL once GLib has reaped the peer. */
   return g_subprocess_get_identifier (peer->process) == NULL;
-}
-
-GPid
-vhost_peer_get_pid (VhostPeer *peer)
-{
-  const char *id = g_subprocess_get_identifier (peer->process);
-
-  return id != NULL ? (GPid) g_ascii_strtoll (id, NULL, 10) : 0;
 }
 
 void

@@ -27,17 +27,23 @@ char *vhost_peer_get_log (VhostPeer *peer);
  * code (-1 if a signal killed it). */
 gboolean vhost_peer_wait_exit (VhostPeer *peer, guint timeout_ms, int *exit_status);
 
+/* The running peer's process id (argv[0]'s, which keeps it through exec, as taskset does). */
+GPid vhost_peer_get_pid (VhostPeer *peer);
+
 /* How many fds the running peer has open. */
 guint vhost_peer_count_fds (VhostPeer *peer);
+
+/* The running peer's resident memory (VmRSS), in KiB. */
+guint64 vhost_peer_get_rss_kb (VhostPeer *peer);
+
+/* The number of threads of the running peer. */
+guint vhost_peer_count_threads (VhostPeer *peer);
 
 /* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
 void vhost_peer_close_stdin (VhostPeer *peer);
 
 /* Whether the peer has exited (and GLib has reaped it); does not wait. */
 gboolean vhost_peer_has_exited (VhostPeer *peer);
-
-/* The peer's process id, or 0 once GLib has reaped it. */
-GPid vhost_peer_get_pid (VhostPeer *peer);
 
 /* Send `signum` to the peer (if it has not been reaped yet). */
 void vhost_peer_send_signal (VhostPeer *peer, int signum);

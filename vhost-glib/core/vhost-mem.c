@@ -8,15 +8,10 @@
 void *
 vhost_mem_uaddr_to_hva (const VhostMem *mem, guint64 uaddr, guint64 len)
 {
-  for (guint i = 0; i < mem->n_regions; i++)
-    {
-      const VhostMemRegion *r = &mem->regions[i];
-      guint64 off = uaddr - r->uaddr;
+  guint64 got = len;
+  void *hva = vhost_mem_uaddr_to_hva_clip (mem, uaddr, &got);
 
-      if (uaddr >= r->uaddr && off < r->size && len <= r->size - off)
-        return r->hva + off;
-    }
-  return NULL;
+  return got == len ? hva : NULL;
 }
 
 void

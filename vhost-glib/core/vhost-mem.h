@@ -28,17 +28,18 @@ typedef struct
   int log_call_fd;  /* (not owned) -1 for none: signalled when a publication logged writes */
 } VhostMem;
 
-/* The host address of guest physical address @gpa, or NULL if no region holds it.
- * *len is clipped to what is contiguous in that region. */
+/* The host address of @addr, a guest physical address or (@user) a front-end
+ * user address, or NULL if no region holds it. *len is clipped to what is
+ * contiguous in that region. */
 static inline void *
-vhost_mem_gpa_to_hva (const VhostMem *mem, guint64 gpa, guint64 *len)
+vhost_mem_to_hva (const VhostMem *mem, gboolean user, guint64 addr, guint64 *len)
 {
   for (guint i = 0; i < mem->n_regions; i++)
     {
       const VhostMemRegion *r = &mem->regions[i];
-      guint64 off = gpa - r->gpa;
+      guint64 start = user ? r->uaddr : r->gpa, off = addr - start;
 
-      if (gpa >= r->gpa && off < r->size)
+      if (addr >= start && off < r->size)
         {
           if (*len > r->size - off)
             *len = r->size - off;
@@ -46,6 +47,14 @@ vhost_mem_gpa_to_hva (const VhostMem *mem, guint64 gpa, guint64 *len)
         }
     }
   return NULL;
+}
+
+/* The host address of guest physical address @gpa, or NULL if no region holds it.
+ * *len is clipped to what is contiguous in that region. */
+static inline void *
+vhost_mem_gpa_to_hva (const VhostMem *mem, guint64 gpa, guint64 *len)
+{
+  return vhost_mem_to_hva (mem, FALSE, gpa, len);
 }
 
 /* The host address of @len bytes at guest physical address @gpa, or NULL unless one
@@ -57,6 +66,14 @@ vhost_mem_gpa_to_hva_whole (const VhostMem *mem, guint64 gpa, guint64 len)
   void *hva = vhost_mem_gpa_to_hva (mem, gpa, &got);
 
   return got == len ? hva : NULL;
+}
+
+/* The host address of front-end user address @uaddr, or NULL if no region holds
+ * it. *len is clipped to what is contiguous in that region. */
+static inline void *
+vhost_mem_uaddr_to_hva_clip (const VhostMem *mem, guint64 uaddr, guint64 *len)
+{
+  return vhost_mem_to_hva (mem, TRUE, uaddr, len);
 }
 
 /* The host address of @len bytes at front-end user address @uaddr (vring

@@ -44,13 +44,19 @@ vhost_queue_report_broken (VhostQueue *queue)
     queue->hooks->broken (queue, queue->hooks_data);
 }
 
-/* The processing thread. TRUE if new chains arrived while kicks were being turned on. */
+/* The processing thread. TRUE if new chains arrived while kicks were being turned on.
+ * With event idx, kicks on means "a kick for the driver's next chain": the index
+ * written then falls behind as soon as the driver adds chains, and if those are
+ * taken without this queue turning its kicks off and on again (by another queue's
+ * handler, as an echo device takes its transmit queue's chains from its receive
+ * queue's handler), the driver never kicks again. So turning kicks on writes it
+ * every time. */
 static gboolean
 set_kicks (VhostQueue *queue, gboolean on)
 {
   gboolean more = FALSE;
 
-  if (queue->kicks_on != on)
+  if (queue->kicks_on != on || (on && queue->ring.event_idx))
     {
       more = vhost_ring_set_kicks (&queue->ring, on);
       queue->kicks_on = on;
@@ -260,15 +266,37 @@ vhost_queue_start (VhostQueue *queue, VhostWorker *worker, int kick_fd)
   return TRUE;
 }
 
-/* The control thread. */
-void
-vhost_queue_stop (VhostQueue *queue)
+/* The control thread, stopping: the device gives back what it holds (its I/O
+ * must end before guest memory may go, even on a broken ring, where the pushes
+ * change nothing), or, suspending, ends its I/O and keeps in flight what it does
+ * not push; whatever was pushed is published: a stopped queue keeps no
+ * half-written state. */
+static void
+give_back (VhostQueue *queue, VhostQueueHandler func, gpointer data)
 {
-  VhostWorker *worker = queue->worker;
   VhostGuard guard;
 
+  if (VHOST_GUARD_ENTER (&guard))
+    {
+      if (func != NULL)
+        func (queue, data);
+      if (!queue->ring.broken)
+        vhost_queue_notify (queue);
+      vhost_guard_leave (&guard);
+    }
+  else
+    vhost_queue_fault (queue, guard.fault);
+}
+
+/* The control thread. */
+static gboolean
+queue_stop (VhostQueue *queue, gboolean suspend_asked)
+{
+  VhostWorker *worker = queue->worker;
+  gboolean suspend = suspend_asked && queue->suspend != NULL && queue->ring.inflight != NULL;
+
   if (!queue->running)
-    return;
+    return FALSE;
   /* The worker stays paused until the queue is marked stopped: the handler of
    * another queue of the group may look at this one. */
   if (worker != NULL)
@@ -279,24 +307,25 @@ vhost_queue_stop (VhostQueue *queue)
   queue->worker = NULL;
   if (worker == NULL && queue->hooks != NULL && queue->hooks->detach != NULL)
     queue->hooks->detach (queue, queue->hooks_data);
-  /* The device gives back what it holds (its I/O must end before guest memory may
-   * go, even on a broken ring, where the pushes change nothing), and whatever was
-   * pushed is published: a stopped queue keeps no half-written state. */
-  if (VHOST_GUARD_ENTER (&guard))
-    {
-      if (queue->drain != NULL)
-        queue->drain (queue, queue->drain_data);
-      if (!queue->ring.broken)
-        vhost_queue_notify (queue);
-      vhost_guard_leave (&guard);
-    }
-  else
-    vhost_queue_fault (queue, guard.fault);
+  give_back (queue, suspend ? queue->suspend : queue->drain, suspend ? queue->suspend_data : queue->drain_data);
   queue->declined = FALSE;
   queue->item.kick_fd = -1;
   running_changed (queue, FALSE);
   if (worker != NULL)
     vhost_worker_resume (worker);
+  return suspend;
+}
+
+void
+vhost_queue_stop (VhostQueue *queue)
+{
+  queue_stop (queue, FALSE);
+}
+
+gboolean
+vhost_queue_suspend (VhostQueue *queue)
+{
+  return queue_stop (queue, TRUE);
 }
 
 /* The control thread: an in-band kick. */

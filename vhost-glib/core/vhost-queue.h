@@ -50,6 +50,8 @@ struct _VhostQueue
   gpointer handler_data;
   VhostQueueHandler drain;
   gpointer drain_data;
+  VhostQueueHandler suspend;     /* (nullable) lets go of the held chains without completing them */
+  gpointer suspend_data;
 
   const VhostQueueHooks *hooks;
   gpointer hooks_data;
@@ -62,6 +64,11 @@ gboolean vhost_queue_start (VhostQueue *queue, VhostWorker *worker, int kick_fd)
 /* Stop; on return no handler runs, the drain handler has given back what the
  * device held, and the ring state is final. */
 void vhost_queue_stop (VhostQueue *queue);
+/* Stop, for a GET_VRING_BASE with GET_VRING_BASE_INFLIGHT: with a suspend handler
+ * and an inflight region, the handler runs instead of the drain one, and the
+ * chains it did not push stay in flight, recorded in the region. TRUE if so:
+ * the ring must take them up from the region when it starts again. */
+gboolean vhost_queue_suspend (VhostQueue *queue);
 /* An in-band kick (VRING_KICK): wake whatever processes the queue. */
 void vhost_queue_kick (VhostQueue *queue);
 /* Publish what was pushed and notify the driver; a broken ring is reported. */

@@ -182,7 +182,9 @@ packed_take_up (VhostRing *ring, VhostInflightPacked *region)
 /* At every start: the first of a session takes up what the region holds (or
  * starts a new one); a later one starts the region again from the ring's
  * position, since a stopped queue holds no chain (its drain gave everything
- * back), unless chains of an earlier process are still to be given again. */
+ * back), unless chains of an earlier process are still to be given again, or
+ * the queue was suspended (GET_VRING_BASE_INFLIGHT) with chains in flight: it
+ * takes them up as a new process would. */
 gboolean
 vhost_ring_inflight_start (VhostRing *ring)
 {

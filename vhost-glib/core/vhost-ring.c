@@ -114,22 +114,152 @@ vhost_ring_get_base (const VhostRing *ring)
   return ring->last_avail;
 }
 
-static void *
-map_area (VhostRing *ring, const char *what, guint64 uaddr, guint64 size, guint64 align)
+/* With an IOTLB: the translation of @iova for @perm is missing. The ring waits
+ * for it, and the front-end is asked for it unless it already was. */
+static void
+ring_miss (VhostRing *ring, guint64 iova, guint8 perm)
 {
-  void *hva;
+  static gint serials;
+  guint serial = (guint) g_atomic_int_get (&ring->miss_serial);
 
-  if (uaddr % align != 0)
+  if (serial != 0 && __atomic_load_n (&ring->miss_iova, __ATOMIC_RELAXED) == iova &&
+      __atomic_load_n (&ring->miss_perm, __ATOMIC_RELAXED) == perm)
+    return;
+  /* The control thread reads the address only with the serial it goes with. */
+  g_atomic_int_set (&ring->miss_serial, 0);
+  __atomic_store_n (&ring->miss_iova, iova, __ATOMIC_RELAXED);
+  __atomic_store_n (&ring->miss_perm, perm, __ATOMIC_RELAXED);
+  do
+    serial = (guint) g_atomic_int_add (&serials, 1) + 1;
+  while (serial == 0);
+  g_atomic_int_set (&ring->miss_serial, serial);
+  if (ring->iotlb_report != NULL)
+    ring->iotlb_report (ring, VHOST_IOTLB_MISS, iova, perm, serial, ring->iotlb_report_data);
+}
+
+/* With an IOTLB, its lock held: the host address of [iova, iova + size) for
+ * @perm, which must be one stretch of our memory (a ring area, an indirect
+ * table). VHOST_IOTLB_MISSING: the miss is recorded; VHOST_IOTLB_DENIED: the
+ * caller decides; VHOST_IOTLB_OUTSIDE: the ring is broken. */
+static VhostIotlbResult
+translate_range (VhostRing *ring, const char *what, guint64 iova, guint64 size, guint8 perm, void **hva)
+{
+  guint8 *start = NULL;
+
+  if (iova + (size - 1) < iova)
+    {
+      vhost_ring_fail (ring, "the %s at IOVA 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) wraps past 2^64",
+                       what, iova, size);
+      return VHOST_IOTLB_OUTSIDE;
+    }
+  for (guint64 done = 0; done < size;)
+    {
+      guint64 n = size - done, uaddr = 0;
+      void *p = NULL;
+      VhostIotlbResult r = vhost_iotlb_translate (ring->iotlb, ring->mem, iova + done, perm, &n, &p, &uaddr);
+
+      if (r == VHOST_IOTLB_MISSING)
+        ring_miss (ring, iova + done, perm);
+      else if (r == VHOST_IOTLB_OUTSIDE)
+        vhost_ring_fail (ring, "the %s at IOVA 0x%" G_GINT64_MODIFIER "x translates to user address 0x%"
+                         G_GINT64_MODIFIER "x, outside guest memory", what, iova + done, uaddr);
+      else if (r == VHOST_IOTLB_OK && done > 0 && (guint8 *) p != start + done)
+        {
+          vhost_ring_fail (ring, "the %s at IOVA 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not one "
+                           "stretch of guest memory: the IOTLB maps its parts apart", what, iova, size);
+          r = VHOST_IOTLB_OUTSIDE;
+        }
+      if (r != VHOST_IOTLB_OK)
+        return r;
+      if (done == 0)
+        start = p;
+      done += n;
+    }
+  *hva = start;
+  return VHOST_IOTLB_OK;
+}
+
+/* The host address of a ring area: its user address, or with an IOTLB its
+ * I/O virtual address translated for @perm. NULL when it is not there: the
+ * ring broken, or a miss recorded. */
+static void *
+map_area (VhostRing *ring, const char *what, guint64 addr, guint64 size, guint64 align, guint8 perm)
+{
+  void *hva = NULL;
+
+  if (addr % align != 0)
     {
       vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x is not %" G_GUINT64_FORMAT "-byte aligned", what,
-                       uaddr, align);
+                       addr, align);
       return NULL;
     }
-  hva = vhost_mem_uaddr_to_hva (ring->mem, uaddr, size);
-  if (hva == NULL)
-    vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not inside guest memory",
-                     what, uaddr, size);
+  if (ring->iotlb != NULL)
+    {
+      VhostIotlbResult r = translate_range (ring, what, addr, size, perm, &hva);
+
+      if (r == VHOST_IOTLB_DENIED)
+        {
+          ring->iotlb_report (ring, VHOST_IOTLB_ACCESS_FAIL, addr, perm, 0, ring->iotlb_report_data);
+          vhost_ring_fail (ring, "the %s at IOVA 0x%" G_GINT64_MODIFIER "x needs %s access, which the IOTLB does not give",
+                           what, addr, vhost_iotlb_perm_name (perm));
+        }
+      if (r != VHOST_IOTLB_OK)
+        return NULL;
+    }
+  else if ((hva = vhost_mem_uaddr_to_hva (ring->mem, addr, size)) == NULL)
+    {
+      vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x (%" G_GUINT64_FORMAT " bytes) is not inside guest "
+                       "memory", what, addr, size);
+      return NULL;
+    }
+  /* Read in place: our address must be aligned too (an IOTLB entry, or a region,
+   * may move an aligned address off its alignment). */
+  if ((guintptr) hva % align != 0)
+    {
+      vhost_ring_fail (ring, "the %s at 0x%" G_GINT64_MODIFIER "x lies at an address of the back-end's that is not %"
+                       G_GUINT64_FORMAT "-byte aligned", what, addr, align);
+      return NULL;
+    }
   return hva;
+}
+
+/* Map the three areas of the ring; the pointers change only when all three are
+ * there (with an IOTLB, a miss keeps the last ones). */
+static gboolean
+map_areas (VhostRing *ring)
+{
+  static const char *const names[2][3] = { { "descriptor table", "available ring", "used ring" },
+                                           { "descriptor ring", "driver event area", "device event area" } };
+  guint64 num = ring->num;
+  /* The device reads the descriptors and the driver's area and writes its own;
+   * it writes a packed ring's descriptors too. */
+  const guint64 sizes[2][3] = { { 16 * num, 6 + 2 * num, 6 + 8 * num }, { 16 * num, 4, 4 } };
+  const guint64 aligns[2][3] = { { 16, 2, 4 }, { 16, 4, 4 } };
+  const guint8 perms[2][3] = { { VHOST_IOTLB_PERM_READ, VHOST_IOTLB_PERM_READ, VHOST_IOTLB_PERM_WRITE },
+                               { VHOST_IOTLB_PERM_RW, VHOST_IOTLB_PERM_READ, VHOST_IOTLB_PERM_WRITE } };
+  const guint64 addrs[3] = { ring->desc_uaddr, ring->avail_uaddr, ring->used_uaddr };
+  guint k = ring->packed ? 1 : 0;
+  void *area[3];
+
+  for (guint j = 0; j < 3; j++)
+    {
+      area[j] = map_area (ring, names[k][j], addrs[j], sizes[k][j], aligns[k][j], perms[k][j]);
+      if (area[j] == NULL)
+        return FALSE;
+    }
+  if (ring->packed)
+    {
+      ring->pdesc = area[0];
+      ring->driver_event = area[1];
+      ring->device_event = area[2];
+    }
+  else
+    {
+      ring->desc = area[0];
+      ring->avail = area[1];
+      ring->used = area[2];
+    }
+  return TRUE;
 }
 
 /* Inflight tracking: take the region up (once per session, the first time the
@@ -146,6 +276,80 @@ map_inflight (VhostRing *ring)
   return ok;
 }
 
+/* The rest of a map, once the areas are there: the used index a split ring goes
+ * on from, and the inflight area. */
+static gboolean
+finish_map (VhostRing *ring)
+{
+  if (!ring->packed && ring->used_from_ring)
+    {
+      ring->used_idx = __atomic_load_n (&ring->used->idx, __ATOMIC_ACQUIRE);
+      ring->used_from_ring = FALSE;
+    }
+  return map_inflight (ring);
+}
+
+/* With an IOTLB, its lock held for reading: whether the areas are there to use,
+ * translated again if the IOTLB lost translations since they last were. FALSE
+ * while a translation is missing, or when the ring broke. */
+static gboolean
+areas_ready_locked (VhostRing *ring)
+{
+  guint generation = vhost_iotlb_get_generation (ring->iotlb);
+
+  if (!ring->areas_pending && generation == ring->iotlb_generation)
+    return TRUE;
+  if (ring->broken)
+    return FALSE;
+  if (!map_areas (ring))
+    {
+      ring->areas_pending = TRUE;
+      return FALSE;
+    }
+  ring->iotlb_generation = generation;
+  ring->areas_pending = FALSE;
+  if (!ring->map_pending)
+    return TRUE;
+  ring->map_pending = FALSE;
+  return finish_map (ring);
+}
+
+static inline void
+iotlb_lock (VhostRing *ring)
+{
+  if (ring->iotlb != NULL)
+    g_rw_lock_reader_lock (&ring->iotlb->lock);
+}
+
+static inline void
+iotlb_unlock (VhostRing *ring)
+{
+  if (ring->iotlb != NULL)
+    g_rw_lock_reader_unlock (&ring->iotlb->lock);
+}
+
+/* Whether the areas are there to use (always, without an IOTLB, once mapped). */
+static inline gboolean
+areas_ready (VhostRing *ring)
+{
+  gboolean ready;
+
+  if (ring->iotlb == NULL ||
+      (!ring->areas_pending && vhost_iotlb_get_generation (ring->iotlb) == ring->iotlb_generation))
+    return TRUE;
+  iotlb_lock (ring);
+  ready = areas_ready_locked (ring);
+  iotlb_unlock (ring);
+  return ready;
+}
+
+/* Whether the areas were ever there: the ring may write its own. */
+static inline gboolean
+areas_known (VhostRing *ring)
+{
+  return ring->packed ? ring->pdesc != NULL : ring->desc != NULL;
+}
+
 gboolean
 vhost_ring_map (VhostRing *ring)
 {
@@ -158,46 +362,61 @@ vhost_ring_map (VhostRing *ring)
       vhost_ring_fail (ring, "a queue size of %u", ring->num);
       return FALSE;
     }
-  if (ring->packed)
+  /* The base comes from the front-end, or from a run with another size. */
+  if (ring->packed && (ring->last_avail >= num || ring->used_idx >= num))
     {
-      /* The base comes from the front-end, or from a run with another size. */
-      if (ring->last_avail >= num || ring->used_idx >= num)
-        {
-          vhost_ring_fail (ring, "the packed ring position %u is outside a queue of %u",
-                           MAX (ring->last_avail, ring->used_idx), ring->num);
-          return FALSE;
-        }
-      ring->pdesc = map_area (ring, "descriptor ring", ring->desc_uaddr, 16 * num, 16);
-      ring->driver_event = map_area (ring, "driver event area", ring->avail_uaddr, 4, 4);
-      ring->device_event = map_area (ring, "device event area", ring->used_uaddr, 4, 4);
-      return !ring->broken && map_inflight (ring);
+      vhost_ring_fail (ring, "the packed ring position %u is outside a queue of %u",
+                       MAX (ring->last_avail, ring->used_idx), ring->num);
+      return FALSE;
     }
-  ring->desc = map_area (ring, "descriptor table", ring->desc_uaddr, 16 * num, 16);
-  ring->avail = map_area (ring, "available ring", ring->avail_uaddr, 6 + 2 * num, 2);
-  ring->used = map_area (ring, "used ring", ring->used_uaddr, 6 + 8 * num, 4);
-  if (ring->broken)
-    return FALSE;
-  if (ring->used_from_ring)
+  if (ring->iotlb != NULL)
     {
-      ring->used_idx = __atomic_load_n (&ring->used->idx, __ATOMIC_ACQUIRE);
-      ring->used_from_ring = FALSE;
+      /* The areas may wait for their translations: the rest of the map waits with them. */
+      ring->desc = NULL;
+      ring->avail = NULL;
+      ring->used = NULL;
+      ring->pdesc = NULL;
+      ring->driver_event = NULL;
+      ring->device_event = NULL;
+      g_atomic_int_set (&ring->miss_serial, 0);
+      ring->areas_pending = TRUE;
+      ring->map_pending = TRUE;
+      areas_ready (ring);
+      return !ring->broken;
     }
-  return map_inflight (ring);
+  return map_areas (ring) && finish_map (ring);
 }
 
-/* The walk of one chain: where its iovecs go. */
+/* The walk of one chain: where its iovecs go. With an IOTLB, a buffer it does
+ * not let the device reach as it must makes the chain refused: the walk goes
+ * on to its end without translating, and the device gets no buffer of it. */
 typedef struct
 {
   VhostRingElement *elem;
   struct iovec *iov;
   guint max_iov;
+  gboolean denied;
+  guint64 denied_iova;
+  guint8 denied_perm;
 } Walk;
 
-/* Append the buffer [addr, addr + len) to the walk, one iovec per region it touches. */
+/* The IOTLB refuses the walk's chain @perm access at @iova. */
+static void
+walk_deny (Walk *walk, guint64 iova, guint8 perm)
+{
+  walk->denied = TRUE;
+  walk->denied_iova = iova;
+  walk->denied_perm = perm;
+}
+
+/* Append the buffer [addr, addr + len) to the walk, one iovec per region it
+ * touches (with an IOTLB: per stretch of our memory its entries map it to).
+ * FALSE when the walk stops: the ring broken, or a translation missing. */
 static gboolean
 walk_add (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, gboolean writable)
 {
   VhostRingElement *elem = walk->elem;
+  guint first = elem->n_out + elem->n_in;
 
   if (!writable && elem->n_in > 0)
     {
@@ -209,13 +428,43 @@ walk_add (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, gboolean writa
       vhost_ring_fail (ring, "the buffer at 0x%" G_GINT64_MODIFIER "x (%u bytes) wraps past 2^64", addr, len);
       return FALSE;
     }
+  if (walk->denied)
+    return TRUE;
   while (len > 0)
     {
-      guint64 n = len;
-      void *hva = vhost_mem_gpa_to_hva (ring->mem, addr, &n);
+      guint64 n = len, uaddr = 0;
+      void *hva = NULL;
       guint i = elem->n_out + elem->n_in;
 
-      if (hva == NULL)
+      if (ring->iotlb != NULL)
+        {
+          guint8 perm = writable ? VHOST_IOTLB_PERM_WRITE : VHOST_IOTLB_PERM_READ;
+
+          switch (vhost_iotlb_translate (ring->iotlb, ring->mem, addr, perm, &n, &hva, &uaddr))
+            {
+            case VHOST_IOTLB_OK:
+              break;
+            case VHOST_IOTLB_MISSING:
+              ring_miss (ring, addr, perm);
+              return FALSE;
+            case VHOST_IOTLB_DENIED:
+              walk_deny (walk, addr, perm);
+              return TRUE;
+            default:
+              vhost_ring_fail (ring, "the buffer at IOVA 0x%" G_GINT64_MODIFIER "x translates to user address 0x%"
+                               G_GINT64_MODIFIER "x, outside guest memory", addr, uaddr);
+              return FALSE;
+            }
+          /* Entries that go on from each other in our memory make one iovec. */
+          if (i > first && (guint8 *) walk->iov[i - 1].iov_base + walk->iov[i - 1].iov_len == hva)
+            {
+              walk->iov[i - 1].iov_len += n;
+              addr += n;
+              len -= n;
+              continue;
+            }
+        }
+      else if ((hva = vhost_mem_gpa_to_hva (ring->mem, addr, &n)) == NULL)
         {
           vhost_ring_fail (ring, "the buffer at 0x%" G_GINT64_MODIFIER "x (%u bytes) is not inside guest memory", addr,
                            len);
@@ -238,11 +487,13 @@ walk_add (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, gboolean writa
   return TRUE;
 }
 
-/* Map an indirect table; NULL (ring broken) unless it is well formed. */
+/* Map an indirect table; NULL unless it is well formed (the ring broken), or
+ * with an IOTLB, while its translation is missing or when it is refused
+ * (walk->denied: the chain ends at its indirect descriptor). */
 static const void *
-map_indirect (VhostRing *ring, guint64 addr, guint32 len, guint *n)
+map_indirect (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, guint *n)
 {
-  const void *table;
+  const void *table = NULL;
 
   if (!ring->indirect)
     {
@@ -259,8 +510,23 @@ map_indirect (VhostRing *ring, guint64 addr, guint32 len, guint *n)
       vhost_ring_fail (ring, "an indirect table of %u descriptors, longer than the queue (%u)", len / 16, ring->num);
       return NULL;
     }
-  table = vhost_mem_gpa_to_hva_whole (ring->mem, addr, len);
-  if (table == NULL)
+  if (ring->iotlb != NULL)
+    {
+      void *hva = NULL;
+
+      switch (translate_range (ring, "indirect table", addr, len, VHOST_IOTLB_PERM_READ, &hva))
+        {
+        case VHOST_IOTLB_OK:
+          table = hva;
+          break;
+        case VHOST_IOTLB_DENIED:
+          walk_deny (walk, addr, VHOST_IOTLB_PERM_READ);
+          return NULL;
+        default:
+          return NULL;
+        }
+    }
+  else if ((table = vhost_mem_gpa_to_hva_whole (ring->mem, addr, len)) == NULL)
     {
       vhost_ring_fail (ring, "the indirect table at 0x%" G_GINT64_MODIFIER "x (%u bytes) is not inside one region of guest memory",
                        addr, len);
@@ -307,7 +573,9 @@ split_walk (VhostRing *ring, guint16 head, Walk *walk)
               vhost_ring_fail (ring, "an indirect descriptor that is not alone in its chain");
               return -1;
             }
-          table = map_indirect (ring, addr, len, &max);
+          table = map_indirect (ring, walk, addr, len, &max);
+          if (table == NULL && walk->denied)
+            break;
           if (table == NULL)
             return -1;
           in_indirect = TRUE;
@@ -409,6 +677,20 @@ resubmit_find (VhostRing *ring, guint64 *counter)
 
 static int split_pop (VhostRing *ring, Walk *walk);
 
+/* With an IOTLB: a chain taken whose buffers the IOTLB does not let the device
+ * reach as it must. The front-end is told (ACCESS_FAIL), and the device gets
+ * the chain without any buffer, as if its descriptors were all empty: it can
+ * write nothing into it, and gives it back as any chain it cannot use (with
+ * length 0). Not a refusal done here: the device keeps its order of pushes
+ * (in order) and of unpops. */
+static int
+refuse (VhostRing *ring, Walk *walk)
+{
+  ring->iotlb_report (ring, VHOST_IOTLB_ACCESS_FAIL, walk->denied_iova, walk->denied_perm, 0, ring->iotlb_report_data);
+  walk->elem->n_out = walk->elem->n_in = 0;
+  return 1;
+}
+
 /* Split: give the device again a chain an earlier process took and did not
  * complete; its descriptors are still in the table (the driver keeps them until
  * they come back used). */
@@ -428,7 +710,7 @@ split_resubmit (VhostRing *ring, Walk *walk)
   walk->elem->slot = head;
   ring->resubmit_next = counter + 1;
   ring->n_resubmit--;
-  return 1;
+  return walk->denied ? refuse (ring, walk) : 1;
 }
 
 static int
@@ -446,7 +728,7 @@ split_pop (VhostRing *ring, Walk *walk)
   walk->elem->slot = head;
   split_track_pop (ring, head);
   ring->last_avail++;
-  return 1;
+  return walk->denied ? refuse (ring, walk) : 1;
 }
 
 static gboolean
@@ -470,9 +752,9 @@ packed_add_desc (VhostRing *ring, Walk *walk, guint64 addr, guint32 len, guint16
       vhost_ring_fail (ring, "an indirect descriptor that is not alone in its chain");
       return FALSE;
     }
-  table = map_indirect (ring, addr, len, &n);
+  table = map_indirect (ring, walk, addr, len, &n);
   if (table == NULL)
-    return FALSE;
+    return walk->denied;
   for (guint j = 0; j < n; j++)
     {
       guint16 f = GUINT16_FROM_LE (READ_ONCE (table[j].flags));
@@ -589,7 +871,7 @@ packed_resubmit (VhostRing *ring, Walk *walk)
   walk->elem->slot = head;
   ring->resubmit_next = counter + 1;
   ring->n_resubmit--;
-  return 1;
+  return walk->denied ? refuse (ring, walk) : 1;
 }
 
 static int
@@ -637,7 +919,7 @@ packed_pop (VhostRing *ring, Walk *walk)
       ring->avail_wrap = !ring->avail_wrap;
     }
   ring->last_avail = i;
-  return 1;
+  return walk->denied ? refuse (ring, walk) : 1;
 }
 
 /* Inflight tracking, packed: pushes return their entries to the region's free
@@ -651,17 +933,35 @@ flush_before_pop (VhostRing *ring)
     vhost_ring_flush (ring);
 }
 
+/* One chain (with an IOTLB, its lock held): 1 popped, 0 none (or a translation
+ * missing), -1 broken. */
+static int
+pop_one (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov)
+{
+  Walk walk = { elem, iov, max_iov, FALSE, 0, 0 };
+  int r;
+
+  if (ring->iotlb != NULL && !areas_ready_locked (ring))
+    return ring->broken ? -1 : 0;
+  elem->n_out = elem->n_in = 0;
+  elem->iov = iov;
+  r = ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk);
+  /* A walk that stopped without breaking the ring waits for a translation. */
+  return r < 0 && !ring->broken ? 0 : r;
+}
+
 int
 vhost_ring_pop (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov)
 {
-  Walk walk = { elem, iov, max_iov };
+  int r;
 
   if (ring->broken)
     return -1;
   flush_before_pop (ring);
-  elem->n_out = elem->n_in = 0;
-  elem->iov = iov;
-  return ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk);
+  iotlb_lock (ring);
+  r = pop_one (ring, elem, iov, max_iov);
+  iotlb_unlock (ring);
+  return r;
 }
 
 /* Packed: pop the four single-descriptor chains at last_avail in one go, when
@@ -736,25 +1036,26 @@ vhost_ring_pop_batch (VhostRing *ring, VhostRingElement *elems, struct iovec *io
   guint got = 0;
 
   flush_before_pop (ring);
+  iotlb_lock (ring);
   while (got < n && !ring->broken)
     {
-      Walk walk = { &elems[got], iov + (gsize) got * max_iov, max_iov };
+      struct iovec *v = iov + (gsize) got * max_iov;
 
-      if (ring->packed && ring->n_resubmit == 0 && n - got >= 4 && ring->last_avail % 4 == 0 &&
+      /* The fast path reads guest-physical addresses. */
+      if (ring->packed && ring->iotlb == NULL && ring->n_resubmit == 0 && n - got >= 4 && ring->last_avail % 4 == 0 &&
           ring->last_avail + 4u <= ring->num)
         {
-          guint k = packed_pop_line (ring, &elems[got], walk.iov, max_iov);
+          guint k = packed_pop_line (ring, &elems[got], v, max_iov);
 
           got += k;
           if (k > 0)
             continue;
         }
-      elems[got].n_out = elems[got].n_in = 0;
-      elems[got].iov = walk.iov;
-      if ((ring->packed ? packed_pop (ring, &walk) : split_pop (ring, &walk)) <= 0)
+      if (pop_one (ring, &elems[got], v, max_iov) <= 0)
         break;
       got++;
     }
+  iotlb_unlock (ring);
   return got;
 }
 
@@ -1102,7 +1403,8 @@ vhost_ring_notify (VhostRing *ring)
 gboolean
 vhost_ring_has_avail (VhostRing *ring)
 {
-  if (ring->broken)
+  /* A ring that waits for a translation has nothing to take until it comes. */
+  if (ring->broken || !areas_ready (ring) || (ring->iotlb != NULL && g_atomic_int_get (&ring->miss_serial) != 0))
     return FALSE;
   if (ring->n_resubmit > 0)
     return TRUE;
@@ -1120,7 +1422,9 @@ vhost_ring_set_kicks (VhostRing *ring, gboolean enable)
 {
   gboolean more = FALSE;
 
-  if (ring->broken)
+  /* With an IOTLB, the areas may not have been there yet: the driver's
+   * defaults (kicks on) hold until they are. */
+  if (ring->broken || !areas_known (ring))
     return FALSE;
   if (ring->packed)
     {

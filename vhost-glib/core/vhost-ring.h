@@ -10,6 +10,7 @@
 #endif
 
 #include "vhost-mem.h"
+#include "vhost-iotlb.h"
 
 G_BEGIN_DECLS
 
@@ -67,6 +68,16 @@ struct _VhostRing
    * thread) where the call fd would be signalled; NULL for none. */
   void (*call_inband) (struct _VhostRing *ring, gpointer data);
   gpointer call_inband_data;
+  /* VIRTIO_F_ACCESS_PLATFORM: the areas' addresses above and every buffer's are
+   * I/O virtual addresses, translated through this IOTLB (NULL: they are user
+   * and guest-physical addresses). A translation that is missing is reported
+   * (type VHOST_IOTLB_MISS, with the serial the ring waits for in
+   * `miss_serial`), and one the IOTLB refuses too (VHOST_IOTLB_ACCESS_FAIL,
+   * serial 0); in the processing thread, the IOTLB's lock held for reading. */
+  VhostIotlb *iotlb;   /* (nullable) (not owned) */
+  void (*iotlb_report) (struct _VhostRing *ring, guint8 type, guint64 iova, guint8 perm, guint serial,
+                        gpointer data);
+  gpointer iotlb_report_data;
   void *inflight;      /* (nullable) this queue's region of the inflight area (vhost-inflight.h) */
   gboolean inflight_recover; /* at the next map, take up what the region says is in flight */
 
@@ -102,6 +113,19 @@ struct _VhostRing
   guint16 run_id;
   guint unsignalled;       /* published since the last notification decision */
   gboolean logged;         /* writes were logged since the front-end was last told */
+
+  /* With an IOTLB. The areas are translated when the ring maps, and again
+   * before the next pop once the IOTLB lost translations (a new generation).
+   * While one is missing, nothing is popped; pushes and notifications go on
+   * where the areas were. */
+  guint iotlb_generation;  /* the IOTLB's generation the areas were translated in */
+  gboolean areas_pending;  /* the areas wait for a translation */
+  gboolean map_pending;    /* the first translation is yet to come: the rest of the map waits for it */
+  /* The miss the ring waits for: written by the processing thread, cleared by
+   * the control thread when an update covers it (then the queue is kicked). */
+  guint miss_serial;       /* (atomic) 0: none */
+  guint64 miss_iova;       /* (atomic) */
+  guint8 miss_perm;        /* (atomic) */
 
   /* Inflight tracking. */
   guint64 inflight_counter; /* the order number of the next chain taken */

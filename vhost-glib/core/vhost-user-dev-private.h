@@ -4,6 +4,7 @@
 
 #include "vhost-user-dev.h"
 #include "vhost-glib/protocol/vhost-user-requests.h"
+#include "vhost-iotlb.h"
 
 G_BEGIN_DECLS
 
@@ -69,6 +70,8 @@ struct _VhostUserDev
   gboolean postcopy_listening;   /* postcopy: guest memory is registered with it */
   gboolean postcopy_ack_pending; /* postcopy: a table was answered; no queue runs until it is acknowledged */
 
+  VhostIotlb iotlb;              /* ACCESS_PLATFORM: the front-end's translations (vhost-user-iotlb.c) */
+
   GHashTable *workers;           /* (owned) worker group → VhostWorker */
   guint busy_poll_us;
 };
@@ -103,6 +106,13 @@ gboolean vhost_user_dev_postcopy_ack (VhostUserDev *dev, const VhostUserMsg *msg
 void vhost_user_dev_inflight_clear (VhostUserDev *dev);
 /* Give vring `index`'s ring its region of the inflight area, if there is one. */
 void vhost_user_dev_inflight_attach (VhostUserDev *dev, guint index, VhostRing *ring);
+/* IOTLB (vhost-user-iotlb.c). The virtio features the engine offers of
+ * `features`: ACCESS_PLATFORM only with what it needs. */
+guint64 vhost_user_dev_iotlb_offered (VhostUserDev *dev, guint64 features, guint64 protocol_features);
+/* Whether `features` and `protocol_features` go together (`what`: the request). */
+gboolean vhost_user_dev_iotlb_check (guint64 features, guint64 protocol_features, const char *what, GError **error);
+/* Give a ring the IOTLB when ACCESS_PLATFORM was negotiated, before it maps. */
+void vhost_user_dev_iotlb_attach (VhostUserDev *dev, VhostRing *ring);
 /* Map a front-end's file as memory (guest memory, the log, the inflight area):
  * `size` bytes at `offset`, after checking that the file holds them. */
 gboolean vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what, guint i,

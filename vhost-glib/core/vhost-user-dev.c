@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "vhost-user-dev-private.h"
+#include "vhost-log-limit.h"
 
 typedef gboolean (*RequestHandler) (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error);
 
@@ -33,6 +34,7 @@ vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data)
   dev->workers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) vhost_worker_free);
   vhost_user_dev_mem_init (dev);
   dev->mem.log_call_fd = -1;
+  vhost_iotlb_init (&dev->iotlb);
   return dev;
 }
 
@@ -43,6 +45,7 @@ vhost_user_dev_free (VhostUserDev *dev)
   vhost_user_dev_release_queues (dev);
   g_hash_table_unref (dev->workers);
   g_array_unref (dev->regions);
+  vhost_iotlb_destroy (&dev->iotlb);
   g_free (dev);
 }
 
@@ -99,15 +102,39 @@ resume_workers (GPtrArray *paused)
   g_ptr_array_unref (paused);
 }
 
-void
-vhost_user_dev_stop_queues (VhostUserDev *dev)
+/* Stop every queue; the one of a GET_VRING_BASE, with GET_VRING_BASE_INFLIGHT,
+ * may leave its requests in flight (`suspend`, or -1): it takes them up from
+ * the inflight area when it starts again. */
+static void
+stop_queues (VhostUserDev *dev, gint suspend)
 {
   GPtrArray *paused = pause_workers (dev);
 
   for (guint i = 0; i < G_N_ELEMENTS (dev->queues); i++)
-    if (dev->queues[i] != NULL)
+    if (dev->queues[i] == NULL)
+      continue;
+    else if ((gint) i == suspend)
+      dev->inflight_recover[i] |= vhost_queue_suspend (dev->queues[i]);
+    else
       vhost_queue_stop (dev->queues[i]);
   resume_workers (paused);
+}
+
+void
+vhost_user_dev_stop_queues (VhostUserDev *dev)
+{
+  stop_queues (dev, -1);
+}
+
+/* The vring a request stops with GET_VRING_BASE_INFLIGHT's leave to suspend, or -1. */
+static gint
+suspended_vring (VhostUserDev *dev, const VhostUserMsg *msg)
+{
+  if (msg->hdr.request != VHOST_USER_GET_VRING_BASE ||
+      !(dev->acked_protocol_features & VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) ||
+      msg->payload.state.index >= dev->n_vrings)
+    return -1;
+  return msg->payload.state.index;
 }
 
 void
@@ -130,7 +157,7 @@ get_worker (VhostUserDev *dev, guint group)
   worker = vhost_worker_new (name, &error);
   if (worker == NULL)
     {
-      g_warning ("%s", error->message);
+      vhost_log_limited (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "worker not started", "%s", error->message);
       return NULL;
     }
   vhost_worker_set_poll_us (worker, dev->busy_poll_us);
@@ -216,6 +243,7 @@ start_queues (VhostUserDev *dev)
           vring->base_set = FALSE;
         }
       vhost_user_dev_inflight_attach (dev, i, ring);
+      vhost_user_dev_iotlb_attach (dev, ring);
       vhost_queue_start (queue, queue->main_context ? NULL : get_worker (dev, queue->worker_group), vring->kick_fd);
     }
   resume_workers (paused);
@@ -233,16 +261,28 @@ vhost_user_dev_vring_set_state (VhostUserDev *dev, guint index, gboolean started
   dev->ops->vring_state_changed (dev, index, started, enabled, dev->user_data);
 }
 
+/* Where vring `index` stands, as GET_VRING_BASE reports it (its queue stopped):
+ * a base still to be applied, or else the position of a ring that ran since
+ * the last SET_VRING_BASE (even one the driver broke). */
+static guint
+vring_base (VhostUserDev *dev, guint index)
+{
+  if (dev->queues[index] != NULL && !dev->vrings[index].base_set)
+    return vhost_ring_get_base (&dev->queues[index]->ring);
+  return dev->vrings[index].base;
+}
+
+/* Every vring back to its initial state. With `keep_bases`, each one keeps its
+ * position as the base that GET_VRING_BASE reports (and that a start without
+ * SET_VRING_BASE applies). */
 static void
-reset_vrings (VhostUserDev *dev)
+reset_vrings (VhostUserDev *dev, gboolean keep_bases)
 {
   vhost_user_dev_stop_queues (dev);
-  for (guint i = 0; i < G_N_ELEMENTS (dev->queues); i++)
-    if (dev->queues[i] != NULL)
-      vhost_ring_init (&dev->queues[i]->ring, i);
   for (guint i = 0; i < dev->n_vrings; i++)
     {
       VhostUserDevVring *vring = &dev->vrings[i];
+      guint base = vring_base (dev, i);
 
       vhost_user_dev_vring_set_state (dev, i, FALSE, FALSE);
       vhost_user_dev_close_fd (&vring->kick_fd);
@@ -250,13 +290,18 @@ reset_vrings (VhostUserDev *dev)
       vhost_user_dev_close_fd (&vring->err_fd);
       memset (vring, 0, sizeof *vring);
       vring->kick_fd = vring->call_fd = vring->err_fd = -1;
+      vring->base = keep_bases ? base : 0;
+      vring->base_set = keep_bases;
     }
+  for (guint i = 0; i < G_N_ELEMENTS (dev->queues); i++)
+    if (dev->queues[i] != NULL)
+      vhost_ring_init (&dev->queues[i]->ring, i);
 }
 
 static void
-device_reset (VhostUserDev *dev)
+device_reset (VhostUserDev *dev, gboolean keep_bases)
 {
-  reset_vrings (dev);
+  reset_vrings (dev, keep_bases);
   dev->status = 0;
   dev->ops->reset (dev, dev->user_data);
 }
@@ -278,13 +323,14 @@ vhost_user_dev_disconnect (VhostUserDev *dev)
 {
   if (!dev->connected)
     return;
-  reset_vrings (dev);
+  reset_vrings (dev, FALSE);
   g_clear_pointer (&dev->vrings, g_free);
   dev->n_vrings = 0;
   vhost_user_dev_mem_clear (dev);
   vhost_user_dev_inflight_clear (dev);
   vhost_user_dev_postcopy_clear (dev);
   vhost_user_dev_state_clear (dev);
+  vhost_iotlb_clear (&dev->iotlb);
   dev->acked_features = 0;
   dev->acked_protocol_features = 0;
   dev->features_set = FALSE;
@@ -340,7 +386,7 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
   if (ok)
     {
       if (stop)
-        vhost_user_dev_stop_queues (dev);
+        stop_queues (dev, suspended_vring (dev, msg));
       ok = handlers[msg->hdr.request](dev, msg, &reply, &local_error);
       if (stop && dev->connected)
         start_queues (dev);
@@ -370,18 +416,28 @@ vhost_user_dev_handle (VhostUserDev *dev, VhostUserMsg *msg, GError **error)
 /* The requests, in the order of the table; memory and log requests are in
  * vhost-user-mem.c, inflight ones in vhost-user-inflight.c. */
 
+static guint64 offered_protocol_features (VhostUserDev *dev);
+
+/* What the device offers, of what the engine implements with its owner's help. */
+static guint64
+offered_features (VhostUserDev *dev)
+{
+  return vhost_user_dev_iotlb_offered (dev, dev->ops->get_features (dev, dev->user_data),
+                                       offered_protocol_features (dev)) |
+         VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+}
+
 gboolean
 vhost_user_dev_request_get_features (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  reply->payload.u64 = dev->ops->get_features (dev, dev->user_data) |
-                       VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+  reply->payload.u64 = offered_features (dev);
   return TRUE;
 }
 
 gboolean
 vhost_user_dev_request_set_features (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  guint64 offered = dev->ops->get_features (dev, dev->user_data) | VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES);
+  guint64 offered = offered_features (dev);
 
   if (msg->payload.u64 & ~offered)
     {
@@ -389,7 +445,8 @@ vhost_user_dev_request_set_features (VhostUserDev *dev, VhostUserMsg *msg, Vhost
                    "SET_FEATURES: features 0x%" G_GINT64_MODIFIER "x were not offered", msg->payload.u64 & ~offered);
       return FALSE;
     }
-  if (!dev->ops->set_features (dev, msg->payload.u64, dev->user_data, error))
+  if (!vhost_user_dev_iotlb_check (msg->payload.u64, dev->acked_protocol_features, "SET_FEATURES", error) ||
+      !dev->ops->set_features (dev, msg->payload.u64, dev->user_data, error))
     return FALSE;
   dev->acked_features = msg->payload.u64;
   dev->features_set = TRUE;
@@ -405,7 +462,7 @@ vhost_user_dev_request_set_owner (VhostUserDev *dev, VhostUserMsg *msg, VhostUse
 gboolean
 vhost_user_dev_request_reset_owner (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  reset_vrings (dev);
+  reset_vrings (dev, FALSE);
   return TRUE;
 }
 
@@ -466,11 +523,7 @@ vhost_user_dev_request_get_vring_base (VhostUserDev *dev, VhostUserMsg *msg, Vho
   vhost_user_dev_close_fd (&vring->kick_fd);
   vhost_user_msg_init_reply (reply, msg, sizeof (VhostUserVringState));
   reply->payload.state.index = index;
-  reply->payload.state.num = vring->base;
-  /* A ring that ran since the last SET_VRING_BASE (even one the driver broke)
-   * knows where it stopped; the queues are stopped at this point. */
-  if (dev->queues[index] != NULL && !vring->base_set)
-    reply->payload.state.num = vhost_ring_get_base (&dev->queues[index]->ring);
+  reply->payload.state.num = vring_base (dev, index);
   return TRUE;
 }
 
@@ -507,14 +560,36 @@ vhost_user_dev_request_set_vring_fd (VhostUserDev *dev, VhostUserMsg *msg, Vhost
   return TRUE;
 }
 
-/* What the device offers, of what the engine implements with its owner's help. */
+/* The device's shared memory regions (SHMEM): their sizes by shmid, and how
+ * many have a size. */
+static guint
+shmem_config (VhostUserDev *dev, guint64 *sizes)
+{
+  guint n = 0;
+
+  memset (sizes, 0, VHOST_USER_MAX_SHMEM_REGIONS * sizeof (guint64));
+  if (dev->ops->get_shmem_config != NULL)
+    dev->ops->get_shmem_config (dev, sizes, dev->user_data);
+  for (guint i = 0; i < VHOST_USER_MAX_SHMEM_REGIONS; i++)
+    n += sizes[i] != 0;
+  return n;
+}
+
+/* What the device offers, of what the engine implements with its owner's help:
+ * suspending requests at GET_VRING_BASE needs the inflight area they are
+ * recorded in, and SHMEM a region. */
 static guint64
 offered_protocol_features (VhostUserDev *dev)
 {
   guint64 features = dev->ops->get_protocol_features (dev, dev->user_data) & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED;
+  guint64 sizes[VHOST_USER_MAX_SHMEM_REGIONS];
 
   if (dev->ops->inband_notify == NULL)
     features &= ~(guint64) VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS;
+  if (!(features & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+    features &= ~(guint64) VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT;
+  if ((features & VHOST_USER_PROTOCOL_F_SHMEM) && shmem_config (dev, sizes) == 0)
+    features &= ~(guint64) VHOST_USER_PROTOCOL_F_SHMEM;
   return features;
 }
 
@@ -549,6 +624,15 @@ vhost_user_dev_request_set_protocol_features (VhostUserDev *dev, VhostUserMsg *m
                            "SET_PROTOCOL_FEATURES: INBAND_NOTIFICATIONS needs BACKEND_REQ and REPLY_ACK");
       return FALSE;
     }
+  if ((msg->payload.u64 & VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT) &&
+      !(msg->payload.u64 & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+    {
+      g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
+                           "SET_PROTOCOL_FEATURES: GET_VRING_BASE_INFLIGHT needs INFLIGHT_SHMFD");
+      return FALSE;
+    }
+  if (!vhost_user_dev_iotlb_check (dev->acked_features, msg->payload.u64, "SET_PROTOCOL_FEATURES", error))
+    return FALSE;
   dev->acked_protocol_features = msg->payload.u64;
   dev->ops->protocol_features_changed (dev, dev->acked_protocol_features, dev->user_data);
   return TRUE;
@@ -630,7 +714,7 @@ vhost_user_dev_request_set_config (VhostUserDev *dev, VhostUserMsg *msg, VhostUs
 gboolean
 vhost_user_dev_request_reset_device (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
-  device_reset (dev);
+  device_reset (dev, FALSE);
   return TRUE;
 }
 
@@ -662,8 +746,11 @@ vhost_user_dev_request_set_status (VhostUserDev *dev, VhostUserMsg *msg, VhostUs
                    "SET_STATUS: 0x%" G_GINT64_MODIFIER "x is not a status byte", msg->payload.u64);
       return FALSE;
     }
+  /* QEMU (7.2 and older) stops a device with SET_STATUS 0 before GET_VRING_BASE
+   * (a VM stopped or migrated), and takes the position that GET_VRING_BASE
+   * returns to resume the rings from: the reset keeps it. */
   if (msg->payload.u64 == 0)
-    device_reset (dev);
+    device_reset (dev, TRUE);
   dev->status = msg->payload.u64;
   return TRUE;
 }
@@ -672,6 +759,14 @@ gboolean
 vhost_user_dev_request_get_status (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
 {
   reply->payload.u64 = dev->status;
+  return TRUE;
+}
+
+gboolean
+vhost_user_dev_request_get_shmem_config (VhostUserDev *dev, VhostUserMsg *msg, VhostUserMsg *reply, GError **error)
+{
+  vhost_user_msg_init_reply (reply, msg, sizeof (VhostUserShmemConfigWire));
+  reply->payload.shmem_config.nregions = shmem_config (dev, reply->payload.shmem_config.memory_sizes);
   return TRUE;
 }
 

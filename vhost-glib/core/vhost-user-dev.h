@@ -54,6 +54,14 @@ typedef struct
    * `index`. Called from any thread (a worker, for calls): the owner sends it
    * from its own. */
   void (*inband_notify) (VhostUserDev *dev, VhostUserBackendRequest request, guint index, gpointer user_data);
+  /* VIRTIO_F_ACCESS_PLATFORM (vhost-user-iotlb.c): send the back-end request
+   * IOTLB_MSG of `type` (VHOST_IOTLB_MISS or VHOST_IOTLB_ACCESS_FAIL) for `iova`
+   * and `perm`, for vring `index`. Called from any thread (a worker, mostly):
+   * the owner sends it from its own. For a miss, the owner then calls
+   * vhost_user_dev_iotlb_miss_answered() with `serial` once the front-end
+   * acknowledged it or the request failed. NULL: ACCESS_PLATFORM is not offered. */
+  void (*iotlb_request) (VhostUserDev *dev, guint index, guint8 type, guint64 iova, guint8 perm, guint serial,
+                         gpointer user_data);
   /* The negotiated protocol features changed (they decide the reply rules). */
   void (*protocol_features_changed) (VhostUserDev *dev, guint64 features, gpointer user_data);
   /* The queue of vring `index`, owned by the caller, set up with
@@ -64,6 +72,12 @@ typedef struct
    * engine's; the queues are stopped. NULL operations mean no state. */
   GBytes *(*save_state) (VhostUserDev *dev, gpointer user_data, GError **error);
   gboolean (*load_state) (VhostUserDev *dev, GBytes *state, gpointer user_data, GError **error);
+
+  /* Shared memory regions (SHMEM): fill `sizes` (VHOST_USER_MAX_SHMEM_REGIONS
+   * entries, zeroed) with the size of each region by shmid, 0 where there is
+   * none. NULL, or no region of non-zero size: the device has none, and SHMEM
+   * is not offered. */
+  void (*get_shmem_config) (VhostUserDev *dev, guint64 *sizes, gpointer user_data);
 } VhostUserDevOps;
 
 VhostUserDev *vhost_user_dev_new (const VhostUserDevOps *ops, gpointer user_data);
@@ -116,6 +130,12 @@ int vhost_user_dev_get_vring_fd (VhostUserDev *dev, guint index, VhostUserReques
 /* The host address of `len` bytes of guest memory at `guest_addr`, or NULL
  * unless one mapped region holds them all. */
 gpointer vhost_user_dev_translate (VhostUserDev *dev, guint64 guest_addr, gsize len);
+/* The front-end acknowledged the IOTLB miss `serial` of vring `index` (or
+ * sending it failed with `error`). A ring still waiting for it had its answer
+ * in an update, which woke it, or none came: then the ring breaks. */
+void vhost_user_dev_iotlb_miss_answered (VhostUserDev *dev, guint index, guint serial, const GError *error);
+/* How many entries the IOTLB holds. */
+guint vhost_user_dev_get_iotlb_n_entries (VhostUserDev *dev);
 /* VHOST_ERROR_INVALID_ARGUMENT unless `index` is a vring of the connection. */
 gboolean vhost_user_dev_check_vring_index (VhostUserDev *dev, const char *what, guint index, GError **error);
 

@@ -7,6 +7,7 @@
 
 #include "vhost-user-dev-private.h"
 #include "vhost-guard.h"
+#include "vhost-log-limit.h"
 
 static void
 region_unmap (VhostUserDevRegion *region)
@@ -57,8 +58,9 @@ vhost_user_dev_map_file (int fd, guint64 offset, guint64 size, const char *what,
   /* A file that can shrink can take pages away from under us: faults in it
    * are caught (vhost-guard.h). */
   if (!vhost_guard_fd_is_sealed (fd) && !vhost_guard_register (map, *map_size))
-    g_warning ("%s: region %u: too many mappings to guard; a truncation of its file would kill the process", what,
-               i);
+    vhost_log_limited (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "mapping not guarded",
+                       "%s: region %u: too many mappings to guard; a truncation of its file would kill the process",
+                       what, i);
   *map_out = map;
   return TRUE;
 }
@@ -124,6 +126,28 @@ vhost_user_dev_mem_clear (VhostUserDev *dev)
   vhost_user_dev_mem_rebuild (dev);
 }
 
+/* A testing aid: with VHOST_GLIB_TEST_NO_DIRTY_LOG set (to anything but an
+ * empty string) in the environment, the rings are never given the dirty log, so
+ * that a migration test can show it catches a back-end that does not log. The
+ * environment is read once. */
+static gboolean
+dirty_log_disabled (void)
+{
+  static gsize disabled = 0;
+
+  if (g_once_init_enter (&disabled))
+    {
+      const char *value = g_getenv ("VHOST_GLIB_TEST_NO_DIRTY_LOG");
+      gboolean set = value != NULL && value[0] != '\0';
+
+      if (set)
+        g_warning ("VHOST_GLIB_TEST_NO_DIRTY_LOG is set: the device's writes to guest memory are not logged, "
+                   "and a migration loses them");
+      g_once_init_leave (&disabled, set ? 2 : 1);
+    }
+  return disabled == 2;
+}
+
 /* The table the rings read, from the regions and the log (the queues are stopped). */
 void
 vhost_user_dev_mem_rebuild (VhostUserDev *dev)
@@ -140,8 +164,8 @@ vhost_user_dev_mem_rebuild (VhostUserDev *dev)
       mem->regions[i].uaddr = region->wire.userspace_addr;
       mem->regions[i].hva = region->map + region->wire.mmap_offset;
     }
-  mem->log = dev->log_area;
-  mem->log_size = dev->log_area_size;
+  mem->log = dirty_log_disabled () ? NULL : dev->log_area;
+  mem->log_size = mem->log != NULL ? dev->log_area_size : 0;
   mem->log_call_fd = dev->log_call_fd;
 }
 

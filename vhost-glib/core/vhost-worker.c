@@ -12,6 +12,8 @@
 #include "vhost-glib/protocol/vhost-error.h"
 
 #define MAX_EVENTS 16
+/* Adaptive polling: the interval grows from this, doubling. */
+#define POLL_GROW_START_US 4
 
 /* A polling round found nothing: let a sibling hardware thread run meanwhile. */
 static inline void
@@ -30,7 +32,8 @@ struct _VhostWorker
   int epoll_fd;        /* (owned) */
   int control_fd;      /* (owned) eventfd that wakes the loop for pause and quit */
   GPtrArray *items;    /* (element-type VhostWorkerItem) (not owned) changed only while paused */
-  guint poll_us;       /* changed only while paused */
+  guint poll_us;       /* the longest busy-poll interval; changed only while paused */
+  guint poll_now_us;   /* the interval now, adapted by the worker (0 to poll_us); set with poll_us */
   guint n_pollers;     /* items without a kick fd: polled all the time; changed only while paused */
 
   GMutex mutex;
@@ -101,12 +104,29 @@ worker_arm_all (VhostWorker *w)
   return pending;
 }
 
+/* The worker slept after `idle_us` without work (its polling included) before work
+ * woke it. As QEMU's I/O threads do: a wait longer than the longest interval, which
+ * polling could not have saved, shrinks the interval (by half here, so that a load
+ * that comes and goes keeps some); a shorter one, which polling for longer would
+ * have caught, grows it (doubling from POLL_GROW_START_US). A wait ended by work
+ * found while polling changes nothing. At a low request rate the worker thus stops
+ * spending the whole interval polling after every request. */
+static void
+worker_adapt_poll (VhostWorker *w, gint64 idle_us)
+{
+  if (idle_us > w->poll_us)
+    w->poll_now_us /= 2;
+  else if (idle_us > w->poll_now_us)
+    w->poll_now_us = MIN (MAX (w->poll_now_us * 2, POLL_GROW_START_US), w->poll_us);
+}
+
 static gpointer
 worker_thread (gpointer data)
 {
   VhostWorker *w = data;
   struct epoll_event events[MAX_EVENTS];
   gint64 idle_since = 0;
+  gint64 asleep_idle_since = 0; /* the worker sleeps: when its last work ended */
   guint idle_rounds = 0;
   gboolean run_all = TRUE; /* call every queue, kicked or not */
   gboolean polling = FALSE;
@@ -117,7 +137,7 @@ worker_thread (gpointer data)
        * atomic flag: no system call per round. */
       int n = polling ? 0 : epoll_wait (w->epoll_fd, events, MAX_EVENTS, run_all ? 0 : -1);
       gboolean poll = w->poll_us > 0 || w->n_pollers > 0;
-      gboolean more = FALSE;
+      gboolean more = FALSE, work = FALSE;
 
       if (n < 0 && errno != EINTR)
         {
@@ -132,10 +152,18 @@ worker_thread (gpointer data)
 
           if (item == NULL)
             drain (w->control_fd);
-          else if (events[i].data.u64 & 1)
-            item->event_pending = TRUE; /* not ours to read */
           else
-            drain (item->kick_fd);
+            {
+              /* Work woke the worker (a pause is no work). */
+              work = TRUE;
+              if (asleep_idle_since != 0)
+                worker_adapt_poll (w, g_get_monotonic_time () - asleep_idle_since);
+              asleep_idle_since = 0;
+              if (events[i].data.u64 & 1)
+                item->event_pending = TRUE; /* not ours to read */
+              else
+                drain (item->kick_fd);
+            }
         }
       if (g_atomic_int_get (&w->pause_requested))
         {
@@ -145,6 +173,10 @@ worker_thread (gpointer data)
           run_all = TRUE;
           continue;
         }
+      /* Woken from its sleep by the control fd alone (a pause that the polling
+       * loop took from the flag left its write there): back to sleep. */
+      if (!run_all && !polling && !work)
+        continue;
       if (!run_all && !polling)
         for (int i = 0; i < n; i++)
           {
@@ -168,19 +200,25 @@ worker_thread (gpointer data)
           polling = FALSE;
           continue;
         }
-      /* Busy polling: go round until no queue has had work for poll_us, then re-arm
-       * the notifications and sleep. */
+      /* Busy polling: go round until no queue has had work for poll_now_us, then
+       * re-arm the notifications and sleep. */
       polling = TRUE; /* a queue was called: its notifications are off now */
       if (more)
         idle_since = 0, idle_rounds = 0;
-      else if (cpu_relax (), idle_rounds++ % 64 != 0)
-        ; /* read the clock every 64 idle rounds only */
-      else if (idle_since == 0)
-        idle_since = g_get_monotonic_time ();
-      else if (w->n_pollers == 0 && g_get_monotonic_time () - idle_since >= w->poll_us)
+      else if (cpu_relax (), idle_rounds++ % 64 == 0 || w->poll_now_us == 0)
         {
-          polling = worker_arm_all (w);
-          idle_since = 0;
+          /* The clock every 64 idle rounds only, from the first. */
+          gint64 now = g_get_monotonic_time ();
+
+          if (idle_since == 0)
+            idle_since = now;
+          if (w->n_pollers == 0 && now - idle_since >= w->poll_now_us)
+            {
+              polling = worker_arm_all (w);
+              if (!polling)
+                asleep_idle_since = idle_since;
+              idle_since = 0;
+            }
         }
     }
   return NULL;
@@ -275,8 +313,19 @@ void
 vhost_worker_set_poll_us (VhostWorker *w, guint poll_us)
 {
   vhost_worker_pause (w);
-  w->poll_us = poll_us;
+  w->poll_us = w->poll_now_us = poll_us;
   vhost_worker_resume (w);
+}
+
+guint
+vhost_worker_get_poll_now_us (VhostWorker *w)
+{
+  guint poll_now_us;
+
+  vhost_worker_pause (w);
+  poll_now_us = w->poll_now_us;
+  vhost_worker_resume (w);
+  return poll_now_us;
 }
 
 static gboolean

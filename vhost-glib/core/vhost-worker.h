@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Ring worker threads: epoll on kick eventfds, optional bounded busy polling, quiesce and resume. */
+/* Ring worker threads: epoll on kick eventfds, optional bounded and adaptive busy polling, quiesce and resume. */
 #pragma once
 
 #include <glib.h>
@@ -29,7 +29,11 @@ struct _VhostWorkerItem
 
 VhostWorker *vhost_worker_new (const char *name, GError **error);
 void vhost_worker_free (VhostWorker *worker);
+/* The longest busy-poll interval (0: never poll); the worker adapts the interval it
+ * uses, from 0 to that, to how soon work follows the last (see vhost-worker.c). */
 void vhost_worker_set_poll_us (VhostWorker *worker, guint poll_us);
+/* The interval the worker polls for now (for tests). */
+guint vhost_worker_get_poll_now_us (VhostWorker *worker);
 void vhost_worker_pause (VhostWorker *worker);
 void vhost_worker_resume (VhostWorker *worker);
 gboolean vhost_worker_attach (VhostWorker *worker, VhostWorkerItem *item, GError **error);

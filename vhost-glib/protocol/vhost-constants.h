@@ -115,6 +115,11 @@ typedef enum {
  * @VHOST_USER_PROTOCOL_F_XEN_MMAP: bit 17, Xen memory mappings (not supported by this library).
  * @VHOST_USER_PROTOCOL_F_SHARED_OBJECT: bit 18, shared objects identified by UUID.
  * @VHOST_USER_PROTOCOL_F_DEVICE_STATE: bit 19, device state transfer (SET_DEVICE_STATE_FD).
+ * @VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT: bit 20, GET_VRING_BASE may leave
+ *   requests in flight, recorded in the inflight area, instead of completing them;
+ *   only with %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD.
+ * @VHOST_USER_PROTOCOL_F_SHMEM: bit 21, VIRTIO Shared Memory Regions: GET_SHMEM_CONFIG,
+ *   and the back-end requests SHMEM_MAP and SHMEM_UNMAP.
  *
  * The vhost-user protocol features, negotiated with GET_PROTOCOL_FEATURES and
  * SET_PROTOCOL_FEATURES once %VHOST_VIRTIO_F_PROTOCOL_FEATURES is on.
@@ -141,6 +146,8 @@ typedef enum /*< flags >*/ {
   VHOST_USER_PROTOCOL_F_XEN_MMAP = 1 << 17,
   VHOST_USER_PROTOCOL_F_SHARED_OBJECT = 1 << 18,
   VHOST_USER_PROTOCOL_F_DEVICE_STATE = 1 << 19,
+  VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT = 1 << 20,
+  VHOST_USER_PROTOCOL_F_SHMEM = 1 << 21,
 } VhostUserProtocolFeatures;
 
 /**
@@ -189,6 +196,7 @@ typedef enum /*< flags >*/ {
  * @VHOST_USER_GET_SHARED_OBJECT: get the fd of a shared object.
  * @VHOST_USER_SET_DEVICE_STATE_FD: start a device state transfer.
  * @VHOST_USER_CHECK_DEVICE_STATE: check that a device state transfer succeeded.
+ * @VHOST_USER_GET_SHMEM_CONFIG: get the sizes of the device's shared memory regions.
  *
  * The front-end requests of the vhost-user specification, with their wire codes.
  */
@@ -237,6 +245,7 @@ typedef enum {
   VHOST_USER_GET_SHARED_OBJECT = 41,
   VHOST_USER_SET_DEVICE_STATE_FD = 42,
   VHOST_USER_CHECK_DEVICE_STATE = 43,
+  VHOST_USER_GET_SHMEM_CONFIG = 44,
 } VhostUserRequest;
 
 /**
@@ -250,6 +259,8 @@ typedef enum {
  * @VHOST_USER_BACKEND_SHARED_OBJECT_ADD: a shared object was exported.
  * @VHOST_USER_BACKEND_SHARED_OBJECT_REMOVE: a shared object was withdrawn.
  * @VHOST_USER_BACKEND_SHARED_OBJECT_LOOKUP: ask the front-end for a shared object's fd.
+ * @VHOST_USER_BACKEND_SHMEM_MAP: map a file into a shared memory region.
+ * @VHOST_USER_BACKEND_SHMEM_UNMAP: remove a mapping from a shared memory region.
  *
  * The back-end requests of the vhost-user specification, sent on the back-end
  * request channel, with their wire codes.
@@ -264,7 +275,30 @@ typedef enum {
   VHOST_USER_BACKEND_SHARED_OBJECT_ADD = 6,
   VHOST_USER_BACKEND_SHARED_OBJECT_REMOVE = 7,
   VHOST_USER_BACKEND_SHARED_OBJECT_LOOKUP = 8,
+  VHOST_USER_BACKEND_SHMEM_MAP = 9,
+  VHOST_USER_BACKEND_SHMEM_UNMAP = 10,
 } VhostUserBackendRequest;
+
+/**
+ * VhostUserShmemMapFlags:
+ * @VHOST_USER_SHMEM_MAP_READ_ONLY: the front-end maps the file read-only (no flag).
+ * @VHOST_USER_SHMEM_MAP_WRITABLE: bit 0, the front-end maps the file writable.
+ *
+ * The flags of a SHMEM_MAP back-end request (the `flags` field of the
+ * specification's VhostUserMMap).
+ */
+typedef enum /*< flags >*/ {
+  VHOST_USER_SHMEM_MAP_READ_ONLY = 0,
+  VHOST_USER_SHMEM_MAP_WRITABLE = 1 << 0,
+} VhostUserShmemMapFlags;
+
+/**
+ * VHOST_USER_MAX_SHMEM_REGIONS:
+ *
+ * The most shared memory regions a device can have: their IDs (shmid) are
+ * 0 to 255.
+ */
+#define VHOST_USER_MAX_SHMEM_REGIONS 256
 
 /**
  * VHOST_VRING_F_LOG:

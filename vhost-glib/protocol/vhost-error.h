@@ -45,7 +45,8 @@ GQuark vhost_error_quark (void);
  * @VHOST_ERROR_TIMED_OUT: the peer did not answer within the object's timeout.
  * @VHOST_ERROR_NO_SPACE: a queue has no room for the buffers.
  * @VHOST_ERROR_ADDRESS_IN_USE: the address asked for is taken by another device
- *   (a vsock guest CID that another vhost-vsock device has: EADDRINUSE).
+ *   (a vsock guest CID that another vhost-vsock device has: EADDRINUSE), or
+ *   another process listens on the socket path a back-end was to listen on.
  * @VHOST_ERROR_NOT_FOUND: what the request names does not exist: a device node
  *   (ENOENT, ENODEV, ENXIO), or a vhost-scsi target that configfs does not have,
  *   or a back-end program's binary.

@@ -48,6 +48,7 @@ vhost_user_protocol_feature_name (guint64 features)
     "MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "NET_MTU", "BACKEND_REQ", "CROSS_ENDIAN", "CRYPTO_SESSION",
     "PAGEFAULT", "CONFIG", "BACKEND_SEND_FD", "HOST_NOTIFIER", "INFLIGHT_SHMFD", "RESET_DEVICE",
     "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS", "STATUS", "XEN_MMAP", "SHARED_OBJECT", "DEVICE_STATE",
+    "GET_VRING_BASE_INFLIGHT", "SHMEM",
   };
   guint bit;
 
@@ -235,6 +236,18 @@ validate_payload (const char *name, VhostUserPayloadKind kind, gboolean is_reply
           return FALSE;
         }
       return TRUE;
+    case VHOST_USER_PAYLOAD_SHMEM_CONFIG:
+      if (!check_size (name, size, sizeof (VhostUserShmemConfigWire), error))
+        return FALSE;
+      if (p->shmem_config.nregions > VHOST_USER_MAX_SHMEM_REGIONS)
+        {
+          g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: %u regions; a device has at most %u",
+                       name, p->shmem_config.nregions, VHOST_USER_MAX_SHMEM_REGIONS);
+          return FALSE;
+        }
+      return TRUE;
+    case VHOST_USER_PAYLOAD_MMAP:
+      return check_size (name, size, sizeof (VhostUserMMapWire), error);
     default:
       g_assert_not_reached ();
     }

@@ -38,7 +38,8 @@ G_BEGIN_DECLS
               VHOST_USER_PROTOCOL_F_HOST_NOTIFIER | VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD | \
               VHOST_USER_PROTOCOL_F_RESET_DEVICE | VHOST_USER_PROTOCOL_F_INBAND_NOTIFICATIONS | \
               VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS | VHOST_USER_PROTOCOL_F_STATUS | \
-              VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_DEVICE_STATE))
+              VHOST_USER_PROTOCOL_F_SHARED_OBJECT | VHOST_USER_PROTOCOL_F_DEVICE_STATE | \
+              VHOST_USER_PROTOCOL_F_GET_VRING_BASE_INFLIGHT | VHOST_USER_PROTOCOL_F_SHMEM))
 
 /* Which channel a message travels on: the front-end's socket carries front-end requests
  * (VhostUserRequest) and their replies; the back-end request channel carries back-end
@@ -134,6 +135,24 @@ typedef struct {
 
 #define VHOST_USER_DEVICE_STATE_NOFD (1u << 8) /* in the SET_DEVICE_STATE_FD reply */
 
+/* GET_SHMEM_CONFIG's reply: the size of each shared memory region, by shmid (0: no
+ * region there); nregions counts the regions of non-zero size. */
+typedef struct {
+  guint32 nregions;
+  guint32 padding;
+  guint64 memory_sizes[VHOST_USER_MAX_SHMEM_REGIONS];
+} VhostUserShmemConfigWire;
+
+/* SHMEM_MAP and SHMEM_UNMAP (the specification's VhostUserMMap). */
+typedef struct {
+  guint8 shmid;
+  guint8 padding[7];
+  guint64 fd_offset;
+  guint64 shm_offset;
+  guint64 len;
+  guint64 flags;          /* VhostUserShmemMapFlags */
+} VhostUserMMapWire;
+
 typedef union {
   guint64 u64;
   VhostUserVringState state;
@@ -147,6 +166,8 @@ typedef union {
   VhostUserInflightWire inflight;
   VhostUserSharedWire shared;
   VhostUserDeviceStateWire device_state;
+  VhostUserShmemConfigWire shmem_config;
+  VhostUserMMapWire mmap;
   guint8 bytes[VHOST_USER_MAX_PAYLOAD];
 } VhostUserPayload;
 
@@ -175,6 +196,8 @@ typedef enum {
   VHOST_USER_PAYLOAD_SHARED,        /* 16 */
   VHOST_USER_PAYLOAD_DEVICE_STATE,  /* 8 */
   VHOST_USER_PAYLOAD_OPAQUE,        /* 1..VHOST_USER_MAX_PAYLOAD (crypto sessions) */
+  VHOST_USER_PAYLOAD_SHMEM_CONFIG,  /* 8 + 8 * 256, nregions <= 256 */
+  VHOST_USER_PAYLOAD_MMAP,          /* 40 */
 } VhostUserPayloadKind;
 
 /* How many fds a message carries. */
@@ -341,5 +364,8 @@ void vhost_user_msg_init_iotlb (VhostUserMsg *msg, guint32 request, guint64 iova
 int vhost_user_msg_take_fd (VhostUserMsg *msg, guint i);
 
 void vhost_user_msg_close_fds (VhostUserMsg *msg);
+
+G_STATIC_ASSERT (sizeof (VhostUserShmemConfigWire) == 8 + 8 * VHOST_USER_MAX_SHMEM_REGIONS);
+G_STATIC_ASSERT (sizeof (VhostUserMMapWire) == 40);
 
 G_END_DECLS

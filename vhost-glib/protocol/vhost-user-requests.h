@@ -26,7 +26,8 @@
  * 11. failure: how the receiver answers a request it could not carry out:
  *     CLOSE ends the connection (unless the sender asked for a REPLY_ACK status,
  *     which then says 1), EMPTY replies with an empty payload (GET_CONFIG),
- *     STATUS replies with a non-zero u64 status.
+ *     STATUS replies with a non-zero u64 status (for an ACK_ONLY request, when
+ *     the sender asked for one) and the connection goes on.
  *
  * Postcopy migration bends two rows: once the back-end listens, it answers
  * SET_MEM_TABLE and ADD_MEM_REG with the table (or region) as it mapped it, and
@@ -57,7 +58,7 @@
   R (SEND_RARP,             device,                U64,          NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      RARP,                 KEEP, CLOSE)  \
   R (NET_SET_MTU,           device,                U64,          NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      NET_MTU,              KEEP, CLOSE)  \
   R (SET_BACKEND_REQ_FD,    set_backend_req_fd,    NONE,         ONE,         ACK_ONLY,   NONE,         NONE,         NONE,      BACKEND_REQ,          KEEP, CLOSE)  \
-  R (IOTLB_MSG,             device,                IOTLB,        NONE,        ALWAYS,     U64,          NONE,         NONE,      NONE,                 KEEP, STATUS) \
+  R (IOTLB_MSG,             iotlb_msg,             IOTLB,        NONE,        ALWAYS,     U64,          NONE,         NONE,      NONE,                 KEEP, STATUS) \
   R (SET_VRING_ENDIAN,      device,                STATE,        NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      CROSS_ENDIAN,         KEEP, CLOSE)  \
   R (GET_CONFIG,            get_config,            CONFIG,       NONE,        ALWAYS,     CONFIG,       NONE,         NONE,      CONFIG,               KEEP, EMPTY)  \
   R (SET_CONFIG,            set_config,            CONFIG,       NONE,        ACK_ONLY,   NONE,         NONE,         NONE,      CONFIG,               KEEP, CLOSE)  \
@@ -78,7 +79,8 @@
   R (GET_STATUS,            get_status,            NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      STATUS,               KEEP, CLOSE)  \
   R (GET_SHARED_OBJECT,     device,                SHARED,       NONE,        ALWAYS,     U64,          AT_MOST_ONE,  NONE,      SHARED_OBJECT,        KEEP, STATUS) \
   R (SET_DEVICE_STATE_FD,   set_device_state_fd,   DEVICE_STATE, ONE,         ALWAYS,     U64,          DEVICE_STATE, NONE,      DEVICE_STATE,         STOP, STATUS) \
-  R (CHECK_DEVICE_STATE,    check_device_state,    NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      DEVICE_STATE,         STOP, STATUS)
+  R (CHECK_DEVICE_STATE,    check_device_state,    NONE,         NONE,        ALWAYS,     U64,          NONE,         NONE,      DEVICE_STATE,         STOP, STATUS) \
+  R (GET_SHMEM_CONFIG,      get_shmem_config,      NONE,         NONE,        ALWAYS,     SHMEM_CONFIG, NONE,         NONE,      SHMEM,                KEEP, CLOSE)
 
 #define VHOST_USER_BACKEND_REQUESTS(R) \
   R (IOTLB_MSG,               iotlb_msg,               IOTLB,  NONE, ACK_ONLY, NONE, NONE,        NONE, NONE,                 KEEP, CLOSE)  \
@@ -88,5 +90,7 @@
   R (VRING_ERR,               vring_err,               STATE,  NONE, ACK_ONLY, NONE, NONE,        NONE, INBAND_NOTIFICATIONS, KEEP, CLOSE)  \
   R (SHARED_OBJECT_ADD,       shared_object_add,       SHARED, NONE, ACK_ONLY, NONE, NONE,        NONE, SHARED_OBJECT,        KEEP, CLOSE)  \
   R (SHARED_OBJECT_REMOVE,    shared_object_remove,    SHARED, NONE, ACK_ONLY, NONE, NONE,        NONE, SHARED_OBJECT,        KEEP, CLOSE)  \
-  R (SHARED_OBJECT_LOOKUP,    shared_object_lookup,    SHARED, NONE, ALWAYS,   U64,  AT_MOST_ONE, NONE, SHARED_OBJECT,        KEEP, STATUS)
+  R (SHARED_OBJECT_LOOKUP,    shared_object_lookup,    SHARED, NONE, ALWAYS,   U64,  AT_MOST_ONE, NONE, SHARED_OBJECT,        KEEP, STATUS) \
+  R (SHMEM_MAP,               shmem_map,               MMAP,   ONE,  ACK_ONLY, NONE, NONE,        NONE, SHMEM,                KEEP, STATUS) \
+  R (SHMEM_UNMAP,             shmem_unmap,             MMAP,   NONE, ACK_ONLY, NONE, NONE,        NONE, SHMEM,                KEEP, STATUS)
 /* clang-format on */
