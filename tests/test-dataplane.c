@@ -1113,7 +1113,7 @@ assert_state_loaded (VhostUserSlave *slave, gpointer data)
 
 /* Moves the device state through a pipe: the source writes it, or the destination reads it. */
 static GByteArray *
-raw_transfer (VhostUserMaster *master, guint direction, GByteArray *state)
+raw_transfer (VhostUserMaster *master, VhostDeviceStateDirection direction, GByteArray *state)
 {
   g_autoptr(GError) error = NULL;
   GByteArray *out = g_byte_array_new ();
@@ -1122,12 +1122,13 @@ raw_transfer (VhostUserMaster *master, guint direction, GByteArray *state)
   gssize n;
 
   g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-  g_assert_true (vhost_user_master_set_device_state_fd (master, direction, 0, pipe_fds[direction == 0 ? 1 : 0],
+  g_assert_true (vhost_user_master_set_device_state_fd (master, direction, VHOST_DEVICE_STATE_PHASE_STOPPED,
+                                                        pipe_fds[direction == VHOST_DEVICE_STATE_DIRECTION_SAVE ? 1 : 0],
                                                         &other_fd, &error));
   g_assert_no_error (error);
   g_assert_cmpint (other_fd, ==, -1);
-  close (pipe_fds[direction == 0 ? 1 : 0]);
-  if (direction == 0)
+  close (pipe_fds[direction == VHOST_DEVICE_STATE_DIRECTION_SAVE ? 1 : 0]);
+  if (direction == VHOST_DEVICE_STATE_DIRECTION_SAVE)
     {
       while ((n = read (pipe_fds[0], buf, sizeof buf)) > 0)
         g_byte_array_append (out, buf, n);
@@ -1174,7 +1175,7 @@ test_raw_device_state (Raw *r, gconstpointer data)
       raw_desc (r, head + 1, RAW_R1 + 0x100 + head * 64, 64, VRING_DESC_F_WRITE, 0);
       raw_publish (r, head);
     }
-  state = raw_transfer (r->master, 0, NULL);
+  state = raw_transfer (r->master, VHOST_DEVICE_STATE_DIRECTION_SAVE, NULL);
   g_assert_cmpuint (state->len, >, 16);
   g_assert_cmpmem (state->data, 16, "vhost-glib-state", 16);
   g_assert_cmpint (g_atomic_int_get (&raw_popped), ==, before);
@@ -1182,7 +1183,7 @@ test_raw_device_state (Raw *r, gconstpointer data)
   /* The destination, on the same memory and eventfds; the state starts its vrings. */
   master2 = raw_connect (data, &thread2);
   raw_bring_up (r, master2, data, FALSE);
-  none = raw_transfer (master2, 1, state);
+  none = raw_transfer (master2, VHOST_DEVICE_STATE_DIRECTION_LOAD, state);
   vhost_test_slave_thread_run (thread2, assert_state_loaded, NULL);
   eventfd_write (r->kick, 1);
   while (__atomic_load_n (&r->used->idx, __ATOMIC_ACQUIRE) != 5)
@@ -1207,7 +1208,8 @@ test_raw_device_state (Raw *r, gconstpointer data)
 
     g_assert_true (vhost_backend_get_vring_base (VHOST_BACKEND (master2), 0, &base, &error));
     g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-    g_assert_true (vhost_user_master_set_device_state_fd (master2, 1, 0, pipe_fds[0], &other_fd, &error));
+    g_assert_true (vhost_user_master_set_device_state_fd (master2, VHOST_DEVICE_STATE_DIRECTION_LOAD,
+                                                          VHOST_DEVICE_STATE_PHASE_STOPPED, pipe_fds[0], &other_fd, &error));
     close (pipe_fds[0]);
     g_assert_cmpint (write (pipe_fds[1], state->data, state->len), ==, 20);
     close (pipe_fds[1]);

@@ -290,7 +290,7 @@ n_entries (Fixture *f)
 }
 
 static void
-iotlb_msg (Fixture *f, guint64 iova, guint64 size, gpointer host, guint perm, guint type)
+iotlb_msg (Fixture *f, guint64 iova, guint64 size, gpointer host, VhostIotlbAccess perm, VhostIotlbMessageType type)
 {
   g_autoptr(GError) error = NULL;
 

@@ -357,6 +357,9 @@ struct _VhostTestSlaveThread
   void (*setup) (VhostUserSlave *slave, gpointer data);
   gpointer setup_data;
   VhostUserSlave *slave;
+  gboolean paused;        /* (locked by mutex) the thread waits in pause_cb */
+  gboolean resume;        /* (locked by mutex) */
+  gboolean close_on_resume;
 };
 
 static gpointer
@@ -481,6 +484,47 @@ void
 vhost_test_slave_thread_wait_disconnect (VhostTestSlaveThread *thread)
 {
   vhost_test_slave_thread_run (thread, wait_disconnect, NULL);
+}
+
+static gboolean
+pause_cb (gpointer data)
+{
+  VhostTestSlaveThread *t = data;
+  gboolean close_on_resume;
+
+  g_mutex_lock (&t->mutex);
+  t->paused = TRUE;
+  t->resume = FALSE;
+  g_cond_broadcast (&t->cond);
+  while (!t->resume)
+    g_cond_wait (&t->cond, &t->mutex);
+  t->paused = FALSE;
+  close_on_resume = t->close_on_resume;
+  g_mutex_unlock (&t->mutex);
+  if (close_on_resume)
+    vhost_user_slave_close (t->slave);
+  return G_SOURCE_REMOVE;
+}
+
+void
+vhost_test_slave_thread_pause (VhostTestSlaveThread *t)
+{
+  g_main_context_invoke (t->context, pause_cb, t);
+  g_mutex_lock (&t->mutex);
+  while (!t->paused)
+    g_cond_wait (&t->cond, &t->mutex);
+  g_mutex_unlock (&t->mutex);
+}
+
+void
+vhost_test_slave_thread_resume (VhostTestSlaveThread *t, gboolean close)
+{
+  g_mutex_lock (&t->mutex);
+  g_assert_true (t->paused);
+  t->close_on_resume = close;
+  t->resume = TRUE;
+  g_cond_broadcast (&t->cond);
+  g_mutex_unlock (&t->mutex);
 }
 
 static gboolean

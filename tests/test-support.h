@@ -95,6 +95,12 @@ void vhost_test_slave_thread_run (VhostTestSlaveThread *thread,
 void vhost_test_slave_thread_run_iterating (VhostTestSlaveThread *thread,
                                             void (*func) (VhostUserSlave *slave, gpointer data),
                                             gpointer data);
+/* Hold the slave's thread (it reads nothing, so a front-end's requests wait for
+ * their replies) until vhost_test_slave_thread_resume(); returns once it is held. */
+void vhost_test_slave_thread_pause (VhostTestSlaveThread *thread);
+/* Let a held slave go on; with `close`, it first closes its connection, as a
+ * back-end that goes away with requests unanswered. */
+void vhost_test_slave_thread_resume (VhostTestSlaveThread *thread, gboolean close);
 /* In the slave's thread, let the slave (a VhostTestDevice) work until its
  * connection ended (disconnects > 0), for 5 s at most. */
 void vhost_test_slave_thread_wait_disconnect (VhostTestSlaveThread *thread);

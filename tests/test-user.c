@@ -508,7 +508,9 @@ test_device_requests (Fixture *f, gconstpointer data)
 
   /* IOTLB_MSG goes to the slave's device IOTLB, not to the device: without
    * VIRTIO_F_ACCESS_PLATFORM it fails (tests/test-iotlb.c has the rest). */
-  g_assert_false (vhost_user_master_iotlb_msg (f->master, 0x1000, 0x2000, 0x7f00000000, 3, 2, &error));
+  g_assert_false (vhost_user_master_iotlb_msg (f->master, 0x1000, 0x2000, 0x7f00000000,
+                                               VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE,
+                                               VHOST_IOTLB_MESSAGE_UPDATE, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED);
   g_clear_error (&error);
   g_assert_null (vhost_test_device_find (f->device, VHOST_USER_IOTLB_MSG));
@@ -537,7 +539,8 @@ test_device_requests (Fixture *f, gconstpointer data)
     gssize n;
 
     g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-    g_assert_true (vhost_user_master_set_device_state_fd (f->master, 0, 0, pipe_fds[1], &out_fd, &error));
+    g_assert_true (vhost_user_master_set_device_state_fd (f->master, VHOST_DEVICE_STATE_DIRECTION_SAVE,
+                                                          VHOST_DEVICE_STATE_PHASE_STOPPED, pipe_fds[1], &out_fd, &error));
     g_assert_no_error (error);
     g_assert_cmpint (out_fd, ==, -1);
     close (pipe_fds[1]);
@@ -553,7 +556,8 @@ test_device_requests (Fixture *f, gconstpointer data)
 
     /* ...loaded back... */
     g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-    g_assert_true (vhost_user_master_set_device_state_fd (f->master, 1, 0, pipe_fds[0], &out_fd, &error));
+    g_assert_true (vhost_user_master_set_device_state_fd (f->master, VHOST_DEVICE_STATE_DIRECTION_LOAD,
+                                                          VHOST_DEVICE_STATE_PHASE_STOPPED, pipe_fds[0], &out_fd, &error));
     g_assert_no_error (error);
     close (pipe_fds[0]);
     g_assert_cmpint (write (pipe_fds[1], state->data, state->len), ==, (gssize) state->len);
@@ -563,7 +567,8 @@ test_device_requests (Fixture *f, gconstpointer data)
 
     /* ...and a state that is not one refused at the check, the session going on. */
     g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-    g_assert_true (vhost_user_master_set_device_state_fd (f->master, 1, 0, pipe_fds[0], &out_fd, &error));
+    g_assert_true (vhost_user_master_set_device_state_fd (f->master, VHOST_DEVICE_STATE_DIRECTION_LOAD,
+                                                          VHOST_DEVICE_STATE_PHASE_STOPPED, pipe_fds[0], &out_fd, &error));
     close (pipe_fds[0]);
     g_assert_cmpint (write (pipe_fds[1], "garbage", 7), ==, 7);
     close (pipe_fds[1]);
@@ -949,7 +954,8 @@ gated_device_state (VhostUserMaster *m, GError **error)
   gboolean ok;
 
   g_assert_cmpint (pipe2 (pipe_fds, O_CLOEXEC), ==, 0);
-  ok = vhost_user_master_set_device_state_fd (m, 0, 0, pipe_fds[1], NULL, error);
+  ok = vhost_user_master_set_device_state_fd (m, VHOST_DEVICE_STATE_DIRECTION_SAVE, VHOST_DEVICE_STATE_PHASE_STOPPED,
+                                              pipe_fds[1], NULL, error);
   close (pipe_fds[1]);
   while (ok && read (pipe_fds[0], buf, sizeof buf) > 0)
     ;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* VhostBackend: the interface of the control plane that vhost-user, kernel vhost and vDPA share. */
-#include "vhost-backend.h"
+#include "vhost-backend-private.h"
 
 /**
  * SECTION:vhost-backend
@@ -12,11 +12,27 @@
  * the dirty log, and each virtqueue's size, addresses, base index and kick, call
  * and error eventfds. A front-end written against #VhostBackend drives any of them.
  *
- * Every call is synchronous and reports failures as a #GError in the
- * %VHOST_ERROR domain. File descriptors passed in are borrowed: the caller keeps
- * ownership, and an implementation duplicates what it keeps. A file descriptor
- * of -1 for a kick, call or error eventfd means "none" (the back-end polls, or
- * does not notify).
+ * Every call reports failures as a #GError in the %VHOST_ERROR domain. File
+ * descriptors passed in are borrowed: the caller keeps ownership, and an
+ * implementation duplicates what it keeps. A file descriptor of -1 for a kick,
+ * call or error eventfd means "none" (the back-end polls, or does not notify).
+ *
+ * Every call has a synchronous form and an asynchronous one, a pair
+ * `_async`/`_finish` as in GIO (vhost_backend_get_features_async() and
+ * vhost_backend_get_features_finish(), ...). The callback runs on the
+ * thread-default #GMainContext of the thread that made the call, never from
+ * inside the `_async` function, and a #GCancellable cancelled before the call
+ * started makes it fail with %G_IO_ERROR_CANCELLED. A #VhostUserMaster sends
+ * each request without blocking and calls back once the reply arrived, the calls
+ * in the order they were made (see [Asynchronous calls][vhost-user-master-async]).
+ * Kernel vhost and vDPA answer an ioctl at once: there (and for any
+ * implementation that keeps the default asynchronous virtual functions) the
+ * `_async` function makes the synchronous call at once, and the callback comes
+ * on the next iteration of the main loop.
+ *
+ * The calls that read a value have a form that returns it and throws
+ * (vhost_backend_query_features(), vhost_backend_query_vring_base(),
+ * vhost_backend_query_status()), for languages where out-arguments are awkward.
  *
  * Two calls let a front-end bring a device up without knowing which data plane is
  * behind it: vhost_backend_negotiate_protocol() negotiates the features of the
@@ -44,6 +60,7 @@ static void
 vhost_backend_default_init (VhostBackendInterface *iface)
 {
   iface->has_status = vhost_backend_real_has_status;
+  vhost_backend_async_default_init (iface);
 }
 
 #define BACKEND_CALL(backend, vfunc, ...)                                           \
@@ -429,4 +446,60 @@ vhost_backend_has_status (VhostBackend *backend)
   iface = VHOST_BACKEND_GET_IFACE (backend);
   g_return_val_if_fail (iface->has_status != NULL, FALSE);
   return iface->has_status (backend);
+}
+
+/**
+ * vhost_backend_query_features:
+ * @backend: a #VhostBackend
+ * @error: return location for a #GError
+ *
+ * Reads the virtio features the device offers (GET_FEATURES), as
+ * vhost_backend_get_features() does, and returns them.
+ *
+ * Returns: the features, or 0 with @error set
+ */
+guint64
+vhost_backend_query_features (VhostBackend *backend, GError **error)
+{
+  guint64 features = 0;
+
+  return vhost_backend_get_features (backend, &features, error) ? features : 0;
+}
+
+/**
+ * vhost_backend_query_vring_base:
+ * @backend: a #VhostBackend
+ * @index: the queue index
+ * @error: return location for a #GError
+ *
+ * Stops a queue and returns where it stopped (GET_VRING_BASE), as
+ * vhost_backend_get_vring_base() does.
+ *
+ * Returns: the next available index the device would process, or 0 with @error
+ *   set (0 is also a valid index: check @error)
+ */
+guint
+vhost_backend_query_vring_base (VhostBackend *backend, guint index, GError **error)
+{
+  guint base = 0;
+
+  return vhost_backend_get_vring_base (backend, index, &base, error) ? base : 0;
+}
+
+/**
+ * vhost_backend_query_status:
+ * @backend: a #VhostBackend
+ * @error: return location for a #GError
+ *
+ * Reads the virtio device status (GET_STATUS), as vhost_backend_get_status()
+ * does, and returns it.
+ *
+ * Returns: the device status, or 0 with @error set
+ */
+guint8
+vhost_backend_query_status (VhostBackend *backend, GError **error)
+{
+  guint8 status = 0;
+
+  return vhost_backend_get_status (backend, &status, error) ? status : 0;
 }

@@ -55,6 +55,37 @@
  *
  * A #VhostDriver is not thread-safe: use it from one thread, the one whose
  * thread-default #GMainContext was current when it was created.
+ *
+ * A driver makes its guest memory when it is constructed, so that one made from
+ * its properties with g_object_new() (as bindings make objects) works as well as
+ * one from vhost_driver_new(). If it cannot (no #VhostDriver:backend, a
+ * #VhostDriver:memory-size that is not a positive multiple of 4096 bytes per
+ * region, no memory), g_initable_init() (and so g_initable_new() and
+ * vhost_driver_new()) fails with the reason, and so does every call that needs
+ * the memory.
+ *
+ * Reading a virtio-blk disk's first sector, once the device is up:
+ * |[<!-- language="C" -->
+ * g_autoptr(VhostDriver) driver = vhost_driver_new (VHOST_BACKEND (master), 1 << 20, &error);
+ * struct { guint32 type, reserved; guint64 sector; } header = { 0, 0, 0 };  // VIRTIO_BLK_T_IN
+ * guint64 out, in, tag;
+ * guint len;
+ *
+ * if (driver == NULL ||
+ *     !vhost_driver_start (driver, 1, 64, VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1), &error) ||
+ *     !vhost_driver_alloc (driver, sizeof header, &out, &error) ||
+ *     !vhost_driver_alloc (driver, 512 + 1, &in, &error))
+ *   return FALSE;
+ * memcpy (vhost_driver_get_host_address (driver, out, sizeof header), &header, sizeof header);
+ * if (!vhost_driver_submit (driver, 0, &(VhostDriverBuffer) { out, sizeof header }, 1,
+ *                           &(VhostDriverBuffer) { in, 512 + 1 }, 1, 42, &error))
+ *   return FALSE;
+ * vhost_driver_kick (driver, 0);
+ * while (!vhost_driver_reap (driver, 0, &tag, &len, &error))
+ *   if (error != NULL || !vhost_driver_wait (driver, 0, 10000, &error))
+ *     return FALSE;
+ * // The sector is at `in`, its status byte (0: done) after it.
+ * ]|
  */
 
 /**
@@ -112,6 +143,7 @@ struct _VhostDriver
   int inflight_fd;       /* (owned) -1 without one */
   guint64 inflight_size;
   guint64 inflight_offset;
+  GError *init_error;    /* (owned) (nullable) why constructed() could not make the memory */
   /* ACCESS_PLATFORM on vhost-user: the IOTLB the driver keeps in the back-end. */
   gboolean access_platform;
   guint64 iotlb_page_size; /* 0: the whole memory at start; else a page per miss */
@@ -170,9 +202,20 @@ vhost_driver_buffer_free (VhostDriverBuffer *buffer)
 static void *
 hva_of (VhostDriver *self, guint64 addr, guint64 len)
 {
-  if (addr > self->memory_size || len > self->memory_size - addr)
+  if (self->memory == NULL || addr > self->memory_size || len > self->memory_size - addr)
     return NULL;
   return self->memory + addr;
+}
+
+/* Whether the driver has its memory; if it has not, the error that says why. */
+static gboolean
+driver_check_memory (VhostDriver *self, GError **error)
+{
+  if (self->init_error == NULL)
+    return TRUE;
+  g_set_error (error, self->init_error->domain, self->init_error->code, "The driver has no guest memory: %s",
+               self->init_error->message);
+  return FALSE;
 }
 
 static void
@@ -210,6 +253,8 @@ free_extent (VhostDriver *self, guint64 addr, guint64 size)
 static gboolean
 alloc_aligned (VhostDriver *self, gsize size, gsize align, guint64 *addr, GError **error)
 {
+  if (!driver_check_memory (self, error))
+    return FALSE;
   if (size == 0)
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "Cannot allocate 0 bytes");
@@ -273,6 +318,27 @@ vhost_driver_alloc (VhostDriver *driver, gsize size, guint64 *addr, GError **err
 }
 
 /**
+ * vhost_driver_alloc_address:
+ * @driver: a #VhostDriver
+ * @size: bytes to allocate
+ * @error: return location for a #GError
+ *
+ * Allocates a buffer in the driver's guest memory, 64-byte aligned, as
+ * vhost_driver_alloc() does, and returns its address: the form for languages
+ * where out-arguments are awkward.
+ *
+ * Returns: the guest address of the buffer; on error 0, with @error set (0 is
+ *   also the address of a first allocation: check @error)
+ */
+guint64
+vhost_driver_alloc_address (VhostDriver *driver, gsize size, GError **error)
+{
+  guint64 addr = 0;
+
+  return vhost_driver_alloc (driver, size, &addr, error) ? addr : 0;
+}
+
+/**
  * vhost_driver_free:
  * @driver: a #VhostDriver
  * @addr: a guest address vhost_driver_alloc() returned
@@ -317,8 +383,11 @@ vhost_driver_get_host_address (VhostDriver *driver, guint64 addr, gsize len)
 static void *
 checked_hva (VhostDriver *self, guint64 addr, gsize len, GError **error)
 {
-  void *hva = hva_of (self, addr, len);
+  void *hva;
 
+  if (!driver_check_memory (self, error))
+    return NULL;
+  hva = hva_of (self, addr, len);
   if (hva == NULL)
     g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                  "[0x%" G_GINT64_MODIFIER "x, +%" G_GSIZE_FORMAT ") is outside the driver's %" G_GUINT64_FORMAT
@@ -342,18 +411,41 @@ gboolean
 vhost_driver_write (VhostDriver *driver, guint64 addr, GBytes *data, GError **error)
 {
   gsize size;
-  const void *p;
-  void *hva;
+  const guint8 *p;
 
-  g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
 
   p = g_bytes_get_data (data, &size);
-  hva = checked_hva (driver, addr, size, error);
+  return vhost_driver_write_data (driver, addr, p, size, error);
+}
+
+/**
+ * vhost_driver_write_data:
+ * @driver: a #VhostDriver
+ * @addr: a guest address
+ * @data: (array length=len): the bytes to store there
+ * @len: how many bytes
+ * @error: return location for a #GError
+ *
+ * Copies @len bytes into guest memory, as vhost_driver_write() does: a byte
+ * array in bindings, without a #GBytes.
+ *
+ * Returns: %TRUE on success; %FALSE with %VHOST_ERROR_INVALID_ARGUMENT if the range
+ *   is outside the driver's memory
+ */
+gboolean
+vhost_driver_write_data (VhostDriver *driver, guint64 addr, const guint8 *data, gsize len, GError **error)
+{
+  void *hva;
+
+  g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
+  g_return_val_if_fail (len == 0 || data != NULL, FALSE);
+
+  hva = checked_hva (driver, addr, len, error);
   if (hva == NULL)
     return FALSE;
-  if (size > 0)
-    memcpy (hva, p, size);
+  if (len > 0)
+    memcpy (hva, data, len);
   return TRUE;
 }
 
@@ -372,18 +464,50 @@ vhost_driver_write (VhostDriver *driver, guint64 addr, GBytes *data, GError **er
 GBytes *
 vhost_driver_read (VhostDriver *driver, guint64 addr, gsize len, GError **error)
 {
+  gsize size;
+  guint8 *data = vhost_driver_read_data (driver, addr, len, &size, error);
+
+  return data == NULL ? NULL : g_bytes_new_take (data, size);
+}
+
+/**
+ * vhost_driver_read_data:
+ * @driver: a #VhostDriver
+ * @addr: a guest address
+ * @len: how many bytes to copy
+ * @out_len: (out): the length of the returned array, @len
+ * @error: return location for a #GError
+ *
+ * Copies bytes out of guest memory, as vhost_driver_read() does, into memory
+ * that the caller frees with g_free(): a byte array in bindings, without a
+ * #GBytes.
+ *
+ * Returns: (transfer full) (array length=out_len) (nullable): the bytes, or %NULL
+ *   with %VHOST_ERROR_INVALID_ARGUMENT if the range is outside the driver's memory
+ */
+guint8 *
+vhost_driver_read_data (VhostDriver *driver, guint64 addr, gsize len, gsize *out_len, GError **error)
+{
+  guint8 *data;
   void *hva;
 
   g_return_val_if_fail (VHOST_IS_DRIVER (driver), NULL);
+  g_return_val_if_fail (out_len != NULL, NULL);
 
+  *out_len = 0;
   hva = checked_hva (driver, addr, len, error);
-  return hva == NULL ? NULL : g_bytes_new (hva, len);
+  if (hva == NULL)
+    return NULL;
+  data = g_malloc (MAX (len, 1));
+  memcpy (data, hva, len);
+  *out_len = len;
+  return data;
 }
 
+/* The guest memory, made when the driver is constructed. */
 static gboolean
-vhost_driver_initable_init (GInitable *initable, GCancellable *cancellable, GError **error)
+driver_make_memory (VhostDriver *self, GError **error)
 {
-  VhostDriver *self = VHOST_DRIVER (initable);
   void *map;
 
   if (self->backend == NULL)
@@ -422,6 +546,28 @@ vhost_driver_initable_init (GInitable *initable, GCancellable *cancellable, GErr
 }
 
 static void
+vhost_driver_constructed (GObject *object)
+{
+  VhostDriver *self = VHOST_DRIVER (object);
+
+  G_OBJECT_CLASS (vhost_driver_parent_class)->constructed (object);
+  driver_make_memory (self, &self->init_error);
+}
+
+static gboolean
+vhost_driver_initable_init (GInitable *initable, GCancellable *cancellable, GError **error)
+{
+  VhostDriver *self = VHOST_DRIVER (initable);
+
+  if (self->init_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->init_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
 vhost_driver_initable_iface_init (GInitableIface *iface)
 {
   iface->init = vhost_driver_initable_init;
@@ -434,7 +580,8 @@ vhost_driver_initable_iface_init (GInitableIface *iface)
  * @error: return location for a #GError
  *
  * Creates a driver with @memory_size bytes of shareable guest memory (one
- * region; set #VhostDriver:n-regions through g_initable_new() for more).
+ * region; set #VhostDriver:n-regions through g_initable_new() or g_object_new()
+ * for more).
  *
  * Returns: (transfer full): the driver, or %NULL with @error set
  */
@@ -533,6 +680,7 @@ vhost_driver_finalize (GObject *object)
   g_array_unref (self->free_extents);
   g_hash_table_unref (self->allocated);
   g_clear_object (&self->backend);
+  g_clear_error (&self->init_error);
   g_main_context_unref (self->context);
   G_OBJECT_CLASS (vhost_driver_parent_class)->finalize (object);
 }
@@ -602,6 +750,7 @@ vhost_driver_class_init (VhostDriverClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = vhost_driver_constructed;
   object_class->dispose = vhost_driver_dispose;
   object_class->finalize = vhost_driver_finalize;
   object_class->get_property = vhost_driver_get_property;
@@ -612,16 +761,18 @@ vhost_driver_class_init (VhostDriverClass *klass)
    *
    * The device's control plane.
    */
-  properties[PROP_BACKEND] = g_param_spec_object ("backend", NULL, NULL, VHOST_TYPE_BACKEND,
-                                                  G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_BACKEND] = g_param_spec_object (
+      "backend", "Backend", "The device's control plane.", VHOST_TYPE_BACKEND,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostDriver:memory-size:
    *
    * Bytes of guest memory the driver owns, a multiple of 4096 per region.
    */
-  properties[PROP_MEMORY_SIZE] = g_param_spec_uint64 ("memory-size", NULL, NULL, 0, G_MAXUINT64, 0,
-                                                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                                                        G_PARAM_STATIC_STRINGS);
+  properties[PROP_MEMORY_SIZE] = g_param_spec_uint64 (
+      "memory-size", "Memory size",
+      "Bytes of guest memory the driver owns, a multiple of 4096 per region.", 0, G_MAXUINT64, 0,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostDriver:n-regions:
    *
@@ -629,24 +780,29 @@ vhost_driver_class_init (VhostDriverClass *klass)
    * memory; each is mapped on its own by the back-end, so a buffer that crosses a
    * boundary is two pieces of memory there.
    */
-  properties[PROP_N_REGIONS] = g_param_spec_uint ("n-regions", NULL, NULL, 1, 8, 1,
-                                                  G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                                                    G_PARAM_STATIC_STRINGS);
+  properties[PROP_N_REGIONS] = g_param_spec_uint (
+      "n-regions", "N regions",
+      "How many memory regions of equal size the back-end is given for the guest memory; each is "
+      "mapped on its own by the back-end, so a buffer that crosses a boundary is two pieces of "
+      "memory there.",
+      1, 8, 1, G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostDriver:running:
    *
    * Whether the device is up (between vhost_driver_start() and vhost_driver_stop()).
    */
-  properties[PROP_RUNNING] = g_param_spec_boolean ("running", NULL, NULL, FALSE,
-                                                   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RUNNING] = g_param_spec_boolean (
+      "running", "Running",
+      "Whether the device is up (between vhost_driver_start() and vhost_driver_stop()).", FALSE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostDriver:acked-features:
    *
    * The virtio features vhost_driver_start() negotiated.
    */
-  properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0,
-                                                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS |
-                                                           G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 (
+      "acked-features", "Acked features", "The virtio features vhost_driver_start() negotiated.", 0,
+      G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostDriver:access-platform:
    *
@@ -662,9 +818,11 @@ vhost_driver_class_init (VhostDriverClass *klass)
    * Without it, %VHOST_VIRTIO_F_ACCESS_PLATFORM is never acked on vhost-user.
    * Other back-ends do not support it. Takes effect at the next start.
    */
-  properties[PROP_ACCESS_PLATFORM] = g_param_spec_boolean ("access-platform", NULL, NULL, FALSE,
-                                                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                                             G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_ACCESS_PLATFORM] = g_param_spec_boolean (
+      "access-platform", "Access platform",
+      "Whether vhost_driver_start() negotiates VHOST_VIRTIO_F_ACCESS_PLATFORM with a vhost-user "
+      "back-end that offers it.",
+      FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostDriver:iotlb-page-size:
    *
@@ -674,9 +832,11 @@ vhost_driver_class_init (VhostDriverClass *klass)
    * each IOTLB miss with an update of the page of that size that holds the
    * address, as a vIOMMU that maps pages does. Takes effect at the next start.
    */
-  properties[PROP_IOTLB_PAGE_SIZE] = g_param_spec_uint64 ("iotlb-page-size", NULL, NULL, 0, G_MAXUINT64, 0,
-                                                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                                            G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_IOTLB_PAGE_SIZE] = g_param_spec_uint64 (
+      "iotlb-page-size", "IOTLB page size",
+      "With access-platform: 0 maps the driver's whole memory in the back-end's IOTLB at start; a "
+      "size in bytes answers each IOTLB miss with the page of that size that holds the address.",
+      0, G_MAXUINT64, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -980,7 +1140,7 @@ iotlb_message_cb (VhostUserMaster *master, guint64 iova, guint64 size, guint64 u
 
   if (!has_iotlb (self))
     return;
-  if (type != VHOST_IOTLB_MISS)
+  if (type != VHOST_IOTLB_MESSAGE_MISS)
     {
       g_debug ("The back-end was refused %s access at IOVA 0x%" G_GINT64_MODIFIER "x (IOTLB message type %u)",
                vhost_iotlb_perm_name (perm), iova, type);
@@ -996,8 +1156,9 @@ iotlb_message_cb (VhostUserMaster *master, guint64 iova, guint64 size, guint64 u
       start = iova - iova % self->iotlb_page_size;
       len = MIN (self->iotlb_page_size, self->memory_size - start);
     }
-  if (!vhost_user_master_iotlb_msg (master, start, len, uaddr_of (self, start), VHOST_IOTLB_PERM_RW,
-                                    VHOST_IOTLB_UPDATE, &error))
+  if (!vhost_user_master_iotlb_msg (master, start, len, uaddr_of (self, start),
+                                    VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE, VHOST_IOTLB_MESSAGE_UPDATE,
+                                    &error))
     g_debug ("Answering the IOTLB miss at IOVA 0x%" G_GINT64_MODIFIER "x: %s", iova, error->message);
 }
 
@@ -1012,7 +1173,8 @@ setup_iotlb (VhostDriver *self, GError **error)
     self->iotlb_handler = g_signal_connect (self->backend, "iotlb-message", G_CALLBACK (iotlb_message_cb), self);
   return self->iotlb_page_size > 0 ||
          vhost_user_master_iotlb_msg (VHOST_USER_MASTER (self->backend), 0, self->memory_size, uaddr_of (self, 0),
-                                      VHOST_IOTLB_PERM_RW, VHOST_IOTLB_UPDATE, error);
+                                      VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE, VHOST_IOTLB_MESSAGE_UPDATE,
+                                      error);
 }
 
 /* Features and protocol features. A restore asks the back-end for exactly what
@@ -1226,6 +1388,8 @@ vhost_driver_start (VhostDriver *driver, guint n_queues, guint queue_size, guint
   g_return_val_if_fail (n_queues > 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!driver_check_memory (driver, error))
+    return FALSE;
   if (driver->running || driver->reconnecting)
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_BROKEN, "The driver is already running");

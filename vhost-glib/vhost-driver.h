@@ -140,6 +140,24 @@ GBytes *vhost_driver_read (VhostDriver *driver,
                            gsize len,
                            GError **error);
 
+/* The same without out-arguments or GBytes, for the languages that prefer them. */
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_driver_alloc_address (VhostDriver *driver,
+                                    gsize size,
+                                    GError **error);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_driver_write_data (VhostDriver *driver,
+                                  guint64 addr,
+                                  const guint8 *data,
+                                  gsize len,
+                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+guint8 *vhost_driver_read_data (VhostDriver *driver,
+                                guint64 addr,
+                                gsize len,
+                                gsize *out_len,
+                                GError **error);
+
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_driver_submit (VhostDriver *driver,
                               guint queue,

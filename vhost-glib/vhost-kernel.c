@@ -429,8 +429,8 @@ iotlb_dispatch (gint fd, GIOCondition condition, gpointer user_data)
  * @iova: the I/O virtual address
  * @size: the size of the range
  * @uaddr: the address in this process that @iova maps to (for an update)
- * @perm: the access allowed (1 read, 2 write, 3 both)
- * @type: the message type (2 update, 3 invalidate)
+ * @perm: the access allowed
+ * @type: %VHOST_IOTLB_MESSAGE_UPDATE or %VHOST_IOTLB_MESSAGE_INVALIDATE
  * @error: return location for a #GError
  *
  * Updates or invalidates an entry of the device IOTLB, for devices with
@@ -446,8 +446,8 @@ vhost_kernel_iotlb_msg (VhostKernel *kernel,
                         guint64 iova,
                         guint64 size,
                         guint64 uaddr,
-                        guint perm,
-                        guint type,
+                        VhostIotlbAccess perm,
+                        VhostIotlbMessageType type,
                         GError **error)
 {
   g_return_val_if_fail (VHOST_IS_KERNEL (kernel), FALSE);

@@ -68,8 +68,8 @@ gboolean vhost_kernel_iotlb_msg (VhostKernel *kernel,
                                  guint64 iova,
                                  guint64 size,
                                  guint64 uaddr,
-                                 guint perm,
-                                 guint type,
+                                 VhostIotlbAccess perm,
+                                 VhostIotlbMessageType type,
                                  GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_kernel_set_vring_busyloop_timeout (VhostKernel *kernel,

@@ -63,8 +63,11 @@ typedef enum {
  * @VHOST_IOTLB_ACCESS_READ: read access (VHOST_ACCESS_RO; with @VHOST_IOTLB_ACCESS_WRITE, VHOST_ACCESS_RW).
  * @VHOST_IOTLB_ACCESS_WRITE: write access (VHOST_ACCESS_WO).
  *
- * The access an IOTLB message is about (its `perm` field), as #VhostVdpaAccess
- * is for vDPA mappings.
+ * The access an IOTLB message is about (its `perm` field), on the vhost-user
+ * channels (vhost_user_master_iotlb_msg(), vhost_user_slave_send_iotlb_msg()) and
+ * on kernel vhost (vhost_kernel_iotlb_msg()), and the access a vDPA DMA mapping
+ * gives the device (vhost_vdpa_dma_map()): the kernel's and the specification's
+ * VHOST_ACCESS_RO, _WO and _RW.
  */
 typedef enum /*< flags >*/ {
   VHOST_IOTLB_ACCESS_NONE = 0,

@@ -775,27 +775,30 @@ vhost_user_backend_process_class_init (VhostUserBackendProcessClass *klass)
    *
    * The program to run.
    */
-  properties[PROP_PROGRAM] =
-    g_param_spec_object ("program", NULL, NULL, VHOST_TYPE_USER_BACKEND_PROGRAM,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_PROGRAM] = g_param_spec_object (
+      "program", "Program", "The program to run.", VHOST_TYPE_USER_BACKEND_PROGRAM,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProcess:connection:
    *
    * How the program is connected to the front-end: `--fd` or `--socket-path`.
    */
-  properties[PROP_CONNECTION] =
-    g_param_spec_enum ("connection", NULL, NULL, VHOST_TYPE_USER_BACKEND_CONNECTION,
-                       VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONNECTION] = g_param_spec_enum (
+      "connection", "Connection",
+      "How the program is connected to the front-end: `--fd` or `--socket-path`.",
+      VHOST_TYPE_USER_BACKEND_CONNECTION, VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProcess:arguments:
    *
    * The program's arguments after `--fd` or `--socket-path`: what the device
    * needs, such as `--blk-file=disk.img`.
    */
-  properties[PROP_ARGUMENTS] =
-    g_param_spec_boxed ("arguments", NULL, NULL, G_TYPE_STRV,
-                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_ARGUMENTS] = g_param_spec_boxed (
+      "arguments", "Arguments",
+      "The program's arguments after `--fd` or `--socket-path`: what the device needs, such as "
+      "`--blk-file=disk.img`.",
+      G_TYPE_STRV, G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProcess:runtime-directory:
    *
@@ -805,9 +808,11 @@ vhost_user_backend_process_class_init (VhostUserBackendProcessClass *klass)
    * under libvirt) needs a folder that it can reach; the private folder's name
    * starts with `vhost-glib-`.
    */
-  properties[PROP_RUNTIME_DIRECTORY] =
-    g_param_spec_string ("runtime-directory", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RUNTIME_DIRECTORY] = g_param_spec_string (
+      "runtime-directory", "Runtime directory",
+      "The folder in which the private folder (mode 0700) of the socket path is made, read when "
+      "the process starts.",
+      NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserBackendProcess:start-timeout:
    *
@@ -815,9 +820,12 @@ vhost_user_backend_process_class_init (VhostUserBackendProcessClass *klass)
    * to be ready before it is killed and the start fails with
    * %VHOST_ERROR_TIMED_OUT.
    */
-  properties[PROP_START_TIMEOUT] =
-    g_param_spec_uint ("start-timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_START_TIMEOUT_MS,
-                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_START_TIMEOUT] = g_param_spec_uint (
+      "start-timeout", "Start timeout",
+      "How long, in milliseconds, a program started with `--socket-path` may take to be ready "
+      "before it is killed and the start fails with VHOST_ERROR_TIMED_OUT.",
+      1, G_MAXUINT, DEFAULT_START_TIMEOUT_MS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserBackendProcess:restart:
    *
@@ -825,9 +833,11 @@ vhost_user_backend_process_class_init (VhostUserBackendProcessClass *klass)
    * same socket path (%VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH only; see
    * #VhostUserBackendProcess::restarted).
    */
-  properties[PROP_RESTART] =
-    g_param_spec_boolean ("restart", NULL, NULL, FALSE,
-                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_RESTART] = g_param_spec_boolean (
+      "restart", "Restart",
+      "Whether a program that exits after it was ready is started again on the same socket path "
+      "(VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH only; see VhostUserBackendProcess::restarted).",
+      FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserBackendProcess:socket-path:
    *
@@ -835,17 +845,20 @@ vhost_user_backend_process_class_init (VhostUserBackendProcessClass *klass)
    * set by vhost_user_backend_process_start_async(); %NULL before, and with
    * %VHOST_USER_BACKEND_CONNECTION_FD.
    */
-  properties[PROP_SOCKET_PATH] =
-    g_param_spec_string ("socket-path", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_SOCKET_PATH] = g_param_spec_string (
+      "socket-path", "Socket path",
+      "The socket the program listens on (VHOST_USER_BACKEND_CONNECTION_SOCKET_PATH), set by "
+      "vhost_user_backend_process_start_async(); NULL before, and with "
+      "VHOST_USER_BACKEND_CONNECTION_FD.",
+      NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserBackendProcess:pid:
    *
    * The process id of the running program, or 0 when it does not run.
    */
-  properties[PROP_PID] =
-    g_param_spec_int ("pid", NULL, NULL, 0, G_MAXINT, 0,
-                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_PID] = g_param_spec_int (
+      "pid", "Pid", "The process id of the running program, or 0 when it does not run.", 0,
+      G_MAXINT, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**

@@ -179,54 +179,69 @@ vhost_user_backend_program_class_init (VhostUserBackendProgramClass *klass)
    *
    * The JSON descriptor the program was found through.
    */
-  program_properties[PROGRAM_PROP_DESCRIPTOR_PATH] =
-    g_param_spec_string ("descriptor-path", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_DESCRIPTOR_PATH] = g_param_spec_string (
+      "descriptor-path", "Descriptor path", "The JSON descriptor the program was found through.",
+      NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProgram:name:
    *
    * The descriptor's file name, such as `50-vhost-glib-blk.json`: what orders
    * the programs, and what a more specific folder overrides.
    */
-  program_properties[PROGRAM_PROP_NAME] =
-    g_param_spec_string ("name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_NAME]
+      = g_param_spec_string ("name", "Name",
+                             "The descriptor's file name, such as `50-vhost-glib-blk.json`: what "
+                             "orders the programs, and what a more specific folder overrides.",
+                             NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProgram:backend-type:
    *
    * The descriptor's `type`: one of QEMU's VHostUserBackendType, such as
    * `"block"`, `"net"`, `"gpu"` or `"fs"`.
    */
-  program_properties[PROGRAM_PROP_BACKEND_TYPE] =
-    g_param_spec_string ("backend-type", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_BACKEND_TYPE]
+      = g_param_spec_string ("backend-type", "Backend type",
+                             "The descriptor's `type`: one of QEMU's VHostUserBackendType, such as "
+                             "`\"block\"`, `\"net\"`, `\"gpu\"` or `\"fs\"`.",
+                             NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProgram:binary:
    *
    * The absolute path of the program.
    */
-  program_properties[PROGRAM_PROP_BINARY] =
-    g_param_spec_string ("binary", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_BINARY]
+      = g_param_spec_string ("binary", "Binary", "The absolute path of the program.", NULL,
+                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProgram:description:
    *
    * The descriptor's human-readable description.
    */
-  program_properties[PROGRAM_PROP_DESCRIPTION] =
-    g_param_spec_string ("description", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_DESCRIPTION] = g_param_spec_string (
+      "description", "Description", "The descriptor's human-readable description.", NULL,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProgram:tags:
    *
    * The descriptor's `tags` (empty without them): for development and
    * debugging only; the schema asks management software to ignore them.
    */
-  program_properties[PROGRAM_PROP_TAGS] =
-    g_param_spec_boxed ("tags", NULL, NULL, G_TYPE_STRV, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_TAGS]
+      = g_param_spec_boxed ("tags", "Tags",
+                            "The descriptor's `tags` (empty without them): for development and "
+                            "debugging only; the schema asks management software to ignore them.",
+                            G_TYPE_STRV, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserBackendProgram:features:
    *
    * The `features` the program printed for `--print-capabilities` (empty if it
    * printed none), such as `"read-only"` and `"blk-file"` for a block back-end.
    */
-  program_properties[PROGRAM_PROP_FEATURES] =
-    g_param_spec_boxed ("features", NULL, NULL, G_TYPE_STRV, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  program_properties[PROGRAM_PROP_FEATURES] = g_param_spec_boxed (
+      "features", "Features",
+      "The `features` the program printed for `--print-capabilities` (empty if it printed none), "
+      "such as `\"read-only\"` and `\"blk-file\"` for a block back-end.",
+      G_TYPE_STRV, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROGRAM_PROPS, program_properties);
 }
 
@@ -954,9 +969,11 @@ vhost_user_backend_discovery_class_init (VhostUserBackendDiscoveryClass *klass)
    * Setting %NULL restores vhost_user_backend_discovery_get_default_search_path().
    * Folders that do not exist are skipped.
    */
-  properties[PROP_SEARCH_PATH] =
-    g_param_spec_boxed ("search-path", NULL, NULL, G_TYPE_STRV,
-                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_SEARCH_PATH] = g_param_spec_boxed (
+      "search-path", "Search path",
+      "The folders searched for descriptors, the most specific first: a file in one of them hides "
+      "the files of the same name in the folders after it.",
+      G_TYPE_STRV, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserBackendDiscovery:timeout:
    *
@@ -964,9 +981,12 @@ vhost_user_backend_discovery_class_init (VhostUserBackendDiscoveryClass *klass)
    * `--print-capabilities` before it is killed and skipped with
    * %VHOST_ERROR_TIMED_OUT.
    */
-  properties[PROP_TIMEOUT] =
-    g_param_spec_uint ("timeout", NULL, NULL, 1, G_MAXUINT, DEFAULT_TIMEOUT_MS,
-                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_TIMEOUT] = g_param_spec_uint (
+      "timeout", "Timeout",
+      "How long, in milliseconds, a program may take to answer `--print-capabilities` before it is "
+      "killed and skipped with VHOST_ERROR_TIMED_OUT.",
+      1, G_MAXUINT, DEFAULT_TIMEOUT_MS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**

@@ -80,6 +80,9 @@ gboolean vhost_user_channel_call_echo (VhostUserChannel *channel,
                                        VhostUserMsg **reply,
                                        GCancellable *cancellable,
                                        GError **error);
+/* Requester: a call that completes a GTask on the caller's thread-default context
+ * (at once, with no reply, for a request that has none): vhost_user_channel_call_start()
+ * with the reply handed to the task. */
 void vhost_user_channel_call_async (VhostUserChannel *channel,
                                     const VhostUserMsg *msg,
                                     GCancellable *cancellable,
@@ -89,6 +92,36 @@ gboolean vhost_user_channel_call_finish (VhostUserChannel *channel,
                                          GAsyncResult *result,
                                          VhostUserMsg **reply,
                                          GError **error);
+/* What a call started with vhost_user_channel_call_start() ends with: the reply
+ * (owned by the function; NULL when a REPLY_ACK status of 0 answered it), or the
+ * error that failed it (the peer's failure status, or the channel's end). */
+typedef void (*VhostUserChannelReplyFunc) (VhostUserChannel *channel,
+                                           VhostUserMsg *reply,
+                                           const GError *error,
+                                           gpointer user_data);
+/* Requester: queue `msg` (its fds borrowed) behind every request queued before it.
+ * When the protocol calls for a reply, *pending is set and `func` is called once,
+ * directly from the channel's input processing (its source on the channel's
+ * context, or the wait of a sync call or of vhost_user_channel_wait_until()), as
+ * soon as the reply is read or the channel closes; else `func` is never called.
+ * FALSE with `error` when the message cannot be queued. `echo` is as for
+ * vhost_user_channel_call_echo(). */
+gboolean vhost_user_channel_call_start (VhostUserChannel *channel,
+                                        const VhostUserMsg *msg,
+                                        gboolean echo,
+                                        VhostUserChannelReplyFunc func,
+                                        gpointer user_data,
+                                        gboolean *pending,
+                                        GError **error);
+/* Requester: process the socket (and the companion), as a sync call waits for its
+ * reply, until done (data) says so or the channel closed. A limit of the channel's
+ * timeout closes it with VHOST_ERROR_TIMED_OUT; FALSE only when `cancellable` is
+ * cancelled. */
+gboolean vhost_user_channel_wait_until (VhostUserChannel *channel,
+                                        gboolean (*done) (gpointer data),
+                                        gpointer data,
+                                        GCancellable *cancellable,
+                                        GError **error);
 
 /* Responder: queue a reply (its fds borrowed). */
 void vhost_user_channel_send (VhostUserChannel *channel, const VhostUserMsg *msg);

@@ -28,7 +28,8 @@ typedef struct
   gboolean done;
   VhostUserMsg *reply;           /* (owned) (nullable) */
   GError *error;                 /* (owned) (nullable) */
-  GTask *task;                   /* (owned) (nullable): async calls */
+  VhostUserChannelReplyFunc func; /* (nullable): calls started with vhost_user_channel_call_start() */
+  gpointer func_data;
 } PendingCall;
 
 struct _VhostUserChannel
@@ -106,28 +107,21 @@ pending_call_free (PendingCall *call)
 {
   vhost_user_msg_free (call->reply);
   g_clear_error (&call->error);
-  g_clear_object (&call->task);
   g_free (call);
 }
 
-/* Hand a finished call to whoever waits for it. Sync waiters free their own call. */
+/* Hand a finished call to whoever waits for it: a reply function at once, or a
+ * sync waiter, which frees its own call. */
 static void
-pending_call_complete (PendingCall *call)
+pending_call_complete (VhostUserChannel *channel, PendingCall *call)
 {
   call->done = TRUE;
-  if (call->task != NULL && !call->abandoned)
+  if (call->func != NULL)
     {
-      GTask *task = g_steal_pointer (&call->task);
-
-      if (call->error != NULL)
-        g_task_return_error (task, g_steal_pointer (&call->error));
-      else
-        g_task_return_pointer (task, g_steal_pointer (&call->reply),
-                               (GDestroyNotify) vhost_user_msg_free);
-      g_object_unref (task);
+      call->func (channel, g_steal_pointer (&call->reply), call->error, call->func_data);
       pending_call_free (call);
     }
-  else if (call->task != NULL || call->abandoned)
+  else if (call->abandoned)
     pending_call_free (call);
 }
 
@@ -275,7 +269,7 @@ channel_shutdown (VhostUserChannel *channel, GError *error)
   while ((call = g_queue_pop_head (&channel->pending)) != NULL)
     {
       call->error = g_error_copy (channel->close_error);
-      pending_call_complete (call);
+      pending_call_complete (channel, call);
     }
   if (error != NULL && closed_func != NULL)
     {
@@ -339,7 +333,7 @@ channel_handle_reply (VhostUserChannel *channel, VhostUserMsg *msg)
     }
   else
     call->reply = msg;
-  pending_call_complete (call);
+  pending_call_complete (channel, call);
 }
 
 static void
@@ -842,6 +836,45 @@ vhost_user_channel_call_echo (VhostUserChannel *channel,
   return channel_call_sync (channel, msg, TRUE, reply, cancellable, error);
 }
 
+gboolean
+vhost_user_channel_call_start (VhostUserChannel *channel,
+                               const VhostUserMsg *msg,
+                               gboolean echo,
+                               VhostUserChannelReplyFunc func,
+                               gpointer user_data,
+                               gboolean *pending,
+                               GError **error)
+{
+  PendingCall *call;
+
+  g_return_val_if_fail (func != NULL, FALSE);
+  g_return_val_if_fail (!echo || msg->hdr.size > 0, FALSE);
+  call = channel_start_call (channel, msg, echo, error);
+  if (call == NULL)
+    return FALSE;
+  *pending = !call->done;
+  if (call->done)
+    pending_call_free (call);
+  else
+    {
+      call->func = func;
+      call->func_data = user_data;
+    }
+  return TRUE;
+}
+
+static void
+call_async_reply_cb (VhostUserChannel *channel, VhostUserMsg *reply, const GError *error, gpointer user_data)
+{
+  GTask *task = user_data;
+
+  if (error != NULL)
+    g_task_return_error (task, g_error_copy (error));
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) vhost_user_msg_free);
+  g_object_unref (task);
+}
+
 void
 vhost_user_channel_call_async (VhostUserChannel *channel,
                                const VhostUserMsg *msg,
@@ -849,28 +882,25 @@ vhost_user_channel_call_async (VhostUserChannel *channel,
                                GAsyncReadyCallback callback,
                                gpointer user_data)
 {
-  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   GError *error = NULL;
-  PendingCall *call;
+  gboolean pending = FALSE;
 
   g_task_set_source_tag (task, vhost_user_channel_call_async);
   g_task_set_task_data (task, vhost_user_channel_ref (channel), (GDestroyNotify) vhost_user_channel_unref);
   if (g_task_return_error_if_cancelled (task))
-    return;
-  call = channel_start_call (channel, msg, FALSE, &error);
-  if (call == NULL)
+    g_object_unref (task);
+  else if (!vhost_user_channel_call_start (channel, msg, FALSE, call_async_reply_cb, task, &pending, &error))
     {
       g_task_return_error (task, error);
-      return;
+      g_object_unref (task);
     }
-  if (call->done)
+  else if (!pending)
     {
       /* No reply is due: the request is queued and goes out from the main context. */
-      pending_call_free (call);
       g_task_return_pointer (task, NULL, NULL);
-      return;
+      g_object_unref (task);
     }
-  call->task = g_steal_pointer (&task);
 }
 
 gboolean
@@ -893,5 +923,21 @@ vhost_user_channel_call_finish (VhostUserChannel *channel,
     *reply = msg;
   else
     vhost_user_msg_free (msg);
+  return TRUE;
+}
+
+gboolean
+vhost_user_channel_wait_until (VhostUserChannel *channel,
+                               gboolean (*done) (gpointer data),
+                               gpointer data,
+                               GCancellable *cancellable,
+                               GError **error)
+{
+  G_GNUC_UNUSED g_autoptr(VhostUserChannel) self = vhost_user_channel_ref (channel);
+  gint64 deadline = channel->timeout_ms > 0 ? g_get_monotonic_time () + channel->timeout_ms * G_TIME_SPAN_MILLISECOND : 0;
+
+  while (channel->fd >= 0 && !done (data))
+    if (!channel_wait (channel, deadline, cancellable, error))
+      return FALSE;
   return TRUE;
 }

@@ -10,10 +10,8 @@
 
 #include "vhost-user-master.h"
 #include "vhost-enum-types.h"
-#include "vhost-user-channel-private.h"
-#include "vhost-user-shmem-private.h"
+#include "vhost-user-master-private.h"
 #include "protocol/vhost-user-requests.h"
-#include "core/vhost-log-limit.h"
 
 /**
  * SECTION:vhost-user-master
@@ -39,13 +37,57 @@
  * reply of its own asks for an acknowledgement, so a failure in the back-end is
  * reported by the call that caused it.
  *
- * The methods are synchronous: each writes its request and reads the reply
- * directly from the socket, with a time limit (#VhostUserMaster:timeout). Back-end
- * requests that arrive while a call waits are dispatched at once, so a back-end
- * that needs an answer before it replies cannot deadlock the front-end. A
- * main-loop application that must never block uses
- * vhost_user_master_send_request_async(), which sends any request and completes
- * on the thread-default #GMainContext of the caller.
+ * Every request has a synchronous method and an asynchronous pair. A synchronous
+ * method writes its request and reads the reply directly from the socket, with a
+ * time limit (#VhostUserMaster:timeout). Back-end requests that arrive while a
+ * call waits are dispatched at once, so a back-end that needs an answer before it
+ * replies cannot deadlock the front-end.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(VhostUserMaster) master = vhost_user_master_new ("/run/vhost-blk.sock");
+ * g_autoptr(GError) error = NULL;
+ * guint64 features, protocol, queues = 1;
+ *
+ * if (!vhost_user_master_connect (master, NULL, &error) ||
+ *     !vhost_backend_get_features (VHOST_BACKEND (master), &features, &error) ||
+ *     !vhost_backend_set_owner (VHOST_BACKEND (master), &error) ||
+ *     !vhost_backend_negotiate_protocol (VHOST_BACKEND (master), VHOST_USER_PROTOCOL_F_MQ, &protocol, &error) ||
+ *     ((protocol & VHOST_USER_PROTOCOL_F_MQ) && !vhost_user_master_get_queue_num (master, &queues, &error)))
+ *   g_printerr ("%s\n", error->message);
+ * ]|
+ *
+ * ## Asynchronous calls ## {#vhost-user-master-async}
+ *
+ * A main-loop application that must never block uses the asynchronous pairs,
+ * GIO's `_async` and `_finish`: every #VhostBackend call
+ * (vhost_backend_get_features_async(), vhost_backend_set_mem_table_async()...),
+ * every typed request of the master (vhost_user_master_get_config_async(),
+ * vhost_user_master_get_inflight_fd_async()...), and
+ * vhost_user_master_send_request_async() for any request as the specification
+ * lays it out. Each sends its request from the master's #GMainContext without
+ * waiting; its callback runs on the thread-default #GMainContext of the caller
+ * once the reply arrived (for a request without a reply, once the request is on
+ * its way), never from inside the `_async` function; `_finish` gives the result,
+ * decoded.
+ *
+ * Calls go out in the order they are made, async and sync alike, and each one
+ * sees what the calls before it did: an asynchronous call waits in a queue until
+ * the one before it has its reply (the protocol features it needs are checked
+ * then), and a synchronous call first lets the asynchronous calls made before it
+ * finish, processing the socket as it does for its own reply. So a program may
+ * make a whole series of asynchronous calls at once and take the results in its
+ * callbacks, which come in the same order. A request that takes two messages
+ * (SET_PROTOCOL_FEATURES with SET_BACKEND_REQ_FD, a memory table while postcopy
+ * listens) has nothing between them on the wire.
+ *
+ * A #GCancellable cancelled before a call's request was sent takes the call out
+ * of the queue. Once sent, a request cannot be taken back: the call fails with
+ * %G_IO_ERROR_CANCELLED at once, and the back-end still carries the request out;
+ * the master's own record (#VhostUserMaster:acked-features, the back-end request
+ * channel...) follows what the back-end answered. An asynchronous call waits for
+ * its reply without a time limit, and fails with %VHOST_ERROR_DISCONNECTED when
+ * the connection ends (vhost_user_master_close() included), as every call queued
+ * behind it does.
  *
  * When %VHOST_USER_PROTOCOL_F_BACKEND_REQ is negotiated, the master creates the
  * back-end request channel (a socketpair, one end sent with SET_BACKEND_REQ_FD)
@@ -92,33 +134,6 @@
  *
  * A vhost-user front-end. All its fields are private.
  */
-
-struct _VhostUserMaster
-{
-  GObject parent_instance;
-
-  char *socket_path;               /* (owned) (nullable) */
-  int adopted_fd;                  /* (owned) a socket given to new_for_fd, until connect */
-  GMainContext *context;           /* (owned) */
-  VhostUserChannel *channel;       /* (owned) (nullable) the front-end's socket */
-  VhostUserChannel *backend;       /* (owned) (nullable) the back-end request channel */
-  guint64 offered_features;
-  guint64 acked_features;
-  guint64 acked_protocol_features;
-  guint timeout_ms;
-  gboolean postcopy_listening;     /* between POSTCOPY_LISTEN and POSTCOPY_END */
-  GArray *postcopy_regions;        /* (element-type PostcopyRegion) (owned) where the back-end mapped them */
-  VhostUserShmem *shmem;           /* (owned) (nullable) the shared memory regions, from GET_SHMEM_CONFIG */
-  VhostLogLimiter log_limiter;     /* what a back-end can make the master log */
-};
-
-/* A region of guest memory as the back-end mapped it, learnt in postcopy. */
-typedef struct
-{
-  guint64 guest_phys_addr;
-  guint64 size;
-  guint64 backend_addr;
-} PostcopyRegion;
 
 static void vhost_user_master_backend_iface_init (VhostBackendInterface *iface);
 
@@ -365,7 +380,7 @@ backend_request_cb (VhostUserChannel *channel, VhostUserMsg *msg, gpointer user_
 }
 
 /* The back-end sent something wrong: end the session with a GError, as for a bad message. */
-static void
+void
 master_fail (VhostUserMaster *self, GError *local_error, GError **error)
 {
   if (self->channel != NULL)
@@ -373,8 +388,8 @@ master_fail (VhostUserMaster *self, GError *local_error, GError **error)
   g_propagate_error (error, local_error);
 }
 
-static gboolean
-master_check (VhostUserMaster *self, guint32 request, GError **error)
+gboolean
+master_check_now (VhostUserMaster *self, guint32 request, GError **error)
 {
   const VhostUserRequestInfo *info = vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, request);
 
@@ -391,6 +406,14 @@ master_check (VhostUserMaster *self, guint32 request, GError **error)
     }
   return vhost_user_request_check_features (VHOST_USER_CHANNEL_FRONTEND, request, 0, self->acked_protocol_features,
                                             error);
+}
+
+/* A sync request goes after the async ones called before it (vhost-user-master-async.c). */
+static gboolean
+master_check (VhostUserMaster *self, guint32 request, GError **error)
+{
+  master_drain (self);
+  return master_check_now (self, request, error);
 }
 
 /* Send a request and wait for its reply (if any); NEED_REPLY is set when REPLY_ACK is on. */
@@ -445,8 +468,12 @@ master_call_get_u64 (VhostUserMaster *self, VhostUserMsg *msg, guint64 *value, c
 {
   g_autoptr(VhostUserMsg) reply = NULL;
 
-  if (!master_call (self, msg, &reply, error))
-    return FALSE;
+  return master_call (self, msg, &reply, error) && master_reply_u64 (reply, status_name, value, error);
+}
+
+gboolean
+master_reply_u64 (const VhostUserMsg *reply, const char *status_name, guint64 *value, GError **error)
+{
   if (status_name != NULL && reply->payload.u64 != 0)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
@@ -501,6 +528,7 @@ vhost_user_master_init (VhostUserMaster *self)
   self->timeout_ms = DEFAULT_TIMEOUT_MS;
   self->context = g_main_context_ref_thread_default ();
   self->postcopy_regions = g_array_new (FALSE, FALSE, sizeof (PostcopyRegion));
+  g_queue_init (&self->ops);
   vhost_log_limiter_init (&self->log_limiter, NULL, VHOST_LOG_LIMIT_BURST, VHOST_LOG_LIMIT_INTERVAL_US);
 }
 
@@ -623,43 +651,51 @@ vhost_user_master_class_init (VhostUserMasterClass *klass)
    * The path of the back-end's listening socket, or %NULL for a master made
    * with vhost_user_master_new_for_fd().
    */
-  properties[PROP_SOCKET_PATH] =
-    g_param_spec_string ("socket-path", NULL, NULL, NULL,
-                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SOCKET_PATH] = g_param_spec_string (
+      "socket-path", "Socket path",
+      "The path of the back-end's listening socket, or NULL for a master made with "
+      "vhost_user_master_new_for_fd().",
+      NULL, G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
   /**
    * VhostUserMaster:connected:
    *
    * Whether the master has a connection to a back-end.
    */
-  properties[PROP_CONNECTED] =
-    g_param_spec_boolean ("connected", NULL, NULL, FALSE,
-                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_CONNECTED] = g_param_spec_boolean (
+      "connected", "Connected", "Whether the master has a connection to a back-end.", FALSE,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserMaster:acked-features:
    *
    * The virtio features last set with vhost_backend_set_features().
    */
-  properties[PROP_ACKED_FEATURES] =
-    g_param_spec_uint64 ("acked-features", NULL, NULL, 0, G_MAXUINT64, 0,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_ACKED_FEATURES] = g_param_spec_uint64 (
+      "acked-features", "Acked features",
+      "The virtio features last set with vhost_backend_set_features().", 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserMaster:acked-protocol-features:
    *
    * The protocol features last set with vhost_user_master_set_protocol_features(),
    * a mask of #VhostUserProtocolFeatures.
    */
-  properties[PROP_ACKED_PROTOCOL_FEATURES] =
-    g_param_spec_uint64 ("acked-protocol-features", NULL, NULL, 0, G_MAXUINT64, 0,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_ACKED_PROTOCOL_FEATURES] = g_param_spec_uint64 (
+      "acked-protocol-features", "Acked protocol features",
+      "The protocol features last set with vhost_user_master_set_protocol_features(), a mask of "
+      "VhostUserProtocolFeatures.",
+      0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserMaster:timeout:
    *
    * How long, in milliseconds, a synchronous request waits for its reply before
    * the connection is closed with %VHOST_ERROR_TIMED_OUT; 0 waits without limit.
    */
-  properties[PROP_TIMEOUT] =
-    g_param_spec_uint ("timeout", NULL, NULL, 0, G_MAXUINT, DEFAULT_TIMEOUT_MS,
-                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_TIMEOUT] = g_param_spec_uint (
+      "timeout", "Timeout",
+      "How long, in milliseconds, a synchronous request waits for its reply before the connection "
+      "is closed with VHOST_ERROR_TIMED_OUT; 0 waits without limit.",
+      0, G_MAXUINT, DEFAULT_TIMEOUT_MS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1393,20 +1429,19 @@ vhost_user_master_get_acked_protocol_features (VhostUserMaster *master)
   return master->acked_protocol_features;
 }
 
-/* Build a request from the generic API's arguments. */
-static gboolean
-master_build_request (VhostUserMaster *self,
-                      VhostUserRequest request,
-                      GBytes *payload,
-                      GUnixFDList *fds,
-                      VhostUserMsg *msg,
-                      GError **error)
+/* Build a request from the generic API's arguments, validated as a back-end would;
+ * the fds are borrowed from `fds`. */
+gboolean
+master_build_request (VhostUserRequest request, GBytes *payload, GUnixFDList *fds, VhostUserMsg *msg, GError **error)
 {
   gsize size = payload != NULL ? g_bytes_get_size (payload) : 0;
   gint n_fds = fds != NULL ? g_unix_fd_list_get_length (fds) : 0;
 
-  if (!master_check (self, request, error))
-    return FALSE;
+  if (vhost_user_request_info (VHOST_USER_CHANNEL_FRONTEND, request) == NULL)
+    {
+      g_set_error (error, VHOST_ERROR, VHOST_ERROR_UNKNOWN_REQUEST, "Unknown request code %u", request);
+      return FALSE;
+    }
   if (size > VHOST_USER_MAX_PAYLOAD || n_fds > (gint) VHOST_USER_MAX_FDS)
     {
       g_set_error (error, VHOST_ERROR, size > VHOST_USER_MAX_PAYLOAD ? VHOST_ERROR_MESSAGE_SIZE : VHOST_ERROR_FDS,
@@ -1425,11 +1460,11 @@ master_build_request (VhostUserMaster *self,
       msg->n_fds = 0;
       return FALSE;
     }
-  vhost_user_request_set_need_reply (VHOST_USER_CHANNEL_FRONTEND, msg, self->acked_protocol_features);
   return TRUE;
 }
 
-static GBytes *
+/* The payload of a reply (empty for none), and its fds, taken from it. */
+GBytes *
 master_reply_to_bytes (VhostUserMsg *reply, GUnixFDList **out_fds)
 {
   GBytes *bytes;
@@ -1444,7 +1479,6 @@ master_reply_to_bytes (VhostUserMsg *reply, GUnixFDList **out_fds)
       *out_fds = g_unix_fd_list_new_from_array (reply->fds, reply->n_fds);
       reply->n_fds = 0;
     }
-  vhost_user_msg_free (reply);
   return bytes;
 }
 
@@ -1474,100 +1508,14 @@ vhost_user_master_send_request (VhostUserMaster *master,
                                 GError **error)
 {
   VhostUserMsg msg;
-  VhostUserMsg *reply = NULL;
+  g_autoptr(VhostUserMsg) reply = NULL;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
-  if (!master_build_request (master, request, payload, fds, &msg, error) ||
-      !vhost_user_channel_call (master->channel, &msg, &reply, cancellable, error))
+  if (!master_check (master, request, error) || !master_build_request (request, payload, fds, &msg, error))
     return NULL;
-  return master_reply_to_bytes (reply, out_fds);
-}
-
-static void
-master_send_request_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  VhostUserChannel *channel = g_task_get_task_data (task);
-  VhostUserMsg *reply = NULL;
-  GError *error = NULL;
-
-  if (!vhost_user_channel_call_finish (channel, result, &reply, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, reply, (GDestroyNotify) vhost_user_msg_free);
-}
-
-/**
- * vhost_user_master_send_request_async:
- * @master: a #VhostUserMaster
- * @request: the request
- * @payload: (nullable): the payload, in the wire format of the specification
- * @fds: (nullable): the file descriptors to send with it (duplicated)
- * @cancellable: (nullable): a #GCancellable; a cancelled request completes when
- *   its reply arrives or the connection ends
- * @callback: (scope async): called with the reply
- * @user_data: data for @callback
- *
- * Sends any front-end request without blocking. The request is written from
- * the master's #GMainContext and @callback runs on the thread-default context of
- * the caller once the reply has arrived (at once for a request without a reply).
- * Requests are answered in the order they are sent.
- */
-void
-vhost_user_master_send_request_async (VhostUserMaster *master,
-                                      VhostUserRequest request,
-                                      GBytes *payload,
-                                      GUnixFDList *fds,
-                                      GCancellable *cancellable,
-                                      GAsyncReadyCallback callback,
-                                      gpointer user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  VhostUserMsg msg;
-  GError *error = NULL;
-
-  g_return_if_fail (VHOST_IS_USER_MASTER (master));
-  task = g_task_new (master, cancellable, callback, user_data);
-  g_task_set_source_tag (task, vhost_user_master_send_request_async);
-  if (!master_build_request (master, request, payload, fds, &msg, &error))
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_task_set_task_data (task, vhost_user_channel_ref (master->channel),
-                        (GDestroyNotify) vhost_user_channel_unref);
-  vhost_user_channel_call_async (master->channel, &msg, cancellable, master_send_request_cb,
-                                 g_steal_pointer (&task));
-}
-
-/**
- * vhost_user_master_send_request_finish:
- * @master: a #VhostUserMaster
- * @result: the #GAsyncResult given to the callback
- * @out_fds: (out) (optional) (nullable) (transfer full): the file descriptors of the reply
- * @error: return location for a #GError
- *
- * Finishes vhost_user_master_send_request_async().
- *
- * Returns: (transfer full): the payload of the reply, empty if there is none
- */
-GBytes *
-vhost_user_master_send_request_finish (VhostUserMaster *master,
-                                       GAsyncResult *result,
-                                       GUnixFDList **out_fds,
-                                       GError **error)
-{
-  VhostUserMsg *reply;
-  GError *local_error = NULL;
-
-  g_return_val_if_fail (g_task_is_valid (result, master), NULL);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vhost_user_master_send_request_async, NULL);
-  reply = g_task_propagate_pointer (G_TASK (result), &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return NULL;
-    }
+  vhost_user_request_set_need_reply (VHOST_USER_CHANNEL_FRONTEND, &msg, master->acked_protocol_features);
+  if (!vhost_user_channel_call (master->channel, &msg, &reply, cancellable, error))
+    return NULL;
   return master_reply_to_bytes (reply, out_fds);
 }
 
@@ -1635,6 +1583,24 @@ check_protocol_dependencies (const char *what, guint64 features, GError **error)
 }
 
 /**
+ * vhost_user_master_query_protocol_features:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Reads the protocol features the back-end offers, as
+ * vhost_user_master_get_protocol_features() does, and returns them.
+ *
+ * Returns: a mask of #VhostUserProtocolFeatures, or 0 with @error set
+ */
+guint64
+vhost_user_master_query_protocol_features (VhostUserMaster *master, GError **error)
+{
+  guint64 features = 0;
+
+  return vhost_user_master_get_protocol_features (master, &features, error) ? features : 0;
+}
+
+/**
  * vhost_user_master_set_protocol_features:
  * @master: a #VhostUserMaster
  * @features: the protocol features to use, a mask of #VhostUserProtocolFeatures
@@ -1656,9 +1622,23 @@ gboolean
 vhost_user_master_set_protocol_features (VhostUserMaster *master, guint64 features, GError **error)
 {
   VhostUserMsg msg;
-  int sv[2];
+  gboolean ok;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  if (!master_check_protocol_features (features, error) ||
+      !master_call_u64 (master, VHOST_USER_SET_PROTOCOL_FEATURES, features, error) ||
+      !master_apply_protocol_features (master, features, &msg, error))
+    return FALSE;
+  if (msg.n_fds == 0)
+    return TRUE;
+  ok = master_call (master, &msg, NULL, error);
+  master_backend_req_fd_done (master, &msg, ok);
+  return ok;
+}
+
+gboolean
+master_check_protocol_features (guint64 features, GError **error)
+{
   if (features & ~VHOST_USER_PROTOCOL_FEATURES_SUPPORTED)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
@@ -1666,19 +1646,27 @@ vhost_user_master_set_protocol_features (VhostUserMaster *master, guint64 featur
                    features & ~VHOST_USER_PROTOCOL_FEATURES_SUPPORTED);
       return FALSE;
     }
-  if (!check_protocol_dependencies ("SET_PROTOCOL_FEATURES", features, error))
-    return FALSE;
-  if (!master_call_u64 (master, VHOST_USER_SET_PROTOCOL_FEATURES, features, error))
-    return FALSE;
-  if (master->acked_protocol_features != features)
-    {
-      master->acked_protocol_features = features;
-      g_object_notify_by_pspec (G_OBJECT (master), properties[PROP_ACKED_PROTOCOL_FEATURES]);
-    }
-  vhost_user_channel_set_protocol_features (master->channel, features);
+  return check_protocol_dependencies ("SET_PROTOCOL_FEATURES", features, error);
+}
 
-  vhost_user_channel_set_companion (master->channel, NULL);
-  g_clear_pointer (&master->backend, vhost_user_channel_unref);
+/* After SET_PROTOCOL_FEATURES: the protocol features in use and, with BACKEND_REQ, a
+ * new back-end request channel, whose other end `backend_req` carries (SET_BACKEND_REQ_FD;
+ * no fd when there is none to send). */
+gboolean
+master_apply_protocol_features (VhostUserMaster *self, guint64 features, VhostUserMsg *backend_req, GError **error)
+{
+  int sv[2];
+
+  if (self->acked_protocol_features != features)
+    {
+      self->acked_protocol_features = features;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_PROTOCOL_FEATURES]);
+    }
+  vhost_user_channel_set_protocol_features (self->channel, features);
+
+  vhost_user_channel_set_companion (self->channel, NULL);
+  g_clear_pointer (&self->backend, vhost_user_channel_unref);
+  vhost_user_msg_init (backend_req, VHOST_USER_SET_BACKEND_REQ_FD, 0);
   if (!(features & VHOST_USER_PROTOCOL_F_BACKEND_REQ))
     return TRUE;
 
@@ -1689,21 +1677,24 @@ vhost_user_master_set_protocol_features (VhostUserMaster *master, guint64 featur
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_IO, "SET_BACKEND_REQ_FD: socketpair: %s", g_strerror (errsv));
       return FALSE;
     }
-  master->backend = vhost_user_channel_new (sv[0], VHOST_USER_CHANNEL_BACKEND, VHOST_USER_CHANNEL_RESPONDER,
-                                            master->context, backend_request_cb, backend_closed_cb, master);
-  vhost_user_channel_set_protocol_features (master->backend, features);
-  vhost_user_channel_set_companion (master->channel, master->backend);
-  vhost_user_msg_init (&msg, VHOST_USER_SET_BACKEND_REQ_FD, 0);
-  msg.fds[msg.n_fds++] = sv[1];
-  if (!master_call (master, &msg, NULL, error))
-    {
-      close (sv[1]);
-      vhost_user_channel_set_companion (master->channel, NULL);
-      g_clear_pointer (&master->backend, vhost_user_channel_unref);
-      return FALSE;
-    }
-  close (sv[1]);
+  self->backend = vhost_user_channel_new (sv[0], VHOST_USER_CHANNEL_BACKEND, VHOST_USER_CHANNEL_RESPONDER,
+                                          self->context, backend_request_cb, backend_closed_cb, self);
+  vhost_user_channel_set_protocol_features (self->backend, features);
+  vhost_user_channel_set_companion (self->channel, self->backend);
+  backend_req->fds[backend_req->n_fds++] = sv[1];
   return TRUE;
+}
+
+/* SET_BACKEND_REQ_FD went out (`ok`) or failed: our copy of the other end goes. */
+void
+master_backend_req_fd_done (VhostUserMaster *self, VhostUserMsg *backend_req, gboolean ok)
+{
+  vhost_user_msg_close_fds (backend_req);
+  if (ok)
+    return;
+  if (self->channel != NULL)
+    vhost_user_channel_set_companion (self->channel, NULL);
+  g_clear_pointer (&self->backend, vhost_user_channel_unref);
 }
 
 /**
@@ -1722,6 +1713,24 @@ vhost_user_master_get_queue_num (VhostUserMaster *master, guint64 *num, GError *
 {
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
   return master_get_u64 (master, VHOST_USER_GET_QUEUE_NUM, num, error);
+}
+
+/**
+ * vhost_user_master_query_queue_num:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Reads how many queues the back-end supports, as
+ * vhost_user_master_get_queue_num() does, and returns it.
+ *
+ * Returns: the number of queues, or 0 with @error set
+ */
+guint64
+vhost_user_master_query_queue_num (VhostUserMaster *master, GError **error)
+{
+  guint64 num = 0;
+
+  return vhost_user_master_get_queue_num (master, &num, error) ? num : 0;
 }
 
 /**
@@ -1745,19 +1754,35 @@ vhost_user_master_get_config (VhostUserMaster *master, guint offset, guint size,
   VhostUserMsg msg;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
+  if (!master_build_get_config (offset, size, flags, &msg, error) || !master_call (master, &msg, &reply, error))
+    return NULL;
+  return master_get_config_reply (master, &msg, reply, error);
+}
+
+gboolean
+master_build_get_config (guint offset, guint size, guint flags, VhostUserMsg *msg, GError **error)
+{
   if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                    "GET_CONFIG: size %u is not between 1 and %u", size, VHOST_USER_MAX_CONFIG_SIZE);
-      return NULL;
+      return FALSE;
     }
-  vhost_user_msg_init (&msg, VHOST_USER_GET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + size);
-  msg.payload.config.offset = offset;
-  msg.payload.config.size = size;
-  msg.payload.config.flags = flags;
-  memset (msg.payload.config.region, 0, size);
-  if (!master_call (master, &msg, &reply, error))
-    return NULL;
+  vhost_user_msg_init (msg, VHOST_USER_GET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + size);
+  msg->payload.config.offset = offset;
+  msg->payload.config.size = size;
+  msg->payload.config.flags = flags;
+  memset (msg->payload.config.region, 0, size);
+  return TRUE;
+}
+
+/* The configuration space a GET_CONFIG `request` asked for, from its reply. */
+GBytes *
+master_get_config_reply (VhostUserMaster *master, const VhostUserMsg *request, const VhostUserMsg *reply,
+                         GError **error)
+{
+  guint offset = request->payload.config.offset, size = request->payload.config.size;
+
   if (reply->hdr.size == 0)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
@@ -1793,23 +1818,29 @@ gboolean
 vhost_user_master_set_config (VhostUserMaster *master, guint offset, GBytes *data, guint flags, GError **error)
 {
   VhostUserMsg msg;
-  gsize size;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
   g_return_val_if_fail (data != NULL, FALSE);
-  size = g_bytes_get_size (data);
+  return master_build_set_config (offset, data, flags, &msg, error) && master_call (master, &msg, NULL, error);
+}
+
+gboolean
+master_build_set_config (guint offset, GBytes *data, guint flags, VhostUserMsg *msg, GError **error)
+{
+  gsize size = g_bytes_get_size (data);
+
   if (size == 0 || size > VHOST_USER_MAX_CONFIG_SIZE)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                    "SET_CONFIG: size %" G_GSIZE_FORMAT " is not between 1 and %u", size, VHOST_USER_MAX_CONFIG_SIZE);
       return FALSE;
     }
-  vhost_user_msg_init (&msg, VHOST_USER_SET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + size);
-  msg.payload.config.offset = offset;
-  msg.payload.config.size = size;
-  msg.payload.config.flags = flags;
-  memcpy (msg.payload.config.region, g_bytes_get_data (data, NULL), size);
-  return master_call (master, &msg, NULL, error);
+  vhost_user_msg_init (msg, VHOST_USER_SET_CONFIG, VHOST_USER_CONFIG_HDR_SIZE + size);
+  msg->payload.config.offset = offset;
+  msg->payload.config.size = size;
+  msg->payload.config.flags = flags;
+  memcpy (msg->payload.config.region, g_bytes_get_data (data, NULL), size);
+  return TRUE;
 }
 
 /**
@@ -1828,13 +1859,21 @@ gboolean
 vhost_user_master_set_vring_enable (VhostUserMaster *master, guint index, gboolean enable, GError **error)
 {
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
-  if (!(master->acked_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
+  master_drain (master);
+  return master_check_vring_enable (master, error) &&
+         master_call_state (master, VHOST_USER_SET_VRING_ENABLE, index, enable ? 1 : 0, error);
+}
+
+gboolean
+master_check_vring_enable (VhostUserMaster *self, GError **error)
+{
+  if (!(self->acked_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
                            "SET_VRING_ENABLE needs the feature PROTOCOL_FEATURES, which was not acked");
       return FALSE;
     }
-  return master_call_state (master, VHOST_USER_SET_VRING_ENABLE, index, enable ? 1 : 0, error);
+  return TRUE;
 }
 
 static gboolean
@@ -1881,15 +1920,22 @@ vhost_user_master_get_inflight_fd (VhostUserMaster *master,
                                    GError **error)
 {
   g_autoptr(VhostUserMsg) reply = NULL;
-  GError *local_error = NULL;
   VhostUserMsg msg;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
-  vhost_user_msg_init (&msg, VHOST_USER_GET_INFLIGHT_FD, sizeof (VhostUserInflightWire));
-  msg.payload.inflight.num_queues = num_queues;
-  msg.payload.inflight.queue_size = queue_size;
+  master_build_inflight (VHOST_USER_GET_INFLIGHT_FD, -1, 0, 0, num_queues, queue_size, &msg);
   if (!master_call (master, &msg, &reply, error))
     return -1;
+  return master_inflight_reply (master, reply, mmap_size, mmap_offset, error);
+}
+
+/* GET_INFLIGHT_FD's reply: the area's fd (taken from `reply`), size and offset. */
+gint
+master_inflight_reply (VhostUserMaster *master, VhostUserMsg *reply, guint64 *mmap_size, guint64 *mmap_offset,
+                       GError **error)
+{
+  GError *local_error = NULL;
+
   if (!check_fd_covers ("GET_INFLIGHT_FD", reply->fds[0], reply->payload.inflight.mmap_offset,
                         reply->payload.inflight.mmap_size, &local_error))
     {
@@ -1931,12 +1977,27 @@ vhost_user_master_set_inflight_fd (VhostUserMaster *master,
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
-  vhost_user_msg_init (&msg, VHOST_USER_SET_INFLIGHT_FD, sizeof (VhostUserInflightWire));
-  msg.payload.inflight.mmap_size = mmap_size;
-  msg.payload.inflight.mmap_offset = mmap_offset;
-  msg.payload.inflight.num_queues = num_queues;
-  msg.payload.inflight.queue_size = queue_size;
-  return master_call_with_fd (master, &msg, fd, error);
+  master_build_inflight (VHOST_USER_SET_INFLIGHT_FD, fd, mmap_size, mmap_offset, num_queues, queue_size, &msg);
+  return master_call (master, &msg, NULL, error);
+}
+
+/* GET_INFLIGHT_FD (fd -1), or SET_INFLIGHT_FD with `fd` (borrowed). */
+void
+master_build_inflight (VhostUserRequest request,
+                       gint fd,
+                       guint64 mmap_size,
+                       guint64 mmap_offset,
+                       guint num_queues,
+                       guint queue_size,
+                       VhostUserMsg *msg)
+{
+  vhost_user_msg_init (msg, request, sizeof (VhostUserInflightWire));
+  msg->payload.inflight.mmap_size = mmap_size;
+  msg->payload.inflight.mmap_offset = mmap_offset;
+  msg->payload.inflight.num_queues = num_queues;
+  msg->payload.inflight.queue_size = queue_size;
+  if (fd >= 0)
+    msg->fds[msg->n_fds++] = fd;
 }
 
 /**
@@ -1957,6 +2018,24 @@ vhost_user_master_get_max_mem_slots (VhostUserMaster *master, guint64 *slots, GE
   return master_get_u64 (master, VHOST_USER_GET_MAX_MEM_SLOTS, slots, error);
 }
 
+/**
+ * vhost_user_master_query_max_mem_slots:
+ * @master: a #VhostUserMaster
+ * @error: return location for a #GError
+ *
+ * Reads how many memory regions the back-end can map, as
+ * vhost_user_master_get_max_mem_slots() does, and returns it.
+ *
+ * Returns: the number of memory slots, or 0 with @error set
+ */
+guint64
+vhost_user_master_query_max_mem_slots (VhostUserMaster *master, GError **error)
+{
+  guint64 slots = 0;
+
+  return vhost_user_master_get_max_mem_slots (master, &slots, error) ? slots : 0;
+}
+
 /* While postcopy listens, a memory table (SET_MEM_TABLE, ADD_MEM_REG) is answered
  * with the regions as the back-end mapped them: keep where, then acknowledge with
  * the same request carrying a u64 0 (no NEED_REPLY: the back-end reads it as part
@@ -1965,17 +2044,27 @@ vhost_user_master_get_max_mem_slots (VhostUserMaster *master, guint64 *slots, GE
 static gboolean
 master_postcopy_table (VhostUserMaster *self, VhostUserMsg *msg, GError **error)
 {
+  g_autoptr(VhostUserMsg) reply = NULL;
+  VhostUserMsg ack;
+
+  return master_check (self, msg->hdr.request, error) &&
+         vhost_user_channel_call_echo (self->channel, msg, &reply, NULL, error) &&
+         master_postcopy_record (self, msg, reply, &ack, error) &&
+         vhost_user_channel_call (self->channel, &ack, NULL, NULL, error);
+}
+
+/* The back-end's answer to a memory table sent while postcopy listens: where it
+ * mapped the regions, kept; `ack` is the acknowledgement to send. */
+gboolean
+master_postcopy_record (VhostUserMaster *self, const VhostUserMsg *msg, const VhostUserMsg *reply, VhostUserMsg *ack,
+                        GError **error)
+{
   const char *name = vhost_user_request_name (VHOST_USER_CHANNEL_FRONTEND, msg->hdr.request);
   gboolean table = msg->hdr.request == VHOST_USER_SET_MEM_TABLE;
   const VhostUserRegionWire *sent = table ? msg->payload.memory.regions : &msg->payload.mem_reg.region;
   guint n = table ? msg->payload.memory.nregions : 1;
-  g_autoptr(VhostUserMsg) reply = NULL;
   const VhostUserRegionWire *got;
-  VhostUserMsg ack;
 
-  if (!master_check (self, msg->hdr.request, error) ||
-      !vhost_user_channel_call_echo (self->channel, msg, &reply, NULL, error))
-    return FALSE;
   got = table ? reply->payload.memory.regions : &reply->payload.mem_reg.region;
   if (table && reply->payload.memory.nregions != n)
     {
@@ -2002,8 +2091,8 @@ master_postcopy_table (VhostUserMaster *self, VhostUserMsg *msg, GError **error)
 
       g_array_append_val (self->postcopy_regions, r);
     }
-  vhost_user_msg_init_u64 (&ack, msg->hdr.request, 0);
-  return vhost_user_channel_call (self->channel, &ack, NULL, NULL, error);
+  vhost_user_msg_init_u64 (ack, msg->hdr.request, 0);
+  return TRUE;
 }
 
 /* A region the back-end no longer maps: forgotten (REM_MEM_REG while postcopy listens). */
@@ -2034,27 +2123,50 @@ master_mem_reg (VhostUserMaster *self, VhostUserRequest request, VhostMemoryRegi
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (self), FALSE);
   g_return_val_if_fail (region != NULL, FALSE);
-  vhost_user_msg_init (&msg, request, sizeof (VhostUserMemRegWire));
-  msg.payload.mem_reg.padding = 0;
-  region_to_wire (region, &msg.payload.mem_reg.region);
-  if (!vhost_user_regions_validate (&msg.payload.mem_reg.region, 1, vhost_user_request_get_name (request), error))
+  if (!master_build_mem_reg (request, region, &msg, error))
+    return FALSE;
+  master_drain (self);
+  if (master_postcopy_echoes (self, &msg))
+    return master_postcopy_table (self, &msg, error);
+  if (!master_call (self, &msg, NULL, error))
+    return FALSE;
+  master_mem_reg_done (self, &msg);
+  return TRUE;
+}
+
+/* ADD_MEM_REG (with the region's fd, borrowed) or REM_MEM_REG. */
+gboolean
+master_build_mem_reg (VhostUserRequest request, VhostMemoryRegion *region, VhostUserMsg *msg, GError **error)
+{
+  vhost_user_msg_init (msg, request, sizeof (VhostUserMemRegWire));
+  msg->payload.mem_reg.padding = 0;
+  region_to_wire (region, &msg->payload.mem_reg.region);
+  if (!vhost_user_regions_validate (&msg->payload.mem_reg.region, 1, vhost_user_request_get_name (request), error))
     return FALSE;
   if (request == VHOST_USER_ADD_MEM_REG && vhost_memory_region_get_fd (region) < 0)
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_FDS, "ADD_MEM_REG: the region has no file descriptor");
       return FALSE;
     }
-  if (self->postcopy_listening && request == VHOST_USER_ADD_MEM_REG)
-    {
-      msg.fds[msg.n_fds++] = vhost_memory_region_get_fd (region);
-      return master_postcopy_table (self, &msg, error);
-    }
-  if (!master_call_with_fd (self, &msg,
-                            request == VHOST_USER_ADD_MEM_REG ? vhost_memory_region_get_fd (region) : -1, error))
-    return FALSE;
-  if (request == VHOST_USER_REM_MEM_REG)
-    master_postcopy_forget (self, &msg.payload.mem_reg.region);
+  if (request == VHOST_USER_ADD_MEM_REG)
+    msg->fds[msg->n_fds++] = vhost_memory_region_get_fd (region);
   return TRUE;
+}
+
+/* Whether the back-end answers this memory table with where it mapped it (postcopy). */
+gboolean
+master_postcopy_echoes (VhostUserMaster *self, const VhostUserMsg *msg)
+{
+  return self->postcopy_listening &&
+         (msg->hdr.request == VHOST_USER_SET_MEM_TABLE || msg->hdr.request == VHOST_USER_ADD_MEM_REG);
+}
+
+/* A region the back-end no longer maps is forgotten (REM_MEM_REG while postcopy listens). */
+void
+master_mem_reg_done (VhostUserMaster *self, const VhostUserMsg *msg)
+{
+  if (msg->hdr.request == VHOST_USER_REM_MEM_REG)
+    master_postcopy_forget (self, &msg->payload.mem_reg.region);
 }
 
 /**
@@ -2092,7 +2204,7 @@ vhost_user_master_remove_mem_region (VhostUserMaster *master, VhostMemoryRegion 
 }
 
 /* A device reset: the specification has the front-end unmap what the back-end mapped. */
-static void
+void
 master_shmem_reset (VhostUserMaster *self)
 {
   if (self->shmem != NULL)
@@ -2138,8 +2250,13 @@ vhost_user_master_get_status (VhostUserMaster *master, guint8 *status, GError **
   guint64 value;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
-  if (!master_get_u64 (master, VHOST_USER_GET_STATUS, &value, error))
-    return FALSE;
+  return master_get_u64 (master, VHOST_USER_GET_STATUS, &value, error) && master_status_value (value, status, error);
+}
+
+/* GET_STATUS's reply: a status byte. */
+gboolean
+master_status_value (guint64 value, guint8 *status, GError **error)
+{
   if (value > G_MAXUINT8)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_PROTOCOL,
@@ -2175,8 +2292,9 @@ vhost_user_master_reset_device (VhostUserMaster *master, GError **error)
 /**
  * vhost_user_master_set_device_state_fd:
  * @master: a #VhostUserMaster
- * @direction: 0 to save the state (the back-end writes it), 1 to load it
- * @phase: the migration phase; 0 (stopped) is the only one defined
+ * @direction: whether the back-end saves its state (writes it into @fd) or loads
+ *   it (reads it from @fd)
+ * @phase: the migration phase
  * @fd: the pipe end the back-end reads or writes (borrowed)
  * @out_fd: (out) (optional): a file descriptor the back-end wants used instead, or -1
  * @error: return location for a #GError
@@ -2188,25 +2306,46 @@ vhost_user_master_reset_device (VhostUserMaster *master, GError **error)
  */
 gboolean
 vhost_user_master_set_device_state_fd (VhostUserMaster *master,
-                                       guint direction,
-                                       guint phase,
+                                       VhostDeviceStateDirection direction,
+                                       VhostDeviceStatePhase phase,
                                        gint fd,
                                        gint *out_fd,
                                        GError **error)
 {
   g_autoptr(VhostUserMsg) reply = NULL;
   VhostUserMsg msg;
+  gint taken;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
   g_return_val_if_fail (fd >= 0, FALSE);
   if (out_fd != NULL)
     *out_fd = -1;
-  vhost_user_msg_init (&msg, VHOST_USER_SET_DEVICE_STATE_FD, sizeof (VhostUserDeviceStateWire));
-  msg.payload.device_state.direction = direction;
-  msg.payload.device_state.phase = phase;
-  msg.fds[msg.n_fds++] = fd;
-  if (!master_call (master, &msg, &reply, error))
+  master_build_device_state (direction, phase, fd, &msg);
+  if (!master_call (master, &msg, &reply, error) || !master_device_state_reply (reply, &taken, error))
     return FALSE;
+  if (out_fd != NULL)
+    *out_fd = taken;
+  else if (taken >= 0)
+    close (taken);
+  return TRUE;
+}
+
+/* SET_DEVICE_STATE_FD with `fd` (borrowed). */
+void
+master_build_device_state (VhostDeviceStateDirection direction, VhostDeviceStatePhase phase, gint fd, VhostUserMsg *msg)
+{
+  vhost_user_msg_init (msg, VHOST_USER_SET_DEVICE_STATE_FD, sizeof (VhostUserDeviceStateWire));
+  msg->payload.device_state.direction = direction;
+  msg->payload.device_state.phase = phase;
+  msg->fds[msg->n_fds++] = fd;
+}
+
+/* SET_DEVICE_STATE_FD's reply: a status, and the fd the back-end wants used instead
+ * (taken from `reply`), or -1. */
+gboolean
+master_device_state_reply (VhostUserMsg *reply, gint *out_fd, GError **error)
+{
+  *out_fd = -1;
   if ((reply->payload.u64 & 0xff) != 0)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
@@ -2214,8 +2353,7 @@ vhost_user_master_set_device_state_fd (VhostUserMaster *master,
                    (guint) (reply->payload.u64 & 0xff));
       return FALSE;
     }
-  if (out_fd != NULL)
-    *out_fd = vhost_user_msg_take_fd (reply, 0);
+  *out_fd = vhost_user_msg_take_fd (reply, 0);
   return TRUE;
 }
 
@@ -2315,9 +2453,16 @@ vhost_user_master_postcopy_end (VhostUserMaster *master, GError **error)
   vhost_user_msg_init (&msg, VHOST_USER_POSTCOPY_END, 0);
   if (!master_call_get_u64 (master, &msg, NULL, "POSTCOPY_END", error))
     return FALSE;
-  master->postcopy_listening = FALSE;
-  g_array_set_size (master->postcopy_regions, 0);
+  master_postcopy_ended (master);
   return TRUE;
+}
+
+/* After POSTCOPY_END: the back-end's addresses are forgotten. */
+void
+master_postcopy_ended (VhostUserMaster *self)
+{
+  self->postcopy_listening = FALSE;
+  g_array_set_size (self->postcopy_regions, 0);
 }
 
 /**
@@ -2408,10 +2553,22 @@ vhost_user_master_get_shared_object (VhostUserMaster *master, GBytes *uuid, GErr
   VhostUserMsg msg;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), -1);
-  vhost_user_msg_init (&msg, VHOST_USER_GET_SHARED_OBJECT, sizeof (VhostUserSharedWire));
-  if (!uuid_to_wire ("GET_SHARED_OBJECT", uuid, &msg.payload.shared, error) ||
-      !master_call (master, &msg, &reply, error))
+  if (!master_build_shared_object (uuid, &msg, error) || !master_call (master, &msg, &reply, error))
     return -1;
+  return master_shared_object_reply (reply, error);
+}
+
+gboolean
+master_build_shared_object (GBytes *uuid, VhostUserMsg *msg, GError **error)
+{
+  vhost_user_msg_init (msg, VHOST_USER_GET_SHARED_OBJECT, sizeof (VhostUserSharedWire));
+  return uuid_to_wire ("GET_SHARED_OBJECT", uuid, &msg->payload.shared, error);
+}
+
+/* GET_SHARED_OBJECT's reply: the object's fd, taken from `reply`. */
+gint
+master_shared_object_reply (VhostUserMsg *reply, GError **error)
+{
   if (reply->payload.u64 != 0 || reply->n_fds == 0)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
@@ -2476,10 +2633,7 @@ guint64 *
 vhost_user_master_get_shmem_config (VhostUserMaster *master, guint *n_sizes, GError **error)
 {
   g_autoptr(VhostUserMsg) reply = NULL;
-  const VhostUserShmemConfigWire *config;
-  GError *local_error = NULL;
   VhostUserMsg msg;
-  guint n = 0;
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), NULL);
   g_return_val_if_fail (n_sizes != NULL, NULL);
@@ -2487,6 +2641,17 @@ vhost_user_master_get_shmem_config (VhostUserMaster *master, guint *n_sizes, GEr
   vhost_user_msg_init (&msg, VHOST_USER_GET_SHMEM_CONFIG, 0);
   if (!master_call (master, &msg, &reply, error))
     return NULL;
+  return master_shmem_config_reply (master, reply, n_sizes, error);
+}
+
+/* GET_SHMEM_CONFIG's reply: the regions, reserved the first time. */
+guint64 *
+master_shmem_config_reply (VhostUserMaster *master, const VhostUserMsg *reply, guint *n_sizes, GError **error)
+{
+  const VhostUserShmemConfigWire *config;
+  GError *local_error = NULL;
+  guint n = 0;
+
   config = &reply->payload.shmem_config;
   if (!check_shmem_config (config, &local_error))
     {
@@ -2584,9 +2749,15 @@ vhost_user_master_send_rarp (VhostUserMaster *master, const guint8 *mac, GError 
 
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
   g_return_val_if_fail (mac != NULL, FALSE);
-  vhost_user_msg_init_u64 (&msg, VHOST_USER_SEND_RARP, 0);
-  memcpy (&msg.payload.u64, mac, 6);
+  master_build_rarp (mac, &msg);
   return master_call (master, &msg, NULL, error);
+}
+
+void
+master_build_rarp (const guint8 *mac, VhostUserMsg *msg)
+{
+  vhost_user_msg_init_u64 (msg, VHOST_USER_SEND_RARP, 0);
+  memcpy (&msg->payload.u64, mac, 6);
 }
 
 /**
@@ -2632,8 +2803,8 @@ vhost_user_master_set_vring_endian (VhostUserMaster *master, guint index, gboole
  * @iova: the I/O virtual address
  * @size: the size of the range
  * @uaddr: the user address it maps to
- * @perm: the access allowed (1 read, 2 write, 3 both)
- * @type: the message type (2 update, 3 invalidate)
+ * @perm: the access allowed
+ * @type: %VHOST_IOTLB_MESSAGE_UPDATE or %VHOST_IOTLB_MESSAGE_INVALIDATE
  * @error: return location for a #GError
  *
  * Updates or invalidates an entry of the back-end's IOTLB (IOTLB_MSG), for
@@ -2646,8 +2817,8 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
                              guint64 iova,
                              guint64 size,
                              guint64 uaddr,
-                             guint perm,
-                             guint type,
+                             VhostIotlbAccess perm,
+                             VhostIotlbMessageType type,
                              GError **error)
 {
   VhostUserMsg msg;
@@ -2673,7 +2844,15 @@ vhost_user_master_iotlb_msg (VhostUserMaster *master,
 gboolean
 vhost_user_master_vring_kick (VhostUserMaster *master, guint index, GError **error)
 {
+  VhostUserMsg msg;
+
   g_return_val_if_fail (VHOST_IS_USER_MASTER (master), FALSE);
+  return master_build_vring_kick (index, &msg, error) && master_call (master, &msg, NULL, error);
+}
+
+gboolean
+master_build_vring_kick (guint index, VhostUserMsg *msg, GError **error)
+{
   if (index >= VHOST_USER_MAX_QUEUES)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "VRING_KICK: vring index %u is over %u", index,
@@ -2681,7 +2860,8 @@ vhost_user_master_vring_kick (VhostUserMaster *master, guint index, GError **err
       return FALSE;
     }
   /* The specification reserves the state's num, which must be 0. */
-  return master_call_state (master, VHOST_USER_VRING_KICK, index, 0, error);
+  vhost_user_msg_init_state (msg, VHOST_USER_VRING_KICK, index, 0);
+  return TRUE;
 }
 
 /* VhostBackend */
@@ -2705,12 +2885,18 @@ master_backend_set_features (VhostBackend *backend, guint64 features, GError **e
 
   if (!master_call_u64 (self, VHOST_USER_SET_FEATURES, features, error))
     return FALSE;
+  master_set_acked_features (self, features);
+  return TRUE;
+}
+
+void
+master_set_acked_features (VhostUserMaster *self, guint64 features)
+{
   if (self->acked_features != features)
     {
       self->acked_features = features;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACKED_FEATURES]);
     }
-  return TRUE;
 }
 
 static gboolean
@@ -2728,17 +2914,30 @@ master_backend_reset_owner (VhostBackend *backend, GError **error)
 static gboolean
 master_backend_set_mem_table (VhostBackend *backend, VhostMemoryRegion **regions, guint n_regions, GError **error)
 {
+  VhostUserMaster *self = VHOST_USER_MASTER (backend);
   VhostUserMsg msg;
 
+  if (!master_build_mem_table (regions, n_regions, &msg, error))
+    return FALSE;
+  master_drain (self);
+  if (master_postcopy_echoes (self, &msg))
+    return master_postcopy_table (self, &msg, error);
+  return master_call (self, &msg, NULL, error);
+}
+
+/* SET_MEM_TABLE, with the regions' fds borrowed. */
+gboolean
+master_build_mem_table (VhostMemoryRegion **regions, guint n_regions, VhostUserMsg *msg, GError **error)
+{
   if (n_regions == 0 || n_regions > VHOST_USER_MAX_REGIONS)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT,
                    "SET_MEM_TABLE: %u regions; a message carries 1 to %u", n_regions, VHOST_USER_MAX_REGIONS);
       return FALSE;
     }
-  vhost_user_msg_init (&msg, VHOST_USER_SET_MEM_TABLE, 8 + n_regions * sizeof (VhostUserRegionWire));
-  msg.payload.memory.nregions = n_regions;
-  msg.payload.memory.padding = 0;
+  vhost_user_msg_init (msg, VHOST_USER_SET_MEM_TABLE, 8 + n_regions * sizeof (VhostUserRegionWire));
+  msg->payload.memory.nregions = n_regions;
+  msg->payload.memory.padding = 0;
   for (guint i = 0; i < n_regions; i++)
     {
       if (vhost_memory_region_get_fd (regions[i]) < 0)
@@ -2746,14 +2945,15 @@ master_backend_set_mem_table (VhostBackend *backend, VhostMemoryRegion **regions
           g_set_error (error, VHOST_ERROR, VHOST_ERROR_FDS, "SET_MEM_TABLE: region %u has no file descriptor", i);
           return FALSE;
         }
-      region_to_wire (regions[i], &msg.payload.memory.regions[i]);
-      msg.fds[msg.n_fds++] = vhost_memory_region_get_fd (regions[i]);
+      region_to_wire (regions[i], &msg->payload.memory.regions[i]);
+      msg->fds[msg->n_fds++] = vhost_memory_region_get_fd (regions[i]);
     }
-  if (!vhost_user_regions_validate (msg.payload.memory.regions, n_regions, "SET_MEM_TABLE", error))
-    return FALSE;
-  if (VHOST_USER_MASTER (backend)->postcopy_listening)
-    return master_postcopy_table (VHOST_USER_MASTER (backend), &msg, error);
-  return master_call (VHOST_USER_MASTER (backend), &msg, NULL, error);
+  if (!vhost_user_regions_validate (msg->payload.memory.regions, n_regions, "SET_MEM_TABLE", error))
+    {
+      msg->n_fds = 0;
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -2763,20 +2963,20 @@ master_backend_set_log_base (VhostBackend *backend, guint64 base, guint64 size, 
   g_autoptr(VhostUserMsg) reply = NULL;
   VhostUserMsg msg;
 
-  vhost_user_msg_init (&msg, VHOST_USER_SET_LOG_BASE, sizeof (VhostUserLogWire));
-  msg.payload.log.mmap_size = size;
-  msg.payload.log.mmap_offset = base;
+  master_build_log_base (base, size, fd, &msg);
+  return master_call (self, &msg, &reply, error) &&
+         (reply == NULL || master_reply_u64 (reply, "SET_LOG_BASE", NULL, error));
+}
+
+/* SET_LOG_BASE with `fd` (borrowed) when there is one. */
+void
+master_build_log_base (guint64 base, guint64 size, gint fd, VhostUserMsg *msg)
+{
+  vhost_user_msg_init (msg, VHOST_USER_SET_LOG_BASE, sizeof (VhostUserLogWire));
+  msg->payload.log.mmap_size = size;
+  msg->payload.log.mmap_offset = base;
   if (fd >= 0)
-    msg.fds[msg.n_fds++] = fd;
-  if (!master_call (self, &msg, &reply, error))
-    return FALSE;
-  if (reply != NULL && reply->payload.u64 != 0)
-    {
-      g_set_error (error, VHOST_ERROR, VHOST_ERROR_REJECTED,
-                   "SET_LOG_BASE: the back-end answered failure (status %" G_GUINT64_FORMAT ")", reply->payload.u64);
-      return FALSE;
-    }
-  return TRUE;
+    msg->fds[msg->n_fds++] = fd;
 }
 
 static gboolean
@@ -2800,14 +3000,20 @@ master_backend_set_vring_addr (VhostBackend *backend, VhostVringAddr *addr, GErr
 {
   VhostUserMsg msg;
 
-  vhost_user_msg_init (&msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
-  msg.payload.addr.index = vhost_vring_addr_get_index (addr);
-  msg.payload.addr.flags = vhost_vring_addr_get_flags (addr);
-  msg.payload.addr.desc_user_addr = vhost_vring_addr_get_desc_user_addr (addr);
-  msg.payload.addr.used_user_addr = vhost_vring_addr_get_used_user_addr (addr);
-  msg.payload.addr.avail_user_addr = vhost_vring_addr_get_avail_user_addr (addr);
-  msg.payload.addr.log_guest_addr = vhost_vring_addr_get_log_guest_addr (addr);
+  master_build_vring_addr (addr, &msg);
   return master_call (VHOST_USER_MASTER (backend), &msg, NULL, error);
+}
+
+void
+master_build_vring_addr (VhostVringAddr *addr, VhostUserMsg *msg)
+{
+  vhost_user_msg_init (msg, VHOST_USER_SET_VRING_ADDR, sizeof (VhostUserVringAddrWire));
+  msg->payload.addr.index = vhost_vring_addr_get_index (addr);
+  msg->payload.addr.flags = vhost_vring_addr_get_flags (addr);
+  msg->payload.addr.desc_user_addr = vhost_vring_addr_get_desc_user_addr (addr);
+  msg->payload.addr.used_user_addr = vhost_vring_addr_get_used_user_addr (addr);
+  msg->payload.addr.avail_user_addr = vhost_vring_addr_get_avail_user_addr (addr);
+  msg->payload.addr.log_guest_addr = vhost_vring_addr_get_log_guest_addr (addr);
 }
 
 static gboolean
@@ -2824,8 +3030,13 @@ master_backend_get_vring_base (VhostBackend *backend, guint index, guint *base, 
   VhostUserMsg msg;
 
   vhost_user_msg_init_state (&msg, VHOST_USER_GET_VRING_BASE, index, 0);
-  if (!master_call (self, &msg, &reply, error))
-    return FALSE;
+  return master_call (self, &msg, &reply, error) && master_vring_base_reply (self, index, reply, base, error);
+}
+
+/* GET_VRING_BASE's reply, which must be about the vring asked for. */
+gboolean
+master_vring_base_reply (VhostUserMaster *self, guint index, const VhostUserMsg *reply, guint *base, GError **error)
+{
   if (reply->payload.state.index != index)
     {
       master_fail (self,
@@ -2845,14 +3056,23 @@ master_set_vring_fd (VhostUserMaster *self, VhostUserRequest request, guint inde
 {
   VhostUserMsg msg;
 
+  return master_build_vring_fd (request, index, fd, &msg, error) && master_call (self, &msg, NULL, error);
+}
+
+/* SET_VRING_KICK, _CALL or _ERR with `fd` (borrowed), or none. */
+gboolean
+master_build_vring_fd (VhostUserRequest request, guint index, gint fd, VhostUserMsg *msg, GError **error)
+{
   if (index > VHOST_USER_VRING_IDX_MASK)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "%s: vring index %u is over %u",
                    vhost_user_request_get_name (request), index, VHOST_USER_VRING_IDX_MASK);
       return FALSE;
     }
-  vhost_user_msg_init_u64 (&msg, request, index | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0));
-  return master_call_with_fd (self, &msg, fd, error);
+  vhost_user_msg_init_u64 (msg, request, index | (fd < 0 ? VHOST_USER_VRING_NOFD_MASK : 0));
+  if (fd >= 0)
+    msg->fds[msg->n_fds++] = fd;
+  return TRUE;
 }
 
 static gboolean
@@ -2898,6 +3118,23 @@ master_backend_negotiate_protocol (VhostBackend *backend, guint64 wanted, guint6
   VhostUserMaster *self = VHOST_USER_MASTER (backend);
   guint64 offered;
 
+  master_drain (self);
+  if (!master_check_protocol_offered (self, wanted, error) ||
+      !vhost_user_master_get_protocol_features (self, &offered, error))
+    return FALSE;
+  offered = master_negotiated_protocol (wanted, offered);
+  if (!vhost_user_master_set_protocol_features (self, offered, error))
+    return FALSE;
+  *acked = offered;
+  return TRUE;
+}
+
+/* Before negotiating: the back-end has protocol features, and what the caller
+ * wants is whole. A caller that wants a feature wants what it needs; a back-end
+ * that lacks that has the feature left out (master_negotiated_protocol()). */
+gboolean
+master_check_protocol_offered (VhostUserMaster *self, guint64 wanted, GError **error)
+{
   if (!(self->offered_features & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_PROTOCOL_FEATURES)))
     {
       g_set_error_literal (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED,
@@ -2905,17 +3142,15 @@ master_backend_negotiate_protocol (VhostBackend *backend, guint64 wanted, guint6
                            "in GET_FEATURES");
       return FALSE;
     }
-  /* A caller that wants a feature wants what it needs; a back-end that lacks
-   * that has the feature left out. */
-  if (!check_protocol_dependencies ("Negotiating protocol features", wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED,
-                                    error) ||
-      !vhost_user_master_get_protocol_features (self, &offered, error))
-    return FALSE;
-  offered = protocol_features_closed (offered & wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED);
-  if (!vhost_user_master_set_protocol_features (self, offered, error))
-    return FALSE;
-  *acked = offered;
-  return TRUE;
+  return check_protocol_dependencies ("Negotiating protocol features", wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED,
+                                      error);
+}
+
+/* The protocol features to ack: what both sides have of those wanted. */
+guint64
+master_negotiated_protocol (guint64 wanted, guint64 offered)
+{
+  return protocol_features_closed (offered & wanted & VHOST_USER_PROTOCOL_FEATURES_SUPPORTED);
 }
 
 /* The status is a request gated by a protocol feature. */
@@ -2947,4 +3182,5 @@ vhost_user_master_backend_iface_init (VhostBackendInterface *iface)
   iface->set_vring_kick = master_backend_set_vring_kick;
   iface->set_vring_call = master_backend_set_vring_call;
   iface->set_vring_err = master_backend_set_vring_err;
+  master_backend_async_iface_init (iface);
 }

@@ -158,8 +158,8 @@ gboolean vhost_user_master_reset_device (VhostUserMaster *master,
                                          GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_master_set_device_state_fd (VhostUserMaster *master,
-                                                guint direction,
-                                                guint phase,
+                                                VhostDeviceStateDirection direction,
+                                                VhostDeviceStatePhase phase,
                                                 gint fd,
                                                 gint *out_fd,
                                                 GError **error);
@@ -219,12 +219,300 @@ gboolean vhost_user_master_iotlb_msg (VhostUserMaster *master,
                                       guint64 iova,
                                       guint64 size,
                                       guint64 uaddr,
-                                      guint perm,
-                                      guint type,
+                                      VhostIotlbAccess perm,
+                                      VhostIotlbMessageType type,
                                       GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_user_master_vring_kick (VhostUserMaster *master,
                                        guint index,
                                        GError **error);
+
+/* Values without out-arguments, for the languages that prefer them. */
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_user_master_query_protocol_features (VhostUserMaster *master,
+                                                   GError **error);
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_user_master_query_queue_num (VhostUserMaster *master,
+                                           GError **error);
+VHOST_AVAILABLE_IN_ALL
+guint64 vhost_user_master_query_max_mem_slots (VhostUserMaster *master,
+                                               GError **error);
+
+/* The asynchronous calls (vhost-user-master-async.c). */
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_protocol_features_async (VhostUserMaster *master,
+                                                    GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_protocol_features_finish (VhostUserMaster *master,
+                                                         GAsyncResult *result,
+                                                         guint64 *features,
+                                                         GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_protocol_features_async (VhostUserMaster *master,
+                                                    guint64 features,
+                                                    GCancellable *cancellable,
+                                                    GAsyncReadyCallback callback,
+                                                    gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_protocol_features_finish (VhostUserMaster *master,
+                                                         GAsyncResult *result,
+                                                         GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_queue_num_async (VhostUserMaster *master,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_queue_num_finish (VhostUserMaster *master,
+                                                 GAsyncResult *result,
+                                                 guint64 *num,
+                                                 GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_config_async (VhostUserMaster *master,
+                                         guint offset,
+                                         guint size,
+                                         guint flags,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+GBytes *vhost_user_master_get_config_finish (VhostUserMaster *master,
+                                             GAsyncResult *result,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_config_async (VhostUserMaster *master,
+                                         guint offset,
+                                         GBytes *data,
+                                         guint flags,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_config_finish (VhostUserMaster *master,
+                                              GAsyncResult *result,
+                                              GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_vring_enable_async (VhostUserMaster *master,
+                                               guint index,
+                                               gboolean enable,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_vring_enable_finish (VhostUserMaster *master,
+                                                    GAsyncResult *result,
+                                                    GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_inflight_fd_async (VhostUserMaster *master,
+                                              guint num_queues,
+                                              guint queue_size,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gint vhost_user_master_get_inflight_fd_finish (VhostUserMaster *master,
+                                               GAsyncResult *result,
+                                               guint64 *mmap_size,
+                                               guint64 *mmap_offset,
+                                               GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_inflight_fd_async (VhostUserMaster *master,
+                                              gint fd,
+                                              guint64 mmap_size,
+                                              guint64 mmap_offset,
+                                              guint num_queues,
+                                              guint queue_size,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_inflight_fd_finish (VhostUserMaster *master,
+                                                   GAsyncResult *result,
+                                                   GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_max_mem_slots_async (VhostUserMaster *master,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_max_mem_slots_finish (VhostUserMaster *master,
+                                                     GAsyncResult *result,
+                                                     guint64 *slots,
+                                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_add_mem_region_async (VhostUserMaster *master,
+                                             VhostMemoryRegion *region,
+                                             GCancellable *cancellable,
+                                             GAsyncReadyCallback callback,
+                                             gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_add_mem_region_finish (VhostUserMaster *master,
+                                                  GAsyncResult *result,
+                                                  GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_remove_mem_region_async (VhostUserMaster *master,
+                                                VhostMemoryRegion *region,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_remove_mem_region_finish (VhostUserMaster *master,
+                                                     GAsyncResult *result,
+                                                     GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_status_async (VhostUserMaster *master,
+                                         guint8 status,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_status_finish (VhostUserMaster *master,
+                                              GAsyncResult *result,
+                                              GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_status_async (VhostUserMaster *master,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_get_status_finish (VhostUserMaster *master,
+                                              GAsyncResult *result,
+                                              guint8 *status,
+                                              GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_reset_device_async (VhostUserMaster *master,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_reset_device_finish (VhostUserMaster *master,
+                                                GAsyncResult *result,
+                                                GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_device_state_fd_async (VhostUserMaster *master,
+                                                  VhostDeviceStateDirection direction,
+                                                  VhostDeviceStatePhase phase,
+                                                  gint fd,
+                                                  GCancellable *cancellable,
+                                                  GAsyncReadyCallback callback,
+                                                  gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_device_state_fd_finish (VhostUserMaster *master,
+                                                       GAsyncResult *result,
+                                                       gint *out_fd,
+                                                       GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_check_device_state_async (VhostUserMaster *master,
+                                                 GCancellable *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_check_device_state_finish (VhostUserMaster *master,
+                                                      GAsyncResult *result,
+                                                      GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_postcopy_advise_async (VhostUserMaster *master,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gint vhost_user_master_postcopy_advise_finish (VhostUserMaster *master,
+                                               GAsyncResult *result,
+                                               GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_postcopy_listen_async (VhostUserMaster *master,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_postcopy_listen_finish (VhostUserMaster *master,
+                                                   GAsyncResult *result,
+                                                   GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_postcopy_end_async (VhostUserMaster *master,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_postcopy_end_finish (VhostUserMaster *master,
+                                                GAsyncResult *result,
+                                                GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_shared_object_async (VhostUserMaster *master,
+                                                GBytes *uuid,
+                                                GCancellable *cancellable,
+                                                GAsyncReadyCallback callback,
+                                                gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gint vhost_user_master_get_shared_object_finish (VhostUserMaster *master,
+                                                 GAsyncResult *result,
+                                                 GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_get_shmem_config_async (VhostUserMaster *master,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+guint64 *vhost_user_master_get_shmem_config_finish (VhostUserMaster *master,
+                                                   GAsyncResult *result,
+                                                   guint *n_sizes,
+                                                   GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_send_rarp_async (VhostUserMaster *master,
+                                        const guint8 *mac,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_send_rarp_finish (VhostUserMaster *master,
+                                             GAsyncResult *result,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_net_set_mtu_async (VhostUserMaster *master,
+                                          guint mtu,
+                                          GCancellable *cancellable,
+                                          GAsyncReadyCallback callback,
+                                          gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_net_set_mtu_finish (VhostUserMaster *master,
+                                               GAsyncResult *result,
+                                               GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_set_vring_endian_async (VhostUserMaster *master,
+                                               guint index,
+                                               gboolean big_endian,
+                                               GCancellable *cancellable,
+                                               GAsyncReadyCallback callback,
+                                               gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_set_vring_endian_finish (VhostUserMaster *master,
+                                                    GAsyncResult *result,
+                                                    GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_iotlb_msg_async (VhostUserMaster *master,
+                                        guint64 iova,
+                                        guint64 size,
+                                        guint64 uaddr,
+                                        VhostIotlbAccess perm,
+                                        VhostIotlbMessageType type,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_iotlb_msg_finish (VhostUserMaster *master,
+                                             GAsyncResult *result,
+                                             GError **error);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_master_vring_kick_async (VhostUserMaster *master,
+                                         guint index,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_user_master_vring_kick_finish (VhostUserMaster *master,
+                                              GAsyncResult *result,
+                                              GError **error);
 
 G_END_DECLS

@@ -142,8 +142,8 @@ static GParamSpec *properties[N_PROPS];
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_MSG_V2 == VHOST_BACKEND_F_IOTLB_MSG_V2);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_BATCH == VHOST_BACKEND_F_IOTLB_BATCH);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_IOTLB_ASID == VHOST_BACKEND_F_IOTLB_ASID);
-G_STATIC_ASSERT (VHOST_VDPA_ACCESS_READ == VHOST_ACCESS_RO);
-G_STATIC_ASSERT (VHOST_VDPA_ACCESS_WRITE == VHOST_ACCESS_WO);
+G_STATIC_ASSERT (VHOST_IOTLB_ACCESS_READ == VHOST_ACCESS_RO);
+G_STATIC_ASSERT (VHOST_IOTLB_ACCESS_WRITE == VHOST_ACCESS_WO);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_SUSPEND == VHOST_BACKEND_F_SUSPEND);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_RESUME == VHOST_BACKEND_F_RESUME);
 G_STATIC_ASSERT (VHOST_VDPA_BACKEND_F_ENABLE_AFTER_DRIVER_OK == VHOST_BACKEND_F_ENABLE_AFTER_DRIVER_OK);
@@ -254,14 +254,14 @@ vhost_vdpa_dma_map (VhostVdpa *vdpa,
                     guint64 iova,
                     guint64 size,
                     guint64 uaddr,
-                    VhostVdpaAccess access,
+                    VhostIotlbAccess access,
                     GError **error)
 {
   g_return_val_if_fail (VHOST_IS_VDPA (vdpa), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if ((access & (VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE)) == 0 ||
-      (access & ~(VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE)) != 0)
+  if ((access & (VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE)) == 0 ||
+      (access & ~(VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE)) != 0)
     {
       g_set_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT, "VHOST_IOTLB_UPDATE: invalid access 0x%x",
                    (guint) access);
@@ -437,7 +437,7 @@ vdpa_set_mem_table (VhostBackend *backend, VhostMemoryRegion **regions, guint n_
         .uaddr = vhost_memory_region_get_userspace_addr (regions[i]),
       };
 
-      if (!vhost_vdpa_dma_map (self, 0, r.iova, r.size, r.uaddr, VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE,
+      if (!vhost_vdpa_dma_map (self, 0, r.iova, r.size, r.uaddr, VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE,
                                &local))
         goto fail;
       g_array_append_val (mapped, r);

@@ -53,18 +53,6 @@ typedef enum {
 } VhostVdpaBackendFeature;
 
 /**
- * VhostVdpaAccess:
- * @VHOST_VDPA_ACCESS_READ: the device may read the mapped memory.
- * @VHOST_VDPA_ACCESS_WRITE: the device may write the mapped memory.
- *
- * The access that a DMA mapping gives the device (VHOST_ACCESS_RO, _WO and _RW).
- */
-typedef enum /*< flags >*/ {
-  VHOST_VDPA_ACCESS_READ = 1 << 0,
-  VHOST_VDPA_ACCESS_WRITE = 1 << 1,
-} VhostVdpaAccess;
-
-/**
  * VhostVdpaDeviceInfo:
  *
  * What vhost_vdpa_list_devices() knows about one vDPA device. An opaque,
@@ -212,7 +200,7 @@ gboolean vhost_vdpa_dma_map (VhostVdpa *vdpa,
                              guint64 iova,
                              guint64 size,
                              guint64 uaddr,
-                             VhostVdpaAccess access,
+                             VhostIotlbAccess access,
                              GError **error);
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_vdpa_dma_unmap (VhostVdpa *vdpa,

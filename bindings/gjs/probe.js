@@ -5,11 +5,6 @@ imports.gi.versions.Vhost = '1.0';
 const {Vhost} = imports.gi;
 const System = imports.system;
 
-// GJS passes every out value back, with the boolean result first where it has one.
-function value(result) {
-    return Array.isArray(result) ? result[result.length - 1] : result;
-}
-
 // The names of the transport feature bits that are set: Vhost.VirtioFeature maps names to bit numbers.
 function featureNames(features) {
     return Object.entries(Vhost.VirtioFeature)
@@ -26,13 +21,14 @@ function main(argv) {
     try {
         // The vhost-user connect: GObject's signal connect is GObject.Object.prototype.connect.
         master.connect(null);
-        const features = value(master.get_features());
+        // The query_* forms return the value and throw: no [ok, value] pair.
+        const features = master.query_features();
         master.set_owner();
         print(`features 0x${features.toString(16).padStart(16, '0')} ${featureNames(features).join(' ')}`);
-        const offered = value(master.get_protocol_features());
+        const offered = master.query_protocol_features();
         const {MQ, CONFIG} = Vhost.UserProtocolFeatures;
         master.set_protocol_features(offered & (MQ | CONFIG));
-        const queues = offered & MQ ? value(master.get_queue_num()) : 1;
+        const queues = offered & MQ ? master.query_queue_num() : 1;
         print(`queues ${queues}`);
         if (offered & CONFIG) {
             // virtio-blk: the capacity, in 512-byte sectors, is the first field.
@@ -40,6 +36,15 @@ function main(argv) {
             const capacity = new DataView(config.buffer, config.byteOffset, 8).getBigUint64(0, true);
             print(`capacity ${capacity} sectors`);
         }
+        // A driver made from its properties has its guest memory; addresses and
+        // bytes come back as values.
+        const driver = new Vhost.Driver({backend: master, memory_size: 1 << 20});
+        const addr = driver.alloc_address(64);
+        driver.write_data(addr, new TextEncoder().encode('vhost'));
+        const back = new TextDecoder().decode(driver.read_data(addr, 5));
+        if (back !== 'vhost')
+            throw new Error(`the driver's memory gave back "${back}"`);
+        print(`driver memory: ${back} at 0x${addr.toString(16)}`);
         master.close();
     } catch (e) {
         printerr(`probe: ${e.message}`);

@@ -28,10 +28,9 @@ int main (string[] args)
   var master = new Vhost.UserMaster (args[1]);
   try
     {
-      uint64 features, offered, queues = 1;
-
       master.connect ();
-      master.get_features (out features);
+      /* The query_* forms return the value and throw. */
+      uint64 features = master.query_features ();
       master.set_owner ();
       print ("features 0x%016" + uint64.FORMAT_MODIFIER + "x%s\n", features, feature_names (features));
       if ((features & ((uint64) 1 << Vhost.VirtioFeature.PROTOCOL_FEATURES)) == 0)
@@ -39,10 +38,9 @@ int main (string[] args)
           printerr ("probe: the back-end has no protocol features\n");
           return 1;
         }
-      master.get_protocol_features (out offered);
+      uint64 offered = master.query_protocol_features ();
       master.set_protocol_features (offered & (Vhost.UserProtocolFeatures.MQ | Vhost.UserProtocolFeatures.CONFIG));
-      if ((offered & Vhost.UserProtocolFeatures.MQ) != 0)
-        master.get_queue_num (out queues);
+      uint64 queues = (offered & Vhost.UserProtocolFeatures.MQ) != 0 ? master.query_queue_num () : 1;
       print ("queues %" + uint64.FORMAT + "\n", queues);
       if ((offered & Vhost.UserProtocolFeatures.CONFIG) != 0)
         {
@@ -54,6 +52,20 @@ int main (string[] args)
             capacity = (capacity << 8) | config[i];
           print ("capacity %" + uint64.FORMAT + " sectors\n", capacity);
         }
+
+      /* A driver made from its properties has its guest memory; addresses and
+       * bytes come back as values. */
+      var driver = (Vhost.Driver) Object.new (typeof (Vhost.Driver), "backend", master, "memory-size", (uint64) 1 << 20);
+      uint64 addr = driver.alloc_address (64);
+      driver.write_data (addr, "vhost".data);
+      uint8[] bytes = driver.read_data (addr, 5);
+      string back = ((string) bytes).substring (0, bytes.length);
+      if (back != "vhost")
+        {
+          printerr ("probe: the driver's memory gave back \"%s\"\n", back);
+          return 1;
+        }
+      print ("driver memory: %s at 0x%" + uint64.FORMAT_MODIFIER + "x\n", back, addr);
       master.close ();
     }
   catch (Error e)

@@ -43,8 +43,30 @@ class SlaveThread:
         self.slave.close()
         del self.slave
         context.pop_thread_default()
-        del self.loop
-        del self.context
+        del self.loop, self.context
+
+    def pause(self):
+        """Holds the slave's thread (it reads nothing, so a front-end's requests
+        wait for their replies) until resume(); returns once it is held."""
+        held, self._resume = threading.Event(), threading.Event()
+
+        def hold(*args):
+            held.set()
+            assert self._resume.wait(30)
+            if self._close_on_resume:
+                self.slave.close()
+            return GLib.SOURCE_REMOVE
+
+        self._close_on_resume = False
+        source = GLib.idle_source_new()
+        source.set_callback(hold)
+        source.attach(self.context)
+        assert held.wait(10)
+
+    def resume(self, close=False):
+        """Lets a held slave go on; with `close`, it first closes its connection."""
+        self._close_on_resume = close
+        self._resume.set()
 
     def stop(self):
         """Stops the loop and joins the thread; again, does nothing."""

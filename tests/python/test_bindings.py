@@ -281,6 +281,28 @@ def test_driver_from_properties_is_initialised_or_refused(serve):
     driver.stop()
     with pytest.raises(TypeError, match="backend, memory_size"):
         Vhost.Driver()
+    # Keywords as properties; a driver that cannot be made says why.
+    assert Vhost.Driver(master, 1 << 20, n_regions=2).get_n_regions() == 2
+    with pytest.raises(Vhost.InvalidArgumentError, match="4097 is not a positive multiple"):
+        Vhost.Driver(backend=master, memory_size=4097)
+    # Made by GObject itself, without the override's constructor: the memory is there too.
+    plain = GObject.new(Vhost.Driver, backend=master, memory_size=1 << 20)
+    assert plain.get_memory_fd() >= 0
+    broken = GObject.new(Vhost.Driver, backend=master, memory_size=4097)
+    with pytest.raises(Vhost.InvalidArgumentError, match="The driver has no guest memory"):
+        broken.alloc(64)
+
+
+def test_driver_addresses_and_byte_arrays_without_wrappers(serve):
+    master, _ = serve()
+    driver = Vhost.Driver(master, 1 << 20)
+    addr = driver.alloc_address(64)
+    assert isinstance(addr, int)
+    assert driver.write_data(addr, b"bytes in")
+    data = driver.read_data(addr, 8)
+    assert type(data) is bytes and data == b"bytes in"
+    with pytest.raises(Vhost.InvalidArgumentError):
+        driver.read_data(1 << 20, 1)
 
 
 def test_features_are_ints_with_named_masks(serve):
@@ -320,7 +342,7 @@ def test_bytes_in_device_virtual_functions_and_typed_device_requests(serve):
     master.send_rarp(b"\x52\x54\x00\x01\x02\x03")
     # The library's state with the device's own bytes (do_save_state) at its end.
     r, w = os.pipe()
-    master.set_device_state_fd(int(Vhost.DeviceStateDirection.SAVE), int(Vhost.DeviceStatePhase.STOPPED), w)
+    master.set_device_state_fd(Vhost.DeviceStateDirection.SAVE, Vhost.DeviceStatePhase.STOPPED, w)
     os.close(w)
     state = b""
     while chunk := os.read(r, 4096):

@@ -405,8 +405,9 @@ iotlb_message_cb (VhostKernel *kernel, guint64 iova, guint64 size, guint64 uaddr
       s->first_perm = perm;
     }
   /* Map all guest memory at I/O addresses equal to its guest addresses. */
-  g_assert_true (vhost_kernel_iotlb_msg (kernel, 0, s->size, (guint64) (guintptr) s->memory, 3,
-                                         2 /* VHOST_IOTLB_UPDATE */, &error));
+  g_assert_true (vhost_kernel_iotlb_msg (kernel, 0, s->size, (guint64) (guintptr) s->memory,
+                                         VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE,
+                                         VHOST_IOTLB_MESSAGE_UPDATE, &error));
   g_assert_no_error (error);
 }
 
@@ -455,7 +456,8 @@ test_net_iotlb (void)
                                      &error));
   g_assert_no_error (error);
   g_assert_true (vhost_kernel_iotlb_msg (VHOST_KERNEL (f.net), (guint64) (guintptr) s.memory, MEMORY_SIZE,
-                                         (guint64) (guintptr) s.memory, 3, 2, &error));
+                                         (guint64) (guintptr) s.memory, VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE,
+                                         VHOST_IOTLB_MESSAGE_UPDATE, &error));
   g_assert_no_error (error);
   f.tap = open_tap (f.hdr_len, &f.ifindex);
   f.packet = open_packet_socket (f.ifindex);
@@ -500,7 +502,8 @@ test_net_iotlb (void)
   g_assert_cmpuint (s.misses, ==, 0);
 
   /* Invalidating takes the mapping away again. */
-  g_assert_true (vhost_kernel_iotlb_msg (VHOST_KERNEL (f.net), 0, MEMORY_SIZE, 0, 0, 3, &error));
+  g_assert_true (vhost_kernel_iotlb_msg (VHOST_KERNEL (f.net), 0, MEMORY_SIZE, 0, VHOST_IOTLB_ACCESS_NONE,
+                                         VHOST_IOTLB_MESSAGE_INVALIDATE, &error));
   g_assert_no_error (error);
 
   g_assert_true (vhost_driver_stop (f.driver, &error));

@@ -677,23 +677,23 @@ test_dma_map (void)
   assert_ok (vhost_vdpa_get_iova_range (vdpa, &first, &last, &error));
 
   /* Outside the IOVA range: refused before anything is sent. */
-  g_assert_false (vhost_vdpa_dma_map (vdpa, 0, last - 4095, 8192, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+  g_assert_false (vhost_vdpa_dma_map (vdpa, 0, last - 4095, 8192, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
   g_assert_true (g_str_has_prefix (error->message, "VHOST_IOTLB_UPDATE: "));
   g_clear_error (&error);
   if (first > 0)
     {
-      g_assert_false (vhost_vdpa_dma_map (vdpa, 0, first - 4096, 4096, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+      g_assert_false (vhost_vdpa_dma_map (vdpa, 0, first - 4096, 4096, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
       g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
     }
   if (last < G_MAXUINT64)
     {
-      g_assert_false (vhost_vdpa_dma_map (vdpa, 0, last + 1, 4096, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+      g_assert_false (vhost_vdpa_dma_map (vdpa, 0, last + 1, 4096, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
       g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
       g_clear_error (&error);
     }
-  g_assert_false (vhost_vdpa_dma_map (vdpa, 0, 0, 0, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+  g_assert_false (vhost_vdpa_dma_map (vdpa, 0, 0, 0, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   /* The kernel refuses the same range itself (vhost reports any refused IOTLB message as EFAULT). */
@@ -707,14 +707,14 @@ test_dma_map (void)
   g_assert_cmpint (errno, ==, EFAULT);
 
   /* Inside it: mapped once; an overlapping range is refused; unmapped, it maps again. */
-  assert_ok (vhost_vdpa_dma_map (vdpa, 0, 0x100000, size, uaddr, VHOST_VDPA_ACCESS_READ | VHOST_VDPA_ACCESS_WRITE,
+  assert_ok (vhost_vdpa_dma_map (vdpa, 0, 0x100000, size, uaddr, VHOST_IOTLB_ACCESS_READ | VHOST_IOTLB_ACCESS_WRITE,
                                      &error));
-  g_assert_false (vhost_vdpa_dma_map (vdpa, 0, 0x100000 + 4096, 4096, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+  g_assert_false (vhost_vdpa_dma_map (vdpa, 0, 0x100000 + 4096, 4096, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
   g_assert_error (error, VHOST_ERROR, VHOST_ERROR_INVALID_ARGUMENT);
   g_assert_cmpstr (error->message, ==, "VHOST_IOTLB_UPDATE: Bad address");
   g_clear_error (&error);
   assert_ok (vhost_vdpa_dma_unmap (vdpa, 0, 0x100000, size, &error));
-  assert_ok (vhost_vdpa_dma_map (vdpa, 0, 0x100000, size, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+  assert_ok (vhost_vdpa_dma_map (vdpa, 0, 0x100000, size, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
 
   /* A batch of updates and invalidates. */
   assert_ok (vhost_vdpa_dma_batch_begin (vdpa, 0, &error));
@@ -725,14 +725,14 @@ test_dma_map (void)
   for (guint i = 0; i < 4; i++)
     {
       assert_ok (vhost_vdpa_dma_map (vdpa, 0, 0x200000 + i * 0x10000, 16384, uaddr + i * 16384,
-                                         VHOST_VDPA_ACCESS_WRITE, &error));
+                                         VHOST_IOTLB_ACCESS_WRITE, &error));
     }
   assert_ok (vhost_vdpa_dma_batch_end (vdpa, &error));
 
   /* Address space 1 (the simulator has two) with IOTLB_ASID. */
   if (vhost_vdpa_get_acked_backend_features (vdpa) & VHOST_FEATURE_MASK (VHOST_VDPA_BACKEND_F_IOTLB_ASID))
     {
-      assert_ok (vhost_vdpa_dma_map (vdpa, 1, 0x100000, 4096, uaddr, VHOST_VDPA_ACCESS_READ, &error));
+      assert_ok (vhost_vdpa_dma_map (vdpa, 1, 0x100000, 4096, uaddr, VHOST_IOTLB_ACCESS_READ, &error));
       assert_ok (vhost_vdpa_dma_unmap (vdpa, 1, 0x100000, 4096, &error));
     }
   g_assert_false (vhost_vdpa_dma_map (vdpa, 0, 0x300000, 4096, uaddr, 0, &error));

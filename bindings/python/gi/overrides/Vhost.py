@@ -9,9 +9,10 @@ the C API reachable and adds:
   every GObject; the vhost-user connection is ``UserMaster.connect_backend()``;
 - ``bytes``, ``bytearray`` and ``memoryview`` wherever bytes go in, ``bytes``
   wherever they come out (not ``GLib.Bytes``), in methods and virtual functions;
-- ``Driver.alloc(size)`` returns the address; ``Driver(backend=..,
-  memory_size=..)`` is ``Driver.new()``; driver buffers as ``(addr, len)``
-  tuples or ``DriverBuffer(addr=.., len=..)``;
+- ``Driver.alloc(size)`` returns the address; ``Driver(backend, memory_size)``
+  (positional or keywords, with ``n_regions=``) raises the error that says why a
+  driver could not be made; driver buffers as ``(addr, len)`` tuples or
+  ``DriverBuffer(addr=.., len=..)``;
 - ``for request in queue:`` pops a queue's pending requests;
 - ``Features`` and ``ProtocolFeatures``: the feature sets as ``enum.IntFlag``
   masks, returned by the methods that read features;
@@ -28,7 +29,7 @@ import traceback
 import warnings
 
 from gi import _gi
-from gi.repository import GLib, GObject
+from gi.repository import Gio, GLib, GObject
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -109,6 +110,13 @@ def _to_gbytes(value):
     if not isinstance(value, bytes):
         value = bytes(memoryview(value))
     return GLib.Bytes.new(value)
+
+
+def _as_bytes(data):
+    """``bytes`` for a byte-array argument: a bytes-like object or a ``GLib.Bytes``, copied only if need be."""
+    if type(data) is bytes:
+        return data
+    return data.get_data() if isinstance(data, GLib.Bytes) else bytes(memoryview(data))
 
 
 def _from_gbytes(value):
@@ -212,11 +220,13 @@ def _returning(klass, name, flag_type):
     setattr(klass, name, wrapper)
 
 
-for _klass, _name in ((Vhost.Backend, "get_features"), (Vhost.UserMaster, "get_acked_features"),
+for _klass, _name in ((Vhost.Backend, "get_features"), (Vhost.Backend, "get_features_finish"),
+                      (Vhost.Backend, "query_features"), (Vhost.UserMaster, "get_acked_features"),
                       (Vhost.UserSlave, "get_acked_features"), (Vhost.Driver, "get_acked_features")):
     _returning(_klass, _name, Features)
-for _klass, _name in ((Vhost.Backend, "negotiate_protocol"), (Vhost.UserMaster, "get_protocol_features"),
-                      (Vhost.UserMaster, "get_acked_protocol_features"),
+for _klass, _name in ((Vhost.Backend, "negotiate_protocol"), (Vhost.Backend, "negotiate_protocol_finish"),
+                      (Vhost.UserMaster, "get_protocol_features"), (Vhost.UserMaster, "get_protocol_features_finish"),
+                      (Vhost.UserMaster, "query_protocol_features"), (Vhost.UserMaster, "get_acked_protocol_features"),
                       (Vhost.UserSlave, "get_acked_protocol_features")):
     _returning(_klass, _name, ProtocolFeatures)
 
@@ -365,29 +375,36 @@ def _buffers(buffers):
     return [b if isinstance(b, Vhost.DriverBuffer) else DriverBuffer(*b) for b in buffers or ()]
 
 
-_driver_new = Vhost.Driver.new
-_driver_alloc = Vhost.Driver.alloc
 _driver_submit = Vhost.Driver.submit
 
 
 class Driver(Vhost.Driver):
-    """The driver side of a device. ``Driver(backend, memory_size)``, with or
-    without keywords, is ``Driver.new()``: a driver made otherwise would have no
-    guest memory."""
+    """The driver side of a device: ``Driver(backend, memory_size)``, with or
+    without keywords, and ``n_regions=`` if wanted. A driver that could not make
+    its guest memory raises the ``VhostError`` that says why."""
 
-    def __new__(cls, backend=None, memory_size=None, **kwargs):
-        if backend is None or memory_size is None or kwargs:
+    def __init__(self, backend=None, memory_size=None, **kwargs):
+        if backend is None or memory_size is None:
             raise TypeError("Vhost.Driver(backend, memory_size) takes a VhostBackend and the size of the "
-                            "guest memory, and nothing else")
-        return _driver_new(backend, memory_size)
-
-    def __init__(self, *args, **kwargs):
-        pass
+                            "guest memory (and n_regions= if wanted)")
+        super().__init__(backend=backend, memory_size=memory_size, **kwargs)
+        # g_object_new() made the memory (or failed to): GInitable says which.
+        try:
+            Gio.Initable.init(self, None)
+        except GLib.Error as error:
+            raise _vhost_error(error) from None
 
     def alloc(self, size):
         """Allocates ``size`` bytes of guest memory and returns their guest address."""
-        _, addr = _driver_alloc(self, size)
-        return addr
+        return self.alloc_address(size)
+
+    def write(self, addr, data):
+        """Copies ``data`` (any bytes-like object) into guest memory at ``addr``."""
+        return self.write_data(addr, _as_bytes(data))
+
+    def read(self, addr, length):
+        """Copies ``length`` bytes of guest memory at ``addr``, as ``bytes``."""
+        return self.read_data(addr, length)
 
     def submit(self, queue, out, in_, tag):
         """Submits a chain: ``out`` and ``in_`` are lists of ``(addr, len)`` or ``DriverBuffer``."""
@@ -421,10 +438,8 @@ def _request_read(self):
 
 def _request_write(self, offset, data):
     """Copies ``data`` (any bytes-like object) into the chain's writable buffers at ``offset``."""
-    if type(data) is not bytes:
-        data = data.get_data() if isinstance(data, GLib.Bytes) else bytes(memoryview(data))
     try:
-        return _request_write_data(self, offset, data)
+        return _request_write_data(self, offset, _as_bytes(data))
     except GLib.Error as error:
         raise _vhost_error(error) from None
 
