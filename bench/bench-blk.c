@@ -2,7 +2,8 @@
 /* 4 KiB random I/O against the vhost-user-blk program and qemu-storage-daemon, each a process pinned to CPU 1, with
  * the same VhostDriver front-end: their null disks (IOPS and kick-to-completion latency), the same image file on
  * tmpfs and on disk (--files: IOPS, latency, the back-end's CPU time per request), and a paced load (--paced);
- * or (--iotlb) the vhost-user-blk program's null disk without and with VIRTIO_F_ACCESS_PLATFORM. */
+ * or the vhost-user-blk program's null disk without and with VIRTIO_F_ACCESS_PLATFORM (--iotlb) or an inflight area
+ * (--inflight). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -34,6 +35,7 @@ static guint64 extra_features;
 static gboolean indirect;
 static gboolean iotlb;
 static gint64 iotlb_page_size = 4096;
+static gboolean inflight;
 static gboolean files_mode;
 static gboolean paced_mode;
 static char *storage_list;
@@ -56,6 +58,7 @@ typedef struct
   double rate;        /* requests per second, evenly spread over the run and the queues; 0: closed loop */
   guint64 capacity;   /* bytes: the offsets fall below */
   gboolean access_platform; /* VIRTIO_F_ACCESS_PLATFORM: through the back-end's IOTLB (--iotlb-page-size) */
+  gboolean no_inflight;     /* VhostDriver:inflight off: the back-end keeps no inflight area */
 } Load;
 
 /* Every field a double: the medians go field by field (RESULT_FIELD). */
@@ -318,6 +321,7 @@ run (const char *socket_path, GPid back_end, const Load *load)
     g_error ("%s: %s", socket_path, error->message);
   vhost_driver_set_access_platform (driver, load->access_platform);
   vhost_driver_set_iotlb_page_size (driver, iotlb_page_size);
+  vhost_driver_set_inflight (driver, !load->no_inflight);
   if (!vhost_driver_start (driver, load->n_queues, QUEUE_SIZE,
                            VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1) |
                              VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_EVENT_IDX) |
@@ -327,6 +331,9 @@ run (const char *socket_path, GPid back_end, const Load *load)
   if (load->access_platform &&
       !(vhost_driver_get_acked_features (driver) & VHOST_FEATURE_MASK (VHOST_VIRTIO_F_ACCESS_PLATFORM)))
     g_error ("%s: VIRTIO_F_ACCESS_PLATFORM was not negotiated", socket_path);
+  if (inflight && !load->no_inflight &&
+      !(vhost_user_master_get_acked_protocol_features (master) & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+    g_error ("%s: VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD was not negotiated", socket_path);
   f.driver = driver;
   f.load = load;
   /* The data blocks aligned to a page, as a guest's are (O_DIRECT needs at least
@@ -397,6 +404,20 @@ median_of_placement (BenchPlacement p, const Round *all, guint n_rounds, Result 
 
 /* One line per placement seen: the medians of its rounds. Percentiles are measured
  * at depth 1 only; deeper runs give the mean by Little's law. */
+/* With --iotlb or --inflight, "qsd" is vhost-user-blk without the feature and
+ * "ours" the same program with it. */
+static const char *
+qsd_name (void)
+{
+  return iotlb || inflight ? "without" : "qsd";
+}
+
+static const char *
+ours_name (void)
+{
+  return iotlb ? "with ACCESS_PLATFORM" : inflight ? "with the inflight area" : "vhost-user-blk";
+}
+
 static void
 print_summary (guint depth, const Round *all, guint n_rounds)
 {
@@ -413,16 +434,17 @@ print_summary (guint depth, const Round *all, guint n_rounds)
         printf (" %8.2f %8.2f\n", qsd.p99_us, ours.p99_us);
       else
         printf (" %8s %8s\n", "-", "-");
-      /* With --iotlb, "qsd" is the run without ACCESS_PLATFORM: the time each request
-       * costs the back-end, 1 / IOPS, with it against without. */
-      if (iotlb)
-        printf ("%-6u per-request cost with ACCESS_PLATFORM: %.3f times, %+.0f ns\n", depth, qsd.iops / ours.iops,
+      /* The time each request costs the back-end, 1 / IOPS, with the feature
+       * against without. */
+      if (iotlb || inflight)
+        printf ("%-6u per-request cost %s: %.3f times, %+.0f ns\n", depth, ours_name (), qsd.iops / ours.iops,
                 1e9 / ours.iops - 1e9 / qsd.iops);
     }
 }
 
 /* The two back-ends of a round: qemu-storage-daemon and vhost-user-blk, or with
- * --iotlb vhost-user-blk without and with ACCESS_PLATFORM (both "sockets" its). */
+ * --iotlb or --inflight vhost-user-blk without and with the feature (both
+ * "sockets" its). */
 typedef struct
 {
   const char *qsd_sock, *our_sock;
@@ -442,19 +464,19 @@ run_rounds (Round *all, const char *label, const Pair *pair)
     {
       Round *r = &all[i];
 
-      r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
-      Load with = pair->load;
+      Load without = pair->load, with = pair->load;
 
+      without.no_inflight = inflight;
       with.access_platform = iotlb;
       r->rtt_ns[0] = bench_line_round_trip_ns (0, 1);
-      r->qsd = run (pair->qsd_sock, pair->qsd_pid, &pair->load);
+      r->qsd = run (pair->qsd_sock, pair->qsd_pid, &without);
       r->rtt_ns[1] = bench_line_round_trip_ns (0, 1);
       r->ours = run (pair->our_sock, pair->our_pid, &with);
       r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
       r->placement = bench_placement_of (r->rtt_ns, 3);
       changed += r->placement == BENCH_PLACEMENT_CHANGED;
       printf ("#   %s round %d: %s %.0f IOPS, %s %.0f IOPS; line round trip %.0f / %.0f / %.0f ns: %s\n", label, i + 1,
-              iotlb ? "without" : "qsd", r->qsd.iops, iotlb ? "with ACCESS_PLATFORM" : "vhost-user-blk", r->ours.iops,
+              qsd_name (), r->qsd.iops, ours_name (), r->ours.iops,
               r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2], bench_placement_name (r->placement));
       fflush (stdout);
     }
@@ -482,10 +504,10 @@ bench_null (const char *dir)
                 .our_sock = our_sock,
                 .load = { .n_queues = 1, .depth = 1, .capacity = CAPACITY } };
 
-  qsd = iotlb ? NULL : bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
+  qsd = iotlb || inflight ? NULL : bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
   ours = bench_back_end_start (dir, "vhost-user-blk", "vhost-glib", our_argv, our_sock, 30000);
   pair.our_pid = vhost_peer_get_pid (ours);
-  if (iotlb)
+  if (iotlb || inflight)
     {
       pair.qsd_sock = our_sock;
       pair.qsd_pid = pair.our_pid;
@@ -495,7 +517,9 @@ bench_null (const char *dir)
 
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
   printf ("# vhost-user-blk: the built program, %s %s; %s\n", null_size, busy_poll,
-          iotlb ? "first without, then with VIRTIO_F_ACCESS_PLATFORM" : "qemu-storage-daemon: null-co");
+          iotlb      ? "first without, then with VIRTIO_F_ACCESS_PLATFORM"
+          : inflight ? "first without, then with an inflight area (INFLIGHT_SHMFD)"
+                     : "qemu-storage-daemon: null-co");
   if (iotlb && iotlb_page_size > 0)
     printf ("# ACCESS_PLATFORM: the driver answers each IOTLB miss with a %" G_GINT64_FORMAT "-byte entry\n",
             iotlb_page_size);
@@ -512,9 +536,9 @@ bench_null (const char *dir)
 
       pair.load.depth = depths[i];
       changed = run_rounds (all, label, &pair);
-      if (iotlb)
+      if (iotlb || inflight)
         printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "plain IOPS",
-                "iotlb IOPS", "ratio", "pl. mean", "io. mean", "pl. p99", "io. p99");
+                iotlb ? "iotlb IOPS" : "infl. IOPS", "ratio", "pl. mean", "with mean", "pl. p99", "with p99");
       else
         printf ("%-6s %-30s %6s %12s %12s %6s %8s %8s %8s %8s\n", "depth", "vCPU placement", "rounds", "qsd IOPS",
                 "our IOPS", "ratio", "qsd mean", "our mean", "qsd p99", "our p99");
@@ -899,6 +923,8 @@ main (int argc, char **argv)
     { "iotlb-page-size", 0, 0, G_OPTION_ARG_INT64, &iotlb_page_size,
       "With --iotlb: the IOTLB entries' size in bytes, one sent per miss (default 4096; 0: one entry for the "
       "whole memory, sent at start)", "BYTES" },
+    { "inflight", 0, 0, G_OPTION_ARG_NONE, &inflight,
+      "Compare vhost-user-blk's null disk without and with an inflight area (instead of qemu-storage-daemon)", NULL },
     { "files", 0, 0, G_OPTION_ARG_NONE, &files_mode,
       "Serve the same image file from both back-ends (not their null disks)", NULL },
     { "paced", 0, 0, G_OPTION_ARG_NONE, &paced_mode,
@@ -934,9 +960,9 @@ main (int argc, char **argv)
   rounds = CLAMP (rounds, 1, MAX_ROUNDS);
   if (indirect)
     extra_features |= VHOST_FEATURE_MASK (VHOST_VIRTIO_F_RING_INDIRECT_DESC);
-  if (files_mode + paced_mode + iotlb > 1)
+  if (files_mode + paced_mode + iotlb + inflight > 1)
     {
-      g_printerr ("--files, --paced and --iotlb are separate benchmarks\n");
+      g_printerr ("--files, --paced, --iotlb and --inflight are separate benchmarks\n");
       return 2;
     }
   if (iotlb_page_size < 0)

@@ -1730,6 +1730,55 @@ test_reconnect_rules (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+/* VhostDriver:inflight turned off: a back-end that offers INFLIGHT_SHMFD is not
+ * asked for an area (the property's default asks), and a chain in flight when
+ * the back-end dies cannot be resumed. */
+static void
+test_reconnect_without_inflight (void)
+{
+  gint fds_before = vhost_test_count_open_fds ();
+  g_autofree char *dir = g_dir_make_tmp ("vhost-test-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "sock", NULL);
+  guint64 features = VHOST_FEATURE_MASK (VHOST_VIRTIO_F_VERSION_1);
+  ListenConfig all = { path, device_features (), G_MAXUINT64 };
+  VhostTestSlaveThread *thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo, &all);
+  g_autoptr(VhostUserMaster) master = vhost_user_master_new (path);
+  g_autoptr(VhostDriver) driver = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 out_addr, in_addr;
+  gboolean inflight = TRUE;
+
+  g_assert_true (vhost_user_master_connect (master, NULL, &error));
+  driver = vhost_driver_new (VHOST_BACKEND (master), REGION_SIZE, &error);
+  g_assert_no_error (error);
+  g_assert_true (vhost_driver_get_inflight (driver));
+  g_object_set (driver, "inflight", FALSE, NULL);
+  g_object_get (driver, "inflight", &inflight, NULL);
+  g_assert_false (inflight);
+  g_assert_true (vhost_driver_start (driver, 1, QUEUE_SIZE, features, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (master) & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, ==,
+                   0);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (master) & VHOST_USER_PROTOCOL_F_REPLY_ACK, !=, 0);
+  g_assert_true (vhost_driver_alloc (driver, 16, &out_addr, &error));
+  g_assert_true (vhost_driver_alloc (driver, 16, &in_addr, &error));
+  g_assert_no_error (error);
+  echo_once (driver, out_addr, in_addr, TRUE);
+
+  vhost_test_slave_thread_free (thread);
+  echo_once (driver, out_addr, in_addr, FALSE);
+  thread = vhost_test_slave_thread_new (VHOST_TYPE_TEST_DEVICE, -1, setup_listening_echo, &all);
+  g_assert_false (vhost_driver_reconnect (driver, 5000, NULL, &error));
+  g_assert_error (error, VHOST_ERROR, VHOST_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, "INFLIGHT_SHMFD"));
+  vhost_test_slave_thread_free (thread);
+
+  g_clear_object (&driver);
+  g_clear_object (&master);
+  g_assert_cmpint (rmdir (dir), ==, 0);
+  vhost_test_assert_fd_count (fds_before);
+}
+
 /* Event idx when a queue's chains are taken by another queue's handler (an echo
  * that moves transmitted frames into receive buffers, from either queue's
  * handler): that queue must ask for kicks again from where its ring now is.
@@ -1956,6 +2005,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/dataplane/main-context-dispatch", test_main_context_dispatch);
   g_test_add_func ("/vhost/dataplane/request-outlives-memory", test_request_outlives_memory);
   g_test_add_func ("/vhost/dataplane/reconnect/rules", test_reconnect_rules);
+  g_test_add_func ("/vhost/dataplane/reconnect/without-inflight", test_reconnect_without_inflight);
   g_test_add_data_func ("/vhost/dataplane/async/sleeping", GINT_TO_POINTER (FALSE), test_async);
   g_test_add_data_func ("/vhost/dataplane/async/busy-poll", GINT_TO_POINTER (TRUE), test_async);
   g_test_add_data_func ("/vhost/dataplane/event-idx/other-queue-takes-chains/split", GINT_TO_POINTER (FALSE),

@@ -146,6 +146,7 @@ struct _VhostDriver
   GError *init_error;    /* (owned) (nullable) why constructed() could not make the memory */
   /* ACCESS_PLATFORM on vhost-user: the IOTLB the driver keeps in the back-end. */
   gboolean access_platform;
+  gboolean inflight;       /* ask a vhost-user back-end for an inflight area */
   guint64 iotlb_page_size; /* 0: the whole memory at start; else a page per miss */
   gulong iotlb_handler;    /* on the master's iotlb-message */
 };
@@ -166,6 +167,7 @@ enum {
   PROP_ACKED_FEATURES,
   PROP_ACCESS_PLATFORM,
   PROP_IOTLB_PAGE_SIZE,
+  PROP_INFLIGHT,
   N_PROPS
 };
 
@@ -599,6 +601,7 @@ vhost_driver_init (VhostDriver *self)
   self->context = g_main_context_ref_thread_default ();
   self->memfd = -1;
   self->inflight_fd = -1;
+  self->inflight = TRUE;
   self->n_regions = 1;
   self->free_extents = g_array_new (FALSE, FALSE, sizeof (Extent));
   self->allocated = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
@@ -710,6 +713,9 @@ vhost_driver_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_ACCESS_PLATFORM:
       g_value_set_boolean (value, self->access_platform);
       break;
+    case PROP_INFLIGHT:
+      g_value_set_boolean (value, self->inflight);
+      break;
     case PROP_IOTLB_PAGE_SIZE:
       g_value_set_uint64 (value, self->iotlb_page_size);
       break;
@@ -736,6 +742,9 @@ vhost_driver_set_property (GObject *object, guint prop_id, const GValue *value, 
       break;
     case PROP_ACCESS_PLATFORM:
       vhost_driver_set_access_platform (self, g_value_get_boolean (value));
+      break;
+    case PROP_INFLIGHT:
+      vhost_driver_set_inflight (self, g_value_get_boolean (value));
       break;
     case PROP_IOTLB_PAGE_SIZE:
       vhost_driver_set_iotlb_page_size (self, g_value_get_uint64 (value));
@@ -837,6 +846,22 @@ vhost_driver_class_init (VhostDriverClass *klass)
       "With access-platform: 0 maps the driver's whole memory in the back-end's IOTLB at start; a "
       "size in bytes answers each IOTLB miss with the page of that size that holds the address.",
       0, G_MAXUINT64, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostDriver:inflight:
+   *
+   * Whether vhost_driver_start() asks a vhost-user back-end that offers
+   * %VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD for an inflight area (the default),
+   * which the back-end updates for every request it takes and gives back, so
+   * that vhost_driver_reconnect() can have a new back-end resume what a dead
+   * one held. A program that never reconnects can turn it off and save the
+   * back-end that work; vhost_driver_reconnect() then fails while requests are
+   * in flight. Takes effect at the next start.
+   */
+  properties[PROP_INFLIGHT] = g_param_spec_boolean (
+      "inflight", "Inflight area",
+      "Whether vhost_driver_start() asks a vhost-user back-end for an inflight area, so that a "
+      "new back-end can resume the requests a dead one held.",
+      TRUE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -992,6 +1017,40 @@ vhost_driver_get_access_platform (VhostDriver *driver)
 {
   g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
   return driver->access_platform;
+}
+
+/**
+ * vhost_driver_set_inflight:
+ * @driver: a #VhostDriver
+ * @inflight: whether to ask a vhost-user back-end for an inflight area
+ *
+ * Sets #VhostDriver:inflight.
+ */
+void
+vhost_driver_set_inflight (VhostDriver *driver, gboolean inflight)
+{
+  g_return_if_fail (VHOST_IS_DRIVER (driver));
+
+  inflight = !!inflight;
+  if (driver->inflight == inflight)
+    return;
+  driver->inflight = inflight;
+  g_object_notify_by_pspec (G_OBJECT (driver), properties[PROP_INFLIGHT]);
+}
+
+/**
+ * vhost_driver_get_inflight:
+ * @driver: a #VhostDriver
+ *
+ * Gets #VhostDriver:inflight.
+ *
+ * Returns: whether the driver asks a vhost-user back-end for an inflight area
+ */
+gboolean
+vhost_driver_get_inflight (VhostDriver *driver)
+{
+  g_return_val_if_fail (VHOST_IS_DRIVER (driver), FALSE);
+  return driver->inflight;
 }
 
 /**
@@ -1184,7 +1243,7 @@ negotiate (VhostDriver *self, guint64 wanted, gboolean restore, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   guint64 offered, acked, protocol = 0;
-  guint64 wanted_protocol = WANTED_PROTOCOL_FEATURES;
+  guint64 wanted_protocol = WANTED_PROTOCOL_FEATURES & ~(self->inflight ? 0 : VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
   const guint64 iotlb_protocol = VHOST_USER_PROTOCOL_F_BACKEND_REQ | VHOST_USER_PROTOCOL_F_REPLY_ACK;
 
   if (!vhost_backend_get_features (self->backend, &offered, error))

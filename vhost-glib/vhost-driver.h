@@ -112,6 +112,11 @@ void vhost_driver_set_access_platform (VhostDriver *driver,
 VHOST_AVAILABLE_IN_ALL
 gboolean vhost_driver_get_access_platform (VhostDriver *driver);
 VHOST_AVAILABLE_IN_ALL
+void vhost_driver_set_inflight (VhostDriver *driver,
+                                gboolean inflight);
+VHOST_AVAILABLE_IN_ALL
+gboolean vhost_driver_get_inflight (VhostDriver *driver);
+VHOST_AVAILABLE_IN_ALL
 void vhost_driver_set_iotlb_page_size (VhostDriver *driver,
                                        guint64 page_size);
 VHOST_AVAILABLE_IN_ALL
