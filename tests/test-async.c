@@ -575,6 +575,56 @@ negotiate (Fixture *f, guint64 protocol_features)
   g_assert_no_error (error);
 }
 
+/* A handler of notify::acked-features that makes a sync call: SET_FEATURES done
+ * asynchronously with REPLY_ACK changes the property when its reply comes, and
+ * the handler's call must find the queue free, not wait for that op. */
+typedef struct
+{
+  VhostUserMaster *master;
+  guint64 queues;
+  gint64 took_us;
+  guint calls;
+} NotifyCall;
+
+static void
+acked_features_cb (GObject *object, GParamSpec *pspec, gpointer data)
+{
+  NotifyCall *n = data;
+  g_autoptr(GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  g_assert_true (vhost_user_master_get_queue_num (n->master, &n->queues, &error));
+  g_assert_no_error (error);
+  n->took_us = g_get_monotonic_time () - start;
+  n->calls++;
+}
+
+static void
+test_sync_in_notify (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  Slot a = { f, 0, NULL };
+  NotifyCall n = { f->master, 0, 0, 0 };
+  guint64 features = 0;
+  gulong id;
+
+  negotiate (f, WANTED_PROTOCOL);
+  g_object_set (f->master, "timeout", 2000, NULL);
+  g_assert_true (vhost_backend_get_features (f->backend, &features, &error));
+  id = g_signal_connect (f->master, "notify::acked-features", G_CALLBACK (acked_features_cb), &n);
+  vhost_backend_set_features_async (f->backend, features, NULL, slot_cb, &a);
+  vhost_test_wait_for_result (&a.result, 5000);
+  g_assert_true (vhost_backend_set_features_finish (f->backend, a.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n.calls, ==, 1);
+  g_assert_cmpuint (n.queues, ==, 4);
+  g_assert_cmpint (n.took_us, <, G_TIME_SPAN_SECOND);
+  g_assert_true (vhost_user_master_get_connected (f->master));
+  g_assert_cmpuint (f->disconnects, ==, 0);
+  g_signal_handler_disconnect (f->master, id);
+  slot_clear (&a);
+}
+
 static void
 test_cancel (Fixture *f, gconstpointer data)
 {
@@ -1075,6 +1125,7 @@ main (int argc, char **argv)
   g_test_add ("/vhost/async/bring-up-all-at-once", Fixture, NULL, fixture_setup, test_bring_up_all_at_once,
               fixture_teardown);
   g_test_add ("/vhost/async/sync-after-async", Fixture, NULL, fixture_setup, test_sync_after_async, fixture_teardown);
+  g_test_add ("/vhost/async/sync-in-notify", Fixture, NULL, fixture_setup, test_sync_in_notify, fixture_teardown);
   g_test_add ("/vhost/async/cancel", Fixture, NULL, fixture_setup, test_cancel, fixture_teardown);
   g_test_add ("/vhost/async/errors", Fixture, NULL, fixture_setup, test_errors, fixture_teardown);
   g_test_add ("/vhost/async/disconnect", Fixture, NULL, fixture_setup, test_disconnect, fixture_teardown);

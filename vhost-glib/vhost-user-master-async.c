@@ -261,6 +261,9 @@ op_reply_cb (VhostUserChannel *channel, VhostUserMsg *reply, const GError *error
   MasterOp *op = user_data;
   VhostUserMaster *self = g_object_ref (op->master);
 
+  /* The op's last step may change a property (acked features...): its
+   * notification waits until the op left the queue, as in ops_run(). */
+  g_object_freeze_notify (G_OBJECT (self));
   if (error != NULL && op->error == NULL)
     op->error = g_error_copy (error);
   if (!op->step (self, op, reply))
@@ -270,6 +273,7 @@ op_reply_cb (VhostUserChannel *channel, VhostUserMsg *reply, const GError *error
       op_over (op);
     }
   ops_run (self);
+  g_object_thaw_notify (G_OBJECT (self));
   g_object_unref (self);
 }
 
