@@ -1752,6 +1752,14 @@ test_reconnect_without_inflight (void)
   driver = vhost_driver_new (VHOST_BACKEND (master), REGION_SIZE, &error);
   g_assert_no_error (error);
   g_assert_true (vhost_driver_get_inflight (driver));
+  /* A first start with the area, then one without: the first one's area is not
+   * kept for the second. */
+  g_assert_true (vhost_driver_start (driver, 1, QUEUE_SIZE, features, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (vhost_user_master_get_acked_protocol_features (master) & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, !=,
+                   0);
+  g_assert_true (vhost_driver_stop (driver, &error));
+  g_assert_no_error (error);
   g_object_set (driver, "inflight", FALSE, NULL);
   g_object_get (driver, "inflight", &inflight, NULL);
   g_assert_false (inflight);

@@ -1370,12 +1370,14 @@ set_inflight (VhostDriver *self, guint n_queues, gboolean restore, GError **erro
   VhostUserMaster *master;
   int fd;
 
+  /* A start forgets the area of an earlier start, even when it makes none. */
+  if (!restore)
+    clear_inflight (self);
   if (!VHOST_IS_USER_MASTER (self->backend) || !(self->protocol_features & VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
     return TRUE;
   master = VHOST_USER_MASTER (self->backend);
   if (!restore)
     {
-      clear_inflight (self);
       fd = vhost_user_master_get_inflight_fd (master, n_queues, self->queue_size, &self->inflight_size,
                                               &self->inflight_offset, error);
       if (fd < 0)
