@@ -913,6 +913,7 @@ vhost_user_channel_call_finish (VhostUserChannel *channel,
   VhostUserMsg *msg;
 
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == vhost_user_channel_call_async, FALSE);
   msg = g_task_propagate_pointer (G_TASK (result), &local_error);
   if (local_error != NULL)
     {
