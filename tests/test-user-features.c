@@ -683,6 +683,10 @@ test_map_no_reply_ack (Fixture *f, gconstpointer data)
 {
   negotiate_shmem (f, 0);
   negotiate (f, SHMEM_FEATURES & ~(guint64) VHOST_USER_PROTOCOL_F_REPLY_ACK);
+  /* Nothing of that negotiation waited for the slave: a request with a reply
+   * does, so that the slave holds the new back-end request channel before it
+   * maps (until then it has none: the master closed the old one). */
+  g_assert_true (vhost_backend_get_features (VHOST_BACKEND (f->master), NULL, NULL));
   vhost_test_log_capture_start ("Vhost");
   map_from_slave (f, 1, test_memfd (PAGE), 0, 0, PAGE, VHOST_USER_SHMEM_MAP_READ_ONLY, 0);
   map_from_slave (f, 0, test_memfd (PAGE), 0, 0, PAGE, VHOST_USER_SHMEM_MAP_READ_ONLY, 0);

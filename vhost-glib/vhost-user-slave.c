@@ -257,7 +257,8 @@ backend_closed_cb (VhostUserChannel *channel, const GError *error, gpointer user
   VhostUserSlavePrivate *priv = PRIV (VHOST_USER_SLAVE (user_data));
 
   g_debug ("The back-end request channel closed: %s", error->message);
-  g_clear_pointer (&priv->backend, vhost_user_channel_unref);
+  if (channel == priv->backend)
+    g_clear_pointer (&priv->backend, vhost_user_channel_unref);
 }
 
 /* The engine's operations: the device's vfuncs and the sockets. */
