@@ -447,7 +447,7 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
   if (busy_poll_us >= 0)
     printf ("--busy-poll-us=%d);\n", busy_poll_us);
   else
-    printf ("its default busy poll);\n");
+    printf ("its defaults: busy poll, naps when\n# frames stream in below its speed);\n");
   printf ("# DPDK's peak (%d frames in flight) measured in each round, then 10/25/50 %% of it offered to each at\n",
           PEAK_WINDOW);
   printf ("# even intervals, for %d s per run; each frame timed from when it was due until it came back (us);\n",

@@ -2542,6 +2542,115 @@ test_worker_adaptive_poll (void)
   g_cond_clear (&p.cond);
 }
 
+/* A queue for the coalescing tests: a producer thread makes chains available (a
+ * counter), open loop at a fixed interval or closed loop (each chain after the
+ * worker took the one before); the worker takes all there are at each call. */
+typedef struct
+{
+  VhostWorkerItem item;
+  gint made;            /* (atomic) chains made available */
+  gint taken;           /* (atomic) chains taken by the worker */
+  guint calls;          /* the worker's calls that took chains */
+  gint stop;            /* (atomic) */
+  gboolean closed_loop;
+  gint64 interval_us;   /* between two chains; in a closed loop, after each is taken */
+} Stream;
+
+static gboolean
+stream_item (VhostWorkerItem *item, gboolean poll)
+{
+  Stream *st = item->data;
+  gint made = g_atomic_int_get (&st->made), before = g_atomic_int_get (&st->taken);
+
+  item->taken = made - before;
+  if (item->taken == 0)
+    return FALSE;
+  st->calls++;
+  g_atomic_int_set (&st->taken, made);
+  return TRUE;
+}
+
+static gpointer
+stream_produce (gpointer data)
+{
+  Stream *st = data;
+  gint64 next = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&st->stop))
+    {
+      if (st->closed_loop)
+        {
+          while (g_atomic_int_get (&st->taken) != g_atomic_int_get (&st->made) && !g_atomic_int_get (&st->stop))
+            ;
+          next = g_get_monotonic_time () + st->interval_us;
+        }
+      while (g_get_monotonic_time () < next)
+        ;
+      g_atomic_int_inc (&st->made);
+      next += st->interval_us;
+    }
+  return NULL;
+}
+
+/* Runs a stream against a polling worker with naps of up to 400 us for `ms`
+ * milliseconds; the naps the worker took. */
+static guint64
+stream_run (Stream *st, guint ms)
+{
+  g_autoptr(GError) error = NULL;
+  VhostWorker *w = vhost_worker_new ("test-worker", &error);
+  GThread *producer;
+  guint64 naps;
+
+  g_assert_no_error (error);
+  st->item = (VhostWorkerItem) { .kick_fd = -1, .event_fd = -1, .func = stream_item, .arm = idle_arm, .data = st };
+  vhost_worker_set_poll_us (w, 100);
+  vhost_worker_set_coalesce_us (w, 400);
+  g_assert_true (vhost_worker_attach (w, &st->item, &error));
+  producer = g_thread_new ("producer", stream_produce, st);
+  g_usleep (ms * 1000);
+  g_atomic_int_set (&st->stop, 1);
+  g_thread_join (producer);
+  naps = vhost_worker_get_naps (w, NULL);
+  vhost_worker_detach (&st->item);
+  vhost_worker_free (w);
+  return naps;
+}
+
+/* Chains that come one by one, a chain every 10 us, from a front-end that does not
+ * wait for them: the worker naps between its rounds and takes them in batches, as
+ * many as it would by polling. */
+static void
+test_worker_coalesce_stream (void)
+{
+  Stream st = { .interval_us = 10 };
+  guint64 naps = stream_run (&st, 500);
+
+  g_test_message ("%" G_GUINT64_FORMAT " naps, %d chains in %u calls", naps, st.taken, st.calls);
+  g_assert_cmpuint (naps, >, 0);
+  g_assert_cmpint (st.taken, >, 0);
+  /* Polling alone takes them one at a time; a nap of 400 us gathers about 40 (fewer
+   * on a busy machine, where the producer stalls now and then). */
+  g_assert_cmpuint (st.calls * 2, <, (guint) st.taken);
+}
+
+/* A ping-pong: each chain comes 10 us after the worker took the one before. Napping
+ * slows it down, so the worker stops, tries again after a backoff that doubles,
+ * and stops again; the chains are taken one by one, at once, the rest of the
+ * time. */
+static void
+test_worker_coalesce_ping_pong (void)
+{
+  Stream st = { .closed_loop = TRUE, .interval_us = 10 };
+  guint64 naps = stream_run (&st, 500);
+
+  g_test_message ("%" G_GUINT64_FORMAT " naps, %d chains in %u calls", naps, st.taken, st.calls);
+  /* Tries at 0, 20, 60, 140 and 300 ms, each for a window of a millisecond (a few
+   * naps of 400 us): some 15 naps, where polling alone takes none. */
+  g_assert_cmpuint (naps, <=, 40);
+  g_assert_cmpint (st.taken, >, 0);
+}
+
 /* A random address: mostly near the regions' edges and inside them, sometimes
  * anywhere at all. */
 static guint64
@@ -2710,6 +2819,8 @@ main (int argc, char **argv)
     g_test_add_data_func (bad_used_cases[i].path, &bad_used_cases[i], test_driver_bad_used);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   g_test_add_func ("/vhost/ring/worker/adaptive-poll", test_worker_adaptive_poll);
+  g_test_add_func ("/vhost/ring/worker/coalesce/stream", test_worker_coalesce_stream);
+  g_test_add_func ("/vhost/ring/worker/coalesce/ping-pong", test_worker_coalesce_ping_pong);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);
   return g_test_run ();

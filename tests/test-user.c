@@ -1820,6 +1820,33 @@ test_typed_device_requests (void)
   vhost_test_assert_fd_count (fds_before);
 }
 
+static void
+count_notify (GObject *object, GParamSpec *pspec, guint *count)
+{
+  (*count)++;
+}
+
+/* The polling properties: defaults, and a notification for each change only. */
+static void
+test_poll_properties (void)
+{
+  g_autoptr(VhostUserSlave) slave = g_object_new (VHOST_TYPE_TEST_DEVICE, NULL);
+  guint notified = 0, value = 1;
+
+  g_assert_cmpuint (vhost_user_slave_get_busy_poll_us (slave), ==, 32);
+  g_assert_cmpuint (vhost_user_slave_get_coalesce_us (slave), ==, 0);
+  g_signal_connect (slave, "notify::coalesce-us", G_CALLBACK (count_notify), &notified);
+  g_object_set (slave, "coalesce-us", 100, NULL);
+  g_object_get (slave, "coalesce-us", &value, NULL);
+  g_assert_cmpuint (value, ==, 100);
+  g_assert_cmpuint (notified, ==, 1);
+  vhost_user_slave_set_coalesce_us (slave, 100);
+  g_assert_cmpuint (notified, ==, 1);
+  vhost_user_slave_set_coalesce_us (slave, 0);
+  g_assert_cmpuint (vhost_user_slave_get_coalesce_us (slave), ==, 0);
+  g_assert_cmpuint (notified, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1855,6 +1882,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/user/default-offer/without-config", GINT_TO_POINTER (FALSE), test_default_offer);
   g_test_add_data_func ("/vhost/user/default-offer/with-config", GINT_TO_POINTER (TRUE), test_default_offer);
   g_test_add_func ("/vhost/user/typed-device-requests", test_typed_device_requests);
+  g_test_add_func ("/vhost/user/poll-properties", test_poll_properties);
   g_test_add_func ("/vhost/user/listen", test_listen);
   g_test_add_func ("/vhost/user/listen/paths", test_listen_paths);
   g_test_add_func ("/vhost/user/log-rate", test_log_rate);

@@ -62,11 +62,28 @@ vhost_tool_parse_number (const char *option, const char *text, gint64 min, gint6
   return -1;
 }
 
+/* An option given as `text` (NULL if it was not): a number from 0 to `max` into
+ * `value`. Returns -1, or an exit code after a message. */
+static int
+parse_optional (const char *option, const char *text, gint64 max, int *value)
+{
+  gint64 number;
+  int code;
+
+  if (text == NULL)
+    return -1;
+  code = vhost_tool_parse_number (option, text, 0, max, &number);
+  if (code < 0)
+    *value = number;
+  return code;
+}
+
 int
 vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEntry *entries,
                   VhostToolOptions *options)
 {
-  g_autofree char *fd = NULL, *busy_poll_us = NULL;
+  g_autofree char *fd = NULL, *busy_poll_us = NULL, *coalesce_us = NULL;
+  int code;
   const GOptionEntry common[] = {
     { "socket-path", 's', 0, G_OPTION_ARG_FILENAME, &options->socket_path,
       "Listen for the front-end on the UNIX socket PATH (incompatible with --fd)", "PATH" },
@@ -77,6 +94,10 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
     { "busy-poll-us", 0, 0, G_OPTION_ARG_STRING, &busy_poll_us,
       "Poll the rings for at most US microseconds after the last request before sleeping (shorter while requests "
       "come further apart), 0 to 1000000 (0: never poll)",
+      "US" },
+    { "coalesce-us", 0, 0, G_OPTION_ARG_STRING, &coalesce_us,
+      "While polling, nap for at most US microseconds between rounds when requests come one at a time far below "
+      "the worker's speed, so that they are taken in batches; 0 to 1000000 (0: never nap)",
       "US" },
     { "pid-file", 0, 0, G_OPTION_ARG_FILENAME, &options->pid_file,
       "Write the process id to PATH once the socket listens (removed at exit)", "PATH" },
@@ -91,6 +112,7 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
   g_set_prgname (basename);
   options->fd = -1;
   options->busy_poll_us = -1;
+  options->coalesce_us = -1;
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context, summary);
   g_option_context_add_main_entries (context, common, NULL);
@@ -100,24 +122,10 @@ vhost_tool_parse (int *argc, char ***argv, const char *summary, const GOptionEnt
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "%s (try --help)", error->message);
   if (*argc > 1)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "unexpected argument '%s' (try --help)", (*argv)[1]);
-  if (fd != NULL)
-    {
-      gint64 value;
-      int code = vhost_tool_parse_number ("fd", fd, 0, G_MAXINT, &value);
-
-      if (code >= 0)
-        return code;
-      options->fd = value;
-    }
-  if (busy_poll_us != NULL)
-    {
-      gint64 value;
-      int code = vhost_tool_parse_number ("busy-poll-us", busy_poll_us, 0, VHOST_TOOL_BUSY_POLL_US_MAX, &value);
-
-      if (code >= 0)
-        return code;
-      options->busy_poll_us = value;
-    }
+  if ((code = parse_optional ("fd", fd, G_MAXINT, &options->fd)) >= 0 ||
+      (code = parse_optional ("busy-poll-us", busy_poll_us, VHOST_TOOL_BUSY_POLL_US_MAX, &options->busy_poll_us)) >= 0 ||
+      (code = parse_optional ("coalesce-us", coalesce_us, VHOST_TOOL_BUSY_POLL_US_MAX, &options->coalesce_us)) >= 0)
+    return code;
   if (options->verbose)
     g_log_set_debug_enabled (TRUE);
   return -1;
@@ -265,6 +273,8 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
   sigterm = g_unix_signal_add (SIGTERM, on_signal, &state);
   if (options->busy_poll_us >= 0)
     vhost_user_slave_set_busy_poll_us (slave, options->busy_poll_us);
+  if (options->coalesce_us >= 0)
+    vhost_user_slave_set_coalesce_us (slave, options->coalesce_us);
   if (options->socket_path != NULL && !vhost_user_slave_listen (slave, options->socket_path, &error))
     code = vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
   else if (options->socket_path == NULL && !vhost_user_slave_serve_fd (slave, options->fd, &error))

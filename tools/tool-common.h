@@ -12,7 +12,8 @@ G_BEGIN_DECLS
 #define VHOST_TOOL_EXIT_FAILURE 1 /* a run-time error: an image, a socket, a device */
 #define VHOST_TOOL_EXIT_USAGE 2   /* a bad command line */
 
-/* The longest --busy-poll-us: a second of polling after the last request. */
+/* The longest --busy-poll-us (a second of polling after the last request) and
+ * --coalesce-us. */
 #define VHOST_TOOL_BUSY_POLL_US_MAX 1000000
 
 typedef struct
@@ -22,6 +23,7 @@ typedef struct
   gboolean print_capabilities; /* --print-capabilities */
   gboolean verbose;            /* --verbose: debug messages */
   int busy_poll_us;            /* --busy-poll-us, 0 to VHOST_TOOL_BUSY_POLL_US_MAX; -1 if not given */
+  int coalesce_us;             /* --coalesce-us, 0 to VHOST_TOOL_BUSY_POLL_US_MAX; -1 if not given */
   char *pid_file;              /* --pid-file: write the pid here once ready */
 } VhostToolOptions;
 

@@ -48,6 +48,7 @@ typedef struct
   GBytes *config;                /* (owned) (nullable) */
   GPtrArray *queues;             /* (element-type VhostVirtqueue) (owned) */
   guint busy_poll_us;
+  guint coalesce_us;
   char *connect_path;            /* (owned) (nullable) client mode: the front-end's socket */
   GSource *redial_source;        /* (owned) (nullable) client mode: the next dial */
   guint redial_ms;               /* the wait before the next dial, doubled up to reconnect_max_ms */

@@ -118,6 +118,7 @@ G_DEFINE_TYPE_WITH_PRIVATE (VhostUserSlave, vhost_user_slave, G_TYPE_OBJECT)
 enum {
   PROP_0,
   PROP_BUSY_POLL_US,
+  PROP_COALESCE_US,
   PROP_RECONNECT_MAX_MS,
   PROP_CONNECTED,
   N_PROPS
@@ -211,6 +212,44 @@ vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave)
 {
   g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), 0);
   return PRIV (slave)->busy_poll_us;
+}
+
+/**
+ * vhost_user_slave_set_coalesce_us:
+ * @slave: a #VhostUserSlave
+ * @usec: the longest nap of a polling worker between two rounds, in
+ *   microseconds; 0 never to nap
+ *
+ * Sets #VhostUserSlave:coalesce-us.
+ */
+void
+vhost_user_slave_set_coalesce_us (VhostUserSlave *slave, guint usec)
+{
+  VhostUserSlavePrivate *priv;
+
+  g_return_if_fail (VHOST_IS_USER_SLAVE (slave));
+
+  priv = PRIV (slave);
+  if (priv->coalesce_us == usec)
+    return;
+  priv->coalesce_us = usec;
+  vhost_user_dev_set_coalesce_us (priv->dev, usec);
+  g_object_notify_by_pspec (G_OBJECT (slave), properties[PROP_COALESCE_US]);
+}
+
+/**
+ * vhost_user_slave_get_coalesce_us:
+ * @slave: a #VhostUserSlave
+ *
+ * Gets the value of #VhostUserSlave:coalesce-us.
+ *
+ * Returns: #VhostUserSlave:coalesce-us
+ */
+guint
+vhost_user_slave_get_coalesce_us (VhostUserSlave *slave)
+{
+  g_return_val_if_fail (VHOST_IS_USER_SLAVE (slave), 0);
+  return PRIV (slave)->coalesce_us;
 }
 
 void
@@ -916,6 +955,9 @@ vhost_user_slave_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_BUSY_POLL_US:
       g_value_set_uint (value, PRIV (VHOST_USER_SLAVE (object))->busy_poll_us);
       break;
+    case PROP_COALESCE_US:
+      g_value_set_uint (value, PRIV (VHOST_USER_SLAVE (object))->coalesce_us);
+      break;
     case PROP_RECONNECT_MAX_MS:
       g_value_set_uint (value, PRIV (VHOST_USER_SLAVE (object))->reconnect_max_ms);
       break;
@@ -934,6 +976,9 @@ vhost_user_slave_set_property (GObject *object, guint prop_id, const GValue *val
     {
     case PROP_BUSY_POLL_US:
       vhost_user_slave_set_busy_poll_us (VHOST_USER_SLAVE (object), g_value_get_uint (value));
+      break;
+    case PROP_COALESCE_US:
+      vhost_user_slave_set_coalesce_us (VHOST_USER_SLAVE (object), g_value_get_uint (value));
       break;
     case PROP_RECONNECT_MAX_MS:
       if (PRIV (VHOST_USER_SLAVE (object))->reconnect_max_ms != g_value_get_uint (value))
@@ -977,6 +1022,37 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
     g_param_spec_uint ("busy-poll-us", "Busy poll us",
                        "How long, in microseconds, a queue worker keeps polling its rings after the last work before "
                        "it sleeps on the kick eventfds again.", 0, G_MAXUINT, DEFAULT_BUSY_POLL_US,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  /**
+   * VhostUserSlave:coalesce-us:
+   *
+   * The longest nap, in microseconds, of a polling queue worker between two
+   * rounds; 0, the default, never naps. Where chains come one at a time, faster
+   * than polling lets the worker sleep but far slower than it takes them (a
+   * stream of small packets at a fraction of the line rate), busy polling spins
+   * a core for little work. With coalescing the worker, after each round with
+   * work, sleeps with the kicks still off until about three quarters of its
+   * smallest ring have come (the time a wake-up takes counted in), then takes
+   * them together: its CPU use falls with the load, at the cost of up to the nap
+   * in latency.
+   *
+   * A worker naps only while it polls (#VhostUserSlave:busy-poll-us is not 0).
+   * It measures the rate chains come at over windows of a millisecond; two
+   * windows without naps set the rate the naps must keep, and naps begin if the
+   * nap that rate asks for is at least 10 microseconds. A front-end that waits
+   * for each completion before it sends more (a ping-pong, a closed loop with few
+   * requests in flight) slows down when the worker naps, and so does a worker
+   * that cannot keep up: when the rate since the naps began falls below 90 % of
+   * the rate before (after 4 windows, or at once for half of it), the naps stop
+   * and begin again only after a back-off (from 20 ms, doubling up to 1.28 s
+   * while naps keep failing). Every 64 windows the naps pause to measure again.
+   * Devices whose front-ends stream (networking) gain most; a disk at a low queue
+   * depth gains nothing, and a latency-bound ping-pong never naps for long.
+   */
+  properties[PROP_COALESCE_US] =
+    g_param_spec_uint ("coalesce-us", "Coalesce us",
+                       "The longest nap, in microseconds, of a polling queue worker between two rounds, so that "
+                       "chains that come one at a time are taken together; 0 never naps.", 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   /**
    * VhostUserSlave:reconnect-max-ms:

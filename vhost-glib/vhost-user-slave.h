@@ -272,6 +272,11 @@ void vhost_user_slave_set_busy_poll_us (VhostUserSlave *slave,
                                         guint usec);
 VHOST_AVAILABLE_IN_ALL
 guint vhost_user_slave_get_busy_poll_us (VhostUserSlave *slave);
+VHOST_AVAILABLE_IN_ALL
+void vhost_user_slave_set_coalesce_us (VhostUserSlave *slave,
+                                       guint usec);
+VHOST_AVAILABLE_IN_ALL
+guint vhost_user_slave_get_coalesce_us (VhostUserSlave *slave);
 
 VHOST_AVAILABLE_IN_ALL
 void vhost_user_slave_set_config_space (VhostUserSlave *slave,

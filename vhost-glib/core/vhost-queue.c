@@ -149,12 +149,17 @@ queue_process (VhostWorkerItem *item, gboolean poll)
   VhostGuard guard;
   gboolean more;
 
+  item->taken = 0;
   if (!VHOST_GUARD_ENTER (&guard))
     {
       vhost_queue_fault (queue, guard.fault);
       return FALSE;
     }
   more = queue_process_guarded (item, poll);
+  /* What left the ring since the last call, whichever queue's handler took it (an
+   * echo device's takes from both of its queues): the worker's coalescing counts it. */
+  item->taken = vhost_ring_taken_since (&queue->ring, queue->counted_base);
+  queue->counted_base = vhost_ring_get_base (&queue->ring);
   vhost_guard_leave (&guard);
   return more;
 }
@@ -245,6 +250,8 @@ vhost_queue_start (VhostQueue *queue, VhostWorker *worker, int kick_fd)
     }
   queue->kicks_on = FALSE;
   queue->item.kick_fd = kick_fd;
+  queue->item.capacity = queue->ring.num;
+  queue->counted_base = vhost_ring_get_base (&queue->ring);
   queue->running = TRUE;
   if (!queue->main_context && worker != NULL)
     {

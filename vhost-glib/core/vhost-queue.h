@@ -40,6 +40,7 @@ struct _VhostQueue
   gboolean running;
   gboolean kicks_on;
   gboolean declined;             /* the handler left the available chains there */
+  guint32 counted_base;          /* the ring's base when the worker last counted what was taken */
   gboolean main_context;         /* processed by its owner's main context, not a worker */
   guint worker_group;
   guint mem_epoch;               /* the engine's count of guest-memory unmappings */

@@ -114,6 +114,22 @@ vhost_ring_get_base (const VhostRing *ring)
   return ring->last_avail;
 }
 
+/* How many places of the available ring (descriptors of a packed ring) the device
+ * took since vhost_ring_get_base() gave @base (for an estimate of the load). */
+guint
+vhost_ring_taken_since (const VhostRing *ring, guint32 base)
+{
+  guint before, now;
+
+  if (!ring->packed)
+    return MAX ((gint16) (ring->last_avail - base), 0); /* chains given back since: none */
+  if (ring->num == 0)
+    return 0;
+  before = (base & 0x7fff) + (base & 0x8000 ? ring->num : 0);
+  now = ring->last_avail + (ring->avail_wrap ? ring->num : 0);
+  return (now + 2 * ring->num - before) % (2 * ring->num);
+}
+
 /* With an IOTLB: the translation of @iova for @perm is missing. The ring waits
  * for it, and the front-end is asked for it unless it already was. */
 static void

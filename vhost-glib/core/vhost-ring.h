@@ -141,6 +141,7 @@ struct _VhostRing
 void vhost_ring_init (VhostRing *ring, guint index);
 void vhost_ring_set_base (VhostRing *ring, guint32 base);
 guint32 vhost_ring_get_base (const VhostRing *ring);
+guint vhost_ring_taken_since (const VhostRing *ring, guint32 base);
 gboolean vhost_ring_map (VhostRing *ring);
 
 int vhost_ring_pop (VhostRing *ring, VhostRingElement *elem, struct iovec *iov, guint max_iov);

@@ -74,6 +74,7 @@ struct _VhostUserDev
 
   GHashTable *workers;           /* (owned) worker group → VhostWorker */
   guint busy_poll_us;
+  guint coalesce_us;
 };
 
 /* One function per request, named after the table's handler column: it carries

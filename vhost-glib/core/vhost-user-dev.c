@@ -144,6 +144,25 @@ vhost_user_dev_release_queues (VhostUserDev *dev)
   memset (dev->queues, 0, sizeof dev->queues);
 }
 
+/* The polling settings, to one worker or to all. */
+static void
+configure_worker (VhostUserDev *dev, VhostWorker *worker)
+{
+  vhost_worker_set_poll_us (worker, dev->busy_poll_us);
+  vhost_worker_set_coalesce_us (worker, dev->coalesce_us);
+}
+
+static void
+configure_workers (VhostUserDev *dev)
+{
+  GHashTableIter iter;
+  gpointer worker;
+
+  g_hash_table_iter_init (&iter, dev->workers);
+  while (g_hash_table_iter_next (&iter, NULL, &worker))
+    configure_worker (dev, worker);
+}
+
 static VhostWorker *
 get_worker (VhostUserDev *dev, guint group)
 {
@@ -160,7 +179,7 @@ get_worker (VhostUserDev *dev, guint group)
       vhost_log_limited (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "worker not started", "%s", error->message);
       return NULL;
     }
-  vhost_worker_set_poll_us (worker, dev->busy_poll_us);
+  configure_worker (dev, worker);
   g_hash_table_insert (dev->workers, GUINT_TO_POINTER (group), worker);
   return worker;
 }
@@ -168,13 +187,15 @@ get_worker (VhostUserDev *dev, guint group)
 void
 vhost_user_dev_set_busy_poll_us (VhostUserDev *dev, guint usec)
 {
-  GHashTableIter iter;
-  gpointer worker;
-
   dev->busy_poll_us = usec;
-  g_hash_table_iter_init (&iter, dev->workers);
-  while (g_hash_table_iter_next (&iter, NULL, &worker))
-    vhost_worker_set_poll_us (worker, usec);
+  configure_workers (dev);
+}
+
+void
+vhost_user_dev_set_coalesce_us (VhostUserDev *dev, guint usec)
+{
+  dev->coalesce_us = usec;
+  configure_workers (dev);
 }
 
 static gboolean

@@ -110,6 +110,7 @@ void vhost_user_dev_stop_queues (VhostUserDev *dev);
 void vhost_user_dev_release_queues (VhostUserDev *dev);
 
 void vhost_user_dev_set_busy_poll_us (VhostUserDev *dev, guint usec);
+void vhost_user_dev_set_coalesce_us (VhostUserDev *dev, guint usec);
 
 /* What was negotiated. */
 guint64 vhost_user_dev_get_acked_features (VhostUserDev *dev);

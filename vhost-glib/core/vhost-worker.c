@@ -3,7 +3,9 @@
  * the worker is paused, so the worker's loop reads that set without a lock. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -14,6 +16,16 @@
 #define MAX_EVENTS 16
 /* Adaptive polling: the interval grows from this, doubling. */
 #define POLL_GROW_START_US 4
+/* Coalescing: see worker_coalesce(). */
+#define COALESCE_WINDOW_US 1000
+#define COALESCE_BATCH 64 /* without a ring size: a quarter of the usual ring of 256 */
+#define COALESCE_MIN_US 10
+#define COALESCE_MIN_BATCH 8
+#define COALESCE_KEEP 0.9
+#define COALESCE_BACKOFF_START_US (20 * 1000)
+#define COALESCE_BACKOFF_MAX_US (1280 * 1000)
+#define COALESCE_PERIOD 64
+#define COALESCE_JUDGE 4
 
 /* A polling round found nothing: let a sibling hardware thread run meanwhile. */
 static inline void
@@ -35,6 +47,22 @@ struct _VhostWorker
   guint poll_us;       /* the longest busy-poll interval; changed only while paused */
   guint poll_now_us;   /* the interval now, adapted by the worker (0 to poll_us); set with poll_us */
   guint n_pollers;     /* items without a kick fd: polled all the time; changed only while paused */
+
+  /* Coalescing: coalesce_us changes only while paused; the rest is the worker's. */
+  guint coalesce_us;   /* the longest nap; 0: never nap */
+  guint nap_us;        /* the nap after each round with work, now; 0: none */
+  guint batch;         /* the chains a nap lets gather: 3/4 of the smallest ring */
+  double overshoot_us; /* how much longer than asked the naps last, on average */
+  gint64 window_start; /* the rate's window, 0 when none is open */
+  guint64 window_taken; /* chains taken in it */
+  double last_rate;    /* in the last window without naps; 0 for none */
+  double nap_rate;     /* chains per microsecond that the naps must keep */
+  gint64 period_start; /* when the naps began */
+  guint64 period_taken; /* chains taken since */
+  guint period_windows;
+  gint64 backoff_until;
+  guint backoff_us;
+  guint64 naps;        /* how many, for tests */
 
   GMutex mutex;
   GCond cond;
@@ -120,6 +148,126 @@ worker_adapt_poll (VhostWorker *w, gint64 idle_us)
     w->poll_now_us = MIN (MAX (w->poll_now_us * 2, POLL_GROW_START_US), w->poll_us);
 }
 
+/* The nap for `rate` chains per microsecond: as long as `batch` chains take to
+ * come, wake-up included (the ring must not fill), at most coalesce_us; 0 when
+ * that is too short to be worth a sleep. */
+static guint
+worker_nap_for (VhostWorker *w, double rate)
+{
+  double nap = MIN (w->batch / MAX (rate, 1e-9) - w->overshoot_us, w->coalesce_us);
+
+  return nap >= COALESCE_MIN_US && nap * rate >= COALESCE_MIN_BATCH ? (guint) nap : 0;
+}
+
+/* Busy polling where chains come one at a time, faster than a wake-up but far
+ * slower than the worker takes them, spins a core for little work. Coalescing
+ * naps instead, as NAPI's deferred interrupts do: after a round with work, the
+ * worker sleeps (kicks still off) as long as it takes three quarters of its
+ * smallest ring to fill, at most coalesce_us, then takes the chains together.
+ *
+ * The rate is measured over windows of COALESCE_WINDOW_US. Two windows in a row
+ * without naps set the rate the naps must keep (the smaller of the two: a burst
+ * does not count), and start a period of naps if the nap the rate asks for is
+ * worth it; each window of the period sets the nap from its own rate. A
+ * front-end that waits for its completions before sending more (a ping-pong, a
+ * closed loop) slows down when the worker naps, and so does a worker that cannot
+ * keep up: when the rate since the period began falls below COALESCE_KEEP of the
+ * rate before (after COALESCE_JUDGE windows, or at once for half of it), the naps
+ * stop, for a back-off that doubles while this goes on. A period also ends after
+ * COALESCE_PERIOD windows, and the windows without naps that follow judge again.
+ *
+ * Called after each round with work while polling, `taken` the chains it took;
+ * TRUE to nap now. */
+static gboolean
+worker_coalesce (VhostWorker *w, guint taken)
+{
+  gint64 now = g_get_monotonic_time (), elapsed;
+  double rate, kept;
+
+  if (w->window_start == 0)
+    {
+      w->window_start = now;
+      w->window_taken = 0;
+    }
+  w->window_taken += taken;
+  w->period_taken += taken;
+  elapsed = now - w->window_start;
+  if (elapsed < COALESCE_WINDOW_US)
+    return w->nap_us > 0;
+  rate = (double) w->window_taken / (double) elapsed;
+  w->window_start = now;
+  w->window_taken = 0;
+  if (w->nap_us == 0)
+    {
+      double before = w->last_rate;
+
+      w->last_rate = rate;
+      if (before == 0 || now < w->backoff_until || worker_nap_for (w, MIN (before, rate)) == 0)
+        return FALSE;
+      w->nap_rate = MIN (before, rate);
+      w->nap_us = worker_nap_for (w, rate);
+      w->period_start = now;
+      w->period_taken = 0;
+      w->period_windows = 0;
+      return w->nap_us > 0;
+    }
+  kept = (double) w->period_taken / (double) (now - w->period_start);
+  w->period_windows++;
+  w->nap_us = worker_nap_for (w, rate);
+  if (kept < w->nap_rate * COALESCE_KEEP && (w->period_windows >= COALESCE_JUDGE || kept < w->nap_rate / 2))
+    {
+      w->nap_us = 0;
+      w->backoff_until = now + w->backoff_us;
+      w->backoff_us = MIN (w->backoff_us * 2, COALESCE_BACKOFF_MAX_US);
+    }
+  else if (w->period_windows >= COALESCE_PERIOD)
+    {
+      w->nap_us = 0;
+      w->backoff_us = COALESCE_BACKOFF_START_US;
+    }
+  if (w->nap_us == 0)
+    w->last_rate = 0; /* the windows without naps that follow judge again */
+  return w->nap_us > 0;
+}
+
+/* The worker stops polling, or its queues changed: the next load is measured
+ * afresh. */
+static void
+worker_coalesce_reset (VhostWorker *w)
+{
+  guint smallest = 0;
+
+  w->nap_us = 0;
+  w->window_start = 0;
+  w->last_rate = 0;
+  for (guint i = 0; i < w->items->len; i++)
+    {
+      guint capacity = ((VhostWorkerItem *) g_ptr_array_index (w->items, i))->capacity;
+
+      if (capacity > 0 && (smallest == 0 || capacity < smallest))
+        smallest = capacity;
+    }
+  w->batch = smallest > 0 ? MAX (smallest * 3 / 4, 1) : COALESCE_BATCH;
+}
+
+/* A nap of w->nap_us, kicks off: only the control fd and the queues' event fds
+ * (completions of a device's own I/O) end it early. How much longer than asked
+ * it lasted (a wake-up takes tens of microseconds in a virtual machine) goes
+ * into the average the next naps are shortened by. */
+static int
+worker_nap (VhostWorker *w, struct epoll_event *events)
+{
+  struct timespec timeout = { 0, (long) w->nap_us * 1000 };
+  gint64 before = g_get_monotonic_time ();
+  int n = epoll_pwait2 (w->epoll_fd, events, MAX_EVENTS, &timeout, NULL);
+  gint64 over = g_get_monotonic_time () - before - w->nap_us;
+
+  w->naps++;
+  if (n == 0)
+    w->overshoot_us += (CLAMP (over, 0, (gint64) w->coalesce_us) - w->overshoot_us) / 8;
+  return n;
+}
+
 static gpointer
 worker_thread (gpointer data)
 {
@@ -130,14 +278,21 @@ worker_thread (gpointer data)
   guint idle_rounds = 0;
   gboolean run_all = TRUE; /* call every queue, kicked or not */
   gboolean polling = FALSE;
+  gboolean nap = FALSE;    /* coalescing: sleep before the next round */
 
+  /* Naps of a few microseconds: a timer slack of the default 50 would make them
+   * several times as long. */
+  prctl (PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   for (;;)
     {
       /* While busy polling, the kicks are off and pause requests show in the
-       * atomic flag: no system call per round. */
-      int n = polling ? 0 : epoll_wait (w->epoll_fd, events, MAX_EVENTS, run_all ? 0 : -1);
+       * atomic flag: no system call per round but a nap's. */
+      int n = !polling ? epoll_wait (w->epoll_fd, events, MAX_EVENTS, run_all ? 0 : -1)
+              : nap    ? worker_nap (w, events)
+                       : 0;
       gboolean poll = w->poll_us > 0 || w->n_pollers > 0;
       gboolean more = FALSE, work = FALSE;
+      guint taken = 0;
 
       if (n < 0 && errno != EINTR)
         {
@@ -165,12 +320,14 @@ worker_thread (gpointer data)
                 drain (item->kick_fd);
             }
         }
+      nap = FALSE;
       if (g_atomic_int_get (&w->pause_requested))
         {
           if (!worker_check_control (w))
             break;
           /* Queues may have changed, or have buffers that came without a kick. */
           run_all = TRUE;
+          worker_coalesce_reset (w);
           continue;
         }
       /* Woken from its sleep by the control fd alone (a pause that the polling
@@ -191,6 +348,7 @@ worker_thread (gpointer data)
             VhostWorkerItem *item = g_ptr_array_index (w->items, i);
 
             more |= item->func (item, poll);
+            taken += item->taken;
           }
       run_all = FALSE;
       if (!poll)
@@ -204,7 +362,10 @@ worker_thread (gpointer data)
        * re-arm the notifications and sleep. */
       polling = TRUE; /* a queue was called: its notifications are off now */
       if (more)
-        idle_since = 0, idle_rounds = 0;
+        {
+          idle_since = 0, idle_rounds = 0;
+          nap = w->coalesce_us > 0 && worker_coalesce (w, taken);
+        }
       else if (cpu_relax (), idle_rounds++ % 64 == 0 || w->poll_now_us == 0)
         {
           /* The clock every 64 idle rounds only, from the first. */
@@ -216,7 +377,10 @@ worker_thread (gpointer data)
             {
               polling = worker_arm_all (w);
               if (!polling)
-                asleep_idle_since = idle_since;
+                {
+                  asleep_idle_since = idle_since;
+                  worker_coalesce_reset (w);
+                }
               idle_since = 0;
             }
         }
@@ -245,6 +409,7 @@ vhost_worker_new (const char *name, GError **error)
       return NULL;
     }
   w->items = g_ptr_array_new ();
+  w->backoff_us = COALESCE_BACKOFF_START_US;
   g_mutex_init (&w->mutex);
   g_cond_init (&w->cond);
   w->thread = g_thread_new (name, worker_thread, w);
@@ -315,6 +480,30 @@ vhost_worker_set_poll_us (VhostWorker *w, guint poll_us)
   vhost_worker_pause (w);
   w->poll_us = w->poll_now_us = poll_us;
   vhost_worker_resume (w);
+}
+
+void
+vhost_worker_set_coalesce_us (VhostWorker *w, guint coalesce_us)
+{
+  vhost_worker_pause (w);
+  w->coalesce_us = coalesce_us;
+  w->backoff_until = 0;
+  w->backoff_us = COALESCE_BACKOFF_START_US;
+  worker_coalesce_reset (w);
+  vhost_worker_resume (w);
+}
+
+guint64
+vhost_worker_get_naps (VhostWorker *w, guint *nap_us)
+{
+  guint64 naps;
+
+  vhost_worker_pause (w);
+  naps = w->naps;
+  if (nap_us != NULL)
+    *nap_us = w->nap_us;
+  vhost_worker_resume (w);
+  return naps;
 }
 
 guint

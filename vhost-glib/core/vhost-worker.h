@@ -21,6 +21,8 @@ struct _VhostWorkerItem
   int kick_fd;               /* (not owned) drained by the worker */
   int event_fd;              /* (not owned) watched edge-triggered, never read; -1 for none */
   gboolean event_pending;    /* set by the worker when event_fd fired, cleared by func */
+  guint taken;               /* set by func: the chains its last call took (for coalescing) */
+  guint capacity;            /* the chains its ring holds, 0 if unknown (for coalescing) */
   VhostWorkerFunc func;
   VhostWorkerArmFunc arm;
   gpointer data;
@@ -32,6 +34,12 @@ void vhost_worker_free (VhostWorker *worker);
 /* The longest busy-poll interval (0: never poll); the worker adapts the interval it
  * uses, from 0 to that, to how soon work follows the last (see vhost-worker.c). */
 void vhost_worker_set_poll_us (VhostWorker *worker, guint poll_us);
+/* The longest nap of coalescing (0: none, the default): while polling finds chains
+ * coming one by one far below the worker's speed, it sleeps between its rounds so
+ * that they come in batches (see vhost-worker.c). */
+void vhost_worker_set_coalesce_us (VhostWorker *worker, guint coalesce_us);
+/* How many naps the worker took, and the nap it takes now (for tests). */
+guint64 vhost_worker_get_naps (VhostWorker *worker, guint *nap_us);
 /* The interval the worker polls for now (for tests). */
 guint vhost_worker_get_poll_now_us (VhostWorker *worker);
 void vhost_worker_pause (VhostWorker *worker);
