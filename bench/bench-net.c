@@ -14,6 +14,7 @@
 
 static gint seconds = 5;
 static gint busy_poll_us = -1; /* the mode's default: 1000 for the full-rate runs, the program's for --paced */
+static gint coalesce_us = -1;  /* the program's default */
 static gint rounds = 6;
 static gboolean only_ours;
 static gboolean only_packed;
@@ -114,14 +115,16 @@ run_front_end (const char *dir, const char *socket_path, gboolean packed, const 
     }
 }
 
-/* vhost-user-net --echo on `socket_path`, pinned to CPU 1; `busy_poll` < 0 leaves the
- * program's default. */
+/* vhost-user-net --echo on `socket_path`, pinned to CPU 1; `busy_poll` < 0 (and
+ * --coalesce-us not given) leaves the program's default. */
 static VhostPeer *
 start_tool (const char *dir, const char *socket_path, gboolean packed, gint busy_poll)
 {
   g_autofree char *busy_poll_arg = busy_poll >= 0 ? g_strdup_printf ("--busy-poll-us=%d", busy_poll) : NULL;
+  g_autofree char *coalesce_arg = coalesce_us >= 0 ? g_strdup_printf ("--coalesce-us=%d", coalesce_us) : NULL;
   const char *argv[] = { bench_tool_path ("VHOST_USER_NET", VHOST_USER_NET_BUILT), "--socket-path", socket_path,
-                         "--echo", busy_poll_arg, NULL };
+                         "--echo", coalesce_arg != NULL ? coalesce_arg : busy_poll_arg,
+                         coalesce_arg != NULL ? busy_poll_arg : NULL, NULL };
 
   return bench_back_end_start (dir, packed ? "vhost-user-net-packed" : "vhost-user-net-split", "vhost-glib", argv,
                                socket_path, 30000);
@@ -445,9 +448,13 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
           NET_QUEUE_SIZE);
   printf ("# io forwarding, lcore on CPU 1, --no-huge) and vhost-user-net --echo (the built program, taskset -c 1, ");
   if (busy_poll_us >= 0)
-    printf ("--busy-poll-us=%d);\n", busy_poll_us);
+    printf ("--busy-poll-us=%d, ", busy_poll_us);
   else
-    printf ("its defaults: busy poll, naps when\n# frames stream in below its speed);\n");
+    printf ("its default busy poll, ");
+  if (coalesce_us >= 0)
+    printf ("--coalesce-us=%d);\n", coalesce_us);
+  else
+    printf ("\n# its default coalescing);\n");
   printf ("# DPDK's peak (%d frames in flight) measured in each round, then 10/25/50 %% of it offered to each at\n",
           PEAK_WINDOW);
   printf ("# even intervals, for %d s per run; each frame timed from when it was due until it came back (us);\n",
@@ -524,6 +531,8 @@ main (int argc, char **argv)
     { "only-packed", 0, 0, G_OPTION_ARG_NONE, &only_packed, "Skip the split ring", NULL },
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
       "vhost-user-net's --busy-poll-us (default 1000; --paced: the program's default)", "US" },
+    { "coalesce-us", 0, 0, G_OPTION_ARG_INT, &coalesce_us,
+      "vhost-user-net's --coalesce-us (default: the program's)", "US" },
     { "paced", 0, 0, G_OPTION_ARG_NONE, &paced_mode,
       "Offer 10, 25 and 50 % of DPDK's peak from a VhostDriver front-end: CPU use and latency", NULL },
     { NULL }
@@ -553,8 +562,10 @@ main (int argc, char **argv)
 
   printf ("# testpmd virtio_user front-end (io forwarding, --tx-first, forwarding lcore on CPU 0, --no-huge)\n");
   printf ("# against DPDK's vhost PMD (testpmd io forwarding, lcore on CPU 1) and vhost-user-net --echo\n");
-  printf ("# (the built program, taskset -c 1, --busy-poll-us=%d); each back-end started for each run;\n",
-          busy_poll_us);
+  printf ("# (the built program, taskset -c 1, --busy-poll-us=%d", busy_poll_us);
+  if (coalesce_us >= 0)
+    printf (" --coalesce-us=%d", coalesce_us);
+  printf ("); each back-end started for each run;\n");
   printf ("# median Rx-pps of each %d s run, %d alternating runs each.\n", seconds, rounds);
   bench_print_placement_rule ();
   for (int packed = only_packed ? 1 : 0; packed <= 1; packed++)

@@ -2544,12 +2544,14 @@ test_worker_adaptive_poll (void)
 
 /* A queue for the coalescing tests: a producer thread makes chains available (a
  * counter), open loop at a fixed interval or closed loop (each chain after the
- * worker took the one before); the worker takes all there are at each call. */
+ * worker took the one before), and kicks only while the queue asks for kicks, as
+ * a driver does; the worker takes all there are at each call. */
 typedef struct
 {
   VhostWorkerItem item;
   gint made;            /* (atomic) chains made available */
   gint taken;           /* (atomic) chains taken by the worker */
+  gint kicks_on;        /* (atomic) the worker is about to sleep: kick */
   guint calls;          /* the worker's calls that took chains */
   gint stop;            /* (atomic) */
   gboolean closed_loop;
@@ -2562,12 +2564,23 @@ stream_item (VhostWorkerItem *item, gboolean poll)
   Stream *st = item->data;
   gint made = g_atomic_int_get (&st->made), before = g_atomic_int_get (&st->taken);
 
+  g_atomic_int_set (&st->kicks_on, 0);
   item->taken = made - before;
   if (item->taken == 0)
     return FALSE;
   st->calls++;
   g_atomic_int_set (&st->taken, made);
   return TRUE;
+}
+
+/* Kicks on, then a last look: a chain made before that was not kicked for. */
+static gboolean
+stream_arm (VhostWorkerItem *item)
+{
+  Stream *st = item->data;
+
+  g_atomic_int_set (&st->kicks_on, 1);
+  return g_atomic_int_get (&st->made) != g_atomic_int_get (&st->taken);
 }
 
 static gpointer
@@ -2587,23 +2600,28 @@ stream_produce (gpointer data)
       while (g_get_monotonic_time () < next)
         ;
       g_atomic_int_inc (&st->made);
+      if (g_atomic_int_get (&st->kicks_on))
+        g_assert_cmpint (eventfd_write (st->item.kick_fd, 1), ==, 0);
       next += st->interval_us;
     }
   return NULL;
 }
 
 /* Runs a stream against a polling worker with naps of up to 400 us for `ms`
- * milliseconds; the naps the worker took. */
+ * milliseconds, its queue of `capacity` chains (0: not said); the naps the worker
+ * took. Every chain made is taken in the end, the worker asleep or not. */
 static guint64
-stream_run (Stream *st, guint ms)
+stream_run (Stream *st, guint capacity, guint ms)
 {
   g_autoptr(GError) error = NULL;
   VhostWorker *w = vhost_worker_new ("test-worker", &error);
   GThread *producer;
   guint64 naps;
+  gint64 deadline;
 
   g_assert_no_error (error);
-  st->item = (VhostWorkerItem) { .kick_fd = -1, .event_fd = -1, .func = stream_item, .arm = idle_arm, .data = st };
+  st->item = (VhostWorkerItem) { .kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK), .event_fd = -1,
+                                 .func = stream_item, .arm = stream_arm, .data = st, .capacity = capacity };
   vhost_worker_set_poll_us (w, 100);
   vhost_worker_set_coalesce_us (w, 400);
   g_assert_true (vhost_worker_attach (w, &st->item, &error));
@@ -2611,9 +2629,14 @@ stream_run (Stream *st, guint ms)
   g_usleep (ms * 1000);
   g_atomic_int_set (&st->stop, 1);
   g_thread_join (producer);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_atomic_int_get (&st->taken) != g_atomic_int_get (&st->made) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_cmpint (g_atomic_int_get (&st->taken), ==, g_atomic_int_get (&st->made));
   naps = vhost_worker_get_naps (w, NULL);
   vhost_worker_detach (&st->item);
   vhost_worker_free (w);
+  close (st->item.kick_fd);
   return naps;
 }
 
@@ -2624,7 +2647,7 @@ static void
 test_worker_coalesce_stream (void)
 {
   Stream st = { .interval_us = 10 };
-  guint64 naps = stream_run (&st, 500);
+  guint64 naps = stream_run (&st, 0, 500);
 
   g_test_message ("%" G_GUINT64_FORMAT " naps, %d chains in %u calls", naps, st.taken, st.calls);
   g_assert_cmpuint (naps, >, 0);
@@ -2632,6 +2655,20 @@ test_worker_coalesce_stream (void)
   /* Polling alone takes them one at a time; a nap of 400 us gathers about 40 (fewer
    * on a busy machine, where the producer stalls now and then). */
   g_assert_cmpuint (st.calls * 2, <, (guint) st.taken);
+}
+
+/* The same with a ring of 32: the naps let about 24 chains come (3/4 of it, the
+ * wake-up counted in), not 40, so that the ring does not fill. */
+static void
+test_worker_coalesce_small_ring (void)
+{
+  Stream st = { .interval_us = 10 };
+  guint64 naps = stream_run (&st, 32, 500);
+
+  g_test_message ("%" G_GUINT64_FORMAT " naps, %d chains in %u calls", naps, st.taken, st.calls);
+  g_assert_cmpuint (naps, >, 0);
+  g_assert_cmpuint (st.calls * 2, <, (guint) st.taken);
+  g_assert_cmpuint (st.calls * 32, >, (guint) st.taken);
 }
 
 /* A ping-pong: each chain comes 10 us after the worker took the one before. Napping
@@ -2642,13 +2679,42 @@ static void
 test_worker_coalesce_ping_pong (void)
 {
   Stream st = { .closed_loop = TRUE, .interval_us = 10 };
-  guint64 naps = stream_run (&st, 500);
+  guint64 naps = stream_run (&st, 0, 500);
 
   g_test_message ("%" G_GUINT64_FORMAT " naps, %d chains in %u calls", naps, st.taken, st.calls);
   /* Tries at 0, 20, 60, 140 and 300 ms, each for a window of a millisecond (a few
    * naps of 400 us): some 15 naps, where polling alone takes none. */
   g_assert_cmpuint (naps, <=, 40);
   g_assert_cmpint (st.taken, >, 0);
+}
+
+/* How much of the available ring the device took since a base, split and packed,
+ * across the wrap of the index and of the packed ring. */
+static void
+test_ring_taken_since (void)
+{
+  VhostRing ring = { .num = 256 };
+  guint32 base;
+
+  ring.last_avail = 65530;
+  base = vhost_ring_get_base (&ring);
+  ring.last_avail = 4;
+  g_assert_cmpuint (vhost_ring_taken_since (&ring, base), ==, 10);
+  /* Given back since (unpopped): nothing taken. */
+  g_assert_cmpuint (vhost_ring_taken_since (&ring, base + 20), ==, 0);
+
+  ring.packed = TRUE;
+  ring.last_avail = 250;
+  ring.avail_wrap = TRUE;
+  base = vhost_ring_get_base (&ring);
+  ring.last_avail = 6;
+  ring.avail_wrap = FALSE;
+  g_assert_cmpuint (vhost_ring_taken_since (&ring, base), ==, 12);
+  ring.last_avail = 250;
+  ring.avail_wrap = TRUE;
+  g_assert_cmpuint (vhost_ring_taken_since (&ring, base), ==, 0);
+  ring.avail_wrap = FALSE;
+  g_assert_cmpuint (vhost_ring_taken_since (&ring, base), ==, 256);
 }
 
 /* A random address: mostly near the regions' edges and inside them, sometimes
@@ -2821,6 +2887,8 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/worker/adaptive-poll", test_worker_adaptive_poll);
   g_test_add_func ("/vhost/ring/worker/coalesce/stream", test_worker_coalesce_stream);
   g_test_add_func ("/vhost/ring/worker/coalesce/ping-pong", test_worker_coalesce_ping_pong);
+  g_test_add_func ("/vhost/ring/worker/coalesce/small-ring", test_worker_coalesce_small_ring);
+  g_test_add_func ("/vhost/ring/taken-since", test_ring_taken_since);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);
   return g_test_run ();

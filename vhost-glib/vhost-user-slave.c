@@ -1037,9 +1037,12 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * in latency.
    *
    * A worker naps only while it polls (#VhostUserSlave:busy-poll-us is not 0).
-   * It measures the rate chains come at over windows of a millisecond; two
-   * windows without naps set the rate the naps must keep, and naps begin if the
-   * nap that rate asks for is at least 10 microseconds. A front-end that waits
+   * It measures the rate chains come at, over all its queues, in windows of a
+   * millisecond; two windows without naps set the rate the naps must keep (the
+   * smaller of the two), and naps begin if the nap that rate asks for is at
+   * least 10 microseconds and lets at least 8 chains come. Rings larger than 256
+   * count as 256, so that a batch stays within what a handler takes in a call as
+   * a rule. A front-end that waits
    * for each completion before it sends more (a ping-pong, a closed loop with few
    * requests in flight) slows down when the worker naps, and so does a worker
    * that cannot keep up: when the rate since the naps began falls below 90 % of

@@ -770,6 +770,79 @@ check (const Tool *t, VhostPeer *peer, const char *sock, Stats *stats, Usage *us
   stats->checks++;
 }
 
+/* A watchdog: if the test makes no step for WATCHDOG_SECONDS (a connect that waits
+ * for a tool that takes no more connections, a clean request that does not come
+ * back), it prints what each of the tool's threads is doing, once, before the step's
+ * own timeout fails the test: a hang shows where it is. */
+#define WATCHDOG_SECONDS 5
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  VhostPeer *peer;        /* (not owned) */
+  const char *name;
+  guint64 steps;          /* (locked by lock) */
+  gboolean stop;          /* (locked by lock) */
+  GThread *thread;
+} Watchdog;
+
+static gpointer
+watchdog_run (gpointer data)
+{
+  Watchdog *wd = data;
+  guint64 seen = G_MAXUINT64;
+  gboolean told = FALSE;
+
+  g_mutex_lock (&wd->lock);
+  while (!wd->stop)
+    {
+      if (wd->steps != seen)
+        seen = wd->steps, told = FALSE;
+      else if (!told)
+        {
+          g_autofree char *threads = vhost_peer_describe_threads (wd->peer);
+
+          g_printerr ("%s: no step of the soak for %d s; the tool's threads:\n%s", wd->name, WATCHDOG_SECONDS,
+                      threads);
+          told = TRUE;
+        }
+      g_cond_wait_until (&wd->cond, &wd->lock, g_get_monotonic_time () + WATCHDOG_SECONDS * G_USEC_PER_SEC);
+    }
+  g_mutex_unlock (&wd->lock);
+  return NULL;
+}
+
+static void
+watchdog_step (Watchdog *wd)
+{
+  g_mutex_lock (&wd->lock);
+  wd->steps++;
+  g_mutex_unlock (&wd->lock);
+}
+
+static void
+watchdog_start (Watchdog *wd, VhostPeer *peer, const char *name)
+{
+  g_mutex_init (&wd->lock);
+  g_cond_init (&wd->cond);
+  wd->peer = peer;
+  wd->name = name;
+  wd->thread = g_thread_new ("watchdog", watchdog_run, wd);
+}
+
+static void
+watchdog_stop (Watchdog *wd)
+{
+  g_mutex_lock (&wd->lock);
+  wd->stop = TRUE;
+  g_cond_signal (&wd->cond);
+  g_mutex_unlock (&wd->lock);
+  g_thread_join (wd->thread);
+  g_mutex_clear (&wd->lock);
+  g_cond_clear (&wd->cond);
+}
+
 static guint
 soak_seconds (void)
 {
@@ -797,6 +870,7 @@ test_soak (gconstpointer data)
   Stats stats = { 0 };
   Usage start, now;
   Hostile h = { 0 };
+  Watchdog watchdog = { 0 };
   gint64 deadline;
   guint seconds = soak_seconds ();
 
@@ -827,6 +901,7 @@ test_soak (gconstpointer data)
   for (guint i = 0; i < MAX_QUEUES; i++)
     h.q[i].kick = h.q[i].call = -1;
 
+  watchdog_start (&watchdog, peer, t->name);
   /* The first check brings every queue up: its threads and buffers are the baseline. */
   check (t, peer, sock, &stats, &start);
   g_test_message ("%s: %u s of hostile front-ends; at the start %" G_GUINT64_FORMAT " KiB of RSS, %u fds", t->name,
@@ -835,9 +910,11 @@ test_soak (gconstpointer data)
   while (g_get_monotonic_time () < deadline)
     {
       hostile_connection (&h, sock);
+      watchdog_step (&watchdog);
       if (stats.connections % CHECK_EVERY == 0)
         {
           check (t, peer, sock, &stats, &now);
+          watchdog_step (&watchdog);
           g_test_message ("%s: %" G_GUINT64_FORMAT " connections, %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
                           " chains: %" G_GUINT64_FORMAT " KiB of RSS, %u fds",
                           t->name, stats.connections, stats.messages, stats.chains, now.rss_kb, now.fds);
@@ -846,6 +923,7 @@ test_soak (gconstpointer data)
         }
     }
   check (t, peer, sock, &stats, &now);
+  watchdog_stop (&watchdog);
   g_test_message ("%s: %" G_GUINT64_FORMAT " hostile connections (%" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
                   " chains made available, %" G_GUINT64_FORMAT " control-plane changes during I/O, %" G_GUINT64_FORMAT
                   " guest memory truncations) in %u s; %" G_GUINT64_FORMAT " clean requests in %u checks; RSS %"

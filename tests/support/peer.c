@@ -217,6 +217,37 @@ vhost_peer_count_threads (VhostPeer *peer)
   return status_field (peer, "\nThreads:");
 }
 
+char *
+vhost_peer_describe_threads (VhostPeer *peer)
+{
+  const char *pid = g_subprocess_get_identifier (peer->process);
+  g_autofree char *path = pid != NULL ? g_strdup_printf ("/proc/%s/task", pid) : NULL;
+  g_autoptr(GDir) dir = path != NULL ? g_dir_open (path, 0, NULL) : NULL;
+  GString *out = g_string_new (NULL);
+  const char *tid;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      static const char *const files[] = { "comm", "wchan", "syscall" };
+      g_autofree char *stat = NULL, *stat_path = g_build_filename (path, tid, "stat", NULL);
+      const char *state;
+
+      /* The state follows the name in parentheses, which may hold spaces. */
+      g_file_get_contents (stat_path, &stat, NULL, NULL);
+      state = stat != NULL && strrchr (stat, ')') != NULL ? strrchr (stat, ')') + 2 : "?";
+      g_string_append_printf (out, "  thread %s: state %c", tid, state[0]);
+      for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+        {
+          g_autofree char *text = NULL, *file = g_build_filename (path, tid, files[i], NULL);
+
+          if (g_file_get_contents (file, &text, NULL, NULL))
+            g_string_append_printf (out, ", %s %s", files[i], g_strstrip (text));
+        }
+      g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
 void
 vhost_peer_close_stdin (VhostPeer *peer)
 {

@@ -39,6 +39,11 @@ guint64 vhost_peer_get_rss_kb (VhostPeer *peer);
 /* The number of threads of the running peer. */
 guint vhost_peer_count_threads (VhostPeer *peer);
 
+/* What each thread of the running peer is doing, a line each (name, state, the
+ * kernel function it waits in, its system call): for the message of a test that
+ * finds the peer stuck. "" once the peer has exited. */
+char *vhost_peer_describe_threads (VhostPeer *peer);
+
 /* Close the peer's stdin (testpmd exits on end of input, printing its statistics). */
 void vhost_peer_close_stdin (VhostPeer *peer);
 

@@ -18,7 +18,9 @@
 #define POLL_GROW_START_US 4
 /* Coalescing: see worker_coalesce(). */
 #define COALESCE_WINDOW_US 1000
-#define COALESCE_BATCH 64 /* without a ring size: a quarter of the usual ring of 256 */
+#define COALESCE_BATCH 64 /* without a ring size to take 3/4 of */
+#define COALESCE_RING_MAX 256 /* larger rings count as this */
+#define COALESCE_OVERSHOOT_START_US 20
 #define COALESCE_MIN_US 10
 #define COALESCE_MIN_BATCH 8
 #define COALESCE_KEEP 0.9
@@ -48,11 +50,12 @@ struct _VhostWorker
   guint poll_now_us;   /* the interval now, adapted by the worker (0 to poll_us); set with poll_us */
   guint n_pollers;     /* items without a kick fd: polled all the time; changed only while paused */
 
-  /* Coalescing: coalesce_us changes only while paused; the rest is the worker's. */
+  /* Coalescing: the worker's, and the control thread's while it is paused. */
   guint coalesce_us;   /* the longest nap; 0: never nap */
   guint nap_us;        /* the nap after each round with work, now; 0: none */
   guint batch;         /* the chains a nap lets gather: 3/4 of the smallest ring */
   double overshoot_us; /* how much longer than asked the naps last, on average */
+  gboolean no_pwait2;  /* the kernel lacks epoll_pwait2(): naps in milliseconds */
   gint64 window_start; /* the rate's window, 0 when none is open */
   guint64 window_taken; /* chains taken in it */
   double last_rate;    /* in the last window without naps; 0 for none */
@@ -163,7 +166,8 @@ worker_nap_for (VhostWorker *w, double rate)
  * slower than the worker takes them, spins a core for little work. Coalescing
  * naps instead, as NAPI's deferred interrupts do: after a round with work, the
  * worker sleeps (kicks still off) as long as it takes three quarters of its
- * smallest ring to fill, at most coalesce_us, then takes the chains together.
+ * smallest ring (at most COALESCE_RING_MAX) to fill, its wake-up included, at most
+ * coalesce_us, then takes the chains together. The chains of all its queues count.
  *
  * The rate is measured over windows of COALESCE_WINDOW_US. Two windows in a row
  * without naps set the rate the naps must keep (the smaller of the two: a burst
@@ -240,6 +244,7 @@ worker_coalesce_reset (VhostWorker *w)
   w->nap_us = 0;
   w->window_start = 0;
   w->last_rate = 0;
+  w->overshoot_us = COALESCE_OVERSHOOT_START_US;
   for (guint i = 0; i < w->items->len; i++)
     {
       guint capacity = ((VhostWorkerItem *) g_ptr_array_index (w->items, i))->capacity;
@@ -247,21 +252,31 @@ worker_coalesce_reset (VhostWorker *w)
       if (capacity > 0 && (smallest == 0 || capacity < smallest))
         smallest = capacity;
     }
-  w->batch = smallest > 0 ? MAX (smallest * 3 / 4, 1) : COALESCE_BATCH;
+  /* At most what a handler takes in a call, as a rule: a batch it has to leave
+   * in the ring would grow at each nap. */
+  w->batch = smallest > 0 ? MAX (MIN (smallest, COALESCE_RING_MAX) * 3 / 4, 1) : COALESCE_BATCH;
 }
 
-/* A nap of w->nap_us, kicks off: only the control fd and the queues' event fds
- * (completions of a device's own I/O) end it early. How much longer than asked
- * it lasted (a wake-up takes tens of microseconds in a virtual machine) goes
- * into the average the next naps are shortened by. */
+/* A nap of w->nap_us, kicks off: a kick, the control fd and the queues' event fds
+ * (completions of a device's own I/O) end it early. How much longer than asked it
+ * lasted (a wake-up takes tens of microseconds in a virtual machine) goes into the
+ * average the next naps are shortened by. Without epoll_pwait2() (Linux 5.11),
+ * whole milliseconds. */
 static int
 worker_nap (VhostWorker *w, struct epoll_event *events)
 {
-  struct timespec timeout = { 0, (long) w->nap_us * 1000 };
-  gint64 before = g_get_monotonic_time ();
-  int n = epoll_pwait2 (w->epoll_fd, events, MAX_EVENTS, &timeout, NULL);
-  gint64 over = g_get_monotonic_time () - before - w->nap_us;
+  struct timespec timeout = { w->nap_us / G_USEC_PER_SEC, (long) (w->nap_us % G_USEC_PER_SEC) * 1000 };
+  gint64 before = g_get_monotonic_time (), over;
+  int n = -1;
 
+  if (!w->no_pwait2)
+    {
+      n = epoll_pwait2 (w->epoll_fd, events, MAX_EVENTS, &timeout, NULL);
+      w->no_pwait2 = n < 0 && (errno == ENOSYS || errno == EPERM);
+    }
+  if (w->no_pwait2)
+    n = epoll_wait (w->epoll_fd, events, MAX_EVENTS, (int) MIN ((w->nap_us + 999) / 1000, G_MAXINT));
+  over = g_get_monotonic_time () - before - w->nap_us;
   w->naps++;
   if (n == 0)
     w->overshoot_us += (CLAMP (over, 0, (gint64) w->coalesce_us) - w->overshoot_us) / 8;
