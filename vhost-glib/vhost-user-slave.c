@@ -1037,7 +1037,7 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * in latency.
    *
    * A worker naps only while it polls (#VhostUserSlave:busy-poll-us is not 0).
-   * It measures the rate chains come at, over all its queues, in windows of a
+   * It measures the rate chains come at in its busiest ring, in windows of a
    * millisecond; two windows without naps set the rate the naps must keep (the
    * smaller of the two), and naps begin if the nap that rate asks for is at
    * least 10 microseconds and lets at least 8 chains come. Rings larger than 256

@@ -57,11 +57,9 @@ struct _VhostWorker
   double overshoot_us; /* how much longer than asked the naps last, on average */
   gboolean no_pwait2;  /* the kernel lacks epoll_pwait2(): naps in milliseconds */
   gint64 window_start; /* the rate's window, 0 when none is open */
-  guint64 window_taken; /* chains taken in it */
   double last_rate;    /* in the last window without naps; 0 for none */
   double nap_rate;     /* chains per microsecond that the naps must keep */
   gint64 period_start; /* when the naps began */
-  guint64 period_taken; /* chains taken since */
   guint period_windows;
   gint64 backoff_until;
   guint backoff_us;
@@ -167,7 +165,8 @@ worker_nap_for (VhostWorker *w, double rate)
  * naps instead, as NAPI's deferred interrupts do: after a round with work, the
  * worker sleeps (kicks still off) as long as it takes three quarters of its
  * smallest ring (at most COALESCE_RING_MAX) to fill, its wake-up included, at most
- * coalesce_us, then takes the chains together. The chains of all its queues count.
+ * coalesce_us, then takes the chains together. The rate is that of its busiest
+ * ring: each item counts what left its own ring, whichever handler took it.
  *
  * The rate is measured over windows of COALESCE_WINDOW_US. Two windows in a row
  * without naps set the rate the naps must keep (the smaller of the two: a burst
@@ -180,27 +179,31 @@ worker_nap_for (VhostWorker *w, double rate)
  * stop, for a back-off that doubles while this goes on. A period also ends after
  * COALESCE_PERIOD windows, and the windows without naps that follow judge again.
  *
- * Called after each round with work while polling, `taken` the chains it took;
- * TRUE to nap now. */
+ * Called after each round with work while polling (the items' window_taken
+ * counted); TRUE to nap now. */
 static gboolean
-worker_coalesce (VhostWorker *w, guint taken)
+worker_coalesce (VhostWorker *w)
 {
   gint64 now = g_get_monotonic_time (), elapsed;
+  guint64 window_taken = 0, period_taken = 0;
   double rate, kept;
 
   if (w->window_start == 0)
-    {
-      w->window_start = now;
-      w->window_taken = 0;
-    }
-  w->window_taken += taken;
-  w->period_taken += taken;
+    w->window_start = now;
   elapsed = now - w->window_start;
   if (elapsed < COALESCE_WINDOW_US)
     return w->nap_us > 0;
-  rate = (double) w->window_taken / (double) elapsed;
+  for (guint i = 0; i < w->items->len; i++)
+    {
+      VhostWorkerItem *item = g_ptr_array_index (w->items, i);
+
+      window_taken = MAX (window_taken, item->window_taken);
+      item->period_taken += item->window_taken;
+      item->window_taken = 0;
+      period_taken = MAX (period_taken, item->period_taken);
+    }
+  rate = (double) window_taken / (double) elapsed;
   w->window_start = now;
-  w->window_taken = 0;
   if (w->nap_us == 0)
     {
       double before = w->last_rate;
@@ -211,11 +214,12 @@ worker_coalesce (VhostWorker *w, guint taken)
       w->nap_rate = MIN (before, rate);
       w->nap_us = worker_nap_for (w, rate);
       w->period_start = now;
-      w->period_taken = 0;
       w->period_windows = 0;
+      for (guint i = 0; i < w->items->len; i++)
+        ((VhostWorkerItem *) g_ptr_array_index (w->items, i))->period_taken = 0;
       return w->nap_us > 0;
     }
-  kept = (double) w->period_taken / (double) (now - w->period_start);
+  kept = (double) period_taken / (double) (now - w->period_start);
   w->period_windows++;
   w->nap_us = worker_nap_for (w, rate);
   if (kept < w->nap_rate * COALESCE_KEEP && (w->period_windows >= COALESCE_JUDGE || kept < w->nap_rate / 2))
@@ -247,10 +251,11 @@ worker_coalesce_reset (VhostWorker *w)
   w->overshoot_us = COALESCE_OVERSHOOT_START_US;
   for (guint i = 0; i < w->items->len; i++)
     {
-      guint capacity = ((VhostWorkerItem *) g_ptr_array_index (w->items, i))->capacity;
+      VhostWorkerItem *item = g_ptr_array_index (w->items, i);
 
-      if (capacity > 0 && (smallest == 0 || capacity < smallest))
-        smallest = capacity;
+      item->window_taken = item->period_taken = 0;
+      if (item->capacity > 0 && (smallest == 0 || item->capacity < smallest))
+        smallest = item->capacity;
     }
   /* At most what a handler takes in a call, as a rule: a batch it has to leave
    * in the ring would grow at each nap. */
@@ -307,7 +312,6 @@ worker_thread (gpointer data)
                        : 0;
       gboolean poll = w->poll_us > 0 || w->n_pollers > 0;
       gboolean more = FALSE, work = FALSE;
-      guint taken = 0;
 
       if (n < 0 && errno != EINTR)
         {
@@ -363,7 +367,7 @@ worker_thread (gpointer data)
             VhostWorkerItem *item = g_ptr_array_index (w->items, i);
 
             more |= item->func (item, poll);
-            taken += item->taken;
+            item->window_taken += item->taken;
           }
       run_all = FALSE;
       if (!poll)
@@ -379,7 +383,7 @@ worker_thread (gpointer data)
       if (more)
         {
           idle_since = 0, idle_rounds = 0;
-          nap = w->coalesce_us > 0 && worker_coalesce (w, taken);
+          nap = w->coalesce_us > 0 && worker_coalesce (w);
         }
       else if (cpu_relax (), idle_rounds++ % 64 == 0 || w->poll_now_us == 0)
         {

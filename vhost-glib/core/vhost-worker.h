@@ -21,8 +21,10 @@ struct _VhostWorkerItem
   int kick_fd;               /* (not owned) drained by the worker */
   int event_fd;              /* (not owned) watched edge-triggered, never read; -1 for none */
   gboolean event_pending;    /* set by the worker when event_fd fired, cleared by func */
-  guint taken;               /* set by func: the chains its last call took (for coalescing) */
+  guint taken;               /* set by func: the chains taken from its ring since its last call (for coalescing) */
   guint capacity;            /* the chains its ring holds, 0 if unknown (for coalescing) */
+  guint64 window_taken;      /* the worker's: chains counted in this window of coalescing */
+  guint64 period_taken;      /* the worker's: and in this period of naps */
   VhostWorkerFunc func;
   VhostWorkerArmFunc arm;
   gpointer data;
