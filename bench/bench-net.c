@@ -448,13 +448,13 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
           NET_QUEUE_SIZE);
   printf ("# io forwarding, lcore on CPU 1, --no-huge) and vhost-user-net --echo (the built program, taskset -c 1, ");
   if (busy_poll_us >= 0)
-    printf ("--busy-poll-us=%d, ", busy_poll_us);
+    printf ("--busy-poll-us=%d", busy_poll_us);
   else
-    printf ("its default busy poll, ");
+    printf ("its default busy poll");
   if (coalesce_us >= 0)
-    printf ("--coalesce-us=%d);\n", coalesce_us);
+    printf (", --coalesce-us=%d);\n", coalesce_us);
   else
-    printf ("\n# its default coalescing);\n");
+    printf ("\n# and coalescing);\n");
   printf ("# DPDK's peak (%d frames in flight) measured in each round, then 10/25/50 %% of it offered to each at\n",
           PEAK_WINDOW);
   printf ("# even intervals, for %d s per run; each frame timed from when it was due until it came back (us);\n",
