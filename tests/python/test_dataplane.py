@@ -88,3 +88,16 @@ def test_packed_main_context_dispatch():
     # after 12 wraps, so the wrap counter is back at 1; GET_VRING_BASE gives the
     # available position in bits 0-15 and the used one, the same, in bits 16-31.
     assert run_reverse(VERSION_1 | PACKED) == (8 | 0x8000) * 0x10001
+
+
+def test_polling_properties():
+    # The workers' polling settings are properties, as constructor arguments too.
+    slave = Vhost.UserSlave(busy_poll_us=50, coalesce_us=100)
+    assert slave.props.busy_poll_us == 50
+    assert slave.props.coalesce_us == 100
+    seen = []
+    slave.connect("notify::coalesce-us", lambda obj, pspec: seen.append(obj.props.coalesce_us))
+    slave.props.coalesce_us = 0
+    slave.set_coalesce_us(0)
+    assert slave.get_coalesce_us() == 0
+    assert seen == [0]
