@@ -2633,7 +2633,7 @@ stream_run (Stream *st, guint capacity, guint ms)
   while (g_atomic_int_get (&st->taken) != g_atomic_int_get (&st->made) && g_get_monotonic_time () < deadline)
     g_usleep (1000);
   g_assert_cmpint (g_atomic_int_get (&st->taken), ==, g_atomic_int_get (&st->made));
-  naps = vhost_worker_get_naps (w, NULL);
+  naps = vhost_worker_get_naps (w);
   vhost_worker_detach (&st->item);
   vhost_worker_free (w);
   close (st->item.kick_fd);

@@ -513,14 +513,12 @@ vhost_worker_set_coalesce_us (VhostWorker *w, guint coalesce_us)
 }
 
 guint64
-vhost_worker_get_naps (VhostWorker *w, guint *nap_us)
+vhost_worker_get_naps (VhostWorker *w)
 {
   guint64 naps;
 
   vhost_worker_pause (w);
   naps = w->naps;
-  if (nap_us != NULL)
-    *nap_us = w->nap_us;
   vhost_worker_resume (w);
   return naps;
 }

@@ -40,8 +40,8 @@ void vhost_worker_set_poll_us (VhostWorker *worker, guint poll_us);
  * coming one by one far below the worker's speed, it sleeps between its rounds so
  * that they come in batches (see vhost-worker.c). */
 void vhost_worker_set_coalesce_us (VhostWorker *worker, guint coalesce_us);
-/* How many naps the worker took, and the nap it takes now (for tests). */
-guint64 vhost_worker_get_naps (VhostWorker *worker, guint *nap_us);
+/* How many naps the worker took (for tests). */
+guint64 vhost_worker_get_naps (VhostWorker *worker);
 /* The interval the worker polls for now (for tests). */
 guint vhost_worker_get_poll_now_us (VhostWorker *worker);
 void vhost_worker_pause (VhostWorker *worker);
