@@ -144,23 +144,17 @@ vhost_user_dev_release_queues (VhostUserDev *dev)
   memset (dev->queues, 0, sizeof dev->queues);
 }
 
-/* The polling settings, to one worker or to all. */
+/* One polling setting to every worker there is; the others keep their state (an
+ * adapted interval, a coalescing back-off). */
 static void
-configure_worker (VhostUserDev *dev, VhostWorker *worker)
-{
-  vhost_worker_set_poll_us (worker, dev->busy_poll_us);
-  vhost_worker_set_coalesce_us (worker, dev->coalesce_us);
-}
-
-static void
-configure_workers (VhostUserDev *dev)
+set_on_workers (VhostUserDev *dev, void (*set) (VhostWorker *worker, guint value), guint value)
 {
   GHashTableIter iter;
   gpointer worker;
 
   g_hash_table_iter_init (&iter, dev->workers);
   while (g_hash_table_iter_next (&iter, NULL, &worker))
-    configure_worker (dev, worker);
+    set (worker, value);
 }
 
 static VhostWorker *
@@ -179,7 +173,8 @@ get_worker (VhostUserDev *dev, guint group)
       vhost_log_limited (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "worker not started", "%s", error->message);
       return NULL;
     }
-  configure_worker (dev, worker);
+  vhost_worker_set_poll_us (worker, dev->busy_poll_us);
+  vhost_worker_set_coalesce_us (worker, dev->coalesce_us);
   g_hash_table_insert (dev->workers, GUINT_TO_POINTER (group), worker);
   return worker;
 }
@@ -188,14 +183,14 @@ void
 vhost_user_dev_set_busy_poll_us (VhostUserDev *dev, guint usec)
 {
   dev->busy_poll_us = usec;
-  configure_workers (dev);
+  set_on_workers (dev, vhost_worker_set_poll_us, usec);
 }
 
 void
 vhost_user_dev_set_coalesce_us (VhostUserDev *dev, guint usec)
 {
   dev->coalesce_us = usec;
-  configure_workers (dev);
+  set_on_workers (dev, vhost_worker_set_coalesce_us, usec);
 }
 
 static gboolean
