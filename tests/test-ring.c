@@ -10,6 +10,7 @@
 #include "vhost-glib/core/vhost-ring.h"
 #include "vhost-glib/core/vhost-driver-ring.h"
 #include "vhost-glib/core/vhost-worker.h"
+#include "vhost-glib/core/vhost-queue.h"
 
 /* Two regions, adjacent in guest physical addresses, apart in our address space. */
 #define REGION_SIZE 0x10000
@@ -2141,6 +2142,128 @@ test_event_idx_after_declined (gconstpointer data)
   g_free (m);
 }
 
+
+/* Two queues whose handlers both move chains from the first (transmit) to the
+ * second (receive), as an echo device's do; each pops from both rings. */
+typedef struct
+{
+  VhostQueue tx, rx;
+  guint echoed;
+} CrossPair;
+
+static void
+cross_echo (VhostQueue *queue, gpointer data)
+{
+  CrossPair *p = data;
+  VhostRingElement t, r;
+  struct iovec t_iov[4], r_iov[4];
+
+  while (vhost_ring_pop (&p->tx.ring, &t, t_iov, G_N_ELEMENTS (t_iov)) > 0)
+    {
+      if (vhost_ring_pop (&p->rx.ring, &r, r_iov, G_N_ELEMENTS (r_iov)) <= 0)
+        {
+          vhost_ring_unpop (&p->tx.ring, &t);
+          break;
+        }
+      vhost_ring_push (&p->rx.ring, &r, 1);
+      vhost_ring_push (&p->tx.ring, &t, 0);
+      p->echoed++;
+    }
+  vhost_queue_notify (queue == &p->tx ? &p->rx : &p->tx);
+}
+
+/* A queue over the rings of driver ring `d` at `offset` of `m` (guest address 0,
+ * user address 0x40000000), started without a worker: the test calls its worker
+ * entry points. */
+static void
+cross_queue_start (VhostQueue *q, CrossPair *p, VhostMem *mem, VhostDriverRing *d, guint8 *m, gsize offset,
+                   gboolean packed)
+{
+  if (packed)
+    {
+      d->pdesc = (void *) (m + offset);
+      d->driver_event = (void *) (m + offset + 0x1000);
+      d->device_event = (void *) (m + offset + 0x2000);
+    }
+  else
+    {
+      d->desc = (void *) (m + offset);
+      d->avail = (void *) (m + offset + 0x1000);
+      d->used = (void *) (m + offset + 0x2000);
+    }
+  vhost_driver_ring_init (d, 8, packed, TRUE, FALSE);
+  vhost_queue_init (q, q == &p->tx, NULL, NULL);
+  q->ring.mem = mem;
+  q->ring.num = 8;
+  q->ring.packed = packed;
+  q->ring.event_idx = TRUE;
+  q->ring.desc_uaddr = 0x40000000 + offset;
+  q->ring.avail_uaddr = 0x40001000 + offset;
+  q->ring.used_uaddr = 0x40002000 + offset;
+  q->ring.call_fd = -1;
+  vhost_ring_set_base (&q->ring, packed ? 0x8000 : 0);
+  q->handler = cross_echo;
+  q->handler_data = p;
+  g_assert_true (vhost_queue_start (q, NULL, -1));
+}
+
+/* A polling round of the worker: the receive queue's entry point, then the
+ * transmit queue's (the order in which an echo device attaches them). */
+static void
+cross_round (CrossPair *p)
+{
+  p->rx.item.func (&p->rx.item, TRUE);
+  p->tx.item.func (&p->tx.item, TRUE);
+}
+
+/* A queue whose handler declined its chains (the transmit queue, no receive
+ * buffers yet) and whose chains another queue's handler then took: a chain made
+ * available afterwards, while the worker polled with kicks off, must not be left
+ * behind when the worker turns kicks on to sleep. The driver asks for no kick
+ * (the event index is past it), so the worker must see it and go on polling.
+ * The declined state held for the chains the handler saw, not for the ring. */
+static void
+test_queue_declined_taken_elsewhere (gconstpointer data)
+{
+  gboolean packed = GPOINTER_TO_INT (data);
+  guint8 *m = g_malloc0 (1 << 16);
+  VhostMem mem = { 1, { { 0, 1 << 16, 0x40000000, m } } };
+  VhostDriverRing dtx = { 0 }, drx = { 0 };
+  VhostDriverRingBuffer frame = { 0x8000, 64 }, buffer[2] = { { 0x9000, 64 }, { 0xa000, 64 } };
+  CrossPair p = { 0 };
+  gboolean more;
+
+  cross_queue_start (&p.tx, &p, &mem, &dtx, m, 0, packed);
+  cross_queue_start (&p.rx, &p, &mem, &drx, m, 0x4000, packed);
+
+  /* A frame, no receive buffer: the transmit queue's handler leaves it. */
+  g_assert_cmpint (vhost_driver_ring_add (&dtx, &frame, 1, NULL, 0, 1), ==, 0);
+  vhost_driver_ring_kick_needed (&dtx); /* the kick that woke the worker */
+  cross_round (&p);
+  g_assert_cmpuint (p.echoed, ==, 0);
+  /* Two receive buffers: the receive queue's handler echoes the frame. */
+  g_assert_cmpint (vhost_driver_ring_add (&drx, NULL, 0, &buffer[0], 1, 1), ==, 0);
+  g_assert_cmpint (vhost_driver_ring_add (&drx, NULL, 0, &buffer[1], 1, 2), ==, 0);
+  cross_round (&p);
+  g_assert_cmpuint (p.echoed, ==, 1);
+  /* A round with nothing to echo (the receive queue declines its buffer). */
+  cross_round (&p);
+  /* A frame while the worker polls, kicks off: the driver does not kick. */
+  g_assert_cmpint (vhost_driver_ring_add (&dtx, &frame, 1, NULL, 0, 2), ==, 0);
+  g_assert_false (vhost_driver_ring_kick_needed (&dtx));
+  /* The worker is about to sleep: it must see the frame (or be kicked for it). */
+  more = p.rx.item.arm (&p.rx.item);
+  more |= p.tx.item.arm (&p.tx.item);
+  g_assert_true (more);
+  cross_round (&p);
+  g_assert_cmpuint (p.echoed, ==, 2);
+
+  vhost_queue_stop (&p.rx);
+  vhost_queue_stop (&p.tx);
+  vhost_driver_ring_clear (&dtx);
+  vhost_driver_ring_clear (&drx);
+  g_free (m);
+}
 /* The driver ring writes a split descriptor only when it changes: a chain
  * submitted again with the same buffers leaves the table untouched (its page is
  * read-only here, so a store would fault), and the device still gets the chain;
@@ -2876,6 +2999,10 @@ main (int argc, char **argv)
                         test_event_idx_after_declined);
   g_test_add_data_func ("/vhost/ring/packed/event-idx-after-declined", GINT_TO_POINTER (TRUE),
                         test_event_idx_after_declined);
+  g_test_add_data_func ("/vhost/ring/queue/split/declined-taken-elsewhere", GINT_TO_POINTER (FALSE),
+                        test_queue_declined_taken_elsewhere);
+  g_test_add_data_func ("/vhost/ring/queue/packed/declined-taken-elsewhere", GINT_TO_POINTER (TRUE),
+                        test_queue_declined_taken_elsewhere);
   g_test_add_func ("/vhost/ring/driver/unchanged-descriptors", test_driver_unchanged_descriptors);
   g_test_add_data_func ("/vhost/ring/driver/split/in-flight", GINT_TO_POINTER (FALSE), test_driver_in_flight);
   g_test_add_data_func ("/vhost/ring/driver/packed/in-flight", GINT_TO_POINTER (TRUE), test_driver_in_flight);

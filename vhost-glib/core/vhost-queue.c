@@ -130,6 +130,7 @@ queue_process_guarded (VhostWorkerItem *item, gboolean poll)
            * device at its limit of requests in flight): it is called again at the
            * next kick or event, or now if more came. */
           queue->declined = avail;
+          queue->declined_base = vhost_ring_get_base (ring);
           return poll ? FALSE : set_kicks (queue, TRUE);
         }
       queue->declined = FALSE;
@@ -173,8 +174,12 @@ queue_arm_guarded (VhostWorkerItem *item)
   if (queue->handler == NULL)
     return FALSE;
   set_kicks (queue, TRUE);
-  /* Chains the handler declined wait for a kick or an event. */
-  if (queue->declined || !vhost_queue_has_avail (queue))
+  /* Chains the handler declined wait for a kick or an event. Not once another
+   * queue's handler took chains from this ring (an echo device's receive handler
+   * takes its transmit chains): those the handler saw are gone, and chains that
+   * came after them, with kicks off, were never offered to it. */
+  if ((queue->declined && queue->declined_base == vhost_ring_get_base (&queue->ring)) ||
+      !vhost_queue_has_avail (queue))
     return FALSE;
   set_kicks (queue, FALSE);
   return TRUE;

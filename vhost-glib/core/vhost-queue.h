@@ -39,7 +39,8 @@ struct _VhostQueue
   VhostWorker *worker;           /* (nullable) (not owned) while running in a worker */
   gboolean running;
   gboolean kicks_on;
-  gboolean declined;             /* the handler left the available chains there */
+  gboolean declined;             /* the handler left the available chains there... */
+  guint32 declined_base;         /* ...the ring's base then: chains taken since, by any handler, end it */
   guint32 counted_base;          /* the ring's base when the worker last counted what was taken */
   gboolean main_context;         /* processed by its owner's main context, not a worker */
   guint worker_group;
