@@ -151,7 +151,13 @@ vhost_guest_start_with_memory (const char *dir,
   g_autofree char *kernel = g_strdup_printf ("/boot/vmlinuz-%s", kver);
   g_autofree char *append = g_strdup_printf ("console=ttyS0 quiet panic=-1%s%s", kernel_args != NULL ? " " : "",
                                              kernel_args != NULL ? kernel_args : "");
-  g_autofree char *cpus = g_strdup_printf ("%u", smp);
+  /* maxcpus of 2 at least: QEMU before 8.1 drops the guest's memory barriers from
+   * the code TCG makes for a machine that can only have one vCPU, and the guest's
+   * virtio driver then publishes a chain and reads whether to kick in the wrong
+   * order as the back-end sees them: now and then it does not kick for a chain the
+   * back-end did not see either, and the queue stalls (QEMU commit "tcg: Do not
+   * elide memory barriers for !CF_PARALLEL in system mode"). */
+  g_autofree char *cpus = g_strdup_printf ("%u,maxcpus=%u", smp, MAX (smp, 2));
   g_autofree char *qemu = g_find_program_in_path ("qemu-system-x86_64");
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   /* setpriv makes the kernel kill QEMU if this process dies (a failed assertion, a crash):
