@@ -1017,6 +1017,10 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * have saved (the work came later), and doubles it (from 4 microseconds) after one that
    * polling longer would have saved. At a low request rate the worker then sleeps
    * soon after each request instead of polling for the whole interval.
+   *
+   * A polling round that finds nothing yields the CPU (sched_yield()), so that a
+   * thread that shares it, such as the kernel's io_uring worker completing a
+   * buffered write for the queue, or a vCPU, runs at once.
    */
   properties[PROP_BUSY_POLL_US] =
     g_param_spec_uint ("busy-poll-us", "Busy poll us",

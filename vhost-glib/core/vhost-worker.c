@@ -2,6 +2,7 @@
 /* Ring worker threads. The control thread changes a worker's set of queues only while
  * the worker is paused, so the worker's loop reads that set without a lock. */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
@@ -28,17 +29,6 @@
 #define COALESCE_BACKOFF_MAX_US (1280 * 1000)
 #define COALESCE_PERIOD 64
 #define COALESCE_JUDGE 4
-
-/* A polling round found nothing: let a sibling hardware thread run meanwhile. */
-static inline void
-cpu_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#elif defined(__aarch64__)
-  __asm__ __volatile__ ("yield");
-#endif
-}
 
 struct _VhostWorker
 {
@@ -295,7 +285,6 @@ worker_thread (gpointer data)
   struct epoll_event events[MAX_EVENTS];
   gint64 idle_since = 0;
   gint64 asleep_idle_since = 0; /* the worker sleeps: when its last work ended */
-  guint idle_rounds = 0;
   gboolean run_all = TRUE; /* call every queue, kicked or not */
   gboolean polling = FALSE;
   gboolean nap = FALSE;    /* coalescing: sleep before the next round */
@@ -382,13 +371,21 @@ worker_thread (gpointer data)
       polling = TRUE; /* a queue was called: its notifications are off now */
       if (more)
         {
-          idle_since = 0, idle_rounds = 0;
+          idle_since = 0;
           nap = w->coalesce_us > 0 && worker_coalesce (w);
         }
-      else if (cpu_relax (), idle_rounds++ % 64 == 0 || w->poll_now_us == 0)
+      else
         {
-          /* The clock every 64 idle rounds only, from the first. */
-          gint64 now = g_get_monotonic_time ();
+          /* A round that found nothing gives the CPU to whatever waits for it: on
+           * a machine with few CPUs that is often what the queues wait for, the
+           * io_uring kernel thread that completes a buffered write (or a vCPU).
+           * Spinning instead kept it waiting for the scheduler to preempt the
+           * worker: vhost-user-blk's buffered 4 KiB writes to an ext4 image at
+           * depth 1 took 29 us instead of 11. */
+          gint64 now;
+
+          sched_yield ();
+          now = g_get_monotonic_time ();
 
           if (idle_since == 0)
             idle_since = now;
