@@ -165,13 +165,6 @@ in_flight (Front *f)
   return n;
 }
 
-static void
-record (GArray *latencies, double us)
-{
-  if (latencies->len < 4000000)
-    g_array_append_val (latencies, us);
-}
-
 /* Closed loop: `depth` requests in flight on every queue until `end_us`; each
  * completion is replaced at once. Returns the completions. */
 static gint64
@@ -204,7 +197,7 @@ run_closed (Front *f, gint64 end_us, GArray *latencies)
 
             completed++;
             if (timed)
-              record (latencies, (bench_now_ns () - f->started[slot]) / 1000.0);
+              bench_latency_record (latencies, (bench_now_ns () - f->started[slot]) / 1000.0);
             if (running && (timed || completed % 1024 == 0))
               running = g_get_monotonic_time () < end_us;
             if (running)
@@ -265,7 +258,7 @@ run_paced (Front *f, gint64 end_us, GArray *latencies)
             vhost_driver_kick (f->driver, q);
           while (reap (f, q, &tag))
             {
-              record (latencies, (bench_now_ns () - f->started[q * load->depth + tag]) / 1000.0);
+              bench_latency_record (latencies, (bench_now_ns () - f->started[q * load->depth + tag]) / 1000.0);
               free_tags[q][n_free[q]++] = tag;
               completed++;
             }
@@ -307,7 +300,7 @@ run (const char *socket_path, GPid back_end, const Load *load)
   g_autoptr(VhostUserMaster) master = vhost_user_master_new (socket_path);
   g_autoptr(VhostDriver) driver = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) latencies = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GArray) latencies = bench_latency_samples_new ();
   Front f = { 0 };
   BenchCpuWindow cpu;
   gint64 start, completed;

@@ -218,6 +218,22 @@ bench_cpu_window_percent (const BenchCpuWindow *window)
   return window->wall_ns > 0 ? 100 * window->cpu_s / (window->wall_ns / 1e9) : 0;
 }
 
+GArray *
+bench_latency_samples_new (void)
+{
+  GArray *samples = g_array_sized_new (FALSE, FALSE, sizeof (double), BENCH_MAX_SAMPLES);
+
+  memset (samples->data, 0, (gsize) BENCH_MAX_SAMPLES * sizeof (double));
+  return samples;
+}
+
+void
+bench_latency_record (GArray *samples, double us)
+{
+  if (samples->len < BENCH_MAX_SAMPLES)
+    g_array_append_val (samples, us);
+}
+
 BenchLatency
 bench_latency_of (GArray *samples)
 {

@@ -83,7 +83,17 @@ typedef struct
   double mean_us, p50_us, p99_us;
 } BenchLatency;
 
-/* Summarize `samples` (doubles, µs; sorted in place); all 0 without samples. */
+/* Room for this many samples per run; later ones are not recorded. */
+#define BENCH_MAX_SAMPLES (16 * 1024 * 1024)
+
+/* An array for a run's latency samples (doubles, µs), its memory allocated and
+ * touched before the run: growing it during a run (copying tens of MB, faulting the
+ * new pages in) stalled the front-end for 10 - 40 ms, a delay every frame then in
+ * flight or due was timed with, which put both back-ends' p99 in milliseconds. */
+GArray *bench_latency_samples_new (void);
+/* Add `us` to `samples` if there is room. */
+void bench_latency_record (GArray *samples, double us);
+/* Summarize `samples` (sorted in place); all 0 without samples. */
 BenchLatency bench_latency_of (GArray *samples);
 
 /* The paced runs offer these fractions of the peer's peak rate, measured in the same run. */

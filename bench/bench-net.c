@@ -272,12 +272,8 @@ net_reap (NetFront *f, GArray *latencies)
 
       memcpy (&seq, (guint8 *) vhost_driver_get_host_address (f->driver, f->rx_addr + tag * RX_BUF, RX_BUF) +
                       HDR_LEN + 14, sizeof seq);
-      if (latencies != NULL && seq >= f->first_timed && latencies->len < 4000000)
-        {
-          double us = (bench_now_ns () - f->sent_at[seq % SEQ_SLOTS]) / 1000.0;
-
-          g_array_append_val (latencies, us);
-        }
+      if (latencies != NULL && seq >= f->first_timed)
+        bench_latency_record (latencies, (bench_now_ns () - f->sent_at[seq % SEQ_SLOTS]) / 1000.0);
       f->received++;
       post_rx (f, tag);
       any = TRUE;
@@ -325,7 +321,7 @@ net_run (const char *socket_path, GPid pid, gboolean packed, double rate)
   g_autoptr(VhostUserMaster) master = vhost_user_master_new (socket_path);
   g_autoptr(VhostDriver) driver = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) latencies = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr(GArray) latencies = bench_latency_samples_new ();
   g_autofree NetFront *f = g_new0 (NetFront, 1);
   NetResult result = { 0 };
   BenchCpuWindow cpu;
