@@ -2668,10 +2668,18 @@ test_worker_adaptive_poll (void)
 /* A queue for the coalescing tests: a producer thread makes chains available (a
  * counter), open loop at a fixed interval or closed loop (each chain after the
  * worker took the one before), and kicks only while the queue asks for kicks, as
- * a driver does; the worker takes all there are at each call. */
+ * a driver does; the worker takes all there are at each call. With a bound, the
+ * producer waits while that many are available (a full ring) and then catches up
+ * with its schedule; with a backlog, that many chains come due at once, once. */
 typedef struct
 {
   VhostWorkerItem item;
+  VhostWorker *worker;
+  gint bound;           /* 0: none */
+  gint backlog;         /* chains due at once, 100 ms into the run; 0: none */
+  gint64 caught_up_us;  /* from the backlog until the producer was back on schedule; 0: never */
+  guint64 backlog_naps; /* the worker's naps meanwhile */
+  guint64 caught_up_naps; /* the worker's naps when it had caught up */
   gint made;            /* (atomic) chains made available */
   gint taken;           /* (atomic) chains taken by the worker */
   gint kicks_on;        /* (atomic) the worker is about to sleep: kick */
@@ -2710,7 +2718,8 @@ static gpointer
 stream_produce (gpointer data)
 {
   Stream *st = data;
-  gint64 next = g_get_monotonic_time ();
+  gint64 start = g_get_monotonic_time (), next = start, backlog_at = 0;
+  guint64 naps_before = 0;
 
   while (!g_atomic_int_get (&st->stop))
     {
@@ -2722,10 +2731,25 @@ stream_produce (gpointer data)
         }
       while (g_get_monotonic_time () < next)
         ;
+      while (st->bound > 0 && g_atomic_int_get (&st->made) - g_atomic_int_get (&st->taken) >= st->bound &&
+             !g_atomic_int_get (&st->stop))
+        ;
       g_atomic_int_inc (&st->made);
       if (g_atomic_int_get (&st->kicks_on))
         g_assert_cmpint (eventfd_write (st->item.kick_fd, 1), ==, 0);
       next += st->interval_us;
+      if (st->backlog > 0 && backlog_at == 0 && next - start >= 100 * 1000)
+        {
+          backlog_at = g_get_monotonic_time ();
+          naps_before = vhost_worker_get_naps (st->worker);
+          next -= st->backlog * st->interval_us;
+        }
+      else if (backlog_at != 0 && st->caught_up_us == 0 && next > g_get_monotonic_time ())
+        {
+          st->caught_up_us = g_get_monotonic_time () - backlog_at;
+          st->caught_up_naps = vhost_worker_get_naps (st->worker);
+          st->backlog_naps = st->caught_up_naps - naps_before;
+        }
     }
   return NULL;
 }
@@ -2748,6 +2772,7 @@ stream_run (Stream *st, guint capacity, guint ms)
   vhost_worker_set_poll_us (w, 100);
   vhost_worker_set_coalesce_us (w, 400);
   g_assert_true (vhost_worker_attach (w, &st->item, &error));
+  st->worker = w;
   producer = g_thread_new ("producer", stream_produce, st);
   g_usleep (ms * 1000);
   g_atomic_int_set (&st->stop, 1);
@@ -2792,6 +2817,25 @@ test_worker_coalesce_small_ring (void)
   g_assert_cmpuint (naps, >, 0);
   g_assert_cmpuint (st.calls * 2, <, (guint) st.taken);
   g_assert_cmpuint (st.calls * 32, >, (guint) st.taken);
+}
+
+/* A ring of 32 napped over, a chain every 10 us, then 3,000 chains due at once (a
+ * front-end that was held up; a nap that woke late has the same effect): the ring
+ * fills at once and stays full while the backlog lasts. Napping on would drain it
+ * 32 chains a nap (dozens of naps, at the naps' pace); the worker polls instead
+ * until it has caught up, and then naps again. */
+static void
+test_worker_coalesce_backlog (void)
+{
+  Stream st = { .interval_us = 10, .bound = 32, .backlog = 3000 };
+  guint64 naps = stream_run (&st, 32, 300);
+
+  g_test_message ("%" G_GUINT64_FORMAT " naps, %d chains in %u calls; caught up in %" G_GINT64_FORMAT
+                  " us with %" G_GUINT64_FORMAT " naps",
+                  naps, st.taken, st.calls, st.caught_up_us, st.backlog_naps);
+  g_assert_cmpint (st.caught_up_us, >, 0);
+  g_assert_cmpuint (st.backlog_naps * 32 * 8, <, (guint64) st.backlog);
+  g_assert_cmpuint (naps, >, st.caught_up_naps);
 }
 
 /* A ping-pong: each chain comes 10 us after the worker took the one before. Napping
@@ -3015,6 +3059,7 @@ main (int argc, char **argv)
   g_test_add_func ("/vhost/ring/worker/coalesce/stream", test_worker_coalesce_stream);
   g_test_add_func ("/vhost/ring/worker/coalesce/ping-pong", test_worker_coalesce_ping_pong);
   g_test_add_func ("/vhost/ring/worker/coalesce/small-ring", test_worker_coalesce_small_ring);
+  g_test_add_func ("/vhost/ring/worker/coalesce/backlog", test_worker_coalesce_backlog);
   g_test_add_func ("/vhost/ring/taken-since", test_ring_taken_since);
   g_test_add_data_func ("/vhost/ring/split/random", GINT_TO_POINTER (FALSE), test_random_rings);
   g_test_add_data_func ("/vhost/ring/packed/random", GINT_TO_POINTER (TRUE), test_random_rings);

@@ -1053,6 +1053,11 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * the rate before (after 4 windows, or at once for half of it), the naps stop
    * and begin again only after a back-off (from 20 ms, doubling up to 1.28 s
    * while naps keep failing). Every 64 windows the naps pause to measure again.
+   * When two rounds in a row find a ring full (a nap woke late, the host held
+   * the worker's CPU back, the front-end sent a burst), the front-end has a
+   * backlog that napping would drain only a ring per nap: the worker polls
+   * without naps until nothing comes for twice the interval between chains at
+   * the naps' rate, and then naps again.
    * Devices whose front-ends stream (networking) gain most; a disk at a low queue
    * depth gains nothing, and a latency-bound ping-pong never naps for long.
    */

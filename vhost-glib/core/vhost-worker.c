@@ -53,7 +53,9 @@ struct _VhostWorker
   guint period_windows;
   gint64 backoff_until;
   guint backoff_us;
-  guint64 naps;        /* how many, for tests */
+  guint full_rounds;   /* rounds in a row that found a ring full */
+  gboolean catching_up; /* two did: no naps until the worker has caught up */
+  guint naps;          /* (atomic) how many, for tests */
 
   GMutex mutex;
   GCond cond;
@@ -236,6 +238,8 @@ worker_coalesce_reset (VhostWorker *w)
   guint smallest = 0;
 
   w->nap_us = 0;
+  w->full_rounds = 0;
+  w->catching_up = FALSE;
   w->window_start = 0;
   w->last_rate = 0;
   w->overshoot_us = COALESCE_OVERSHOOT_START_US;
@@ -272,7 +276,7 @@ worker_nap (VhostWorker *w, struct epoll_event *events)
   if (w->no_pwait2)
     n = epoll_wait (w->epoll_fd, events, MAX_EVENTS, (int) MIN ((w->nap_us + 999) / 1000, G_MAXINT));
   over = g_get_monotonic_time () - before - w->nap_us;
-  w->naps++;
+  g_atomic_int_inc (&w->naps);
   if (n == 0)
     w->overshoot_us += (CLAMP (over, 0, (gint64) w->coalesce_us) - w->overshoot_us) / 8;
   return n;
@@ -300,7 +304,7 @@ worker_thread (gpointer data)
               : nap    ? worker_nap (w, events)
                        : 0;
       gboolean poll = w->poll_us > 0 || w->n_pollers > 0;
-      gboolean more = FALSE, work = FALSE;
+      gboolean more = FALSE, work = FALSE, full = FALSE;
 
       if (n < 0 && errno != EINTR)
         {
@@ -357,6 +361,7 @@ worker_thread (gpointer data)
 
             more |= item->func (item, poll);
             item->window_taken += item->taken;
+            full |= item->capacity > 0 && item->taken >= item->capacity;
           }
       run_all = FALSE;
       if (!poll)
@@ -372,7 +377,16 @@ worker_thread (gpointer data)
       if (more)
         {
           idle_since = 0;
-          nap = w->coalesce_us > 0 && worker_coalesce (w);
+          /* A ring found full held the front-end back (a nap woke late, or the
+           * front-end sent a burst). What waits behind it comes as fast as the
+           * worker takes it: if the next nap finds the ring full again, napping on
+           * would drain that backlog a ring per nap, at the naps' pace (after a
+           * host stalled a vCPU for milliseconds, for tens of milliseconds).
+           * Polling takes it at once; the naps go on when the worker has caught up
+           * (below). A small backlog, the next nap takes with its batch. */
+          w->full_rounds = full ? w->full_rounds + 1 : 0;
+          w->catching_up |= w->full_rounds >= 2;
+          nap = w->coalesce_us > 0 && worker_coalesce (w) && !w->catching_up;
         }
       else
         {
@@ -389,6 +403,12 @@ worker_thread (gpointer data)
 
           if (idle_since == 0)
             idle_since = now;
+          w->full_rounds = 0;
+          /* Caught up when nothing came for two of the intervals the naps' rate
+           * has between chains: a front-end that refills a ring from a backlog
+           * leaves shorter gaps. */
+          if (w->catching_up && (w->nap_rate <= 0 || (double) (now - idle_since) * w->nap_rate >= 2))
+            w->catching_up = FALSE;
           if (w->n_pollers == 0 && now - idle_since >= w->poll_now_us)
             {
               polling = worker_arm_all (w);
@@ -512,12 +532,7 @@ vhost_worker_set_coalesce_us (VhostWorker *w, guint coalesce_us)
 guint64
 vhost_worker_get_naps (VhostWorker *w)
 {
-  guint64 naps;
-
-  vhost_worker_pause (w);
-  naps = w->naps;
-  vhost_worker_resume (w);
-  return naps;
+  return (guint) g_atomic_int_get (&w->naps);
 }
 
 guint

@@ -40,7 +40,7 @@ void vhost_worker_set_poll_us (VhostWorker *worker, guint poll_us);
  * coming one by one far below the worker's speed, it sleeps between its rounds so
  * that they come in batches (see vhost-worker.c). */
 void vhost_worker_set_coalesce_us (VhostWorker *worker, guint coalesce_us);
-/* How many naps the worker took (for tests). */
+/* How many naps the worker took so far; any thread may ask (for tests). */
 guint64 vhost_worker_get_naps (VhostWorker *worker);
 /* The interval the worker polls for now (for tests). */
 guint vhost_worker_get_poll_now_us (VhostWorker *worker);
