@@ -1057,7 +1057,9 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    * the worker's CPU back, the front-end sent a burst), the front-end has a
    * backlog that napping would drain only a ring per nap: the worker polls
    * without naps until nothing comes for twice the interval between chains at
-   * the naps' rate, and then naps again.
+   * the naps' rate, and then naps again. A worker that slept (nothing came for
+   * its busy-poll interval) for less than a millisecond takes up its naps where
+   * it left them.
    * Devices whose front-ends stream (networking) gain most; a disk at a low queue
    * depth gains nothing, and a latency-bound ping-pong never naps for long.
    */

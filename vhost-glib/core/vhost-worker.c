@@ -47,7 +47,7 @@ struct _VhostWorker
   double overshoot_us; /* how much longer than asked the naps last, on average */
   gboolean no_pwait2;  /* the kernel lacks epoll_pwait2(): naps in milliseconds */
   gint64 window_start; /* the rate's window, 0 when none is open */
-  double last_rate;    /* in the last window without naps; 0 for none */
+  double last_rate;    /* in the last window; 0 for none (the naps begin afresh) */
   double nap_rate;     /* chains per microsecond that the naps must keep */
   gint64 period_start; /* when the naps began */
   guint period_windows;
@@ -163,7 +163,8 @@ worker_nap_for (VhostWorker *w, double rate)
  * The rate is measured over windows of COALESCE_WINDOW_US. Two windows in a row
  * without naps set the rate the naps must keep (the smaller of the two: a burst
  * does not count), and start a period of naps if the nap the rate asks for is
- * worth it; each window of the period sets the nap from its own rate. A
+ * worth it; each window of the period sets the nap from its rate or the last
+ * window's, the smaller (a window that drained a backlog does not count alone). A
  * front-end that waits for its completions before sending more (a ping-pong, a
  * closed loop) slows down when the worker naps, and so does a worker that cannot
  * keep up: when the rate since the period began falls below COALESCE_KEEP of the
@@ -213,7 +214,8 @@ worker_coalesce (VhostWorker *w)
     }
   kept = (double) period_taken / (double) (now - w->period_start);
   w->period_windows++;
-  w->nap_us = worker_nap_for (w, rate);
+  w->nap_us = worker_nap_for (w, MIN (w->last_rate, rate));
+  w->last_rate = rate;
   if (kept < w->nap_rate * COALESCE_KEEP && (w->period_windows >= COALESCE_JUDGE || kept < w->nap_rate / 2))
     {
       w->nap_us = 0;
@@ -230,8 +232,8 @@ worker_coalesce (VhostWorker *w)
   return w->nap_us > 0;
 }
 
-/* The worker stops polling, or its queues changed: the next load is measured
- * afresh. */
+/* The worker slept for a window or longer, or its queues changed: the next load
+ * is measured afresh. */
 static void
 worker_coalesce_reset (VhostWorker *w)
 {
@@ -254,6 +256,19 @@ worker_coalesce_reset (VhostWorker *w)
   /* At most what a handler takes in a call, as a rule: a batch it has to leave
    * in the ring would grow at each nap. */
   w->batch = smallest > 0 ? MAX (MIN (smallest, COALESCE_RING_MAX) * 3 / 4, 1) : COALESCE_BATCH;
+}
+
+/* A load that paused for less than a window (the host held the front-end's CPU
+ * back) is the same load: the naps go on as they were, and the pause counts in
+ * neither the window's rate nor the rate the naps keep (naps did not cause it: a
+ * front-end that the naps slow down finds work for the worker after each nap). */
+static void
+worker_coalesce_skip (VhostWorker *w, gint64 idle_us)
+{
+  if (w->window_start != 0)
+    w->window_start += idle_us;
+  if (w->nap_us > 0)
+    w->period_start += idle_us;
 }
 
 /* A nap of w->nap_us, kicks off: a kick, the control fd and the queues' event fds
@@ -324,7 +339,15 @@ worker_thread (gpointer data)
               /* Work woke the worker (a pause is no work). */
               work = TRUE;
               if (asleep_idle_since != 0)
-                worker_adapt_poll (w, g_get_monotonic_time () - asleep_idle_since);
+                {
+                  gint64 idle_us = g_get_monotonic_time () - asleep_idle_since;
+
+                  worker_adapt_poll (w, idle_us);
+                  if (idle_us >= COALESCE_WINDOW_US)
+                    worker_coalesce_reset (w);
+                  else
+                    worker_coalesce_skip (w, idle_us);
+                }
               asleep_idle_since = 0;
               if (events[i].data.u64 & 1)
                 item->event_pending = TRUE; /* not ours to read */
@@ -413,10 +436,7 @@ worker_thread (gpointer data)
             {
               polling = worker_arm_all (w);
               if (!polling)
-                {
-                  asleep_idle_since = idle_since;
-                  worker_coalesce_reset (w);
-                }
+                asleep_idle_since = idle_since;
               idle_since = 0;
             }
         }
