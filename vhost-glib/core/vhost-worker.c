@@ -436,7 +436,11 @@ worker_thread (gpointer data)
             {
               polling = worker_arm_all (w);
               if (!polling)
-                asleep_idle_since = idle_since;
+                {
+                  /* Nothing came for the whole interval: no backlog is left. */
+                  asleep_idle_since = idle_since;
+                  w->catching_up = FALSE;
+                }
               idle_since = 0;
             }
         }
