@@ -2700,10 +2700,9 @@ stream_item (VhostWorkerItem *item, gboolean poll)
 {
   Stream *st = item->data;
   gint made = g_atomic_int_get (&st->made), before = g_atomic_int_get (&st->taken);
-
-  g_atomic_int_set (&st->kicks_on, 0);
   gint waiting = g_atomic_int_get (&st->waiting);
 
+  g_atomic_int_set (&st->kicks_on, 0);
   item->taken = made - before;
   if (item->taken == 0)
     return FALSE;
