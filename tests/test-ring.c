@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The device side of split and packed virtqueues against a hostile driver: rings written by hand into plain memory. */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -2665,6 +2667,124 @@ test_worker_adaptive_poll (void)
   g_cond_clear (&p.cond);
 }
 
+/* A background job that spins on the worker's CPU (SCHED_IDLE: it runs only when
+ * nothing else wants the CPU, and a wake-up preempts it at once). */
+typedef struct
+{
+  int cpu;
+  gint stop; /* (atomic) */
+  gint started; /* (atomic) */
+} Hog;
+
+static gpointer
+hog_thread (gpointer data)
+{
+  Hog *hog = data;
+  struct sched_param param = { 0 };
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (hog->cpu, &set);
+  g_assert_cmpint (pthread_setaffinity_np (pthread_self (), sizeof set, &set), ==, 0);
+  g_assert_cmpint (pthread_setschedparam (pthread_self (), SCHED_IDLE, &param), ==, 0);
+  g_atomic_int_set (&hog->started, 1);
+  while (!g_atomic_int_get (&hog->stop))
+    ;
+  return NULL;
+}
+
+static int
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+pin_self (int cpu)
+{
+  cpu_set_t set;
+
+  CPU_ZERO (&set);
+  CPU_SET (cpu, &set);
+  g_assert_cmpint (pthread_setaffinity_np (pthread_self (), sizeof set, &set), ==, 0);
+}
+
+/* A polling worker that shares its CPU with a job that keeps it whenever it gets it:
+ * the yield of an idle polling round would hand the job the CPU for its whole time
+ * slice (milliseconds) every polling period, and work that came meanwhile would
+ * wait for it. The worker notices the first such yield and sleeps instead of
+ * polling; a kick then wakes it at once. Work comes 100 us after the worker took
+ * the last: nine waits in ten are far below a time slice. */
+static void
+test_worker_shared_cpu (void)
+{
+  g_autoptr(GError) error = NULL;
+  PollProbe p = { { .kick_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK), .event_fd = -1, .func = probe_item,
+                    .arm = probe_arm } };
+  Hog hog = { 0 };
+  gint64 waits[200];
+  cpu_set_t allowed;
+  int cpus[2], n = 0;
+  GThread *thread;
+  VhostWorker *w;
+
+  g_assert_cmpint (sched_getaffinity (0, sizeof allowed, &allowed), ==, 0);
+  for (int cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++)
+    if (CPU_ISSET (cpu, &allowed))
+      cpus[n++] = cpu;
+  if (n < 2)
+    {
+      g_test_skip ("needs two CPUs (one for the worker and the job, one for the test)");
+      close (p.item.kick_fd);
+      return;
+    }
+  /* The worker's thread takes the CPU of the thread that creates it. */
+  pin_self (cpus[1]);
+  w = vhost_worker_new ("test-worker", &error);
+  pin_self (cpus[0]);
+  g_assert_no_error (error);
+  p.item.data = &p;
+  g_mutex_init (&p.lock);
+  g_cond_init (&p.cond);
+  vhost_worker_set_poll_us (w, 1000);
+  g_assert_true (vhost_worker_attach (w, &p.item, &error));
+  hog.cpu = cpus[1];
+  thread = g_thread_new ("hog", hog_thread, &hog);
+  while (!g_atomic_int_get (&hog.started))
+    g_usleep (100);
+
+  for (guint i = 0; i < G_N_ELEMENTS (waits); i++)
+    {
+      gint64 kicked = g_get_monotonic_time ();
+
+      probe_kick (&p);
+      probe_wait (&p, &p.worked, i + 1);
+      waits[i] = g_get_monotonic_time () - kicked;
+      g_usleep (100);
+    }
+  g_atomic_int_set (&hog.stop, 1);
+  g_thread_join (thread);
+  g_assert_cmpint (pthread_setaffinity_np (pthread_self (), sizeof allowed, &allowed), ==, 0);
+
+  qsort (waits, G_N_ELEMENTS (waits), sizeof waits[0], compare_gint64);
+  g_test_message ("waits: median %" G_GINT64_FORMAT " us, p90 %" G_GINT64_FORMAT " us, max %" G_GINT64_FORMAT
+                  " us; %" G_GUINT64_FORMAT " contentions",
+                  waits[G_N_ELEMENTS (waits) / 2], waits[G_N_ELEMENTS (waits) * 9 / 10],
+                  waits[G_N_ELEMENTS (waits) - 1], vhost_worker_get_contentions (w));
+  g_assert_cmpuint (vhost_worker_get_contentions (w), >=, 1);
+  /* A slice lost at the first yield, and one per stretch after (about one in this
+   * test); without the stretches, a wait of milliseconds every few kicks. */
+  g_assert_cmpint (waits[G_N_ELEMENTS (waits) * 9 / 10], <, 500);
+
+  vhost_worker_detach (&p.item);
+  vhost_worker_free (w);
+  close (p.item.kick_fd);
+  g_mutex_clear (&p.lock);
+  g_cond_clear (&p.cond);
+}
+
 /* A queue for the coalescing tests: a producer thread makes chains available (a
  * counter), open loop at a fixed interval or closed loop (each chain after the
  * worker took the one before), and kicks only while the queue asks for kicks, as
@@ -3115,6 +3235,7 @@ main (int argc, char **argv)
     g_test_add_data_func (bad_used_cases[i].path, &bad_used_cases[i], test_driver_bad_used);
   g_test_add_func ("/vhost/ring/worker/pause-resume", test_worker_pause_resume);
   g_test_add_func ("/vhost/ring/worker/adaptive-poll", test_worker_adaptive_poll);
+  g_test_add_func ("/vhost/ring/worker/shared-cpu", test_worker_shared_cpu);
   g_test_add_func ("/vhost/ring/worker/coalesce/stream", test_worker_coalesce_stream);
   g_test_add_func ("/vhost/ring/worker/coalesce/ping-pong", test_worker_coalesce_ping_pong);
   g_test_add_func ("/vhost/ring/worker/coalesce/small-ring", test_worker_coalesce_small_ring);

@@ -1020,7 +1020,11 @@ vhost_user_slave_class_init (VhostUserSlaveClass *klass)
    *
    * A polling round that finds nothing yields the CPU (sched_yield()), so that a
    * thread that shares it, such as the kernel's io_uring worker completing a
-   * buffered write for the queue, or a vCPU, runs at once.
+   * buffered write for the queue, runs at once. When a yield hands the CPU to a
+   * task that keeps it for a whole time slice (a background job, a busy vCPU), the
+   * worker stops polling for a while (50 milliseconds, doubling up to 1.6 seconds
+   * while such a task stays) and sleeps as soon as a round finds nothing: a kick
+   * then wakes it and preempts that task, where a yield would wait for its slice.
    */
   properties[PROP_BUSY_POLL_US] =
     g_param_spec_uint ("busy-poll-us", "Busy poll us",

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -19,6 +20,11 @@
 #define POLL_GROW_START_US 4
 /* Coalescing: see worker_coalesce(). */
 #define COALESCE_WINDOW_US 1000
+/* A yield away longer than this, with the worker switched out: another task took
+ * the CPU for a time slice (a short kernel worker takes microseconds). */
+#define YIELD_LOST_US 500
+#define CONTENDED_MIN_US (50 * 1000)
+#define CONTENDED_MAX_US (1600 * 1000)
 #define COALESCE_BATCH 64 /* without a ring size to take 3/4 of */
 #define COALESCE_RING_MAX 256 /* larger rings count as this */
 #define COALESCE_OVERSHOOT_START_US 20
@@ -56,6 +62,12 @@ struct _VhostWorker
   guint full_rounds;   /* rounds in a row that found a ring full */
   gboolean catching_up; /* two did: no naps until the worker has caught up */
   guint naps;          /* (atomic) how many, for tests */
+
+  /* Sharing the CPU with a task that keeps it (the worker's). */
+  glong nivcsw;          /* involuntary switches at the last idle round */
+  gint64 contended_until; /* until then, idle rounds sleep at once */
+  guint contended_us;    /* how long the last such stretch was */
+  guint contentions;     /* (atomic) how many, for tests */
 
   GMutex mutex;
   GCond cond;
@@ -139,6 +151,35 @@ worker_adapt_poll (VhostWorker *w, gint64 idle_us)
     w->poll_now_us /= 2;
   else if (idle_us > w->poll_now_us)
     w->poll_now_us = MIN (MAX (w->poll_now_us * 2, POLL_GROW_START_US), w->poll_us);
+}
+
+/* An idle polling round yielded the CPU from `before` to `now`. When that took more
+ * than YIELD_LOST_US and the worker was switched out since the last idle round,
+ * another task of this CPU ran for its time slice (a kernel worker that completes a
+ * buffered write, which the yield is for, returns the CPU within microseconds): one
+ * that keeps the CPU, a background job or a busy vCPU, and will take it at every
+ * yield. Until the stretch that starts then ends, the worker sleeps as soon as a round
+ * finds nothing, and work that comes wakes it with a wake-up, which preempts such a
+ * task (a yield waits for its slice: milliseconds per polling period). A stretch
+ * lasts CONTENDED_MIN_US, twice the last one when the task took the CPU again soon
+ * after the last one ended, at most CONTENDED_MAX_US, so that a task that keeps
+ * running costs a slice per stretch. */
+static void
+worker_check_yield (VhostWorker *w, gint64 before, gint64 now)
+{
+  struct rusage usage;
+  gboolean switched;
+
+  if (getrusage (RUSAGE_THREAD, &usage) < 0)
+    return;
+  switched = usage.ru_nivcsw != w->nivcsw;
+  w->nivcsw = usage.ru_nivcsw;
+  if (!switched || now - before < YIELD_LOST_US)
+    return;
+  w->contended_us = now - w->contended_until < w->contended_us ? MIN (w->contended_us * 2, CONTENDED_MAX_US)
+                                                               : CONTENDED_MIN_US;
+  w->contended_until = now + w->contended_us;
+  g_atomic_int_inc (&w->contentions);
 }
 
 /* The nap for `rate` chains per microsecond: as long as `batch` chains take to
@@ -418,12 +459,20 @@ worker_thread (gpointer data)
            * io_uring kernel thread that completes a buffered write (or a vCPU).
            * Spinning instead kept it waiting for the scheduler to preempt the
            * worker: vhost-user-blk's buffered 4 KiB writes to an ext4 image at
-           * depth 1 took 29 us instead of 11. */
-          gint64 now;
+           * depth 1 took 29 us instead of 11. A task that keeps the CPU when given
+           * it, the worker sleeps for instead (worker_check_yield). */
+          gint64 now = g_get_monotonic_time ();
+          gboolean contended = w->n_pollers == 0 && now < w->contended_until;
 
-          sched_yield ();
-          now = g_get_monotonic_time ();
+          if (!contended)
+            {
+              gint64 before = now;
 
+              sched_yield ();
+              now = g_get_monotonic_time ();
+              worker_check_yield (w, before, now);
+              contended = w->n_pollers == 0 && now < w->contended_until;
+            }
           if (idle_since == 0)
             idle_since = now;
           w->full_rounds = 0;
@@ -432,7 +481,7 @@ worker_thread (gpointer data)
            * leaves shorter gaps. */
           if (w->catching_up && (w->nap_rate <= 0 || (double) (now - idle_since) * w->nap_rate >= 2))
             w->catching_up = FALSE;
-          if (w->n_pollers == 0 && now - idle_since >= w->poll_now_us)
+          if (w->n_pollers == 0 && (contended || now - idle_since >= w->poll_now_us))
             {
               polling = worker_arm_all (w);
               if (!polling)
@@ -557,6 +606,12 @@ guint64
 vhost_worker_get_naps (VhostWorker *w)
 {
   return (guint) g_atomic_int_get (&w->naps);
+}
+
+guint64
+vhost_worker_get_contentions (VhostWorker *w)
+{
+  return (guint) g_atomic_int_get (&w->contentions);
 }
 
 guint

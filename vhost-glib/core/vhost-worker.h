@@ -42,6 +42,9 @@ void vhost_worker_set_poll_us (VhostWorker *worker, guint poll_us);
 void vhost_worker_set_coalesce_us (VhostWorker *worker, guint coalesce_us);
 /* How many naps the worker took so far; any thread may ask (for tests). */
 guint64 vhost_worker_get_naps (VhostWorker *worker);
+/* How many times the worker found a task keeping its CPU and stopped polling for a
+ * while; any thread may ask (for tests). */
+guint64 vhost_worker_get_contentions (VhostWorker *worker);
 /* The interval the worker polls for now (for tests). */
 guint vhost_worker_get_poll_now_us (VhostWorker *worker);
 void vhost_worker_pause (VhostWorker *worker);
