@@ -72,6 +72,7 @@ struct _BlkQueue
   guint free_head;                 /* a list through next_free; QUEUE_SIZE_MAX at the end */
   guint in_flight;
   guint queued;                    /* SQEs not yet submitted */
+  guint64 operations, submissions; /* SQEs and io_uring_submit() calls while the ring is up */
   VhostToolBlkStats stats;         /* written by one thread at a time (see stat_add()) */
 };
 
@@ -83,6 +84,7 @@ struct _VhostToolBlk
   VhostToolBlkBacking backing;
   int fd;                          /* (owned) the image, or -1 */
   gboolean in_memory;              /* the image is a tmpfs or ramfs file: no io_uring (request_file_sync()) */
+  gboolean direct;                 /* opened with O_DIRECT: each request's I/O submitted as it is taken */
   guint8 *ram;                     /* (owned) the RAM disk, or NULL */
   guint64 size;                    /* bytes */
   gboolean read_only;
@@ -246,7 +248,35 @@ request_complete (BlkQueue *q, VhostVirtqueue *queue, BlkRequest *r, guint8 stat
   request_release (q, r);
 }
 
-/* Queue the request's I/O on the queue's io_uring. */
+/* Submit the queued SQEs. */
+static void
+queue_submit (BlkQueue *q)
+{
+  while (q->queued > 0)
+    {
+      int n = io_uring_submit (&q->ring);
+
+      if (n == -EINTR)
+        continue;
+      if (n < 0)
+        {
+          /* Out of resources for now: what is queued goes with the next call. */
+          vhost_virtqueue_log (q->queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_submit failed",
+                               "Queue %u: io_uring_submit: %s", vhost_virtqueue_get_index (q->queue), g_strerror (-n));
+          return;
+        }
+      q->submissions++;
+      q->queued -= MIN ((guint) n, q->queued);
+    }
+}
+
+/* Queue the request's I/O on the queue's io_uring. With O_DIRECT it is submitted at
+ * once: it goes to the device, which can start on it while the handler takes the
+ * next requests (on the virtio disk of the benchmarks, one request per submission
+ * gave 4 KiB random reads at depth 32 about 10 % more IOPS than a batch per call).
+ * Buffered I/O, served from the page cache inline or by io_uring's kernel threads,
+ * goes in one submission at the end of the handler's call: a submission per
+ * request cost it 12 - 18 % of its IOPS. */
 static void
 request_submit (BlkQueue *q, BlkRequest *r)
 {
@@ -273,6 +303,9 @@ request_submit (BlkQueue *q, BlkRequest *r)
   io_uring_sqe_set_data (sqe, r);
   q->queued++;
   q->in_flight++;
+  q->operations++;
+  if (q->blk->direct)
+    queue_submit (q);
 }
 
 /* Serve a request without I/O: RAM, null, or a quick answer. */
@@ -556,26 +589,6 @@ queue_reap (BlkQueue *q, VhostVirtqueue *queue)
     }
 }
 
-static void
-queue_submit (BlkQueue *q)
-{
-  while (q->queued > 0)
-    {
-      int n = io_uring_submit (&q->ring);
-
-      if (n == -EINTR)
-        continue;
-      if (n < 0)
-        {
-          /* Out of resources for now: what is queued goes with the next call. */
-          vhost_virtqueue_log (q->queue, G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "io_uring_submit failed",
-                               "Queue %u: io_uring_submit: %s", vhost_virtqueue_get_index (q->queue), g_strerror (-n));
-          return;
-        }
-      q->queued -= MIN ((guint) n, q->queued);
-    }
-}
-
 /* Runs in the queue's worker thread, at the first request after the queue started:
  * an io_uring and a request record for each descriptor the queue has. The
  * records are mapped apart, so that they go back to the system when the queue stops. */
@@ -609,6 +622,7 @@ queue_setup (BlkQueue *q, VhostVirtqueue *queue)
   q->n_requests = n;
   q->free_head = 0;
   q->in_flight = q->queued = 0;
+  q->operations = q->submissions = 0;
   return TRUE;
 
 fail:
@@ -627,6 +641,8 @@ queue_teardown (BlkQueue *q)
 
   if (q->n_requests == 0)
     return;
+  g_debug ("Queue %u: %" G_GUINT64_FORMAT " I/O operations in %" G_GUINT64_FORMAT " io_uring submissions",
+           (guint) (q - q->blk->queues), q->operations, q->submissions);
   io_uring_queue_exit (&q->ring);
   munmap (q->requests, q->n_requests * sizeof (BlkRequest));
   q->requests = NULL;
@@ -780,6 +796,7 @@ open_image (VhostToolBlk *self, const char *path, gboolean direct, GError **erro
   struct stat st;
 
   self->fd = open (path, flags);
+  self->direct = direct;
   if (self->fd < 0 || fstat (self->fd, &st) < 0)
     {
       int saved = errno;

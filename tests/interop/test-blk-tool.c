@@ -207,6 +207,37 @@ start_tool (const char *dir, const char *sock, const char *const *args)
   return peer;
 }
 
+/* The queues stopped: each logged how many I/O operations went to its io_uring in
+ * how many submissions. With O_DIRECT each operation went on its own, as soon as
+ * its request was taken (the 32 writes above too, which went in one batch without
+ * it); buffered, a batch per call of the handler. */
+static void
+assert_submissions (VhostPeer *peer, gboolean direct)
+{
+  g_autoptr(GRegex) regex = g_regex_new ("Queue ([0-9]+): ([0-9]+) I/O operations in ([0-9]+) io_uring submissions",
+                                         0, 0, NULL);
+  g_autoptr(GMatchInfo) match = NULL;
+  g_autofree char *log = vhost_peer_get_log (peer);
+  guint lines = 0;
+
+  for (g_regex_match (regex, log, 0, &match); g_match_info_matches (match); g_match_info_next (match, NULL))
+    {
+      g_autofree char *queue = g_match_info_fetch (match, 1);
+      g_autofree char *operations = g_match_info_fetch (match, 2);
+      g_autofree char *submissions = g_match_info_fetch (match, 3);
+      guint64 ops = g_ascii_strtoull (operations, NULL, 10), subs = g_ascii_strtoull (submissions, NULL, 10);
+
+      g_test_message ("queue %s: %" G_GUINT64_FORMAT " I/O operations in %" G_GUINT64_FORMAT " submissions", queue,
+                      ops, subs);
+      if (direct)
+        g_assert_cmpuint (subs, ==, ops);
+      else
+        g_assert_cmpuint (subs, <=, ops);
+      lines++;
+    }
+  g_assert_cmpuint (lines, >=, 2);
+}
+
 /* Every request type on a file image, through both queues, split or packed, with
  * and without O_DIRECT, and on tmpfs (served without io_uring); the image file
  * holds what was written. */
@@ -326,6 +357,8 @@ test_file_io (gconstpointer data)
   else
     front_close (&f);
   assert_image (image, model);
+  if (!tmpfs)
+    assert_submissions (peer, direct);
 
   /* A second front-end after the first one went: the listening tool takes it, and
    * keeps none of its fds (the queues' worker threads, with their epoll and eventfd,
