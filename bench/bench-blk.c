@@ -30,7 +30,7 @@
 
 static gint seconds = 5;
 static gint rounds = 3;
-static gint busy_poll_us = 32;
+static gint busy_poll_us = -1; /* -1: the program's default */
 static guint64 extra_features;
 static gboolean indirect;
 static gboolean iotlb;
@@ -477,13 +477,25 @@ run_rounds (Round *all, const char *label, const Pair *pair)
 }
 
 /* Issue 3's benchmark: the null disks, depth 1 and 32, one queue. */
+/* How vhost-user-blk polls, for the headers. */
+static const char *
+busy_poll_label (void)
+{
+  static char label[64];
+
+  if (busy_poll_us < 0)
+    return "its default --busy-poll-us";
+  g_snprintf (label, sizeof label, "--busy-poll-us=%d", busy_poll_us);
+  return label;
+}
+
 static void
 bench_null (const char *dir)
 {
   g_autofree char *qsd_sock = g_build_filename (dir, "qsd.sock", NULL);
   g_autofree char *our_sock = g_build_filename (dir, "vhost-user-blk.sock", NULL);
   g_autofree char *null_size = g_strdup_printf ("--null=%" G_GUINT64_FORMAT, CAPACITY);
-  g_autofree char *busy_poll = g_strdup_printf ("--busy-poll-us=%d", busy_poll_us);
+  g_autofree char *busy_poll = busy_poll_us >= 0 ? g_strdup_printf ("--busy-poll-us=%d", busy_poll_us) : NULL;
   g_autofree char *blockdev = g_strdup_printf ("driver=null-co,node-name=d,size=%" G_GUINT64_FORMAT, CAPACITY);
   g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
                                              "writable=on", qsd_sock);
@@ -509,7 +521,7 @@ bench_null (const char *dir)
     pair.qsd_pid = vhost_peer_get_pid (qsd);
 
   printf ("# 4 KiB random reads, one queue of 128, VhostDriver polling for completions, %d s per run\n", seconds);
-  printf ("# vhost-user-blk: the built program, %s %s; %s\n", null_size, busy_poll,
+  printf ("# vhost-user-blk: the built program, %s %s; %s\n", null_size, busy_poll_label (),
           iotlb      ? "first without, then with VIRTIO_F_ACCESS_PLATFORM"
           : inflight ? "first without, then with an inflight area (INFLIGHT_SHMFD)"
                      : "qemu-storage-daemon: null-co");
@@ -662,11 +674,12 @@ start_file_back_ends (const char *dir, const char *image, gboolean direct, guint
   g_autofree char *export = g_strdup_printf ("type=vhost-user-blk,id=e,node-name=d,addr.type=unix,addr.path=%s,"
                                              "writable=on,num-queues=%u,iothread=iothread0", qsd_sock, n_queues);
   g_autofree char *queues = g_strdup_printf ("--num-queues=%u", n_queues);
-  g_autofree char *busy_poll = g_strdup_printf ("--busy-poll-us=%d", busy_poll_us);
+  g_autofree char *busy_poll = busy_poll_us >= 0 ? g_strdup_printf ("--busy-poll-us=%d", busy_poll_us) : NULL;
   const char *qsd_argv[] = { "qemu-storage-daemon", "--object", "iothread,id=iothread0", "--blockdev", file,
                              "--blockdev", "driver=raw,node-name=d,file=f", "--export", export, NULL };
   const char *our_argv[] = { bench_tool_path ("VHOST_USER_BLK", VHOST_USER_BLK_BUILT), "--socket-path", our_sock,
-                             "--blk-file", image, queues, busy_poll, direct ? "--direct" : NULL, NULL };
+                             "--blk-file", image, queues, direct ? "--direct" : busy_poll, direct ? busy_poll : NULL,
+                             NULL };
 
   *qsd = bench_back_end_start (dir, "qemu-storage-daemon", "qemu-utils", qsd_argv, qsd_sock, 30000);
   *ours = bench_back_end_start (dir, "vhost-user-blk", "vhost-glib", our_argv, our_sock, 30000);
@@ -787,8 +800,8 @@ bench_files (const char *dir, const Matrix *m)
   printf ("# 4 KiB random I/O on an image of %" G_GUINT64_FORMAT " MiB, queues of %u, VhostDriver polling for "
           "completions, %d s per run, every request timed\n",
           m->size >> 20, QUEUE_SIZE, seconds);
-  printf ("# vhost-user-blk: the built program, --blk-file (io_uring), buffered or --direct, --busy-poll-us=%d;\n",
-          busy_poll_us);
+  printf ("# vhost-user-blk: the built program, --blk-file (io_uring), buffered or --direct, %s;\n",
+          busy_poll_label ());
   printf ("# qemu-storage-daemon: an iothread, aio=io_uring (buffered) or aio=native,cache.direct=on (direct)\n");
   printf ("# tmpfs: /dev/shm; disk: %s; front-end on CPU 0, each back-end on CPU 1; event idx%s\n", disk_dir,
           indirect ? ", indirect descriptors" : "");
@@ -888,8 +901,8 @@ bench_paced (const char *dir, const Matrix *m)
           PACED_DEPTH);
   printf ("# offered to both back-ends at even intervals (at most %d in flight), each request timed from when it\n",
           PACED_DEPTH);
-  printf ("# was due; back-ends as for --files (vhost-user-blk --busy-poll-us=%d); cpu%%: the back-end's CPU use in\n",
-          busy_poll_us);
+  printf ("# was due; back-ends as for --files (vhost-user-blk with %s); cpu%%: the back-end's CPU use in\n",
+          busy_poll_label ());
   printf ("# %% of one core; cpu/req in us; latency in us; each ratio is vhost-user-blk's over\n");
   printf ("# qemu-storage-daemon's\n");
   bench_print_placement_rule ();
@@ -908,7 +921,7 @@ main (int argc, char **argv)
     { "rounds", 'r', 0, G_OPTION_ARG_INT, &rounds, "Runs per back-end and depth, alternating (default 3, at most 16)",
       "N" },
     { "busy-poll-us", 0, 0, G_OPTION_ARG_INT, &busy_poll_us,
-      "vhost-user-blk's --busy-poll-us (default 32, the library's default)", "US" },
+      "vhost-user-blk's --busy-poll-us (default: the program's)", "US" },
     { "indirect", 0, 0, G_OPTION_ARG_NONE, &indirect, "Ask for VIRTIO_F_INDIRECT_DESC", NULL },
     { "iotlb", 0, 0, G_OPTION_ARG_NONE, &iotlb,
       "Compare vhost-user-blk's null disk without and with VIRTIO_F_ACCESS_PLATFORM (instead of qemu-storage-daemon)",

@@ -11,6 +11,14 @@
 #include "blk-device.h"
 #include "tool-common.h"
 
+/* The default --busy-poll-us: half the library's. Polling bridges a gap between two
+ * requests by spinning through it, a sleep and a wake-up saved for the gap's length
+ * in CPU time. At 10 % of qemu-storage-daemon's peak (requests 29 us apart on the
+ * benchmarks' machine) 32 us polled through every gap: 1.06 - 1.32 times qsd's CPU
+ * time per request, for a median latency of 4 - 9 us against its 27; 16 sleeps
+ * through them: 0.64 - 0.71 of qsd's, the same median latency as qsd's. */
+#define DEFAULT_BUSY_POLL_US 16
+
 /* The RAM and swap of the machine: a RAM disk larger than that could never be filled. */
 static guint64
 machine_memory (void)
@@ -107,12 +115,13 @@ main (int argc, char **argv)
                                 config.size, memory);
     }
 
-  blk = g_object_new (VHOST_TYPE_TOOL_BLK, NULL);
+  blk = g_object_new (VHOST_TYPE_TOOL_BLK, "busy-poll-us", DEFAULT_BUSY_POLL_US, NULL);
   if (!vhost_tool_blk_configure (blk, &config, &error))
     return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s%s%s", size_option != NULL ? size_option : "",
                             size_option != NULL ? ": " : "", error->message);
-  g_message ("Serving %s%s: %" G_GUINT64_FORMAT " sectors, %u queue%s",
+  g_message ("Serving %s%s: %" G_GUINT64_FORMAT " sectors, %u queue%s, polling for up to %d us after a request",
              blk_file != NULL ? blk_file : ram != NULL ? "a RAM disk" : "a null disk", read_only ? " read-only" : "",
-             vhost_tool_blk_get_capacity (blk), vhost_tool_blk_get_num_queues (blk), num_queues > 1 ? "s" : "");
+             vhost_tool_blk_get_capacity (blk), vhost_tool_blk_get_num_queues (blk), num_queues > 1 ? "s" : "",
+             options.busy_poll_us >= 0 ? options.busy_poll_us : DEFAULT_BUSY_POLL_US);
   return vhost_tool_run (VHOST_USER_SLAVE (blk), &options);
 }

@@ -260,6 +260,12 @@ test_file_io (gconstpointer data)
 
   front_open (&f, sock, 2, packed);
   g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
+  {
+    g_autofree char *log = vhost_peer_get_log (peer);
+
+    /* The tool's default busy poll (the library's is 32). */
+    g_assert_nonnull (strstr (log, "2 queues, polling for up to 16 us after a request"));
+  }
   if (tmpfs)
     {
       g_autofree char *log = vhost_peer_get_log (peer);
