@@ -476,7 +476,6 @@ run_rounds (Round *all, const char *label, const Pair *pair)
   return changed;
 }
 
-/* Issue 3's benchmark: the null disks, depth 1 and 32, one queue. */
 /* How vhost-user-blk polls, for the headers. */
 static const char *
 busy_poll_label (void)
@@ -489,6 +488,7 @@ busy_poll_label (void)
   return label;
 }
 
+/* Issue 3's benchmark: the null disks, depth 1 and 32, one queue. */
 static void
 bench_null (const char *dir)
 {

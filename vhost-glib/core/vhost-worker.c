@@ -20,11 +20,6 @@
 #define POLL_GROW_START_US 4
 /* Coalescing: see worker_coalesce(). */
 #define COALESCE_WINDOW_US 1000
-/* A yield away longer than this, with the worker switched out: another task took
- * the CPU for a time slice (a short kernel worker takes microseconds). */
-#define YIELD_LOST_US 500
-#define CONTENDED_MIN_US (50 * 1000)
-#define CONTENDED_MAX_US (1600 * 1000)
 #define COALESCE_BATCH 64 /* without a ring size to take 3/4 of */
 #define COALESCE_RING_MAX 256 /* larger rings count as this */
 #define COALESCE_OVERSHOOT_START_US 20
@@ -35,6 +30,12 @@
 #define COALESCE_BACKOFF_MAX_US (1280 * 1000)
 #define COALESCE_PERIOD 64
 #define COALESCE_JUDGE 4
+/* A CPU shared with a task that keeps it: see worker_check_yield(). A yield away
+ * longer than YIELD_LOST_US, with the worker switched out, gave another task a time
+ * slice (a short kernel worker takes microseconds). */
+#define YIELD_LOST_US 500
+#define CONTENDED_MIN_US (50 * 1000)
+#define CONTENDED_MAX_US (1600 * 1000)
 
 struct _VhostWorker
 {
@@ -345,6 +346,7 @@ worker_thread (gpointer data)
   struct epoll_event events[MAX_EVENTS];
   gint64 idle_since = 0;
   gint64 asleep_idle_since = 0; /* the worker sleeps: when its last work ended */
+  gboolean asleep_contended = FALSE; /* before its polling interval ended (worker_check_yield()) */
   gboolean run_all = TRUE; /* call every queue, kicked or not */
   gboolean polling = FALSE;
   gboolean nap = FALSE;    /* coalescing: sleep before the next round */
@@ -384,7 +386,12 @@ worker_thread (gpointer data)
                   gint64 idle_us = g_get_monotonic_time () - asleep_idle_since;
 
                   worker_adapt_poll (w, idle_us);
-                  if (idle_us >= COALESCE_WINDOW_US)
+                  /* A sleep that a CPU shared with another task cut short is one of
+                   * the load's gaps, however long that task kept the CPU after a
+                   * kick: the window's rate counts it. */
+                  if (asleep_contended)
+                    ;
+                  else if (idle_us >= COALESCE_WINDOW_US)
                     worker_coalesce_reset (w);
                   else
                     worker_coalesce_skip (w, idle_us);
@@ -488,6 +495,7 @@ worker_thread (gpointer data)
                 {
                   /* Nothing came for the whole interval: no backlog is left. */
                   asleep_idle_since = idle_since;
+                  asleep_contended = now - idle_since < w->poll_now_us;
                   w->catching_up = FALSE;
                 }
               idle_since = 0;
