@@ -389,12 +389,13 @@ worker_thread (gpointer data)
                   /* A sleep that a CPU shared with another task cut short is one of
                    * the load's gaps, however long that task kept the CPU after a
                    * kick: the window's rate counts it. */
-                  if (asleep_contended)
-                    ;
-                  else if (idle_us >= COALESCE_WINDOW_US)
-                    worker_coalesce_reset (w);
-                  else
-                    worker_coalesce_skip (w, idle_us);
+                  if (!asleep_contended)
+                    {
+                      if (idle_us >= COALESCE_WINDOW_US)
+                        worker_coalesce_reset (w);
+                      else
+                        worker_coalesce_skip (w, idle_us);
+                    }
                 }
               asleep_idle_since = 0;
               if (events[i].data.u64 & 1)
@@ -469,17 +470,17 @@ worker_thread (gpointer data)
            * depth 1 took 29 us instead of 11. A task that keeps the CPU when given
            * it, the worker sleeps for instead (worker_check_yield). */
           gint64 now = g_get_monotonic_time ();
-          gboolean contended = w->n_pollers == 0 && now < w->contended_until;
+          gboolean contended;
 
-          if (!contended)
+          if (w->n_pollers > 0 || now >= w->contended_until)
             {
               gint64 before = now;
 
               sched_yield ();
               now = g_get_monotonic_time ();
               worker_check_yield (w, before, now);
-              contended = w->n_pollers == 0 && now < w->contended_until;
             }
+          contended = w->n_pollers == 0 && now < w->contended_until;
           if (idle_since == 0)
             idle_since = now;
           w->full_rounds = 0;
@@ -493,7 +494,8 @@ worker_thread (gpointer data)
               polling = worker_arm_all (w);
               if (!polling)
                 {
-                  /* Nothing came for the whole interval: no backlog is left. */
+                  /* Nothing came for the whole interval (or, the CPU shared, for
+                   * a round): no backlog is left. */
                   asleep_idle_since = idle_since;
                   asleep_contended = now - idle_since < w->poll_now_us;
                   w->catching_up = FALSE;
