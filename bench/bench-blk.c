@@ -800,8 +800,9 @@ bench_files (const char *dir, const Matrix *m)
   printf ("# 4 KiB random I/O on an image of %" G_GUINT64_FORMAT " MiB, queues of %u, VhostDriver polling for "
           "completions, %d s per run, every request timed\n",
           m->size >> 20, QUEUE_SIZE, seconds);
-  printf ("# vhost-user-blk: the built program, --blk-file (io_uring), buffered or --direct, %s;\n",
+  printf ("# vhost-user-blk: the built program, --blk-file (io_uring), buffered or --direct, %s, its default\n",
           busy_poll_label ());
+  printf ("# threads (one per queue, at most one per CPU it may run on: one here);\n");
   printf ("# qemu-storage-daemon: an iothread, aio=io_uring (buffered) or aio=native,cache.direct=on (direct)\n");
   printf ("# tmpfs: /dev/shm; disk: %s; front-end on CPU 0, each back-end on CPU 1; event idx%s\n", disk_dir,
           indirect ? ", indirect descriptors" : "");

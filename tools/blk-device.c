@@ -92,6 +92,7 @@ struct _VhostToolBlk
   guint8 physical_block_exp;
   char serial[VIRTIO_BLK_ID_BYTES];
   guint num_queues;
+  guint threads;     /* queue i runs in worker group i % threads */
   BlkQueue queues[MAX_QUEUES];
 };
 
@@ -882,6 +883,9 @@ setup_queues (VhostToolBlk *self, GError **error)
 
       q->blk = self;
       q->queue = queue;
+      /* A queue's handler touches nothing of the other queues: any of them may
+       * share its thread. */
+      vhost_virtqueue_set_worker_group (queue, i % self->threads);
       if (self->backing != VHOST_TOOL_BLK_BACKING_FILE)
         {
           q->requests = g_new (BlkRequest, 1);
@@ -948,6 +952,7 @@ vhost_tool_blk_configure (VhostToolBlk *self, const VhostToolBlkConfig *config, 
   self->backing = config->backing;
   self->read_only = config->read_only;
   self->num_queues = MAX (config->num_queues, 1);
+  self->threads = config->threads > 0 ? MIN (config->threads, self->num_queues) : self->num_queues;
   strncpy (self->serial, config->serial != NULL ? config->serial : VHOST_TOOL_BLK_SERIAL_DEFAULT,
            sizeof self->serial);
   if (config->backing == VHOST_TOOL_BLK_BACKING_FILE)
@@ -988,6 +993,13 @@ vhost_tool_blk_get_num_queues (VhostToolBlk *self)
 {
   g_return_val_if_fail (VHOST_IS_TOOL_BLK (self), 0);
   return self->num_queues;
+}
+
+guint
+vhost_tool_blk_get_threads (VhostToolBlk *self)
+{
+  g_return_val_if_fail (VHOST_IS_TOOL_BLK (self), 0);
+  return self->threads;
 }
 
 void

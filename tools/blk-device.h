@@ -37,6 +37,8 @@ typedef struct
   gboolean read_only;   /* VIRTIO_BLK_F_RO; FILE: opened O_RDONLY */
   gboolean direct;      /* FILE: opened with O_DIRECT */
   guint num_queues;     /* 1 to VHOST_TOOL_BLK_MAX_QUEUES; 0 means 1 */
+  guint threads;        /* worker threads, queue i in thread i % threads (at most num_queues);
+                         * 0: one per queue */
   const char *serial;   /* at most VHOST_TOOL_BLK_SERIAL_MAX bytes; NULL for the default */
 } VhostToolBlkConfig;
 
@@ -74,6 +76,9 @@ guint64 vhost_tool_blk_get_capacity (VhostToolBlk *self);
 
 /* The number of queues the device offers. */
 guint vhost_tool_blk_get_num_queues (VhostToolBlk *self);
+
+/* The number of worker threads that serve them. */
+guint vhost_tool_blk_get_threads (VhostToolBlk *self);
 
 /* A snapshot of one queue's counters, or (queue = -1) of all of them added up; may
  * be called from any thread. */

@@ -3,6 +3,7 @@
  * logging and exit codes. */
 #include <errno.h>
 #include <locale.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -301,6 +302,17 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
   if (options->pid_file != NULL)
     g_unlink (options->pid_file);
   return state.exit_code;
+}
+
+guint
+vhost_tool_default_threads (guint n_groups)
+{
+  cpu_set_t cpus;
+  int n_cpus;
+
+  if (sched_getaffinity (0, sizeof cpus, &cpus) < 0 || (n_cpus = CPU_COUNT (&cpus)) < 1)
+    return n_groups;
+  return MIN (n_groups, (guint) n_cpus);
 }
 
 gboolean

@@ -64,6 +64,11 @@ int vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options);
  * naming the option printed. */
 int vhost_tool_parse_number (const char *option, const char *text, gint64 min, gint64 max, gint64 *value);
 
+/* The worker threads for `n_groups` groups of queues by default: one per group, but
+ * no more than the CPUs the process may run on (its affinity mask, as taskset or a
+ * cpuset leaves it): more threads than CPUs only take turns at polling. */
+guint vhost_tool_default_threads (guint n_groups);
+
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
 gboolean vhost_tool_parse_size (const char *text, guint64 *size, GError **error);
 

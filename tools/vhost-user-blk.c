@@ -35,8 +35,9 @@ main (int argc, char **argv)
 {
   g_auto(VhostToolOptions) options = { 0 };
   g_autofree char *blk_file = NULL, *ram = NULL, *null = NULL, *serial = NULL, *num_queues_text = NULL;
+  g_autofree char *threads_text = NULL;
   gboolean read_only = FALSE, direct = FALSE;
-  gint64 num_queues = 1;
+  gint64 num_queues = 1, threads = 0;
   const GOptionEntry entries[] = {
     { "blk-file", 'b', 0, G_OPTION_ARG_FILENAME, &blk_file, "Serve the raw image file or block device PATH", "PATH" },
     { "ram", 0, 0, G_OPTION_ARG_STRING, &ram, "Serve a RAM disk of SIZE bytes (K, M, G suffixes)", "SIZE" },
@@ -45,7 +46,10 @@ main (int argc, char **argv)
     { "read-only", 'r', 0, G_OPTION_ARG_NONE, &read_only, "Export the disk read-only", NULL },
     { "direct", 0, 0, G_OPTION_ARG_NONE, &direct, "Open --blk-file with O_DIRECT, bypassing the page cache", NULL },
     { "num-queues", 'q', 0, G_OPTION_ARG_STRING, &num_queues_text,
-      "Offer N queues, each served by its own thread (1-64)", "N" },
+      "Offer N queues (1-64)", "N" },
+    { "threads", 0, 0, G_OPTION_ARG_STRING, &threads_text,
+      "Serve the queues with N worker threads, queue i in thread i mod N (1-64, at most --num-queues; "
+      "default: one per queue, at most one per CPU the program may run on)", "N" },
     { "serial", 0, 0, G_OPTION_ARG_STRING, &serial, "The serial number GET_ID returns (at most 20 bytes)", "TEXT" },
     { NULL }
   };
@@ -77,6 +81,12 @@ main (int argc, char **argv)
   if (num_queues_text != NULL &&
       (code = vhost_tool_parse_number ("num-queues", num_queues_text, 1, VHOST_TOOL_BLK_MAX_QUEUES, &num_queues)) >= 0)
     return code;
+  if (threads_text != NULL &&
+      (code = vhost_tool_parse_number ("threads", threads_text, 1, VHOST_TOOL_BLK_MAX_QUEUES, &threads)) >= 0)
+    return code;
+  if (threads > num_queues)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--threads=%" G_GINT64_FORMAT ": more than the %" G_GINT64_FORMAT
+                            " queue%s of --num-queues", threads, num_queues, num_queues > 1 ? "s" : "");
   if (serial != NULL && strlen (serial) > VHOST_TOOL_BLK_SERIAL_MAX)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--serial is longer than %d bytes", VHOST_TOOL_BLK_SERIAL_MAX);
   if ((code = vhost_tool_check (&options)) >= 0)
@@ -85,6 +95,7 @@ main (int argc, char **argv)
   config.read_only = read_only;
   config.direct = direct;
   config.num_queues = num_queues;
+  config.threads = threads > 0 ? (guint) threads : vhost_tool_default_threads (num_queues);
   config.serial = serial;
   if (blk_file != NULL)
     {
@@ -119,9 +130,11 @@ main (int argc, char **argv)
   if (!vhost_tool_blk_configure (blk, &config, &error))
     return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s%s%s", size_option != NULL ? size_option : "",
                             size_option != NULL ? ": " : "", error->message);
-  g_message ("Serving %s%s: %" G_GUINT64_FORMAT " sectors, %u queue%s, polling for up to %d us after a request",
+  g_message ("Serving %s%s: %" G_GUINT64_FORMAT " sectors, %u queue%s in %u thread%s, polling for up to %d us after "
+             "a request",
              blk_file != NULL ? blk_file : ram != NULL ? "a RAM disk" : "a null disk", read_only ? " read-only" : "",
              vhost_tool_blk_get_capacity (blk), vhost_tool_blk_get_num_queues (blk), num_queues > 1 ? "s" : "",
+             vhost_tool_blk_get_threads (blk), vhost_tool_blk_get_threads (blk) > 1 ? "s" : "",
              options.busy_poll_us >= 0 ? options.busy_poll_us : DEFAULT_BUSY_POLL_US);
   return vhost_tool_run (VHOST_USER_SLAVE (blk), &options);
 }

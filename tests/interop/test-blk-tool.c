@@ -2,6 +2,7 @@
 /* tools/vhost-user-blk as a user runs it: VhostDriver + VhostUserMaster send it every kind of
  * virtio-blk request, the image file is checked; signals, --fd, and the probe. */
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -238,33 +239,69 @@ assert_submissions (VhostPeer *peer, gboolean direct)
   g_assert_cmpuint (lines, >=, 2);
 }
 
+/* The tool's worker threads: named vhost-worker-N by the library. */
+static guint
+count_worker_threads (VhostPeer *peer)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) vhost_peer_get_pid (peer));
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *task;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((task = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm_path = g_build_filename (path, task, "comm", NULL);
+      g_autofree char *comm = NULL;
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, "vhost-worker"))
+        n++;
+    }
+  return n;
+}
+
 /* Every request type on a file image, through both queues, split or packed, with
- * and without O_DIRECT, and on tmpfs (served without io_uring); the image file
- * holds what was written. */
+ * and without O_DIRECT, and on tmpfs (served without io_uring), the queues in one
+ * thread each or ("threads") both in one; the image file holds what was written. */
 static void
 test_file_io (gconstpointer data)
 {
   const char *mode = data;
   gboolean packed = strstr (mode, "packed") != NULL, direct = strstr (mode, "direct") != NULL;
-  gboolean tmpfs = strstr (mode, "tmpfs") != NULL;
+  gboolean tmpfs = strstr (mode, "tmpfs") != NULL, one_thread = strstr (mode, "threads") != NULL;
   g_autofree char *dir = vhost_peer_make_dir ();
   g_autofree char *sock = g_build_filename (dir, "blk.sock", NULL);
   g_autofree char *image_dir = tmpfs ? g_strdup ("/dev/shm/vhost-blk-tool-XXXXXX") : g_strdup (dir);
   g_autofree guint8 *model = NULL;
   g_autofree char *image = make_image (tmpfs ? g_mkdtemp (image_dir) : image_dir, &model);
   g_autofree char *file_arg = g_strdup_printf ("--blk-file=%s", image);
-  const char *args[] = { file_arg, "--num-queues=2", "--serial=" SERIAL, direct ? "--direct" : NULL, NULL };
-  g_autoptr(VhostPeer) peer = start_tool (dir, sock, args);
+  const char *args[6] = { file_arg, "--num-queues=2", "--serial=" SERIAL }; /* the rest NULL */
+  const char **arg = args + 3;
+  g_autoptr(VhostPeer) peer = NULL;
   Front f = { 0 };
-  guint used, fds;
+  guint used, fds, threads;
+  cpu_set_t cpus;
+
+  if (direct)
+    *arg++ = "--direct";
+  if (one_thread)
+    *arg++ = "--threads=1";
+  peer = start_tool (dir, sock, args);
+  /* By default a thread per queue, but no more than the CPUs the tool may run on
+   * (it has the test's affinity). */
+  g_assert_cmpint (sched_getaffinity (0, sizeof cpus, &cpus), ==, 0);
+  threads = one_thread ? 1 : MIN (2, CPU_COUNT (&cpus));
 
   front_open (&f, sock, 2, packed);
   g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
   {
     g_autofree char *log = vhost_peer_get_log (peer);
 
+    g_autofree char *expected = g_strdup_printf ("2 queues in %u thread%s, polling for up to 16 us after a request",
+                                                 threads, threads > 1 ? "s" : "");
+
     /* The tool's default busy poll (the library's is 32). */
-    g_assert_nonnull (strstr (log, "2 queues, polling for up to 16 us after a request"));
+    g_assert_nonnull (strstr (log, expected));
   }
   if (tmpfs)
     {
@@ -292,6 +329,8 @@ test_file_io (gconstpointer data)
       g_assert_true (memcmp (f.data, model + sector * 512, len) == 0);
     }
   g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_OK);
+  /* Both queues ran: their workers are there. */
+  g_assert_cmpuint (count_worker_threads (peer), ==, threads);
 
   /* GET_ID: the serial, padded with NULs. */
   g_assert_cmpuint (front_request (&f, 1, VIRTIO_BLK_T_GET_ID, 0, 0, VIRTIO_BLK_ID_BYTES, &used), ==, VIRTIO_BLK_S_OK);
@@ -655,6 +694,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/vhost/interop/blk-tool/file/packed", "packed", test_file_io);
   g_test_add_data_func ("/vhost/interop/blk-tool/file/direct", "split direct", test_file_io);
   g_test_add_data_func ("/vhost/interop/blk-tool/file/tmpfs", "split tmpfs", test_file_io);
+  g_test_add_data_func ("/vhost/interop/blk-tool/file/one-thread", "packed direct threads", test_file_io);
   g_test_add_func ("/vhost/interop/blk-tool/read-only", test_read_only);
   g_test_add_func ("/vhost/interop/blk-tool/ram-and-null", test_ram_and_null);
   g_test_add_func ("/vhost/interop/blk-tool/fd", test_fd);

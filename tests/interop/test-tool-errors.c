@@ -79,6 +79,8 @@ static const Case cases[] = {
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "--num-queues=-1" }, 2, "--num-queues=-1: not between 1 and 64" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "--num-queues=65" }, 2, "--num-queues=65: not between 1 and 64" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "--num-queues=4294967297" }, 2, "--num-queues=4294967297: not between 1 and 64" },
+  { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "--threads=0" }, 2, "--threads=0: not between 1 and 64" },
+  { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--ram=1M", "--num-queues=2", "--threads=3" }, 2, "--threads=3: more than the 2 queues of --num-queues" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--null=8388608T" }, 2, "--null: 9223372036854775808 bytes is more than a disk's byte offsets reach" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--null=16777216T" }, 2, "--null: '16777216T' is not a size" },
   { "VHOST_USER_BLK", { "--socket-path=@/blk.sock", "--null=-512" }, 2, "--null: '-512' is not a size" },
