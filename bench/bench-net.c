@@ -2,10 +2,14 @@
 /* Net echo packet rate: testpmd's virtio_user front-end against DPDK's vhost PMD and against the vhost-user-net
  * program's echo (--echo), each back-end a process pinned to CPU 1; and (--paced) a VhostDriver front-end offering
  * fractions of DPDK's peak to both, for their CPU use and latency at partial load. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <linux/virtio_net.h>
 #include <glib/gstdio.h>
 #include <vhost-glib/vhost-glib.h>
@@ -394,12 +398,132 @@ net_run (const char *socket_path, GPid pid, gboolean packed, double rate)
   return result;
 }
 
+/* The wake-ups of the back-end's CPU, with no device: a thread on that CPU takes
+ * due times from a ring of NET_QUEUE_SIZE slots and does nothing else, sleeping on
+ * an eventfd whenever it finds the ring empty (the front-end writes the eventfd,
+ * as a kick, when it sees the thread asleep). It wakes on the first due time, the
+ * shortest wait a back-end that sleeps can give, so its latency is what the host's
+ * wake-ups of an idle vCPU cost; a back-end that sleeps while frames come (which
+ * half a core at 25 % of the peak takes) has that cost in its tail too. */
+typedef struct
+{
+  gint64 due[NET_QUEUE_SIZE];
+  guint head; /* the front-end's next slot */
+  guint tail; /* the sleeper's next slot */
+  gint asleep, stop;
+  int kick_fd;
+  GArray *latencies;
+  double cpu_seconds;
+} Sleeper;
+
+static double
+thread_cpu_seconds (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_THREAD, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static gpointer
+sleeper_thread (gpointer data)
+{
+  Sleeper *s = data;
+  guint tail = 0;
+  double cpu_start;
+
+  bench_pin_to_cpu (atoi (BENCH_BACK_END_CPU));
+  cpu_start = thread_cpu_seconds ();
+  for (;;)
+    {
+      guint head = (guint) g_atomic_int_get (&s->head);
+      guint64 count;
+
+      if (tail != head)
+        {
+          for (; tail != head; tail++)
+            bench_latency_record (s->latencies, (bench_now_ns () - s->due[tail % NET_QUEUE_SIZE]) / 1000.0);
+          g_atomic_int_set (&s->tail, tail);
+          continue;
+        }
+      if (g_atomic_int_get (&s->stop))
+        break;
+      /* Say so, then look again (both sequentially consistent): a due time the
+       * front-end put after the look comes with a kick. */
+      g_atomic_int_set (&s->asleep, 1);
+      if ((guint) g_atomic_int_get (&s->head) != tail || g_atomic_int_get (&s->stop))
+        {
+          g_atomic_int_set (&s->asleep, 0);
+          continue;
+        }
+      if (read (s->kick_fd, &count, sizeof count) < 0 && errno != EINTR)
+        g_error ("sleeper: read: %s", g_strerror (errno));
+    }
+  s->cpu_seconds = thread_cpu_seconds () - cpu_start;
+  return NULL;
+}
+
+static void
+sleeper_wake (Sleeper *s)
+{
+  guint64 one = 1;
+
+  if (write (s->kick_fd, &one, sizeof one) < 0)
+    g_error ("sleeper: write: %s", g_strerror (errno));
+}
+
+/* Due times at `rate` per second for the run's seconds, as net_run() sends frames. */
+static NetResult
+sleeper_run (double rate)
+{
+  g_autofree Sleeper *s = g_new0 (Sleeper, 1);
+  g_autoptr(GArray) latencies = bench_latency_samples_new ();
+  NetResult result = { 0 };
+  GThread *thread;
+  BenchPacer pacer;
+  BenchLatency latency;
+  gint64 start_ns, end_ns;
+
+  s->kick_fd = eventfd (0, EFD_CLOEXEC);
+  if (s->kick_fd < 0)
+    g_error ("eventfd: %s", g_strerror (errno));
+  s->latencies = latencies;
+  thread = g_thread_new ("sleeper", sleeper_thread, s);
+  start_ns = bench_now_ns ();
+  end_ns = start_ns + seconds * G_GINT64_CONSTANT (1000000000);
+  bench_pacer_init (&pacer, rate, start_ns);
+  for (gint64 now = start_ns; now < end_ns; now = bench_now_ns ())
+    {
+      gboolean any = FALSE;
+      gint64 due;
+
+      while (s->head - (guint) g_atomic_int_get (&s->tail) < NET_QUEUE_SIZE && bench_pacer_take (&pacer, now, &due))
+        {
+          s->due[s->head % NET_QUEUE_SIZE] = due;
+          g_atomic_int_set (&s->head, s->head + 1);
+          any = TRUE;
+        }
+      if (any && g_atomic_int_exchange (&s->asleep, 0))
+        sleeper_wake (s);
+    }
+  g_atomic_int_set (&s->stop, 1);
+  sleeper_wake (s);
+  g_thread_join (thread);
+  close (s->kick_fd);
+  latency = bench_latency_of (latencies);
+  result.pps = latencies->len / ((end_ns - start_ns) / 1e9);
+  result.cpu_percent = 100 * s->cpu_seconds / ((end_ns - start_ns) / 1e9);
+  result.p50_us = latency.p50_us;
+  result.p99_us = latency.p99_us;
+  return result;
+}
+
 /* A paced round: DPDK's peak and each fraction of it offered to DPDK, then the same
  * rates offered to vhost-user-net; each back-end started for its half. */
 typedef struct
 {
   double peak, our_peak;
-  NetResult dpdk[BENCH_N_PACED], ours[BENCH_N_PACED];
+  NetResult dpdk[BENCH_N_PACED], ours[BENCH_N_PACED], sleeper[BENCH_N_PACED];
   double rtt_ns[3];
   BenchPlacement placement;
 } PacedRound;
@@ -422,6 +546,8 @@ paced_round (const char *dir, const char *dpdk_sock, const char *our_sock, gbool
   for (guint k = 0; k < BENCH_N_PACED; k++)
     r->ours[k] = net_run (our_sock, vhost_peer_get_pid (be), packed, r->peak * bench_paced_fractions[k]);
   stop_tool (be, our_sock, dropped);
+  for (guint k = 0; k < BENCH_N_PACED; k++)
+    r->sleeper[k] = sleeper_run (r->peak * bench_paced_fractions[k]);
   r->rtt_ns[2] = bench_line_round_trip_ns (0, 1);
   r->placement = bench_placement_of (r->rtt_ns, 3);
 }
@@ -456,6 +582,10 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
   printf ("# even intervals, for %d s per run; each frame timed from when it was due until it came back (us);\n",
           seconds);
   printf ("# cpu: the back-end process's CPU use in %% of one core; ratio: vhost-user-net's p99 over DPDK's.\n");
+  printf ("# sleeper: the same rates into a ring of %d that a thread on CPU %s takes, sleeping whenever it finds it\n",
+          NET_QUEUE_SIZE, BENCH_BACK_END_CPU);
+  printf ("# empty (woken by an eventfd, as a kick) and doing nothing else: what the wake-ups of an idle vCPU cost\n");
+  printf ("# a back-end that sleeps while frames come; s/D: its p99 over DPDK's.\n");
   bench_print_placement_rule ();
   for (int packed = only_packed ? 1 : 0; packed <= 1; packed++)
     {
@@ -475,19 +605,19 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
                   ring, i + 1, r->peak, r->our_peak, r->rtt_ns[0], r->rtt_ns[1], r->rtt_ns[2],
                   bench_placement_name (r->placement));
           for (guint k = 0; k < BENCH_N_PACED; k++)
-            printf ("#     %.0f %%: CPU DPDK %.1f %%, vhost-user-net %.1f %%; "
-                    "p99 DPDK %.1f us, vhost-user-net %.1f us\n",
-                    100 * bench_paced_fractions[k], r->dpdk[k].cpu_percent, r->ours[k].cpu_percent, r->dpdk[k].p99_us,
-                    r->ours[k].p99_us);
+            printf ("#     %.0f %%: CPU DPDK %.1f %%, vhost-user-net %.1f %%, sleeper %.1f %%; "
+                    "p99 DPDK %.1f us, vhost-user-net %.1f us, sleeper %.1f us\n",
+                    100 * bench_paced_fractions[k], r->dpdk[k].cpu_percent, r->ours[k].cpu_percent,
+                    r->sleeper[k].cpu_percent, r->dpdk[k].p99_us, r->ours[k].p99_us, r->sleeper[k].p99_us);
           fflush (stdout);
         }
-      printf ("%-7s %-9s %6s %5s %9s %9s %9s %6s %6s %7s %7s %7s %7s %5s %6s %6s\n", "ring", "placement", "rounds",
-              "load", "offered", "DPDK pps", "our pps", "DPDK %", "our %", "DPDK 50", "our 50", "DPDK 99", "our 99",
-              "ratio", "lost D", "lost o");
+      printf ("%-7s %-9s %6s %5s %9s %9s %9s %6s %6s %7s %7s %7s %7s %5s %6s %6s %8s %5s\n", "ring", "placement",
+              "rounds", "load", "offered", "DPDK pps", "our pps", "DPDK %", "our %", "DPDK 50", "our 50", "DPDK 99",
+              "our 99", "ratio", "lost D", "lost o", "sleep 99", "s/D");
       for (BenchPlacement p = 0; p < BENCH_PLACEMENT_CHANGED; p++)
         for (guint k = 0; k < BENCH_N_PACED; k++)
           {
-            NetResult dpdk[MAX_ROUNDS], ours[MAX_ROUNDS], d, o;
+            NetResult dpdk[MAX_ROUNDS], ours[MAX_ROUNDS], sleeper[MAX_ROUNDS], d, o, f;
             double peaks[MAX_ROUNDS];
             guint n = 0;
 
@@ -496,6 +626,7 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
                 {
                   dpdk[n] = all[i].dpdk[k];
                   ours[n] = all[i].ours[k];
+                  sleeper[n] = all[i].sleeper[k];
                   peaks[n++] = all[i].peak;
                 }
             if (n == 0)
@@ -504,11 +635,14 @@ bench_paced (const char *dir, const char *dpdk_sock, const char *our_sock)
               {
                 *(double *) ((guint8 *) &d + off) = median_field (dpdk, sizeof (NetResult), off, n);
                 *(double *) ((guint8 *) &o + off) = median_field (ours, sizeof (NetResult), off, n);
+                *(double *) ((guint8 *) &f + off) = median_field (sleeper, sizeof (NetResult), off, n);
               }
-            printf ("%-7s %-9s %6u %4.0f%% %9.0f %9.0f %9.0f %6.1f %6.1f %7.1f %7.1f %7.1f %7.1f %5.2f %6.0f %6.0f\n",
+            printf ("%-7s %-9s %6u %4.0f%% %9.0f %9.0f %9.0f %6.1f %6.1f %7.1f %7.1f %7.1f %7.1f %5.2f %6.0f %6.0f "
+                    "%8.1f %5.2f\n",
                     ring, bench_placement_short_name (p), n, 100 * bench_paced_fractions[k],
                     bench_median (peaks, n) * bench_paced_fractions[k], d.pps, o.pps, d.cpu_percent, o.cpu_percent,
-                    d.p50_us, o.p50_us, d.p99_us, o.p99_us, o.p99_us / d.p99_us, d.lost, o.lost);
+                    d.p50_us, o.p50_us, d.p99_us, o.p99_us, o.p99_us / d.p99_us, d.lost, o.lost, f.p99_us,
+                    f.p99_us / d.p99_us);
           }
       printf ("%-7s %u of %d rounds not compared (the placement changed); vhost-user-net dropped %" G_GUINT64_FORMAT
               " frames\n",
