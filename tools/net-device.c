@@ -86,6 +86,7 @@ struct _VhostToolNet
 
   VhostToolNetMode mode;
   guint n_pairs;
+  guint threads; /* pair i runs in worker group i % threads */
   guint64 features;      /* offered */
   guint tun_offloads;    /* the TUN_F_* flags the TAP accepts */
 
@@ -910,6 +911,7 @@ vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig *config, 
   mtu = config->mtu;
   self->mode = config->mode;
   self->n_pairs = MAX (config->queue_pairs, 1);
+  self->threads = config->threads > 0 ? MIN (config->threads, self->n_pairs) : self->n_pairs;
   for (guint i = 0; i < self->n_pairs; i++)
     {
       NetPair *pair = g_new0 (NetPair, 1);
@@ -929,9 +931,10 @@ vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig *config, 
           pair->echo->rx_iov = g_new (struct iovec, ECHO_BATCH * ECHO_IOV_STRIDE);
         }
       self->pairs[i] = pair;
-      /* One worker per pair: the TX handler may fill the RX queue. */
-      vhost_virtqueue_set_worker_group (rxq, i);
-      vhost_virtqueue_set_worker_group (txq, i);
+      /* A pair's queues in one worker: the TX handler may fill the RX queue. A
+       * pair touches nothing of the others: any of them may share its thread. */
+      vhost_virtqueue_set_worker_group (rxq, i % self->threads);
+      vhost_virtqueue_set_worker_group (txq, i % self->threads);
       vhost_virtqueue_set_handler (rxq, handler_rx, pair, NULL);
       vhost_virtqueue_set_handler (txq, handler_tx, pair, NULL);
     }
@@ -987,9 +990,10 @@ vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig *config, 
   space.duplex = 0xff;                       /* unknown */
   bytes = g_bytes_new (&space, sizeof space);
   vhost_user_slave_set_config_space (slave, bytes);
-  g_debug ("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %d, %u queue pair(s), features 0x%" G_GINT64_MODIFIER "x",
+  g_debug ("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %d, %u queue pair(s) in %u thread(s), features 0x%"
+           G_GINT64_MODIFIER "x",
            echo ? "echo" : config->tap, config->mac[0], config->mac[1], config->mac[2], config->mac[3],
-           config->mac[4], config->mac[5], mtu, self->n_pairs, self->features);
+           config->mac[4], config->mac[5], mtu, self->n_pairs, self->threads, self->features);
   return TRUE;
 }
 
@@ -998,6 +1002,13 @@ vhost_tool_net_get_queue_pairs (VhostToolNet *self)
 {
   g_return_val_if_fail (VHOST_IS_TOOL_NET (self), 0);
   return self->n_pairs;
+}
+
+guint
+vhost_tool_net_get_threads (VhostToolNet *self)
+{
+  g_return_val_if_fail (VHOST_IS_TOOL_NET (self), 0);
+  return self->threads;
 }
 
 void

@@ -24,6 +24,8 @@ typedef struct
   guint8 mac[6];        /* VIRTIO_NET_F_MAC */
   int mtu;              /* VIRTIO_NET_F_MTU, set on the TAP too; <= 0: the TAP's, or 1500 for the echo */
   guint queue_pairs;    /* 1 to VHOST_TOOL_NET_MAX_QUEUE_PAIRS; 0 means 1 */
+  guint threads;        /* worker threads, pair i in thread i % threads (at most queue_pairs);
+                         * 0: one per pair */
   gboolean mergeable;   /* offer VIRTIO_NET_F_MRG_RXBUF */
 } VhostToolNetConfig;
 
@@ -49,6 +51,9 @@ gboolean vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig 
 
 /* The number of queue pairs the device offers. */
 guint vhost_tool_net_get_queue_pairs (VhostToolNet *self);
+
+/* The number of worker threads that serve them. */
+guint vhost_tool_net_get_threads (VhostToolNet *self);
 
 /* A snapshot of one queue pair's counters, or (pair = -1) of all of them added up;
  * may be called from any thread. */

@@ -315,6 +315,27 @@ vhost_tool_default_threads (guint n_groups)
   return MIN (n_groups, (guint) n_cpus);
 }
 
+int
+vhost_tool_parse_threads (const char *text, guint n_groups, const char *group, const char *groups_option,
+                          guint *threads)
+{
+  gint64 value;
+  int code;
+
+  if (text == NULL)
+    {
+      *threads = vhost_tool_default_threads (n_groups);
+      return -1;
+    }
+  if ((code = vhost_tool_parse_number ("threads", text, 1, 64, &value)) >= 0)
+    return code;
+  if (value > n_groups)
+    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--threads=%s: more than the %u %s%s of %s", text, n_groups, group,
+                            n_groups > 1 ? "s" : "", groups_option);
+  *threads = value;
+  return -1;
+}
+
 gboolean
 vhost_tool_parse_size (const char *text, guint64 *size, GError **error)
 {

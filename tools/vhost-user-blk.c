@@ -37,7 +37,8 @@ main (int argc, char **argv)
   g_autofree char *blk_file = NULL, *ram = NULL, *null = NULL, *serial = NULL, *num_queues_text = NULL;
   g_autofree char *threads_text = NULL;
   gboolean read_only = FALSE, direct = FALSE;
-  gint64 num_queues = 1, threads = 0;
+  gint64 num_queues = 1;
+  guint threads;
   const GOptionEntry entries[] = {
     { "blk-file", 'b', 0, G_OPTION_ARG_FILENAME, &blk_file, "Serve the raw image file or block device PATH", "PATH" },
     { "ram", 0, 0, G_OPTION_ARG_STRING, &ram, "Serve a RAM disk of SIZE bytes (K, M, G suffixes)", "SIZE" },
@@ -81,12 +82,8 @@ main (int argc, char **argv)
   if (num_queues_text != NULL &&
       (code = vhost_tool_parse_number ("num-queues", num_queues_text, 1, VHOST_TOOL_BLK_MAX_QUEUES, &num_queues)) >= 0)
     return code;
-  if (threads_text != NULL &&
-      (code = vhost_tool_parse_number ("threads", threads_text, 1, VHOST_TOOL_BLK_MAX_QUEUES, &threads)) >= 0)
+  if ((code = vhost_tool_parse_threads (threads_text, num_queues, "queue", "--num-queues", &threads)) >= 0)
     return code;
-  if (threads > num_queues)
-    return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--threads=%" G_GINT64_FORMAT ": more than the %" G_GINT64_FORMAT
-                            " queue%s of --num-queues", threads, num_queues, num_queues > 1 ? "s" : "");
   if (serial != NULL && strlen (serial) > VHOST_TOOL_BLK_SERIAL_MAX)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--serial is longer than %d bytes", VHOST_TOOL_BLK_SERIAL_MAX);
   if ((code = vhost_tool_check (&options)) >= 0)
@@ -95,7 +92,7 @@ main (int argc, char **argv)
   config.read_only = read_only;
   config.direct = direct;
   config.num_queues = num_queues;
-  config.threads = threads > 0 ? (guint) threads : vhost_tool_default_threads (num_queues);
+  config.threads = threads;
   config.serial = serial;
   if (blk_file != NULL)
     {

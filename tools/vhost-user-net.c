@@ -40,8 +40,10 @@ main (int argc, char **argv)
 {
   g_autofree char *tap = NULL;
   g_autofree char *mac_text = NULL, *mtu_text = NULL, *queue_pairs_text = NULL;
+  g_autofree char *threads_text = NULL;
   gboolean echo = FALSE, no_mrg_rxbuf = FALSE;
   gint64 mtu = -1, queue_pairs = 1;
+  guint threads;
   const GOptionEntry entries[] = {
     { "tap", 0, 0, G_OPTION_ARG_STRING, &tap,
       "Attach to the TAP interface IFNAME, creating it if it does not exist", "IFNAME" },
@@ -53,6 +55,9 @@ main (int argc, char **argv)
       "The MTU the device advises, 68 to 65535, and sets on the TAP (default: the TAP's; 1500 with --echo)", "N" },
     { "queue-pairs", 0, 0, G_OPTION_ARG_STRING, &queue_pairs_text, "Offer N receive/transmit queue pairs, 1 to 8 "
       "(default 1)", "N" },
+    { "threads", 0, 0, G_OPTION_ARG_STRING, &threads_text,
+      "Serve the queue pairs with N worker threads, pair i in thread i mod N (1-8, at most --queue-pairs; "
+      "default: one per pair, at most one per CPU the program may run on)", "N" },
     { "no-mrg-rxbuf", 0, 0, G_OPTION_ARG_NONE, &no_mrg_rxbuf, "Do not offer mergeable receive buffers", NULL },
     { NULL }
   };
@@ -91,16 +96,22 @@ main (int argc, char **argv)
       (code = vhost_tool_parse_number ("queue-pairs", queue_pairs_text, 1, VHOST_TOOL_NET_MAX_QUEUE_PAIRS,
                                        &queue_pairs)) >= 0)
     return code;
+  if ((code = vhost_tool_parse_threads (threads_text, queue_pairs, "queue pair", "--queue-pairs", &threads)) >= 0)
+    return code;
 
   config.mode = echo ? VHOST_TOOL_NET_MODE_ECHO : VHOST_TOOL_NET_MODE_TAP;
   config.tap = tap;
   config.mtu = mtu;
   config.queue_pairs = queue_pairs;
+  config.threads = threads;
   config.mergeable = !no_mrg_rxbuf;
   /* Frames stream: coalescing saves most of a core at a fraction of the line rate. */
   net = g_object_new (VHOST_TYPE_TOOL_NET, "coalesce-us", DEFAULT_COALESCE_US, NULL);
   if (!vhost_tool_net_configure (net, &config, &error))
     return vhost_tool_fail (VHOST_TOOL_EXIT_FAILURE, "%s", error->message);
+  g_message ("Serving %s: %u queue pair%s in %u thread%s", echo ? "an echo" : tap,
+             vhost_tool_net_get_queue_pairs (net), queue_pairs > 1 ? "s" : "", vhost_tool_net_get_threads (net),
+             vhost_tool_net_get_threads (net) > 1 ? "s" : "");
   code = vhost_tool_run (VHOST_USER_SLAVE (net), &options);
   if (code == VHOST_TOOL_EXIT_OK)
     vhost_tool_net_log_stats (net);

@@ -239,27 +239,6 @@ assert_submissions (VhostPeer *peer, gboolean direct)
   g_assert_cmpuint (lines, >=, 2);
 }
 
-/* The tool's worker threads: named vhost-worker-N by the library. */
-static guint
-count_worker_threads (VhostPeer *peer)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) vhost_peer_get_pid (peer));
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *task;
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while ((task = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *comm_path = g_build_filename (path, task, "comm", NULL);
-      g_autofree char *comm = NULL;
-
-      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, "vhost-worker"))
-        n++;
-    }
-  return n;
-}
-
 /* Every request type on a file image, through both queues, split or packed, with
  * and without O_DIRECT, and on tmpfs (served without io_uring), the queues in one
  * thread each or ("threads") both in one; the image file holds what was written. */
@@ -330,7 +309,7 @@ test_file_io (gconstpointer data)
     }
   g_assert_cmpuint (front_request (&f, 0, VIRTIO_BLK_T_FLUSH, 0, 0, 0, NULL), ==, VIRTIO_BLK_S_OK);
   /* Both queues ran: their workers are there. */
-  g_assert_cmpuint (count_worker_threads (peer), ==, threads);
+  g_assert_cmpuint (vhost_peer_count_threads_named (peer, "vhost-worker"), ==, threads);
 
   /* GET_ID: the serial, padded with NULs. */
   g_assert_cmpuint (front_request (&f, 1, VIRTIO_BLK_T_GET_ID, 0, 0, VIRTIO_BLK_ID_BYTES, &used), ==, VIRTIO_BLK_S_OK);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What a configured queue of the tools costs while no front-end uses it: resident memory per queue within a
- * bound, before the first front-end and after front-ends used every queue; fds and memory flat over reconnects. */
+ * bound, before the first front-end and after front-ends used every queue; fds and memory flat over reconnects; the
+ * queue workers as many as --threads says, or by default one per queue (pair) up to the CPUs the tool may use. */
+#include <sched.h>
+
 #include "test-support.h"
 #include "front.h"
 #include "peer.h"
@@ -20,11 +23,13 @@ typedef struct
   guint max;              /* the most it allows */
   guint per_count;        /* queues per unit of `count` */
   VhostTestFrontKind kind;
+  const char *threads;    /* a --threads option, or NULL */
 } Tool;
 
 static const Tool tools[] = {
-  { "blk", "VHOST_USER_BLK", "--blk-file=@/disk.img", "--num-queues", 64, 1, VHOST_TEST_FRONT_BLK },
-  { "net", "VHOST_USER_NET", "--echo", "--queue-pairs", 8, 2, VHOST_TEST_FRONT_NET },
+  { "blk", "VHOST_USER_BLK", "--blk-file=@/disk.img", "--num-queues", 64, 1, VHOST_TEST_FRONT_BLK, NULL },
+  { "net", "VHOST_USER_NET", "--echo", "--queue-pairs", 8, 2, VHOST_TEST_FRONT_NET, NULL },
+  { "net-one-thread", "VHOST_USER_NET", "--echo", "--queue-pairs", 8, 2, VHOST_TEST_FRONT_NET, "--threads=1" },
 };
 
 typedef struct
@@ -32,6 +37,7 @@ typedef struct
   guint64 rss_kb;
   guint fds;
   guint threads;
+  guint workers;          /* the library's queue workers */
 } Usage;
 
 static void
@@ -40,6 +46,7 @@ usage_of (VhostPeer *peer, Usage *usage)
   usage->rss_kb = vhost_peer_get_rss_kb (peer);
   usage->fds = vhost_peer_count_fds (peer);
   usage->threads = vhost_peer_count_threads (peer);
+  usage->workers = vhost_peer_count_threads_named (peer, "vhost-worker");
 }
 
 static VhostPeer *
@@ -49,7 +56,7 @@ start_tool (const Tool *t, const char *dir, const char *sock, guint count)
   g_autofree char *device = g_strjoinv (dir, parts);
   g_autofree char *socket_arg = g_strconcat ("--socket-path=", sock, NULL);
   g_autofree char *count_arg = g_strdup_printf ("%s=%u", t->count, count);
-  const char *argv[] = { g_getenv (t->tool), socket_arg, device, count_arg, NULL };
+  const char *argv[] = { g_getenv (t->tool), socket_arg, device, count_arg, t->threads, NULL };
   VhostPeer *peer;
 
   g_assert_nonnull (argv[0]);
@@ -99,6 +106,19 @@ measure (const Tool *t, const char *dir, guint count, Figures *fig)
   vhost_peer_terminate (peer, SIGTERM, sock);
 }
 
+/* The workers once every queue ran: --threads, or one per `count` (a queue, a
+ * pair) but no more than the CPUs the tool may run on (it has the test's affinity). */
+static guint
+expected_workers (const Tool *t, guint count)
+{
+  cpu_set_t cpus;
+
+  if (t->threads != NULL)
+    return 1;
+  g_assert_cmpint (sched_getaffinity (0, sizeof cpus, &cpus), ==, 0);
+  return MIN (count, (guint) CPU_COUNT (&cpus));
+}
+
 static void
 test_idle (gconstpointer data)
 {
@@ -136,6 +156,7 @@ test_idle (gconstpointer data)
     {
       g_assert_cmpuint (fig[i].last.fds, ==, fig[i].used.fds);
       g_assert_cmpuint (fig[i].last.threads, ==, fig[i].used.threads);
+      g_assert_cmpuint (fig[i].used.workers, ==, expected_workers (t, i == 0 ? 1 : t->max));
       if (!VHOST_TEST_SANITIZED)
         g_assert_cmpuint (fig[i].last.rss_kb, <=, fig[i].used.rss_kb + MAX_GROWTH_KB);
     }

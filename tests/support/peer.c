@@ -217,6 +217,25 @@ vhost_peer_count_threads (VhostPeer *peer)
   return status_field (peer, "\nThreads:");
 }
 
+guint
+vhost_peer_count_threads_named (VhostPeer *peer, const char *prefix)
+{
+  const char *pid = g_subprocess_get_identifier (peer->process);
+  g_autofree char *path = pid != NULL ? g_strdup_printf ("/proc/%s/task", pid) : NULL;
+  g_autoptr(GDir) dir = path != NULL ? g_dir_open (path, 0, NULL) : NULL;
+  const char *tid;
+  guint n = 0;
+
+  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *comm = NULL, *comm_path = g_build_filename (path, tid, "comm", NULL);
+
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL) && g_str_has_prefix (comm, prefix))
+        n++;
+    }
+  return n;
+}
+
 char *
 vhost_peer_describe_threads (VhostPeer *peer)
 {

@@ -39,6 +39,10 @@ guint64 vhost_peer_get_rss_kb (VhostPeer *peer);
 /* The number of threads of the running peer. */
 guint vhost_peer_count_threads (VhostPeer *peer);
 
+/* The number of threads of the running peer whose name begins with `prefix`
+ * ("vhost-worker": the library's queue workers). */
+guint vhost_peer_count_threads_named (VhostPeer *peer, const char *prefix);
+
 /* What each thread of the running peer is doing, a line each (name, state, the
  * kernel function it waits in, its system call): for the message of a test that
  * finds the peer stuck. "" once the peer has exited. */
