@@ -458,6 +458,9 @@ sleeper_thread (gpointer data)
         }
       if (read (s->kick_fd, &count, sizeof count) < 0 && errno != EINTR)
         g_error ("sleeper: read: %s", g_strerror (errno));
+      /* Awake: a kick left over from a look that found work (the front-end wrote
+       * before the flag went back to 0) must not keep the front-end kicking. */
+      g_atomic_int_set (&s->asleep, 0);
     }
   s->cpu_seconds = thread_cpu_seconds () - cpu_start;
   return NULL;

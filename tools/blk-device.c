@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* VhostToolBlk: the virtio-blk device of vhost-user-blk, serving an image file or a block device with asynchronous
- * I/O through io_uring, or RAM or nothing synchronously, with one worker thread per queue. */
+ * I/O through io_uring, or RAM or nothing synchronously; queue i runs in worker thread i mod the threads asked for. */
 #undef G_LOG_DOMAIN /* the project-wide one is the library's */
 #define G_LOG_DOMAIN "vhost-user-blk"
 #define G_LOG_USE_STRUCTURED

@@ -990,10 +990,9 @@ vhost_tool_net_configure (VhostToolNet *self, const VhostToolNetConfig *config, 
   space.duplex = 0xff;                       /* unknown */
   bytes = g_bytes_new (&space, sizeof space);
   vhost_user_slave_set_config_space (slave, bytes);
-  g_debug ("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %d, %u queue pair(s) in %u thread(s), features 0x%"
-           G_GINT64_MODIFIER "x",
+  g_debug ("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %d, %u queue pair(s), features 0x%" G_GINT64_MODIFIER "x",
            echo ? "echo" : config->tap, config->mac[0], config->mac[1], config->mac[2], config->mac[3],
-           config->mac[4], config->mac[5], mtu, self->n_pairs, self->threads, self->features);
+           config->mac[4], config->mac[5], mtu, self->n_pairs, self->features);
   return TRUE;
 }
 

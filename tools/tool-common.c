@@ -304,8 +304,8 @@ vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options)
   return state.exit_code;
 }
 
-guint
-vhost_tool_default_threads (guint n_groups)
+static guint
+default_threads (guint n_groups)
 {
   cpu_set_t cpus;
   int n_cpus;
@@ -316,7 +316,7 @@ vhost_tool_default_threads (guint n_groups)
 }
 
 int
-vhost_tool_parse_threads (const char *text, guint n_groups, const char *group, const char *groups_option,
+vhost_tool_parse_threads (const char *text, guint n_groups, guint max, const char *group, const char *groups_option,
                           guint *threads)
 {
   gint64 value;
@@ -324,10 +324,10 @@ vhost_tool_parse_threads (const char *text, guint n_groups, const char *group, c
 
   if (text == NULL)
     {
-      *threads = vhost_tool_default_threads (n_groups);
+      *threads = default_threads (n_groups);
       return -1;
     }
-  if ((code = vhost_tool_parse_number ("threads", text, 1, 64, &value)) >= 0)
+  if ((code = vhost_tool_parse_number ("threads", text, 1, max, &value)) >= 0)
     return code;
   if (value > n_groups)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--threads=%s: more than the %u %s%s of %s", text, n_groups, group,

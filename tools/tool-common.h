@@ -64,17 +64,15 @@ int vhost_tool_run (VhostUserSlave *slave, const VhostToolOptions *options);
  * naming the option printed. */
 int vhost_tool_parse_number (const char *option, const char *text, gint64 min, gint64 max, gint64 *value);
 
-/* The worker threads for `n_groups` groups of queues by default: one per group, but
- * no more than the CPUs the process may run on (its affinity mask, as taskset or a
- * cpuset leaves it): more threads than CPUs only take turns at polling. */
-guint vhost_tool_default_threads (guint n_groups);
-
 /* Parse --threads=`text` for `n_groups` groups of queues, each a `group` ("queue",
- * "queue pair") of the option `groups_option`: 1 to that many, or (`text` NULL)
- * vhost_tool_default_threads(). Returns -1 with *threads set, or
- * VHOST_TOOL_EXIT_USAGE with a message naming the option printed. */
-int vhost_tool_parse_threads (const char *text, guint n_groups, const char *group, const char *groups_option,
-                              guint *threads);
+ * "queue pair") of the option `groups_option`, which allows up to `max`: 1 to
+ * `max`, and no more than `n_groups`. Without --threads (`text` NULL), one thread per
+ * group, but no more than the CPUs the process may run on when it starts (its
+ * affinity mask, as taskset or a cpuset leaves it): more threads than CPUs only take
+ * turns at polling. Returns -1 with *threads set, or VHOST_TOOL_EXIT_USAGE with a
+ * message naming the option printed. */
+int vhost_tool_parse_threads (const char *text, guint n_groups, guint max, const char *group,
+                              const char *groups_option, guint *threads);
 
 /* Parse a size with an optional K, M, G or T suffix (powers of 1024). */
 gboolean vhost_tool_parse_size (const char *text, guint64 *size, GError **error);

@@ -82,7 +82,8 @@ main (int argc, char **argv)
   if (num_queues_text != NULL &&
       (code = vhost_tool_parse_number ("num-queues", num_queues_text, 1, VHOST_TOOL_BLK_MAX_QUEUES, &num_queues)) >= 0)
     return code;
-  if ((code = vhost_tool_parse_threads (threads_text, num_queues, "queue", "--num-queues", &threads)) >= 0)
+  if ((code = vhost_tool_parse_threads (threads_text, num_queues, VHOST_TOOL_BLK_MAX_QUEUES, "queue", "--num-queues",
+                                       &threads)) >= 0)
     return code;
   if (serial != NULL && strlen (serial) > VHOST_TOOL_BLK_SERIAL_MAX)
     return vhost_tool_fail (VHOST_TOOL_EXIT_USAGE, "--serial is longer than %d bytes", VHOST_TOOL_BLK_SERIAL_MAX);

@@ -96,7 +96,8 @@ main (int argc, char **argv)
       (code = vhost_tool_parse_number ("queue-pairs", queue_pairs_text, 1, VHOST_TOOL_NET_MAX_QUEUE_PAIRS,
                                        &queue_pairs)) >= 0)
     return code;
-  if ((code = vhost_tool_parse_threads (threads_text, queue_pairs, "queue pair", "--queue-pairs", &threads)) >= 0)
+  if ((code = vhost_tool_parse_threads (threads_text, queue_pairs, VHOST_TOOL_NET_MAX_QUEUE_PAIRS, "queue pair",
+                                       "--queue-pairs", &threads)) >= 0)
     return code;
 
   config.mode = echo ? VHOST_TOOL_NET_MODE_ECHO : VHOST_TOOL_NET_MODE_TAP;

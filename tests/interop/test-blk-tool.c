@@ -2,7 +2,6 @@
 /* tools/vhost-user-blk as a user runs it: VhostDriver + VhostUserMaster send it every kind of
  * virtio-blk request, the image file is checked; signals, --fd, and the probe. */
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -258,18 +257,13 @@ test_file_io (gconstpointer data)
   const char **arg = args + 3;
   g_autoptr(VhostPeer) peer = NULL;
   Front f = { 0 };
-  guint used, fds, threads;
-  cpu_set_t cpus;
+  guint used, fds, threads = one_thread ? 1 : vhost_peer_default_workers (2);
 
   if (direct)
     *arg++ = "--direct";
   if (one_thread)
     *arg++ = "--threads=1";
   peer = start_tool (dir, sock, args);
-  /* By default a thread per queue, but no more than the CPUs the tool may run on
-   * (it has the test's affinity). */
-  g_assert_cmpint (sched_getaffinity (0, sizeof cpus, &cpus), ==, 0);
-  threads = one_thread ? 1 : MIN (2, CPU_COUNT (&cpus));
 
   front_open (&f, sock, 2, packed);
   g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));

@@ -90,7 +90,8 @@ static const Case cases[] = {
   { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--mtu=65536" }, 2, "--mtu=65536: not between 68 and 65535" },
   { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--queue-pairs=-1" }, 2, "--queue-pairs=-1: not between 1 and 8" },
   { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--queue-pairs=2", "--threads=3" }, 2, "--threads=3: more than the 2 queue pairs of --queue-pairs" },
-  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--threads=x" }, 2, "--threads=x" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--threads=x" }, 2, "--threads=x: not a number" },
+  { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--queue-pairs=8", "--threads=9" }, 2, "--threads=9: not between 1 and 8" },
   { "VHOST_USER_NET", { "--socket-path=@/net.sock", "--echo", "--queue-pairs=9" }, 2, "--queue-pairs=9: not between 1 and 8" },
 };
 

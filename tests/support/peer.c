@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Peer processes for tests and benchmarks: temp dirs, processes with their logs, sockets to wait for. */
+#include <sched.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <string.h>
@@ -215,6 +216,15 @@ guint
 vhost_peer_count_threads (VhostPeer *peer)
 {
   return status_field (peer, "\nThreads:");
+}
+
+guint
+vhost_peer_default_workers (guint n_groups)
+{
+  cpu_set_t cpus;
+
+  g_assert_cmpint (sched_getaffinity (0, sizeof cpus, &cpus), ==, 0);
+  return MIN (n_groups, (guint) CPU_COUNT (&cpus));
 }
 
 guint

@@ -43,6 +43,11 @@ guint vhost_peer_count_threads (VhostPeer *peer);
  * ("vhost-worker": the library's queue workers). */
 guint vhost_peer_count_threads_named (VhostPeer *peer, const char *prefix);
 
+/* The worker threads the tools run by default for `n_groups` queues (or queue pairs)
+ * when this process starts them: one per group, but no more than the CPUs this
+ * process may run on (the tool inherits its affinity). */
+guint vhost_peer_default_workers (guint n_groups);
+
 /* What each thread of the running peer is doing, a line each (name, state, the
  * kernel function it waits in, its system call): for the message of a test that
  * finds the peer stuck. "" once the peer has exited. */
