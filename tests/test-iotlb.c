@@ -329,10 +329,14 @@ test_miss (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, in, PAGE, PERM_WRITE), ==, 2);
 
   /* Everything invalidated: the rings are translated again before the next
-   * chain, and miss, and so do both buffers. */
+   * chain, and miss, and so do both buffers. The IOTLB holds nothing but what
+   * the device asked for since: a worker still polling after the last
+   * completion may look at its rings at once, and the driver answers that miss
+   * while the invalidation waits for its reply (the entry is read after the
+   * miss was seen). */
   before = count_seen (f, IOTLB_MISS, 0, PAGE, desc_perm);
   iotlb_msg (f, 0, MEMORY_SIZE, NULL, 0, IOTLB_INVALIDATE);
-  g_assert_cmpuint (n_entries (f), ==, 0);
+  g_assert_cmpuint (n_entries (f), <=, count_seen (f, IOTLB_MISS, 0, PAGE, desc_perm) - before);
   echo (f, 0, out, out_host, in, in_host, 500, 4);
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, out, PAGE, PERM_READ), ==, 2);
   g_assert_cmpuint (count_seen (f, IOTLB_MISS, in, PAGE, PERM_WRITE), ==, 3);
