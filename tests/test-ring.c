@@ -2938,9 +2938,6 @@ stream_run (Stream *st, guint capacity, guint ms)
   return naps;
 }
 
-/* Chains that come one by one, a chain every 10 us, from a front-end that does not
- * wait for them: the worker naps between its rounds and takes them in batches, as
- * many as it would by polling. */
 /* Whether another task kept the worker's CPU during the run (a machine busy with
  * other work): the worker then slept as soon as it found nothing instead of polling
  * (worker_check_yield()), and the coalescing checks, which assume it could poll, do
@@ -2956,6 +2953,9 @@ stream_contended (const Stream *st)
   return TRUE;
 }
 
+/* Chains that come one by one, a chain every 10 us, from a front-end that does not
+ * wait for them: the worker naps between its rounds and takes them in batches, as
+ * many as it would by polling. */
 static void
 test_worker_coalesce_stream (void)
 {

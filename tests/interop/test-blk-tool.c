@@ -269,7 +269,6 @@ test_file_io (gconstpointer data)
   g_assert_false (vhost_driver_get_acked_features (f.driver) & VHOST_FEATURE_MASK (VIRTIO_BLK_F_RO));
   {
     g_autofree char *log = vhost_peer_get_log (peer);
-
     g_autofree char *expected = g_strdup_printf ("2 queues in %u thread%s, polling for up to 16 us after a request",
                                                  threads, threads > 1 ? "s" : "");
 

@@ -2,7 +2,6 @@
 /* What a configured queue of the tools costs while no front-end uses it: resident memory per queue within a
  * bound, before the first front-end and after front-ends used every queue; fds and memory flat over reconnects; the
  * queue workers as many as --threads says, or by default one per queue (pair) up to the CPUs the tool may use. */
-
 #include "test-support.h"
 #include "front.h"
 #include "peer.h"
